@@ -1,0 +1,96 @@
+/*
+ * yield.c - cost of weft_yield(); the weft side of bench/go/yield.
+ *
+ *   yield       two tasks each yield N times while the main task waits on
+ *               a wait group; elapsed / (2N).
+ *   yield-solo  the main task yields N times with nothing else runnable.
+ *
+ * Usage: yield [-n N]   (default N = 5000000; WEFT_PROCS sets the Ps)
+ * Prints "<name>: <value> ns/op" lines.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <weft.h>
+
+struct bench {
+	long n;
+	weft_wg wg;      /* the two yielders */
+	double pair_ns;  /* per yield, filled by bench_main */
+	double solo_ns;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void yielder(void *arg)
+{
+	struct bench *b = arg;
+	long i;
+
+	for (i = 0; i < b->n; i++)
+		weft_yield();
+	weft_wg_done(&b->wg);
+}
+
+static void bench_main(void *arg)
+{
+	struct bench *b = arg;
+	uint64_t t0;
+	long i;
+	int t, err;
+
+	t0 = now_ns();
+	weft_wg_add(&b->wg, 2);
+	for (t = 0; t < 2; t++) {
+		err = weft_go(yielder, b);
+		if (err < 0) {
+			fprintf(stderr, "yield: weft_go: %s\n", weft_strerror(err));
+			exit(1);
+		}
+	}
+	weft_wg_wait(&b->wg);
+	b->pair_ns = (double)(now_ns() - t0) / (2.0 * (double)b->n);
+
+	t0 = now_ns();
+	for (i = 0; i < b->n; i++)
+		weft_yield();
+	b->solo_ns = (double)(now_ns() - t0) / (double)b->n;
+}
+
+int main(int argc, char **argv)
+{
+	struct bench b = { .n = 5000000, .wg = WEFT_WG_INIT };
+	int i, err;
+
+	for (i = 1; i < argc; i++) {
+		char *end;
+
+		if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) {
+			b.n = strtol(argv[++i], &end, 10);
+			if (*end == '\0' && b.n >= 1)
+				continue;
+		}
+		fprintf(stderr, "usage: %s [-n N]   (N >= 1)\n", argv[0]);
+		return 2;
+	}
+
+	err = weft_main(bench_main, &b);
+	if (err < 0) {
+		fprintf(stderr, "yield: weft_main: %s\n", weft_strerror(err));
+		return 1;
+	}
+	printf("# weft n=%ld\n", b.n);
+	printf("yield: %.1f ns/op\n", b.pair_ns);
+	printf("yield-solo: %.1f ns/op\n", b.solo_ns);
+	return 0;
+}

@@ -1,0 +1,212 @@
+/*
+ * weft.h - the public API of weft, a work-parallel runtime for C.
+ *
+ * weft runs cheap stackful tasks on an M:N scheduler: N tasks multiplexed on
+ * M operating-system threads through P logical processors (see
+ * runtime/sched.c for the design). This header is the manual: every
+ * function documents its parameters, each return code, whether it may block
+ * and who may call it.
+ *
+ * Vocabulary used in the doc blocks:
+ *   task         - a weft task (the G of Go's runtime), started by weft_go()
+ *                  or weft_main().
+ *   plain thread - any thread that is not currently running a weft task:
+ *                  the thread that called weft_main(), threads made with
+ *                  pthread_create(), signal handlers excluded.
+ *   blocks       - the calling task is parked and its P runs other tasks;
+ *                  the OS thread is never blocked unless stated.
+ *
+ * Errors are negative errno codes (-EINVAL, -ENOMEM, ...); weft_strerror()
+ * names them. weft never reads or sets errno on your behalf: errno belongs
+ * to the OS thread, and a task may resume on another thread.
+ *
+ * Environment variables read by weft_main():
+ *   WEFT_PROCS  number of Ps (default: CPUs in the process's affinity mask).
+ *   WEFT_STACK  usable bytes of each task stack, rounded up to the page size
+ *               (default 256 KiB; minimum 16 KiB). A guard page below it
+ *               turns an overflow into a named fatal error.
+ */
+#ifndef WEFT_H
+#define WEFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <weft/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(WEFT_BUILDING) && defined(__GNUC__)
+#define WEFT_API __attribute__((visibility("default")))
+#else
+#define WEFT_API
+#endif
+
+/* ------------------------------------------------------------------------
+ * Runtime and tasks
+ * ---------------------------------------------------------------------- */
+
+/** Entry point of a task. */
+typedef void (*weft_fn)(void *arg);
+
+/**
+ * weft_main - start the runtime, run @fn(@arg) as the main task, shut down.
+ *
+ * @fn:  entry of the main task (not NULL).
+ * @arg: passed to @fn.
+ *
+ * Reads WEFT_PROCS and WEFT_STACK, starts the Ps, runs @fn as a task and
+ * returns when @fn returns. As in Go, the program's work is then over:
+ *  - tasks that are runnable or blocked are never resumed; their stacks
+ *    and descriptors are freed;
+ *  - a task running on another thread at that moment is stopped at its next
+ *    scheduling point (yield, block, spawn-overflow, weft_safepoint()); its
+ *    stack is freed too. weft_main() waits for that point, so a task that
+ *    loops forever without one keeps weft_main() from returning;
+ *  - a task inside weft_syscall_enter()/weft_syscall_exit() is abandoned:
+ *    weft_main() does not wait for the call; when the call returns, its
+ *    thread frees the task's stack and exits without running it further.
+ * After it returns, weft_main() may be called again.
+ *
+ * Returns 0 when @fn returned; -EINVAL if @fn is NULL or WEFT_PROCS or
+ * WEFT_STACK is malformed; -EBUSY if the runtime is already running (a
+ * second weft_main() from a task or another thread); -ENOMEM or -EAGAIN
+ * if memory or threads could not be had at start.
+ * Blocks the calling thread. Call it from a plain thread only.
+ */
+WEFT_API int weft_main(weft_fn fn, void *arg);
+
+/**
+ * weft_go - spawn a task that runs @fn(@arg).
+ *
+ * The new task owns no stack until it first runs: a million spawned tasks
+ * cost a million small descriptors, not a million stacks.
+ *
+ * Returns 0; -EINVAL if @fn is NULL or the runtime is not running;
+ * -ENOMEM if no descriptor could be allocated.
+ * Never blocks. Any task, or a plain thread while weft_main() runs.
+ */
+WEFT_API int weft_go(weft_fn fn, void *arg);
+
+/**
+ * weft_yield - let other runnable tasks run.
+ *
+ * The caller goes behind the runnable tasks of its P and continues later,
+ * possibly on another thread. From a plain thread it calls sched_yield().
+ */
+WEFT_API void weft_yield(void);
+
+/**
+ * weft_self - id of the calling task (ids start at 1 and are never reused
+ * within one weft_main()); 0 on a plain thread. Any caller.
+ */
+WEFT_API uint64_t weft_self(void);
+
+/**
+ * weft_procs - number of Ps (logical processors) now; 0 if the runtime is
+ * not running. Any caller.
+ */
+WEFT_API int weft_procs(void);
+
+/**
+ * weft_set_procs - change the number of Ps to @n.
+ *
+ * Stops the world, adds or removes Ps, starts it again. Tasks queued on a
+ * removed P move to the others; none is lost.
+ *
+ * Returns the previous number of Ps; -EINVAL if @n < 1 or
+ * @n > WEFT_MAX_PROCS, or the caller is not a task; -ENOMEM.
+ * Blocks (stop-the-world). Tasks only.
+ */
+WEFT_API int weft_set_procs(int n);
+
+/** Upper bound of weft_set_procs() and WEFT_PROCS. */
+#define WEFT_MAX_PROCS 256
+
+/**
+ * weft_syscall_enter - mark the start of a call that may block in the
+ * kernel (read, write, accept, a mutex of another library, ...).
+ *
+ * Between enter and exit the task must not call other weft functions.
+ * If the call lasts longer than about 20 us, the monitor thread hands the
+ * task's P to another thread so that other tasks keep running.
+ * Never blocks. From a plain thread it does nothing.
+ */
+WEFT_API void weft_syscall_enter(void);
+
+/**
+ * weft_syscall_exit - mark the end of the call started by
+ * weft_syscall_enter(). If the P was handed off meanwhile, the task takes
+ * an idle P or waits in the global run queue for one.
+ * May block (only in that case). Pair with weft_syscall_enter().
+ */
+WEFT_API void weft_syscall_exit(void);
+
+/**
+ * weft_stop_the_world - stop every other P at a scheduling point.
+ *
+ * @reason: a static string recorded for the tracer ("set_procs", ...).
+ *
+ * Returns when every other P is parked: no other task runs until
+ * weft_start_the_world(). Ps inside a syscall are stopped at once and their
+ * task waits at weft_syscall_exit(). A task that computes without reaching
+ * a scheduling point or weft_safepoint() delays the stop; the delay of the
+ * last stop is measured (see the tracer). If another task is stopping the
+ * world, the caller first waits for that to finish.
+ * Blocks the caller's thread (its P is kept). Tasks only; a no-op on a
+ * plain thread. Must be paired with weft_start_the_world() by the same
+ * task, and must not be nested.
+ */
+WEFT_API void weft_stop_the_world(const char *reason);
+
+/** weft_start_the_world - let the Ps stopped by weft_stop_the_world() run. */
+WEFT_API void weft_start_the_world(void);
+
+/**
+ * weft_safepoint - a cheap check (one load and a branch when nothing is
+ * pending) that a long loop may call: it parks the task if the world is
+ * being stopped and yields if the monitor asked this P to let others run.
+ * Any caller; nothing on a plain thread.
+ */
+WEFT_API void weft_safepoint(void);
+
+/**
+ * weft_strerror - a static description of @err, a negative errno code
+ * returned by weft (or 0). Any caller.
+ */
+WEFT_API const char *weft_strerror(int err);
+
+/* ------------------------------------------------------------------------
+ * Wait groups (Go's sync.WaitGroup)
+ * ---------------------------------------------------------------------- */
+
+/** A wait group; embed it and initialise it with WEFT_WG_INIT. */
+typedef struct weft_wg {
+	uint64_t opaque_[4];
+} weft_wg;
+#define WEFT_WG_INIT { { 0, 0, 0, 0 } }
+
+/**
+ * weft_wg_add - add @delta (may be negative) to the counter. When it
+ * reaches zero every waiter is woken. A negative counter is a fatal misuse
+ * (message and exit status 2). Never blocks. Any task or plain thread.
+ */
+WEFT_API void weft_wg_add(weft_wg *wg, int64_t delta);
+
+/** weft_wg_done - weft_wg_add(@wg, -1). */
+WEFT_API void weft_wg_done(weft_wg *wg);
+
+/**
+ * weft_wg_wait - block until the counter is zero. Blocks the task (a
+ * waiting task counts as blocked for the deadlock detector). Tasks only;
+ * a plain thread is refused with a fatal misuse message.
+ */
+WEFT_API void weft_wg_wait(weft_wg *wg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEFT_H */

@@ -1,0 +1,276 @@
+/*
+ * fatal.c - dying with a useful message: broken invariants (throw),
+ * program mistakes (fatal), the deadlock report and the stack-overflow
+ * handler.
+ *
+ * Stack overflow. Every task stack has a PROT_NONE guard page below it
+ * (stack.c). Running into it raises SIGSEGV on the overflowed stack, which
+ * has no room for a handler, so every M installs an alternate signal stack
+ * (sigaltstack, ALTSTACK_SIZE) and the handler runs there with SA_ONSTACK.
+ * If the fault address lies in the running task's guard page (or just
+ * below it: a large frame can jump the page), the handler names the task
+ * and exits with status 2. Any other fault is not ours: the handler puts
+ * back the disposition it replaced and returns, the instruction faults
+ * again and the program dies as it would have without weft (or the
+ * previously installed handler, such as a sanitizer's, reports it).
+ *
+ * Deadlock. When the last M goes idle (stopm) and nothing could wake a
+ * task - no M in a syscall, no plain thread that called into weft still
+ * alive, no thread created since weft_main() started, no queued work -
+ * the report lists every task that waits, with its entry function and what
+ * it waits on, and exits with status 2 (Go's "all goroutines are asleep").
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "symbol.h"
+
+#define S weft__sched
+#define ALTSTACK_SIZE (64 * 1024)
+#define GUARD_SLACK (64 * 1024)
+
+void weft__write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+void weft__wbuf_str(struct weft__wbuf *b, const char *s)
+{
+	while (*s && b->len + 1 < b->cap)
+		b->p[b->len++] = *s++;
+	b->p[b->len] = 0;
+}
+
+void weft__wbuf_u64(struct weft__wbuf *b, uint64_t v)
+{
+	char tmp[24];
+	int i = (int)sizeof(tmp) - 1;
+
+	tmp[i] = 0;
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	weft__wbuf_str(b, tmp + i);
+}
+
+void weft__wbuf_hex(struct weft__wbuf *b, uint64_t v)
+{
+	char tmp[24];
+	int i = (int)sizeof(tmp) - 1;
+
+	tmp[i] = 0;
+	do {
+		tmp[--i] = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v);
+	tmp[--i] = 'x';
+	tmp[--i] = '0';
+	weft__wbuf_str(b, tmp + i);
+}
+
+void weft__throw(const char *why)
+{
+	static const char pre[] = "weft: fatal error: ";
+
+	weft__write_all(2, pre, sizeof(pre) - 1);
+	weft__write_all(2, why, strlen(why));
+	weft__write_all(2, "\n", 1);
+	abort();
+}
+
+void weft__fatal(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	memcpy(buf, "weft: fatal: ", 13);
+	va_start(ap, fmt);
+	n = vsnprintf(buf + 13, sizeof(buf) - 14, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	n += 13;
+	if (n > (int)sizeof(buf) - 2)
+		n = (int)sizeof(buf) - 2;
+	buf[n++] = '\n';
+	weft__write_all(2, buf, (size_t)n);
+	_exit(2);
+}
+
+/* ---- deadlock ----------------------------------------------------------- */
+
+static void report_task(struct weft_task *t, void *arg)
+{
+	char line[512], name[256];
+	struct weft__wbuf b = { line, 0, sizeof(line) };
+	int st = atomic_load_explicit(&t->status, memory_order_relaxed);
+
+	(void)arg;
+	if (st != WEFT__T_WAITING && st != WEFT__T_RUNNABLE)
+		return;
+	weft__symbolize((const void *)t->fn, name, sizeof(name));
+	weft__wbuf_str(&b, "  task ");
+	weft__wbuf_u64(&b, t->id);
+	weft__wbuf_str(&b, " (");
+	weft__wbuf_str(&b, name);
+	weft__wbuf_str(&b, "): ");
+	if (st == WEFT__T_WAITING) {
+		weft__wbuf_str(&b, "blocked on ");
+		weft__wbuf_str(&b, weft__wait_reason_name(t->wait_reason));
+		if (t->wait_obj) {
+			weft__wbuf_str(&b, " ");
+			weft__wbuf_hex(&b, (uint64_t)(uintptr_t)t->wait_obj);
+		}
+	} else {
+		weft__wbuf_str(&b, "runnable");
+	}
+	weft__wbuf_str(&b, "\n");
+	weft__write_all(2, line, b.len);
+}
+
+void weft__deadlock_report(void)
+{
+	static const char head[] = "weft: fatal: all tasks are asleep - deadlock!\n\n";
+
+	weft__write_all(2, head, sizeof(head) - 1);
+	weft__tasks_foreach(report_task, NULL);
+	_exit(2);
+}
+
+/* sched lock held, by an M about to park or by sysmon. */
+void weft__checkdead(void)
+{
+	int threads;
+
+	if (atomic_load(&S.shutdown) || atomic_load(&S.stw_owner))
+		return;
+	if (S.nmidle < S.mcount)
+		return; /* an M runs or is in a syscall */
+	if (atomic_load(&S.nextern) > 0 || atomic_load(&S.gq_len) > 0)
+		return;
+	for (int i = 0; i < atomic_load(&S.nprocs); i++)
+		if (weft__p_has_work(S.allp[i]))
+			return;
+	/* Threads we do not know of (made since start) might wake a task. */
+	threads = weft__proc_threads();
+	if (threads < 0 || threads > S.baseline_threads + S.mcount + 1)
+		return;
+	weft__deadlock_report();
+}
+
+/* ---- stack overflow -------------------------------------------------------- */
+
+static struct sigaction old_segv, old_bus;
+static bool installed;
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+	struct weft_m *m = weft__getm();
+	struct weft_task *t = m ? m->curg : NULL;
+	uintptr_t addr = (uintptr_t)si->si_addr;
+
+	(void)uc;
+	if (t && t->stack.map) {
+		uintptr_t lo = (uintptr_t)t->stack.map;
+		uintptr_t hi = lo + weft__page_size();
+		if (addr < hi && addr + GUARD_SLACK >= lo) {
+			char line[512], name[256];
+			struct weft__wbuf b = { line, 0, sizeof(line) };
+
+			weft__symbolize((const void *)t->fn, name, sizeof(name));
+			weft__wbuf_str(&b, "weft: fatal: task ");
+			weft__wbuf_u64(&b, t->id);
+			weft__wbuf_str(&b, " (");
+			weft__wbuf_str(&b, name);
+			weft__wbuf_str(&b, ") overflowed its ");
+			weft__wbuf_u64(&b, t->stack.map_size - weft__page_size());
+			weft__wbuf_str(&b, "-byte stack (fault at ");
+			weft__wbuf_hex(&b, addr);
+			weft__wbuf_str(&b, "; raise WEFT_STACK)\n");
+			weft__write_all(2, line, b.len);
+			_exit(2);
+		}
+	}
+	/* Not ours: restore what was there and let the fault happen again. */
+	sigaction(sig, sig == SIGSEGV ? &old_segv : &old_bus, NULL);
+}
+
+int weft__signals_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, &old_segv) != 0)
+		return -errno;
+	if (sigaction(SIGBUS, &sa, &old_bus) != 0) {
+		sigaction(SIGSEGV, &old_segv, NULL);
+		return -errno;
+	}
+	installed = true;
+	return 0;
+}
+
+void weft__signals_restore(void)
+{
+	if (!installed)
+		return;
+	sigaction(SIGSEGV, &old_segv, NULL);
+	sigaction(SIGBUS, &old_bus, NULL);
+	installed = false;
+}
+
+int weft__altstack_init(struct weft_m *m)
+{
+	stack_t ss;
+	void *p = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_sp = p;
+	ss.ss_size = ALTSTACK_SIZE;
+	if (sigaltstack(&ss, NULL) != 0) {
+		munmap(p, ALTSTACK_SIZE);
+		return -errno;
+	}
+	m->altstack = p;
+	m->altstack_size = ALTSTACK_SIZE;
+	return 0;
+}
+
+void weft__altstack_fini(struct weft_m *m)
+{
+	stack_t ss;
+
+	if (!m->altstack)
+		return;
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_flags = SS_DISABLE;
+	sigaltstack(&ss, NULL);
+	munmap(m->altstack, m->altstack_size);
+	m->altstack = NULL;
+}

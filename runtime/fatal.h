@@ -1,0 +1,41 @@
+/*
+ * fatal.h - how the runtime dies (internal).
+ *
+ * Two kinds of death, as in Go's runtime:
+ *  - weft__throw: a broken invariant inside weft. Prints
+ *    "weft: fatal error: <why>" and aborts (a core dump is the useful
+ *    artefact).
+ *  - weft__fatal: a mistake of the program using weft that it cannot
+ *    recover from (deadlock, stack overflow, negative wait-group counter).
+ *    Prints "weft: fatal: <message>" and exits with status 2, as Go exits
+ *    with 2 on "all goroutines are asleep".
+ * Both write with write(2) only, so they work on an overflowed stack and in
+ * signal handlers.
+ */
+#ifndef WEFT_FATAL_H
+#define WEFT_FATAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+__attribute__((noreturn, cold)) void weft__throw(const char *why);
+__attribute__((noreturn, cold, format(printf, 1, 2))) void weft__fatal(const char *fmt, ...);
+
+/* Async-signal-safe formatting into a caller's buffer (used on fatal paths). */
+struct weft__wbuf {
+	char *p;
+	size_t len, cap;
+};
+void weft__wbuf_str(struct weft__wbuf *b, const char *s);
+void weft__wbuf_u64(struct weft__wbuf *b, uint64_t v);
+void weft__wbuf_hex(struct weft__wbuf *b, uint64_t v);
+void weft__write_all(int fd, const char *p, size_t n);
+
+/* Debug-build assertions of preconditions ("owner P only", "sched lock held"). */
+#ifdef WEFT_DEBUG
+#define WEFT_ASSERT(c) ((c) ? (void)0 : weft__throw("assertion failed: " #c " (" __FILE__ ")"))
+#else
+#define WEFT_ASSERT(c) ((void)0)
+#endif
+
+#endif /* WEFT_FATAL_H */

@@ -1,0 +1,312 @@
+/*
+ * internal.h - the scheduler's data structures and internal verbs (internal).
+ *
+ * The model (G, M, P) and its protocols are explained at the top of
+ * sched.c. This header declares the three structures, the global scheduler
+ * state and the verbs the other runtime files use:
+ *
+ *   weft__park   the running task blocks; its P runs something else
+ *   weft__ready  make a blocked task runnable (any thread)
+ *   weft__getm   the calling thread's M, or NULL on a plain thread
+ */
+#ifndef WEFT_INTERNAL_H
+#define WEFT_INTERNAL_H
+
+#include "config.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <urcu/wfcqueue.h>
+
+#include "weft.h"
+#include "ctx.h"
+#include "deque.h"
+#include "fatal.h"
+#include "stack.h"
+
+/* ---- tasks (G) -------------------------------------------------------- */
+
+enum weft__tstatus {
+	WEFT__T_FREE = 0, /* descriptor on a free list */
+	WEFT__T_RUNNABLE, /* in a run queue (or runnext) */
+	WEFT__T_RUNNING,  /* on an M */
+	WEFT__T_WAITING,  /* parked; wait_reason says on what */
+	WEFT__T_SYSCALL,  /* between weft_syscall_enter and _exit */
+	WEFT__T_DEAD,     /* returned; descriptor about to be freed */
+};
+
+/* Why a task waits. Names in weft__wait_reason_name(); the tracer reuses them. */
+enum weft__wait {
+	WEFT__W_NONE = 0,
+	WEFT__W_WG,
+	WEFT__W_MUTEX,
+	WEFT__W_SEMA,
+	WEFT__W_CHAN_SEND,
+	WEFT__W_CHAN_RECV,
+	WEFT__W_SELECT,
+	WEFT__W_SLEEP,
+	WEFT__W_SYSCALL,
+	WEFT__W_STW,
+	WEFT__W_NR,
+};
+const char *weft__wait_reason_name(int reason);
+
+struct weft_task {
+	struct weft__ctx ctx;
+	struct weft__stack stack; /* .map == NULL until first run */
+	weft_fn fn;
+	void *arg;
+	uint64_t id;
+	_Atomic int status;        /* enum weft__tstatus; racy reads by reports */
+	int wait_reason;           /* enum weft__wait, valid while WAITING */
+	const void *wait_obj;      /* what it waits on (for the deadlock report) */
+	struct weft_task *link;    /* free lists and wait queues (their owner's lock) */
+	struct cds_wfcq_node gnode; /* global run queue */
+	struct weft_task *slab_next; /* every descriptor ever made, for reports */
+};
+
+/* ---- logical processors (P) ------------------------------------------ */
+
+enum weft__pstatus {
+	WEFT__P_IDLE = 0, /* on the idle list, no M */
+	WEFT__P_RUNNING,  /* owned by an M running tasks or the scheduler */
+	WEFT__P_SYSCALL,  /* its M is in a syscall; sysmon or STW may take it */
+	WEFT__P_STOPPED,  /* parked by stop-the-world */
+	WEFT__P_DEAD,     /* removed by weft_set_procs; memory kept */
+};
+
+#define WEFT__STACK_CACHE 16 /* stacks a P keeps warm */
+#define WEFT__TFREE_MAX 256  /* descriptors a P keeps before spilling */
+#define WEFT__FAIR_TICK 61   /* every Nth schedule looks at the old work first */
+
+struct weft_m;
+
+struct weft_p {
+	struct weft__deque rq;                /* owner pushes/pops, others steal */
+	_Alignas(64) _Atomic(struct weft_task *) runnext;
+	int id;
+	_Atomic int status;                   /* enum weft__pstatus */
+	struct weft_m *m;                     /* owner M (while RUNNING/SYSCALL) */
+	struct weft_p *link;                  /* idle list (sched lock) */
+	uint32_t schedtick;                   /* owner: +1 per schedule */
+	_Atomic uint32_t obs_schedtick;       /* schedtick published for sysmon */
+	_Atomic uint32_t syscalltick;         /* +1 per syscall enter */
+	_Atomic int preempt;                  /* sysmon asks the running task to yield */
+	/* sysmon's last look (sysmon thread only) */
+	uint32_t sm_schedtick, sm_syscalltick;
+	int64_t sm_when;
+	/* caches, owner only */
+	struct weft__stack stacks[WEFT__STACK_CACHE];
+	int nstacks;
+	struct weft_task *tfree;
+	int ntfree;
+	uint64_t id_next, id_end;
+};
+
+/* ---- OS threads (M) -------------------------------------------------- */
+
+enum weft__after {
+	WEFT__A_NONE = 0,
+	WEFT__A_REQUEUE, /* push the previous task on this P's deque */
+	WEFT__A_UNLOCK,  /* call after_fn(after_arg): the previous task parked */
+	WEFT__A_FREE,    /* the previous task died: recycle stack and descriptor */
+	WEFT__A_INJECT,  /* put the previous task on the global queue */
+	WEFT__A_ABANDON, /* shutdown took the previous task's stack from us */
+};
+
+enum weft__msys {
+	WEFT__M_SYS_NONE = 0,
+	WEFT__M_SYS_IN,        /* in a syscall */
+	WEFT__M_SYS_ABANDONED, /* weft_main returned while it was in one */
+};
+
+struct weft_m {
+	struct weft__ctx g0;        /* the thread's own stack: the scheduler loop */
+	struct weft_p *p;           /* attached P, NULL when idle */
+	struct weft_task *curg;     /* running task, NULL on g0 */
+	struct weft_p *nextp;       /* P handed over by startm */
+	bool spinning;              /* counted in sched.nmspinning */
+	_Atomic int32_t park;       /* futex word: 0 parked, 1 notified */
+	struct weft_m *link;        /* idle list (sched lock) */
+	struct weft_m *alllink;     /* every M (sched lock) */
+	int id;
+	pthread_t thread;
+	/* work left for whoever runs next on this M (see after_switch) */
+	int after;
+	struct weft_task *after_task;
+	void (*after_fn)(void *);
+	void *after_arg;
+	/* syscalls */
+	_Atomic int sys;            /* enum weft__msys */
+	struct weft_p *oldp;
+	struct weft__stack abandoned_stack; /* owned by this M once abandoned */
+	struct weft__ctx scratch;   /* where a context that will not resume is saved */
+	void *altstack;
+	size_t altstack_size;
+	uint64_t rand;
+	bool exited;
+};
+
+/* ---- the scheduler --------------------------------------------------- */
+
+struct weft__slab;
+
+struct weft__sched {
+	pthread_mutex_t lock;          /* idle lists, counts below, STW, Ms */
+	struct weft_p *pidle;
+	_Atomic int npidle;
+	struct weft_m *midle;
+	int nmidle;                    /* idle Ms */
+	int mcount;                    /* Ms whose thread runs (not abandoned) */
+	int mnext;                     /* next M id */
+	struct weft_m *allm;
+	_Atomic int nmspinning;
+
+	/* global run queue: enqueue is wait-free from any thread;
+	 * dequeue takes the queue's own lock (cds_wfcq_dequeue_blocking). */
+	struct cds_wfcq_head gq_head;
+	struct cds_wfcq_tail gq_tail;
+	_Atomic int64_t gq_len;        /* approximate, for batch sizes */
+
+	_Atomic int nprocs;
+	struct weft_p *allp[WEFT_MAX_PROCS]; /* never freed while running */
+	int pcount;                    /* Ps ever allocated */
+
+	/* stop-the-world */
+	_Atomic int stw_owner;         /* 1 while a task holds the world stopped */
+	int stopwait;                  /* Ps still to stop (sched lock) */
+	_Atomic int32_t stopnote;      /* futex: the stopper sleeps here */
+	const char *stw_reason;
+	_Atomic int64_t stw_last_wait_ns; /* how long the last stop waited */
+	_Atomic int64_t stw_count;
+
+	/* shutdown and the thread that called weft_main */
+	_Atomic int running;
+	_Atomic int shutdown;
+	_Atomic int32_t done;          /* futex: weft_main waits here */
+	struct weft_task *main_task;
+
+	/* descriptors */
+	pthread_mutex_t tlock;         /* global free list and slab list */
+	struct weft_task *tfree;
+	int ntfree;
+	struct weft__slab *slabs;
+	_Atomic uint64_t next_id;
+
+	/* deadlock detection */
+	_Atomic int nextern;           /* live plain threads that called in */
+	int baseline_threads;          /* threads before weft_main started */
+
+	/* sysmon */
+	pthread_t sysmon;
+	bool sysmon_started;
+	_Atomic int32_t sysmon_note;   /* futex */
+	_Atomic int sysmon_sleeping;
+
+	/* config */
+	size_t stack_size;
+	bool membarrier;               /* asymmetric fences available */
+};
+
+extern struct weft__sched weft__sched;
+
+/* A single flag that is non-zero when a safepoint has work to do. */
+extern _Atomic int weft__safepoint_pending;
+
+/* ---- verbs ------------------------------------------------------------ */
+
+struct weft_m *weft__getm(void);
+
+/*
+ * weft__park - block the running task. @unlockf(@arg) runs after the task
+ * is off its stack (so a waker that takes the same lock cannot ready it
+ * too early). Returns when another party called weft__ready on it.
+ */
+void weft__park(int reason, const void *obj, void (*unlockf)(void *), void *arg);
+
+/* weft__ready - make @t runnable: into the caller's runnext if the caller is
+ * a task, the global queue otherwise. Any thread. */
+void weft__ready(struct weft_task *t);
+
+/* Register the calling plain thread as one that may wake tasks. */
+void weft__extern_enter(void);
+
+/* Fences for the wake-up protocol (see "Parking" in sched.c). */
+void weft__heavy_fence(void);
+static inline void weft__light_fence(void)
+{
+	if (__builtin_expect(weft__sched.membarrier, 1))
+		atomic_signal_fence(memory_order_seq_cst);
+	else
+		atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* tasks.c */
+struct weft_task *weft__task_alloc(struct weft_p *p);
+void weft__task_free(struct weft_p *p, struct weft_task *t);
+uint64_t weft__task_newid(struct weft_p *p);
+void weft__tasks_foreach(void (*fn)(struct weft_task *, void *), void *arg);
+void weft__tasks_destroy(void);
+
+/* stw.c */
+void weft__stw_participate(struct weft_m *m);
+void weft__safepoint_slow(void);
+
+/* sysmon.c */
+int weft__sysmon_start(void);
+void weft__sysmon_stop(void);
+void weft__sysmon_wake(void);
+
+/* sched.c, used by stw.c and syscall.c */
+void weft__startm(struct weft_p *p, bool spinning);
+void weft__stopm(struct weft_m *m);
+void weft__handoffp(struct weft_p *p);
+struct weft_p *weft__pidleget(void);
+void weft__pidleput(struct weft_p *p);
+void weft__acquirep(struct weft_m *m, struct weft_p *p);
+void weft__wakep(void);
+void weft__inject(struct weft_task *t);
+bool weft__p_has_work(struct weft_p *p);
+void weft__move_p_work_to_global(struct weft_p *p);
+void weft__mcall(struct weft_m *m, int after, void (*fn)(void *), void *arg);
+void weft__checkdead(void);
+int weft__proc_threads(void);
+
+/* fatal.c */
+void weft__deadlock_report(void);
+int weft__signals_install(void);
+void weft__signals_restore(void);
+int weft__altstack_init(struct weft_m *m);
+void weft__altstack_fini(struct weft_m *m);
+
+/* futex helpers (park.c) */
+void weft__futex_wait(_Atomic int32_t *addr, int32_t val, int64_t timeout_ns);
+void weft__futex_wake(_Atomic int32_t *addr, int n);
+int64_t weft__nanotime(void);
+
+/* A tiny test-and-test-and-set lock for short critical sections that never
+ * block (wait queues of wait groups, mutexes, channels). */
+typedef struct {
+	_Atomic int32_t v;
+} weft__spin;
+void weft__spin_lock_slow(weft__spin *l);
+static inline void weft__spin_lock(weft__spin *l)
+{
+	int32_t z = 0;
+	if (__builtin_expect(atomic_compare_exchange_weak_explicit(&l->v, &z, 1,
+								   memory_order_acquire,
+								   memory_order_relaxed),
+			     1))
+		return;
+	weft__spin_lock_slow(l);
+}
+static inline void weft__spin_unlock(weft__spin *l)
+{
+	atomic_store_explicit(&l->v, 0, memory_order_release);
+}
+void weft__spin_unlock_fn(void *l);
+
+#endif /* WEFT_INTERNAL_H */

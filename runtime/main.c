@@ -1,0 +1,229 @@
+/*
+ * main.c - weft_main(): configuration, start, and the end of the program's
+ * work.
+ *
+ * The thread that calls weft_main() does not run tasks: it starts the Ps,
+ * the monitor and a first M that runs the main task, then sleeps on a
+ * futex. This costs one idle thread and buys a clean end: whatever the
+ * tasks are doing (computing, blocked in the kernel), the caller's thread
+ * is free to tear the runtime down and return.
+ *
+ * The end (see the weft_main doc block for the user's view):
+ *   1. The main task returns: shutdown is set with bit 0 of the safepoint
+ *      flag, so every M leaves at its next scheduling point; idle Ms are
+ *      woken to leave.
+ *   2. weft_main() abandons every M that sits in a syscall (CAS on m->sys,
+ *      see syscall.c) and waits for the others to exit. An M that enters a
+ *      syscall during this wakes weft_main() to be abandoned in turn.
+ *   3. With no M left, it frees every stack (of runnable, blocked and
+ *      stopped tasks alike) except the abandoned ones, the descriptors, the
+ *      Ps, the caches, and restores the signal handlers. weft_main() can
+ *      then be called again.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define S weft__sched
+
+int weft__sched_init(int nprocs, size_t stack_size);
+int weft__sched_start_main(weft_fn fn, void *arg);
+void weft__shutdown_begin(void);
+
+/* "123", "64k", "2M": bytes; -1 if malformed. */
+static long long parse_size(const char *s)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || v <= 0)
+		return -1;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		v *= 1024;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		v *= 1024 * 1024;
+		end++;
+		break;
+	case 0:
+		break;
+	default:
+		return -1;
+	}
+	return *end ? -1 : v;
+}
+
+static int config(int *nprocs, size_t *stack)
+{
+	const char *e;
+	cpu_set_t set;
+	long long v;
+	size_t page = weft__page_size();
+
+	*nprocs = 1;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		*nprocs = CPU_COUNT(&set);
+	if (*nprocs > WEFT_MAX_PROCS)
+		*nprocs = WEFT_MAX_PROCS;
+	if ((e = getenv("WEFT_PROCS")) && *e) {
+		char *end;
+		long n = strtol(e, &end, 10);
+		if (*end || n < 1 || n > WEFT_MAX_PROCS)
+			return -EINVAL;
+		*nprocs = (int)n;
+	}
+	*stack = WEFT__STACK_DEFAULT;
+	if ((e = getenv("WEFT_STACK")) && *e) {
+		v = parse_size(e);
+		if (v < 0 || v > (1LL << 36))
+			return -EINVAL;
+		if (v < WEFT__STACK_MIN)
+			v = WEFT__STACK_MIN;
+		*stack = ((size_t)v + page - 1) & ~(page - 1);
+	}
+	return 0;
+}
+
+void weft__shutdown_begin(void)
+{
+	struct weft_m *m;
+
+	atomic_store(&S.shutdown, 1);
+	atomic_fetch_or(&weft__safepoint_pending, 1);
+	pthread_mutex_lock(&S.lock);
+	for (m = S.midle; m; m = m->link) {
+		atomic_store(&m->park, 1);
+		weft__futex_wake(&m->park, 1);
+	}
+	S.midle = NULL;
+	S.nmidle = 0;
+	pthread_mutex_unlock(&S.lock);
+	weft__sysmon_wake();
+	atomic_fetch_add(&S.done, 1);
+	weft__futex_wake(&S.done, 1);
+}
+
+/* Step 2 of the end: returns when no M but abandoned ones remains. */
+static void wait_for_ms(void)
+{
+	for (;;) {
+		int32_t seq = atomic_load(&S.done);
+		int left;
+
+		if (atomic_load(&S.shutdown)) {
+			pthread_mutex_lock(&S.lock);
+			for (struct weft_m *m = S.allm; m; m = m->alllink) {
+				int s = WEFT__M_SYS_IN;
+				struct weft_task *t = m->curg;
+
+				if (m->exited || !t)
+					continue;
+				m->abandoned_stack = t->stack; /* read by the M only if the CAS wins */
+				if (atomic_compare_exchange_strong(&m->sys, &s,
+								   WEFT__M_SYS_ABANDONED)) {
+					t->stack.map = NULL;
+					m->exited = true; /* no longer ours */
+					S.mcount--;
+					pthread_detach(m->thread);
+				}
+			}
+			left = S.mcount;
+			pthread_mutex_unlock(&S.lock);
+			if (left == 0)
+				return;
+		}
+		weft__futex_wait(&S.done, seq, -1);
+	}
+}
+
+static void free_stack_of(struct weft_task *t, void *arg)
+{
+	(void)arg;
+	if (t->stack.map)
+		weft__stack_unmap(&t->stack);
+}
+
+static void teardown(void)
+{
+	struct weft_m *m, *next;
+
+	weft__sysmon_stop();
+	/* Join the Ms that exited; abandoned ones free themselves. */
+	for (m = S.allm; m; m = next) {
+		next = m->alllink;
+		if (atomic_load(&m->sys) == WEFT__M_SYS_ABANDONED)
+			continue;
+		if (m->thread)
+			pthread_join(m->thread, NULL);
+		free(m);
+	}
+	S.allm = NULL;
+	weft__tasks_foreach(free_stack_of, NULL);
+	for (int i = 0; i < S.pcount; i++) {
+		struct weft_p *p = S.allp[i];
+		if (!p)
+			continue;
+		while (p->nstacks > 0)
+			weft__stack_unmap(&p->stacks[--p->nstacks]);
+		weft__deque_destroy(&p->rq);
+		free(p);
+		S.allp[i] = NULL;
+	}
+	S.pcount = 0;
+	weft__tasks_destroy();
+	weft__stack_global_drain();
+	/* Drain the global queue's nodes (descriptors are gone with the slabs). */
+	while (cds_wfcq_dequeue_blocking(&S.gq_head, &S.gq_tail))
+		;
+	cds_wfcq_destroy(&S.gq_head, &S.gq_tail);
+	weft__signals_restore();
+	pthread_mutex_destroy(&S.tlock);
+	pthread_mutex_destroy(&S.lock);
+}
+
+WEFT_API int weft_main(weft_fn fn, void *arg)
+{
+	int nprocs, err, zero = 0;
+	size_t stack;
+
+	if (!fn)
+		return -EINVAL;
+	if (weft__getm())
+		return -EBUSY;
+	if ((err = config(&nprocs, &stack)) != 0)
+		return err;
+	if (!atomic_compare_exchange_strong(&S.running, &zero, 1))
+		return -EBUSY;
+	if ((err = weft__sched_init(nprocs, stack)) != 0)
+		goto fail;
+	if ((err = weft__signals_install()) != 0)
+		goto fail;
+	if ((err = weft__sysmon_start()) != 0)
+		goto fail;
+	if ((err = weft__sched_start_main(fn, arg)) != 0) {
+		weft__shutdown_begin();
+		wait_for_ms();
+		goto fail;
+	}
+	wait_for_ms();
+	teardown();
+	atomic_store(&S.running, 0);
+	return 0;
+fail:
+	atomic_store(&S.shutdown, 1);
+	teardown();
+	atomic_store(&S.running, 0);
+	return err;
+}

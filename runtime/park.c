@@ -1,0 +1,125 @@
+/*
+ * park.c - the OS interface the scheduler sleeps and measures time with:
+ * futexes (through liburcu's futex wrapper), the monotonic clock, the spin
+ * lock's slow path, and how many threads the process has.
+ *
+ * Kept apart from sched.c so that a port to another OS replaces this file
+ * (libuv's src/unix/ split). Linux only for now.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <urcu/futex.h>
+
+#include "internal.h"
+
+void weft__futex_wait(_Atomic int32_t *addr, int32_t val, int64_t timeout_ns)
+{
+	struct timespec ts, *tsp = NULL;
+
+	if (timeout_ns >= 0) {
+		ts.tv_sec = timeout_ns / 1000000000;
+		ts.tv_nsec = timeout_ns % 1000000000;
+		tsp = &ts;
+	}
+	/* EINTR, EAGAIN (value changed) and ETIMEDOUT all mean "look again". */
+	futex_noasync((int32_t *)addr, FUTEX_WAIT, val, tsp, NULL, 0);
+}
+
+void weft__futex_wake(_Atomic int32_t *addr, int n)
+{
+	futex_noasync((int32_t *)addr, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
+int64_t weft__nanotime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__asm__ __volatile__("pause");
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+void weft__spin_lock_slow(weft__spin *l)
+{
+	for (unsigned n = 0;; n++) {
+		int32_t z = 0;
+
+		if (atomic_load_explicit(&l->v, memory_order_relaxed) == 0 &&
+		    atomic_compare_exchange_weak_explicit(&l->v, &z, 1, memory_order_acquire,
+							  memory_order_relaxed))
+			return;
+		if (n < 64)
+			cpu_relax();
+		else
+			sched_yield(); /* the holder's thread was preempted */
+	}
+}
+
+void weft__spin_unlock_fn(void *l)
+{
+	weft__spin_unlock(l);
+}
+
+/* Number of threads in this process (/proc/self/stat field 20), or -1. */
+int weft__proc_threads(void)
+{
+	char buf[1024];
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	char *p;
+	int field;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	/* The command name (field 2) may hold spaces: start after its ')'. */
+	p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	p++;
+	for (field = 2; field < 20 && *p; p++)
+		if (*p == ' ')
+			field++;
+	return atoi(p);
+}
+
+static const char *const wait_names[WEFT__W_NR] = {
+	[WEFT__W_NONE] = "nothing",
+	[WEFT__W_WG] = "wait group",
+	[WEFT__W_MUTEX] = "mutex",
+	[WEFT__W_SEMA] = "semaphore",
+	[WEFT__W_CHAN_SEND] = "chan send",
+	[WEFT__W_CHAN_RECV] = "chan receive",
+	[WEFT__W_SELECT] = "select",
+	[WEFT__W_SLEEP] = "sleep",
+	[WEFT__W_SYSCALL] = "syscall",
+	[WEFT__W_STW] = "stop-the-world",
+};
+
+const char *weft__wait_reason_name(int reason)
+{
+	if (reason < 0 || reason >= WEFT__W_NR || !wait_names[reason])
+		return "unknown";
+	return wait_names[reason];
+}

@@ -1,0 +1,999 @@
+/*
+ * sched.c - the M:N scheduler: tasks (G) on threads (M) through logical
+ * processors (P).
+ *
+ * Glossary (the same as Go's runtime, whose proc.go this design learns
+ * from; Tokio's 2019 scheduler rewrite reached the same shape):
+ *
+ *   G  a task: a descriptor (struct weft_task) plus, once it has run, a
+ *      stack. Cooperative: it leaves the CPU only at a scheduling point
+ *      (yield, block, exit, syscall handoff, safepoint).
+ *   M  an OS thread (struct weft_m). Its own pthread stack is "g0", where
+ *      the scheduler loop runs when there is nothing to switch to directly.
+ *   P  a logical processor (struct weft_p): the right to run task code,
+ *      and the home of a run queue and of caches. There are WEFT_PROCS Ps;
+ *      an M must hold a P to run a task. Ms without a P are idle or in a
+ *      syscall. So parallelism is bounded by Ps while the number of threads
+ *      can grow when tasks block in the kernel.
+ *
+ * Where a runnable task can be (searched in this order by a P):
+ *   1. p->runnext: the task most recently readied by the running task (a
+ *      channel partner, a woken waiter). It runs next, on this P, while the
+ *      data it was handed is hot in cache.
+ *   2. p->rq: a Chase-Lev deque (deque.h). Spawns and requeued tasks are
+ *      pushed at the bottom and popped LIFO by the owner; idle Ps steal
+ *      half from the top of a random victim.
+ *   3. the global queue (liburcu wfcqueue): tasks made runnable off-P (by a
+ *      plain thread, by a syscall that lost its P, by a removed P). Enqueue
+ *      is wait-free; a P takes a batch (its fair share) at a time.
+ * Fairness: LIFO is unfair by construction, and runnext lets two tasks
+ * ping-pong forever. So every WEFT__FAIR_TICK-th schedule of a P first
+ * looks at the global queue and then takes the *oldest* local task (from
+ * the top of its own deque), which bounds how long any runnable task can
+ * wait behind newer work (Go checks the global queue every 61 ticks for
+ * the same reason). weft_yield() takes the oldest local task too, and
+ * puts the yielder at the bottom, so yielding tasks round-robin.
+ *
+ * Switching. A task that stops (yield, park, exit) switches *directly* to
+ * the next local task when there is one; only when the P has no local work
+ * (or the world is stopping) does it switch to g0, which steals, spins and
+ * parks. Whatever the stopping task still needs done after it is off its
+ * stack - requeue it, release the lock protecting the wait queue it joined,
+ * recycle its stack - is left in m->after and done by the context that
+ * resumes on that M (after_switch). That is Go's gopark/unlockf trick: a
+ * waker cannot see a parked task before its registers are saved.
+ *
+ * Parking and spinning (the wake-up protocol). An M that finds no work
+ * becomes "spinning" (sched.nmspinning) if fewer than half the busy Ps
+ * already spin, and tries to steal for a few rounds; then it gives its P
+ * back (idle list), stops spinning, and parks on a futex. Whoever makes a
+ * task runnable then checks: if there is an idle P and no spinning M, wake
+ * one (wakep). A woken M starts spinning; the spinner that finds work stops
+ * spinning and, if it was the last spinner, wakes another - so while work
+ * appears faster than it is taken, there is always one M looking, and at
+ * most half the Ps burn CPU looking.
+ * No lost wake-up: the submitter does (1) publish the task, (2) fence, (3)
+ * read npidle/nmspinning; the parker does (1) put its P idle and drop
+ * nmspinning, (2) fence, (3) recheck every queue. One of the two sees the
+ * other. The fence on the submit side is on every spawn and ready, so it is
+ * made free: the parker issues membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED),
+ * which runs a full barrier on every thread of the process, and the submit
+ * side needs only a compiler barrier (the asymmetric Dekker that liburcu's
+ * membarrier flavour uses). Without membarrier both sides use seq_cst
+ * fences.
+ *
+ * Invariants:
+ *   - A P is owned by at most one M; an M runs task code only with a P.
+ *   - p->rq, runnext push/pop by the owner only; others steal.
+ *   - A task is in at most one run queue, and only after its context was
+ *     saved (enforced by m->after).
+ *   - nmspinning counts exactly the Ms with m->spinning set, plus a
+ *     transient +1 from wakep for the M it is about to start.
+ *   - An idle P has an empty deque and runnext at the moment it goes idle
+ *     (work arriving later is found by the recheck or by wakep).
+ *   - Ps are never freed while the runtime runs (weft_set_procs marks them
+ *     dead), so a thief may read any allp[i] without a lock.
+ *
+ * Rejected:
+ *   - One global run queue with a lock (the first Go scheduler): every
+ *     spawn and switch contends on one line.
+ *   - Always going through g0 to switch (Go's mcall(schedule)): two
+ *     context switches per yield instead of one.
+ *   - Spinning without bound, or parking at once: the first burns a core
+ *     per idle P, the second pays a futex wake per spawn.
+ *   - Preempting with signals: stacks here are C stacks, and C code is not
+ *     async-safe. Long loops call weft_safepoint() instead; sysmon asks for
+ *     it after 10 ms.
+ */
+#include "config.h"
+
+#include "internal.h"
+
+#include <errno.h>
+#include <linux/membarrier.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct weft__sched weft__sched;
+_Atomic int weft__safepoint_pending;
+#define S weft__sched
+
+/* The calling thread's M (initial-exec: one %fs-relative load). */
+static __thread struct weft_m *tls_m __attribute__((tls_model("initial-exec")));
+
+/*
+ * Never inlined and never treated as pure: a caller that switched contexts
+ * since its last call may be on another thread (see ctx.h).
+ */
+__attribute__((noinline)) struct weft_m *weft__getm(void)
+{
+	struct weft_m *m;
+
+	__asm__ __volatile__("" ::: "memory");
+	m = tls_m;
+	return m;
+}
+
+static void setm(struct weft_m *m)
+{
+	tls_m = m;
+}
+
+#define relaxed memory_order_relaxed
+
+/* ---- fences ------------------------------------------------------------- */
+
+void weft__heavy_fence(void)
+{
+	if (S.membarrier) {
+		if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+			return;
+		weft__throw("membarrier failed after registration");
+	}
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
+static bool membarrier_register(void)
+{
+	long r = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+
+	if (r < 0 || !(r & MEMBARRIER_CMD_PRIVATE_EXPEDITED))
+		return false;
+	return syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static inline uint32_t fastrand(struct weft_m *m)
+{
+	/* xorshift64*, per M */
+	uint64_t x = m->rand;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	m->rand = x;
+	return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+static inline bool stw_or_exit_pending(void)
+{
+	return atomic_load_explicit(&weft__safepoint_pending, relaxed) & 1;
+}
+
+/* ---- P lists (sched lock held) ------------------------------------------ */
+
+void weft__pidleput(struct weft_p *p)
+{
+	WEFT_ASSERT(weft__deque_size_hint(&p->rq) == 0);
+	p->m = NULL;
+	atomic_store_explicit(&p->status, WEFT__P_IDLE, relaxed);
+	p->link = S.pidle;
+	S.pidle = p;
+	atomic_fetch_add(&S.npidle, 1);
+}
+
+struct weft_p *weft__pidleget(void)
+{
+	struct weft_p *p = S.pidle;
+
+	if (p) {
+		S.pidle = p->link;
+		p->link = NULL;
+		atomic_fetch_sub(&S.npidle, 1);
+		atomic_store_explicit(&p->status, WEFT__P_RUNNING, relaxed);
+	}
+	return p;
+}
+
+void weft__acquirep(struct weft_m *m, struct weft_p *p)
+{
+	m->p = p;
+	p->m = m;
+	atomic_store_explicit(&p->status, WEFT__P_RUNNING, relaxed);
+}
+
+/* ---- global queue --------------------------------------------------------- */
+
+void weft__inject(struct weft_task *t)
+{
+	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
+	cds_wfcq_node_init(&t->gnode);
+	atomic_fetch_add_explicit(&S.gq_len, 1, relaxed);
+	cds_wfcq_enqueue(&S.gq_head, &S.gq_tail, &t->gnode);
+	weft__light_fence();
+	if (atomic_load_explicit(&S.npidle, relaxed) > 0 &&
+	    atomic_load_explicit(&S.nmspinning, relaxed) == 0)
+		weft__wakep();
+}
+
+/*
+ * Take up to @max tasks (0: a fair share) from the global queue: return one,
+ * push the rest on @p's deque. Owner of @p only.
+ */
+static struct weft_task *gq_get(struct weft_p *p, int64_t max)
+{
+	int64_t n = atomic_load_explicit(&S.gq_len, relaxed);
+	int procs = atomic_load_explicit(&S.nprocs, relaxed);
+	struct weft_task *first = NULL;
+	struct cds_wfcq_node *node;
+
+	if (n <= 0)
+		return NULL;
+	n = n / procs + 1;
+	if (max > 0 && n > max)
+		n = max;
+	if (n > WEFT__STEAL_MAX)
+		n = WEFT__STEAL_MAX;
+	cds_wfcq_dequeue_lock(&S.gq_head, &S.gq_tail);
+	while (n-- > 0) {
+		node = __cds_wfcq_dequeue_blocking(&S.gq_head, &S.gq_tail);
+		if (!node)
+			break;
+		atomic_fetch_sub_explicit(&S.gq_len, 1, relaxed);
+		struct weft_task *t = caa_container_of(node, struct weft_task, gnode);
+		if (!first)
+			first = t;
+		else if (weft__deque_push(&p->rq, t) != 0) {
+			/* No memory to grow the deque: leave the rest queued. */
+			cds_wfcq_enqueue(&S.gq_head, &S.gq_tail, &t->gnode);
+			atomic_fetch_add_explicit(&S.gq_len, 1, relaxed);
+			break;
+		}
+	}
+	cds_wfcq_dequeue_unlock(&S.gq_head, &S.gq_tail);
+	return first;
+}
+
+static bool gq_nonempty(void)
+{
+	return atomic_load_explicit(&S.gq_len, relaxed) > 0;
+}
+
+/* ---- local queues ----------------------------------------------------------- */
+
+static inline void wake_if_idle(void)
+{
+	weft__light_fence();
+	if (atomic_load_explicit(&S.npidle, relaxed) > 0 &&
+	    atomic_load_explicit(&S.nmspinning, relaxed) == 0)
+		weft__wakep();
+}
+
+/* Owner of @p: make @t runnable at the bottom of the deque. */
+static inline void runq_put(struct weft_p *p, struct weft_task *t)
+{
+	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
+	if (__builtin_expect(weft__deque_push(&p->rq, t) != 0, 0)) {
+		weft__inject(t);
+		return;
+	}
+	wake_if_idle();
+}
+
+/* Owner of @p: the oldest local task (top of the deque), or NULL. */
+static struct weft_task *take_oldest(struct weft_p *p)
+{
+	struct weft_task *t;
+
+	do
+		t = weft__deque_steal(&p->rq);
+	while (t == WEFT__DEQUE_ABORT);
+	return t;
+}
+
+/* Owner of @p: the next local task, or NULL. */
+static inline struct weft_task *pick_local(struct weft_p *p)
+{
+	struct weft_task *t;
+	uint32_t tick = ++p->schedtick;
+
+	atomic_store_explicit(&p->obs_schedtick, tick, relaxed);
+	if (__builtin_expect(tick % WEFT__FAIR_TICK == 0, 0)) {
+		if (gq_nonempty() && (t = gq_get(p, 1)))
+			return t;
+		if ((t = take_oldest(p)))
+			return t;
+	}
+	if (atomic_load_explicit(&p->runnext, relaxed) &&
+	    (t = atomic_exchange_explicit(&p->runnext, NULL, memory_order_acquire)))
+		return t;
+	return weft__deque_pop(&p->rq);
+}
+
+bool weft__p_has_work(struct weft_p *p)
+{
+	return weft__deque_size_hint(&p->rq) > 0 ||
+	       atomic_load_explicit(&p->runnext, memory_order_acquire) != NULL;
+}
+
+/* Any work visible anywhere (used after the parking fence). */
+static bool work_anywhere(void)
+{
+	int n = atomic_load_explicit(&S.nprocs, relaxed);
+
+	if (gq_nonempty())
+		return true;
+	for (int i = 0; i < n; i++)
+		if (weft__p_has_work(S.allp[i]))
+			return true;
+	return false;
+}
+
+/* STW only (every P stopped): move @p's queued tasks to the global queue. */
+void weft__move_p_work_to_global(struct weft_p *p)
+{
+	struct weft_task *t;
+
+	if ((t = atomic_exchange(&p->runnext, NULL)))
+		weft__inject(t);
+	while ((t = weft__deque_pop(&p->rq)))
+		weft__inject(t);
+}
+
+/* ---- stealing --------------------------------------------------------------- */
+
+/* Steal half of @v's deque (at most WEFT__STEAL_MAX) into @p's; return one. */
+static struct weft_task *steal_from(struct weft_p *p, struct weft_p *v, bool runnext_too)
+{
+	int64_t n = (weft__deque_size_hint(&v->rq) + 1) / 2;
+	struct weft_task *first = NULL, *t;
+	int aborts = 0;
+
+	if (n > WEFT__STEAL_MAX)
+		n = WEFT__STEAL_MAX;
+	while (n > 0) {
+		t = weft__deque_steal(&v->rq);
+		if (t == WEFT__DEQUE_ABORT) {
+			if (++aborts > 8)
+				break;
+			continue;
+		}
+		if (!t)
+			break;
+		n--;
+		if (!first)
+			first = t;
+		else if (weft__deque_push(&p->rq, t) != 0) {
+			weft__inject(t);
+			break;
+		}
+	}
+	if (!first && runnext_too && atomic_load_explicit(&v->runnext, relaxed))
+		first = atomic_exchange_explicit(&v->runnext, NULL, memory_order_acquire);
+	return first;
+}
+
+static struct weft_task *steal_work(struct weft_m *m)
+{
+	struct weft_p *p = m->p;
+
+	for (int round = 0; round < 4; round++) {
+		int n = atomic_load_explicit(&S.nprocs, relaxed);
+		uint32_t start = fastrand(m) % (uint32_t)n;
+
+		for (int i = 0; i < n; i++) {
+			struct weft_p *v = S.allp[(start + (uint32_t)i) % (uint32_t)n];
+			struct weft_task *t;
+
+			if (v == p)
+				continue;
+			if (!weft__p_has_work(v))
+				continue;
+			if ((t = steal_from(p, v, round == 3)))
+				return t;
+		}
+		if (stw_or_exit_pending() || gq_nonempty())
+			return NULL;
+	}
+	return NULL;
+}
+
+/* ---- waking and parking Ms ------------------------------------------------- */
+
+static void *mstart(void *arg);
+
+static struct weft_m *newm(struct weft_p *p, bool spinning)
+{
+	struct weft_m *m = calloc(1, sizeof(*m));
+	pthread_attr_t attr;
+	int err;
+
+	if (!m)
+		return NULL;
+	m->nextp = p;
+	m->spinning = spinning;
+	pthread_mutex_lock(&S.lock);
+	m->id = S.mnext++;
+	m->rand = 0x9E3779B97F4A7C15ULL * (uint64_t)(m->id + 1) ^ (uint64_t)weft__nanotime();
+	if (!m->rand)
+		m->rand = 1;
+	m->alllink = S.allm;
+	S.allm = m;
+	S.mcount++;
+	pthread_mutex_unlock(&S.lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	err = pthread_create(&m->thread, &attr, mstart, m);
+	pthread_attr_destroy(&attr);
+	if (err) {
+		pthread_mutex_lock(&S.lock);
+		S.mcount--;
+		m->exited = true; /* kept on allm, freed at shutdown */
+		pthread_mutex_unlock(&S.lock);
+		return NULL;
+	}
+	return m;
+}
+
+/*
+ * Start an M running @p (an idle P if NULL). @spinning: the caller
+ * incremented nmspinning for it (wakep).
+ */
+void weft__startm(struct weft_p *p, bool spinning)
+{
+	struct weft_m *m;
+
+	pthread_mutex_lock(&S.lock);
+	if (!p && !(p = weft__pidleget())) {
+		pthread_mutex_unlock(&S.lock);
+		if (spinning)
+			atomic_fetch_sub(&S.nmspinning, 1);
+		return;
+	}
+	m = S.midle;
+	if (m) {
+		S.midle = m->link;
+		S.nmidle--;
+	}
+	pthread_mutex_unlock(&S.lock);
+	if (!m) {
+		if (!newm(p, spinning)) {
+			/* No thread: give the P back; a later wake-up retries. */
+			pthread_mutex_lock(&S.lock);
+			weft__pidleput(p);
+			pthread_mutex_unlock(&S.lock);
+			if (spinning)
+				atomic_fetch_sub(&S.nmspinning, 1);
+		}
+		return;
+	}
+	m->nextp = p;
+	m->spinning = spinning;
+	atomic_store_explicit(&m->park, 1, memory_order_release);
+	weft__futex_wake(&m->park, 1);
+}
+
+void weft__wakep(void)
+{
+	int zero = 0;
+
+	if (atomic_load_explicit(&S.npidle, relaxed) == 0)
+		return;
+	if (atomic_load_explicit(&S.nmspinning, relaxed) != 0 ||
+	    !atomic_compare_exchange_strong(&S.nmspinning, &zero, 1))
+		return;
+	weft__startm(NULL, true);
+}
+
+/* Park the calling M until startm hands it a P (or shutdown). */
+void weft__stopm(struct weft_m *m)
+{
+	pthread_mutex_lock(&S.lock);
+	atomic_store_explicit(&m->park, 0, relaxed);
+	m->link = S.midle;
+	S.midle = m;
+	S.nmidle++;
+	weft__checkdead();
+	pthread_mutex_unlock(&S.lock);
+	while (atomic_load_explicit(&m->park, memory_order_acquire) == 0)
+		weft__futex_wait(&m->park, 0, -1);
+	if (m->nextp) {
+		weft__acquirep(m, m->nextp);
+		m->nextp = NULL;
+	}
+}
+
+/* Give away @p (taken from a syscall): to an M if it has work, else idle. */
+void weft__handoffp(struct weft_p *p)
+{
+	p->m = NULL;
+	if (weft__p_has_work(p) || gq_nonempty()) {
+		weft__startm(p, false);
+		return;
+	}
+	/* No local work: make sure someone still spins if needed, else idle. */
+	if (atomic_load(&S.nmspinning) == 0 && atomic_load(&S.npidle) == 0) {
+		int zero = 0;
+		if (atomic_compare_exchange_strong(&S.nmspinning, &zero, 1)) {
+			weft__startm(p, true);
+			return;
+		}
+	}
+	pthread_mutex_lock(&S.lock);
+	if (atomic_load(&weft__safepoint_pending) & 1) {
+		/* The world is stopping: count this P as stopped. */
+		atomic_store(&p->status, WEFT__P_STOPPED);
+		if (--S.stopwait == 0) {
+			atomic_store(&S.stopnote, 1);
+			weft__futex_wake(&S.stopnote, 1);
+		}
+		pthread_mutex_unlock(&S.lock);
+		return;
+	}
+	weft__pidleput(p);
+	pthread_mutex_unlock(&S.lock);
+	/* A task may have been queued while we decided: recheck (see essay). */
+	weft__heavy_fence();
+	if (work_anywhere())
+		weft__wakep();
+}
+
+/* ---- switching ----------------------------------------------------------------- */
+
+static void task_entry(void *xfer);
+
+static void recycle(struct weft_p *p, struct weft_task *t)
+{
+	weft__ctx_release(&t->ctx);
+	if (t->stack.map) {
+		if (p && p->nstacks < WEFT__STACK_CACHE)
+			p->stacks[p->nstacks++] = t->stack;
+		else
+			weft__stack_global_put(&t->stack);
+		t->stack.map = NULL;
+	}
+	weft__task_free(p, t);
+}
+
+/* Work the previous context left for us (see the essay). */
+static inline void after_switch(struct weft_m *m)
+{
+	int a = m->after;
+
+	if (__builtin_expect(a == WEFT__A_NONE, 0))
+		return;
+	m->after = WEFT__A_NONE;
+	switch (a) {
+	case WEFT__A_REQUEUE:
+		runq_put(m->p, m->after_task);
+		break;
+	case WEFT__A_UNLOCK:
+		m->after_fn(m->after_arg);
+		break;
+	case WEFT__A_FREE:
+		recycle(m->p, m->after_task);
+		break;
+	case WEFT__A_INJECT:
+		weft__inject(m->after_task);
+		break;
+	case WEFT__A_ABANDON:
+		weft__stack_unmap(&m->abandoned_stack);
+		break;
+	}
+}
+
+static void give_stack(struct weft_p *p, struct weft_task *t)
+{
+	size_t page = weft__page_size();
+
+	if (p->nstacks > 0)
+		t->stack = p->stacks[--p->nstacks];
+	else if (!weft__stack_global_get(&t->stack) &&
+		 weft__stack_map(&t->stack, S.stack_size) != 0)
+		weft__fatal("cannot map a %zu-byte stack for task %llu: out of memory or "
+			    "of mappings (vm.max_map_count); too many tasks alive at once",
+			    S.stack_size, (unsigned long long)t->id);
+	weft__ctx_make(&t->ctx, weft__stack_lo(&t->stack, page), t->stack.map_size - page,
+		       task_entry);
+}
+
+/* Run @t, saving the current context in @from. Returns on resumption of @from. */
+static inline struct weft_m *run_task(struct weft_m *m, struct weft__ctx *from,
+				      struct weft_task *t, bool dying)
+{
+	if (!t->stack.map)
+		give_stack(m->p, t);
+	m->curg = t;
+	atomic_store_explicit(&t->status, WEFT__T_RUNNING, relaxed);
+	m = weft__ctx_jump(from, &t->ctx, m, dying);
+	after_switch(m);
+	return m;
+}
+
+static struct weft_m *to_g0(struct weft_m *m, struct weft__ctx *from, bool dying)
+{
+	m->curg = NULL;
+	m = weft__ctx_jump(from, &m->g0, m, dying);
+	after_switch(m);
+	return m;
+}
+
+/* The running task @cur stops: run the next local task or go to g0. */
+static struct weft_m *schedule_away(struct weft_m *m, struct weft_task *cur, bool dying)
+{
+	struct weft_task *next;
+
+	if (__builtin_expect(!stw_or_exit_pending(), 1) && (next = pick_local(m->p)))
+		return run_task(m, &cur->ctx, next, dying);
+	return to_g0(m, &cur->ctx, dying);
+}
+
+/* From a task: switch to g0 leaving @after for it. Returns when resumed. */
+void weft__mcall(struct weft_m *m, int after, void (*fn)(void *), void *arg)
+{
+	struct weft_task *t = m->curg;
+
+	m->after = after;
+	m->after_task = t;
+	m->after_fn = fn;
+	m->after_arg = arg;
+	to_g0(m, &t->ctx, false);
+}
+
+/* ---- the scheduler loop (g0) -------------------------------------------- */
+
+static void resetspinning(struct weft_m *m)
+{
+	m->spinning = false;
+	if (atomic_fetch_sub(&S.nmspinning, 1) == 1)
+		weft__wakep(); /* we were the last one looking: keep one looking */
+}
+
+/* Find a task for m->p, stealing, spinning and parking as needed. NULL: exit. */
+static struct weft_task *findrunnable(struct weft_m *m)
+{
+	struct weft_task *t;
+	struct weft_p *p;
+	bool was_spinning;
+
+top:
+	if (atomic_load(&S.shutdown) || atomic_load(&m->sys) == WEFT__M_SYS_ABANDONED)
+		return NULL;
+	if (!m->p) {
+		weft__stopm(m);
+		goto top;
+	}
+	p = m->p;
+	if (stw_or_exit_pending()) {
+		weft__stw_participate(m);
+		goto top;
+	}
+	atomic_store_explicit(&p->preempt, 0, relaxed);
+	if ((t = pick_local(p)))
+		return t;
+	if (gq_nonempty() && (t = gq_get(p, 0)))
+		return t;
+
+	if (!m->spinning) {
+		int busy = atomic_load(&S.nprocs) - atomic_load(&S.npidle);
+		if (2 * atomic_load(&S.nmspinning) < busy) {
+			m->spinning = true;
+			atomic_fetch_add(&S.nmspinning, 1);
+		}
+	}
+	if (m->spinning && (t = steal_work(m)))
+		return t;
+
+	pthread_mutex_lock(&S.lock);
+	if (stw_or_exit_pending() || gq_nonempty()) {
+		pthread_mutex_unlock(&S.lock);
+		goto top;
+	}
+	m->p = NULL;
+	weft__pidleput(p);
+	pthread_mutex_unlock(&S.lock);
+
+	was_spinning = m->spinning;
+	if (was_spinning) {
+		m->spinning = false;
+		atomic_fetch_sub(&S.nmspinning, 1);
+	}
+	weft__heavy_fence(); /* pairs with weft__light_fence of submitters */
+	if (work_anywhere()) {
+		pthread_mutex_lock(&S.lock);
+		p = weft__pidleget();
+		pthread_mutex_unlock(&S.lock);
+		if (p) {
+			weft__acquirep(m, p);
+			if (was_spinning) {
+				m->spinning = true;
+				atomic_fetch_add(&S.nmspinning, 1);
+			}
+			goto top;
+		}
+	}
+	weft__stopm(m);
+	goto top;
+}
+
+static void schedule_loop(struct weft_m *m)
+{
+	struct weft_task *t;
+
+	while ((t = findrunnable(m))) {
+		if (m->spinning)
+			resetspinning(m);
+		run_task(m, &m->g0, t, false);
+	}
+}
+
+static void mexit(struct weft_m *m)
+{
+	weft__altstack_fini(m);
+	setm(NULL);
+	if (atomic_load(&m->sys) == WEFT__M_SYS_ABANDONED) {
+		/* weft_main already returned; nothing of the scheduler is ours. */
+		free(m);
+		return;
+	}
+	pthread_mutex_lock(&S.lock);
+	S.mcount--;
+	m->exited = true;
+	pthread_mutex_unlock(&S.lock);
+	atomic_fetch_add(&S.done, 1);
+	weft__futex_wake(&S.done, 1);
+}
+
+static void *mstart(void *arg)
+{
+	struct weft_m *m = arg;
+
+	setm(m);
+	weft__ctx_init_thread(&m->g0);
+	weft__altstack_init(m);
+	if (m->nextp) {
+		weft__acquirep(m, m->nextp);
+		m->nextp = NULL;
+	}
+	schedule_loop(m);
+	mexit(m);
+	return NULL;
+}
+
+/* ---- tasks ----------------------------------------------------------------------- */
+
+void weft__shutdown_begin(void);
+
+__attribute__((noreturn)) static void task_exit(void)
+{
+	struct weft_m *m = weft__getm();
+	struct weft_task *t = m->curg;
+
+	if (t == S.main_task) {
+		S.main_task = NULL;
+		weft__shutdown_begin();
+	}
+	atomic_store_explicit(&t->status, WEFT__T_DEAD, relaxed);
+	m->after = WEFT__A_FREE;
+	m->after_task = t;
+	schedule_away(m, t, true);
+	weft__throw("a dead task was resumed");
+}
+
+static void task_entry(void *xfer)
+{
+	struct weft_m *m = xfer;
+	struct weft_task *t;
+
+	weft__ctx_started();
+	after_switch(m);
+	t = m->curg;
+	t->fn(t->arg);
+	task_exit();
+}
+
+void weft__park(int reason, const void *obj, void (*unlockf)(void *), void *arg)
+{
+	struct weft_m *m = weft__getm();
+	struct weft_task *t = m ? m->curg : NULL;
+
+	if (!t)
+		weft__fatal("a blocking call (%s) was made outside a task",
+			    weft__wait_reason_name(reason));
+	t->wait_reason = reason;
+	t->wait_obj = obj;
+	atomic_store_explicit(&t->status, WEFT__T_WAITING, relaxed);
+	m->after = WEFT__A_UNLOCK;
+	m->after_fn = unlockf;
+	m->after_arg = arg;
+	schedule_away(m, t, false);
+}
+
+void weft__ready(struct weft_task *t)
+{
+	struct weft_m *m = weft__getm();
+	struct weft_task *old;
+
+	t->wait_reason = WEFT__W_NONE;
+	t->wait_obj = NULL;
+	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
+	if (m && m->curg && m->p) {
+		old = atomic_exchange_explicit(&m->p->runnext, t, memory_order_acq_rel);
+		if (old)
+			runq_put(m->p, old);
+		else
+			wake_if_idle();
+		return;
+	}
+	weft__extern_enter();
+	weft__inject(t);
+}
+
+/* ---- plain threads ------------------------------------------------------------ */
+
+static pthread_key_t extern_key;
+static pthread_once_t extern_once = PTHREAD_ONCE_INIT;
+
+static void extern_gone(void *v)
+{
+	(void)v;
+	atomic_fetch_sub(&S.nextern, 1);
+	weft__sysmon_wake(); /* the deadlock check may now apply */
+}
+
+static void extern_key_make(void)
+{
+	pthread_key_create(&extern_key, extern_gone);
+}
+
+void weft__extern_enter(void)
+{
+	pthread_once(&extern_once, extern_key_make);
+	if (pthread_getspecific(extern_key))
+		return;
+	atomic_fetch_add(&S.nextern, 1);
+	pthread_setspecific(extern_key, (void *)1);
+}
+
+/* ---- public API ---------------------------------------------------------------- */
+
+WEFT_API int weft_go(weft_fn fn, void *arg)
+{
+	struct weft_m *m = weft__getm();
+	struct weft_task *t;
+	struct weft_p *p;
+
+	if (!fn)
+		return -EINVAL;
+	if (m && m->curg && (p = m->p)) {
+		if (!(t = weft__task_alloc(p)))
+			return -ENOMEM;
+		t->fn = fn;
+		t->arg = arg;
+		t->id = weft__task_newid(p);
+		runq_put(p, t);
+		return 0;
+	}
+	if (!atomic_load(&S.running) || atomic_load(&S.shutdown))
+		return -EINVAL;
+	weft__extern_enter();
+	if (!(t = weft__task_alloc(NULL)))
+		return -ENOMEM;
+	t->fn = fn;
+	t->arg = arg;
+	t->id = weft__task_newid(NULL);
+	weft__inject(t);
+	return 0;
+}
+
+WEFT_API void weft_yield(void)
+{
+	struct weft_m *m = weft__getm();
+	struct weft_task *cur, *next = NULL;
+	struct weft_p *p;
+	uint32_t tick;
+
+	if (!m || !(cur = m->curg)) {
+		sched_yield();
+		return;
+	}
+	if (stw_or_exit_pending()) {
+		weft__safepoint_slow();
+		return;
+	}
+	p = m->p;
+	tick = ++p->schedtick;
+	atomic_store_explicit(&p->obs_schedtick, tick, relaxed);
+	atomic_store_explicit(&p->preempt, 0, relaxed);
+	if (tick % WEFT__FAIR_TICK == 0 && gq_nonempty())
+		next = gq_get(p, 1);
+	if (!next && atomic_load_explicit(&p->runnext, relaxed))
+		next = atomic_exchange_explicit(&p->runnext, NULL, memory_order_acquire);
+	if (!next)
+		next = take_oldest(p);
+	if (!next && gq_nonempty())
+		next = gq_get(p, 1);
+	if (!next)
+		return; /* nothing else runnable here: keep going */
+	atomic_store_explicit(&cur->status, WEFT__T_RUNNABLE, relaxed);
+	m->after = WEFT__A_REQUEUE;
+	m->after_task = cur;
+	run_task(m, &cur->ctx, next, false);
+}
+
+WEFT_API uint64_t weft_self(void)
+{
+	struct weft_m *m = weft__getm();
+
+	return m && m->curg ? m->curg->id : 0;
+}
+
+WEFT_API int weft_procs(void)
+{
+	return atomic_load(&S.running) ? atomic_load(&S.nprocs) : 0;
+}
+
+/* ---- used by main.c ------------------------------------------------------------- */
+
+int weft__sched_init(int nprocs, size_t stack_size);
+int weft__sched_start_main(weft_fn fn, void *arg);
+
+int weft__sched_init(int nprocs, size_t stack_size)
+{
+	pthread_mutex_init(&S.lock, NULL);
+	pthread_mutex_init(&S.tlock, NULL);
+	S.pidle = NULL;
+	atomic_store(&S.npidle, 0);
+	S.midle = NULL;
+	S.nmidle = 0;
+	S.mcount = 0;
+	S.mnext = 0;
+	S.allm = NULL;
+	atomic_store(&S.nmspinning, 0);
+	cds_wfcq_init(&S.gq_head, &S.gq_tail);
+	atomic_store(&S.gq_len, 0);
+	S.pcount = 0;
+	atomic_store(&S.stw_owner, 0);
+	S.stopwait = 0;
+	atomic_store(&S.stw_last_wait_ns, 0);
+	atomic_store(&S.stw_count, 0);
+	atomic_store(&S.shutdown, 0);
+	atomic_store(&S.done, 0);
+	atomic_store(&weft__safepoint_pending, 0);
+	S.tfree = NULL;
+	S.ntfree = 0;
+	S.slabs = NULL;
+	atomic_store(&S.next_id, 1);
+	S.stack_size = stack_size;
+	S.membarrier = membarrier_register();
+	S.baseline_threads = weft__proc_threads();
+	for (int i = 0; i < nprocs; i++) {
+		struct weft_p *p = calloc(1, sizeof(*p));
+		if (!p || weft__deque_init(&p->rq, 8) != 0) {
+			free(p);
+			return -ENOMEM;
+		}
+		p->id = i;
+		S.allp[i] = p;
+		S.pcount++;
+	}
+	atomic_store(&S.nprocs, nprocs);
+	/* Ps go idle from the last so that P0 is taken first. */
+	for (int i = nprocs - 1; i >= 0; i--)
+		weft__pidleput(S.allp[i]);
+	return 0;
+}
+
+int weft__sched_start_main(weft_fn fn, void *arg)
+{
+	struct weft_task *t = weft__task_alloc(NULL);
+
+	if (!t)
+		return -ENOMEM;
+	t->fn = fn;
+	t->arg = arg;
+	t->id = weft__task_newid(NULL);
+	S.main_task = t;
+	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
+	cds_wfcq_node_init(&t->gnode);
+	atomic_fetch_add(&S.gq_len, 1);
+	cds_wfcq_enqueue(&S.gq_head, &S.gq_tail, &t->gnode);
+	weft__startm(NULL, false);
+	pthread_mutex_lock(&S.lock);
+	int ok = S.mcount > 0;
+	pthread_mutex_unlock(&S.lock);
+	return ok ? 0 : -EAGAIN;
+}

@@ -1,0 +1,87 @@
+/*
+ * stack.c - mapping, guarding and the global cache of task stacks
+ * (see stack.h for the design and its limits).
+ */
+#include "config.h"
+
+#include "stack.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define GLOBAL_CACHE_MAX 256
+
+static pthread_mutex_t glock = PTHREAD_MUTEX_INITIALIZER;
+static struct weft__stack gcache[GLOBAL_CACHE_MAX];
+static int ngcache;
+
+size_t weft__page_size(void)
+{
+	static size_t page;
+
+	if (!page)
+		page = (size_t)sysconf(_SC_PAGESIZE);
+	return page;
+}
+
+int weft__stack_map(struct weft__stack *s, size_t usable)
+{
+	size_t page = weft__page_size();
+	size_t size = usable + page;
+	void *p;
+
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		 -1, 0);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	if (mprotect(p, page, PROT_NONE) != 0) {
+		munmap(p, size);
+		return -ENOMEM;
+	}
+	s->map = p;
+	s->map_size = size;
+	return 0;
+}
+
+void weft__stack_unmap(struct weft__stack *s)
+{
+	if (s->map)
+		munmap(s->map, s->map_size);
+	s->map = NULL;
+	s->map_size = 0;
+}
+
+int weft__stack_global_get(struct weft__stack *s)
+{
+	int ok = 0;
+
+	pthread_mutex_lock(&glock);
+	if (ngcache > 0) {
+		*s = gcache[--ngcache];
+		ok = 1;
+	}
+	pthread_mutex_unlock(&glock);
+	return ok;
+}
+
+void weft__stack_global_put(struct weft__stack *s)
+{
+	pthread_mutex_lock(&glock);
+	if (ngcache < GLOBAL_CACHE_MAX) {
+		gcache[ngcache++] = *s;
+		s->map = NULL;
+	}
+	pthread_mutex_unlock(&glock);
+	if (s->map)
+		weft__stack_unmap(s);
+}
+
+void weft__stack_global_drain(void)
+{
+	pthread_mutex_lock(&glock);
+	while (ngcache > 0)
+		weft__stack_unmap(&gcache[--ngcache]);
+	pthread_mutex_unlock(&glock);
+}

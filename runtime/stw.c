@@ -1,0 +1,239 @@
+/*
+ * stw.c - stopping the world, safepoints, and changing the number of Ps.
+ *
+ * What. weft_stop_the_world() returns once every other P is parked at a
+ * scheduling point; nothing but the caller runs until
+ * weft_start_the_world(). weft_set_procs() and (later) the tracer's start
+ * use it, as Go's GC and GOMAXPROCS changes do.
+ *
+ * Protocol (sched.lock orders the bookkeeping):
+ *   1. The stopper wins stw_owner (one stop at a time; a second stopper
+ *      parks at its safepoint until the first is over, then retries).
+ *   2. Under the lock it sets bit 0 of weft__safepoint_pending, sets
+ *      stopwait = nprocs - 1, stops every idle P and every P in a syscall
+ *      (CAS SYSCALL -> STOPPED: the M in the kernel finds its P gone at
+ *      weft_syscall_exit and waits for a P there).
+ *   3. Every running P notices the bit at its next scheduling point (the
+ *      direct switch in schedule_away falls through to g0 when the bit is
+ *      set) or weft_safepoint(), marks itself STOPPED, decrements stopwait
+ *      and parks its M. The last one wakes the stopper (futex stopnote).
+ *      A P entering a syscall while the bit is set stops itself the same
+ *      way (seq_cst on both sides: the stopper stores the bit then reads
+ *      the statuses, the P stores SYSCALL then reads the bit).
+ *   4. weft_start_the_world() clears the bit and gives each stopped P with
+ *      queued work an M; the others go idle.
+ * The time from 1 to the last stop is the "pause" the tracer reports; a
+ * task computing without a safepoint makes it long, and that is the point
+ * of measuring it (stw_last_wait_ns).
+ *
+ * Invariant: while the world is stopped, every P but the stopper's is
+ * STOPPED or DEAD, no M holds one, and no thief runs (a thief needs a P).
+ *
+ * Rejected: signalling threads to stop them at any instruction (Go's async
+ * preemption) - C code between two instructions is not at a point where
+ * its state can be inspected or its locks known.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define S weft__sched
+
+static struct weft_task *stw_task; /* the task holding the world stopped */
+
+/* g0 of @m, holding m->p, bit 0 set: stop this P and park the M. */
+void weft__stw_participate(struct weft_m *m)
+{
+	struct weft_p *p = m->p;
+
+	pthread_mutex_lock(&S.lock);
+	if (!(atomic_load(&weft__safepoint_pending) & 1) || atomic_load(&S.shutdown)) {
+		pthread_mutex_unlock(&S.lock);
+		return;
+	}
+	m->p = NULL;
+	p->m = NULL;
+	atomic_store(&p->status, WEFT__P_STOPPED);
+	if (--S.stopwait == 0) {
+		atomic_store(&S.stopnote, 1);
+		weft__futex_wake(&S.stopnote, 1);
+	}
+	pthread_mutex_unlock(&S.lock);
+	if (m->spinning) {
+		m->spinning = false;
+		atomic_fetch_sub(&S.nmspinning, 1);
+	}
+	weft__stopm(m);
+}
+
+WEFT_API void weft_safepoint(void)
+{
+	if (__builtin_expect(!atomic_load_explicit(&weft__safepoint_pending, memory_order_relaxed),
+			     1))
+		return;
+	weft__safepoint_slow();
+}
+
+void weft__safepoint_slow(void)
+{
+	struct weft_m *m = weft__getm();
+	struct weft_task *t;
+	int pending = atomic_load(&weft__safepoint_pending);
+
+	if (!m || !(t = m->curg))
+		return;
+	if (pending & 1) {
+		if (t == stw_task)
+			return; /* the stopper itself keeps running */
+		if (atomic_load(&S.shutdown)) {
+			/* weft_main is ending: this task is abandoned here. */
+			weft__mcall(m, WEFT__A_NONE, NULL, NULL);
+			weft__throw("a task abandoned at shutdown was resumed");
+		}
+		atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, memory_order_relaxed);
+		weft__mcall(m, WEFT__A_REQUEUE, NULL, NULL);
+		return;
+	}
+	if ((pending & 2) && m->p && atomic_load_explicit(&m->p->preempt, memory_order_relaxed))
+		weft_yield();
+}
+
+WEFT_API void weft_stop_the_world(const char *reason)
+{
+	struct weft_m *m = weft__getm();
+	struct weft_p *p, *mine;
+	int64_t t0;
+	int n;
+
+	if (!m || !m->curg)
+		return;
+	for (;;) {
+		int zero = 0;
+		if (atomic_compare_exchange_strong(&S.stw_owner, &zero, 1))
+			break;
+		/* Someone else is stopping the world: be stopped, then retry. */
+		weft__safepoint_slow();
+		m = weft__getm();
+		sched_yield();
+	}
+	t0 = weft__nanotime();
+	mine = m->p;
+	pthread_mutex_lock(&S.lock);
+	stw_task = m->curg;
+	S.stw_reason = reason ? reason : "user";
+	n = atomic_load(&S.nprocs);
+	S.stopwait = n - 1;
+	atomic_fetch_or(&weft__safepoint_pending, 1);
+	while ((p = weft__pidleget())) {
+		atomic_store(&p->status, WEFT__P_STOPPED);
+		S.stopwait--;
+	}
+	for (int i = 0; i < n; i++) {
+		int s = WEFT__P_SYSCALL;
+		p = S.allp[i];
+		if (p != mine && atomic_compare_exchange_strong(&p->status, &s, WEFT__P_STOPPED))
+			S.stopwait--;
+	}
+	while (S.stopwait > 0) {
+		atomic_store(&S.stopnote, 0);
+		pthread_mutex_unlock(&S.lock);
+		weft__futex_wait(&S.stopnote, 0, -1);
+		pthread_mutex_lock(&S.lock);
+	}
+	pthread_mutex_unlock(&S.lock);
+	atomic_store(&S.stw_last_wait_ns, weft__nanotime() - t0);
+	atomic_fetch_add(&S.stw_count, 1);
+}
+
+WEFT_API void weft_start_the_world(void)
+{
+	struct weft_m *m = weft__getm();
+	struct weft_p *start[WEFT_MAX_PROCS];
+	int nstart = 0, n;
+
+	if (!m || !m->curg)
+		return;
+	if (stw_task != m->curg)
+		weft__fatal("weft_start_the_world called by task %llu, which did not stop it",
+			    (unsigned long long)m->curg->id);
+	pthread_mutex_lock(&S.lock);
+	stw_task = NULL;
+	atomic_fetch_and(&weft__safepoint_pending, ~1);
+	n = atomic_load(&S.nprocs);
+	for (int i = 0; i < n; i++) {
+		struct weft_p *p = S.allp[i];
+		if (p == m->p || atomic_load(&p->status) != WEFT__P_STOPPED)
+			continue;
+		if (weft__p_has_work(p)) {
+			atomic_store(&p->status, WEFT__P_RUNNING);
+			start[nstart++] = p;
+		} else {
+			weft__pidleput(p);
+		}
+	}
+	pthread_mutex_unlock(&S.lock);
+	for (int i = 0; i < nstart; i++)
+		weft__startm(start[i], false);
+	atomic_store(&S.stw_owner, 0);
+	weft__wakep();
+}
+
+/* World stopped: give @p's queued tasks and caches to the others. */
+static void p_retire(struct weft_p *p)
+{
+	weft__move_p_work_to_global(p);
+	while (p->nstacks > 0)
+		weft__stack_global_put(&p->stacks[--p->nstacks]);
+	while (p->tfree) {
+		struct weft_task *t = p->tfree;
+		p->tfree = t->link;
+		p->ntfree--;
+		weft__task_free(NULL, t);
+	}
+	p->m = NULL;
+	atomic_store(&p->status, WEFT__P_DEAD);
+}
+
+WEFT_API int weft_set_procs(int n)
+{
+	struct weft_m *m = weft__getm();
+	int old, err = 0;
+
+	if (!m || !m->curg || n < 1 || n > WEFT_MAX_PROCS)
+		return -EINVAL;
+	weft_stop_the_world("set_procs");
+	m = weft__getm();
+	old = atomic_load(&S.nprocs);
+	for (int i = old; i < n; i++) {
+		struct weft_p *p = S.allp[i];
+		if (!p) {
+			p = calloc(1, sizeof(*p));
+			if (!p || weft__deque_init(&p->rq, 8) != 0) {
+				free(p);
+				err = -ENOMEM;
+				n = i;
+				break;
+			}
+			p->id = i;
+			S.allp[i] = p;
+			S.pcount++;
+		}
+		atomic_store(&p->status, WEFT__P_STOPPED);
+	}
+	for (int i = n; i < old; i++)
+		if (S.allp[i] != m->p)
+			p_retire(S.allp[i]);
+	if (m->p->id >= n) {
+		struct weft_p *mine = m->p;
+		struct weft_p *p0 = S.allp[0];
+		p_retire(mine);
+		weft__acquirep(m, p0);
+	}
+	/* Publish the new Ps before the count (readers load it with acquire). */
+	atomic_store_explicit(&S.nprocs, n, memory_order_release);
+	weft_start_the_world();
+	return err ? err : old;
+}

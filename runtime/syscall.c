@@ -1,0 +1,123 @@
+/*
+ * syscall.c - handing a P off while its task blocks in the kernel.
+ *
+ * weft_syscall_enter() leaves the P attached to the M but marks it
+ * P_SYSCALL: from then on, anyone may take it with a CAS from SYSCALL - the
+ * monitor thread when the call lasts (sysmon.c), or a stop-the-world.
+ * weft_syscall_exit() tries the reverse CAS; if it wins (the common, short
+ * call) nothing else happened and the task simply goes on: two stores and
+ * a CAS, no lock. If it loses, the task looks for an idle P; failing that
+ * it queues itself on the global run queue and its M parks.
+ *
+ * So a task blocked in read() costs its P only ~20 us, and a short call
+ * costs no handoff at all (Go's entersyscall/exitsyscall fast paths, with
+ * sysmon's retake doing the slow work).
+ *
+ * Shutdown: a task still in a syscall when weft_main() ends is abandoned.
+ * weft_main() CASes m->sys IN -> ABANDONED and gives the M ownership of the
+ * task's stack and of itself; the exit below then frees both from g0 and
+ * ends the thread without touching scheduler state, which may already
+ * belong to a later weft_main().
+ */
+#include "config.h"
+
+#include "internal.h"
+
+#define S weft__sched
+
+/* The world is stopping or the runtime ending while we entered. */
+static void enter_while_pending(struct weft_p *p)
+{
+	int s = WEFT__P_SYSCALL;
+
+	if (atomic_load(&S.shutdown)) {
+		atomic_fetch_add(&S.done, 1);
+		weft__futex_wake(&S.done, 1);
+		return;
+	}
+	pthread_mutex_lock(&S.lock);
+	if ((atomic_load(&weft__safepoint_pending) & 1) &&
+	    atomic_compare_exchange_strong(&p->status, &s, WEFT__P_STOPPED)) {
+		if (--S.stopwait == 0) {
+			atomic_store(&S.stopnote, 1);
+			weft__futex_wake(&S.stopnote, 1);
+		}
+	}
+	pthread_mutex_unlock(&S.lock);
+}
+
+WEFT_API void weft_syscall_enter(void)
+{
+	struct weft_m *m = weft__getm();
+	struct weft_task *t;
+	struct weft_p *p;
+
+	if (!m || !(t = m->curg))
+		return;
+	p = m->p;
+	m->oldp = p;
+	t->wait_reason = WEFT__W_SYSCALL;
+	atomic_store_explicit(&t->status, WEFT__T_SYSCALL, memory_order_relaxed);
+	atomic_store_explicit(&p->syscalltick,
+			      atomic_load_explicit(&p->syscalltick, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	atomic_store(&m->sys, WEFT__M_SYS_IN);
+	atomic_store(&p->status, WEFT__P_SYSCALL); /* seq_cst: see stw.c, step 3 */
+	if (atomic_load(&weft__safepoint_pending) & 1)
+		enter_while_pending(p);
+	if (atomic_load_explicit(&S.sysmon_sleeping, memory_order_relaxed))
+		weft__sysmon_wake();
+}
+
+/* The task lost its P while in the kernel. */
+static void exit_slow(struct weft_m *m, struct weft_task *t)
+{
+	struct weft_p *p = NULL;
+
+	m->p = NULL;
+	pthread_mutex_lock(&S.lock);
+	if (!(atomic_load(&weft__safepoint_pending) & 1))
+		p = weft__pidleget();
+	pthread_mutex_unlock(&S.lock);
+	if (p) {
+		weft__acquirep(m, p);
+		atomic_store_explicit(&t->status, WEFT__T_RUNNING, memory_order_relaxed);
+		return;
+	}
+	/* No P: queue the task (after it is off its stack) and park this M. */
+	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, memory_order_relaxed);
+	weft__mcall(m, WEFT__A_INJECT, NULL, NULL);
+}
+
+__attribute__((noreturn)) static void exit_abandoned(struct weft_m *m)
+{
+	m->curg = NULL;
+	m->after = WEFT__A_ABANDON;
+	weft__ctx_jump(&m->scratch, &m->g0, m, true);
+	weft__throw("an abandoned task was resumed");
+}
+
+WEFT_API void weft_syscall_exit(void)
+{
+	struct weft_m *m = weft__getm();
+	struct weft_task *t;
+	struct weft_p *p;
+	int s = WEFT__M_SYS_IN;
+
+	if (!m || !(t = m->curg))
+		return;
+	if (!atomic_compare_exchange_strong(&m->sys, &s, WEFT__M_SYS_NONE)) {
+		if (s == WEFT__M_SYS_ABANDONED)
+			exit_abandoned(m);
+		return; /* not in a syscall: unpaired exit */
+	}
+	t->wait_reason = WEFT__W_NONE;
+	p = m->oldp;
+	m->oldp = NULL;
+	s = WEFT__P_SYSCALL;
+	if (__builtin_expect(atomic_compare_exchange_strong(&p->status, &s, WEFT__P_RUNNING), 1)) {
+		atomic_store_explicit(&t->status, WEFT__T_RUNNING, memory_order_relaxed);
+		return;
+	}
+	exit_slow(m, t);
+}

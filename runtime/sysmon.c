@@ -1,0 +1,147 @@
+/*
+ * sysmon.c - the monitor thread (Go's sysmon): an OS thread without a P
+ * that looks at the Ps from outside.
+ *
+ * Each tick it
+ *  - retakes Ps whose M has been in the same syscall for a whole tick
+ *    (>= 20 us) when there is work the P could do, or after 10 ms anyway,
+ *    and hands them to another M (handoffp);
+ *  - notices a P that has run the same task for 10 ms and asks it, through
+ *    weft_safepoint(), to yield (cooperative preemption);
+ *  - when every P is idle, sleeps until woken or 100 ms, then reruns the
+ *    deadlock check (a plain thread that could have woken a task may have
+ *    exited meanwhile).
+ * The tick starts at 20 us and doubles after 50 quiet ticks up to 10 ms,
+ * so an idle program costs ~100 wake-ups a second and a busy one gets
+ * prompt handoffs.
+ *
+ * Rejected: a timer signal per P (SIGURG-style): signal handlers cannot
+ * safely switch C stacks, and it would interrupt every blocking call.
+ */
+#include "config.h"
+
+#include <errno.h>
+
+#include "internal.h"
+
+#define S weft__sched
+
+#define TICK_MIN_NS 20000
+#define TICK_MAX_NS 10000000
+#define PREEMPT_NS 10000000
+#define IDLE_SLEEP_NS 100000000
+
+void weft__sysmon_wake(void)
+{
+	atomic_store(&S.sysmon_note, 1);
+	weft__futex_wake(&S.sysmon_note, 1);
+}
+
+/* Returns how many Ps were retaken or asked to yield. */
+static int retake(int64_t now, bool *insys)
+{
+	int n = atomic_load_explicit(&S.nprocs, memory_order_acquire);
+	int acted = 0, preempting = 0;
+
+	*insys = false;
+	for (int i = 0; i < n; i++) {
+		struct weft_p *p = S.allp[i];
+		int s = atomic_load(&p->status);
+
+		if (s == WEFT__P_SYSCALL) {
+			uint32_t t = atomic_load_explicit(&p->syscalltick, memory_order_relaxed);
+			*insys = true;
+			if (t != p->sm_syscalltick || p->sm_when == 0) {
+				p->sm_syscalltick = t;
+				p->sm_when = now;
+				continue;
+			}
+			if (now - p->sm_when < TICK_MIN_NS)
+				continue;
+			if (!weft__p_has_work(p) && atomic_load(&S.gq_len) == 0 &&
+			    now - p->sm_when < PREEMPT_NS)
+				continue;
+			if (atomic_compare_exchange_strong(&p->status, &s, WEFT__P_RUNNING)) {
+				p->sm_when = 0;
+				weft__handoffp(p);
+				acted++;
+			}
+		} else if (s == WEFT__P_RUNNING) {
+			uint32_t t = atomic_load_explicit(&p->obs_schedtick, memory_order_relaxed);
+			if (t != p->sm_schedtick || p->sm_when == 0) {
+				p->sm_schedtick = t;
+				p->sm_when = now;
+				atomic_store_explicit(&p->preempt, 0, memory_order_relaxed);
+			} else if (now - p->sm_when >= PREEMPT_NS) {
+				if (!atomic_load_explicit(&p->preempt, memory_order_relaxed))
+					acted++;
+				atomic_store_explicit(&p->preempt, 1, memory_order_relaxed);
+				preempting++;
+			}
+		} else {
+			p->sm_when = 0;
+		}
+	}
+	if (preempting)
+		atomic_fetch_or(&weft__safepoint_pending, 2);
+	else if (atomic_load_explicit(&weft__safepoint_pending, memory_order_relaxed) & 2)
+		atomic_fetch_and(&weft__safepoint_pending, ~2);
+	return acted;
+}
+
+static void *sysmon_main(void *arg)
+{
+	int64_t delay = TICK_MIN_NS;
+	int quiet = 0;
+
+	(void)arg;
+	while (!atomic_load(&S.shutdown)) {
+		bool insys;
+		int n = atomic_load(&S.nprocs);
+
+		atomic_store(&S.sysmon_note, 0);
+		if (atomic_load(&S.npidle) == n && atomic_load(&S.gq_len) == 0) {
+			atomic_store(&S.sysmon_sleeping, 1);
+			weft__futex_wait(&S.sysmon_note, 0, IDLE_SLEEP_NS);
+			atomic_store(&S.sysmon_sleeping, 0);
+			if (atomic_load(&S.npidle) == atomic_load(&S.nprocs)) {
+				pthread_mutex_lock(&S.lock);
+				weft__checkdead();
+				pthread_mutex_unlock(&S.lock);
+			}
+			delay = TICK_MIN_NS;
+			quiet = 0;
+			continue;
+		}
+		weft__futex_wait(&S.sysmon_note, 0, delay);
+		if (retake(weft__nanotime(), &insys) > 0 || insys) {
+			delay = TICK_MIN_NS;
+			quiet = 0;
+		} else if (++quiet > 50 && delay < TICK_MAX_NS) {
+			delay *= 2;
+		}
+	}
+	return NULL;
+}
+
+int weft__sysmon_start(void)
+{
+	int err;
+
+	atomic_store(&S.sysmon_note, 0);
+	atomic_store(&S.sysmon_sleeping, 0);
+	err = pthread_create(&S.sysmon, NULL, sysmon_main, NULL);
+	if (err)
+		return -err;
+	S.sysmon_started = true;
+	return 0;
+}
+
+void weft__sysmon_stop(void)
+{
+	if (!S.sysmon_started)
+		return;
+	weft__sysmon_wake();
+	pthread_join(S.sysmon, NULL);
+	S.sysmon_started = false;
+}

@@ -1,0 +1,183 @@
+/*
+ * tasks.c - task descriptors: allocation, ids, and the walk over all of them.
+ *
+ * Descriptors are carved from slabs of SLAB_TASKS and never returned to
+ * malloc while the runtime runs: a dead task's descriptor goes to its P's
+ * free list (owner only, no atomics), which spills half to a global list
+ * when it grows past WEFT__TFREE_MAX; an empty P list refills from the
+ * global one, then from a new slab. Because descriptors stay put, the
+ * deadlock report and (later) the tracer's start-of-trace snapshot can walk
+ * every task that exists - the slabs are the "allgs" of Go's runtime -
+ * without a per-spawn registration on a shared list.
+ *
+ * Ids come from a global counter in batches of ID_BATCH per P, so a spawn
+ * does no atomic read-modify-write on a shared line (Go's goidcache).
+ * Ids are unique and grow per P; they are not ordered across Ps.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define S weft__sched
+#define SLAB_TASKS 256
+#define ID_BATCH 64
+
+struct weft__slab {
+	struct weft__slab *next;
+	struct weft_task t[SLAB_TASKS];
+};
+
+/* tlock held: a descriptor from the global list or a new slab. */
+static struct weft_task *global_take(void)
+{
+	struct weft_task *t = S.tfree;
+	struct weft__slab *s;
+
+	if (t) {
+		S.tfree = t->link;
+		S.ntfree--;
+		return t;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->next = S.slabs;
+	S.slabs = s;
+	for (int i = SLAB_TASKS - 1; i > 0; i--) {
+		s->t[i].link = S.tfree;
+		S.tfree = &s->t[i];
+		S.ntfree++;
+	}
+	return &s->t[0];
+}
+
+static void reset(struct weft_task *t)
+{
+	/* Keep ctx's sanitizer fiber (released in recycle) and nothing else. */
+	t->stack.map = NULL;
+	t->stack.map_size = 0;
+	t->wait_reason = WEFT__W_NONE;
+	t->wait_obj = NULL;
+	t->link = NULL;
+	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, memory_order_relaxed);
+}
+
+struct weft_task *weft__task_alloc(struct weft_p *p)
+{
+	struct weft_task *t;
+
+	if (p && (t = p->tfree)) {
+		p->tfree = t->link;
+		p->ntfree--;
+		reset(t);
+		return t;
+	}
+	pthread_mutex_lock(&S.tlock);
+	if (p) {
+		/* Refill half a cache at once so the next spawns stay local. */
+		for (int i = 0; i < WEFT__TFREE_MAX / 2 && S.tfree; i++) {
+			t = S.tfree;
+			S.tfree = t->link;
+			S.ntfree--;
+			t->link = p->tfree;
+			p->tfree = t;
+			p->ntfree++;
+		}
+		if ((t = p->tfree)) {
+			p->tfree = t->link;
+			p->ntfree--;
+			pthread_mutex_unlock(&S.tlock);
+			reset(t);
+			return t;
+		}
+	}
+	t = global_take();
+	pthread_mutex_unlock(&S.tlock);
+	if (t)
+		reset(t);
+	return t;
+}
+
+void weft__task_free(struct weft_p *p, struct weft_task *t)
+{
+	atomic_store_explicit(&t->status, WEFT__T_FREE, memory_order_relaxed);
+	t->fn = NULL;
+	t->arg = NULL;
+	if (p) {
+		t->link = p->tfree;
+		p->tfree = t;
+		if (++p->ntfree <= WEFT__TFREE_MAX)
+			return;
+		/* Spill half to the global list. */
+		struct weft_task *head = NULL, *tail = NULL;
+		int n = 0;
+		while (p->ntfree > WEFT__TFREE_MAX / 2) {
+			t = p->tfree;
+			p->tfree = t->link;
+			p->ntfree--;
+			t->link = head;
+			head = t;
+			if (!tail)
+				tail = t;
+			n++;
+		}
+		pthread_mutex_lock(&S.tlock);
+		tail->link = S.tfree;
+		S.tfree = head;
+		S.ntfree += n;
+		pthread_mutex_unlock(&S.tlock);
+		return;
+	}
+	pthread_mutex_lock(&S.tlock);
+	t->link = S.tfree;
+	S.tfree = t;
+	S.ntfree++;
+	pthread_mutex_unlock(&S.tlock);
+}
+
+uint64_t weft__task_newid(struct weft_p *p)
+{
+	if (!p)
+		return atomic_fetch_add_explicit(&S.next_id, 1, memory_order_relaxed);
+	if (p->id_next == p->id_end) {
+		p->id_next = atomic_fetch_add_explicit(&S.next_id, ID_BATCH, memory_order_relaxed);
+		p->id_end = p->id_next + ID_BATCH;
+	}
+	return p->id_next++;
+}
+
+/*
+ * Call @fn for every descriptor that is not free. The caller makes sure the
+ * set does not change under it (deadlock: every M idle; shutdown: every M
+ * gone; the tracer: the world stopped).
+ */
+void weft__tasks_foreach(void (*fn)(struct weft_task *, void *), void *arg)
+{
+	pthread_mutex_lock(&S.tlock);
+	for (struct weft__slab *s = S.slabs; s; s = s->next)
+		for (int i = 0; i < SLAB_TASKS; i++)
+			if (atomic_load_explicit(&s->t[i].status, memory_order_relaxed) !=
+			    WEFT__T_FREE)
+				fn(&s->t[i], arg);
+	pthread_mutex_unlock(&S.tlock);
+}
+
+/* Shutdown: free every slab (stacks were released by the caller). */
+void weft__tasks_destroy(void)
+{
+	struct weft__slab *s, *n;
+
+	for (s = S.slabs; s; s = n) {
+		n = s->next;
+		for (int i = 0; i < SLAB_TASKS; i++)
+			weft__ctx_release(&s->t[i].ctx);
+		free(s);
+	}
+	S.slabs = NULL;
+	S.tfree = NULL;
+	S.ntfree = 0;
+}
