@@ -482,6 +482,11 @@ void weft__wakep(void)
 void weft__stopm(struct weft_m *m)
 {
 	pthread_mutex_lock(&S.lock);
+	if (atomic_load(&S.shutdown)) {
+		/* shutdown_begin already woke the idle list: do not join it. */
+		pthread_mutex_unlock(&S.lock);
+		return;
+	}
 	atomic_store_explicit(&m->park, 0, relaxed);
 	m->link = S.midle;
 	S.midle = m;

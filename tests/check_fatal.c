@@ -1,0 +1,136 @@
+/*
+ * check_fatal.c - Check suite "fatal": the runtime's fatal errors, seen
+ * from outside. Each case runs a child program from tests/progs (path in
+ * WEFT_TEST_PROGS), reads its stderr and checks the exit status (2) and
+ * the message: deadlock with each blocked task named, stack overflow with
+ * the task and the stack size, a negative wait-group counter.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+extern char **environ;
+
+struct child {
+	int status; /* exit status, or 128 + signal */
+	char out[16384];
+};
+
+static void run_child(struct child *c, const char *prog, const char *arg, const char *env)
+{
+	const char *dir = getenv("WEFT_TEST_PROGS");
+	char path[4096];
+	char *argv[3];
+	int pfd[2], st;
+	pid_t pid;
+	posix_spawn_file_actions_t fa;
+	size_t len = 0;
+	ssize_t n;
+
+	ck_assert_msg(dir != NULL, "WEFT_TEST_PROGS is not set (run through make check)");
+	snprintf(path, sizeof(path), "%s/%s", dir, prog);
+	argv[0] = path;
+	argv[1] = (char *)arg;
+	argv[2] = NULL;
+	if (env)
+		putenv((char *)env);
+	ck_assert_int_eq(pipe(pfd), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+	posix_spawn_file_actions_addclose(&fa, pfd[0]);
+	ck_assert_int_eq(posix_spawn(&pid, path, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pfd[1]);
+	while ((n = read(pfd[0], c->out + len, sizeof(c->out) - 1 - len)) > 0)
+		len += (size_t)n;
+	c->out[len] = 0;
+	close(pfd[0]);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	c->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+START_TEST(test_deadlock_main)
+{
+	struct child c;
+
+	run_child(&c, "deadlock", "wg", NULL);
+	ck_assert_msg(c.status == 2, "status %d, output:\n%s", c.status, c.out);
+	ck_assert_msg(strstr(c.out, "weft: fatal: all tasks are asleep - deadlock!"),
+		      "output:\n%s", c.out);
+	ck_assert_msg(strstr(c.out, "task 1 (main_wg): blocked on wait group"), "output:\n%s",
+		      c.out);
+}
+END_TEST
+
+START_TEST(test_deadlock_many)
+{
+	struct child c;
+	const char *p;
+	int workers = 0;
+
+	run_child(&c, "deadlock", "many", NULL);
+	ck_assert_msg(c.status == 2, "status %d, output:\n%s", c.status, c.out);
+	ck_assert_msg(strstr(c.out, "(main_many): blocked on wait group"), "output:\n%s", c.out);
+	for (p = c.out; (p = strstr(p, "(stuck_worker): blocked on wait group")); p++)
+		workers++;
+	ck_assert_msg(workers == 3, "%d workers listed, output:\n%s", workers, c.out);
+}
+END_TEST
+
+START_TEST(test_no_deadlock_with_thread)
+{
+	struct child c;
+
+	run_child(&c, "deadlock", "thread", NULL);
+	ck_assert_msg(c.status == 0, "status %d, output:\n%s", c.status, c.out);
+	ck_assert_msg(strstr(c.out, "woken by a plain thread"), "output:\n%s", c.out);
+}
+END_TEST
+
+START_TEST(test_stack_overflow)
+{
+	struct child c;
+
+	run_child(&c, "overflow", NULL, "WEFT_STACK=64k");
+	ck_assert_msg(c.status == 2, "status %d, output:\n%s", c.status, c.out);
+	ck_assert_msg(strstr(c.out, "weft: fatal: task "), "output:\n%s", c.out);
+	ck_assert_msg(strstr(c.out, "(runaway_recursion) overflowed its 65536-byte stack"),
+		      "output:\n%s", c.out);
+}
+END_TEST
+
+START_TEST(test_wg_negative)
+{
+	struct child c;
+
+	run_child(&c, "wgneg", NULL, NULL);
+	ck_assert_msg(c.status == 2, "status %d, output:\n%s", c.status, c.out);
+	ck_assert_msg(strstr(c.out, "weft: fatal: negative wait group counter"), "output:\n%s",
+		      c.out);
+}
+END_TEST
+
+static Suite *fatal_suite(void)
+{
+	Suite *s = suite_create("fatal");
+	TCase *tc = tcase_create("fatal");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_deadlock_main);
+	tcase_add_test(tc, test_deadlock_many);
+	tcase_add_test(tc, test_no_deadlock_with_thread);
+	tcase_add_test(tc, test_stack_overflow);
+	tcase_add_test(tc, test_wg_negative);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+WEFT_CHECK_MAIN(fatal_suite)

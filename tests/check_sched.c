@@ -1,0 +1,381 @@
+/*
+ * check_sched.c - Check suite "sched": spawning, running, yielding and the
+ * life of the runtime.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "testutil.h"
+
+/* ---- a million tasks, each run exactly once ---------------------------- */
+
+#define MILLION 1000000
+
+struct many {
+	_Atomic unsigned char *ran;
+	weft_wg wg;
+	_Atomic long next; /* hands each task its index */
+};
+
+static struct many many;
+
+static void mark(void *arg)
+{
+	long i = (long)(intptr_t)arg;
+
+	atomic_fetch_add_explicit(&many.ran[i], 1, memory_order_relaxed);
+	weft_wg_done(&many.wg);
+}
+
+static void spawn_million(void *arg)
+{
+	(void)arg;
+	weft_wg_add(&many.wg, MILLION);
+	for (long i = 0; i < MILLION; i++)
+		go_ok(mark, (void *)(intptr_t)i);
+	weft_wg_wait(&many.wg);
+}
+
+static void check_million(int procs)
+{
+	many.ran = calloc(MILLION, 1);
+	ck_assert_ptr_nonnull(many.ran);
+	memset(&many.wg, 0, sizeof(many.wg));
+	run_main(procs, spawn_million, NULL);
+	for (long i = 0; i < MILLION; i++)
+		if (many.ran[i] != 1)
+			ck_abort_msg("task %ld ran %d times at WEFT_PROCS=%d", i, (int)many.ran[i],
+				     procs);
+	free((void *)many.ran);
+}
+
+START_TEST(test_million_p1)
+{
+	check_million(1);
+}
+END_TEST
+
+START_TEST(test_million_p2)
+{
+	check_million(2);
+}
+END_TEST
+
+/* ---- nested fork-join: fib(25) with a task per call --------------------- */
+
+struct fib {
+	int n;
+	long result;
+	weft_wg *parent;
+};
+
+static _Atomic long fib_calls;
+
+static void fib_task(void *arg)
+{
+	struct fib *f = arg;
+
+	atomic_fetch_add_explicit(&fib_calls, 1, memory_order_relaxed);
+	if (f->n < 2) {
+		f->result = f->n;
+	} else {
+		weft_wg wg = WEFT_WG_INIT;
+		struct fib a = { f->n - 1, 0, &wg }, b = { f->n - 2, 0, &wg };
+		weft_wg_add(&wg, 2);
+		go_ok(fib_task, &a);
+		go_ok(fib_task, &b);
+		weft_wg_wait(&wg);
+		f->result = a.result + b.result;
+	}
+	if (f->parent)
+		weft_wg_done(f->parent);
+}
+
+static void fib_main(void *arg)
+{
+	fib_task(arg);
+}
+
+static void check_fib(int procs)
+{
+	struct fib f = { 25, 0, NULL };
+
+	atomic_store(&fib_calls, 0);
+	run_main(procs, fib_main, &f);
+	ck_assert_int_eq(f.result, 75025);
+	/* calls(n) = 2*fib(n+1) - 1 */
+	ck_assert_int_eq(atomic_load(&fib_calls), 2 * 121393 - 1);
+}
+
+START_TEST(test_fib_p1)
+{
+	check_fib(1);
+}
+END_TEST
+
+START_TEST(test_fib_p2)
+{
+	check_fib(2);
+}
+END_TEST
+
+/* ---- yield alternates two tasks on one P ------------------------------- */
+
+#define ROUNDS 1000
+
+struct alt {
+	char log[2 * ROUNDS + 1];
+	_Atomic int len;
+	weft_wg wg;
+};
+
+static struct alt alt;
+
+static void alternate(void *arg)
+{
+	char me = (char)(intptr_t)arg;
+
+	for (int i = 0; i < ROUNDS; i++) {
+		alt.log[atomic_fetch_add(&alt.len, 1)] = me;
+		weft_yield();
+	}
+	weft_wg_done(&alt.wg);
+}
+
+static void alt_main(void *arg)
+{
+	(void)arg;
+	weft_wg_add(&alt.wg, 2);
+	go_ok(alternate, (void *)(intptr_t)'A');
+	go_ok(alternate, (void *)(intptr_t)'B');
+	weft_wg_wait(&alt.wg);
+}
+
+START_TEST(test_yield_alternates)
+{
+	memset(&alt, 0, sizeof(alt));
+	run_main(1, alt_main, NULL);
+	ck_assert_int_eq(alt.len, 2 * ROUNDS);
+	for (int i = 1; i < 2 * ROUNDS; i++)
+		ck_assert_msg(alt.log[i] != alt.log[i - 1],
+			      "no alternation at step %d: ...%.8s...", i, &alt.log[i > 4 ? i - 4 : 0]);
+}
+END_TEST
+
+/* weft_yield with nothing else runnable returns at once, and outside a task too. */
+static void yield_alone(void *arg)
+{
+	int *n = arg;
+	for (int i = 0; i < 1000; i++)
+		weft_yield();
+	*n = 1;
+}
+
+START_TEST(test_yield_alone)
+{
+	int n = 0;
+
+	weft_yield(); /* plain thread: sched_yield */
+	run_main(2, yield_alone, &n);
+	ck_assert_int_eq(n, 1);
+}
+END_TEST
+
+/* ---- tasks spawned from a plain thread run ------------------------------ */
+
+#define FROM_THREAD 10000
+
+struct ext {
+	weft_wg wg;
+	_Atomic long ran;
+	_Atomic long self_nonzero;
+	int self_in_thread;
+	int spawn_err;
+};
+
+static struct ext ext;
+
+static void ext_task(void *arg)
+{
+	(void)arg;
+	if (weft_self() != 0)
+		atomic_fetch_add(&ext.self_nonzero, 1);
+	atomic_fetch_add(&ext.ran, 1);
+	weft_wg_done(&ext.wg);
+}
+
+static void *ext_thread(void *arg)
+{
+	(void)arg;
+	ext.self_in_thread = (int)weft_self();
+	for (int i = 0; i < FROM_THREAD; i++) {
+		int err = weft_go(ext_task, NULL);
+		if (err) {
+			ext.spawn_err = err;
+			weft_wg_add(&ext.wg, -(FROM_THREAD - i));
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void ext_main(void *arg)
+{
+	pthread_t th;
+
+	(void)arg;
+	weft_wg_add(&ext.wg, FROM_THREAD);
+	ck_assert_int_eq(pthread_create(&th, NULL, ext_thread, NULL), 0);
+	weft_wg_wait(&ext.wg);
+	/* Blocking the P in pthread_join is fine here: every task has run. */
+	pthread_join(th, NULL);
+}
+
+START_TEST(test_spawn_from_thread)
+{
+	memset(&ext, 0, sizeof(ext));
+	run_main(2, ext_main, NULL);
+	ck_assert_int_eq(ext.spawn_err, 0);
+	ck_assert_int_eq(ext.ran, FROM_THREAD);
+	ck_assert_int_eq(ext.self_nonzero, FROM_THREAD);
+	ck_assert_int_eq(ext.self_in_thread, 0);
+}
+END_TEST
+
+/* ---- API edges ------------------------------------------------------------ */
+
+static void nop(void *arg)
+{
+	(void)arg;
+}
+
+struct edges {
+	int go_null, nested_main, procs, self;
+	uint64_t ids[64];
+	weft_wg wg;
+};
+
+static void record_id(void *arg)
+{
+	uint64_t *slot = arg;
+	*slot = weft_self();
+}
+
+static void edges_main(void *arg)
+{
+	struct edges *e = arg;
+
+	e->go_null = weft_go(NULL, NULL);
+	e->nested_main = weft_main(nop, NULL);
+	e->procs = weft_procs();
+	e->self = (int)weft_self();
+	for (int i = 0; i < 64; i++)
+		go_ok(record_id, &e->ids[i]);
+	/* Let them all run: yield until each recorded its id. */
+	for (int i = 0; i < 64; i++)
+		while (__atomic_load_n(&e->ids[i], __ATOMIC_ACQUIRE) == 0)
+			weft_yield();
+}
+
+START_TEST(test_api_edges)
+{
+	struct edges e;
+
+	memset(&e, 0, sizeof(e));
+	ck_assert_int_eq(weft_main(NULL, NULL), -EINVAL);
+	ck_assert_int_eq(weft_go(nop, NULL), -EINVAL); /* runtime not running */
+	ck_assert_int_eq(weft_procs(), 0);
+	ck_assert_int_eq(weft_self(), 0);
+	run_main(3, edges_main, &e);
+	ck_assert_int_eq(e.go_null, -EINVAL);
+	ck_assert_int_eq(e.nested_main, -EBUSY);
+	ck_assert_int_eq(e.procs, 3);
+	ck_assert_int_ne(e.self, 0);
+	for (int i = 0; i < 64; i++) {
+		ck_assert_int_ne(e.ids[i], 0);
+		ck_assert_int_ne(e.ids[i], (uint64_t)e.self);
+		for (int j = 0; j < i; j++)
+			ck_assert_int_ne(e.ids[i], e.ids[j]);
+	}
+	setenv("WEFT_PROCS", "zero", 1);
+	ck_assert_int_eq(weft_main(nop, NULL), -EINVAL);
+	setenv("WEFT_PROCS", "2", 1);
+	setenv("WEFT_STACK", "12q", 1);
+	ck_assert_int_eq(weft_main(nop, NULL), -EINVAL);
+	unsetenv("WEFT_STACK");
+	ck_assert_str_eq(weft_strerror(-EPIPE), "channel closed");
+	ck_assert_str_eq(weft_strerror(-EINVAL), "invalid argument");
+	ck_assert_ptr_nonnull(weft_strerror(-9999));
+}
+END_TEST
+
+/* ---- the end of weft_main: left-over tasks, and running it again --------- */
+
+static weft_wg never = WEFT_WG_INIT;
+
+static void blocked_forever(void *arg)
+{
+	(void)arg;
+	weft_wg_wait(&never);
+}
+
+static void spinner(void *arg)
+{
+	_Atomic int *started = arg;
+	atomic_store(started, 1);
+	for (;;)
+		weft_safepoint();
+}
+
+static void leave_tasks_behind(void *arg)
+{
+	_Atomic int *started = arg;
+
+	weft_wg_add(&never, 1);
+	for (int i = 0; i < 100; i++)
+		go_ok(blocked_forever, NULL);
+	for (int i = 0; i < 100; i++)
+		go_ok(nop, NULL); /* some never get to run */
+	go_ok(spinner, started);
+	while (!atomic_load(started))
+		weft_yield();
+}
+
+START_TEST(test_exit_leaves_tasks)
+{
+	_Atomic int started = 0;
+
+	for (int round = 0; round < 3; round++) {
+		atomic_store(&started, 0);
+		memset(&never, 0, sizeof(never));
+		run_main(2, leave_tasks_behind, &started);
+		ck_assert_int_eq(atomic_load(&started), 1);
+		ck_assert_int_eq(weft_procs(), 0);
+	}
+}
+END_TEST
+
+static Suite *sched_suite(void)
+{
+	Suite *s = suite_create("sched");
+	TCase *tc = tcase_create("sched");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_million_p1);
+	tcase_add_test(tc, test_million_p2);
+	tcase_add_test(tc, test_fib_p1);
+	tcase_add_test(tc, test_fib_p2);
+	tcase_add_test(tc, test_yield_alternates);
+	tcase_add_test(tc, test_yield_alone);
+	tcase_add_test(tc, test_spawn_from_thread);
+	tcase_add_test(tc, test_api_edges);
+	tcase_add_test(tc, test_exit_leaves_tasks);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+WEFT_CHECK_MAIN(sched_suite)

@@ -1,0 +1,80 @@
+/*
+ * deadlock.c - child program for check_fatal: blocks every task.
+ *
+ *   deadlock wg      the main task waits on a wait group nobody completes
+ *   deadlock many    main and three workers wait on different wait groups
+ *   deadlock thread  main waits on a wait group that a plain thread
+ *                    completes: NOT a deadlock, must exit 0
+ * The runtime must print "weft: fatal: all tasks are asleep - deadlock!"
+ * and each blocked task, and exit with status 2.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <weft.h>
+
+static weft_wg never = WEFT_WG_INIT;
+static weft_wg others[3] = { WEFT_WG_INIT, WEFT_WG_INIT, WEFT_WG_INIT };
+static weft_wg started = WEFT_WG_INIT;
+
+static void stuck_worker(void *arg)
+{
+	weft_wg *wg = arg;
+	weft_wg_done(&started);
+	weft_wg_wait(wg);
+}
+
+static void *late_thread(void *arg)
+{
+	weft_wg *wg = arg;
+	/* Long enough for every M to go idle first. */
+	for (int i = 0; i < 200000; i++)
+		sched_yield();
+	weft_wg_done(wg);
+	return NULL;
+}
+
+static void main_wg(void *arg)
+{
+	(void)arg;
+	weft_wg_add(&never, 1);
+	weft_wg_wait(&never);
+}
+
+static void main_many(void *arg)
+{
+	(void)arg;
+	weft_wg_add(&started, 3);
+	for (int i = 0; i < 3; i++) {
+		weft_wg_add(&others[i], 1);
+		weft_go(stuck_worker, &others[i]);
+	}
+	weft_wg_wait(&started);
+	weft_wg_add(&never, 1);
+	weft_wg_wait(&never);
+}
+
+static void main_thread(void *arg)
+{
+	pthread_t th;
+	(void)arg;
+	weft_wg_add(&never, 1);
+	pthread_create(&th, NULL, late_thread, &never);
+	weft_wg_wait(&never);
+	pthread_join(th, NULL);
+	printf("woken by a plain thread\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "wg";
+	weft_fn fn = main_wg;
+
+	if (strcmp(mode, "many") == 0)
+		fn = main_many;
+	else if (strcmp(mode, "thread") == 0)
+		fn = main_thread;
+	return weft_main(fn, NULL) == 0 ? 0 : 1;
+}
