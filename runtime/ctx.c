@@ -18,6 +18,25 @@
 
 #include "fatal.h"
 
+#ifdef WEFT_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+/*
+ * A recycled stack still carries the shadow of its previous task's frames
+ * (redzones poisoned, never unpoisoned because that task did not return
+ * through them). A fresh context starts with a clean shadow.
+ */
+static void fresh_shadow(void *lo, size_t size)
+{
+#ifdef WEFT_ASAN
+	__asan_unpoison_memory_region(lo, size);
+#else
+	(void)lo;
+	(void)size;
+#endif
+}
+
 #ifndef WEFT_CTX_UCONTEXT
 void weft__ctx_start(void);
 #endif
@@ -73,6 +92,7 @@ void weft__ctx_make(struct weft__ctx *c, void *lo, size_t size, weft__ctx_entry 
 {
 	if (getcontext(&c->uc) != 0)
 		weft__throw("getcontext failed");
+	fresh_shadow(lo, size);
 	c->uc.uc_stack.ss_sp = lo;
 	c->uc.uc_stack.ss_size = size;
 	c->uc.uc_link = NULL;
@@ -100,6 +120,7 @@ void weft__ctx_make(struct weft__ctx *c, void *lo, size_t size, weft__ctx_entry 
 	uint32_t mxcsr;
 	uint16_t fpucw;
 
+	fresh_shadow(lo, size);
 	__asm__ __volatile__("stmxcsr %0" : "=m"(mxcsr));
 	__asm__ __volatile__("fnstcw %0" : "=m"(fpucw));
 	*--sp = (uint64_t)(uintptr_t)weft__ctx_start; /* return address */
@@ -127,6 +148,7 @@ void weft__ctx_make(struct weft__ctx *c, void *lo, size_t size, weft__ctx_entry 
 	uint64_t *f = (uint64_t *)(top - 176);
 	uint64_t fpcr;
 
+	fresh_shadow(lo, size);
 	__asm__ __volatile__("mrs %0, fpcr" : "=r"(fpcr));
 	memset(f, 0, 176);
 	f[0] = (uint64_t)(uintptr_t)entry;           /* x19 */
