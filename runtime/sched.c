@@ -985,6 +985,7 @@ int weft__sched_init(int nprocs, size_t stack_size)
 int weft__sched_start_main(weft_fn fn, void *arg)
 {
 	struct weft_task *t = weft__task_alloc(NULL);
+	struct weft_p *p;
 
 	if (!t)
 		return -ENOMEM;
@@ -996,9 +997,14 @@ int weft__sched_start_main(weft_fn fn, void *arg)
 	cds_wfcq_node_init(&t->gnode);
 	atomic_fetch_add(&S.gq_len, 1);
 	cds_wfcq_enqueue(&S.gq_head, &S.gq_tail, &t->gnode);
-	weft__startm(NULL, false);
 	pthread_mutex_lock(&S.lock);
-	int ok = S.mcount > 0;
+	p = weft__pidleget();
 	pthread_mutex_unlock(&S.lock);
-	return ok ? 0 : -EAGAIN;
+	if (!newm(p, false)) {
+		pthread_mutex_lock(&S.lock);
+		weft__pidleput(p);
+		pthread_mutex_unlock(&S.lock);
+		return -EAGAIN;
+	}
+	return 0;
 }
