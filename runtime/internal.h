@@ -142,7 +142,8 @@ struct weft_m {
 	/* syscalls */
 	_Atomic int sys;            /* enum weft__msys */
 	struct weft_p *oldp;
-	struct weft__stack abandoned_stack; /* owned by this M once abandoned */
+	struct weft__stack sys_stack; /* the task's stack, copied at syscall enter:
+				       * owned by this M once abandoned */
 	struct weft__ctx scratch;   /* where a context that will not resume is saved */
 	void *altstack;
 	size_t altstack_size;
@@ -187,7 +188,7 @@ struct weft__sched {
 	_Atomic int running;
 	_Atomic int shutdown;
 	_Atomic int32_t done;          /* futex: weft_main waits here */
-	struct weft_task *main_task;
+	_Atomic(struct weft_task *) main_task;
 
 	/* descriptors */
 	pthread_mutex_t tlock;         /* global free list and slab list */
@@ -215,6 +216,19 @@ extern struct weft__sched weft__sched;
 
 /* A single flag that is non-zero when a safepoint has work to do. */
 extern _Atomic int weft__safepoint_pending;
+
+/*
+ * liburcu 0.13's wfcqueue synchronizes with inline assembly that
+ * ThreadSanitizer cannot see; these tell it that whatever the enqueuer
+ * wrote before enqueueing a task happens before the dequeuer's use of it.
+ */
+#ifdef WEFT_TSAN
+#define WEFT_TSAN_RELEASE(p) __tsan_release((void *)(p))
+#define WEFT_TSAN_ACQUIRE(p) __tsan_acquire((void *)(p))
+#else
+#define WEFT_TSAN_RELEASE(p) ((void)(p))
+#define WEFT_TSAN_ACQUIRE(p) ((void)(p))
+#endif
 
 /* ---- verbs ------------------------------------------------------------ */
 

@@ -126,14 +126,15 @@ static void wait_for_ms(void)
 			pthread_mutex_lock(&S.lock);
 			for (struct weft_m *m = S.allm; m; m = m->alllink) {
 				int s = WEFT__M_SYS_IN;
-				struct weft_task *t = m->curg;
 
-				if (m->exited || !t)
+				if (m->exited)
 					continue;
-				m->abandoned_stack = t->stack; /* read by the M only if the CAS wins */
 				if (atomic_compare_exchange_strong(&m->sys, &s,
 								   WEFT__M_SYS_ABANDONED)) {
-					t->stack.map = NULL;
+					/* The M is in the kernel for good (as far as we
+					 * are concerned): its task and stack stay put,
+					 * and the stack is the M's to free. */
+					m->curg->stack.map = NULL;
 					m->exited = true; /* no longer ours */
 					S.mcount--;
 					pthread_detach(m->thread);
@@ -212,6 +213,10 @@ WEFT_API int weft_main(weft_fn fn, void *arg)
 		goto fail;
 	if ((err = weft__sysmon_start()) != 0)
 		goto fail;
+	/* Threads that exist now (less sysmon) cannot be the ones that would
+	 * wake a task later. Counted after the first pthread_create because
+	 * sanitizers start their helper threads lazily there. */
+	S.baseline_threads = weft__proc_threads() - 1;
 	if ((err = weft__sched_start_main(fn, arg)) != 0) {
 		weft__shutdown_begin();
 		wait_for_ms();

@@ -202,6 +202,7 @@ void weft__inject(struct weft_task *t)
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
 	cds_wfcq_node_init(&t->gnode);
 	atomic_fetch_add_explicit(&S.gq_len, 1, relaxed);
+	WEFT_TSAN_RELEASE(t);
 	cds_wfcq_enqueue(&S.gq_head, &S.gq_tail, &t->gnode);
 	weft__light_fence();
 	if (atomic_load_explicit(&S.npidle, relaxed) > 0 &&
@@ -234,6 +235,7 @@ static struct weft_task *gq_get(struct weft_p *p, int64_t max)
 			break;
 		atomic_fetch_sub_explicit(&S.gq_len, 1, relaxed);
 		struct weft_task *t = caa_container_of(node, struct weft_task, gnode);
+		WEFT_TSAN_ACQUIRE(t);
 		if (!first)
 			first = t;
 		else if (weft__deque_push(&p->rq, t) != 0) {
@@ -575,7 +577,7 @@ static inline void after_switch(struct weft_m *m)
 		weft__inject(m->after_task);
 		break;
 	case WEFT__A_ABANDON:
-		weft__stack_unmap(&m->abandoned_stack);
+		weft__stack_unmap(&m->sys_stack);
 		break;
 	}
 }
@@ -767,8 +769,8 @@ __attribute__((noreturn)) static void task_exit(void)
 	struct weft_m *m = weft__getm();
 	struct weft_task *t = m->curg;
 
-	if (t == S.main_task) {
-		S.main_task = NULL;
+	if (t == atomic_load_explicit(&S.main_task, relaxed)) {
+		atomic_store_explicit(&S.main_task, NULL, relaxed);
 		weft__shutdown_begin();
 	}
 	atomic_store_explicit(&t->status, WEFT__T_DEAD, relaxed);
@@ -964,7 +966,6 @@ int weft__sched_init(int nprocs, size_t stack_size)
 	atomic_store(&S.next_id, 1);
 	S.stack_size = stack_size;
 	S.membarrier = membarrier_register();
-	S.baseline_threads = weft__proc_threads();
 	for (int i = 0; i < nprocs; i++) {
 		struct weft_p *p = calloc(1, sizeof(*p));
 		if (!p || weft__deque_init(&p->rq, 8) != 0) {
@@ -992,9 +993,10 @@ int weft__sched_start_main(weft_fn fn, void *arg)
 	t->fn = fn;
 	t->arg = arg;
 	t->id = weft__task_newid(NULL);
-	S.main_task = t;
+	atomic_store_explicit(&S.main_task, t, relaxed);
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
 	cds_wfcq_node_init(&t->gnode);
+	WEFT_TSAN_RELEASE(t);
 	atomic_fetch_add(&S.gq_len, 1);
 	cds_wfcq_enqueue(&S.gq_head, &S.gq_tail, &t->gnode);
 	pthread_mutex_lock(&S.lock);

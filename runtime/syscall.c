@@ -56,6 +56,7 @@ WEFT_API void weft_syscall_enter(void)
 		return;
 	p = m->p;
 	m->oldp = p;
+	m->sys_stack = t->stack;
 	t->wait_reason = WEFT__W_SYSCALL;
 	atomic_store_explicit(&t->status, WEFT__T_SYSCALL, memory_order_relaxed);
 	atomic_store_explicit(&p->syscalltick,
