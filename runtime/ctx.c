@@ -27,6 +27,18 @@
  * (redzones poisoned, never unpoisoned because that task did not return
  * through them). A fresh context starts with a clean shadow.
  */
+static void set_bounds(struct weft__ctx *c, void *lo, size_t size)
+{
+#ifdef WEFT_ASAN
+	c->stack_lo = lo;
+	c->stack_size = size;
+#else
+	(void)c;
+	(void)lo;
+	(void)size;
+#endif
+}
+
 static void fresh_shadow(void *lo, size_t size)
 {
 #ifdef WEFT_ASAN
@@ -88,6 +100,10 @@ void *weft__ctx_swap_uc(struct weft__ctx *from, struct weft__ctx *to, void *xfer
 	return uc_take_xfer();
 }
 
+void weft__ctx_defaults_init(void)
+{
+}
+
 void weft__ctx_make(struct weft__ctx *c, void *lo, size_t size, weft__ctx_entry entry)
 {
 	if (getcontext(&c->uc) != 0)
@@ -98,8 +114,7 @@ void weft__ctx_make(struct weft__ctx *c, void *lo, size_t size, weft__ctx_entry 
 	c->uc.uc_link = NULL;
 	makecontext(&c->uc, uc_trampoline, 0);
 	c->sp = (void *)entry;
-	c->stack_lo = lo;
-	c->stack_size = size;
+	set_bounds(c, lo, size);
 #ifdef WEFT_TSAN
 	if (!c->tsan_fiber)
 		c->tsan_fiber = __tsan_create_fiber(0);
@@ -107,6 +122,23 @@ void weft__ctx_make(struct weft__ctx *c, void *lo, size_t size, weft__ctx_entry 
 }
 
 #elif defined(__x86_64__)
+
+/*
+ * The control words a task starts with: those of the thread that called
+ * weft_main(), read once (reading them costs more than the rest of
+ * building a context; fnstcw waits for the x87 unit).
+ */
+static uint64_t ctl_words;
+
+void weft__ctx_defaults_init(void)
+{
+	uint32_t mxcsr;
+	uint16_t fpucw;
+
+	__asm__ __volatile__("stmxcsr %0" : "=m"(mxcsr));
+	__asm__ __volatile__("fnstcw %0" : "=m"(fpucw));
+	ctl_words = (uint64_t)mxcsr | ((uint64_t)fpucw << 32);
+}
 
 void weft__ctx_make(struct weft__ctx *c, void *lo, size_t size, weft__ctx_entry entry)
 {
@@ -117,12 +149,8 @@ void weft__ctx_make(struct weft__ctx *c, void *lo, size_t size, weft__ctx_entry 
 	 * top - 16 and the frame (7 slots + control words) below it.
 	 */
 	uint64_t *sp = (uint64_t *)(top - 16);
-	uint32_t mxcsr;
-	uint16_t fpucw;
 
 	fresh_shadow(lo, size);
-	__asm__ __volatile__("stmxcsr %0" : "=m"(mxcsr));
-	__asm__ __volatile__("fnstcw %0" : "=m"(fpucw));
 	*--sp = (uint64_t)(uintptr_t)weft__ctx_start; /* return address */
 	*--sp = 0;                                    /* rbp */
 	*--sp = 0;                                    /* rbx */
@@ -130,10 +158,9 @@ void weft__ctx_make(struct weft__ctx *c, void *lo, size_t size, weft__ctx_entry 
 	*--sp = 0;                                    /* r13 */
 	*--sp = 0;                                    /* r14 */
 	*--sp = 0;                                    /* r15 */
-	*--sp = (uint64_t)mxcsr | ((uint64_t)fpucw << 32);
+	*--sp = ctl_words;
 	c->sp = sp;
-	c->stack_lo = lo;
-	c->stack_size = size;
+	set_bounds(c, lo, size);
 #ifdef WEFT_TSAN
 	if (!c->tsan_fiber)
 		c->tsan_fiber = __tsan_create_fiber(0);
@@ -142,21 +169,24 @@ void weft__ctx_make(struct weft__ctx *c, void *lo, size_t size, weft__ctx_entry 
 
 #elif defined(__aarch64__)
 
+static uint64_t fpcr_default;
+
+void weft__ctx_defaults_init(void)
+{
+	__asm__ __volatile__("mrs %0, fpcr" : "=r"(fpcr_default));
+}
+
 void weft__ctx_make(struct weft__ctx *c, void *lo, size_t size, weft__ctx_entry entry)
 {
 	uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
 	uint64_t *f = (uint64_t *)(top - 176);
-	uint64_t fpcr;
-
 	fresh_shadow(lo, size);
-	__asm__ __volatile__("mrs %0, fpcr" : "=r"(fpcr));
 	memset(f, 0, 176);
 	f[0] = (uint64_t)(uintptr_t)entry;           /* x19 */
 	f[11] = (uint64_t)(uintptr_t)weft__ctx_start; /* x30 */
-	f[20] = fpcr;
+	f[20] = fpcr_default;
 	c->sp = f;
-	c->stack_lo = lo;
-	c->stack_size = size;
+	set_bounds(c, lo, size);
 #ifdef WEFT_TSAN
 	if (!c->tsan_fiber)
 		c->tsan_fiber = __tsan_create_fiber(0);
@@ -178,8 +208,7 @@ void weft__ctx_init_thread(struct weft__ctx *c)
 		pthread_attr_getstack(&a, &lo, &size);
 		pthread_attr_destroy(&a);
 	}
-	c->stack_lo = lo;
-	c->stack_size = size;
+	set_bounds(c, lo, size);
 #ifdef WEFT_TSAN
 	c->tsan_fiber = __tsan_get_current_fiber();
 #endif

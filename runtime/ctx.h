@@ -62,9 +62,9 @@ struct weft__ctx {
 #ifdef WEFT_CTX_UCONTEXT
 	ucontext_t uc;
 #endif
-	void *stack_lo; /* usable stack, for ASan */
-	size_t stack_size;
 #ifdef WEFT_ASAN
+	void *stack_lo; /* usable stack, told to ASan at each switch */
+	size_t stack_size;
 	void *asan_fake;
 #endif
 #ifdef WEFT_TSAN
@@ -80,6 +80,9 @@ typedef void (*weft__ctx_entry)(void *xfer);
  * [@lo, @lo + @size) at the first switch into it.
  */
 void weft__ctx_make(struct weft__ctx *c, void *lo, size_t size, weft__ctx_entry entry);
+
+/* Read once the control words fresh contexts start with (weft_main). */
+void weft__ctx_defaults_init(void);
 
 /* weft__ctx_init_thread - describe the calling thread's own stack as @c. */
 void weft__ctx_init_thread(struct weft__ctx *c);

@@ -15,10 +15,11 @@
  *
  * Synchronization table (which operations may run concurrently):
  *
- *                 | push  | pop   | steal | size_hint
- *   push (owner)  |  no   |  no   |  yes  |  yes
- *   pop  (owner)  |  no   |  no   |  yes  |  yes
- *   steal (any)   |  yes  |  yes  |  yes  |  yes
+ *                  | push | pop | take_top | steal | size_hint
+ *   push (owner)   |  no  | no  |    no    |  yes  |  yes
+ *   pop  (owner)   |  no  | no  |    no    |  yes  |  yes
+ *   take_top (own.)|  no  | no  |    no    |  yes  |  yes
+ *   steal (any)    |  yes | yes |    yes   |  yes  |  yes
  *
  * Barriers and what they pair with:
  *   [D1] push: release store of bottom; pairs with [D4]'s
@@ -149,6 +150,31 @@ static inline struct weft_task *weft__deque_steal(struct weft__deque *q)
 						     memory_order_relaxed)) /* [D5] */
 		return WEFT__DEQUE_ABORT;
 	return x;
+}
+
+/*
+ * take_top: owner only; the oldest task, NULL if empty (or lost to a
+ * thief). The owner does not race itself at the bottom, so unlike steal it
+ * needs no fence between reading top and bottom: the CAS on top decides
+ * between it and the thieves. [D5]
+ */
+static inline struct weft_task *weft__deque_take_top(struct weft__deque *q)
+{
+	int64_t b = atomic_load_explicit(&q->bottom, memory_order_relaxed);
+	int64_t t = atomic_load_explicit(&q->top, memory_order_acquire);
+	struct weft__deque_array *a;
+	struct weft_task *x;
+
+	while (t < b) {
+		a = atomic_load_explicit(&q->array, memory_order_relaxed);
+		x = atomic_load_explicit(&a->slot[t & a->mask], memory_order_relaxed);
+		if (atomic_compare_exchange_strong_explicit(&q->top, &t, t + 1,
+							    memory_order_seq_cst,
+							    memory_order_acquire))
+			return x;
+		/* t now holds the thief's new top: try the next one. */
+	}
+	return NULL;
 }
 
 /* A racy estimate of the number of elements (>= 0). Any thread. */

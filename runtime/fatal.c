@@ -190,8 +190,8 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 	uintptr_t addr = (uintptr_t)si->si_addr;
 
 	(void)uc;
-	if (t && t->stack.map) {
-		uintptr_t lo = (uintptr_t)t->stack.map;
+	if (t && t->stack) {
+		uintptr_t lo = (uintptr_t)t->stack;
 		uintptr_t hi = lo + weft__page_size();
 		if (addr < hi && addr + GUARD_SLACK >= lo) {
 			char line[512], name[256];
@@ -203,7 +203,7 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 			weft__wbuf_str(&b, " (");
 			weft__wbuf_str(&b, name);
 			weft__wbuf_str(&b, ") overflowed its ");
-			weft__wbuf_u64(&b, t->stack.map_size - weft__page_size());
+			weft__wbuf_u64(&b, S.stack_size);
 			weft__wbuf_str(&b, "-byte stack (fault at ");
 			weft__wbuf_hex(&b, addr);
 			weft__wbuf_str(&b, "; raise WEFT_STACK)\n");

@@ -54,18 +54,26 @@ enum weft__wait {
 };
 const char *weft__wait_reason_name(int reason);
 
+/*
+ * A task descriptor: one cache line in the normal build, because a million
+ * spawned tasks are a million of these and the scheduler touches each when
+ * it first runs it.
+ */
 struct weft_task {
 	struct weft__ctx ctx;
-	struct weft__stack stack; /* .map == NULL until first run */
+	void *stack;               /* mapping of S.stack_size + a guard page; NULL
+				    * until first run */
 	weft_fn fn;
 	void *arg;
 	uint64_t id;
-	_Atomic int status;        /* enum weft__tstatus; racy reads by reports */
-	int wait_reason;           /* enum weft__wait, valid while WAITING */
+	_Atomic uint8_t status;    /* enum weft__tstatus; racy reads by reports */
+	uint8_t wait_reason;       /* enum weft__wait, valid while WAITING */
 	const void *wait_obj;      /* what it waits on (for the deadlock report) */
-	struct weft_task *link;    /* free lists and wait queues (their owner's lock) */
-	struct cds_wfcq_node gnode; /* global run queue */
-	struct weft_task *slab_next; /* every descriptor ever made, for reports */
+	union {
+		/* A task is in at most one queue at a time. */
+		struct weft_task *link;     /* free lists, wait queues (their lock) */
+		struct cds_wfcq_node gnode; /* the global run queue */
+	};
 };
 
 /* ---- logical processors (P) ------------------------------------------ */
@@ -91,6 +99,9 @@ struct weft_p {
 	_Atomic int status;                   /* enum weft__pstatus */
 	struct weft_m *m;                     /* owner M (while RUNNING/SYSCALL) */
 	struct weft_p *link;                  /* idle list (sched lock) */
+	/* Tasks that yielded, FIFO, owner only (see "Fairness" in sched.c). */
+	struct weft_task *yq_head, *yq_tail;
+	_Atomic int yq_len;                   /* readable by others */
 	uint32_t schedtick;                   /* owner: +1 per schedule */
 	_Atomic uint32_t obs_schedtick;       /* schedtick published for sysmon */
 	_Atomic uint32_t syscalltick;         /* +1 per syscall enter */
@@ -99,7 +110,7 @@ struct weft_p {
 	uint32_t sm_schedtick, sm_syscalltick;
 	int64_t sm_when;
 	/* caches, owner only */
-	struct weft__stack stacks[WEFT__STACK_CACHE];
+	void *stacks[WEFT__STACK_CACHE]; /* mappings of S.stack_size + a page */
 	int nstacks;
 	struct weft_task *tfree;
 	int ntfree;
@@ -111,6 +122,7 @@ struct weft_p {
 enum weft__after {
 	WEFT__A_NONE = 0,
 	WEFT__A_REQUEUE, /* push the previous task on this P's deque */
+	WEFT__A_YIELDED, /* the previous task yielded: to the P's yield queue */
 	WEFT__A_UNLOCK,  /* call after_fn(after_arg): the previous task parked */
 	WEFT__A_FREE,    /* the previous task died: recycle stack and descriptor */
 	WEFT__A_INJECT,  /* put the previous task on the global queue */
@@ -142,8 +154,9 @@ struct weft_m {
 	/* syscalls */
 	_Atomic int sys;            /* enum weft__msys */
 	struct weft_p *oldp;
-	struct weft__stack sys_stack; /* the task's stack, copied at syscall enter:
-				       * owned by this M once abandoned */
+	void *sys_stack;            /* the task's stack, copied at syscall enter:
+				     * owned by this M once abandoned */
+	size_t sys_stack_size;
 	struct weft__ctx scratch;   /* where a context that will not resume is saved */
 	void *altstack;
 	size_t altstack_size;

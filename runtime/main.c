@@ -134,7 +134,7 @@ static void wait_for_ms(void)
 					/* The M is in the kernel for good (as far as we
 					 * are concerned): its task and stack stay put,
 					 * and the stack is the M's to free. */
-					m->curg->stack.map = NULL;
+					m->curg->stack = NULL;
 					m->exited = true; /* no longer ours */
 					S.mcount--;
 					pthread_detach(m->thread);
@@ -152,8 +152,11 @@ static void wait_for_ms(void)
 static void free_stack_of(struct weft_task *t, void *arg)
 {
 	(void)arg;
-	if (t->stack.map)
-		weft__stack_unmap(&t->stack);
+	if (t->stack) {
+		struct weft__stack s = { t->stack, S.stack_size + weft__page_size() };
+		weft__stack_unmap(&s);
+		t->stack = NULL;
+	}
 }
 
 static void teardown(void)
@@ -176,8 +179,11 @@ static void teardown(void)
 		struct weft_p *p = S.allp[i];
 		if (!p)
 			continue;
-		while (p->nstacks > 0)
-			weft__stack_unmap(&p->stacks[--p->nstacks]);
+		while (p->nstacks > 0) {
+			struct weft__stack s = { p->stacks[--p->nstacks],
+						 S.stack_size + weft__page_size() };
+			weft__stack_unmap(&s);
+		}
 		weft__deque_destroy(&p->rq);
 		free(p);
 		S.allp[i] = NULL;
@@ -207,6 +213,7 @@ WEFT_API int weft_main(weft_fn fn, void *arg)
 		return err;
 	if (!atomic_compare_exchange_strong(&S.running, &zero, 1))
 		return -EBUSY;
+	weft__ctx_defaults_init();
 	if ((err = weft__sched_init(nprocs, stack)) != 0)
 		goto fail;
 	if ((err = weft__signals_install()) != 0)

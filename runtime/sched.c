@@ -31,8 +31,14 @@
  * looks at the global queue and then takes the *oldest* local task (from
  * the top of its own deque), which bounds how long any runnable task can
  * wait behind newer work (Go checks the global queue every 61 ticks for
- * the same reason). weft_yield() takes the oldest local task too, and
- * puts the yielder at the bottom, so yielding tasks round-robin.
+ * the same reason). weft_yield() runs, in order, runnext, the oldest task
+ * of the deque, the oldest task of the P's yield queue; the yielder goes
+ * to the tail of the yield queue, so yielding tasks round-robin behind the
+ * work that was already queued. The yield queue is owner-only (no atomic
+ * operation: a yield between two tasks is one context switch and a few
+ * loads and stores); its tasks are invisible to thieves, so whenever a P
+ * is idle (npidle > 0) a yielder goes to the deque instead and the queue
+ * is flushed there.
  *
  * Switching. A task that stops (yield, park, exit) switches *directly* to
  * the next local task when there is one; only when the P has no local work
@@ -275,15 +281,54 @@ static inline void runq_put(struct weft_p *p, struct weft_task *t)
 	wake_if_idle();
 }
 
-/* Owner of @p: the oldest local task (top of the deque), or NULL. */
-static struct weft_task *take_oldest(struct weft_p *p)
+/* ---- the yield queue (owner only) ------------------------------------------ */
+
+static inline void yq_push(struct weft_p *p, struct weft_task *t)
+{
+	t->link = NULL;
+	if (p->yq_tail)
+		p->yq_tail->link = t;
+	else
+		p->yq_head = t;
+	p->yq_tail = t;
+	atomic_store_explicit(&p->yq_len, atomic_load_explicit(&p->yq_len, relaxed) + 1, relaxed);
+}
+
+static inline struct weft_task *yq_pop(struct weft_p *p)
+{
+	struct weft_task *t = p->yq_head;
+
+	if (t) {
+		p->yq_head = t->link;
+		if (!p->yq_head)
+			p->yq_tail = NULL;
+		t->link = NULL;
+		atomic_store_explicit(&p->yq_len, atomic_load_explicit(&p->yq_len, relaxed) - 1,
+				      relaxed);
+	}
+	return t;
+}
+
+/* Make the yield queue stealable: move it to the deque (an idle P wants work). */
+static void yq_flush(struct weft_p *p)
 {
 	struct weft_task *t;
 
-	do
-		t = weft__deque_steal(&p->rq);
-	while (t == WEFT__DEQUE_ABORT);
-	return t;
+	while ((t = yq_pop(p)))
+		if (weft__deque_push(&p->rq, t) != 0)
+			weft__inject(t);
+	wake_if_idle();
+}
+
+static inline bool someone_idle(void)
+{
+	return atomic_load_explicit(&S.npidle, relaxed) > 0;
+}
+
+/* Owner of @p: the oldest local task (top of the deque), or NULL. */
+static struct weft_task *take_oldest(struct weft_p *p)
+{
+	return weft__deque_take_top(&p->rq);
 }
 
 /* Owner of @p: the next local task, or NULL. */
@@ -296,19 +341,26 @@ static inline struct weft_task *pick_local(struct weft_p *p)
 	if (__builtin_expect(tick % WEFT__FAIR_TICK == 0, 0)) {
 		if (gq_nonempty() && (t = gq_get(p, 1)))
 			return t;
+		if ((t = yq_pop(p)))
+			return t;
 		if ((t = take_oldest(p)))
 			return t;
 	}
 	if (atomic_load_explicit(&p->runnext, relaxed) &&
 	    (t = atomic_exchange_explicit(&p->runnext, NULL, memory_order_acquire)))
 		return t;
-	return weft__deque_pop(&p->rq);
+	if (__builtin_expect(p->yq_head != NULL, 0) && someone_idle())
+		yq_flush(p);
+	if ((t = weft__deque_pop(&p->rq)))
+		return t;
+	return yq_pop(p);
 }
 
 bool weft__p_has_work(struct weft_p *p)
 {
 	return weft__deque_size_hint(&p->rq) > 0 ||
-	       atomic_load_explicit(&p->runnext, memory_order_acquire) != NULL;
+	       atomic_load_explicit(&p->runnext, memory_order_acquire) != NULL ||
+	       atomic_load_explicit(&p->yq_len, relaxed) > 0;
 }
 
 /* Any work visible anywhere (used after the parking fence). */
@@ -332,6 +384,8 @@ void weft__move_p_work_to_global(struct weft_p *p)
 	if ((t = atomic_exchange(&p->runnext, NULL)))
 		weft__inject(t);
 	while ((t = weft__deque_pop(&p->rq)))
+		weft__inject(t);
+	while ((t = yq_pop(p)))
 		weft__inject(t);
 }
 
@@ -545,12 +599,14 @@ static void task_entry(void *xfer);
 static void recycle(struct weft_p *p, struct weft_task *t)
 {
 	weft__ctx_release(&t->ctx);
-	if (t->stack.map) {
-		if (p && p->nstacks < WEFT__STACK_CACHE)
+	if (t->stack) {
+		if (p && p->nstacks < WEFT__STACK_CACHE) {
 			p->stacks[p->nstacks++] = t->stack;
-		else
-			weft__stack_global_put(&t->stack);
-		t->stack.map = NULL;
+		} else {
+			struct weft__stack s = { t->stack, S.stack_size + weft__page_size() };
+			weft__stack_global_put(&s);
+		}
+		t->stack = NULL;
 	}
 	weft__task_free(p, t);
 }
@@ -567,6 +623,12 @@ static inline void after_switch(struct weft_m *m)
 	case WEFT__A_REQUEUE:
 		runq_put(m->p, m->after_task);
 		break;
+	case WEFT__A_YIELDED:
+		if (__builtin_expect(someone_idle(), 0))
+			runq_put(m->p, m->after_task);
+		else
+			yq_push(m->p, m->after_task);
+		break;
 	case WEFT__A_UNLOCK:
 		m->after_fn(m->after_arg);
 		break;
@@ -577,7 +639,11 @@ static inline void after_switch(struct weft_m *m)
 		weft__inject(m->after_task);
 		break;
 	case WEFT__A_ABANDON:
-		weft__stack_unmap(&m->sys_stack);
+	{
+		struct weft__stack s = { m->sys_stack, m->sys_stack_size };
+		weft__stack_unmap(&s);
+		m->sys_stack = NULL;
+	}
 		break;
 	}
 }
@@ -585,23 +651,24 @@ static inline void after_switch(struct weft_m *m)
 static void give_stack(struct weft_p *p, struct weft_task *t)
 {
 	size_t page = weft__page_size();
+	struct weft__stack s;
 
 	if (p->nstacks > 0)
 		t->stack = p->stacks[--p->nstacks];
-	else if (!weft__stack_global_get(&t->stack) &&
-		 weft__stack_map(&t->stack, S.stack_size) != 0)
+	else if (weft__stack_global_get(&s) || weft__stack_map(&s, S.stack_size) == 0)
+		t->stack = s.map;
+	else
 		weft__fatal("cannot map a %zu-byte stack for task %llu: out of memory or "
 			    "of mappings (vm.max_map_count); too many tasks alive at once",
 			    S.stack_size, (unsigned long long)t->id);
-	weft__ctx_make(&t->ctx, weft__stack_lo(&t->stack, page), t->stack.map_size - page,
-		       task_entry);
+	weft__ctx_make(&t->ctx, (char *)t->stack + page, S.stack_size, task_entry);
 }
 
 /* Run @t, saving the current context in @from. Returns on resumption of @from. */
 static inline struct weft_m *run_task(struct weft_m *m, struct weft__ctx *from,
 				      struct weft_task *t, bool dying)
 {
-	if (!t->stack.map)
+	if (!t->stack)
 		give_stack(m->p, t);
 	m->curg = t;
 	atomic_store_explicit(&t->status, WEFT__T_RUNNING, relaxed);
@@ -909,14 +976,16 @@ WEFT_API void weft_yield(void)
 		next = gq_get(p, 1);
 	if (!next && atomic_load_explicit(&p->runnext, relaxed))
 		next = atomic_exchange_explicit(&p->runnext, NULL, memory_order_acquire);
-	if (!next)
+	if (!next && weft__deque_size_hint(&p->rq) > 0)
 		next = take_oldest(p);
+	if (!next)
+		next = yq_pop(p);
 	if (!next && gq_nonempty())
 		next = gq_get(p, 1);
 	if (!next)
 		return; /* nothing else runnable here: keep going */
 	atomic_store_explicit(&cur->status, WEFT__T_RUNNABLE, relaxed);
-	m->after = WEFT__A_REQUEUE;
+	m->after = WEFT__A_YIELDED;
 	m->after_task = cur;
 	run_task(m, &cur->ctx, next, false);
 }

@@ -185,8 +185,10 @@ WEFT_API void weft_start_the_world(void)
 static void p_retire(struct weft_p *p)
 {
 	weft__move_p_work_to_global(p);
-	while (p->nstacks > 0)
-		weft__stack_global_put(&p->stacks[--p->nstacks]);
+	while (p->nstacks > 0) {
+		struct weft__stack s = { p->stacks[--p->nstacks], S.stack_size + weft__page_size() };
+		weft__stack_global_put(&s);
+	}
 	while (p->tfree) {
 		struct weft_task *t = p->tfree;
 		p->tfree = t->link;

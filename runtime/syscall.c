@@ -57,6 +57,7 @@ WEFT_API void weft_syscall_enter(void)
 	p = m->p;
 	m->oldp = p;
 	m->sys_stack = t->stack;
+	m->sys_stack_size = S.stack_size + weft__page_size();
 	t->wait_reason = WEFT__W_SYSCALL;
 	atomic_store_explicit(&t->status, WEFT__T_SYSCALL, memory_order_relaxed);
 	atomic_store_explicit(&p->syscalltick,

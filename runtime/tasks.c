@@ -58,8 +58,7 @@ static struct weft_task *global_take(void)
 static void reset(struct weft_task *t)
 {
 	/* Keep ctx's sanitizer fiber (released in recycle) and nothing else. */
-	t->stack.map = NULL;
-	t->stack.map_size = 0;
+	t->stack = NULL;
 	t->wait_reason = WEFT__W_NONE;
 	t->wait_obj = NULL;
 	t->link = NULL;

@@ -264,7 +264,7 @@ struct edges {
 static void record_id(void *arg)
 {
 	uint64_t *slot = arg;
-	*slot = weft_self();
+	__atomic_store_n(slot, weft_self(), __ATOMIC_RELEASE);
 }
 
 static void edges_main(void *arg)

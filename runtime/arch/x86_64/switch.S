@@ -33,9 +33,19 @@ weft__ctx_switch:
 	stmxcsr	(%rsp)
 	fnstcw	4(%rsp)
 	movq	%rsp, (%rdi)
+	movq	%rsp, %r8
 	movq	%rsi, %rsp
+	/* Loading the control words stalls the pipeline; they almost never
+	 * differ between tasks, so load them only when they do. */
+	movl	(%rsp), %eax
+	cmpl	(%r8), %eax
+	je	1f
 	ldmxcsr	(%rsp)
+1:	movzwl	4(%rsp), %eax
+	cmpw	4(%r8), %ax
+	je	2f
 	fldcw	4(%rsp)
+2:
 	addq	$8, %rsp
 	popq	%r15
 	popq	%r14
