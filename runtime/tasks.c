@@ -1,8 +1,11 @@
 /*
  * tasks.c - task descriptors: allocation, ids, and the walk over all of them.
  *
- * Descriptors are carved from slabs of SLAB_TASKS and never returned to
- * malloc while the runtime runs: a dead task's descriptor goes to its P's
+ * Descriptors are carved from slabs that double in size (SLAB_MIN to
+ * SLAB_MAX descriptors; the large ones are 2 MiB mappings that the kernel
+ * may back with one huge page, so a million-task spawn takes tens of page
+ * faults instead of tens of thousands) and are never returned to the
+ * system while the runtime runs: a dead task's descriptor goes to its P's
  * free list (owner only, no atomics), which spills half to a global list
  * when it grows past WEFT__TFREE_MAX; an empty P list refills from the
  * global one, then from a new slab. Because descriptors stay put, the
@@ -19,17 +22,60 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 
 #define S weft__sched
-#define SLAB_TASKS 256
+#define SLAB_MIN 256
+#define SLAB_MAX ((2u << 20) / sizeof(struct weft_task)) /* one 2 MiB huge page */
 #define ID_BATCH 64
 
 struct weft__slab {
 	struct weft__slab *next;
-	struct weft_task t[SLAB_TASKS];
+	size_t n;     /* descriptors in the mapping */
+	size_t bytes; /* size of the mapping; its address follows this header */
 };
+
+static size_t next_slab_n = SLAB_MIN;
+
+static struct weft__slab *slab_new(void)
+{
+	size_t n = next_slab_n;
+	size_t bytes = n * sizeof(struct weft_task);
+	struct weft__slab *s;
+	void *p;
+
+	/* The header lives outside the big mapping so that the mapping stays
+	 * exactly 2 MiB and huge-page aligned. */
+	s = malloc(sizeof(*s) + sizeof(struct weft_task *));
+	if (!s)
+		return NULL;
+	p = mmap(NULL, bytes + (2u << 20), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (p == MAP_FAILED) {
+		free(s);
+		return NULL;
+	}
+	/* Align to 2 MiB and give back the slack. */
+	uintptr_t a = ((uintptr_t)p + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
+	if (a > (uintptr_t)p)
+		munmap(p, a - (uintptr_t)p);
+	munmap((void *)(a + bytes), (uintptr_t)p + bytes + (2u << 20) - (a + bytes));
+	if (bytes >= (2u << 20))
+		madvise((void *)a, bytes, MADV_HUGEPAGE);
+	s->n = n;
+	s->bytes = bytes;
+	*(struct weft_task **)(s + 1) = (struct weft_task *)a;
+	if (next_slab_n < SLAB_MAX)
+		next_slab_n *= 2;
+	return s;
+}
+
+static inline struct weft_task *slab_tasks(struct weft__slab *s)
+{
+	return *(struct weft_task **)(s + 1);
+}
 
 /* tlock held: a descriptor from the global list or a new slab. */
 static struct weft_task *global_take(void)
@@ -42,17 +88,18 @@ static struct weft_task *global_take(void)
 		S.ntfree--;
 		return t;
 	}
-	s = calloc(1, sizeof(*s));
+	s = slab_new();
 	if (!s)
 		return NULL;
 	s->next = S.slabs;
 	S.slabs = s;
-	for (int i = SLAB_TASKS - 1; i > 0; i--) {
-		s->t[i].link = S.tfree;
-		S.tfree = &s->t[i];
+	t = slab_tasks(s);
+	for (size_t i = s->n - 1; i > 0; i--) {
+		t[i].link = S.tfree;
+		S.tfree = &t[i];
 		S.ntfree++;
 	}
-	return &s->t[0];
+	return &t[0];
 }
 
 static void reset(struct weft_task *t)
@@ -157,11 +204,13 @@ uint64_t weft__task_newid(struct weft_p *p)
 void weft__tasks_foreach(void (*fn)(struct weft_task *, void *), void *arg)
 {
 	pthread_mutex_lock(&S.tlock);
-	for (struct weft__slab *s = S.slabs; s; s = s->next)
-		for (int i = 0; i < SLAB_TASKS; i++)
-			if (atomic_load_explicit(&s->t[i].status, memory_order_relaxed) !=
+	for (struct weft__slab *s = S.slabs; s; s = s->next) {
+		struct weft_task *t = slab_tasks(s);
+		for (size_t i = 0; i < s->n; i++)
+			if (atomic_load_explicit(&t[i].status, memory_order_relaxed) !=
 			    WEFT__T_FREE)
-				fn(&s->t[i], arg);
+				fn(&t[i], arg);
+	}
 	pthread_mutex_unlock(&S.tlock);
 }
 
@@ -171,12 +220,15 @@ void weft__tasks_destroy(void)
 	struct weft__slab *s, *n;
 
 	for (s = S.slabs; s; s = n) {
+		struct weft_task *t = slab_tasks(s);
 		n = s->next;
-		for (int i = 0; i < SLAB_TASKS; i++)
-			weft__ctx_release(&s->t[i].ctx);
+		for (size_t i = 0; i < s->n; i++)
+			weft__ctx_release(&t[i].ctx);
+		munmap(t, s->bytes);
 		free(s);
 	}
 	S.slabs = NULL;
+	next_slab_n = SLAB_MIN;
 	S.tfree = NULL;
 	S.ntfree = 0;
 }
