@@ -62,8 +62,8 @@ typedef void (*weft_fn)(void *arg);
  *  - tasks that are runnable or blocked are never resumed; their stacks
  *    and descriptors are freed;
  *  - a task running on another thread at that moment is stopped at its next
- *    scheduling point (yield, block, spawn-overflow, weft_safepoint()); its
- *    stack is freed too. weft_main() waits for that point, so a task that
+ *    scheduling point (yield, block, exit, weft_safepoint()); its stack is
+ *    freed too. weft_main() waits for that point, so a task that
  *    loops forever without one keeps weft_main() from returning;
  *  - a task inside weft_syscall_enter()/weft_syscall_exit() is abandoned:
  *    weft_main() does not wait for the call; when the call returns, its

@@ -135,6 +135,10 @@ static void wait_for_ms(void)
 					 * are concerned): its task and stack stay put,
 					 * and the stack is the M's to free. */
 					m->curg->stack = NULL;
+#ifdef WEFT_TSAN
+					/* Its TSan fiber is running: not ours to destroy. */
+					m->curg->ctx.tsan_fiber = NULL;
+#endif
 					m->exited = true; /* no longer ours */
 					S.mcount--;
 					pthread_detach(m->thread);

@@ -30,11 +30,8 @@ static void enter_while_pending(struct weft_p *p)
 {
 	int s = WEFT__P_SYSCALL;
 
-	if (atomic_load(&S.shutdown)) {
-		atomic_fetch_add(&S.done, 1);
-		weft__futex_wake(&S.done, 1);
-		return;
-	}
+	if (atomic_load(&S.shutdown))
+		return; /* handled once m->sys is set, below */
 	pthread_mutex_lock(&S.lock);
 	if ((atomic_load(&weft__safepoint_pending) & 1) &&
 	    atomic_compare_exchange_strong(&p->status, &s, WEFT__P_STOPPED)) {
@@ -63,12 +60,21 @@ WEFT_API void weft_syscall_enter(void)
 	atomic_store_explicit(&p->syscalltick,
 			      atomic_load_explicit(&p->syscalltick, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
-	atomic_store(&m->sys, WEFT__M_SYS_IN);
 	atomic_store(&p->status, WEFT__P_SYSCALL); /* seq_cst: see stw.c, step 3 */
 	if (atomic_load(&weft__safepoint_pending) & 1)
 		enter_while_pending(p);
 	if (atomic_load_explicit(&S.sysmon_sleeping, memory_order_relaxed))
 		weft__sysmon_wake();
+	/*
+	 * Last: from this store on, a weft_main() that is ending may abandon
+	 * this M and free the Ps, so nothing below touches the P. If it is
+	 * ending already, wake it to do so (it may have looked at us before).
+	 */
+	atomic_store(&m->sys, WEFT__M_SYS_IN);
+	if (atomic_load(&S.shutdown)) {
+		atomic_fetch_add(&S.done, 1);
+		weft__futex_wake(&S.done, 1);
+	}
 }
 
 /* The task lost its P while in the kernel. */
