@@ -89,6 +89,7 @@ enum weft__pstatus {
 #define WEFT__STACK_CACHE 16 /* stacks a P keeps warm */
 #define WEFT__TFREE_MAX 256  /* descriptors a P keeps before spilling */
 #define WEFT__FAIR_TICK 61   /* every Nth schedule looks at the old work first */
+#define WEFT__SPAWN_BACKLOG 4096 /* queued tasks above which a spawner yields */
 
 struct weft_m;
 
@@ -103,6 +104,7 @@ struct weft_p {
 	struct weft_task *yq_head, *yq_tail;
 	_Atomic int yq_len;                   /* readable by others */
 	uint32_t schedtick;                   /* owner: +1 per schedule */
+	uint32_t nspawn;                      /* owner: +1 per spawn */
 	_Atomic uint32_t obs_schedtick;       /* schedtick published for sysmon */
 	_Atomic uint32_t syscalltick;         /* +1 per syscall enter */
 	_Atomic int preempt;                  /* sysmon asks the running task to yield */
