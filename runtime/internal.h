@@ -103,9 +103,8 @@ struct weft_p {
 	/* Tasks that yielded, FIFO, owner only (see "Fairness" in sched.c). */
 	struct weft_task *yq_head, *yq_tail;
 	_Atomic int yq_len;                   /* readable by others */
-	uint32_t schedtick;                   /* owner: +1 per schedule */
+	_Atomic uint32_t schedtick;           /* owner: +1 per schedule; sysmon reads */
 	uint32_t nspawn;                      /* owner: +1 per spawn */
-	_Atomic uint32_t obs_schedtick;       /* schedtick published for sysmon */
 	_Atomic uint32_t syscalltick;         /* +1 per syscall enter */
 	_Atomic int preempt;                  /* sysmon asks the running task to yield */
 	/* sysmon's last look (sysmon thread only) */
@@ -247,7 +246,33 @@ extern _Atomic int weft__safepoint_pending;
 
 /* ---- verbs ------------------------------------------------------------ */
 
-struct weft_m *weft__getm(void);
+/*
+ * weft__getm - the calling thread's M, or NULL on a plain thread.
+ *
+ * Read through an asm volatile statement: a compiler may otherwise keep a
+ * thread-local address or value across a call that switched contexts and
+ * resumed us on another thread (see ctx.h). On x86-64 the statement is the
+ * two-instruction initial-exec sequence; elsewhere a never-inlined call.
+ */
+struct weft_m *weft__getm_slow(void);
+#if defined(__x86_64__)
+extern __thread struct weft_m *weft__tls_m
+	__attribute__((tls_model("initial-exec"), visibility("hidden")));
+static inline struct weft_m *weft__getm(void)
+{
+	struct weft_m *m;
+
+	__asm__ __volatile__("movq weft__tls_m@gottpoff(%%rip), %0\n\t"
+			     "movq %%fs:(%0), %0"
+			     : "=r"(m));
+	return m;
+}
+#else
+static inline struct weft_m *weft__getm(void)
+{
+	return weft__getm_slow();
+}
+#endif
 
 /*
  * weft__park - block the running task. @unlockf(@arg) runs after the task
@@ -315,6 +340,14 @@ void weft__altstack_fini(struct weft_m *m);
 void weft__futex_wait(_Atomic int32_t *addr, int32_t val, int64_t timeout_ns);
 void weft__futex_wake(_Atomic int32_t *addr, int n);
 int64_t weft__nanotime(void);
+
+/* Owner-only increment of a counter that other threads read (no RMW). */
+static inline uint32_t weft__tick(_Atomic uint32_t *c)
+{
+	uint32_t v = atomic_load_explicit(c, memory_order_relaxed) + 1;
+	atomic_store_explicit(c, v, memory_order_relaxed);
+	return v;
+}
 
 /* A tiny test-and-test-and-set lock for short critical sections that never
  * block (wait queues of wait groups, mutexes, channels). */

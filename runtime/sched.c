@@ -107,25 +107,25 @@ struct weft__sched weft__sched;
 _Atomic int weft__safepoint_pending;
 #define S weft__sched
 
-/* The calling thread's M (initial-exec: one %fs-relative load). */
-static __thread struct weft_m *tls_m __attribute__((tls_model("initial-exec")));
+/* The calling thread's M (initial-exec: no call to __tls_get_addr). */
+__thread struct weft_m *weft__tls_m __attribute__((tls_model("initial-exec")));
 
 /*
  * Never inlined and never treated as pure: a caller that switched contexts
  * since its last call may be on another thread (see ctx.h).
  */
-__attribute__((noinline)) struct weft_m *weft__getm(void)
+__attribute__((noinline)) struct weft_m *weft__getm_slow(void)
 {
 	struct weft_m *m;
 
 	__asm__ __volatile__("" ::: "memory");
-	m = tls_m;
+	m = weft__tls_m;
 	return m;
 }
 
 static void setm(struct weft_m *m)
 {
-	tls_m = m;
+	weft__tls_m = m;
 }
 
 #define relaxed memory_order_relaxed
@@ -335,9 +335,8 @@ static struct weft_task *take_oldest(struct weft_p *p)
 static inline struct weft_task *pick_local(struct weft_p *p)
 {
 	struct weft_task *t;
-	uint32_t tick = ++p->schedtick;
+	uint32_t tick = weft__tick(&p->schedtick);
 
-	atomic_store_explicit(&p->obs_schedtick, tick, relaxed);
 	if (__builtin_expect(tick % WEFT__FAIR_TICK == 0, 0)) {
 		if (gq_nonempty() && (t = gq_get(p, 1)))
 			return t;
@@ -735,7 +734,8 @@ top:
 		weft__stw_participate(m);
 		goto top;
 	}
-	atomic_store_explicit(&p->preempt, 0, relaxed);
+	if (atomic_load_explicit(&p->preempt, relaxed))
+		atomic_store_explicit(&p->preempt, 0, relaxed);
 	if ((t = pick_local(p)))
 		return t;
 	if (gq_nonempty() && (t = gq_get(p, 0)))
@@ -1019,9 +1019,9 @@ WEFT_API void weft_yield(void)
 		return;
 	}
 	p = m->p;
-	tick = ++p->schedtick;
-	atomic_store_explicit(&p->obs_schedtick, tick, relaxed);
-	atomic_store_explicit(&p->preempt, 0, relaxed);
+	tick = weft__tick(&p->schedtick);
+	if (__builtin_expect(atomic_load_explicit(&p->preempt, relaxed), 0))
+		atomic_store_explicit(&p->preempt, 0, relaxed);
 	if (tick % WEFT__FAIR_TICK == 0 && gq_nonempty())
 		next = gq_get(p, 1);
 	if (!next && atomic_load_explicit(&p->runnext, relaxed))

@@ -57,9 +57,7 @@ WEFT_API void weft_syscall_enter(void)
 	m->sys_stack_size = S.stack_size + weft__page_size();
 	t->wait_reason = WEFT__W_SYSCALL;
 	atomic_store_explicit(&t->status, WEFT__T_SYSCALL, memory_order_relaxed);
-	atomic_store_explicit(&p->syscalltick,
-			      atomic_load_explicit(&p->syscalltick, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
+	weft__tick(&p->syscalltick);
 	atomic_store(&p->status, WEFT__P_SYSCALL); /* seq_cst: see stw.c, step 3 */
 	if (atomic_load(&weft__safepoint_pending) & 1)
 		enter_while_pending(p);

@@ -67,7 +67,7 @@ static int retake(int64_t now, bool *insys)
 				acted++;
 			}
 		} else if (s == WEFT__P_RUNNING) {
-			uint32_t t = atomic_load_explicit(&p->obs_schedtick, memory_order_relaxed);
+			uint32_t t = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
 			if (t != p->sm_schedtick || p->sm_when == 0) {
 				p->sm_schedtick = t;
 				p->sm_when = now;
