@@ -319,6 +319,7 @@ void weft__startm(struct weft_p *p, bool spinning);
 void weft__stopm(struct weft_m *m);
 void weft__handoffp(struct weft_p *p);
 struct weft_p *weft__pidleget(void);
+struct weft_p *weft__p_new(int id);
 void weft__pidleput(struct weft_p *p);
 void weft__acquirep(struct weft_m *m, struct weft_p *p);
 void weft__wakep(void);

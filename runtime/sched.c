@@ -1052,6 +1052,24 @@ WEFT_API int weft_procs(void)
 	return atomic_load(&S.running) ? atomic_load(&S.nprocs) : 0;
 }
 
+/* A new P, stopped, with an empty deque (its cache lines aligned). */
+struct weft_p *weft__p_new(int id)
+{
+	size_t size = (sizeof(struct weft_p) + 63) & ~(size_t)63;
+	struct weft_p *p = aligned_alloc(64, size);
+
+	if (!p)
+		return NULL;
+	memset(p, 0, size);
+	if (weft__deque_init(&p->rq, 8) != 0) {
+		free(p);
+		return NULL;
+	}
+	p->id = id;
+	atomic_store_explicit(&p->status, WEFT__P_STOPPED, relaxed);
+	return p;
+}
+
 /* ---- used by main.c ------------------------------------------------------------- */
 
 int weft__sched_init(int nprocs, size_t stack_size);
@@ -1086,12 +1104,9 @@ int weft__sched_init(int nprocs, size_t stack_size)
 	S.stack_size = stack_size;
 	S.membarrier = membarrier_register();
 	for (int i = 0; i < nprocs; i++) {
-		struct weft_p *p = calloc(1, sizeof(*p));
-		if (!p || weft__deque_init(&p->rq, 8) != 0) {
-			free(p);
+		struct weft_p *p = weft__p_new(i);
+		if (!p)
 			return -ENOMEM;
-		}
-		p->id = i;
 		S.allp[i] = p;
 		S.pcount++;
 	}

@@ -212,14 +212,12 @@ WEFT_API int weft_set_procs(int n)
 	for (int i = old; i < n; i++) {
 		struct weft_p *p = S.allp[i];
 		if (!p) {
-			p = calloc(1, sizeof(*p));
-			if (!p || weft__deque_init(&p->rq, 8) != 0) {
-				free(p);
+			p = weft__p_new(i);
+			if (!p) {
 				err = -ENOMEM;
 				n = i;
 				break;
 			}
-			p->id = i;
 			S.allp[i] = p;
 			S.pcount++;
 		}
