@@ -10,12 +10,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-#include <weft.h>
+#include "bench.h"
 
 struct bench {
 	long n;
@@ -23,14 +18,6 @@ struct bench {
 	double pair_ns;  /* per yield, filled by bench_main */
 	double solo_ns;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void yielder(void *arg)
 {
@@ -49,7 +36,7 @@ static void bench_main(void *arg)
 	long i;
 	int t, err;
 
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	weft_wg_add(&b->wg, 2);
 	for (t = 0; t < 2; t++) {
 		err = weft_go(yielder, b);
@@ -59,36 +46,20 @@ static void bench_main(void *arg)
 		}
 	}
 	weft_wg_wait(&b->wg);
-	b->pair_ns = (double)(now_ns() - t0) / (2.0 * (double)b->n);
+	b->pair_ns = (double)(bench_now_ns() - t0) / (2.0 * (double)b->n);
 
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	for (i = 0; i < b->n; i++)
 		weft_yield();
-	b->solo_ns = (double)(now_ns() - t0) / (double)b->n;
+	b->solo_ns = (double)(bench_now_ns() - t0) / (double)b->n;
 }
 
 int main(int argc, char **argv)
 {
 	struct bench b = { .n = 5000000, .wg = WEFT_WG_INIT };
-	int i, err;
 
-	for (i = 1; i < argc; i++) {
-		char *end;
-
-		if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) {
-			b.n = strtol(argv[++i], &end, 10);
-			if (*end == '\0' && b.n >= 1)
-				continue;
-		}
-		fprintf(stderr, "usage: %s [-n N]   (N >= 1)\n", argv[0]);
-		return 2;
-	}
-
-	err = weft_main(bench_main, &b);
-	if (err < 0) {
-		fprintf(stderr, "yield: weft_main: %s\n", weft_strerror(err));
-		return 1;
-	}
+	bench_parse_n(argc, argv, &b.n);
+	bench_run("yield", bench_main, &b);
 	printf("# weft n=%ld\n", b.n);
 	printf("yield: %.1f ns/op\n", b.pair_ns);
 	printf("yield-solo: %.1f ns/op\n", b.solo_ns);

@@ -8,7 +8,7 @@
  */
 #include "config.h"
 
-#include <check.h>
+#include "testutil.h"
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -148,13 +148,4 @@ static Suite *deque_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(deque_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+WEFT_CHECK_MAIN(deque_suite)

@@ -14,7 +14,7 @@
 
 #include "symbol.h"
 
-#include <check.h>
+#include "testutil.h"
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -166,13 +166,4 @@ static Suite *symbol_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(symbol_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+WEFT_CHECK_MAIN(symbol_suite)
