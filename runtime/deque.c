@@ -9,6 +9,10 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#ifdef WEFT__TSAN_FENCE
+_Atomic int weft__fence_word;
+#endif
+
 static struct weft__deque_array *array_new(int64_t size)
 {
 	struct weft__deque_array *a;

@@ -55,6 +55,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fence.h"
+
 struct weft_task;
 
 struct weft__deque_array {
@@ -115,7 +117,7 @@ static inline struct weft_task *weft__deque_pop(struct weft__deque *q)
 	b--;
 	a = atomic_load_explicit(&q->array, memory_order_relaxed);
 	atomic_store_explicit(&q->bottom, b, memory_order_relaxed);
-	atomic_thread_fence(memory_order_seq_cst); /* [D2] pairs with [D3] */
+	weft__fence(); /* [D2] pairs with [D3] */
 	t = atomic_load_explicit(&q->top, memory_order_relaxed);
 	if (t <= b) {
 		x = atomic_load_explicit(&a->slot[b & a->mask], memory_order_relaxed);
@@ -137,7 +139,7 @@ static inline struct weft_task *weft__deque_pop(struct weft__deque *q)
 static inline struct weft_task *weft__deque_steal(struct weft__deque *q)
 {
 	int64_t t = atomic_load_explicit(&q->top, memory_order_acquire);
-	atomic_thread_fence(memory_order_seq_cst); /* [D3] pairs with [D2] */
+	weft__fence(); /* [D3] pairs with [D2] */
 	int64_t b = atomic_load_explicit(&q->bottom, memory_order_acquire); /* [D4] */
 	struct weft__deque_array *a;
 	struct weft_task *x;

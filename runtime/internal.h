@@ -295,7 +295,7 @@ static inline void weft__light_fence(void)
 	if (__builtin_expect(weft__sched.membarrier, 1))
 		atomic_signal_fence(memory_order_seq_cst);
 	else
-		atomic_thread_fence(memory_order_seq_cst);
+		weft__fence();
 }
 
 /* tasks.c */

@@ -139,7 +139,7 @@ void weft__heavy_fence(void)
 			return;
 		weft__throw("membarrier failed after registration");
 	}
-	atomic_thread_fence(memory_order_seq_cst);
+	weft__fence();
 }
 
 static bool membarrier_register(void)
