@@ -49,6 +49,15 @@
  * resumes on that M (after_switch). That is Go's gopark/unlockf trick: a
  * waker cannot see a parked task before its registers are saved.
  *
+ * Spawning. weft_go() allocates a descriptor from the P's free list,
+ * pushes it on the deque and returns; the task gets a stack when it first
+ * runs. When a task returns and the next local task has never run, that
+ * task takes over the dead task's stack and runs in place (task_exit): a
+ * burst of short tasks costs a function call each, not two switches. A
+ * spawner that gets more than WEFT__SPAWN_BACKLOG tasks ahead of the Ps
+ * waits in its yield queue until half are done, so a loop spawning a
+ * million tasks keeps a few thousand descriptors alive, hot in cache.
+ *
  * Parking and spinning (the wake-up protocol). An M that finds no work
  * becomes "spinning" (sched.nmspinning) if fewer than half the busy Ps
  * already spin, and tries to steal for a few rounds; then it gives its P
