@@ -187,6 +187,54 @@ START_TEST(test_yield_alone)
 }
 END_TEST
 
+/* ---- fairness: LIFO work does not starve an old task -------------------- */
+
+struct fair {
+	_Atomic int victim_ran;
+	_Atomic long chain_len;
+	weft_wg wg;
+};
+
+static struct fair fair;
+
+static void victim(void *arg)
+{
+	(void)arg;
+	atomic_store(&fair.victim_ran, 1);
+	weft_wg_done(&fair.wg);
+}
+
+/* Each link spawns the next and exits: under pure LIFO the newest task
+ * always runs next and the victim, queued first, never would. */
+static void chain(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&fair.chain_len, 1);
+	if (!atomic_load(&fair.victim_ran))
+		go_ok(chain, NULL);
+	else
+		weft_wg_done(&fair.wg);
+}
+
+static void fair_main(void *arg)
+{
+	(void)arg;
+	weft_wg_add(&fair.wg, 2);
+	go_ok(victim, NULL);
+	go_ok(chain, NULL);
+	weft_wg_wait(&fair.wg);
+}
+
+START_TEST(test_no_starvation)
+{
+	memset(&fair, 0, sizeof(fair));
+	run_main(1, fair_main, NULL);
+	ck_assert_int_eq(atomic_load(&fair.victim_ran), 1);
+	/* The rule bounds the wait: the old task runs within a few ticks. */
+	ck_assert_int_lt(atomic_load(&fair.chain_len), 1000);
+}
+END_TEST
+
 /* ---- tasks spawned from a plain thread run ------------------------------ */
 
 #define FROM_THREAD 10000
@@ -373,6 +421,7 @@ static Suite *sched_suite(void)
 	tcase_add_test(tc, test_fib_p2);
 	tcase_add_test(tc, test_yield_alternates);
 	tcase_add_test(tc, test_yield_alone);
+	tcase_add_test(tc, test_no_starvation);
 	tcase_add_test(tc, test_spawn_from_thread);
 	tcase_add_test(tc, test_api_edges);
 	tcase_add_test(tc, test_exit_leaves_tasks);
