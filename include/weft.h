@@ -179,6 +179,82 @@ WEFT_API void weft_safepoint(void);
 WEFT_API const char *weft_strerror(int err);
 
 /* ------------------------------------------------------------------------
+ * Channels (Go's chan)
+ *
+ * A channel carries elements of a fixed size between tasks (and plain
+ * threads). Unbuffered (capacity 0): a send and a receive meet, and the
+ * value is copied straight from the sender's variable into the receiver's.
+ * Buffered: a ring of @capacity elements. Blocked senders and receivers are
+ * served first come, first served; a task woken by a channel operation runs
+ * next on the waker's P (its runnext), so a ping-pong stays on one core.
+ *
+ * "Blocks" below: a task parks; a plain thread sleeps on a futex (so
+ * threads and tasks can talk through channels).
+ * ---------------------------------------------------------------------- */
+
+typedef struct weft_chan weft_chan;
+
+/**
+ * weft_chan_make - a new channel of @capacity elements of @elem_size bytes.
+ * @elem_size may be 0 (a signal-only channel); @capacity 0 is unbuffered.
+ * Returns NULL if memory could not be had (or the buffer size overflows).
+ * Never blocks. Any caller.
+ */
+WEFT_API weft_chan *weft_chan_make(size_t elem_size, size_t capacity);
+
+/**
+ * weft_chan_free - free @c (NULL is fine). No task or thread may use it any
+ * more; freeing a channel that a task or thread waits on is a fatal misuse
+ * (message, exit status 2). Never blocks. Any caller.
+ */
+WEFT_API void weft_chan_free(weft_chan *c);
+
+/**
+ * weft_chan_send - send the element at @elem (elem_size bytes are copied).
+ * Returns 0 once a receiver took it or it is in the buffer; -EPIPE if the
+ * channel is closed (also when it is closed while the sender waits).
+ * Blocks while the channel is full (unbuffered: until a receiver comes).
+ * Any task or plain thread.
+ */
+WEFT_API int weft_chan_send(weft_chan *c, const void *elem);
+
+/**
+ * weft_chan_recv - receive an element into @elem (may be NULL to discard).
+ * Returns 0; or -EPIPE when the channel is closed and drained, with @elem
+ * zero-filled. Blocks while the channel is empty and open.
+ * Any task or plain thread.
+ */
+WEFT_API int weft_chan_recv(weft_chan *c, void *elem);
+
+/**
+ * weft_chan_try_send - send without blocking: 0, -EAGAIN if it would block
+ * (full, or no receiver waiting on an unbuffered channel), -EPIPE if closed.
+ * Never blocks. Any caller.
+ */
+WEFT_API int weft_chan_try_send(weft_chan *c, const void *elem);
+
+/**
+ * weft_chan_try_recv - receive without blocking: 0, -EAGAIN if nothing is
+ * there, -EPIPE if closed and drained (@elem zero-filled). Never blocks.
+ * Any caller.
+ */
+WEFT_API int weft_chan_try_recv(weft_chan *c, void *elem);
+
+/**
+ * weft_chan_close - close @c: no more sends. Every blocked receiver wakes
+ * with -EPIPE (zero-filled element), every blocked sender with -EPIPE;
+ * buffered elements can still be received. Returns 0, or -EPIPE if it was
+ * already closed. Never blocks. Any caller.
+ */
+WEFT_API int weft_chan_close(weft_chan *c);
+
+/** weft_chan_len - elements in the buffer now (racy by nature). Any caller. */
+WEFT_API size_t weft_chan_len(const weft_chan *c);
+
+/** weft_chan_cap - the capacity given to weft_chan_make(). Any caller. */
+WEFT_API size_t weft_chan_cap(const weft_chan *c);
+
+/* ------------------------------------------------------------------------
  * Wait groups (Go's sync.WaitGroup)
  * ---------------------------------------------------------------------- */
 

@@ -244,6 +244,35 @@ extern _Atomic int weft__safepoint_pending;
 #define WEFT_TSAN_ACQUIRE(p) ((void)(p))
 #endif
 
+/* ---- channel waiters (chan.c; select uses them too) --------------------- */
+
+struct weft__select {
+	_Atomic int done; /* 0 until one case fires; the waker that sets it serves */
+	int fired;        /* index of the case that fired */
+};
+
+/* One blocked send or receive: on the stack of whoever waits. */
+struct weft__waiter {
+	struct weft__waiter *next, *prev; /* in a channel queue (channel lock) */
+	struct weft_task *task;           /* NULL: a plain thread, woken by futex */
+	void *elem;                       /* the sender's value / receiver's slot */
+	int result;                       /* 0 or -EPIPE, set by the waker */
+	bool queued;
+	_Atomic int32_t futex;            /* plain threads: 1 once woken */
+	struct weft__select *sel;         /* NULL for a plain send/recv */
+	int index;                        /* case index in sel */
+};
+
+struct weft__waitq {
+	struct weft__waiter *first, *last;
+};
+
+void weft__waitq_remove(struct weft__waitq *q, struct weft__waiter *w);
+void weft__waiter_wake(struct weft__waiter *w);
+struct weft_chan;
+int weft__chan_send(struct weft_chan *c, const void *elem, bool may_block);
+int weft__chan_recv(struct weft_chan *c, void *elem, bool may_block);
+
 /* ---- verbs ------------------------------------------------------------ */
 
 /*

@@ -95,6 +95,30 @@ START_TEST(test_no_deadlock_with_thread)
 }
 END_TEST
 
+START_TEST(test_deadlock_chan)
+{
+	struct child c;
+
+	run_child(&c, "deadlock", "chan", "WEFT_PROCS=1");
+	ck_assert_msg(c.status == 2, "status %d, output:\n%s", c.status, c.out);
+	ck_assert_msg(strstr(c.out, "all tasks are asleep - deadlock!"), "output:\n%s", c.out);
+	ck_assert_msg(strstr(c.out, "task 1 (main_chan): blocked on chan receive"),
+		      "output:\n%s", c.out);
+}
+END_TEST
+
+START_TEST(test_chan_free_busy)
+{
+	struct child c;
+
+	run_child(&c, "deadlock", "free", "WEFT_PROCS=1");
+	ck_assert_msg(c.status == 2, "status %d, output:\n%s", c.status, c.out);
+	ck_assert_msg(strstr(c.out, "weft: fatal: weft_chan_free: channel"), "output:\n%s",
+		      c.out);
+	ck_assert_msg(strstr(c.out, "freed while tasks wait on it"), "output:\n%s", c.out);
+}
+END_TEST
+
 START_TEST(test_stack_overflow)
 {
 	struct child c;
@@ -127,6 +151,8 @@ static Suite *fatal_suite(void)
 	tcase_add_test(tc, test_deadlock_main);
 	tcase_add_test(tc, test_deadlock_many);
 	tcase_add_test(tc, test_no_deadlock_with_thread);
+	tcase_add_test(tc, test_deadlock_chan);
+	tcase_add_test(tc, test_chan_free_busy);
 	tcase_add_test(tc, test_stack_overflow);
 	tcase_add_test(tc, test_wg_negative);
 	suite_add_tcase(s, tc);

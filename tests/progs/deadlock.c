@@ -5,6 +5,8 @@
  *   deadlock many    main and three workers wait on different wait groups
  *   deadlock thread  main waits on a wait group that a plain thread
  *                    completes: NOT a deadlock, must exit 0
+ *   deadlock chan    main receives from a channel nobody else holds
+ *   deadlock free    a channel is freed while a task waits on it (misuse)
  * The runtime must print "weft: fatal: all tasks are asleep - deadlock!"
  * and each blocked task, and exit with status 2.
  */
@@ -56,6 +58,30 @@ static void main_many(void *arg)
 	weft_wg_wait(&never);
 }
 
+static void main_chan(void *arg)
+{
+	weft_chan *c = weft_chan_make(sizeof(int), 0);
+	int v;
+	(void)arg;
+	weft_chan_recv(c, &v);
+}
+
+static void chan_waiter(void *arg)
+{
+	int v;
+	weft_chan_recv(arg, &v);
+}
+
+static void main_free(void *arg)
+{
+	weft_chan *c = weft_chan_make(sizeof(int), 0);
+	(void)arg;
+	weft_go(chan_waiter, c);
+	for (int i = 0; i < 10; i++)
+		weft_yield();
+	weft_chan_free(c);
+}
+
 static void main_thread(void *arg)
 {
 	pthread_t th;
@@ -76,5 +102,9 @@ int main(int argc, char **argv)
 		fn = main_many;
 	else if (strcmp(mode, "thread") == 0)
 		fn = main_thread;
+	else if (strcmp(mode, "chan") == 0)
+		fn = main_chan;
+	else if (strcmp(mode, "free") == 0)
+		fn = main_free;
 	return weft_main(fn, NULL) == 0 ? 0 : 1;
 }

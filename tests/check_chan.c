@@ -1,0 +1,485 @@
+/*
+ * check_chan.c - Check suite "chan": channel semantics and exactly-once
+ * delivery under load.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "testutil.h"
+
+/* ---- unbuffered ping-pong delivers values in order ---------------------- */
+
+#define PINGS 10000
+
+struct pp {
+	weft_chan *ping, *pong;
+	long bad;
+	weft_wg wg;
+};
+
+static void ponger(void *arg)
+{
+	struct pp *p = arg;
+	long v;
+
+	for (long i = 0; i < PINGS; i++) {
+		if (weft_chan_recv(p->ping, &v) != 0 || v != i)
+			p->bad++;
+		v = -v;
+		if (weft_chan_send(p->pong, &v) != 0)
+			p->bad++;
+	}
+	weft_wg_done(&p->wg);
+}
+
+static void pp_main(void *arg)
+{
+	struct pp *p = arg;
+	long v;
+
+	weft_wg_add(&p->wg, 1);
+	go_ok(ponger, p);
+	for (long i = 0; i < PINGS; i++) {
+		if (weft_chan_send(p->ping, &i) != 0)
+			p->bad++;
+		if (weft_chan_recv(p->pong, &v) != 0 || v != -i)
+			p->bad++;
+	}
+	weft_wg_wait(&p->wg);
+}
+
+static void check_pingpong(int procs)
+{
+	struct pp p;
+
+	memset(&p, 0, sizeof(p));
+	p.ping = weft_chan_make(sizeof(long), 0);
+	p.pong = weft_chan_make(sizeof(long), 0);
+	ck_assert_ptr_nonnull(p.ping);
+	run_main(procs, pp_main, &p);
+	ck_assert_int_eq(p.bad, 0);
+	ck_assert_int_eq(weft_chan_len(p.ping), 0);
+	ck_assert_int_eq(weft_chan_cap(p.ping), 0);
+	weft_chan_free(p.ping);
+	weft_chan_free(p.pong);
+}
+
+START_TEST(test_pingpong_p1)
+{
+	check_pingpong(1);
+}
+END_TEST
+
+START_TEST(test_pingpong_p2)
+{
+	check_pingpong(2);
+}
+END_TEST
+
+/* ---- buffered: FIFO, len, cap, try ops ----------------------------------- */
+
+static void buffered_main(void *arg)
+{
+	int *bad = arg;
+	weft_chan *c = weft_chan_make(sizeof(int), 4);
+	int v;
+
+	*bad |= weft_chan_cap(c) != 4;
+	for (int i = 0; i < 4; i++)
+		*bad |= weft_chan_try_send(c, &i) != 0;
+	*bad |= weft_chan_len(c) != 4;
+	v = 99;
+	*bad |= weft_chan_try_send(c, &v) != -EAGAIN;
+	for (int i = 0; i < 4; i++) {
+		*bad |= weft_chan_recv(c, &v) != 0;
+		*bad |= v != i;
+	}
+	*bad |= weft_chan_try_recv(c, &v) != -EAGAIN;
+	*bad |= weft_chan_len(c) != 0;
+	/* Wrap around the ring several times. */
+	for (int i = 0; i < 100; i++) {
+		*bad |= weft_chan_send(c, &i) != 0;
+		if (i % 3 == 2)
+			for (int k = 0; k < 3; k++) {
+				static int expect;
+				*bad |= weft_chan_recv(c, &v) != 0 || v != expect++;
+			}
+	}
+	weft_chan_free(c);
+	/* Unbuffered try ops with nobody there. */
+	c = weft_chan_make(sizeof(int), 0);
+	*bad |= weft_chan_try_send(c, &v) != -EAGAIN;
+	*bad |= weft_chan_try_recv(c, &v) != -EAGAIN;
+	weft_chan_free(c);
+}
+
+START_TEST(test_buffered_fifo)
+{
+	int bad = 0;
+
+	run_main(2, buffered_main, &bad);
+	ck_assert_int_eq(bad, 0);
+}
+END_TEST
+
+/* ---- close semantics -------------------------------------------------------- */
+
+struct closing {
+	weft_chan *c;
+	_Atomic int started;
+	int res[8];
+	long vals[8];
+	weft_wg wg;
+};
+
+static void blocked_sender(void *arg)
+{
+	struct closing *k = arg;
+	int i = atomic_fetch_add(&k->started, 1);
+	long v = 7;
+
+	k->res[i] = weft_chan_send(k->c, &v);
+	weft_wg_done(&k->wg);
+}
+
+static void blocked_receiver(void *arg)
+{
+	struct closing *k = arg;
+	int i = atomic_fetch_add(&k->started, 1);
+
+	k->vals[i] = 12345;
+	k->res[i] = weft_chan_recv(k->c, &k->vals[i]);
+	weft_wg_done(&k->wg);
+}
+
+static void close_main(void *arg)
+{
+	int *bad = arg;
+	struct closing k;
+	long v = 1;
+
+	/* Send on closed; recv drains then -EPIPE zero-filled; double close. */
+	weft_chan *c = weft_chan_make(sizeof(long), 2);
+	*bad |= weft_chan_send(c, &v) != 0;
+	v = 2;
+	*bad |= weft_chan_send(c, &v) != 0;
+	*bad |= weft_chan_close(c) != 0;
+	*bad |= weft_chan_send(c, &v) != -EPIPE;
+	*bad |= weft_chan_try_send(c, &v) != -EPIPE;
+	*bad |= weft_chan_recv(c, &v) != 0 || v != 1;
+	*bad |= weft_chan_recv(c, &v) != 0 || v != 2;
+	v = 77;
+	*bad |= weft_chan_recv(c, &v) != -EPIPE || v != 0;
+	v = 77;
+	*bad |= weft_chan_try_recv(c, &v) != -EPIPE || v != 0;
+	*bad |= weft_chan_close(c) != -EPIPE;
+	weft_chan_free(c);
+
+	/* Close wakes blocked senders and receivers. */
+	for (int kind = 0; kind < 2; kind++) {
+		memset(&k, 0, sizeof(k));
+		k.c = weft_chan_make(sizeof(long), 0);
+		weft_wg_add(&k.wg, 4);
+		for (int i = 0; i < 4; i++)
+			go_ok(kind ? blocked_receiver : blocked_sender, &k);
+		while (atomic_load(&k.started) < 4)
+			weft_yield();
+		for (int i = 0; i < 10; i++)
+			weft_yield(); /* let them block */
+		*bad |= weft_chan_close(k.c) != 0;
+		weft_wg_wait(&k.wg);
+		for (int i = 0; i < 4; i++) {
+			*bad |= k.res[i] != -EPIPE;
+			if (kind)
+				*bad |= k.vals[i] != 0;
+		}
+		weft_chan_free(k.c);
+	}
+}
+
+START_TEST(test_close)
+{
+	int bad = 0;
+
+	run_main(1, close_main, &bad);
+	ck_assert_int_eq(bad, 0);
+	bad = 0;
+	run_main(2, close_main, &bad);
+	ck_assert_int_eq(bad, 0);
+}
+END_TEST
+
+/* ---- exactly once: 4 producers, 4 consumers, 1e6 items ---------------------- */
+
+#define ITEMS 1000000
+#define PRODUCERS 4
+#define CONSUMERS 4
+
+struct flow {
+	weft_chan *c[2]; /* unbuffered and buffered */
+	_Atomic unsigned char *seen;
+	_Atomic long received;
+	_Atomic long long sum;
+	weft_wg producers, consumers;
+};
+
+static struct flow flow;
+
+static void producer(void *arg)
+{
+	long id = (long)(intptr_t)arg;
+
+	for (long i = id; i < ITEMS; i += PRODUCERS) {
+		weft_chan *c = flow.c[i & 1];
+		if ((i & 6) == 0) {
+			/* try first, block if it would */
+			if (weft_chan_try_send(c, &i) == -EAGAIN)
+				weft_chan_send(c, &i);
+		} else {
+			weft_chan_send(c, &i);
+		}
+	}
+	weft_wg_done(&flow.producers);
+}
+
+static void consumer(void *arg)
+{
+	long id = (long)(intptr_t)arg;
+	int open = 2;
+	long v;
+
+	/* Each consumer drains both channels until both are closed. */
+	while (open > 0) {
+		int got = 0;
+		for (int k = 0; k < 2; k++) {
+			int r = (id & 1) ? weft_chan_try_recv(flow.c[k], &v)
+					  : weft_chan_try_recv(flow.c[k ^ 1], &v);
+			if (r == 0) {
+				atomic_fetch_add(&flow.seen[v], 1);
+				atomic_fetch_add(&flow.received, 1);
+				atomic_fetch_add(&flow.sum, v);
+				got = 1;
+			}
+		}
+		if (got)
+			continue;
+		/* Nothing ready: block on one of them. */
+		int k = (int)(id & 1);
+		int r = weft_chan_recv(flow.c[k], &v);
+		if (r == 0) {
+			atomic_fetch_add(&flow.seen[v], 1);
+			atomic_fetch_add(&flow.received, 1);
+			atomic_fetch_add(&flow.sum, v);
+		} else {
+			/* This one is closed and drained: drain the other. */
+			while (weft_chan_recv(flow.c[k ^ 1], &v) == 0) {
+				atomic_fetch_add(&flow.seen[v], 1);
+				atomic_fetch_add(&flow.received, 1);
+				atomic_fetch_add(&flow.sum, v);
+			}
+			open = 0;
+		}
+	}
+	weft_wg_done(&flow.consumers);
+}
+
+static void flow_main(void *arg)
+{
+	(void)arg;
+	weft_wg_add(&flow.producers, PRODUCERS);
+	weft_wg_add(&flow.consumers, CONSUMERS);
+	for (long i = 0; i < CONSUMERS; i++)
+		go_ok(consumer, (void *)(intptr_t)i);
+	for (long i = 0; i < PRODUCERS; i++)
+		go_ok(producer, (void *)(intptr_t)i);
+	weft_wg_wait(&flow.producers);
+	weft_chan_close(flow.c[0]);
+	weft_chan_close(flow.c[1]);
+	weft_wg_wait(&flow.consumers);
+}
+
+static void check_flow(int procs)
+{
+	memset(&flow, 0, sizeof(flow));
+	flow.c[0] = weft_chan_make(sizeof(long), 0);
+	flow.c[1] = weft_chan_make(sizeof(long), 64);
+	flow.seen = calloc(ITEMS, 1);
+	run_main(procs, flow_main, NULL);
+	ck_assert_int_eq(atomic_load(&flow.received), ITEMS);
+	ck_assert(atomic_load(&flow.sum) == (long long)ITEMS * (ITEMS - 1) / 2);
+	for (long i = 0; i < ITEMS; i++)
+		if (flow.seen[i] != 1)
+			ck_abort_msg("item %ld received %d times", i, (int)flow.seen[i]);
+	free((void *)flow.seen);
+	weft_chan_free(flow.c[0]);
+	weft_chan_free(flow.c[1]);
+}
+
+START_TEST(test_exactly_once_p1)
+{
+	check_flow(1);
+}
+END_TEST
+
+START_TEST(test_exactly_once_p2)
+{
+	check_flow(2);
+}
+END_TEST
+
+/* ---- the concurrent prime sieve (seed 002) ----------------------------------- */
+
+#define NPRIMES 1000
+
+struct filter {
+	weft_chan *in, *out;
+	int prime;
+};
+
+static void generate(void *arg)
+{
+	weft_chan *ch = arg;
+
+	for (int i = 2;; i++)
+		if (weft_chan_send(ch, &i) != 0)
+			return;
+}
+
+static void filter(void *arg)
+{
+	struct filter *f = arg;
+	int v;
+
+	while (weft_chan_recv(f->in, &v) == 0)
+		if (v % f->prime != 0 && weft_chan_send(f->out, &v) != 0)
+			break;
+	free(f);
+}
+
+static void sieve_main(void *arg)
+{
+	int *primes = arg;
+	weft_chan *ch = weft_chan_make(sizeof(int), 0);
+
+	go_ok(generate, ch);
+	for (int i = 0; i < NPRIMES; i++) {
+		struct filter *f = malloc(sizeof(*f));
+		weft_chan_recv(ch, &primes[i]);
+		f->in = ch;
+		f->out = weft_chan_make(sizeof(int), 0);
+		f->prime = primes[i];
+		go_ok(filter, f);
+		ch = f->out;
+	}
+	/* The program ends here, as in Go: the filters are left blocked. */
+}
+
+START_TEST(test_prime_sieve)
+{
+	int primes[NPRIMES];
+	int n = 0;
+
+	run_main(2, sieve_main, primes);
+	for (int c = 2; n < NPRIMES; c++) {
+		int prime = 1;
+		for (int d = 2; d * d <= c; d++)
+			if (c % d == 0) {
+				prime = 0;
+				break;
+			}
+		if (prime) {
+			ck_assert_int_eq(primes[n], c);
+			n++;
+		}
+	}
+	ck_assert_int_eq(primes[NPRIMES - 1], 7919);
+}
+END_TEST
+
+/* ---- a plain thread and a task talk through channels; signal channels ------ */
+
+struct thr {
+	weft_chan *req, *rep, *sig;
+	long sum;
+	int bad;
+};
+
+static void echo_task(void *arg)
+{
+	struct thr *t = arg;
+	long v;
+
+	while (weft_chan_recv(t->req, &v) == 0) {
+		v *= 2;
+		weft_chan_send(t->rep, &v);
+	}
+	weft_chan_send(t->sig, NULL); /* zero-size element */
+}
+
+static void *talker(void *arg)
+{
+	struct thr *t = arg;
+	long v;
+
+	for (long i = 1; i <= 1000; i++) {
+		t->bad |= weft_chan_send(t->req, &i) != 0;
+		t->bad |= weft_chan_recv(t->rep, &v) != 0;
+		t->sum += v;
+	}
+	weft_chan_close(t->req);
+	return NULL;
+}
+
+static void thr_main(void *arg)
+{
+	struct thr *t = arg;
+	pthread_t th;
+
+	go_ok(echo_task, t);
+	ck_assert_int_eq(pthread_create(&th, NULL, talker, t), 0);
+	t->bad |= weft_chan_recv(t->sig, NULL) != 0;
+	weft_syscall_enter();
+	pthread_join(th, NULL);
+	weft_syscall_exit();
+}
+
+START_TEST(test_plain_thread)
+{
+	struct thr t;
+
+	memset(&t, 0, sizeof(t));
+	t.req = weft_chan_make(sizeof(long), 0);
+	t.rep = weft_chan_make(sizeof(long), 0);
+	t.sig = weft_chan_make(0, 0);
+	run_main(2, thr_main, &t);
+	ck_assert_int_eq(t.bad, 0);
+	ck_assert_int_eq(t.sum, 1000 * 1001);
+	weft_chan_free(t.req);
+	weft_chan_free(t.rep);
+	weft_chan_free(t.sig);
+}
+END_TEST
+
+static Suite *chan_suite(void)
+{
+	Suite *s = suite_create("chan");
+	TCase *tc = tcase_create("chan");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_pingpong_p1);
+	tcase_add_test(tc, test_pingpong_p2);
+	tcase_add_test(tc, test_buffered_fifo);
+	tcase_add_test(tc, test_close);
+	tcase_add_test(tc, test_exactly_once_p1);
+	tcase_add_test(tc, test_exactly_once_p2);
+	tcase_add_test(tc, test_prime_sieve);
+	tcase_add_test(tc, test_plain_thread);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+WEFT_CHECK_MAIN(chan_suite)
