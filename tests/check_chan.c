@@ -338,52 +338,72 @@ END_TEST
 struct filter {
 	weft_chan *in, *out;
 	int prime;
+	weft_wg *wg;
+};
+
+struct sieve {
+	int primes[NPRIMES];
+	weft_chan *chans[NPRIMES + 1];
+	struct filter filters[NPRIMES];
+	weft_wg wg;
 };
 
 static void generate(void *arg)
 {
-	weft_chan *ch = arg;
+	struct sieve *s = arg;
 
 	for (int i = 2;; i++)
-		if (weft_chan_send(ch, &i) != 0)
-			return;
+		if (weft_chan_send(s->chans[0], &i) != 0)
+			break;
+	weft_wg_done(&s->wg);
 }
 
+/* Pass on what the prime does not divide; close the output when the input
+ * closes, so that the whole chain winds down from its head. */
 static void filter(void *arg)
 {
 	struct filter *f = arg;
 	int v;
 
 	while (weft_chan_recv(f->in, &v) == 0)
-		if (v % f->prime != 0 && weft_chan_send(f->out, &v) != 0)
-			break;
-	free(f);
+		if (v % f->prime != 0)
+			weft_chan_send(f->out, &v);
+	weft_chan_close(f->out);
+	weft_wg_done(f->wg);
 }
 
 static void sieve_main(void *arg)
 {
-	int *primes = arg;
-	weft_chan *ch = weft_chan_make(sizeof(int), 0);
+	struct sieve *s = arg;
+	int v;
 
-	go_ok(generate, ch);
+	s->chans[0] = weft_chan_make(sizeof(int), 0);
+	weft_wg_add(&s->wg, NPRIMES + 1);
+	go_ok(generate, s);
 	for (int i = 0; i < NPRIMES; i++) {
-		struct filter *f = malloc(sizeof(*f));
-		weft_chan_recv(ch, &primes[i]);
-		f->in = ch;
-		f->out = weft_chan_make(sizeof(int), 0);
-		f->prime = primes[i];
+		struct filter *f = &s->filters[i];
+		weft_chan_recv(s->chans[i], &s->primes[i]);
+		s->chans[i + 1] = weft_chan_make(sizeof(int), 0);
+		*f = (struct filter){ s->chans[i], s->chans[i + 1], s->primes[i], &s->wg };
 		go_ok(filter, f);
-		ch = f->out;
 	}
-	/* The program ends here, as in Go: the filters are left blocked. */
+	/* Wind down: stop the generator, drain the tail, wait for every filter. */
+	weft_chan_close(s->chans[0]);
+	while (weft_chan_recv(s->chans[NPRIMES], &v) == 0)
+		;
+	weft_wg_wait(&s->wg);
+	for (int i = 0; i <= NPRIMES; i++)
+		weft_chan_free(s->chans[i]);
 }
 
 START_TEST(test_prime_sieve)
 {
-	int primes[NPRIMES];
+	static struct sieve s;
+	int *primes = s.primes;
 	int n = 0;
 
-	run_main(2, sieve_main, primes);
+	memset(&s, 0, sizeof(s));
+	run_main(2, sieve_main, &s);
 	for (int c = 2; n < NPRIMES; c++) {
 		int prime = 1;
 		for (int d = 2; d * d <= c; d++)
