@@ -281,6 +281,35 @@ WEFT_API void weft_wg_done(weft_wg *wg);
  */
 WEFT_API void weft_wg_wait(weft_wg *wg);
 
+/* ------------------------------------------------------------------------
+ * Mutexes (Go's sync.Mutex)
+ * ---------------------------------------------------------------------- */
+
+/** A mutex; embed it and initialise it with WEFT_MUTEX_INIT. Not recursive. */
+typedef struct weft_mutex {
+	uint64_t opaque_[4];
+} weft_mutex;
+#define WEFT_MUTEX_INIT { { 0, 0, 0, 0 } }
+
+/**
+ * weft_mutex_lock - lock @m, blocking the task (never the worker thread)
+ * while another holder has it. Waiters are served in order, and a waiter
+ * that has waited 1 ms gets the mutex handed to it at the next unlock, so a
+ * task re-locking in a loop cannot starve it. Any task; a plain thread
+ * sleeps until it gets the mutex.
+ */
+WEFT_API void weft_mutex_lock(weft_mutex *m);
+
+/** weft_mutex_trylock - 0 if @m was locked now, -EBUSY if it is held. Never blocks. */
+WEFT_API int weft_mutex_trylock(weft_mutex *m);
+
+/**
+ * weft_mutex_unlock - unlock @m. Unlocking a mutex that is not locked is a
+ * fatal misuse (message, exit status 2). Any task or thread may unlock (as
+ * in Go, a mutex is not tied to the task that locked it). Never blocks.
+ */
+WEFT_API void weft_mutex_unlock(weft_mutex *m);
+
 #ifdef __cplusplus
 }
 #endif

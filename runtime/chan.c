@@ -65,7 +65,7 @@ struct weft_chan {
 
 /* ---- wait queues (channel lock held) ------------------------------------- */
 
-static void waitq_push(struct weft__waitq *q, struct weft__waiter *w)
+void weft__waitq_push(struct weft__waitq *q, struct weft__waiter *w)
 {
 	w->next = NULL;
 	w->prev = q->last;
@@ -74,6 +74,18 @@ static void waitq_push(struct weft__waitq *q, struct weft__waiter *w)
 	else
 		q->first = w;
 	q->last = w;
+	w->queued = true;
+}
+
+void weft__waitq_push_front(struct weft__waitq *q, struct weft__waiter *w)
+{
+	w->prev = NULL;
+	w->next = q->first;
+	if (q->first)
+		q->first->prev = w;
+	else
+		q->last = w;
+	q->first = w;
 	w->queued = true;
 }
 
@@ -129,9 +141,11 @@ void weft__waiter_wake(struct weft__waiter *w)
 	weft__futex_wake(&w->futex, 1);
 }
 
-/* Block the caller on @w, queued on @q under @c's lock; unlocks. */
-static void block(struct weft_chan *c, struct weft__waitq *q, struct weft__waiter *w,
-		  int reason)
+/*
+ * Fill in who waits: the running task, or (task == NULL) a plain thread
+ * that will sleep on w->futex. Call before queueing @w.
+ */
+void weft__waiter_init(struct weft__waiter *w)
 {
 	struct weft_m *m = weft__getm();
 
@@ -140,14 +154,26 @@ static void block(struct weft_chan *c, struct weft__waitq *q, struct weft__waite
 	atomic_init(&w->futex, 0);
 	if (!w->task)
 		weft__extern_enter(); /* a blocked thread may wake tasks later */
-	waitq_push(q, w);
+}
+
+void weft__waiter_block(struct weft__waiter *w, int reason, const void *obj, weft__spin *lock)
+{
 	if (w->task) {
-		weft__park(reason, c, weft__spin_unlock_fn, &c->lock);
+		weft__park(reason, obj, weft__spin_unlock_fn, lock);
 		return;
 	}
-	weft__spin_unlock(&c->lock);
+	weft__spin_unlock(lock);
 	while (atomic_load_explicit(&w->futex, memory_order_acquire) == 0)
 		weft__futex_wait(&w->futex, 0, -1);
+}
+
+/* Block the caller on @w, queued on @q under @c's lock; unlocks. */
+static void block(struct weft_chan *c, struct weft__waitq *q, struct weft__waiter *w,
+		  int reason)
+{
+	weft__waiter_init(w);
+	weft__waitq_push(q, w);
+	weft__waiter_block(w, reason, c, &c->lock);
 }
 
 static inline void *slot(struct weft_chan *c, size_t i)

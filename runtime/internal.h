@@ -100,9 +100,6 @@ struct weft_p {
 	_Atomic int status;                   /* enum weft__pstatus */
 	struct weft_m *m;                     /* owner M (while RUNNING/SYSCALL) */
 	struct weft_p *link;                  /* idle list (sched lock) */
-	/* Tasks that yielded, FIFO, owner only (see "Fairness" in sched.c). */
-	struct weft_task *yq_head, *yq_tail;
-	_Atomic int yq_len;                   /* readable by others */
 	_Atomic uint32_t schedtick;           /* owner: +1 per schedule; sysmon reads */
 	uint32_t nspawn;                      /* owner: +1 per spawn */
 	_Atomic uint32_t syscalltick;         /* +1 per syscall enter */
@@ -123,7 +120,6 @@ struct weft_p {
 enum weft__after {
 	WEFT__A_NONE = 0,
 	WEFT__A_REQUEUE, /* push the previous task on this P's deque */
-	WEFT__A_YIELDED, /* the previous task yielded: to the P's yield queue */
 	WEFT__A_UNLOCK,  /* call after_fn(after_arg): the previous task parked */
 	WEFT__A_FREE,    /* the previous task died: recycle stack and descriptor */
 	WEFT__A_INJECT,  /* put the previous task on the global queue */
@@ -244,6 +240,28 @@ extern _Atomic int weft__safepoint_pending;
 #define WEFT_TSAN_ACQUIRE(p) ((void)(p))
 #endif
 
+/* A tiny test-and-test-and-set lock for short critical sections that never
+ * block (wait queues of wait groups, mutexes, channels). */
+typedef struct {
+	_Atomic int32_t v;
+} weft__spin;
+void weft__spin_lock_slow(weft__spin *l);
+static inline void weft__spin_lock(weft__spin *l)
+{
+	int32_t z = 0;
+	if (__builtin_expect(atomic_compare_exchange_weak_explicit(&l->v, &z, 1,
+								   memory_order_acquire,
+								   memory_order_relaxed),
+			     1))
+		return;
+	weft__spin_lock_slow(l);
+}
+static inline void weft__spin_unlock(weft__spin *l)
+{
+	atomic_store_explicit(&l->v, 0, memory_order_release);
+}
+void weft__spin_unlock_fn(void *l);
+
 /* ---- channel waiters (chan.c; select uses them too) --------------------- */
 
 struct weft__select {
@@ -261,13 +279,20 @@ struct weft__waiter {
 	_Atomic int32_t futex;            /* plain threads: 1 once woken */
 	struct weft__select *sel;         /* NULL for a plain send/recv */
 	int index;                        /* case index in sel */
+	int64_t since;                    /* mutex: when it started waiting */
 };
+
+/* Block the caller on @w (already queued under @lock); unlocks @lock. */
+void weft__waiter_block(struct weft__waiter *w, int reason, const void *obj, weft__spin *lock);
 
 struct weft__waitq {
 	struct weft__waiter *first, *last;
 };
 
+void weft__waitq_push(struct weft__waitq *q, struct weft__waiter *w);
+void weft__waitq_push_front(struct weft__waitq *q, struct weft__waiter *w);
 void weft__waitq_remove(struct weft__waitq *q, struct weft__waiter *w);
+void weft__waiter_init(struct weft__waiter *w);
 void weft__waiter_wake(struct weft__waiter *w);
 struct weft_chan;
 int weft__chan_send(struct weft_chan *c, const void *elem, bool may_block);
@@ -379,26 +404,5 @@ static inline uint32_t weft__tick(_Atomic uint32_t *c)
 	return v;
 }
 
-/* A tiny test-and-test-and-set lock for short critical sections that never
- * block (wait queues of wait groups, mutexes, channels). */
-typedef struct {
-	_Atomic int32_t v;
-} weft__spin;
-void weft__spin_lock_slow(weft__spin *l);
-static inline void weft__spin_lock(weft__spin *l)
-{
-	int32_t z = 0;
-	if (__builtin_expect(atomic_compare_exchange_weak_explicit(&l->v, &z, 1,
-								   memory_order_acquire,
-								   memory_order_relaxed),
-			     1))
-		return;
-	weft__spin_lock_slow(l);
-}
-static inline void weft__spin_unlock(weft__spin *l)
-{
-	atomic_store_explicit(&l->v, 0, memory_order_release);
-}
-void weft__spin_unlock_fn(void *l);
 
 #endif /* WEFT_INTERNAL_H */

@@ -31,14 +31,12 @@
  * looks at the global queue and then takes the *oldest* local task (from
  * the top of its own deque), which bounds how long any runnable task can
  * wait behind newer work (Go checks the global queue every 61 ticks for
- * the same reason). weft_yield() runs, in order, runnext, the oldest task
- * of the deque, the oldest task of the P's yield queue; the yielder goes
- * to the tail of the yield queue, so yielding tasks round-robin behind the
- * work that was already queued. The yield queue is owner-only (no atomic
- * operation: a yield between two tasks is one context switch and a few
- * loads and stores); its tasks are invisible to thieves, so whenever a P
- * is idle (npidle > 0) a yielder goes to the deque instead and the queue
- * is flushed there.
+ * the same reason). weft_yield() runs, in order, runnext and the oldest
+ * task of the deque, and puts the yielder at the bottom, so yielding tasks
+ * round-robin behind the work that was already queued and stay stealable.
+ * (An owner-only yield queue, tried once, saved half a nanosecond per yield
+ * and hid yielded tasks from idle Ps: a task that yielded behind one that
+ * never reaches a scheduling point starved while another P sat idle.)
  *
  * Switching. A task that stops (yield, park, exit) switches *directly* to
  * the next local task when there is one; only when the P has no local work
@@ -55,7 +53,7 @@
  * task takes over the dead task's stack and runs in place (task_exit): a
  * burst of short tasks costs a function call each, not two switches. A
  * spawner that gets more than WEFT__SPAWN_BACKLOG tasks ahead of the Ps
- * waits in its yield queue until half are done, so a loop spawning a
+ * steps aside to the global queue until half are done, so a loop spawning a
  * million tasks keeps a few thousand descriptors alive, hot in cache.
  *
  * Parking and spinning (the wake-up protocol). An M that finds no work
@@ -290,50 +288,6 @@ static inline void runq_put(struct weft_p *p, struct weft_task *t)
 	wake_if_idle();
 }
 
-/* ---- the yield queue (owner only) ------------------------------------------ */
-
-static inline void yq_push(struct weft_p *p, struct weft_task *t)
-{
-	t->link = NULL;
-	if (p->yq_tail)
-		p->yq_tail->link = t;
-	else
-		p->yq_head = t;
-	p->yq_tail = t;
-	atomic_store_explicit(&p->yq_len, atomic_load_explicit(&p->yq_len, relaxed) + 1, relaxed);
-}
-
-static inline struct weft_task *yq_pop(struct weft_p *p)
-{
-	struct weft_task *t = p->yq_head;
-
-	if (t) {
-		p->yq_head = t->link;
-		if (!p->yq_head)
-			p->yq_tail = NULL;
-		t->link = NULL;
-		atomic_store_explicit(&p->yq_len, atomic_load_explicit(&p->yq_len, relaxed) - 1,
-				      relaxed);
-	}
-	return t;
-}
-
-/* Make the yield queue stealable: move it to the deque (an idle P wants work). */
-static void yq_flush(struct weft_p *p)
-{
-	struct weft_task *t;
-
-	while ((t = yq_pop(p)))
-		if (weft__deque_push(&p->rq, t) != 0)
-			weft__inject(t);
-	wake_if_idle();
-}
-
-static inline bool someone_idle(void)
-{
-	return atomic_load_explicit(&S.npidle, relaxed) > 0;
-}
-
 /* Owner of @p: the oldest local task (top of the deque), or NULL. */
 static struct weft_task *take_oldest(struct weft_p *p)
 {
@@ -349,26 +303,19 @@ static inline struct weft_task *pick_local(struct weft_p *p)
 	if (__builtin_expect(tick % WEFT__FAIR_TICK == 0, 0)) {
 		if (gq_nonempty() && (t = gq_get(p, 1)))
 			return t;
-		if ((t = yq_pop(p)))
-			return t;
 		if ((t = take_oldest(p)))
 			return t;
 	}
 	if (atomic_load_explicit(&p->runnext, relaxed) &&
 	    (t = atomic_exchange_explicit(&p->runnext, NULL, memory_order_acquire)))
 		return t;
-	if (__builtin_expect(p->yq_head != NULL, 0) && someone_idle())
-		yq_flush(p);
-	if ((t = weft__deque_pop(&p->rq)))
-		return t;
-	return yq_pop(p);
+	return weft__deque_pop(&p->rq);
 }
 
 bool weft__p_has_work(struct weft_p *p)
 {
 	return weft__deque_size_hint(&p->rq) > 0 ||
-	       atomic_load_explicit(&p->runnext, memory_order_acquire) != NULL ||
-	       atomic_load_explicit(&p->yq_len, relaxed) > 0;
+	       atomic_load_explicit(&p->runnext, memory_order_acquire) != NULL;
 }
 
 /* Any work visible anywhere (used after the parking fence). */
@@ -392,8 +339,6 @@ void weft__move_p_work_to_global(struct weft_p *p)
 	if ((t = atomic_exchange(&p->runnext, NULL)))
 		weft__inject(t);
 	while ((t = weft__deque_pop(&p->rq)))
-		weft__inject(t);
-	while ((t = yq_pop(p)))
 		weft__inject(t);
 }
 
@@ -630,12 +575,6 @@ static inline void after_switch(struct weft_m *m)
 	switch (a) {
 	case WEFT__A_REQUEUE:
 		runq_put(m->p, m->after_task);
-		break;
-	case WEFT__A_YIELDED:
-		if (__builtin_expect(someone_idle(), 0))
-			runq_put(m->p, m->after_task);
-		else
-			yq_push(m->p, m->after_task);
 		break;
 	case WEFT__A_UNLOCK:
 		m->after_fn(m->after_arg);
@@ -965,6 +904,17 @@ void weft__extern_enter(void)
 	pthread_setspecific(extern_key, (void *)1);
 }
 
+/* The running task goes to the global queue and its P runs local work. */
+static struct weft_m *step_aside(struct weft_m *m)
+{
+	struct weft_task *cur = m->curg;
+
+	atomic_store_explicit(&cur->status, WEFT__T_RUNNABLE, relaxed);
+	m->after = WEFT__A_INJECT;
+	m->after_task = cur;
+	return schedule_away(m, cur, false);
+}
+
 /* ---- public API ---------------------------------------------------------------- */
 
 WEFT_API int weft_go(weft_fn fn, void *arg)
@@ -988,15 +938,15 @@ WEFT_API int weft_go(weft_fn fn, void *arg)
 		 * keeps a few thousand descriptors alive (and hot in cache)
 		 * instead of a million. Checked every 256 spawns: reading top
 		 * costs a cache miss while thieves are stealing. The spawner
-		 * waits in the yield queue until half the backlog is gone (a
-		 * single yield would bring it back after WEFT__FAIR_TICK tasks).
+		 * steps aside to the global queue (which every P looks at, at
+		 * least each WEFT__FAIR_TICK schedules) until half the backlog
+		 * is gone; meanwhile its P runs the spawned tasks back to back.
 		 */
 		if (__builtin_expect((++p->nspawn & 255) == 0, 0) &&
 		    weft__deque_size_hint(&p->rq) > WEFT__SPAWN_BACKLOG) {
-			do {
-				weft_yield();
-				m = weft__getm();
-			} while (m->p && weft__deque_size_hint(&m->p->rq) > WEFT__SPAWN_BACKLOG / 2);
+			do
+				m = step_aside(m);
+			while (m->p && weft__deque_size_hint(&m->p->rq) > WEFT__SPAWN_BACKLOG / 2);
 		}
 		return 0;
 	}
@@ -1037,14 +987,12 @@ WEFT_API void weft_yield(void)
 		next = atomic_exchange_explicit(&p->runnext, NULL, memory_order_acquire);
 	if (!next && weft__deque_size_hint(&p->rq) > 0)
 		next = take_oldest(p);
-	if (!next)
-		next = yq_pop(p);
 	if (!next && gq_nonempty())
 		next = gq_get(p, 1);
 	if (!next)
 		return; /* nothing else runnable here: keep going */
 	atomic_store_explicit(&cur->status, WEFT__T_RUNNABLE, relaxed);
-	m->after = WEFT__A_YIELDED;
+	m->after = WEFT__A_REQUEUE;
 	m->after_task = cur;
 	run_task(m, &cur->ctx, next, false);
 }
