@@ -142,6 +142,18 @@ START_TEST(test_wg_negative)
 }
 END_TEST
 
+START_TEST(test_mutex_unlock_unlocked)
+{
+	struct child c;
+
+	run_child(&c, "wgneg", "unlock", NULL);
+	ck_assert_msg(c.status == 2, "status %d, output:\n%s", c.status, c.out);
+	ck_assert_msg(strstr(c.out, "weft: fatal: weft_mutex_unlock of mutex"), "output:\n%s",
+		      c.out);
+	ck_assert_msg(strstr(c.out, "which is not locked"), "output:\n%s", c.out);
+}
+END_TEST
+
 static Suite *fatal_suite(void)
 {
 	Suite *s = suite_create("fatal");
@@ -155,6 +167,7 @@ static Suite *fatal_suite(void)
 	tcase_add_test(tc, test_chan_free_busy);
 	tcase_add_test(tc, test_stack_overflow);
 	tcase_add_test(tc, test_wg_negative);
+	tcase_add_test(tc, test_mutex_unlock_unlocked);
 	suite_add_tcase(s, tc);
 	return s;
 }
