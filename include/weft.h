@@ -254,6 +254,34 @@ WEFT_API size_t weft_chan_len(const weft_chan *c);
 /** weft_chan_cap - the capacity given to weft_chan_make(). Any caller. */
 WEFT_API size_t weft_chan_cap(const weft_chan *c);
 
+enum { WEFT_SEND = 1, WEFT_RECV = 2 };
+
+/** One case of weft_select(): @op on @chan with @elem; @result is set for
+ *  the case that fires (0, or -EPIPE when the channel is closed). */
+typedef struct {
+	weft_chan *chan; /* NULL: the case is ignored (Go's nil channel) */
+	int op;          /* WEFT_SEND or WEFT_RECV */
+	void *elem;      /* value to send / where to receive (may be NULL for recv) */
+	int result;
+} weft_case;
+
+/**
+ * weft_select - wait until one of @n cases can proceed, and perform it.
+ *
+ * When several are ready, one is chosen uniformly at random. Returns the
+ * index of the case that fired, with its result set to 0 or -EPIPE (the
+ * channel is closed: a receive gets a zero-filled element). Cases whose
+ * chan is NULL are ignored; a select with no case left blocks forever (a
+ * deadlock if nothing else runs).
+ * @timeout_ns: -1 waits as long as it takes; 0 never blocks and returns
+ * -EAGAIN if no case is ready. Positive timeouts are not supported yet
+ * (they arrive with the timers) and return -EINVAL.
+ * Other errors: -EINVAL for an op that is neither WEFT_SEND nor WEFT_RECV,
+ * -ENOMEM (more than 8 cases need a little memory).
+ * Blocks. Any task or plain thread.
+ */
+WEFT_API int weft_select(weft_case *cases, size_t n, int64_t timeout_ns);
+
 /* ------------------------------------------------------------------------
  * Wait groups (Go's sync.WaitGroup)
  * ---------------------------------------------------------------------- */

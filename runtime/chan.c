@@ -51,17 +51,7 @@
 
 #include "internal.h"
 
-struct weft_chan {
-	weft__spin lock;
-	int closed;
-	size_t elem_size;
-	size_t cap;
-	_Atomic size_t count; /* buffered elements (read racily by weft_chan_len) */
-	size_t head;          /* next to receive */
-	size_t tail;          /* next free slot */
-	struct weft__waitq recvq, sendq;
-	char *buf;
-};
+/* struct weft_chan is in internal.h: select locks and polls channels too. */
 
 /* ---- wait queues (channel lock held) ------------------------------------- */
 
@@ -137,6 +127,12 @@ void weft__waiter_wake(struct weft__waiter *w)
 		return;
 	}
 	/* A plain thread: after this store it may return and free @w. */
+	if (w->sel) {
+		struct weft__select *sel = w->sel;
+		atomic_store_explicit(&sel->futex, 1, memory_order_release);
+		weft__futex_wake(&sel->futex, 1);
+		return;
+	}
 	atomic_store_explicit(&w->futex, 1, memory_order_release);
 	weft__futex_wake(&w->futex, 1);
 }
@@ -229,22 +225,18 @@ WEFT_API void weft_chan_free(weft_chan *c)
 	free(c);
 }
 
-/* Returns 0, -EPIPE, or -EAGAIN when it would block and !@block. */
-int weft__chan_send(struct weft_chan *c, const void *elem, bool may_block)
+int weft__chan_try_send_locked(struct weft_chan *c, const void *elem, struct weft__waiter **wake)
 {
-	struct weft__waiter *w, me;
+	struct weft__waiter *w;
 	size_t n;
 
-	weft__spin_lock(&c->lock);
-	if (c->closed) {
-		weft__spin_unlock(&c->lock);
+	*wake = NULL;
+	if (c->closed)
 		return -EPIPE;
-	}
 	if ((w = waitq_take(&c->recvq))) {
 		copy(w->elem, elem, c->elem_size);
 		w->result = 0;
-		weft__spin_unlock(&c->lock);
-		weft__waiter_wake(w);
+		*wake = w;
 		return 0;
 	}
 	n = atomic_load_explicit(&c->count, memory_order_relaxed);
@@ -253,25 +245,17 @@ int weft__chan_send(struct weft_chan *c, const void *elem, bool may_block)
 		if (++c->tail == c->cap)
 			c->tail = 0;
 		atomic_store_explicit(&c->count, n + 1, memory_order_relaxed);
-		weft__spin_unlock(&c->lock);
 		return 0;
 	}
-	if (!may_block) {
-		weft__spin_unlock(&c->lock);
-		return -EAGAIN;
-	}
-	me.elem = (void *)elem;
-	me.result = -EPIPE;
-	block(c, &c->sendq, &me, WEFT__W_CHAN_SEND);
-	return me.result;
+	return -EAGAIN;
 }
 
-int weft__chan_recv(struct weft_chan *c, void *elem, bool may_block)
+int weft__chan_try_recv_locked(struct weft_chan *c, void *elem, struct weft__waiter **wake)
 {
-	struct weft__waiter *w, me;
+	struct weft__waiter *w;
 	size_t n;
 
-	weft__spin_lock(&c->lock);
+	*wake = NULL;
 	if ((w = waitq_take(&c->sendq))) {
 		if (c->cap == 0) {
 			copy(elem, w->elem, c->elem_size);
@@ -284,8 +268,7 @@ int weft__chan_recv(struct weft_chan *c, void *elem, bool may_block)
 			c->tail = c->head;
 		}
 		w->result = 0;
-		weft__spin_unlock(&c->lock);
-		weft__waiter_wake(w);
+		*wake = w;
 		return 0;
 	}
 	n = atomic_load_explicit(&c->count, memory_order_relaxed);
@@ -294,17 +277,47 @@ int weft__chan_recv(struct weft_chan *c, void *elem, bool may_block)
 		if (++c->head == c->cap)
 			c->head = 0;
 		atomic_store_explicit(&c->count, n - 1, memory_order_relaxed);
-		weft__spin_unlock(&c->lock);
 		return 0;
 	}
 	if (c->closed) {
-		weft__spin_unlock(&c->lock);
 		zero(elem, c->elem_size);
 		return -EPIPE;
 	}
-	if (!may_block) {
+	return -EAGAIN;
+}
+
+/* Returns 0, -EPIPE, or -EAGAIN when it would block and !@may_block. */
+int weft__chan_send(struct weft_chan *c, const void *elem, bool may_block)
+{
+	struct weft__waiter *w, me;
+	int r;
+
+	weft__spin_lock(&c->lock);
+	r = weft__chan_try_send_locked(c, elem, &w);
+	if (r != -EAGAIN || !may_block) {
 		weft__spin_unlock(&c->lock);
-		return -EAGAIN;
+		if (w)
+			weft__waiter_wake(w);
+		return r;
+	}
+	me.elem = (void *)elem;
+	me.result = -EPIPE;
+	block(c, &c->sendq, &me, WEFT__W_CHAN_SEND);
+	return me.result;
+}
+
+int weft__chan_recv(struct weft_chan *c, void *elem, bool may_block)
+{
+	struct weft__waiter *w, me;
+	int r;
+
+	weft__spin_lock(&c->lock);
+	r = weft__chan_try_recv_locked(c, elem, &w);
+	if (r != -EAGAIN || !may_block) {
+		weft__spin_unlock(&c->lock);
+		if (w)
+			weft__waiter_wake(w);
+		return r;
 	}
 	me.elem = elem;
 	me.result = -EPIPE;

@@ -265,8 +265,9 @@ void weft__spin_unlock_fn(void *l);
 /* ---- channel waiters (chan.c; select uses them too) --------------------- */
 
 struct weft__select {
-	_Atomic int done; /* 0 until one case fires; the waker that sets it serves */
-	int fired;        /* index of the case that fired */
+	_Atomic int done;       /* 0 until one case fires; the waker that sets it serves */
+	int fired;              /* index of the case that fired */
+	_Atomic int32_t futex;  /* a plain thread in select sleeps here */
 };
 
 /* One blocked send or receive: on the stack of whoever waits. */
@@ -294,7 +295,22 @@ void weft__waitq_push_front(struct weft__waitq *q, struct weft__waiter *w);
 void weft__waitq_remove(struct weft__waitq *q, struct weft__waiter *w);
 void weft__waiter_init(struct weft__waiter *w);
 void weft__waiter_wake(struct weft__waiter *w);
-struct weft_chan;
+struct weft_chan {
+	weft__spin lock;
+	int closed;
+	size_t elem_size;
+	size_t cap;
+	_Atomic size_t count; /* buffered elements (read racily by weft_chan_len) */
+	size_t head;          /* next to receive */
+	size_t tail;          /* next free slot */
+	struct weft__waitq recvq, sendq;
+	char *buf;
+};
+/* Lock held: one send / receive attempt without blocking. Returns 0 or
+ * -EPIPE when done (with *@wake set to a waiter to wake after unlocking, or
+ * NULL), -EAGAIN when it would block. */
+int weft__chan_try_send_locked(struct weft_chan *c, const void *elem, struct weft__waiter **wake);
+int weft__chan_try_recv_locked(struct weft_chan *c, void *elem, struct weft__waiter **wake);
 int weft__chan_send(struct weft_chan *c, const void *elem, bool may_block);
 int weft__chan_recv(struct weft_chan *c, void *elem, bool may_block);
 
@@ -338,6 +354,9 @@ void weft__park(int reason, const void *obj, void (*unlockf)(void *), void *arg)
 /* weft__ready - make @t runnable: into the caller's runnext if the caller is
  * a task, the global queue otherwise. Any thread. */
 void weft__ready(struct weft_task *t);
+
+/* A random number (per M; per thread on plain threads). */
+uint32_t weft__rand(void);
 
 /* Register the calling plain thread as one that may wake tasks. */
 void weft__extern_enter(void);

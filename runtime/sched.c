@@ -171,6 +171,21 @@ static inline uint32_t fastrand(struct weft_m *m)
 	return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
 }
 
+uint32_t weft__rand(void)
+{
+	static __thread uint64_t plain;
+	struct weft_m *m = weft__getm();
+
+	if (m)
+		return fastrand(m);
+	if (!plain)
+		plain = (uint64_t)weft__nanotime() | 1;
+	plain ^= plain >> 12;
+	plain ^= plain << 25;
+	plain ^= plain >> 27;
+	return (uint32_t)((plain * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
 static inline bool stw_or_exit_pending(void)
 {
 	return atomic_load_explicit(&weft__safepoint_pending, relaxed) & 1;

@@ -484,6 +484,206 @@ START_TEST(test_plain_thread)
 }
 END_TEST
 
+/* ---- select ------------------------------------------------------------------ */
+
+#define K 4
+#define SELECTS 100000
+
+static void select_fair_main(void *arg)
+{
+	long *hits = arg;
+	weft_chan *c[K];
+	weft_case cs[K];
+	long v = 1;
+
+	for (int i = 0; i < K; i++) {
+		c[i] = weft_chan_make(sizeof(long), 1);
+		cs[i] = (weft_case){ c[i], WEFT_RECV, &v, 0 };
+		weft_chan_send(c[i], &v);
+	}
+	/* Every case is always ready: refill the one that fired. */
+	for (long n = 0; n < SELECTS; n++) {
+		int i = weft_select(cs, K, -1);
+		if (i < 0 || i >= K || cs[i].result != 0)
+			ck_abort_msg("select returned %d (result %d)", i, i >= 0 ? cs[i].result : 0);
+		hits[i]++;
+		weft_chan_send(c[i], &v);
+	}
+	for (int i = 0; i < K; i++)
+		weft_chan_free(c[i]);
+}
+
+START_TEST(test_select_uniform)
+{
+	long hits[K] = { 0 };
+
+	run_main(1, select_fair_main, hits);
+	for (int i = 0; i < K; i++) {
+		double share = (double)hits[i] / SELECTS;
+		ck_assert_msg(share > 0.9 / K && share < 1.1 / K, "case %d chosen %ld of %d times",
+			      i, hits[i], SELECTS);
+	}
+}
+END_TEST
+
+struct sel_edges {
+	int nonblock, nonblock_empty, null_ignored, closed_idx, closed_res, closed_send_res;
+	long got;
+	int bad_op, woke_idx;
+	long woke_val;
+};
+
+static void late_sender(void *arg)
+{
+	weft_chan *c = arg;
+	long v = 42;
+
+	for (int i = 0; i < 5; i++)
+		weft_yield();
+	weft_chan_send(c, &v);
+}
+
+static void select_edges_main(void *arg)
+{
+	struct sel_edges *e = arg;
+	weft_chan *a = weft_chan_make(sizeof(long), 0);
+	weft_chan *b = weft_chan_make(sizeof(long), 1);
+	long v = 5;
+
+	/* Timeout 0 with nothing ready. */
+	weft_case cs[3] = { { a, WEFT_RECV, &e->got, 0 }, { b, WEFT_RECV, &e->got, 0 },
+			    { NULL, WEFT_SEND, &v, 0 } };
+	e->nonblock = weft_select(cs, 3, 0);
+	/* Only NULL channels, timeout 0. */
+	weft_case none[1] = { { NULL, WEFT_RECV, &e->got, 0 } };
+	e->nonblock_empty = weft_select(none, 1, 0);
+	/* A NULL case is never chosen; the buffered send fires. */
+	weft_case send[2] = { { NULL, WEFT_RECV, &e->got, 0 }, { b, WEFT_SEND, &v, 0 } };
+	e->null_ignored = weft_select(send, 2, -1);
+	/* Blocking: woken by a sender on the unbuffered channel. */
+	weft_chan_recv(b, &e->got); /* empty b again */
+	go_ok(late_sender, a);
+	e->woke_idx = weft_select(cs, 2, -1);
+	e->woke_val = e->got;
+	/* A closed channel's case fires with -EPIPE. */
+	weft_chan_close(a);
+	e->got = 99;
+	e->closed_idx = weft_select(cs, 2, -1);
+	e->closed_res = cs[e->closed_idx].result;
+	weft_case sc[1] = { { a, WEFT_SEND, &v, 0 } };
+	weft_select(sc, 1, -1);
+	e->closed_send_res = sc[0].result;
+	weft_case bad[1] = { { b, 7, &v, 0 } };
+	e->bad_op = weft_select(bad, 1, 0);
+	weft_chan_free(a);
+	weft_chan_free(b);
+}
+
+START_TEST(test_select_edges)
+{
+	struct sel_edges e;
+
+	memset(&e, 0, sizeof(e));
+	run_main(2, select_edges_main, &e);
+	ck_assert_int_eq(e.nonblock, -EAGAIN);
+	ck_assert_int_eq(e.nonblock_empty, -EAGAIN);
+	ck_assert_int_eq(e.null_ignored, 1);
+	ck_assert_int_eq(e.woke_idx, 0);
+	ck_assert_int_eq(e.woke_val, 42);
+	ck_assert_int_eq(e.closed_idx, 0);
+	ck_assert_int_eq(e.closed_res, -EPIPE);
+	ck_assert_int_eq(e.got, 0);
+	ck_assert_int_eq(e.closed_send_res, -EPIPE);
+	ck_assert_int_eq(e.bad_op, -EINVAL);
+}
+END_TEST
+
+/* Exactly one case fires: many selectors on two channels, many senders. */
+#define SEL_ITEMS 200000
+
+struct sel_flow {
+	weft_chan *c[2], *done;
+	_Atomic unsigned char *seen;
+	_Atomic long got;
+	weft_wg senders, receivers;
+};
+
+static struct sel_flow sf;
+
+static void sel_sender(void *arg)
+{
+	long id = (long)(intptr_t)arg;
+
+	for (long i = id; i < SEL_ITEMS; i += 4)
+		weft_chan_send(sf.c[i & 1], &i);
+	weft_wg_done(&sf.senders);
+}
+
+static void sel_receiver(void *arg)
+{
+	long v;
+	weft_case cs[3] = { { sf.c[0], WEFT_RECV, &v, 0 }, { sf.c[1], WEFT_RECV, &v, 0 },
+			    { sf.done, WEFT_RECV, NULL, 0 } };
+
+	(void)arg;
+	for (;;) {
+		int i = weft_select(cs, 3, -1);
+		if (i == 2)
+			break; /* done closed: the senders are finished and drained */
+		if (cs[i].result != 0)
+			ck_abort_msg("select: case %d result %d", i, cs[i].result);
+		atomic_fetch_add(&sf.seen[v], 1);
+		atomic_fetch_add(&sf.got, 1);
+	}
+	weft_wg_done(&sf.receivers);
+}
+
+static void sel_flow_main(void *arg)
+{
+	(void)arg;
+	weft_wg_add(&sf.senders, 4);
+	weft_wg_add(&sf.receivers, 4);
+	for (long i = 0; i < 4; i++)
+		go_ok(sel_receiver, NULL);
+	for (long i = 0; i < 4; i++)
+		go_ok(sel_sender, (void *)(intptr_t)i);
+	weft_wg_wait(&sf.senders);
+	/* Unbuffered channels: every send completed means every item was
+	 * received; now release the receivers. */
+	weft_chan_close(sf.done);
+	weft_wg_wait(&sf.receivers);
+}
+
+static void check_sel_flow(int procs)
+{
+	memset(&sf, 0, sizeof(sf));
+	sf.c[0] = weft_chan_make(sizeof(long), 0);
+	sf.c[1] = weft_chan_make(sizeof(long), 0);
+	sf.done = weft_chan_make(0, 0);
+	sf.seen = calloc(SEL_ITEMS, 1);
+	run_main(procs, sel_flow_main, NULL);
+	ck_assert_int_eq(atomic_load(&sf.got), SEL_ITEMS);
+	for (long i = 0; i < SEL_ITEMS; i++)
+		if (sf.seen[i] != 1)
+			ck_abort_msg("item %ld received %d times", i, (int)sf.seen[i]);
+	free((void *)sf.seen);
+	weft_chan_free(sf.c[0]);
+	weft_chan_free(sf.c[1]);
+	weft_chan_free(sf.done);
+}
+
+START_TEST(test_select_exactly_once_p1)
+{
+	check_sel_flow(1);
+}
+END_TEST
+
+START_TEST(test_select_exactly_once_p2)
+{
+	check_sel_flow(2);
+}
+END_TEST
+
 static Suite *chan_suite(void)
 {
 	Suite *s = suite_create("chan");
@@ -498,6 +698,10 @@ static Suite *chan_suite(void)
 	tcase_add_test(tc, test_exactly_once_p2);
 	tcase_add_test(tc, test_prime_sieve);
 	tcase_add_test(tc, test_plain_thread);
+	tcase_add_test(tc, test_select_uniform);
+	tcase_add_test(tc, test_select_edges);
+	tcase_add_test(tc, test_select_exactly_once_p1);
+	tcase_add_test(tc, test_select_exactly_once_p2);
 	suite_add_tcase(s, tc);
 	return s;
 }

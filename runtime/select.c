@@ -1,0 +1,192 @@
+/*
+ * select.c - waiting on several channel operations at once (Go's select).
+ *
+ * Protocol:
+ *   1. Order. The cases' channels are locked in address order (each once,
+ *      even when several cases share a channel): any two selects, and any
+ *      select and a plain operation (which takes one lock), acquire locks
+ *      in one global order, so they cannot deadlock.
+ *   2. Poll. With every lock held, the cases are tried in a random order
+ *      (a fresh permutation per call): the first that can proceed fires.
+ *      So when several are ready, each is chosen with equal probability,
+ *      and no case starves another.
+ *   3. Wait. If none can, the caller queues one waiter per case, all
+ *      pointing at one struct weft__select, and parks; the locks are
+ *      released once it is off its stack. A channel operation that finds
+ *      such a waiter must win sel->done (0 -> 1) before it serves it, so
+ *      exactly one case fires; the winner records the case in sel->fired,
+ *      copies the data and wakes the caller.
+ *   4. Clean up. Woken, the caller locks the channels again and removes
+ *      its other waiters (a waiter already dropped by a channel that lost
+ *      the race is no longer queued; removal checks).
+ *
+ * timeout_ns: -1 waits forever; 0 never blocks (-EAGAIN). Positive
+ * timeouts need the timer heaps, which are not there yet: they are refused
+ * with -EINVAL for now (see the doc block).
+ *
+ * Rejected: polling each channel under its own lock in turn (a case can
+ * become ready after it was polled and before the caller is queued on it:
+ * a lost wake-up); Go's heap sort of lock order is replaced by insertion
+ * sort, as n is small in practice.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define SMALL 8
+
+static void nothing(void *arg)
+{
+	(void)arg;
+}
+
+struct sel_state {
+	struct weft_chan **locks; /* distinct channels, address order */
+	size_t nlocks;
+};
+
+static void lock_all(struct sel_state *s)
+{
+	for (size_t i = 0; i < s->nlocks; i++)
+		weft__spin_lock(&s->locks[i]->lock);
+}
+
+static void unlock_all(void *arg)
+{
+	struct sel_state *s = arg;
+
+	for (size_t i = s->nlocks; i-- > 0;)
+		weft__spin_unlock(&s->locks[i]->lock);
+}
+
+WEFT_API int weft_select(weft_case *cases, size_t n, int64_t timeout_ns)
+{
+	struct weft_chan *small_locks[SMALL];
+	size_t small_order[SMALL];
+	struct weft__waiter small_w[SMALL];
+	struct weft_chan **locks = small_locks;
+	size_t *order = small_order;
+	struct weft__waiter *w = small_w;
+	struct sel_state st;
+	struct weft__select sel;
+	struct weft__waiter *wake = NULL;
+	size_t nactive = 0;
+	int fired = -EAGAIN;
+
+	if (timeout_ns > 0)
+		return -EINVAL; /* needs timers: see the file comment */
+	if (n > SMALL) {
+		locks = malloc(n * sizeof(*locks));
+		order = malloc(n * sizeof(*order));
+		w = malloc(n * sizeof(*w));
+		if (!locks || !order || !w) {
+			free(locks);
+			free(order);
+			free(w);
+			return -ENOMEM;
+		}
+	}
+
+	/* Poll order: a random permutation of the active cases. */
+	for (size_t i = 0; i < n; i++) {
+		if (!cases[i].chan)
+			continue;
+		if (cases[i].op != WEFT_SEND && cases[i].op != WEFT_RECV) {
+			fired = -EINVAL;
+			goto out;
+		}
+		size_t j = nactive > 0 ? weft__rand() % (nactive + 1) : 0;
+		order[nactive] = order[j];
+		order[j] = i;
+		nactive++;
+	}
+	/* Lock order: distinct channels by address (insertion sort). */
+	st.locks = locks;
+	st.nlocks = 0;
+	for (size_t k = 0; k < nactive; k++) {
+		struct weft_chan *c = cases[order[k]].chan;
+		size_t pos = st.nlocks;
+		bool dup = false;
+
+		for (size_t q = 0; q < st.nlocks; q++)
+			if (locks[q] == c) {
+				dup = true;
+				break;
+			}
+		if (dup)
+			continue;
+		while (pos > 0 && (uintptr_t)locks[pos - 1] > (uintptr_t)c) {
+			locks[pos] = locks[pos - 1];
+			pos--;
+		}
+		locks[pos] = c;
+		st.nlocks++;
+	}
+	if (nactive == 0 && timeout_ns != 0) {
+		/* Nothing can ever fire: block forever, as Go's empty select. */
+		weft__park(WEFT__W_SELECT, NULL, nothing, NULL);
+		weft__throw("an empty select was woken");
+	}
+
+	lock_all(&st);
+	for (size_t k = 0; k < nactive; k++) {
+		weft_case *cs = &cases[order[k]];
+		int r = cs->op == WEFT_SEND ? weft__chan_try_send_locked(cs->chan, cs->elem, &wake)
+					    : weft__chan_try_recv_locked(cs->chan, cs->elem, &wake);
+		if (r != -EAGAIN) {
+			cs->result = r;
+			fired = (int)order[k];
+			break;
+		}
+	}
+	if (fired >= 0 || timeout_ns == 0) {
+		unlock_all(&st);
+		if (wake)
+			weft__waiter_wake(wake);
+		goto out;
+	}
+
+	/* Wait on every case. */
+	atomic_init(&sel.done, 0);
+	atomic_init(&sel.futex, 0);
+	sel.fired = -1;
+	for (size_t k = 0; k < nactive; k++) {
+		size_t i = order[k];
+		weft__waiter_init(&w[i]);
+		w[i].sel = &sel;
+		w[i].index = (int)i;
+		w[i].elem = cases[i].elem;
+		w[i].result = -EPIPE;
+		weft__waitq_push(cases[i].op == WEFT_SEND ? &cases[i].chan->sendq
+							  : &cases[i].chan->recvq,
+				 &w[i]);
+	}
+	if (w[order[0]].task) {
+		weft__park(WEFT__W_SELECT, cases[order[0]].chan, unlock_all, &st);
+	} else {
+		unlock_all(&st);
+		while (atomic_load_explicit(&sel.futex, memory_order_acquire) == 0)
+			weft__futex_wait(&sel.futex, 0, -1);
+	}
+	/* One case fired; take the waiters of the others off their queues. */
+	lock_all(&st);
+	for (size_t k = 0; k < nactive; k++) {
+		size_t i = order[k];
+		weft__waitq_remove(cases[i].op == WEFT_SEND ? &cases[i].chan->sendq
+							    : &cases[i].chan->recvq,
+				   &w[i]);
+	}
+	unlock_all(&st);
+	fired = sel.fired;
+	cases[fired].result = w[fired].result;
+out:
+	if (n > SMALL) {
+		free(locks);
+		free(order);
+		free(w);
+	}
+	return fired;
+}
