@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,16 +58,27 @@ static void run_child(struct child *c, const char *prog, const char *arg, const 
 	c->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-START_TEST(test_deadlock_main)
+/* Run a child that must die of a fatal error: exit status 2, and every one
+ * of the NULL-terminated messages in its output. */
+static void expect_fatal(const char *prog, const char *arg, const char *env, ...)
 {
 	struct child c;
+	const char *msg;
+	va_list ap;
 
-	run_child(&c, "deadlock", "wg", NULL);
+	run_child(&c, prog, arg, env);
 	ck_assert_msg(c.status == 2, "status %d, output:\n%s", c.status, c.out);
-	ck_assert_msg(strstr(c.out, "weft: fatal: all tasks are asleep - deadlock!"),
-		      "output:\n%s", c.out);
-	ck_assert_msg(strstr(c.out, "task 1 (main_wg): blocked on wait group"), "output:\n%s",
-		      c.out);
+	va_start(ap, env);
+	while ((msg = va_arg(ap, const char *)))
+		if (!strstr(c.out, msg))
+			ck_abort_msg("missing \"%s\" in output:\n%s", msg, c.out);
+	va_end(ap);
+}
+
+START_TEST(test_deadlock_main)
+{
+	expect_fatal("deadlock", "wg", NULL, "weft: fatal: all tasks are asleep - deadlock!",
+		     "task 1 (main_wg): blocked on wait group", NULL);
 }
 END_TEST
 
@@ -97,60 +109,35 @@ END_TEST
 
 START_TEST(test_deadlock_chan)
 {
-	struct child c;
-
-	run_child(&c, "deadlock", "chan", "WEFT_PROCS=1");
-	ck_assert_msg(c.status == 2, "status %d, output:\n%s", c.status, c.out);
-	ck_assert_msg(strstr(c.out, "all tasks are asleep - deadlock!"), "output:\n%s", c.out);
-	ck_assert_msg(strstr(c.out, "task 1 (main_chan): blocked on chan receive"),
-		      "output:\n%s", c.out);
+	expect_fatal("deadlock", "chan", "WEFT_PROCS=1", "all tasks are asleep - deadlock!",
+		     "task 1 (main_chan): blocked on chan receive", NULL);
 }
 END_TEST
 
 START_TEST(test_chan_free_busy)
 {
-	struct child c;
-
-	run_child(&c, "deadlock", "free", "WEFT_PROCS=1");
-	ck_assert_msg(c.status == 2, "status %d, output:\n%s", c.status, c.out);
-	ck_assert_msg(strstr(c.out, "weft: fatal: weft_chan_free: channel"), "output:\n%s",
-		      c.out);
-	ck_assert_msg(strstr(c.out, "freed while tasks wait on it"), "output:\n%s", c.out);
+	expect_fatal("deadlock", "free", "WEFT_PROCS=1", "weft: fatal: weft_chan_free: channel",
+		     "freed while tasks wait on it", NULL);
 }
 END_TEST
 
 START_TEST(test_stack_overflow)
 {
-	struct child c;
-
-	run_child(&c, "overflow", NULL, "WEFT_STACK=64k");
-	ck_assert_msg(c.status == 2, "status %d, output:\n%s", c.status, c.out);
-	ck_assert_msg(strstr(c.out, "weft: fatal: task "), "output:\n%s", c.out);
-	ck_assert_msg(strstr(c.out, "(runaway_recursion) overflowed its 65536-byte stack"),
-		      "output:\n%s", c.out);
+	expect_fatal("overflow", NULL, "WEFT_STACK=64k", "weft: fatal: task ",
+		     "(runaway_recursion) overflowed its 65536-byte stack", NULL);
 }
 END_TEST
 
 START_TEST(test_wg_negative)
 {
-	struct child c;
-
-	run_child(&c, "wgneg", NULL, NULL);
-	ck_assert_msg(c.status == 2, "status %d, output:\n%s", c.status, c.out);
-	ck_assert_msg(strstr(c.out, "weft: fatal: negative wait group counter"), "output:\n%s",
-		      c.out);
+	expect_fatal("wgneg", NULL, NULL, "weft: fatal: negative wait group counter", NULL);
 }
 END_TEST
 
 START_TEST(test_mutex_unlock_unlocked)
 {
-	struct child c;
-
-	run_child(&c, "wgneg", "unlock", NULL);
-	ck_assert_msg(c.status == 2, "status %d, output:\n%s", c.status, c.out);
-	ck_assert_msg(strstr(c.out, "weft: fatal: weft_mutex_unlock of mutex"), "output:\n%s",
-		      c.out);
-	ck_assert_msg(strstr(c.out, "which is not locked"), "output:\n%s", c.out);
+	expect_fatal("wgneg", "unlock", NULL, "weft: fatal: weft_mutex_unlock of mutex",
+		     "which is not locked", NULL);
 }
 END_TEST
 
