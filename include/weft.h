@@ -274,13 +274,35 @@ typedef struct {
  * chan is NULL are ignored; a select with no case left blocks forever (a
  * deadlock if nothing else runs).
  * @timeout_ns: -1 waits as long as it takes; 0 never blocks and returns
- * -EAGAIN if no case is ready. Positive timeouts are not supported yet
- * (they arrive with the timers) and return -EINVAL.
+ * -EAGAIN if no case is ready; > 0 waits at most that long and returns
+ * -ETIMEDOUT if no case fired by then (a select without active cases then
+ * just sleeps). Other negative values wait as -1 does.
  * Other errors: -EINVAL for an op that is neither WEFT_SEND nor WEFT_RECV,
  * -ENOMEM (more than 8 cases need a little memory).
  * Blocks. Any task or plain thread.
  */
 WEFT_API int weft_select(weft_case *cases, size_t n, int64_t timeout_ns);
+
+/* ------------------------------------------------------------------------
+ * Time
+ * ------------------------------------------------------------------------ */
+
+/**
+ * weft_now - the monotonic clock (CLOCK_MONOTONIC), in nanoseconds. The
+ * clock timers and timeouts are measured against. Any thread.
+ */
+WEFT_API int64_t weft_now(void);
+
+/**
+ * weft_sleep - block the calling task for at least @ns nanoseconds; its P
+ * runs other tasks meanwhile (a P with nothing else to do sleeps until
+ * the next deadline). Never returns early; how late depends on what the Ps
+ * are doing (a task that never reaches a scheduling point delays the
+ * timers of its P until another P goes idle and runs them).
+ * @ns <= 0 returns at once. On a plain thread, the thread sleeps.
+ * A sleeping task is not deadlocked: the deadlock report waits for it.
+ */
+WEFT_API void weft_sleep(int64_t ns);
 
 /* ------------------------------------------------------------------------
  * Wait groups (Go's sync.WaitGroup)

@@ -16,7 +16,8 @@
  *
  * Deadlock. When the last M goes idle (stopm) and nothing could wake a
  * task - no M in a syscall, no plain thread that called into weft still
- * alive, no thread created since weft_main() started, no queued work -
+ * alive, no thread created since weft_main() started, no queued work, no
+ * timer pending (a sleeping task is not deadlocked) -
  * the report lists every task that waits, with its entry function and what
  * it waits on, and exits with status 2 (Go's "all goroutines are asleep").
  */
@@ -169,8 +170,8 @@ void weft__checkdead(void)
 	if (atomic_load(&S.nextern) > 0 || atomic_load(&S.gq_len) > 0)
 		return;
 	for (int i = 0; i < atomic_load(&S.nprocs); i++)
-		if (weft__p_has_work(S.allp[i]))
-			return;
+		if (weft__p_has_work(S.allp[i]) || atomic_load(&S.allp[i]->timer0) != 0)
+			return; /* work queued, or a timer will ready a task */
 	/* Threads we do not know of (made since start) might wake a task. */
 	threads = weft__proc_threads();
 	if (threads < 0 || threads > S.baseline_threads + S.mcount + 1)

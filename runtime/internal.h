@@ -76,6 +76,56 @@ struct weft_task {
 	};
 };
 
+/* A tiny test-and-test-and-set lock for short critical sections that never
+ * block (wait queues of wait groups, mutexes, channels). */
+typedef struct {
+	_Atomic int32_t v;
+} weft__spin;
+void weft__spin_lock_slow(weft__spin *l);
+static inline void weft__spin_lock(weft__spin *l)
+{
+	int32_t z = 0;
+	if (__builtin_expect(atomic_compare_exchange_weak_explicit(&l->v, &z, 1,
+								   memory_order_acquire,
+								   memory_order_relaxed),
+			     1))
+		return;
+	weft__spin_lock_slow(l);
+}
+static inline bool weft__spin_trylock(weft__spin *l)
+{
+	int32_t z = 0;
+	return atomic_load_explicit(&l->v, memory_order_relaxed) == 0 &&
+	       atomic_compare_exchange_strong_explicit(&l->v, &z, 1, memory_order_acquire,
+						       memory_order_relaxed);
+}
+static inline void weft__spin_unlock(weft__spin *l)
+{
+	atomic_store_explicit(&l->v, 0, memory_order_release);
+}
+void weft__spin_unlock_fn(void *l);
+
+/* ---- timers (timer.c) ------------------------------------------------- */
+
+struct weft_p;
+
+/*
+ * A timer: lives in its owner's memory (a sleeping task's stack, a select's
+ * frame). fn runs once, on whichever M finds it expired, without any lock;
+ * @runp is the P that M owns (put readied tasks there). The owner must call
+ * weft__timer_del() before the memory goes away: it either unqueues the
+ * timer or waits until a running fn has returned.
+ */
+struct weft__timer {
+	int64_t when;                          /* deadline, weft__nanotime() clock */
+	uint64_t seq;
+	void (*fn)(struct weft__timer *t, struct weft_p *runp);
+	void *arg;
+	_Atomic(struct weft_p *) p;            /* heap holding it, NULL when not queued */
+	int32_t idx;                           /* position in that heap */
+	_Atomic int firing;                    /* 1 while fn runs */
+};
+
 /* ---- logical processors (P) ------------------------------------------ */
 
 enum weft__pstatus {
@@ -104,6 +154,7 @@ struct weft_p {
 	uint32_t nspawn;                      /* owner: +1 per spawn */
 	_Atomic uint32_t syscalltick;         /* +1 per syscall enter */
 	_Atomic int preempt;                  /* sysmon asks the running task to yield */
+	_Atomic int64_t timer0;               /* earliest timer deadline, 0: none (tlock) */
 	/* sysmon's last look (sysmon thread only) */
 	uint32_t sm_schedtick, sm_syscalltick;
 	int64_t sm_when;
@@ -113,6 +164,11 @@ struct weft_p {
 	struct weft_task *tfree;
 	int ntfree;
 	uint64_t id_next, id_end;
+	/* timers (timer.c): a 4-ary min-heap, any thread under tlock */
+	_Alignas(64) weft__spin tlock;
+	struct weft__timer **timers;
+	int ntimers, tcap;
+	uint64_t tseq;                        /* insertion order: FIFO among equal deadlines */
 };
 
 /* ---- OS threads (M) -------------------------------------------------- */
@@ -217,6 +273,11 @@ struct weft__sched {
 	_Atomic int32_t sysmon_note;   /* futex */
 	_Atomic int sysmon_sleeping;
 
+	/* the M that sleeps until the next timer (timer.c) */
+	_Atomic int tsleeper;          /* 1 while one M holds the role */
+	_Atomic int64_t tsleep_until;  /* its deadline; 0 when nobody sleeps */
+	_Atomic int32_t tnote;         /* futex: kicks it */
+
 	/* config */
 	size_t stack_size;
 	bool membarrier;               /* asymmetric fences available */
@@ -240,33 +301,13 @@ extern _Atomic int weft__safepoint_pending;
 #define WEFT_TSAN_ACQUIRE(p) ((void)(p))
 #endif
 
-/* A tiny test-and-test-and-set lock for short critical sections that never
- * block (wait queues of wait groups, mutexes, channels). */
-typedef struct {
-	_Atomic int32_t v;
-} weft__spin;
-void weft__spin_lock_slow(weft__spin *l);
-static inline void weft__spin_lock(weft__spin *l)
-{
-	int32_t z = 0;
-	if (__builtin_expect(atomic_compare_exchange_weak_explicit(&l->v, &z, 1,
-								   memory_order_acquire,
-								   memory_order_relaxed),
-			     1))
-		return;
-	weft__spin_lock_slow(l);
-}
-static inline void weft__spin_unlock(weft__spin *l)
-{
-	atomic_store_explicit(&l->v, 0, memory_order_release);
-}
-void weft__spin_unlock_fn(void *l);
 
 /* ---- channel waiters (chan.c; select uses them too) --------------------- */
 
 struct weft__select {
 	_Atomic int done;       /* 0 until one case fires; the waker that sets it serves */
-	int fired;              /* index of the case that fired */
+	int fired;              /* index of the case that fired; -1: the timeout */
+	struct weft_task *task; /* who selects (NULL: a plain thread) */
 	_Atomic int32_t futex;  /* a plain thread in select sleeps here */
 };
 
@@ -378,6 +419,34 @@ uint64_t weft__task_newid(struct weft_p *p);
 void weft__tasks_foreach(void (*fn)(struct weft_task *, void *), void *arg);
 void weft__tasks_destroy(void);
 
+/* timer.c */
+void weft__timer_add(struct weft_p *p, struct weft__timer *t);
+bool weft__timer_del(struct weft__timer *t);
+#define WEFT__TIMER_BATCH 64
+int weft__timers_run(struct weft_p *heap, struct weft_p *runp, int64_t now, bool trylock, int max);
+bool weft__timers_steal(struct weft_p *runp);
+bool weft__timers_sleep(struct weft_m *m);
+void weft__timers_kick(void);
+void weft__timers_move(struct weft_p *from, struct weft_p *to);
+void weft__timers_free(struct weft_p *p);
+int64_t weft__nanotime(void);
+
+/*
+ * Owner of @p: fire @p's earliest due timer, if runnext is free or @force
+ * (one load when no timer is armed). See timer.c.
+ */
+static inline void weft__timers_check(struct weft_p *p, bool force)
+{
+	int64_t w = atomic_load_explicit(&p->timer0, memory_order_relaxed);
+
+	if (__builtin_expect(w != 0, 0) &&
+	    (force || !atomic_load_explicit(&p->runnext, memory_order_relaxed))) {
+		int64_t now = weft__nanotime();
+		if (w <= now)
+			weft__timers_run(p, p, now, false, 1);
+	}
+}
+
 /* stw.c */
 void weft__stw_participate(struct weft_m *m);
 void weft__safepoint_slow(void);
@@ -396,6 +465,7 @@ struct weft_p *weft__p_new(int id);
 void weft__pidleput(struct weft_p *p);
 void weft__acquirep(struct weft_m *m, struct weft_p *p);
 void weft__wakep(void);
+void weft__ready_on(struct weft_p *p, struct weft_task *t);
 void weft__inject(struct weft_task *t);
 bool weft__p_has_work(struct weft_p *p);
 void weft__move_p_work_to_global(struct weft_p *p);

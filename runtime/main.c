@@ -110,6 +110,7 @@ void weft__shutdown_begin(void)
 	S.midle = NULL;
 	S.nmidle = 0;
 	pthread_mutex_unlock(&S.lock);
+	weft__timers_kick();
 	weft__sysmon_wake();
 	atomic_fetch_add(&S.done, 1);
 	weft__futex_wake(&S.done, 1);
@@ -189,6 +190,7 @@ static void teardown(void)
 			weft__stack_unmap(&s);
 		}
 		weft__deque_destroy(&p->rq);
+		weft__timers_free(p);
 		free(p);
 		S.allp[i] = NULL;
 	}

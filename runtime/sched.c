@@ -316,10 +316,13 @@ static inline struct weft_task *pick_local(struct weft_p *p)
 	uint32_t tick = weft__tick(&p->schedtick);
 
 	if (__builtin_expect(tick % WEFT__FAIR_TICK == 0, 0)) {
+		weft__timers_check(p, true);
 		if (gq_nonempty() && (t = gq_get(p, 1)))
 			return t;
 		if ((t = take_oldest(p)))
 			return t;
+	} else {
+		weft__timers_check(p, false);
 	}
 	if (atomic_load_explicit(&p->runnext, relaxed) &&
 	    (t = atomic_exchange_explicit(&p->runnext, NULL, memory_order_acquire)))
@@ -703,6 +706,8 @@ top:
 		return t;
 	if (gq_nonempty() && (t = gq_get(p, 0)))
 		return t;
+	if (weft__timers_steal(p) && (t = pick_local(p)))
+		return t;
 
 	if (!m->spinning) {
 		int busy = atomic_load(&S.nprocs) - atomic_load(&S.npidle);
@@ -742,6 +747,8 @@ top:
 			goto top;
 		}
 	}
+	if (weft__timers_sleep(m))
+		goto top;
 	weft__stopm(m);
 	goto top;
 }
@@ -873,6 +880,24 @@ void weft__park(int reason, const void *obj, void (*unlockf)(void *), void *arg)
 	schedule_away(m, t, false);
 }
 
+/*
+ * Make @t runnable in runnext of @p, which the caller owns; the previous
+ * runnext goes to the deque (timers fire this way).
+ */
+void weft__ready_on(struct weft_p *p, struct weft_task *t)
+{
+	struct weft_task *old;
+
+	t->wait_reason = WEFT__W_NONE;
+	t->wait_obj = NULL;
+	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
+	old = atomic_exchange_explicit(&p->runnext, t, memory_order_acq_rel);
+	if (old)
+		runq_put(p, old);
+	else
+		wake_if_idle();
+}
+
 void weft__ready(struct weft_task *t)
 {
 	struct weft_m *m = weft__getm();
@@ -996,6 +1021,7 @@ WEFT_API void weft_yield(void)
 	tick = weft__tick(&p->schedtick);
 	if (__builtin_expect(atomic_load_explicit(&p->preempt, relaxed), 0))
 		atomic_store_explicit(&p->preempt, 0, relaxed);
+	weft__timers_check(p, tick % WEFT__FAIR_TICK == 0);
 	if (tick % WEFT__FAIR_TICK == 0 && gq_nonempty())
 		next = gq_get(p, 1);
 	if (!next && atomic_load_explicit(&p->runnext, relaxed))
@@ -1073,6 +1099,9 @@ int weft__sched_init(int nprocs, size_t stack_size)
 	S.ntfree = 0;
 	S.slabs = NULL;
 	atomic_store(&S.next_id, 1);
+	atomic_store(&S.tsleeper, 0);
+	atomic_store(&S.tsleep_until, 0);
+	atomic_store(&S.tnote, 0);
 	S.stack_size = stack_size;
 	S.membarrier = membarrier_register();
 	for (int i = 0; i < nprocs; i++) {

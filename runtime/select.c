@@ -20,9 +20,15 @@
  *      its other waiters (a waiter already dropped by a channel that lost
  *      the race is no longer queued; removal checks).
  *
- * timeout_ns: -1 waits forever; 0 never blocks (-EAGAIN). Positive
- * timeouts need the timer heaps, which are not there yet: they are refused
- * with -EINVAL for now (see the doc block).
+ * Timeouts. 0 never blocks (-EAGAIN); -1 (any negative) waits forever. A
+ * positive timeout arms a timer (timer.c) once the caller is off its stack,
+ * together with releasing the locks; the timer competes for sel->done like
+ * a channel and, if it wins, records fired = -1 and wakes the caller, which
+ * cleans up as in step 4 and returns -ETIMEDOUT. Woken by a channel, the
+ * caller disarms the timer (waiting for its fn if it is running). A plain
+ * thread sleeps on its futex with a deadline and claims sel->done itself
+ * when the deadline passes; if a channel claimed it first, it waits for
+ * that channel's wake-up (the data is being copied).
  *
  * Rejected: polling each channel under its own lock in turn (a case can
  * become ready after it was polled and before the caller is queued on it:
@@ -46,6 +52,7 @@ static void nothing(void *arg)
 struct sel_state {
 	struct weft_chan **locks; /* distinct channels, address order */
 	size_t nlocks;
+	struct weft__timer *timer; /* armed when the caller has parked, or NULL */
 };
 
 static void lock_all(struct sel_state *s)
@@ -62,6 +69,50 @@ static void unlock_all(void *arg)
 		weft__spin_unlock(&s->locks[i]->lock);
 }
 
+/* weft__park's unlockf: the caller is off its stack. */
+static void arm_and_unlock(void *arg)
+{
+	struct sel_state *s = arg;
+
+	if (s->timer)
+		weft__timer_add(weft__getm()->p, s->timer);
+	unlock_all(s);
+}
+
+/* The timeout: wins the select unless a channel did. */
+static void timeout_fire(struct weft__timer *t, struct weft_p *runp)
+{
+	struct weft__select *sel = t->arg;
+	int zero = 0;
+
+	if (atomic_compare_exchange_strong(&sel->done, &zero, 1)) {
+		sel->fired = -1;
+		weft__ready_on(runp, sel->task);
+	}
+}
+
+/* A plain thread waits for a case or the deadline (0: none). */
+static void thread_wait(struct weft__select *sel, int64_t deadline)
+{
+	while (atomic_load_explicit(&sel->futex, memory_order_acquire) == 0) {
+		int64_t left = -1;
+
+		if (deadline) {
+			left = deadline - weft__nanotime();
+			if (left <= 0) {
+				int zero = 0;
+				if (atomic_compare_exchange_strong(&sel->done, &zero, 1)) {
+					sel->fired = -1;
+					return;
+				}
+				deadline = 0; /* a case won: wait for its wake-up */
+				continue;
+			}
+		}
+		weft__futex_wait(&sel->futex, 0, left);
+	}
+}
+
 WEFT_API int weft_select(weft_case *cases, size_t n, int64_t timeout_ns)
 {
 	struct weft_chan *small_locks[SMALL];
@@ -72,12 +123,16 @@ WEFT_API int weft_select(weft_case *cases, size_t n, int64_t timeout_ns)
 	struct weft__waiter *w = small_w;
 	struct sel_state st;
 	struct weft__select sel;
+	struct weft__timer timer;
 	struct weft__waiter *wake = NULL;
 	size_t nactive = 0;
 	int fired = -EAGAIN;
+	int64_t deadline = 0;
 
-	if (timeout_ns > 0)
-		return -EINVAL; /* needs timers: see the file comment */
+	if (timeout_ns > 0) {
+		int64_t now = weft__nanotime();
+		deadline = timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
+	}
 	if (n > SMALL) {
 		locks = malloc(n * sizeof(*locks));
 		order = malloc(n * sizeof(*order));
@@ -106,6 +161,7 @@ WEFT_API int weft_select(weft_case *cases, size_t n, int64_t timeout_ns)
 	/* Lock order: distinct channels by address (insertion sort). */
 	st.locks = locks;
 	st.nlocks = 0;
+	st.timer = NULL;
 	for (size_t k = 0; k < nactive; k++) {
 		struct weft_chan *c = cases[order[k]].chan;
 		size_t pos = st.nlocks;
@@ -125,7 +181,13 @@ WEFT_API int weft_select(weft_case *cases, size_t n, int64_t timeout_ns)
 		locks[pos] = c;
 		st.nlocks++;
 	}
-	if (nactive == 0 && timeout_ns != 0) {
+	if (nactive == 0 && timeout_ns > 0) {
+		/* Only the timeout can fire (Go's select with just a timer). */
+		weft_sleep(deadline - weft__nanotime());
+		fired = -ETIMEDOUT;
+		goto out;
+	}
+	if (nactive == 0 && timeout_ns < 0) {
 		/* Nothing can ever fire: block forever, as Go's empty select. */
 		weft__park(WEFT__W_SELECT, NULL, nothing, NULL);
 		weft__throw("an empty select was woken");
@@ -153,6 +215,7 @@ WEFT_API int weft_select(weft_case *cases, size_t n, int64_t timeout_ns)
 	atomic_init(&sel.done, 0);
 	atomic_init(&sel.futex, 0);
 	sel.fired = -1;
+	sel.task = NULL;
 	for (size_t k = 0; k < nactive; k++) {
 		size_t i = order[k];
 		weft__waiter_init(&w[i]);
@@ -164,12 +227,21 @@ WEFT_API int weft_select(weft_case *cases, size_t n, int64_t timeout_ns)
 							  : &cases[i].chan->recvq,
 				 &w[i]);
 	}
-	if (w[order[0]].task) {
-		weft__park(WEFT__W_SELECT, cases[order[0]].chan, unlock_all, &st);
+	if ((sel.task = w[order[0]].task)) {
+		if (deadline) {
+			timer.when = deadline;
+			timer.fn = timeout_fire;
+			timer.arg = &sel;
+			atomic_init(&timer.p, NULL);
+			atomic_init(&timer.firing, 0);
+			st.timer = &timer;
+		}
+		weft__park(WEFT__W_SELECT, cases[order[0]].chan, arm_and_unlock, &st);
+		if (deadline)
+			weft__timer_del(&timer);
 	} else {
 		unlock_all(&st);
-		while (atomic_load_explicit(&sel.futex, memory_order_acquire) == 0)
-			weft__futex_wait(&sel.futex, 0, -1);
+		thread_wait(&sel, deadline);
 	}
 	/* One case fired; take the waiters of the others off their queues. */
 	lock_all(&st);
@@ -181,7 +253,10 @@ WEFT_API int weft_select(weft_case *cases, size_t n, int64_t timeout_ns)
 	}
 	unlock_all(&st);
 	fired = sel.fired;
-	cases[fired].result = w[fired].result;
+	if (fired < 0)
+		fired = -ETIMEDOUT;
+	else
+		cases[fired].result = w[fired].result;
 out:
 	if (n > SMALL) {
 		free(locks);

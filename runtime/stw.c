@@ -185,6 +185,7 @@ WEFT_API void weft_start_the_world(void)
 static void p_retire(struct weft_p *p)
 {
 	weft__move_p_work_to_global(p);
+	weft__timers_move(p, S.allp[0]);
 	while (p->nstacks > 0) {
 		struct weft__stack s = { p->stacks[--p->nstacks], S.stack_size + weft__page_size() };
 		weft__stack_global_put(&s);

@@ -107,6 +107,30 @@ START_TEST(test_no_deadlock_with_thread)
 }
 END_TEST
 
+/* Every P idles while a task sleeps or sits in a syscall: no deadlock. */
+START_TEST(test_no_deadlock_sleeper)
+{
+	static const char *const modes[] = { "sleeper", "syscall" };
+	struct child c;
+
+	for (int i = 0; i < 2; i++) {
+		run_child(&c, "deadlock", modes[i], _i ? "WEFT_PROCS=2" : "WEFT_PROCS=1");
+		ck_assert_msg(c.status == 0, "%s: status %d, output:\n%s", modes[i], c.status,
+			      c.out);
+		ck_assert_msg(strstr(c.out, i ? "received 43" : "received 42"), "%s: output:\n%s",
+			      modes[i], c.out);
+	}
+}
+END_TEST
+
+/* The detector still fires once the last sleeper is gone. */
+START_TEST(test_deadlock_after_sleeper)
+{
+	expect_fatal("deadlock", "after", "WEFT_PROCS=2", "all tasks are asleep - deadlock!",
+		     "task 1 (main_after): blocked on chan receive", NULL);
+}
+END_TEST
+
 START_TEST(test_deadlock_chan)
 {
 	expect_fatal("deadlock", "chan", "WEFT_PROCS=1", "all tasks are asleep - deadlock!",
@@ -151,6 +175,8 @@ static Suite *fatal_suite(void)
 	tcase_add_test(tc, test_deadlock_many);
 	tcase_add_test(tc, test_no_deadlock_with_thread);
 	tcase_add_test(tc, test_deadlock_chan);
+	tcase_add_loop_test(tc, test_no_deadlock_sleeper, 0, 2);
+	tcase_add_test(tc, test_deadlock_after_sleeper);
 	tcase_add_test(tc, test_chan_free_busy);
 	tcase_add_test(tc, test_stack_overflow);
 	tcase_add_test(tc, test_wg_negative);

@@ -7,6 +7,11 @@
  *                    completes: NOT a deadlock, must exit 0
  *   deadlock chan    main receives from a channel nobody else holds
  *   deadlock free    a channel is freed while a task waits on it (misuse)
+ *   deadlock sleeper main receives from a task that first sleeps 250 ms:
+ *                    NOT a deadlock (every P idles meanwhile), must exit 0
+ *   deadlock syscall the same with a task blocked 250 ms in a syscall
+ *   deadlock after   a task sleeps 50 ms and exits; main waits forever on
+ *                    a channel: a deadlock once the sleeper is gone
  * The runtime must print "weft: fatal: all tasks are asleep - deadlock!"
  * and each blocked task, and exit with status 2.
  */
@@ -14,6 +19,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <weft.h>
 
@@ -93,6 +99,61 @@ static void main_thread(void *arg)
 	printf("woken by a plain thread\n");
 }
 
+static void late_sender(void *arg)
+{
+	int v = 42;
+	weft_sleep(250 * 1000000LL);
+	weft_chan_send(arg, &v);
+}
+
+static void syscall_sender(void *arg)
+{
+	struct timespec ts = { 0, 250 * 1000000L };
+	int v = 43;
+	weft_syscall_enter();
+	while (nanosleep(&ts, &ts) != 0)
+		;
+	weft_syscall_exit();
+	weft_chan_send(arg, &v);
+}
+
+static void short_sleeper(void *arg)
+{
+	(void)arg;
+	weft_sleep(50 * 1000000LL);
+}
+
+static void main_late(weft_fn sender)
+{
+	weft_chan *c = weft_chan_make(sizeof(int), 0);
+	int v = 0;
+	weft_go(sender, c);
+	weft_chan_recv(c, &v);
+	printf("received %d\n", v);
+	weft_chan_free(c);
+}
+
+static void main_sleeper(void *arg)
+{
+	(void)arg;
+	main_late(late_sender);
+}
+
+static void main_syscall(void *arg)
+{
+	(void)arg;
+	main_late(syscall_sender);
+}
+
+static void main_after(void *arg)
+{
+	weft_chan *c = weft_chan_make(sizeof(int), 0);
+	int v;
+	(void)arg;
+	weft_go(short_sleeper, NULL);
+	weft_chan_recv(c, &v);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "wg";
@@ -106,5 +167,11 @@ int main(int argc, char **argv)
 		fn = main_chan;
 	else if (strcmp(mode, "free") == 0)
 		fn = main_free;
+	else if (strcmp(mode, "sleeper") == 0)
+		fn = main_sleeper;
+	else if (strcmp(mode, "syscall") == 0)
+		fn = main_syscall;
+	else if (strcmp(mode, "after") == 0)
+		fn = main_after;
 	return weft_main(fn, NULL) == 0 ? 0 : 1;
 }
