@@ -176,19 +176,20 @@ void weft__timers_kick(void)
  */
 void weft__timer_add(struct weft_p *p, struct weft__timer *t)
 {
+	int64_t when = t->when, until;
 	bool first;
-	int64_t until;
 
 	weft__spin_lock(&p->tlock);
 	heap_push(p, t);
 	first = t->idx == 0;
 	weft__spin_unlock(&p->tlock);
+	/* From here @t may fire and its owner free it: use the copies. */
 	if (!first)
 		return;
 	/* An earlier deadline than the sleeping M's: it must recompute. */
-	atomic_thread_fence(memory_order_seq_cst);
+	weft__fence();
 	until = atomic_load(&S.tsleep_until);
-	if (until != 0 && t->when < until)
+	if (until != 0 && when < until)
 		weft__timers_kick();
 }
 
@@ -316,7 +317,7 @@ bool weft__timers_sleep(struct weft_m *m)
 			atomic_store(&S.tnote, 0);
 			next = timers_next();
 			atomic_store(&S.tsleep_until, next ? next : INT64_MAX);
-			atomic_thread_fence(memory_order_seq_cst);
+			weft__fence();
 			int64_t again = timers_next();
 			if (again && (!next || again < next))
 				continue; /* an earlier timer arrived meanwhile */

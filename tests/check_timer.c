@@ -99,7 +99,7 @@ static void ordered_sleeper(void *arg)
 
 static void main_order(void *arg)
 {
-	int64_t base = weft_now() + 20 * MS;
+	int64_t base = weft_now() + 100 * MS; /* time for all to start, even under TSan */
 
 	(void)arg;
 	/* Deadlines in a scrambled spawn order, 200 us apart. */
