@@ -11,6 +11,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#ifdef WEFT_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 #define GLOBAL_CACHE_MAX 256
 
 static pthread_mutex_t glock = PTHREAD_MUTEX_INITIALIZER;
@@ -47,6 +51,16 @@ int weft__stack_map(struct weft__stack *s, size_t usable)
 
 void weft__stack_unmap(struct weft__stack *s)
 {
+#ifdef WEFT_ASAN
+	/*
+	 * The frames of tasks that never returned left their redzones
+	 * poisoned; the kernel may hand these addresses out again (to a
+	 * descriptor slab, to malloc), where stale poison would be reported
+	 * as an overflow. Clean the shadow before giving the range back.
+	 */
+	if (s->map)
+		__asan_unpoison_memory_region(s->map, s->map_size);
+#endif
 	if (s->map)
 		munmap(s->map, s->map_size);
 	s->map = NULL;

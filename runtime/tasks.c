@@ -26,6 +26,10 @@
 
 #include "internal.h"
 
+#ifdef WEFT_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 #define S weft__sched
 #define SLAB_MIN 256
 #define SLAB_MAX ((2u << 20) / sizeof(struct weft_task)) /* one 2 MiB huge page */
@@ -64,6 +68,11 @@ static struct weft__slab *slab_new(void)
 	munmap((void *)(a + bytes), (uintptr_t)p + bytes + (2u << 20) - (a + bytes));
 	if (bytes >= (2u << 20))
 		madvise((void *)a, bytes, MADV_HUGEPAGE);
+#ifdef WEFT_ASAN
+	/* Fresh from the kernel: any shadow left by an earlier mapping at
+	 * these addresses (a thread's stack, say) is stale. */
+	__asan_unpoison_memory_region((void *)a, bytes);
+#endif
 	s->n = n;
 	s->bytes = bytes;
 	*(struct weft_task **)(s + 1) = (struct weft_task *)a;

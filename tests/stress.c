@@ -6,13 +6,15 @@
  * Each round picks a number of Ps and grows a random tree of tasks from
  * the seed: every task draws its own actions (spawn children and wait for
  * them, yield, a short syscall, a long blocking one on a pipe, a
- * safepoint) from a generator seeded by (seed, task number), and the main
- * task now and then changes the number of Ps or stops the world. At the end
+ * safepoint, a short sleep, a select with a timeout that other tasks may
+ * meet on a shared channel) from a generator seeded by (seed, task
+ * number), and the main task now and then changes the number of Ps or stops the world. At the end
  * every task must have run exactly once and the tree's checksum must match
  * the one computed from the seed alone. Thread interleavings differ from
  * run to run, the work does not: a failing seed replays the same program.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -36,6 +38,7 @@ static _Atomic unsigned char ran[MAX_TASKS];
 static _Atomic uint32_t next_index;
 static _Atomic uint64_t checksum;
 static int pipefd[2];
+static weft_chan *shared; /* unbuffered: selects meet here or time out */
 static uint64_t seed;
 
 static uint64_t mix(uint64_t x)
@@ -83,7 +86,7 @@ static void task(void *arg)
 
 	atomic_fetch_add(&ran[n->index], 1);
 	for (int i = 0; i < steps; i++) {
-		switch (draw(&s, 8)) {
+		switch (draw(&s, 10)) {
 		case 0:
 		case 1:
 			weft_yield();
@@ -103,6 +106,19 @@ static void task(void *arg)
 			if (write(pipefd[1], &c, 1) != 1 || read(pipefd[0], &c, 1) != 1)
 				abort();
 			weft_syscall_exit();
+			break;
+		}
+		case 5:
+			weft_sleep((int64_t)((s >> 40) % 50) * 1000);
+			break;
+		case 6: {
+			int v = (int)n->index, got = 0;
+			weft_case cs[2] = { { shared, WEFT_SEND, &v, 0 }, { shared, WEFT_RECV, &got, 0 } };
+			int r = weft_select(cs, 2, (int64_t)((s >> 32) % 30) * 1000 + 1);
+			if (r != -ETIMEDOUT && (r < 0 || r > 1 || cs[r].result != 0)) {
+				fprintf(stderr, "stress: select returned %d\n", r);
+				abort();
+			}
 			break;
 		}
 		default:
@@ -134,7 +150,7 @@ static void expected(uint64_t rng, int depth, uint32_t *count, uint64_t *sum)
 
 	(*count)++;
 	for (int i = 0; i < steps; i++)
-		(void)draw(&s, 8);
+		(void)draw(&s, 10);
 	if (depth < 12) {
 		int kids_n = (int)draw(&s, depth < 3 ? 8 : 4);
 		for (int k = 0; k < kids_n; k++)
@@ -183,7 +199,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (pipe(pipefd) != 0)
+	if (pipe(pipefd) != 0 || !(shared = weft_chan_make(sizeof(int), 0)))
 		return 1;
 	for (int r = 0; r < rounds; r++) {
 		uint64_t expect = 0;
