@@ -5,16 +5,21 @@
  *                   ns per round trip (two sends, two receives).
  *   chan-buffered   one producer, one consumer, a channel of capacity 1024;
  *                   ns per item.
+ *   select-unbuf    a receiver selects over two unbuffered channels, each
+ *                   fed by its own sender task; ns per select.
+ *   select-buf      the same over two channels of capacity 1024.
  *
  * Usage: chan [-n N]   (default N = 1000000; WEFT_PROCS sets the Ps)
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <errno.h>
+
 #include "bench.h"
 
 struct bench {
 	long n;
-	double pingpong_ns, buffered_ns;
+	double pingpong_ns, buffered_ns, select_ns[2];
 	weft_chan *a, *b;
 	weft_wg wg;
 };
@@ -43,6 +48,62 @@ static void consumer(void *arg)
 		exit(1);
 	}
 	weft_wg_done(&b->wg);
+}
+
+/* Feeds b->n / 2 values into @c then closes it (a or b, by position). */
+struct feeder {
+	struct bench *b;
+	weft_chan *c;
+	long n;
+};
+
+static void feed(void *arg)
+{
+	struct feeder *f = arg;
+
+	for (long i = 0; i < f->n; i++)
+		weft_chan_send(f->c, &i);
+	weft_chan_close(f->c);
+	weft_wg_done(&f->b->wg);
+}
+
+/* Select over a and b until both are closed; ns per successful select. */
+static double bench_select(struct bench *b, size_t cap)
+{
+	struct feeder fa = { b, NULL, b->n / 2 }, fb = { b, NULL, b->n - b->n / 2 };
+	long va, vb, got = 0;
+	int open = 2;
+	uint64_t t0;
+
+	b->a = fa.c = weft_chan_make(sizeof(long), cap);
+	b->b = fb.c = weft_chan_make(sizeof(long), cap);
+	weft_wg_add(&b->wg, 2);
+	weft_go(feed, &fa);
+	weft_go(feed, &fb);
+	weft_case cs[2] = { { b->a, WEFT_RECV, &va, 0 }, { b->b, WEFT_RECV, &vb, 0 } };
+	t0 = bench_now_ns();
+	while (open > 0) {
+		int r = weft_select(cs, 2, -1);
+		if (r < 0) {
+			fprintf(stderr, "chan: select failed: %d\n", r);
+			exit(1);
+		}
+		if (cs[r].result == -EPIPE) {
+			cs[r].chan = NULL; /* closed and drained: ignore from now on */
+			open--;
+			continue;
+		}
+		got++;
+	}
+	double ns = (double)(bench_now_ns() - t0) / (double)b->n;
+	if (got != b->n) {
+		fprintf(stderr, "chan: select got %ld of %ld\n", got, b->n);
+		exit(1);
+	}
+	weft_wg_wait(&b->wg);
+	weft_chan_free(b->a);
+	weft_chan_free(b->b);
+	return ns;
 }
 
 static void bench_main(void *arg)
@@ -75,6 +136,9 @@ static void bench_main(void *arg)
 	weft_wg_wait(&b->wg);
 	b->buffered_ns = (double)(bench_now_ns() - t0) / (double)b->n;
 	weft_chan_free(b->a);
+
+	b->select_ns[0] = bench_select(b, 0);
+	b->select_ns[1] = bench_select(b, 1024);
 }
 
 int main(int argc, char **argv)
@@ -86,5 +150,7 @@ int main(int argc, char **argv)
 	printf("# weft n=%ld\n", b.n);
 	printf("chan-pingpong: %.1f ns/op\n", b.pingpong_ns);
 	printf("chan-buffered: %.1f ns/op\n", b.buffered_ns);
+	printf("select-unbuf: %.1f ns/op\n", b.select_ns[0]);
+	printf("select-buf: %.1f ns/op\n", b.select_ns[1]);
 	return 0;
 }

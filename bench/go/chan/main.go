@@ -3,6 +3,9 @@
 //	chan-pingpong  two goroutines bounce a value over two unbuffered
 //	               channels; ns per round trip.
 //	chan-buffered  one producer, one consumer, capacity 1024; ns per item.
+//	select-unbuf   a receiver selects over two unbuffered channels, each fed
+//	               by its own sender goroutine; ns per select.
+//	select-buf     the same over two channels of capacity 1024.
 package main
 
 import (
@@ -13,6 +16,46 @@ import (
 	"sync"
 	"time"
 )
+
+func benchSelect(n int, capacity int) float64 {
+	a, b := make(chan int, capacity), make(chan int, capacity)
+	var wg sync.WaitGroup
+	feed := func(c chan int, k int) {
+		for i := 0; i < k; i++ {
+			c <- i
+		}
+		close(c)
+		wg.Done()
+	}
+	wg.Add(2)
+	go feed(a, n/2)
+	go feed(b, n-n/2)
+	got := 0
+	t0 := time.Now()
+	for a != nil || b != nil {
+		select {
+		case _, ok := <-a:
+			if !ok {
+				a = nil
+				continue
+			}
+			got++
+		case _, ok := <-b:
+			if !ok {
+				b = nil
+				continue
+			}
+			got++
+		}
+	}
+	ns := float64(time.Since(t0).Nanoseconds()) / float64(n)
+	if got != n {
+		fmt.Fprintln(os.Stderr, "chan: select got", got, "of", n)
+		os.Exit(1)
+	}
+	wg.Wait()
+	return ns
+}
 
 func main() {
 	n := flag.Int("n", 1000000, "iterations")
@@ -63,4 +106,6 @@ func main() {
 	fmt.Printf("# go n=%d GOMAXPROCS=%d\n", *n, runtime.GOMAXPROCS(0))
 	fmt.Printf("chan-pingpong: %.1f ns/op\n", pingpong)
 	fmt.Printf("chan-buffered: %.1f ns/op\n", buffered)
+	fmt.Printf("select-unbuf: %.1f ns/op\n", benchSelect(*n, 0))
+	fmt.Printf("select-buf: %.1f ns/op\n", benchSelect(*n, 1024))
 }
