@@ -26,6 +26,10 @@
  *   3. the global queue (liburcu wfcqueue): tasks made runnable off-P (by a
  *      plain thread, by a syscall that lost its P, by a removed P). Enqueue
  *      is wait-free; a P takes a batch (its fair share) at a time.
+ * Tasks waiting for a deadline (weft_sleep, select timeouts) are not in
+ * any queue: their timers sit in the P's timer heap (timer.c), and a P
+ * checks it at each schedule when a deadline exists; the fired task takes
+ * runnext. An M with nothing to do sleeps until the earliest deadline.
  * Fairness: LIFO is unfair by construction, and runnext lets two tasks
  * ping-pong forever. So every WEFT__FAIR_TICK-th schedule of a P first
  * looks at the global queue and then takes the *oldest* local task (from
