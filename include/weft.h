@@ -360,6 +360,36 @@ WEFT_API int weft_mutex_trylock(weft_mutex *m);
  */
 WEFT_API void weft_mutex_unlock(weft_mutex *m);
 
+/* ------------------------------------------------------------------------
+ * Execution tracing (format: doc/trace-format.md; reader: <weft/trace.h>)
+ * ------------------------------------------------------------------------ */
+
+/**
+ * weft_trace_start - start recording every scheduler transition (task
+ * create, start, end, yield, block with its reason, unblock, syscalls,
+ * stop-the-world, Ps starting and stopping) into the file at @path,
+ * compressed. Briefly stops the world to install the per-P buffers and to
+ * record the state of every existing task. Setting WEFT_TRACE=path in the
+ * environment traces a whole weft_main() run without code changes;
+ * WEFT_TRACE_LEVEL sets the zstd level (default 3) and WEFT_TRACE_MAX_MEM
+ * the buffer memory (bytes, or with an M suffix; default 64M): a P that
+ * would exceed it waits for the writer and records the wait.
+ * Returns 0; -EBUSY if a trace is already being written; -EINVAL if @path
+ * is NULL or the caller is a plain thread while the runtime runs; an
+ * open() error. Call from a task.
+ */
+WEFT_API int weft_trace_start(const char *path);
+
+/**
+ * weft_trace_stop - stop recording, write everything buffered and close
+ * the file. A trace still open when weft_main() returns is stopped then.
+ * Returns 0, -EINVAL if no trace is running, or the first write error.
+ */
+WEFT_API int weft_trace_stop(void);
+
+/** weft_trace_enabled - 1 while a trace is being recorded, else 0. */
+WEFT_API int weft_trace_enabled(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -174,7 +174,7 @@ void weft__checkdead(void)
 			return; /* work queued, or a timer will ready a task */
 	/* Threads we do not know of (made since start) might wake a task. */
 	threads = weft__proc_threads();
-	if (threads < 0 || threads > S.baseline_threads + S.mcount + 1)
+	if (threads < 0 || threads > S.baseline_threads + S.mcount + 1 + atomic_load(&S.nhelpers))
 		return;
 	weft__deadlock_report();
 }

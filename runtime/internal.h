@@ -26,6 +26,7 @@
 #include "deque.h"
 #include "fatal.h"
 #include "stack.h"
+#include "../tracer/format.h"
 
 /* ---- tasks (G) -------------------------------------------------------- */
 
@@ -169,6 +170,7 @@ struct weft_p {
 	struct weft__timer **timers;
 	int ntimers, tcap;
 	uint64_t tseq;                        /* insertion order: FIFO among equal deadlines */
+	struct weft__tbuf *tbuf;              /* trace buffer (owner; installed under STW) */
 };
 
 /* ---- OS threads (M) -------------------------------------------------- */
@@ -266,6 +268,7 @@ struct weft__sched {
 	/* deadlock detection */
 	_Atomic int nextern;           /* live plain threads that called in */
 	int baseline_threads;          /* threads before weft_main started */
+	_Atomic int nhelpers;          /* our own threads besides Ms and sysmon (trace flusher) */
 
 	/* sysmon */
 	pthread_t sysmon;
@@ -385,6 +388,14 @@ static inline struct weft_m *weft__getm(void)
 }
 #endif
 
+/* The P the calling M owns, for tracing: NULL on a plain thread and inside
+ * weft_syscall_enter/exit (sysmon may have handed the P to another M). */
+static inline struct weft_p *weft__trace_p(struct weft_m *m)
+{
+	return m && atomic_load_explicit(&m->sys, memory_order_relaxed) == WEFT__M_SYS_NONE ? m->p
+											   : NULL;
+}
+
 /*
  * weft__park - block the running task. @unlockf(@arg) runs after the task
  * is off its stack (so a waker that takes the same lock cannot ready it
@@ -446,6 +457,23 @@ static inline void weft__timers_check(struct weft_p *p, bool force)
 			weft__timers_run(p, p, now, false, 1);
 	}
 }
+
+/* trace.c: WEFT__TRACE(p, TYPE, nargs, a0, a1, a2) records an event on @p
+ * (a P the caller owns, or NULL for the global buffer). The arguments are
+ * evaluated only when tracing is on. */
+struct weft__tbuf;
+extern _Atomic int weft__trace_on;
+extern bool weft__trace_prestart;
+void weft__trace_ev(struct weft_p *p, int type, int nargs, uint64_t a0, uint64_t a1,
+		    uint64_t a2, uint64_t a3);
+bool weft__trace_active(void);
+#define WEFT__TRACE(p, type, n, a0, a1, a2)                                              \
+	do {                                                                             \
+		if (__builtin_expect(atomic_load_explicit(&weft__trace_on,               \
+							  memory_order_relaxed), 0))     \
+			weft__trace_ev((p), WEFT_TF_EV_##type, (n), (uint64_t)(a0),      \
+				       (uint64_t)(a1), (uint64_t)(a2), 0);               \
+	} while (0)
 
 /* stw.c */
 void weft__stw_participate(struct weft_m *m);

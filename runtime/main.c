@@ -23,6 +23,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +207,36 @@ static void teardown(void)
 	pthread_mutex_destroy(&S.lock);
 }
 
+/* WEFT_TRACE=path: trace the whole run, with no change to the program. */
+static void trace_from_env(void)
+{
+	const char *path = getenv("WEFT_TRACE");
+	int err;
+
+	if (!path || !*path)
+		return;
+	weft__trace_prestart = true;
+	err = weft_trace_start(path);
+	weft__trace_prestart = false;
+	if (err)
+		fprintf(stderr, "weft: WEFT_TRACE=%s: cannot start the trace: %s\n", path,
+			weft_strerror(err));
+}
+
+/* The run is over (no M left): finalize a trace still being written. */
+static void trace_finish(void)
+{
+	int err;
+
+	if (!weft__trace_active())
+		return;
+	weft__trace_prestart = true;
+	err = weft_trace_stop();
+	weft__trace_prestart = false;
+	if (err)
+		fprintf(stderr, "weft: finishing the trace: %s\n", weft_strerror(err));
+}
+
 WEFT_API int weft_main(weft_fn fn, void *arg)
 {
 	int nprocs, err, zero = 0;
@@ -230,12 +261,15 @@ WEFT_API int weft_main(weft_fn fn, void *arg)
 	 * wake a task later. Counted after the first pthread_create because
 	 * sanitizers start their helper threads lazily there. */
 	S.baseline_threads = weft__proc_threads() - 1;
+	trace_from_env();
 	if ((err = weft__sched_start_main(fn, arg)) != 0) {
 		weft__shutdown_begin();
 		wait_for_ms();
+		trace_finish();
 		goto fail;
 	}
 	wait_for_ms();
+	trace_finish();
 	teardown();
 	atomic_store(&S.running, 0);
 	return 0;

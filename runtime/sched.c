@@ -225,6 +225,7 @@ void weft__acquirep(struct weft_m *m, struct weft_p *p)
 	m->p = p;
 	p->m = m;
 	atomic_store_explicit(&p->status, WEFT__P_RUNNING, relaxed);
+	WEFT__TRACE(p, PROC_START, 2, p->id, m->id, 0);
 }
 
 /* ---- global queue --------------------------------------------------------- */
@@ -639,6 +640,7 @@ static inline struct weft_m *run_task(struct weft_m *m, struct weft__ctx *from,
 {
 	if (!t->stack)
 		give_stack(m->p, t);
+	WEFT__TRACE(m->p, TASK_START, 1, t->id, 0, 0);
 	m->curg = t;
 	atomic_store_explicit(&t->status, WEFT__T_RUNNING, relaxed);
 	m = weft__ctx_jump(from, &t->ctx, m, dying);
@@ -728,6 +730,7 @@ top:
 		pthread_mutex_unlock(&S.lock);
 		goto top;
 	}
+	WEFT__TRACE(p, PROC_STOP, 1, p->id, 0, 0);
 	m->p = NULL;
 	weft__pidleput(p);
 	pthread_mutex_unlock(&S.lock);
@@ -823,6 +826,7 @@ static struct weft_task *task_exit(struct weft_m *m, struct weft_task *t)
 		weft__shutdown_begin();
 	}
 	atomic_store_explicit(&t->status, WEFT__T_DEAD, relaxed);
+	WEFT__TRACE(m->p, TASK_END, 1, t->id, 0, 0);
 	if (__builtin_expect(!stw_or_exit_pending(), 1))
 		next = pick_local(m->p);
 	if (next && !next->stack) {
@@ -840,6 +844,7 @@ static struct weft_task *task_exit(struct weft_m *m, struct weft_task *t)
 		weft__task_free(m->p, t);
 		m->curg = next;
 		atomic_store_explicit(&next->status, WEFT__T_RUNNING, relaxed);
+		WEFT__TRACE(m->p, TASK_START, 1, next->id, 0, 0);
 		return next;
 	}
 	m->after = WEFT__A_FREE;
@@ -878,6 +883,7 @@ void weft__park(int reason, const void *obj, void (*unlockf)(void *), void *arg)
 	t->wait_reason = reason;
 	t->wait_obj = obj;
 	atomic_store_explicit(&t->status, WEFT__T_WAITING, relaxed);
+	WEFT__TRACE(weft__trace_p(m), TASK_BLOCK, 3, t->id, reason, (uintptr_t)obj);
 	m->after = WEFT__A_UNLOCK;
 	m->after_fn = unlockf;
 	m->after_arg = arg;
@@ -895,6 +901,7 @@ void weft__ready_on(struct weft_p *p, struct weft_task *t)
 	t->wait_reason = WEFT__W_NONE;
 	t->wait_obj = NULL;
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
+	WEFT__TRACE(p, TASK_UNBLOCK, 2, t->id, 0, 0);
 	old = atomic_exchange_explicit(&p->runnext, t, memory_order_acq_rel);
 	if (old)
 		runq_put(p, old);
@@ -910,6 +917,7 @@ void weft__ready(struct weft_task *t)
 	t->wait_reason = WEFT__W_NONE;
 	t->wait_obj = NULL;
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
+	WEFT__TRACE(weft__trace_p(m), TASK_UNBLOCK, 2, t->id, m && m->curg ? m->curg->id : 0, 0);
 	if (m && m->curg && m->p) {
 		old = atomic_exchange_explicit(&m->p->runnext, t, memory_order_acq_rel);
 		if (old)
@@ -954,6 +962,7 @@ static struct weft_m *step_aside(struct weft_m *m)
 	struct weft_task *cur = m->curg;
 
 	atomic_store_explicit(&cur->status, WEFT__T_RUNNABLE, relaxed);
+	WEFT__TRACE(m->p, TASK_YIELD, 1, cur->id, 0, 0);
 	m->after = WEFT__A_INJECT;
 	m->after_task = cur;
 	return schedule_away(m, cur, false);
@@ -975,6 +984,7 @@ WEFT_API int weft_go(weft_fn fn, void *arg)
 		t->fn = fn;
 		t->arg = arg;
 		t->id = weft__task_newid(p);
+		WEFT__TRACE(p, TASK_CREATE, 3, t->id, m->curg->id, (uintptr_t)fn);
 		runq_put(p, t);
 		/*
 		 * Backpressure: a spawner far ahead of the Ps running its tasks
@@ -1002,6 +1012,7 @@ WEFT_API int weft_go(weft_fn fn, void *arg)
 	t->fn = fn;
 	t->arg = arg;
 	t->id = weft__task_newid(NULL);
+	WEFT__TRACE(NULL, TASK_CREATE, 3, t->id, 0, (uintptr_t)fn);
 	weft__inject(t);
 	return 0;
 }
@@ -1037,6 +1048,7 @@ WEFT_API void weft_yield(void)
 	if (!next)
 		return; /* nothing else runnable here: keep going */
 	atomic_store_explicit(&cur->status, WEFT__T_RUNNABLE, relaxed);
+	WEFT__TRACE(p, TASK_YIELD, 1, cur->id, 0, 0);
 	m->after = WEFT__A_REQUEUE;
 	m->after_task = cur;
 	run_task(m, &cur->ctx, next, false);
@@ -1132,6 +1144,7 @@ int weft__sched_start_main(weft_fn fn, void *arg)
 	t->fn = fn;
 	t->arg = arg;
 	t->id = weft__task_newid(NULL);
+	WEFT__TRACE(NULL, TASK_CREATE, 3, t->id, 0, (uintptr_t)fn);
 	atomic_store_explicit(&S.main_task, t, relaxed);
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
 	cds_wfcq_node_init(&t->gnode);

@@ -38,6 +38,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include <string.h>
+
 #include "internal.h"
 
 #define S weft__sched
@@ -146,6 +148,10 @@ WEFT_API void weft_stop_the_world(const char *reason)
 	pthread_mutex_unlock(&S.lock);
 	atomic_store(&S.stw_last_wait_ns, weft__nanotime() - t0);
 	atomic_fetch_add(&S.stw_count, 1);
+	WEFT__TRACE(weft__trace_p(m), STW_BEGIN, 1,
+		    !reason ? WEFT_TF_STW_USER
+		    : strcmp(reason, "set_procs") == 0 ? WEFT_TF_STW_SET_PROCS
+		    : strcmp(reason, "trace") == 0 ? WEFT_TF_STW_TRACE : WEFT_TF_STW_USER, 0, 0);
 }
 
 WEFT_API void weft_start_the_world(void)
@@ -159,6 +165,7 @@ WEFT_API void weft_start_the_world(void)
 	if (stw_task != m->curg)
 		weft__fatal("weft_start_the_world called by task %llu, which did not stop it",
 			    (unsigned long long)m->curg->id);
+	WEFT__TRACE(weft__trace_p(m), STW_END, 1, atomic_load(&S.stw_last_wait_ns), 0, 0);
 	pthread_mutex_lock(&S.lock);
 	stw_task = NULL;
 	atomic_fetch_and(&weft__safepoint_pending, ~1);

@@ -52,6 +52,7 @@ WEFT_API void weft_syscall_enter(void)
 	if (!m || !(t = m->curg))
 		return;
 	p = m->p;
+	WEFT__TRACE(p, SYSCALL_ENTER, 1, t->id, 0, 0);
 	m->oldp = p;
 	m->sys_stack = t->stack;
 	m->sys_stack_size = S.stack_size + weft__page_size();
@@ -88,8 +89,10 @@ static void exit_slow(struct weft_m *m, struct weft_task *t)
 	if (p) {
 		weft__acquirep(m, p);
 		atomic_store_explicit(&t->status, WEFT__T_RUNNING, memory_order_relaxed);
+		WEFT__TRACE(p, SYSCALL_EXIT, 1, t->id, 0, 0);
 		return;
 	}
+	WEFT__TRACE(NULL, SYSCALL_EXIT, 1, t->id, 0, 0);
 	/* No P: queue the task (after it is off its stack) and park this M. */
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, memory_order_relaxed);
 	weft__mcall(m, WEFT__A_INJECT, NULL, NULL);
@@ -123,6 +126,7 @@ WEFT_API void weft_syscall_exit(void)
 	s = WEFT__P_SYSCALL;
 	if (__builtin_expect(atomic_compare_exchange_strong(&p->status, &s, WEFT__P_RUNNING), 1)) {
 		atomic_store_explicit(&t->status, WEFT__T_RUNNING, memory_order_relaxed);
+		WEFT__TRACE(p, SYSCALL_EXIT, 1, t->id, 0, 0);
 		return;
 	}
 	exit_slow(m, t);

@@ -62,6 +62,7 @@ static int retake(int64_t now, bool *insys)
 			    now - p->sm_when < PREEMPT_NS)
 				continue;
 			if (atomic_compare_exchange_strong(&p->status, &s, WEFT__P_RUNNING)) {
+				WEFT__TRACE(NULL, SYSCALL_HANDOFF, 1, p->id, 0, 0);
 				p->sm_when = 0;
 				weft__handoffp(p);
 				acted++;

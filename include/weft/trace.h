@@ -1,0 +1,137 @@
+/*
+ * weft/trace.h - reading weft execution traces (libweft-trace).
+ *
+ * A trace file (written by weft_trace_start() or WEFT_TRACE=path) holds
+ * one stream of events per P plus one for events recorded without a P.
+ * The reader merges them into one order - by time, streams in a fixed
+ * order when times tie - holding one decoded chunk per stream, so memory
+ * does not grow with the trace's length. A corrupt or truncated file is
+ * reported with the byte offset where it went wrong; the reader never
+ * trusts a size it read without a bound. Format: doc/trace-format.md.
+ *
+ *   weft_trace *t;
+ *   char err[256];
+ *   if (weft_trace_open("out.wt", &t, err, sizeof(err)) < 0) { puts(err); ... }
+ *   weft_trace_event ev;
+ *   int r;
+ *   while ((r = weft_trace_next(t, &ev)) > 0)
+ *       printf("%llu %s\n", (unsigned long long)ev.ts, weft_trace_event_name(ev.type));
+ *   if (r < 0) puts(weft_trace_error(t));
+ *   weft_trace_close(t);
+ */
+#ifndef WEFT_TRACE_H
+#define WEFT_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * The events: X(NAME, number, argument count, argument names...). The
+ * numbers are part of the file format and never change meaning.
+ */
+#define WEFT_TRACE_EVENTS(X)                                                               \
+	X(PROC_START, 1, 2, "p", "thread")       /* an M starts running P p */             \
+	X(PROC_STOP, 2, 1, "p")                  /* P p goes idle */                       \
+	X(TASK_CREATE, 3, 3, "task", "parent", "fn") /* fn: see weft_trace_fn_name */      \
+	X(TASK_START, 4, 1, "task")              /* the task runs on the event's P */      \
+	X(TASK_END, 5, 1, "task")                /* it returned */                         \
+	X(TASK_YIELD, 6, 1, "task")              /* it yielded and stays runnable */       \
+	X(TASK_BLOCK, 7, 3, "task", "reason", "obj") /* reason: WEFT_TRACE_BLOCK_* */      \
+	X(TASK_UNBLOCK, 8, 2, "task", "by")      /* by: the task that readied it, or 0 */  \
+	X(SYSCALL_ENTER, 9, 1, "task")                                                     \
+	X(SYSCALL_EXIT, 10, 1, "task")                                                     \
+	X(SYSCALL_HANDOFF, 11, 1, "p")           /* the monitor took P p from a syscall */ \
+	X(STW_BEGIN, 12, 1, "reason")            /* reason: WEFT_TRACE_STW_* */            \
+	X(STW_END, 13, 1, "wait_ns")             /* how long stopping the Ps took */       \
+	X(TASK_STATE, 14, 4, "task", "state", "reason", "fn") /* at trace start */         \
+	X(STALL, 15, 1, "ns")                    /* the P waited for the trace writer */
+
+enum weft_trace_type {
+#define WEFT_TRACE_ENUM_(name, num, ...) WEFT_TEV_##name = num,
+	WEFT_TRACE_EVENTS(WEFT_TRACE_ENUM_)
+#undef WEFT_TRACE_ENUM_
+	WEFT_TEV_MAX
+};
+
+/* Why a task blocked (TASK_BLOCK reason, TASK_STATE reason). */
+enum weft_trace_block {
+	WEFT_TRACE_BLOCK_NONE = 0,
+	WEFT_TRACE_BLOCK_WG = 1,
+	WEFT_TRACE_BLOCK_MUTEX = 2,
+	WEFT_TRACE_BLOCK_SEMA = 3,
+	WEFT_TRACE_BLOCK_CHAN_SEND = 4,
+	WEFT_TRACE_BLOCK_CHAN_RECV = 5,
+	WEFT_TRACE_BLOCK_SELECT = 6,
+	WEFT_TRACE_BLOCK_SLEEP = 7,
+	WEFT_TRACE_BLOCK_SYSCALL = 8,
+	WEFT_TRACE_BLOCK_STW = 9,
+	WEFT_TRACE_BLOCK_MAX
+};
+
+/* TASK_STATE state. */
+enum weft_trace_state {
+	WEFT_TRACE_STATE_RUNNABLE = 1,
+	WEFT_TRACE_STATE_RUNNING = 2,
+	WEFT_TRACE_STATE_BLOCKED = 3,
+	WEFT_TRACE_STATE_SYSCALL = 4,
+};
+
+/* STW_BEGIN reason. */
+enum weft_trace_stw { WEFT_TRACE_STW_USER = 0, WEFT_TRACE_STW_SET_PROCS = 1, WEFT_TRACE_STW_TRACE = 2 };
+
+typedef struct weft_trace weft_trace;
+
+typedef struct {
+	int type;          /* enum weft_trace_type */
+	int p;             /* the P it happened on, -1 if recorded without a P */
+	uint64_t ts;       /* ns since the trace started */
+	uint64_t args[4];  /* in the order of WEFT_TRACE_EVENTS; unused ones 0 */
+	uint64_t offset;   /* byte offset of the chunk that holds it */
+} weft_trace_event;
+
+typedef struct {
+	int version;
+	int clock;             /* 0 CLOCK_MONOTONIC, 1 TSC */
+	uint64_t ticks_per_sec;
+	int64_t start_unix_ns; /* wall clock when the trace started */
+	int procs;             /* Ps when it started */
+	int pid;
+	uint64_t chunks, events; /* as indexed when opened */
+	uint64_t file_bytes, raw_bytes;
+} weft_trace_info;
+
+/*
+ * weft_trace_open - open and index @path. Returns 0, or a negative errno
+ * with a message in @err (with the byte offset for a corrupt file).
+ */
+int weft_trace_open(const char *path, weft_trace **out, char *err, size_t errlen);
+
+/*
+ * weft_trace_next - the next event in global order. Returns 1 with *@ev
+ * filled, 0 at the end, or a negative errno (-EPROTO corrupt, -EPIPE
+ * truncated: the events of every complete chunk came first); then
+ * weft_trace_error() says what and where.
+ */
+int weft_trace_next(weft_trace *t, weft_trace_event *ev);
+
+const char *weft_trace_error(const weft_trace *t);
+void weft_trace_get_info(const weft_trace *t, weft_trace_info *info);
+
+/* The name of a task entry function (TASK_CREATE/TASK_STATE fn), or NULL. */
+const char *weft_trace_fn_name(const weft_trace *t, uint64_t fn);
+
+const char *weft_trace_event_name(int type);      /* "TASK_START"; NULL if unknown */
+int weft_trace_event_nargs(int type);             /* -1 if unknown */
+const char *weft_trace_block_name(int reason);    /* "chan receive", ... */
+
+void weft_trace_close(weft_trace *t);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEFT_TRACE_H */

@@ -1,0 +1,745 @@
+/*
+ * trace.c - the execution tracer's writer: every scheduler transition as
+ * an event in a per-P buffer, compressed by a flusher thread into an
+ * append-only file (format: tracer/format.h, doc/trace-format.md).
+ *
+ * Emitting. Each hook in the scheduler is WEFT__TRACE(p, ...): one load of
+ * weft__trace_on and a predictable branch when tracing is off. When on, the
+ * event goes to the buffer of the P the caller owns - no lock, no atomic
+ * read-modify-write: a type byte, the tick delta from the previous event
+ * of the buffer and the arguments, all as LEB128 varints (a task switch
+ * is 4-6 bytes before compression). Events from a thread that owns no P
+ * (a plain thread waking a task, sysmon taking a P, an M that lost its P
+ * in a syscall) go to one global buffer under a mutex; they are rare.
+ *
+ * Clock. The invariant TSC when /proc/cpuinfo says constant_tsc and
+ * nonstop_tsc (rdtsc is ~20 cycles, clock_gettime ~60), calibrated
+ * against CLOCK_MONOTONIC over the trace's life; the header holds the
+ * frequency, and is rewritten at the end with the measured one.
+ * CLOCK_MONOTONIC otherwise, and on other CPUs.
+ *
+ * Flushing. A full buffer is enqueued on a liburcu wait-free queue and
+ * replaced from a pool; the flusher thread dequeues it, resolves the names
+ * of task entry functions it has not seen (a strings chunk precedes the
+ * events chunk that first uses them, so a file is self-contained and no
+ * symbol lookup happens on the emit path), compresses it as one zstd
+ * frame with a checksum, and appends the chunk. A killed process leaves
+ * every chunk written so far readable. Buffers are allocated up to the
+ * memory cap (WEFT_TRACE_MAX_MEM, default 64 MiB); at the cap the emitting
+ * P waits for the flusher to give one back and records how long (STALL):
+ * nothing is dropped.
+ *
+ * Start and stop happen under stop-the-world (or before the first task
+ * runs, for WEFT_TRACE): no P is between a check of weft__trace_on and its
+ * write, so buffers are installed and taken back without races. Start
+ * records every existing task's state (TASK_STATE) so that a trace begun
+ * mid-run shows blocked tasks as blocked.
+ *
+ * Rejected:
+ *   - A lock-free global ring (one cache line bouncing on every event).
+ *   - Compressing on the emitting P: zstd costs ~1-3 ns/byte, on the
+ *     flusher it overlaps with the program.
+ *   - Resolving names on the emit path: a symbol lookup is microseconds.
+ *
+ * Not yet: RCU publication of the session (stop-the-world suffices while
+ * the only emitters are Ps and the global buffer), per-task sequence
+ * numbers, call sites, user annotations, SIGINT/SIGTERM finalization.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "internal.h"
+#include "symbol.h"
+#include "../tracer/format.h"
+
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
+#define S weft__sched
+
+_Static_assert((int)WEFT__W_WG == (int)WEFT_TF_BLOCK_WG &&
+		       (int)WEFT__W_SLEEP == (int)WEFT_TF_BLOCK_SLEEP &&
+		       (int)WEFT__W_STW == (int)WEFT_TF_BLOCK_STW &&
+		       (int)WEFT__W_NR == (int)WEFT_TF_BLOCK_MAX,
+	       "wait reasons and trace block reasons must agree");
+
+#define BUF_SIZE (64 * 1024)
+#define EV_MAX 64 /* the largest encoded event */
+#define DEFAULT_MAX_MEM (64u << 20)
+
+_Atomic int weft__trace_on;
+bool weft__trace_prestart; /* weft_main starts or ends a trace with no task running */
+
+struct weft__tbuf {
+	struct cds_wfcq_node node;
+	struct weft__tbuf *next;   /* pool */
+	uint8_t kind;              /* chunk kind */
+	uint8_t stream_kind;
+	uint32_t stream_id;
+	uint32_t seq;
+	uint64_t t_first, t_prev;
+	uint32_t nev;
+	size_t len;
+	uint8_t data[BUF_SIZE];
+};
+
+static struct session {
+	int fd;
+	int level;
+	int err;                   /* first write error (flusher) */
+	bool tsc;
+	uint64_t tick0;
+	int64_t mono0;
+	size_t max_bufs, nbufs;    /* allocated (pool lock) */
+	pthread_mutex_t pool_lock;
+	struct weft__tbuf *pool;
+	_Atomic int32_t pool_note; /* futex: a buffer came back */
+	struct cds_wfcq_head q_head;
+	struct cds_wfcq_tail q_tail;
+	_Atomic int32_t q_note;    /* futex: the flusher sleeps here */
+	_Atomic int stopping;
+	pthread_t flusher;
+	pthread_mutex_t glock;     /* the global (no P) buffer */
+	struct weft__tbuf *gbuf;
+	uint32_t gseq;
+	uint32_t pseq[WEFT_MAX_PROCS];
+	/* flusher only: function addresses already named */
+	uint64_t *seen;
+	size_t nseen, capseen;
+	ZSTD_CCtx *zc;
+	void *zbuf;
+	size_t zcap;
+	uint64_t events, raw_bytes, file_bytes;
+} sess;
+
+static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool active;
+
+/* ---- clock ------------------------------------------------------------------ */
+
+static bool tsc_usable(void)
+{
+#if defined(__x86_64__)
+	char line[4096];
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	bool c = false, n = false;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "flags", 5) != 0)
+			continue;
+		c = strstr(line, " constant_tsc") != NULL;
+		n = strstr(line, " nonstop_tsc") != NULL;
+		break;
+	}
+	fclose(f);
+	return c && n;
+#else
+	return false;
+#endif
+}
+
+static inline uint64_t ticks(void)
+{
+#if defined(__x86_64__)
+	if (__builtin_expect(sess.tsc, 1))
+		return __rdtsc();
+#endif
+	return (uint64_t)weft__nanotime();
+}
+
+/*
+ * A first estimate of the TSC rate (2 ms against CLOCK_MONOTONIC), so that
+ * a trace cut short by a crash is still readable; stop measures it over
+ * the whole trace and rewrites the header.
+ */
+static uint64_t calibrate(void)
+{
+	int64_t m0 = weft__nanotime(), m1;
+	uint64_t t0 = ticks(), t1;
+
+	do {
+		m1 = weft__nanotime();
+		t1 = ticks();
+	} while (m1 - m0 < 2000000);
+	return (uint64_t)((long double)(t1 - t0) * 1e9L / (long double)(m1 - m0));
+}
+
+/* ---- encoding ----------------------------------------------------------------- */
+
+static inline uint8_t *put_uvarint(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* ---- buffers ---------------------------------------------------------------- */
+
+static void buf_reset(struct weft__tbuf *b, int kind, int stream_kind, uint32_t id)
+{
+	cds_wfcq_node_init(&b->node);
+	b->kind = (uint8_t)kind;
+	b->stream_kind = (uint8_t)stream_kind;
+	b->stream_id = id;
+	b->nev = 0;
+	b->len = 0;
+	b->t_first = b->t_prev = 0;
+}
+
+/* A buffer from the pool, or a new one under the cap. NULL: at the cap. */
+static struct weft__tbuf *buf_try_get(void)
+{
+	struct weft__tbuf *b = NULL;
+
+	pthread_mutex_lock(&sess.pool_lock);
+	if ((b = sess.pool)) {
+		sess.pool = b->next;
+	} else if (sess.nbufs < sess.max_bufs) {
+		sess.nbufs++;
+		pthread_mutex_unlock(&sess.pool_lock);
+		b = malloc(sizeof(*b));
+		if (!b) {
+			pthread_mutex_lock(&sess.pool_lock);
+			sess.nbufs--;
+			pthread_mutex_unlock(&sess.pool_lock);
+		}
+		return b;
+	}
+	pthread_mutex_unlock(&sess.pool_lock);
+	return b;
+}
+
+static void buf_put(struct weft__tbuf *b)
+{
+	pthread_mutex_lock(&sess.pool_lock);
+	b->next = sess.pool;
+	sess.pool = b;
+	pthread_mutex_unlock(&sess.pool_lock);
+	atomic_store(&sess.pool_note, 1);
+	weft__futex_wake(&sess.pool_note, 1);
+}
+
+static void enqueue(struct weft__tbuf *b)
+{
+	WEFT_TSAN_RELEASE(b);
+	cds_wfcq_enqueue(&sess.q_head, &sess.q_tail, &b->node);
+	atomic_store(&sess.q_note, 1);
+	weft__futex_wake(&sess.q_note, 1);
+}
+
+/* A fresh buffer, waiting for the flusher at the cap; *@stalled: ns waited. */
+static struct weft__tbuf *buf_get(int64_t *stalled)
+{
+	struct weft__tbuf *b;
+	int64_t t0 = 0;
+
+	*stalled = 0;
+	while (!(b = buf_try_get())) {
+		if (!t0)
+			t0 = weft__nanotime();
+		atomic_store(&sess.pool_note, 0);
+		if ((b = buf_try_get()))
+			break;
+		weft__futex_wait(&sess.pool_note, 0, 1000000);
+	}
+	if (t0)
+		*stalled = weft__nanotime() - t0;
+	return b;
+}
+
+static inline void ev_write(struct weft__tbuf *b, uint64_t now, int type, int nargs,
+			    const uint64_t *a)
+{
+	uint8_t *p = b->data + b->len;
+
+	if (b->nev == 0)
+		b->t_first = b->t_prev = now;
+	*p++ = (uint8_t)type;
+	p = put_uvarint(p, now - b->t_prev);
+	for (int i = 0; i < nargs; i++)
+		p = put_uvarint(p, a[i]);
+	b->len = (size_t)(p - b->data);
+	b->t_prev = now;
+	b->nev++;
+}
+
+/* Hand @*slot to the flusher and put a fresh buffer in its place. */
+static void rotate(struct weft__tbuf **slot, uint32_t *seq)
+{
+	struct weft__tbuf *old = *slot, *b;
+	int64_t stalled;
+
+	old->seq = (*seq)++;
+	enqueue(old);
+	b = buf_get(&stalled);
+	buf_reset(b, WEFT_TF_CHUNK_EVENTS, old->stream_kind, old->stream_id);
+	*slot = b;
+	if (stalled) {
+		uint64_t a = (uint64_t)stalled;
+		ev_write(b, ticks(), WEFT_TF_EV_STALL, 1, &a);
+	}
+}
+
+void weft__trace_ev(struct weft_p *p, int type, int nargs, uint64_t a0, uint64_t a1,
+		    uint64_t a2, uint64_t a3)
+{
+	uint64_t a[4] = { a0, a1, a2, a3 };
+
+	if (p && p->tbuf) {
+		struct weft__tbuf *b = p->tbuf;
+		if (__builtin_expect(b->len + EV_MAX > BUF_SIZE, 0)) {
+			rotate(&p->tbuf, &sess.pseq[p->id]);
+			b = p->tbuf;
+		}
+		ev_write(b, ticks(), type, nargs, a);
+		return;
+	}
+	pthread_mutex_lock(&sess.glock);
+	if (sess.gbuf) {
+		if (sess.gbuf->len + EV_MAX > BUF_SIZE)
+			rotate(&sess.gbuf, &sess.gseq);
+		ev_write(sess.gbuf, ticks(), type, nargs, a);
+	}
+	pthread_mutex_unlock(&sess.glock);
+}
+
+/* ---- the flusher ------------------------------------------------------------ */
+
+static void write_all(const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0 && !sess.err) {
+		ssize_t w = write(sess.fd, c, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			sess.err = -errno;
+			return;
+		}
+		c += w;
+		n -= (size_t)w;
+		sess.file_bytes += (size_t)w;
+	}
+}
+
+static void write_chunk(int kind, int stream_kind, uint32_t id, uint32_t seq, uint64_t t0,
+			uint64_t t1, uint32_t nev, const void *raw, size_t rawlen)
+{
+	uint8_t h[WEFT_TF_CHUNK_HEADER_SIZE] = { 0 };
+	size_t z = ZSTD_compress2(sess.zc, sess.zbuf, sess.zcap, raw, rawlen);
+
+	if (ZSTD_isError(z)) {
+		if (!sess.err)
+			sess.err = -EIO;
+		return;
+	}
+	put_le(h, WEFT_TF_CHUNK_MAGIC, 4);
+	h[4] = (uint8_t)kind;
+	h[5] = (uint8_t)stream_kind;
+	put_le(h + 8, id, 4);
+	put_le(h + 12, seq, 4);
+	put_le(h + 16, t0, 8);
+	put_le(h + 24, t1, 8);
+	put_le(h + 32, z, 4);
+	put_le(h + 36, rawlen, 4);
+	put_le(h + 40, nev, 4);
+	write_all(h, sizeof(h));
+	write_all(sess.zbuf, z);
+	sess.raw_bytes += rawlen;
+}
+
+static bool seen_add(uint64_t key)
+{
+	if (sess.nseen * 2 >= sess.capseen) {
+		size_t cap = sess.capseen ? sess.capseen * 2 : 256;
+		uint64_t *n = calloc(cap, sizeof(*n));
+		if (!n)
+			return false;
+		for (size_t i = 0; i < sess.capseen; i++) {
+			uint64_t k = sess.seen[i];
+			if (!k)
+				continue;
+			size_t j = (k * 0x9E3779B97F4A7C15ULL) >> 7 & (cap - 1);
+			while (n[j])
+				j = (j + 1) & (cap - 1);
+			n[j] = k;
+		}
+		free(sess.seen);
+		sess.seen = n;
+		sess.capseen = cap;
+	}
+	size_t j = (key * 0x9E3779B97F4A7C15ULL) >> 7 & (sess.capseen - 1);
+	while (sess.seen[j]) {
+		if (sess.seen[j] == key)
+			return false;
+		j = (j + 1) & (sess.capseen - 1);
+	}
+	sess.seen[j] = key;
+	sess.nseen++;
+	return true;
+}
+
+static const uint8_t *get_uvarint(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	for (int s = 0; p < end && s < 64; s += 7) {
+		uint8_t c = *p++;
+		x |= (uint64_t)(c & 0x7f) << s;
+		if (!(c & 0x80)) {
+			*v = x;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+static const uint8_t nargs_of[WEFT_TF_EV_MAX] = {
+#define WEFT_TF_NARGS(name, num, nargs, ...) [num] = nargs,
+	WEFT_TF_EVENTS(WEFT_TF_NARGS)
+#undef WEFT_TF_NARGS
+};
+
+/* Name the entry functions that @b mentions for the first time. */
+static void emit_names(struct weft__tbuf *b)
+{
+	static uint8_t out[BUF_SIZE];
+	size_t len = 0;
+	uint32_t n = 0;
+	const uint8_t *p = b->data, *end = b->data + b->len;
+
+	while (p < end) {
+		int type = *p++;
+		uint64_t a[WEFT_TF_MAX_ARGS], d;
+
+		if (type <= 0 || type >= WEFT_TF_EV_MAX || !(p = get_uvarint(p, end, &d)))
+			weft__throw("trace: a buffer holds an event the writer cannot read");
+		for (int i = 0; i < nargs_of[type]; i++)
+			if (!(p = get_uvarint(p, end, &a[i])))
+				weft__throw("trace: a buffer holds a truncated event");
+		uint64_t fn = type == WEFT_TF_EV_TASK_CREATE ? a[2]
+			      : type == WEFT_TF_EV_TASK_STATE ? a[3] : 0;
+		if (!fn || !seen_add(fn))
+			continue;
+		char name[256];
+		if (weft__symbolize((const void *)(uintptr_t)fn, name, sizeof(name)) < 0)
+			snprintf(name, sizeof(name), "0x%llx", (unsigned long long)fn);
+		size_t nl = strnlen(name, sizeof(name));
+		if (len + 32 + nl > sizeof(out)) {
+			write_chunk(WEFT_TF_CHUNK_STRINGS, WEFT_TF_STREAM_M, 0, 0, 0, 0, n, out, len);
+			len = 0;
+			n = 0;
+		}
+		uint8_t *q = put_uvarint(out + len, fn);
+		q = put_uvarint(q, nl);
+		memcpy(q, name, nl);
+		len = (size_t)(q + nl - out);
+		n++;
+	}
+	if (n)
+		write_chunk(WEFT_TF_CHUNK_STRINGS, WEFT_TF_STREAM_M, 0, 0, 0, 0, n, out, len);
+}
+
+static void flush_one(struct weft__tbuf *b)
+{
+	emit_names(b);
+	write_chunk(b->kind, b->stream_kind, b->stream_id, b->seq, b->t_first, b->t_prev, b->nev,
+		    b->data, b->len);
+	sess.events += b->nev;
+}
+
+static void *flusher_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct cds_wfcq_node *node;
+
+		atomic_store(&sess.q_note, 0);
+		node = __cds_wfcq_dequeue_blocking(&sess.q_head, &sess.q_tail);
+		if (node) {
+			struct weft__tbuf *b = caa_container_of(node, struct weft__tbuf, node);
+			WEFT_TSAN_ACQUIRE(b);
+			flush_one(b);
+			buf_put(b);
+			continue;
+		}
+		if (atomic_load(&sess.stopping))
+			break;
+		weft__futex_wait(&sess.q_note, 0, -1);
+	}
+	return NULL;
+}
+
+/* ---- start and stop -------------------------------------------------------- */
+
+static void write_header(uint64_t freq)
+{
+	uint8_t h[WEFT_TF_HEADER_SIZE] = { 0 };
+	struct timespec rt;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	memcpy(h, WEFT_TF_MAGIC, 8);
+	put_le(h + 8, WEFT_TF_VERSION, 2);
+	put_le(h + 10, WEFT_TF_HEADER_SIZE, 2);
+	h[16] = sess.tsc ? WEFT_TF_CLOCK_TSC : WEFT_TF_CLOCK_MONO;
+	put_le(h + 24, freq, 8);
+	put_le(h + 32, sess.tick0, 8);
+	put_le(h + 40, (uint64_t)((int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec), 8);
+	put_le(h + 48, (uint64_t)atomic_load(&S.nprocs), 4);
+	put_le(h + 52, (uint64_t)getpid(), 4);
+	if (pwrite(sess.fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) && !sess.err)
+		sess.err = errno ? -errno : -EIO;
+}
+
+static int env_int(const char *name, long long def, long long lo, long long hi)
+{
+	const char *e = getenv(name);
+	char *end;
+	long long v;
+
+	if (!e || !*e)
+		return (int)def;
+	v = strtoll(e, &end, 10);
+	if (*end == 'M' || *end == 'm')
+		v <<= 20, end++;
+	if (*end || v < lo || v > hi)
+		return (int)def;
+	return (int)v;
+}
+
+static int snapshot_state(struct weft_task *t)
+{
+	switch (atomic_load_explicit(&t->status, memory_order_relaxed)) {
+	case WEFT__T_RUNNABLE:
+		return WEFT_TF_STATE_RUNNABLE;
+	case WEFT__T_RUNNING:
+		return WEFT_TF_STATE_RUNNING;
+	case WEFT__T_WAITING:
+		return WEFT_TF_STATE_BLOCKED;
+	case WEFT__T_SYSCALL:
+		return WEFT_TF_STATE_SYSCALL;
+	default:
+		return 0;
+	}
+}
+
+static void snap_task(struct weft_task *t, void *arg)
+{
+	int st = snapshot_state(t);
+
+	(void)arg;
+	if (st)
+		weft__trace_ev(NULL, WEFT_TF_EV_TASK_STATE, 4, t->id, (uint64_t)st,
+			       st == WEFT_TF_STATE_BLOCKED ? t->wait_reason : 0,
+			       (uint64_t)(uintptr_t)t->fn);
+}
+
+/* Install buffers and turn tracing on. World stopped, or nothing runs yet. */
+static int install(void)
+{
+	int n = atomic_load(&S.nprocs);
+	int64_t stalled;
+
+	for (int i = 0; i < n; i++) {
+		struct weft_p *p = S.allp[i];
+		p->tbuf = buf_get(&stalled);
+		buf_reset(p->tbuf, WEFT_TF_CHUNK_EVENTS, WEFT_TF_STREAM_P, (uint32_t)i);
+	}
+	sess.gbuf = buf_get(&stalled);
+	buf_reset(sess.gbuf, WEFT_TF_CHUNK_EVENTS, WEFT_TF_STREAM_M, 0);
+	weft__tasks_foreach(snap_task, NULL);
+	for (int i = 0; i < n; i++) {
+		struct weft_p *p = S.allp[i];
+		if (atomic_load(&p->status) == WEFT__P_RUNNING && p->m)
+			weft__trace_ev(NULL, WEFT_TF_EV_PROC_START, 2, (uint64_t)i,
+				       (uint64_t)p->m->id, 0, 0);
+	}
+	atomic_store(&weft__trace_on, 1);
+	return 0;
+}
+
+/* Take every buffer back and queue it. World stopped, or nothing runs. */
+static void uninstall(void)
+{
+	atomic_store(&weft__trace_on, 0);
+	for (int i = 0; i < S.pcount; i++) {
+		struct weft_p *p = S.allp[i];
+		if (p && p->tbuf) {
+			p->tbuf->seq = sess.pseq[i]++;
+			if (p->tbuf->nev)
+				enqueue(p->tbuf);
+			else
+				buf_put(p->tbuf);
+			p->tbuf = NULL;
+		}
+	}
+	pthread_mutex_lock(&sess.glock);
+	if (sess.gbuf->nev) {
+		sess.gbuf->seq = sess.gseq++;
+		enqueue(sess.gbuf);
+	} else {
+		buf_put(sess.gbuf);
+	}
+	sess.gbuf = NULL;
+	pthread_mutex_unlock(&sess.glock);
+}
+
+WEFT_API int weft_trace_start(const char *path)
+{
+	struct weft_m *m = weft__getm();
+	bool in_task = m && m->curg;
+	int err;
+
+	if (!path)
+		return -EINVAL;
+	if (!in_task && atomic_load(&S.running) && !weft__trace_prestart)
+		return -EINVAL;
+	pthread_mutex_lock(&start_lock);
+	if (active) {
+		pthread_mutex_unlock(&start_lock);
+		return -EBUSY;
+	}
+	memset(&sess, 0, sizeof(sess));
+	sess.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (sess.fd < 0) {
+		err = -errno;
+		pthread_mutex_unlock(&start_lock);
+		return err;
+	}
+	sess.level = env_int("WEFT_TRACE_LEVEL", 3, -7, 19);
+	sess.max_bufs = (size_t)env_int("WEFT_TRACE_MAX_MEM", DEFAULT_MAX_MEM, 1, 1LL << 30) /
+			sizeof(struct weft__tbuf);
+	if (sess.max_bufs < (size_t)atomic_load(&S.nprocs) + 2)
+		sess.max_bufs = (size_t)atomic_load(&S.nprocs) + 2; /* one each, one spare */
+	sess.tsc = tsc_usable();
+	sess.zc = ZSTD_createCCtx();
+	sess.zcap = ZSTD_compressBound(BUF_SIZE);
+	sess.zbuf = malloc(sess.zcap);
+	if (!sess.zc || !sess.zbuf) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	ZSTD_CCtx_setParameter(sess.zc, ZSTD_c_compressionLevel, sess.level);
+	ZSTD_CCtx_setParameter(sess.zc, ZSTD_c_checksumFlag, 1);
+	pthread_mutex_init(&sess.pool_lock, NULL);
+	pthread_mutex_init(&sess.glock, NULL);
+	cds_wfcq_init(&sess.q_head, &sess.q_tail);
+	sess.mono0 = weft__nanotime();
+	sess.tick0 = ticks();
+	write_header(sess.tsc ? calibrate() : 1000000000);
+	if (lseek(sess.fd, WEFT_TF_HEADER_SIZE, SEEK_SET) < 0 || sess.err) {
+		err = sess.err ? sess.err : -errno;
+		goto fail;
+	}
+	if ((err = -pthread_create(&sess.flusher, NULL, flusher_main, NULL)) != 0)
+		goto fail;
+	atomic_fetch_add(&S.nhelpers, 1); /* not a possible waker: see checkdead */
+	active = true;
+	pthread_mutex_unlock(&start_lock);
+	if (in_task) {
+		weft_stop_the_world("trace");
+		install();
+		weft_start_the_world();
+	} else {
+		install();
+	}
+	return 0;
+fail:
+	ZSTD_freeCCtx(sess.zc);
+	free(sess.zbuf);
+	close(sess.fd);
+	pthread_mutex_unlock(&start_lock);
+	return err;
+}
+
+WEFT_API int weft_trace_stop(void)
+{
+	struct weft_m *m = weft__getm();
+	bool in_task = m && m->curg;
+	int64_t mono1;
+	uint64_t tick1, freq;
+	int err;
+
+	if (!in_task && atomic_load(&S.running) && !weft__trace_prestart)
+		return -EINVAL;
+	pthread_mutex_lock(&start_lock);
+	if (!active) {
+		pthread_mutex_unlock(&start_lock);
+		return -EINVAL;
+	}
+	if (in_task) {
+		weft_stop_the_world("trace");
+		uninstall();
+		weft_start_the_world();
+	} else {
+		uninstall();
+	}
+	mono1 = weft__nanotime();
+	tick1 = ticks();
+	atomic_store(&sess.stopping, 1);
+	atomic_store(&sess.q_note, 1);
+	weft__futex_wake(&sess.q_note, 1);
+	pthread_join(sess.flusher, NULL);
+	atomic_fetch_sub(&S.nhelpers, 1);
+	/* The measured tick rate over the whole trace. */
+	freq = 1000000000;
+	if (sess.tsc && mono1 > sess.mono0)
+		freq = (uint64_t)((long double)(tick1 - sess.tick0) * 1e9L /
+				  (long double)(mono1 - sess.mono0));
+	write_header(freq);
+	err = sess.err;
+	if (fsync(sess.fd) != 0 && !err && errno != EINVAL)
+		err = -errno;
+	if (close(sess.fd) != 0 && !err)
+		err = -errno;
+	while (sess.pool) {
+		struct weft__tbuf *b = sess.pool;
+		sess.pool = b->next;
+		free(b);
+	}
+	ZSTD_freeCCtx(sess.zc);
+	free(sess.zbuf);
+	free(sess.seen);
+	pthread_mutex_destroy(&sess.pool_lock);
+	pthread_mutex_destroy(&sess.glock);
+	active = false;
+	pthread_mutex_unlock(&start_lock);
+	return err;
+}
+
+bool weft__trace_active(void)
+{
+	bool a;
+
+	pthread_mutex_lock(&start_lock);
+	a = active;
+	pthread_mutex_unlock(&start_lock);
+	return a;
+}
+
+WEFT_API int weft_trace_enabled(void)
+{
+	return atomic_load_explicit(&weft__trace_on, memory_order_relaxed);
+}

@@ -1,0 +1,72 @@
+/*
+ * format.h - the weft trace file format, shared by the writer
+ * (runtime/trace.c) and the reader library (tracer/reader.c). The prose
+ * version, with the ordering rules, is doc/trace-format.md; the two must
+ * agree.
+ *
+ * A file is a header followed by chunks. Everything is little-endian.
+ *
+ *   header (64 bytes)
+ *     0  magic "WEFTTRC\0"        8  u16 version (1)   10 u16 header size
+ *    12  u32 flags (0)            16 u8 clock (0 monotonic ns, 1 TSC)
+ *    17  u8[7] zero               24 u64 ticks per second
+ *    32  u64 ticks at start       40 i64 CLOCK_REALTIME ns at start
+ *    48  u32 Ps at start          52 u32 pid       56 u64 zero
+ *
+ *   chunk header (48 bytes), then the payload
+ *     0  u32 magic "WCHK"         4  u8 kind (1 events, 2 strings)
+ *     5  u8 stream kind (0 P, 1 M/global)          6  u16 zero
+ *     8  u32 stream id           12 u32 chunk sequence in its stream
+ *    16  u64 first tick          24 u64 last tick
+ *    32  u32 payload size (compressed)             36 u32 raw size
+ *    40  u32 events              44 u32 zero
+ *   The payload is one zstd frame (with its checksum) of raw size bytes.
+ *
+ * Events (kind 1 raw bytes): a type byte, the tick delta from the previous
+ * event of the chunk (the first: from the chunk's first tick) as a
+ * varint, then the type's arguments as varints (unsigned LEB128), in the
+ * order of the table below. Strings (kind 2 raw bytes): records of
+ * varint key, varint length, bytes; key is a function address (names of
+ * task entry functions) resolved by the writer.
+ */
+#ifndef WEFT_TRACE_FORMAT_H
+#define WEFT_TRACE_FORMAT_H
+
+#include <stdint.h>
+
+#define WEFT_TF_MAGIC "WEFTTRC"
+#define WEFT_TF_VERSION 1
+#define WEFT_TF_HEADER_SIZE 64
+#define WEFT_TF_CHUNK_MAGIC 0x4b484357u /* "WCHK" */
+#define WEFT_TF_CHUNK_HEADER_SIZE 48
+#define WEFT_TF_MAX_RAW (1u << 20)      /* the reader refuses larger chunks */
+#define WEFT_TF_MAX_ARGS 4
+
+enum weft_tf_chunk_kind { WEFT_TF_CHUNK_EVENTS = 1, WEFT_TF_CHUNK_STRINGS = 2 };
+enum weft_tf_stream { WEFT_TF_STREAM_P = 0, WEFT_TF_STREAM_M = 1 };
+enum weft_tf_clock { WEFT_TF_CLOCK_MONO = 0, WEFT_TF_CLOCK_TSC = 1 };
+
+/* The event table and the enums of their arguments are public: see
+ * <weft/trace.h>. */
+#include "weft/trace.h"
+
+#define WEFT_TF_EVENTS WEFT_TRACE_EVENTS
+#define WEFT_TF_EV_MAX WEFT_TEV_MAX
+enum {
+#define WEFT_TF_ENUM(name, num, nargs, ...) WEFT_TF_EV_##name = num,
+	WEFT_TRACE_EVENTS(WEFT_TF_ENUM)
+#undef WEFT_TF_ENUM
+};
+#define WEFT_TF_BLOCK_WG WEFT_TRACE_BLOCK_WG
+#define WEFT_TF_BLOCK_SLEEP WEFT_TRACE_BLOCK_SLEEP
+#define WEFT_TF_BLOCK_STW WEFT_TRACE_BLOCK_STW
+#define WEFT_TF_BLOCK_MAX WEFT_TRACE_BLOCK_MAX
+#define WEFT_TF_STATE_RUNNABLE WEFT_TRACE_STATE_RUNNABLE
+#define WEFT_TF_STATE_RUNNING WEFT_TRACE_STATE_RUNNING
+#define WEFT_TF_STATE_BLOCKED WEFT_TRACE_STATE_BLOCKED
+#define WEFT_TF_STATE_SYSCALL WEFT_TRACE_STATE_SYSCALL
+#define WEFT_TF_STW_USER WEFT_TRACE_STW_USER
+#define WEFT_TF_STW_SET_PROCS WEFT_TRACE_STW_SET_PROCS
+#define WEFT_TF_STW_TRACE WEFT_TRACE_STW_TRACE
+
+#endif /* WEFT_TRACE_FORMAT_H */
