@@ -401,21 +401,6 @@ static bool seen_add(uint64_t key)
 	return true;
 }
 
-static const uint8_t *get_uvarint(const uint8_t *p, const uint8_t *end, uint64_t *v)
-{
-	uint64_t x = 0;
-
-	for (int s = 0; p < end && s < 64; s += 7) {
-		uint8_t c = *p++;
-		x |= (uint64_t)(c & 0x7f) << s;
-		if (!(c & 0x80)) {
-			*v = x;
-			return p;
-		}
-	}
-	return NULL;
-}
-
 static const uint8_t nargs_of[WEFT_TF_EV_MAX] = {
 #define WEFT_TF_NARGS(name, num, nargs, ...) [num] = nargs,
 	WEFT_TF_EVENTS(WEFT_TF_NARGS)
@@ -434,10 +419,10 @@ static void emit_names(struct weft__tbuf *b)
 		int type = *p++;
 		uint64_t a[WEFT_TF_MAX_ARGS], d;
 
-		if (type <= 0 || type >= WEFT_TF_EV_MAX || !(p = get_uvarint(p, end, &d)))
+		if (type <= 0 || type >= WEFT_TF_EV_MAX || !(p = weft_tf_uvarint(p, end, &d)))
 			weft__throw("trace: a buffer holds an event the writer cannot read");
 		for (int i = 0; i < nargs_of[type]; i++)
-			if (!(p = get_uvarint(p, end, &a[i])))
+			if (!(p = weft_tf_uvarint(p, end, &a[i])))
 				weft__throw("trace: a buffer holds a truncated event");
 		uint64_t fn = type == WEFT_TF_EV_TASK_CREATE ? a[2]
 			      : type == WEFT_TF_EV_TASK_STATE ? a[3] : 0;

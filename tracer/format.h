@@ -69,4 +69,24 @@ enum {
 #define WEFT_TF_STW_SET_PROCS WEFT_TRACE_STW_SET_PROCS
 #define WEFT_TF_STW_TRACE WEFT_TRACE_STW_TRACE
 
+/*
+ * Decode one unsigned LEB128 varint from [@p, @end) into *@v. Returns the
+ * byte after it, or NULL if it is truncated or longer than 10 bytes.
+ * Used by the writer (to find names in its buffers) and by the reader.
+ */
+static inline const uint8_t *weft_tf_uvarint(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	for (int s = 0; p < end && s < 64; s += 7) {
+		uint8_t c = *p++;
+		x |= (uint64_t)(c & 0x7f) << s;
+		if (!(c & 0x80)) {
+			*v = x;
+			return p;
+		}
+	}
+	return NULL;
+}
+
 #endif /* WEFT_TRACE_FORMAT_H */

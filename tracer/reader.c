@@ -167,21 +167,6 @@ static int read_at(weft_trace *t, void *buf, size_t n, uint64_t off)
 	return 0;
 }
 
-static const uint8_t *uvarint(const uint8_t *p, const uint8_t *end, uint64_t *v)
-{
-	uint64_t x = 0;
-
-	for (int s = 0; p < end && s < 64; s += 7) {
-		uint8_t c = *p++;
-		x |= (uint64_t)(c & 0x7f) << s;
-		if (!(c & 0x80)) {
-			*v = x;
-			return p;
-		}
-	}
-	return NULL;
-}
-
 /* Decompress the payload of @c (at @off) into @dst (rawsize bytes). */
 static int load_payload(weft_trace *t, uint64_t off, uint32_t zsize, uint32_t rawsize,
 			uint8_t *dst)
@@ -207,7 +192,7 @@ static int add_names(weft_trace *t, uint64_t off, const uint8_t *p, size_t len, 
 
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t key, sl;
-		if (!(p = uvarint(p, end, &key)) || !(p = uvarint(p, end, &sl)) ||
+		if (!(p = weft_tf_uvarint(p, end, &key)) || !(p = weft_tf_uvarint(p, end, &sl)) ||
 		    sl > (uint64_t)(end - p))
 			return fail(t, -EPROTO, off, "string record %u is truncated", i);
 		if (t->nnames == t->capnames) {
@@ -378,12 +363,12 @@ static int advance(weft_trace *t, struct stream *s)
 	if (n < 0)
 		return fail(t, -EPROTO, s->chunk_off, "unknown event type %d at byte %zu of the chunk",
 			    type, s->pos);
-	if (!(p = uvarint(p, end, &d)))
+	if (!(p = weft_tf_uvarint(p, end, &d)))
 		return fail(t, -EPROTO, s->chunk_off, "truncated timestamp at byte %zu of the chunk",
 			    s->pos);
 	memset(&s->ev, 0, sizeof(s->ev));
 	for (int i = 0; i < n; i++)
-		if (!(p = uvarint(p, end, &s->ev.args[i])))
+		if (!(p = weft_tf_uvarint(p, end, &s->ev.args[i])))
 			return fail(t, -EPROTO, s->chunk_off,
 				    "truncated %s event at byte %zu of the chunk", ev_names[type],
 				    s->pos);
