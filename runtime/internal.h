@@ -475,6 +475,9 @@ bool weft__trace_active(void);
 				       (uint64_t)(a1), (uint64_t)(a2), 0);               \
 	} while (0)
 
+/* main.c */
+long long weft__parse_size(const char *s);
+
 /* stw.c */
 void weft__stw_participate(struct weft_m *m);
 void weft__safepoint_slow(void);

@@ -37,8 +37,8 @@ int weft__sched_init(int nprocs, size_t stack_size);
 int weft__sched_start_main(weft_fn fn, void *arg);
 void weft__shutdown_begin(void);
 
-/* "123", "64k", "2M": bytes; -1 if malformed. */
-static long long parse_size(const char *s)
+/* "123", "64k", "2M": bytes; -1 if malformed (WEFT_STACK, WEFT_TRACE_MAX_MEM). */
+long long weft__parse_size(const char *s)
 {
 	char *end;
 	long long v;
@@ -87,7 +87,7 @@ static int config(int *nprocs, size_t *stack)
 	}
 	*stack = WEFT__STACK_DEFAULT;
 	if ((e = getenv("WEFT_STACK")) && *e) {
-		v = parse_size(e);
+		v = weft__parse_size(e);
 		if (v < 0 || v > (1LL << 36))
 			return -EINVAL;
 		if (v < WEFT__STACK_MIN)

@@ -498,20 +498,26 @@ static void write_header(uint64_t freq)
 		sess.err = errno ? -errno : -EIO;
 }
 
-static int env_int(const char *name, long long def, long long lo, long long hi)
+/* An integer from the environment within [lo, hi], else @def. */
+static int env_int(const char *name, int def, int lo, int hi)
 {
 	const char *e = getenv(name);
 	char *end;
-	long long v;
+	long v;
 
 	if (!e || !*e)
-		return (int)def;
-	v = strtoll(e, &end, 10);
-	if (*end == 'M' || *end == 'm')
-		v <<= 20, end++;
-	if (*end || v < lo || v > hi)
-		return (int)def;
-	return (int)v;
+		return def;
+	v = strtol(e, &end, 10);
+	return *end || v < lo || v > hi ? def : (int)v;
+}
+
+/* WEFT_TRACE_MAX_MEM: bytes, "64M" and "512k" accepted; the default if unset or bad. */
+static size_t max_mem(void)
+{
+	const char *e = getenv("WEFT_TRACE_MAX_MEM");
+	long long v = e && *e ? weft__parse_size(e) : -1;
+
+	return v > 0 && v <= (1LL << 40) ? (size_t)v : DEFAULT_MAX_MEM;
 }
 
 static int snapshot_state(struct weft_task *t)
@@ -614,8 +620,7 @@ WEFT_API int weft_trace_start(const char *path)
 		return err;
 	}
 	sess.level = env_int("WEFT_TRACE_LEVEL", 3, -7, 19);
-	sess.max_bufs = (size_t)env_int("WEFT_TRACE_MAX_MEM", DEFAULT_MAX_MEM, 1, 1LL << 30) /
-			sizeof(struct weft__tbuf);
+	sess.max_bufs = max_mem() / sizeof(struct weft__tbuf);
 	if (sess.max_bufs < (size_t)atomic_load(&S.nprocs) + 2)
 		sess.max_bufs = (size_t)atomic_load(&S.nprocs) + 2; /* one each, one spare */
 	sess.tsc = tsc_usable();
