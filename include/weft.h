@@ -390,6 +390,38 @@ WEFT_API int weft_trace_stop(void);
 /** weft_trace_enabled - 1 while a trace is being recorded, else 0. */
 WEFT_API int weft_trace_enabled(void);
 
+/*
+ * User annotations, shown by the trace tools beside the scheduler's own
+ * events (the model is Go's runtime/trace tasks, regions and logs).
+ *
+ * weft_trace_task_begin - start a user task (a logical operation, say one
+ * request, that may span many weft tasks) of type @type ("request"). It
+ * becomes the calling task's current user task; weft tasks spawned from
+ * then on inherit it. Returns a handle for weft_trace_task_end(), never 0.
+ * Works whether or not a trace is being recorded (it costs an atomic add),
+ * so a trace started later attributes work correctly.
+ *
+ * weft_trace_task_end - end user task @utask; if it is the calling task's
+ * current one, the one current before weft_trace_task_begin() is again.
+ *
+ * weft_trace_region_begin / _end - a named interval of the calling task,
+ * nested: region_end() ends the innermost open one and must be called by
+ * the same task (calling it with none open is a fatal misuse, status 2).
+ * Outside a task both do nothing.
+ *
+ * weft_trace_log - a message (printf-style, cut at 1024 bytes) under
+ * @category, attached to the calling task and its user task. When no
+ * trace is being recorded it returns at once without formatting.
+ *
+ * Strings are copied into the trace: the caller's buffers may be reused.
+ */
+WEFT_API uint64_t weft_trace_task_begin(const char *type);
+WEFT_API void weft_trace_task_end(uint64_t utask);
+WEFT_API void weft_trace_region_begin(const char *type);
+WEFT_API void weft_trace_region_end(void);
+WEFT_API void weft_trace_log(const char *category, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 #ifdef __cplusplus
 }
 #endif

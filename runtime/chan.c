@@ -327,11 +327,13 @@ int weft__chan_recv(struct weft_chan *c, void *elem, bool may_block)
 
 WEFT_API int weft_chan_send(weft_chan *c, const void *elem)
 {
+	WEFT__SITE();
 	return weft__chan_send(c, elem, true);
 }
 
 WEFT_API int weft_chan_recv(weft_chan *c, void *elem)
 {
+	WEFT__SITE();
 	return weft__chan_recv(c, elem, true);
 }
 

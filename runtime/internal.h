@@ -69,12 +69,17 @@ struct weft_task {
 	uint64_t id;
 	_Atomic uint8_t status;    /* enum weft__tstatus; racy reads by reports */
 	uint8_t wait_reason;       /* enum weft__wait, valid while WAITING */
+	uint16_t tlastp;           /* trace: stream of its last numbered event
+				    * (P id + 1; WEFT__TSTREAM_M; 0 unknown) */
+	uint32_t tseq;             /* trace: sequence number (trace.c) */
 	const void *wait_obj;      /* what it waits on (for the deadlock report) */
 	union {
 		/* A task is in at most one queue at a time. */
 		struct weft_task *link;     /* free lists, wait queues (their lock) */
 		struct cds_wfcq_node gnode; /* the global run queue */
 	};
+	uint32_t utask;            /* current user task (weft_trace_task_begin), inherited */
+	uint32_t rdepth;           /* open user regions */
 };
 
 /* A tiny test-and-test-and-set lock for short critical sections that never
@@ -458,22 +463,43 @@ static inline void weft__timers_check(struct weft_p *p, bool force)
 	}
 }
 
-/* trace.c: WEFT__TRACE(p, TYPE, nargs, a0, a1, a2) records an event on @p
- * (a P the caller owns, or NULL for the global buffer). The arguments are
- * evaluated only when tracing is on. */
+/*
+ * trace.c: WEFT__TRACE(p, TYPE, nargs, a0, ...) records an event on @p (a
+ * P the caller owns, or NULL for the global buffer). The arguments are
+ * evaluated only when tracing is on, so they may call the helpers below.
+ */
 struct weft__tbuf;
 extern _Atomic int weft__trace_on;
 extern bool weft__trace_prestart;
+extern __thread const void *weft__site; /* call site of the blocking API in progress */
 void weft__trace_ev(struct weft_p *p, int type, int nargs, uint64_t a0, uint64_t a1,
-		    uint64_t a2, uint64_t a3);
+		    uint64_t a2, uint64_t a3, uint64_t a4);
 bool weft__trace_active(void);
-#define WEFT__TRACE(p, type, n, a0, a1, a2)                                              \
+void weft__trace_add_procs(int n);     /* set_procs grew the Ps (world stopped) */
+uint64_t weft__trace_code(const void *addr); /* code address -> fn/site key */
+#define WEFT__TSTREAM_M 0xffff
+/* Bump @t's sequence number for an event on @p's stream; the argument to record. */
+static inline uint64_t weft__trace_seq(struct weft_task *t, struct weft_p *p)
+{
+	uint16_t s = p ? (uint16_t)(p->id + 1) : WEFT__TSTREAM_M;
+
+	t->tseq++;
+	if (t->tlastp == s)
+		return 0;
+	t->tlastp = s;
+	return t->tseq;
+}
+#define WEFT__TRACE_N(p, type, n, a0, a1, a2, a3, a4)                                   \
 	do {                                                                             \
 		if (__builtin_expect(atomic_load_explicit(&weft__trace_on,               \
 							  memory_order_relaxed), 0))     \
 			weft__trace_ev((p), WEFT_TF_EV_##type, (n), (uint64_t)(a0),      \
-				       (uint64_t)(a1), (uint64_t)(a2), 0);               \
+				       (uint64_t)(a1), (uint64_t)(a2), (uint64_t)(a3),   \
+				       (uint64_t)(a4));                                  \
 	} while (0)
+#define WEFT__TRACE(p, type, n, a0, a1, a2) WEFT__TRACE_N(p, type, n, a0, a1, a2, 0, 0)
+/* The site of the public blocking call being made (its caller's return address). */
+#define WEFT__SITE() (weft__site = __builtin_return_address(0))
 
 /* main.c */
 long long weft__parse_size(const char *s);

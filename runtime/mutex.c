@@ -70,6 +70,7 @@ WEFT_API void weft_mutex_lock(weft_mutex *m)
 
 	if (try_acquire(mx))
 		return;
+	WEFT__SITE();
 	me.since = weft__nanotime();
 	for (;;) {
 		weft__spin_lock(&mx->lock);

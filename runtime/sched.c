@@ -368,7 +368,8 @@ void weft__move_p_work_to_global(struct weft_p *p)
 /* ---- stealing --------------------------------------------------------------- */
 
 /* Steal half of @v's deque (at most WEFT__STEAL_MAX) into @p's; return one. */
-static struct weft_task *steal_from(struct weft_p *p, struct weft_p *v, bool runnext_too)
+static struct weft_task *steal_from(struct weft_p *p, struct weft_p *v, bool runnext_too,
+				    int *count)
 {
 	int64_t n = (weft__deque_size_hint(&v->rq) + 1) / 2;
 	struct weft_task *first = NULL, *t;
@@ -386,6 +387,7 @@ static struct weft_task *steal_from(struct weft_p *p, struct weft_p *v, bool run
 		if (!t)
 			break;
 		n--;
+		(*count)++;
 		if (!first)
 			first = t;
 		else if (weft__deque_push(&p->rq, t) != 0) {
@@ -393,14 +395,16 @@ static struct weft_task *steal_from(struct weft_p *p, struct weft_p *v, bool run
 			break;
 		}
 	}
-	if (!first && runnext_too && atomic_load_explicit(&v->runnext, relaxed))
-		first = atomic_exchange_explicit(&v->runnext, NULL, memory_order_acquire);
+	if (!first && runnext_too && atomic_load_explicit(&v->runnext, relaxed) &&
+	    (first = atomic_exchange_explicit(&v->runnext, NULL, memory_order_acquire)))
+		(*count)++;
 	return first;
 }
 
 static struct weft_task *steal_work(struct weft_m *m)
 {
 	struct weft_p *p = m->p;
+	int failed = 0;
 
 	for (int round = 0; round < 4; round++) {
 		int n = atomic_load_explicit(&S.nprocs, relaxed);
@@ -414,8 +418,12 @@ static struct weft_task *steal_work(struct weft_m *m)
 				continue;
 			if (!weft__p_has_work(v))
 				continue;
-			if ((t = steal_from(p, v, round == 3)))
+			int count = 0;
+			if ((t = steal_from(p, v, round == 3, &count))) {
+				WEFT__TRACE(p, STEAL, 3, v->id, count, failed);
 				return t;
+			}
+			failed++;
 		}
 		if (stw_or_exit_pending() || gq_nonempty())
 			return NULL;
@@ -640,7 +648,7 @@ static inline struct weft_m *run_task(struct weft_m *m, struct weft__ctx *from,
 {
 	if (!t->stack)
 		give_stack(m->p, t);
-	WEFT__TRACE(m->p, TASK_START, 1, t->id, 0, 0);
+	WEFT__TRACE(m->p, TASK_START, 2, t->id, weft__trace_seq(t, m->p), 0);
 	m->curg = t;
 	atomic_store_explicit(&t->status, WEFT__T_RUNNING, relaxed);
 	m = weft__ctx_jump(from, &t->ctx, m, dying);
@@ -793,6 +801,7 @@ static void *mstart(void *arg)
 	struct weft_m *m = arg;
 
 	setm(m);
+	WEFT__TRACE(NULL, M_CREATE, 2, m->id, gettid(), 0);
 	weft__ctx_init_thread(&m->g0);
 	weft__altstack_init(m);
 	if (m->nextp) {
@@ -844,7 +853,7 @@ static struct weft_task *task_exit(struct weft_m *m, struct weft_task *t)
 		weft__task_free(m->p, t);
 		m->curg = next;
 		atomic_store_explicit(&next->status, WEFT__T_RUNNING, relaxed);
-		WEFT__TRACE(m->p, TASK_START, 1, next->id, 0, 0);
+		WEFT__TRACE(m->p, TASK_START, 2, next->id, weft__trace_seq(next, m->p), 0);
 		return next;
 	}
 	m->after = WEFT__A_FREE;
@@ -883,7 +892,8 @@ void weft__park(int reason, const void *obj, void (*unlockf)(void *), void *arg)
 	t->wait_reason = reason;
 	t->wait_obj = obj;
 	atomic_store_explicit(&t->status, WEFT__T_WAITING, relaxed);
-	WEFT__TRACE(weft__trace_p(m), TASK_BLOCK, 3, t->id, reason, (uintptr_t)obj);
+	WEFT__TRACE_N(weft__trace_p(m), TASK_BLOCK, 4, t->id, reason, (uintptr_t)obj,
+		      weft__trace_code(weft__site), 0);
 	m->after = WEFT__A_UNLOCK;
 	m->after_fn = unlockf;
 	m->after_arg = arg;
@@ -901,7 +911,7 @@ void weft__ready_on(struct weft_p *p, struct weft_task *t)
 	t->wait_reason = WEFT__W_NONE;
 	t->wait_obj = NULL;
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
-	WEFT__TRACE(p, TASK_UNBLOCK, 2, t->id, 0, 0);
+	WEFT__TRACE(p, TASK_UNBLOCK, 3, t->id, 0, weft__trace_seq(t, p));
 	old = atomic_exchange_explicit(&p->runnext, t, memory_order_acq_rel);
 	if (old)
 		runq_put(p, old);
@@ -917,7 +927,8 @@ void weft__ready(struct weft_task *t)
 	t->wait_reason = WEFT__W_NONE;
 	t->wait_obj = NULL;
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
-	WEFT__TRACE(weft__trace_p(m), TASK_UNBLOCK, 2, t->id, m && m->curg ? m->curg->id : 0, 0);
+	WEFT__TRACE(weft__trace_p(m), TASK_UNBLOCK, 3, t->id, m && m->curg ? m->curg->id : 0,
+		    weft__trace_seq(t, weft__trace_p(m)));
 	if (m && m->curg && m->p) {
 		old = atomic_exchange_explicit(&m->p->runnext, t, memory_order_acq_rel);
 		if (old)
@@ -984,7 +995,10 @@ WEFT_API int weft_go(weft_fn fn, void *arg)
 		t->fn = fn;
 		t->arg = arg;
 		t->id = weft__task_newid(p);
-		WEFT__TRACE(p, TASK_CREATE, 3, t->id, m->curg->id, (uintptr_t)fn);
+		t->utask = m->curg->utask;
+		WEFT__TRACE_N(p, TASK_CREATE, 4, t->id, m->curg->id, weft__trace_code((void *)fn),
+			      weft__trace_code(__builtin_return_address(0)), 0);
+		t->tlastp = (uint16_t)(p->id + 1); /* its seq 0 is ordered by this stream */
 		runq_put(p, t);
 		/*
 		 * Backpressure: a spawner far ahead of the Ps running its tasks
@@ -1012,7 +1026,9 @@ WEFT_API int weft_go(weft_fn fn, void *arg)
 	t->fn = fn;
 	t->arg = arg;
 	t->id = weft__task_newid(NULL);
-	WEFT__TRACE(NULL, TASK_CREATE, 3, t->id, 0, (uintptr_t)fn);
+	WEFT__TRACE_N(NULL, TASK_CREATE, 4, t->id, 0, weft__trace_code((void *)fn),
+		      weft__trace_code(__builtin_return_address(0)), 0);
+	t->tlastp = WEFT__TSTREAM_M;
 	weft__inject(t);
 	return 0;
 }
@@ -1144,7 +1160,8 @@ int weft__sched_start_main(weft_fn fn, void *arg)
 	t->fn = fn;
 	t->arg = arg;
 	t->id = weft__task_newid(NULL);
-	WEFT__TRACE(NULL, TASK_CREATE, 3, t->id, 0, (uintptr_t)fn);
+	WEFT__TRACE_N(NULL, TASK_CREATE, 4, t->id, 0, weft__trace_code((void *)fn), 0, 0);
+	t->tlastp = WEFT__TSTREAM_M;
 	atomic_store_explicit(&S.main_task, t, relaxed);
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
 	cds_wfcq_node_init(&t->gnode);

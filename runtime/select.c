@@ -129,6 +129,7 @@ WEFT_API int weft_select(weft_case *cases, size_t n, int64_t timeout_ns)
 	int fired = -EAGAIN;
 	int64_t deadline = 0;
 
+	WEFT__SITE();
 	if (timeout_ns > 0) {
 		int64_t now = weft__nanotime();
 		deadline = timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;

@@ -122,6 +122,12 @@ WEFT_API void weft_stop_the_world(const char *reason)
 		sched_yield();
 	}
 	t0 = weft__nanotime();
+	/* Recorded when asked for: the pause is STW_BEGIN to STW_END, and
+	 * STW_END says how much of it was spent waiting for the Ps. */
+	WEFT__TRACE(weft__trace_p(m), STW_BEGIN, 1,
+		    !reason ? WEFT_TF_STW_USER
+		    : strcmp(reason, "set_procs") == 0 ? WEFT_TF_STW_SET_PROCS
+		    : strcmp(reason, "trace") == 0 ? WEFT_TF_STW_TRACE : WEFT_TF_STW_USER, 0, 0);
 	mine = m->p;
 	pthread_mutex_lock(&S.lock);
 	stw_task = m->curg;
@@ -148,10 +154,6 @@ WEFT_API void weft_stop_the_world(const char *reason)
 	pthread_mutex_unlock(&S.lock);
 	atomic_store(&S.stw_last_wait_ns, weft__nanotime() - t0);
 	atomic_fetch_add(&S.stw_count, 1);
-	WEFT__TRACE(weft__trace_p(m), STW_BEGIN, 1,
-		    !reason ? WEFT_TF_STW_USER
-		    : strcmp(reason, "set_procs") == 0 ? WEFT_TF_STW_SET_PROCS
-		    : strcmp(reason, "trace") == 0 ? WEFT_TF_STW_TRACE : WEFT_TF_STW_USER, 0, 0);
 }
 
 WEFT_API void weft_start_the_world(void)
@@ -242,6 +244,8 @@ WEFT_API int weft_set_procs(int n)
 	}
 	/* Publish the new Ps before the count (readers load it with acquire). */
 	atomic_store_explicit(&S.nprocs, n, memory_order_release);
+	if (atomic_load_explicit(&weft__trace_on, memory_order_relaxed))
+		weft__trace_add_procs(n);
 	weft_start_the_world();
 	return err ? err : old;
 }

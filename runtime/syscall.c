@@ -52,7 +52,7 @@ WEFT_API void weft_syscall_enter(void)
 	if (!m || !(t = m->curg))
 		return;
 	p = m->p;
-	WEFT__TRACE(p, SYSCALL_ENTER, 1, t->id, 0, 0);
+	WEFT__TRACE(p, SYSCALL_ENTER, 2, t->id, weft__trace_code(__builtin_return_address(0)), 0);
 	m->oldp = p;
 	m->sys_stack = t->stack;
 	m->sys_stack_size = S.stack_size + weft__page_size();

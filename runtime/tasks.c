@@ -118,6 +118,10 @@ static void reset(struct weft_task *t)
 	t->wait_reason = WEFT__W_NONE;
 	t->wait_obj = NULL;
 	t->link = NULL;
+	t->tseq = 0;
+	t->tlastp = 0;
+	t->utask = 0;
+	t->rdepth = 0;
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, memory_order_relaxed);
 }
 

@@ -412,6 +412,7 @@ WEFT_API void weft_sleep(int64_t ns)
 	int64_t when = ns > INT64_MAX - now ? INT64_MAX : now + ns;
 	struct weft__timer t;
 
+	WEFT__SITE();
 	if (ns <= 0)
 		return;
 	if (!m || !m->curg) {

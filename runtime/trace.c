@@ -49,12 +49,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <link.h>
 #include <zstd.h>
 
 #include "internal.h"
@@ -74,11 +76,14 @@ _Static_assert((int)WEFT__W_WG == (int)WEFT_TF_BLOCK_WG &&
 	       "wait reasons and trace block reasons must agree");
 
 #define BUF_SIZE (64 * 1024)
-#define EV_MAX 64 /* the largest encoded event */
+#define EV_MAX 64 /* the largest encoded event without strings */
+#define EV_STR_MAX (EV_MAX + 2 * (WEFT_TRACE_MAX_STR + 10))
 #define DEFAULT_MAX_MEM (64u << 20)
 
 _Atomic int weft__trace_on;
 bool weft__trace_prestart; /* weft_main starts or ends a trace with no task running */
+__thread const void *weft__site;
+static _Atomic uint32_t utask_next; /* user task ids */
 
 struct weft__tbuf {
 	struct cds_wfcq_node node;
@@ -100,6 +105,7 @@ static struct session {
 	bool tsc;
 	uint64_t tick0;
 	int64_t mono0;
+	uintptr_t code_base;       /* code keys are zigzag(addr - code_base) + 1 */
 	size_t max_bufs, nbufs;    /* allocated (pool lock) */
 	pthread_mutex_t pool_lock;
 	struct weft__tbuf *pool;
@@ -284,6 +290,22 @@ static inline void ev_write(struct weft__tbuf *b, uint64_t now, int type, int na
 	b->nev++;
 }
 
+/* An event with strings (user annotations): each is a length and bytes. */
+static void ev_write_str(struct weft__tbuf *b, uint64_t now, int type, int nargs,
+			 const uint64_t *a, int nstr, const char *const *str, const size_t *len)
+{
+	uint8_t *p;
+
+	ev_write(b, now, type, nargs, a);
+	p = b->data + b->len;
+	for (int i = 0; i < nstr; i++) {
+		p = put_uvarint(p, len[i]);
+		memcpy(p, str[i], len[i]);
+		p += len[i];
+	}
+	b->len = (size_t)(p - b->data);
+}
+
 /* Hand @*slot to the flusher and put a fresh buffer in its place. */
 static void rotate(struct weft__tbuf **slot, uint32_t *seq)
 {
@@ -302,9 +324,9 @@ static void rotate(struct weft__tbuf **slot, uint32_t *seq)
 }
 
 void weft__trace_ev(struct weft_p *p, int type, int nargs, uint64_t a0, uint64_t a1,
-		    uint64_t a2, uint64_t a3)
+		    uint64_t a2, uint64_t a3, uint64_t a4)
 {
-	uint64_t a[4] = { a0, a1, a2, a3 };
+	uint64_t a[5] = { a0, a1, a2, a3, a4 };
 
 	if (p && p->tbuf) {
 		struct weft__tbuf *b = p->tbuf;
@@ -322,6 +344,60 @@ void weft__trace_ev(struct weft_p *p, int type, int nargs, uint64_t a0, uint64_t
 		ev_write(sess.gbuf, ticks(), type, nargs, a);
 	}
 	pthread_mutex_unlock(&sess.glock);
+}
+
+/* An event with strings, on the P the caller owns or the global buffer. */
+static void trace_ev_str(struct weft_p *p, int type, int nargs, const uint64_t *a, int nstr,
+			 const char *const *str, const size_t *len)
+{
+	if (p && p->tbuf) {
+		if (p->tbuf->len + EV_STR_MAX > BUF_SIZE)
+			rotate(&p->tbuf, &sess.pseq[p->id]);
+		ev_write_str(p->tbuf, ticks(), type, nargs, a, nstr, str, len);
+		return;
+	}
+	pthread_mutex_lock(&sess.glock);
+	if (sess.gbuf) {
+		if (sess.gbuf->len + EV_STR_MAX > BUF_SIZE)
+			rotate(&sess.gbuf, &sess.gseq);
+		ev_write_str(sess.gbuf, ticks(), type, nargs, a, nstr, str, len);
+	}
+	pthread_mutex_unlock(&sess.glock);
+}
+
+/*
+ * Code addresses (entry functions, call sites) as small keys: the signed
+ * distance from the main executable's base, zigzag-encoded, plus one (0
+ * is "none"). User code is in the executable, so most keys take 2-3
+ * varint bytes instead of 7. The flusher names each key once.
+ */
+uint64_t weft__trace_code(const void *addr)
+{
+	int64_t d;
+
+	if (!addr)
+		return 0;
+	d = (int64_t)((uintptr_t)addr - sess.code_base);
+	return (((uint64_t)d << 1) ^ (uint64_t)(d >> 63)) + 1;
+}
+
+static const void *code_addr(uint64_t key)
+{
+	uint64_t z = key - 1;
+	int64_t d = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+
+	return (const void *)(sess.code_base + (uintptr_t)d);
+}
+
+static int base_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_LOAD) {
+			*(uintptr_t *)arg = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
+			break;
+		}
+	return 1; /* the first object is the executable */
 }
 
 /* ---- the flusher ------------------------------------------------------------ */
@@ -407,6 +483,12 @@ static const uint8_t nargs_of[WEFT_TF_EV_MAX] = {
 #undef WEFT_TF_NARGS
 };
 
+static const uint8_t nstr_of[WEFT_TF_EV_MAX] = {
+#define WEFT_TF_NSTR(name, num, nargs, nstr, ...) [num] = nstr,
+	WEFT_TF_EVENTS(WEFT_TF_NSTR)
+#undef WEFT_TF_NSTR
+};
+
 /* Name the entry functions that @b mentions for the first time. */
 static void emit_names(struct weft__tbuf *b)
 {
@@ -424,24 +506,40 @@ static void emit_names(struct weft__tbuf *b)
 		for (int i = 0; i < nargs_of[type]; i++)
 			if (!(p = weft_tf_uvarint(p, end, &a[i])))
 				weft__throw("trace: a buffer holds a truncated event");
-		uint64_t fn = type == WEFT_TF_EV_TASK_CREATE ? a[2]
-			      : type == WEFT_TF_EV_TASK_STATE ? a[3] : 0;
-		if (!fn || !seen_add(fn))
+		for (int i = 0; i < nstr_of[type]; i++) {
+			uint64_t sl;
+			if (!(p = weft_tf_uvarint(p, end, &sl)) || sl > (uint64_t)(end - p))
+				weft__throw("trace: a buffer holds a truncated string");
+			p += sl;
+		}
+		uint64_t keys[2] = { 0, 0 }; /* fn, site */
+		switch (type) {
+		case WEFT_TF_EV_TASK_CREATE: keys[0] = a[2]; keys[1] = a[3]; break;
+		case WEFT_TF_EV_TASK_STATE: keys[0] = a[3]; break;
+		case WEFT_TF_EV_TASK_BLOCK: keys[1] = a[3]; break;
+		case WEFT_TF_EV_SYSCALL_ENTER: keys[1] = a[1]; break;
+		}
+		for (int k = 0; k < 2; k++) {
+		uint64_t key = keys[k];
+		if (!key || !seen_add(key))
 			continue;
 		char name[256];
-		if (weft__symbolize((const void *)(uintptr_t)fn, name, sizeof(name)) < 0)
-			snprintf(name, sizeof(name), "0x%llx", (unsigned long long)fn);
+		const char *addr = code_addr(key);
+		/* A call site is a return address: name the call, one byte before. */
+		if (weft__symbolize(k ? addr - 1 : addr, name, sizeof(name)) < 0)
+			snprintf(name, sizeof(name), "%p", (const void *)addr);
 		size_t nl = strnlen(name, sizeof(name));
 		if (len + 32 + nl > sizeof(out)) {
 			write_chunk(WEFT_TF_CHUNK_STRINGS, WEFT_TF_STREAM_M, 0, 0, 0, 0, n, out, len);
 			len = 0;
 			n = 0;
 		}
-		uint8_t *q = put_uvarint(out + len, fn);
+		uint8_t *q = put_uvarint(out + len, key);
 		q = put_uvarint(q, nl);
 		memcpy(q, name, nl);
 		len = (size_t)(q + nl - out);
 		n++;
+		}
 	}
 	if (n)
 		write_chunk(WEFT_TF_CHUNK_STRINGS, WEFT_TF_STREAM_M, 0, 0, 0, 0, n, out, len);
@@ -479,7 +577,7 @@ static void *flusher_main(void *arg)
 
 /* ---- start and stop -------------------------------------------------------- */
 
-static void write_header(uint64_t freq)
+static void write_header(uint64_t freq, bool complete)
 {
 	uint8_t h[WEFT_TF_HEADER_SIZE] = { 0 };
 	struct timespec rt;
@@ -489,6 +587,7 @@ static void write_header(uint64_t freq)
 	put_le(h + 8, WEFT_TF_VERSION, 2);
 	put_le(h + 10, WEFT_TF_HEADER_SIZE, 2);
 	h[16] = sess.tsc ? WEFT_TF_CLOCK_TSC : WEFT_TF_CLOCK_MONO;
+	h[17] = complete ? WEFT_TF_FLAG_COMPLETE : 0;
 	put_le(h + 24, freq, 8);
 	put_le(h + 32, sess.tick0, 8);
 	put_le(h + 40, (uint64_t)((int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec), 8);
@@ -540,17 +639,23 @@ static void snap_task(struct weft_task *t, void *arg)
 {
 	int st = snapshot_state(t);
 
-	(void)arg;
-	if (st)
-		weft__trace_ev(NULL, WEFT_TF_EV_TASK_STATE, 4, t->id, (uint64_t)st,
-			       st == WEFT_TF_STATE_BLOCKED ? t->wait_reason : 0,
-			       (uint64_t)(uintptr_t)t->fn);
+	struct weft_m *m = arg;
+
+	if (!st)
+		return;
+	/* The running task (the one starting the trace) is recorded on its P. */
+	weft__trace_ev(m && m->curg == t ? m->p : NULL, WEFT_TF_EV_TASK_STATE, 5, t->id, (uint64_t)st,
+		       st == WEFT_TF_STATE_BLOCKED || st == WEFT_TF_STATE_SYSCALL ? t->wait_reason
+										  : 0,
+		       weft__trace_code((void *)t->fn), t->tseq);
+	t->tlastp = WEFT__TSTREAM_M; /* the next numbered event carries its seq */
 }
 
 /* Install buffers and turn tracing on. World stopped, or nothing runs yet. */
 static int install(void)
 {
 	int n = atomic_load(&S.nprocs);
+	struct weft_m *m = weft__getm();
 	int64_t stalled;
 
 	for (int i = 0; i < n; i++) {
@@ -560,13 +665,16 @@ static int install(void)
 	}
 	sess.gbuf = buf_get(&stalled);
 	buf_reset(sess.gbuf, WEFT_TF_CHUNK_EVENTS, WEFT_TF_STREAM_M, 0);
-	weft__tasks_foreach(snap_task, NULL);
 	for (int i = 0; i < n; i++) {
 		struct weft_p *p = S.allp[i];
 		if (atomic_load(&p->status) == WEFT__P_RUNNING && p->m)
-			weft__trace_ev(NULL, WEFT_TF_EV_PROC_START, 2, (uint64_t)i,
-				       (uint64_t)p->m->id, 0, 0);
+			weft__trace_ev(p, WEFT_TF_EV_PROC_START, 2, (uint64_t)i,
+				       (uint64_t)p->m->id, 0, 0, 0);
 	}
+	weft__tasks_foreach(snap_task, m && m->curg ? m : NULL);
+	/* The pause we are in began before tracing did; its STW_END follows. */
+	if (m && m->curg && m->p)
+		weft__trace_ev(m->p, WEFT_TF_EV_STW_BEGIN, 1, WEFT_TF_STW_TRACE, 0, 0, 0, 0);
 	atomic_store(&weft__trace_on, 1);
 	return 0;
 }
@@ -636,9 +744,10 @@ WEFT_API int weft_trace_start(const char *path)
 	pthread_mutex_init(&sess.pool_lock, NULL);
 	pthread_mutex_init(&sess.glock, NULL);
 	cds_wfcq_init(&sess.q_head, &sess.q_tail);
+	dl_iterate_phdr(base_cb, &sess.code_base);
 	sess.mono0 = weft__nanotime();
 	sess.tick0 = ticks();
-	write_header(sess.tsc ? calibrate() : 1000000000);
+	write_header(sess.tsc ? calibrate() : 1000000000, false);
 	if (lseek(sess.fd, WEFT_TF_HEADER_SIZE, SEEK_SET) < 0 || sess.err) {
 		err = sess.err ? sess.err : -errno;
 		goto fail;
@@ -698,7 +807,7 @@ WEFT_API int weft_trace_stop(void)
 	if (sess.tsc && mono1 > sess.mono0)
 		freq = (uint64_t)((long double)(tick1 - sess.tick0) * 1e9L /
 				  (long double)(mono1 - sess.mono0));
-	write_header(freq);
+	write_header(freq, true);
 	err = sess.err;
 	if (fsync(sess.fd) != 0 && !err && errno != EINVAL)
 		err = -errno;
@@ -732,4 +841,123 @@ bool weft__trace_active(void)
 WEFT_API int weft_trace_enabled(void)
 {
 	return atomic_load_explicit(&weft__trace_on, memory_order_relaxed);
+}
+
+/* set_procs made Ps [old, n) (world stopped): give each a buffer. */
+void weft__trace_add_procs(int n)
+{
+	int64_t stalled;
+
+	for (int i = 0; i < n; i++) {
+		struct weft_p *p = S.allp[i];
+		if (p->tbuf)
+			continue;
+		p->tbuf = buf_get(&stalled);
+		buf_reset(p->tbuf, WEFT_TF_CHUNK_EVENTS, WEFT_TF_STREAM_P, (uint32_t)i);
+	}
+}
+
+/* ---- user annotations ---------------------------------------------------------- */
+
+static struct weft_task *cur_task(struct weft_m **mp)
+{
+	struct weft_m *m = weft__getm();
+
+	*mp = m;
+	return m ? m->curg : NULL;
+}
+
+static size_t cut(const char *s)
+{
+	return s ? strnlen(s, WEFT_TRACE_MAX_STR) : 0;
+}
+
+/*
+ * The handle returned packs the new user task's id (low 32 bits) with the
+ * one it replaced as current (high 32 bits), so that ending it restores
+ * the parent with no table to keep.
+ */
+WEFT_API uint64_t weft_trace_task_begin(const char *type)
+{
+	struct weft_m *m;
+	struct weft_task *t = cur_task(&m);
+	uint32_t id = atomic_fetch_add_explicit(&utask_next, 1, memory_order_relaxed) + 1;
+	uint32_t parent = t ? t->utask : 0;
+
+	if (!id) /* wrapped: 0 means none */
+		id = atomic_fetch_add_explicit(&utask_next, 1, memory_order_relaxed) + 1;
+	if (t)
+		t->utask = id;
+	if (atomic_load_explicit(&weft__trace_on, memory_order_relaxed)) {
+		uint64_t a[3] = { id, parent, t ? t->id : 0 };
+		const char *str[1] = { type ? type : "" };
+		size_t len[1] = { cut(type) };
+		trace_ev_str(weft__trace_p(m), WEFT_TF_EV_UTASK_BEGIN, 3, a, 1, str, len);
+	}
+	return (uint64_t)parent << 32 | id;
+}
+
+WEFT_API void weft_trace_task_end(uint64_t utask)
+{
+	struct weft_m *m;
+	struct weft_task *t = cur_task(&m);
+	uint32_t id = (uint32_t)utask, parent = (uint32_t)(utask >> 32);
+
+	if (!id)
+		return;
+	if (t && t->utask == id)
+		t->utask = parent;
+	WEFT__TRACE(weft__trace_p(m), UTASK_END, 2, id, t ? t->id : 0, 0);
+}
+
+WEFT_API void weft_trace_region_begin(const char *type)
+{
+	struct weft_m *m;
+	struct weft_task *t = cur_task(&m);
+
+	if (!t)
+		return; /* regions belong to tasks */
+	t->rdepth++;
+	if (atomic_load_explicit(&weft__trace_on, memory_order_relaxed)) {
+		uint64_t a[2] = { t->id, t->utask };
+		const char *str[1] = { type ? type : "" };
+		size_t len[1] = { cut(type) };
+		trace_ev_str(weft__trace_p(m), WEFT_TF_EV_REGION_BEGIN, 2, a, 1, str, len);
+	}
+}
+
+WEFT_API void weft_trace_region_end(void)
+{
+	struct weft_m *m;
+	struct weft_task *t = cur_task(&m);
+
+	if (!t)
+		return;
+	if (t->rdepth == 0)
+		weft__fatal("weft_trace_region_end in task %llu, which has no region open",
+			    (unsigned long long)t->id);
+	t->rdepth--;
+	WEFT__TRACE(weft__trace_p(m), REGION_END, 1, t->id, 0, 0);
+}
+
+WEFT_API void weft_trace_log(const char *category, const char *fmt, ...)
+{
+	struct weft_m *m;
+	struct weft_task *t;
+	char msg[WEFT_TRACE_MAX_STR + 1];
+	va_list ap;
+	int n;
+
+	if (!atomic_load_explicit(&weft__trace_on, memory_order_relaxed))
+		return; /* no formatting when off */
+	t = cur_task(&m);
+	va_start(ap, fmt);
+	n = fmt ? vsnprintf(msg, sizeof(msg), fmt, ap) : 0;
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	uint64_t a[2] = { t ? t->id : 0, t ? t->utask : 0 };
+	const char *str[2] = { category ? category : "", msg };
+	size_t len[2] = { cut(category), (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1 };
+	trace_ev_str(weft__trace_p(m), WEFT_TF_EV_LOG, 2, a, 2, str, len);
 }

@@ -110,6 +110,8 @@ WEFT_API void weft_wg_wait(weft_wg *wgp)
 	struct weft_m *m = weft__getm();
 	uint64_t s;
 
+	WEFT__SITE();
+
 	if (!m || !m->curg)
 		weft__fatal("weft_wg_wait called outside a task (wait group %p)", (void *)wgp);
 	s = atomic_load(&wg->state);

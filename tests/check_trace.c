@@ -411,11 +411,12 @@ START_TEST(test_bad_files)
 	ck_assert_msg(strstr(msg, "offset 0: not a weft trace"), "%s", msg);
 
 	/* A version from the future. */
+	uint8_t version = buf[8];
 	buf[8] = 99;
 	spit(bad, buf, n);
 	ck_assert_int_eq(try_read(bad, msg, sizeof(msg)), -EPROTO);
 	ck_assert_msg(strstr(msg, "offset 8: trace format version 99"), "%s", msg);
-	buf[8] = 1;
+	buf[8] = version;
 
 	/* A flipped byte inside the first chunk's payload: zstd's checksum. */
 	buf[64 + 48 + 10] ^= 0x55;

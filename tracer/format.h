@@ -35,16 +35,17 @@
 #include <stdint.h>
 
 #define WEFT_TF_MAGIC "WEFTTRC"
-#define WEFT_TF_VERSION 1
+#define WEFT_TF_VERSION 2
 #define WEFT_TF_HEADER_SIZE 64
 #define WEFT_TF_CHUNK_MAGIC 0x4b484357u /* "WCHK" */
 #define WEFT_TF_CHUNK_HEADER_SIZE 48
 #define WEFT_TF_MAX_RAW (1u << 20)      /* the reader refuses larger chunks */
-#define WEFT_TF_MAX_ARGS 4
+#define WEFT_TF_MAX_ARGS WEFT_TRACE_MAX_ARGS
 
 enum weft_tf_chunk_kind { WEFT_TF_CHUNK_EVENTS = 1, WEFT_TF_CHUNK_STRINGS = 2 };
 enum weft_tf_stream { WEFT_TF_STREAM_P = 0, WEFT_TF_STREAM_M = 1 };
 enum weft_tf_clock { WEFT_TF_CLOCK_MONO = 0, WEFT_TF_CLOCK_TSC = 1 };
+#define WEFT_TF_FLAG_COMPLETE 1 /* header byte 17: weft_trace_stop finished the file */
 
 /* The event table and the enums of their arguments are public: see
  * <weft/trace.h>. */

@@ -59,6 +59,7 @@ struct stream {
 	uint64_t chunk_off;
 	bool has_ev;
 	weft_trace_event ev;
+	char str[2][WEFT_TRACE_MAX_STR + 1]; /* ev's strings */
 };
 
 struct name {
@@ -81,6 +82,7 @@ struct weft_trace {
 	size_t zcap;
 	ZSTD_DCtx *dctx;
 	uint64_t truncated_at; /* 0, or where the file ends inside a chunk */
+	char out_str[2][WEFT_TRACE_MAX_STR + 1]; /* the strings of the event returned */
 	bool failed;
 	int err;
 	char msg[512];
@@ -96,6 +98,18 @@ static const signed char ev_nargs[WEFT_TEV_MAX] = {
 #define NARGS_(name, num, nargs, ...) [num] = nargs,
 	WEFT_TRACE_EVENTS(NARGS_)
 #undef NARGS_
+};
+
+static const signed char ev_nstr[WEFT_TEV_MAX] = {
+#define NSTR_(name, num, nargs, nstr, ...) [num] = nstr,
+	WEFT_TRACE_EVENTS(NSTR_)
+#undef NSTR_
+};
+
+static const char *const ev_argnames[WEFT_TEV_MAX][WEFT_TRACE_MAX_ARGS + 1] = {
+#define ARGN_(name, num, nargs, nstr, ...) [num] = { __VA_ARGS__ },
+	WEFT_TRACE_EVENTS(ARGN_)
+#undef ARGN_
 };
 
 static const char *const block_names[WEFT_TRACE_BLOCK_MAX] = {
@@ -119,6 +133,18 @@ const char *weft_trace_event_name(int type)
 int weft_trace_event_nargs(int type)
 {
 	return type > 0 && type < WEFT_TEV_MAX && ev_names[type] ? ev_nargs[type] : -1;
+}
+
+int weft_trace_event_nstr(int type)
+{
+	return type > 0 && type < WEFT_TEV_MAX && ev_names[type] ? ev_nstr[type] : -1;
+}
+
+const char *weft_trace_arg_name(int type, int i)
+{
+	if (weft_trace_event_nargs(type) < 0 || i < 0 || i >= ev_nargs[type])
+		return NULL;
+	return ev_argnames[type][i];
 }
 
 const char *weft_trace_block_name(int reason)
@@ -372,6 +398,19 @@ static int advance(weft_trace *t, struct stream *s)
 			return fail(t, -EPROTO, s->chunk_off,
 				    "truncated %s event at byte %zu of the chunk", ev_names[type],
 				    s->pos);
+	for (int i = 0; i < ev_nstr[type]; i++) {
+		uint64_t sl;
+		if (!(p = weft_tf_uvarint(p, end, &sl)) || sl > WEFT_TRACE_MAX_STR ||
+		    sl > (uint64_t)(end - p))
+			return fail(t, -EPROTO, s->chunk_off,
+				    "bad string in a %s event at byte %zu of the chunk",
+				    ev_names[type], s->pos);
+		memcpy(s->str[i], p, sl);
+		s->str[i][sl] = 0;
+		s->ev.str[i] = s->str[i];
+		s->ev.strlen[i] = (uint32_t)sl;
+		p += sl;
+	}
 	s->tick += d;
 	s->pos = (size_t)(p - s->raw);
 	s->left--;
@@ -463,6 +502,7 @@ int weft_trace_open(const char *path, weft_trace **out, char *errbuf, size_t err
 		goto out;
 	}
 	t->info.clock = h[16];
+	t->info.complete = (h[17] & WEFT_TF_FLAG_COMPLETE) != 0;
 	t->info.ticks_per_sec = le(h + 24, 8);
 	t->tick0 = le(h + 32, 8);
 	t->info.start_unix_ns = (int64_t)le(h + 40, 8);
@@ -512,6 +552,11 @@ int weft_trace_next(weft_trace *t, weft_trace_event *ev)
 	}
 	struct stream *s = &t->streams[t->heap[0]];
 	*ev = s->ev;
+	for (int i = 0; i < 2; i++)
+		if (ev->str[i]) {
+			memcpy(t->out_str[i], ev->str[i], ev->strlen[i] + 1);
+			ev->str[i] = t->out_str[i];
+		}
 	if ((r = advance(t, s)) < 0)
 		return r;
 	if (r == 0)
@@ -530,12 +575,17 @@ void weft_trace_get_info(const weft_trace *t, weft_trace_info *info)
 	*info = t->info;
 }
 
-const char *weft_trace_fn_name(const weft_trace *t, uint64_t fn)
+const char *weft_trace_string(const weft_trace *t, uint64_t key)
 {
 	for (size_t i = 0; i < t->nnames; i++)
-		if (t->names[i].key == fn)
+		if (t->names[i].key == key)
 			return t->names[i].s;
 	return NULL;
+}
+
+const char *weft_trace_fn_name(const weft_trace *t, uint64_t fn)
+{
+	return weft_trace_string(t, fn);
 }
 
 void weft_trace_close(weft_trace *t)

@@ -30,25 +30,48 @@ extern "C" {
 #endif
 
 /*
- * The events: X(NAME, number, argument count, argument names...). The
- * numbers are part of the file format and never change meaning.
+ * The events: X(NAME, number, argument count, string count, argument
+ * names...). The numbers are part of the file format and never change
+ * meaning. An event's strings (user annotations only) follow its
+ * arguments; the reader hands them out in weft_trace_event.str.
+ *
+ * Conventions for the arguments:
+ *   task   - task id (weft_task_id()); 0 is "no task" (a plain thread).
+ *   seq    - the task's sequence number, bumped at each TASK_START and
+ *            TASK_UNBLOCK, so that events of one task recorded on
+ *            different Ps are ordered causally even when clocks tie. The
+ *            reader always reports the resolved number; in the file it
+ *            is 0 when the previous numbered event of the task was on the
+ *            same stream (the stream's own order suffices), as in Go.
+ *   fn, site - code addresses, keys of weft_trace_string(): fn is an
+ *            entry function ("worker"), site a call site ("main+0x4c").
+ *   obj    - the object waited on (a channel, mutex...), an opaque id.
+ *   utask  - user task id (weft_trace_task_begin); 0 is "none".
  */
 #define WEFT_TRACE_EVENTS(X)                                                               \
-	X(PROC_START, 1, 2, "p", "thread")       /* an M starts running P p */             \
-	X(PROC_STOP, 2, 1, "p")                  /* P p goes idle */                       \
-	X(TASK_CREATE, 3, 3, "task", "parent", "fn") /* fn: see weft_trace_fn_name */      \
-	X(TASK_START, 4, 1, "task")              /* the task runs on the event's P */      \
-	X(TASK_END, 5, 1, "task")                /* it returned */                         \
-	X(TASK_YIELD, 6, 1, "task")              /* it yielded and stays runnable */       \
-	X(TASK_BLOCK, 7, 3, "task", "reason", "obj") /* reason: WEFT_TRACE_BLOCK_* */      \
-	X(TASK_UNBLOCK, 8, 2, "task", "by")      /* by: the task that readied it, or 0 */  \
-	X(SYSCALL_ENTER, 9, 1, "task")                                                     \
-	X(SYSCALL_EXIT, 10, 1, "task")                                                     \
-	X(SYSCALL_HANDOFF, 11, 1, "p")           /* the monitor took P p from a syscall */ \
-	X(STW_BEGIN, 12, 1, "reason")            /* reason: WEFT_TRACE_STW_* */            \
-	X(STW_END, 13, 1, "wait_ns")             /* how long stopping the Ps took */       \
-	X(TASK_STATE, 14, 4, "task", "state", "reason", "fn") /* at trace start */         \
-	X(STALL, 15, 1, "ns")                    /* the P waited for the trace writer */
+	X(PROC_START, 1, 2, 0, "p", "m")         /* M m starts running P p */              \
+	X(PROC_STOP, 2, 1, 0, "p")               /* P p goes idle */                       \
+	X(TASK_CREATE, 3, 4, 0, "task", "parent", "fn", "site")                            \
+	X(TASK_START, 4, 2, 0, "task", "seq")    /* the task runs on the event's P */      \
+	X(TASK_END, 5, 1, 0, "task")             /* it returned */                         \
+	X(TASK_YIELD, 6, 1, 0, "task")           /* it yielded and stays runnable */       \
+	X(TASK_BLOCK, 7, 4, 0, "task", "reason", "obj", "site") /* WEFT_TRACE_BLOCK_* */   \
+	X(TASK_UNBLOCK, 8, 3, 0, "task", "by", "seq") /* by: who readied it, or 0 */       \
+	X(SYSCALL_ENTER, 9, 2, 0, "task", "site")                                          \
+	X(SYSCALL_EXIT, 10, 1, 0, "task")                                                  \
+	X(SYSCALL_HANDOFF, 11, 1, 0, "p")        /* the monitor took P p from a syscall */ \
+	X(STW_BEGIN, 12, 1, 0, "reason")         /* reason: WEFT_TRACE_STW_* */            \
+	X(STW_END, 13, 1, 0, "wait_ns")          /* how long stopping the Ps took */       \
+	X(TASK_STATE, 14, 5, 0, "task", "state", "reason", "fn", "seq") /* at start */     \
+	X(STALL, 15, 1, 0, "ns")                 /* the P waited for the trace writer */   \
+	X(M_CREATE, 16, 2, 0, "m", "thread")     /* a new M (worker thread), its OS tid */ \
+	X(STEAL, 17, 3, 0, "victim", "count", "failed") /* took count tasks from P victim, \
+						   after failed empty probes */            \
+	X(UTASK_BEGIN, 18, 3, 1, "utask", "parent", "task") /* str: its type */            \
+	X(UTASK_END, 19, 2, 0, "utask", "task")                                            \
+	X(REGION_BEGIN, 20, 2, 1, "task", "utask") /* str: its type */                     \
+	X(REGION_END, 21, 1, 0, "task")          /* ends the task's innermost region */    \
+	X(LOG, 22, 2, 2, "task", "utask")        /* str: category, message */
 
 enum weft_trace_type {
 #define WEFT_TRACE_ENUM_(name, num, ...) WEFT_TEV_##name = num,
@@ -83,13 +106,19 @@ enum weft_trace_state {
 /* STW_BEGIN reason. */
 enum weft_trace_stw { WEFT_TRACE_STW_USER = 0, WEFT_TRACE_STW_SET_PROCS = 1, WEFT_TRACE_STW_TRACE = 2 };
 
+#define WEFT_TRACE_MAX_ARGS 5
+#define WEFT_TRACE_MAX_STR 1024 /* longer strings are cut by the writer */
+
 typedef struct weft_trace weft_trace;
 
 typedef struct {
 	int type;          /* enum weft_trace_type */
 	int p;             /* the P it happened on, -1 if recorded without a P */
 	uint64_t ts;       /* ns since the trace started */
-	uint64_t args[4];  /* in the order of WEFT_TRACE_EVENTS; unused ones 0 */
+	uint64_t args[WEFT_TRACE_MAX_ARGS]; /* in the order of WEFT_TRACE_EVENTS; unused 0 */
+	const char *str[2]; /* the event's strings, NUL-terminated (NULL if none);
+			       valid until the next weft_trace_next() */
+	uint32_t strlen[2];
 	uint64_t offset;   /* byte offset of the chunk that holds it */
 } weft_trace_event;
 
@@ -100,6 +129,9 @@ typedef struct {
 	int64_t start_unix_ns; /* wall clock when the trace started */
 	int procs;             /* Ps when it started */
 	int pid;
+	int complete;          /* 1: finalized by weft_trace_stop (or a SIGINT/SIGTERM);
+				  0: the writer died - each stream's events after its
+				  last chunk in the file are lost */
 	uint64_t chunks, events; /* as indexed when opened */
 	uint64_t file_bytes, raw_bytes;
 } weft_trace_info;
@@ -121,11 +153,18 @@ int weft_trace_next(weft_trace *t, weft_trace_event *ev);
 const char *weft_trace_error(const weft_trace *t);
 void weft_trace_get_info(const weft_trace *t, weft_trace_info *info);
 
-/* The name of a task entry function (TASK_CREATE/TASK_STATE fn), or NULL. */
+/*
+ * The name of a code address key: an entry function (TASK_CREATE and
+ * TASK_STATE fn: "worker") or a call site (site: "main+0x4c"), or NULL.
+ * weft_trace_fn_name is the same lookup.
+ */
+const char *weft_trace_string(const weft_trace *t, uint64_t key);
 const char *weft_trace_fn_name(const weft_trace *t, uint64_t fn);
 
 const char *weft_trace_event_name(int type);      /* "TASK_START"; NULL if unknown */
 int weft_trace_event_nargs(int type);             /* -1 if unknown */
+int weft_trace_event_nstr(int type);              /* -1 if unknown */
+const char *weft_trace_arg_name(int type, int i); /* "task"; NULL if none */
 const char *weft_trace_block_name(int reason);    /* "chan receive", ... */
 
 void weft_trace_close(weft_trace *t);
