@@ -471,7 +471,8 @@ static inline void weft__timers_check(struct weft_p *p, bool force)
 struct weft__tbuf;
 extern _Atomic int weft__trace_on;
 extern bool weft__trace_prestart;
-extern __thread const void *weft__site; /* call site of the blocking API in progress */
+extern __thread const void *weft__site /* call site of the blocking API in progress */
+	__attribute__((tls_model("initial-exec"), visibility("hidden")));
 void weft__trace_ev(struct weft_p *p, int type, int nargs, uint64_t a0, uint64_t a1,
 		    uint64_t a2, uint64_t a3, uint64_t a4);
 bool weft__trace_active(void);

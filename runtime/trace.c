@@ -49,6 +49,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,7 +83,7 @@ _Static_assert((int)WEFT__W_WG == (int)WEFT_TF_BLOCK_WG &&
 
 _Atomic int weft__trace_on;
 bool weft__trace_prestart; /* weft_main starts or ends a trace with no task running */
-__thread const void *weft__site;
+__thread const void *weft__site __attribute__((tls_model("initial-exec")));
 static _Atomic uint32_t utask_next; /* user task ids */
 
 struct weft__tbuf {
@@ -310,12 +311,14 @@ static void ev_write_str(struct weft__tbuf *b, uint64_t now, int type, int nargs
 static void rotate(struct weft__tbuf **slot, uint32_t *seq)
 {
 	struct weft__tbuf *old = *slot, *b;
+	int kind = old->stream_kind;
+	uint32_t id = old->stream_id;
 	int64_t stalled;
 
 	old->seq = (*seq)++;
-	enqueue(old);
+	enqueue(old); /* the flusher owns it from here: no more reads */
 	b = buf_get(&stalled);
-	buf_reset(b, WEFT_TF_CHUNK_EVENTS, old->stream_kind, old->stream_id);
+	buf_reset(b, WEFT_TF_CHUNK_EVENTS, kind, id);
 	*slot = b;
 	if (stalled) {
 		uint64_t a = (uint64_t)stalled;
@@ -553,6 +556,66 @@ static void flush_one(struct weft__tbuf *b)
 	sess.events += b->nev;
 }
 
+/*
+ * SIGINT and SIGTERM finalize the trace, then kill the process as the
+ * signal would have. The handler only records the signal and wakes the
+ * flusher (both async-signal-safe); the flusher starts a task that calls
+ * weft_trace_stop(), which stops the world like any other stop, finishes
+ * the file and re-raises the signal with its old disposition back. A
+ * second signal while that runs kills at once. Installed only over the
+ * default disposition: a program's own handler is left alone.
+ */
+static const int fin_signals[2] = { SIGINT, SIGTERM };
+static struct sigaction fin_old[2];
+static bool fin_installed[2];
+static _Atomic int sig_pending; /* the signal to re-raise once finalized */
+static bool sig_stop_started;   /* flusher only */
+
+static void on_fin_signal(int sig)
+{
+	int zero = 0, saved = errno;
+
+	if (!atomic_compare_exchange_strong(&sig_pending, &zero, sig)) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	atomic_store(&sess.q_note, 1);
+	weft__futex_wake(&sess.q_note, 1);
+	errno = saved;
+}
+
+static void fin_signals_install(void)
+{
+	for (int i = 0; i < 2; i++) {
+		struct sigaction sa;
+		fin_installed[i] = false;
+		if (sigaction(fin_signals[i], NULL, &fin_old[i]) != 0 ||
+		    (fin_old[i].sa_flags & SA_SIGINFO) || fin_old[i].sa_handler != SIG_DFL)
+			continue;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_fin_signal;
+		sigemptyset(&sa.sa_mask);
+		sa.sa_flags = SA_RESTART;
+		fin_installed[i] = sigaction(fin_signals[i], &sa, NULL) == 0;
+	}
+}
+
+static void fin_signals_restore(void)
+{
+	for (int i = 0; i < 2; i++)
+		if (fin_installed[i]) {
+			sigaction(fin_signals[i], &fin_old[i], NULL);
+			fin_installed[i] = false;
+		}
+}
+
+static void sig_stop_task(void *arg)
+{
+	(void)arg;
+	weft_trace_stop(); /* re-raises the signal */
+}
+
 static void *flusher_main(void *arg)
 {
 	(void)arg;
@@ -560,6 +623,13 @@ static void *flusher_main(void *arg)
 		struct cds_wfcq_node *node;
 
 		atomic_store(&sess.q_note, 0);
+		/* A task, not this thread, stops: stopping needs the world
+		 * stopped. If none can be started (weft_main is ending), the
+		 * stop weft_main makes re-raises the signal. */
+		if (atomic_load(&sig_pending) && !sig_stop_started) {
+			sig_stop_started = true;
+			weft_go(sig_stop_task, NULL);
+		}
 		node = __cds_wfcq_dequeue_blocking(&sess.q_head, &sess.q_tail);
 		if (node) {
 			struct weft__tbuf *b = caa_container_of(node, struct weft__tbuf, node);
@@ -756,6 +826,8 @@ WEFT_API int weft_trace_start(const char *path)
 		goto fail;
 	atomic_fetch_add(&S.nhelpers, 1); /* not a possible waker: see checkdead */
 	active = true;
+	sig_stop_started = false;
+	fin_signals_install();
 	pthread_mutex_unlock(&start_lock);
 	if (in_task) {
 		weft_stop_the_world("trace");
@@ -824,7 +896,12 @@ WEFT_API int weft_trace_stop(void)
 	pthread_mutex_destroy(&sess.pool_lock);
 	pthread_mutex_destroy(&sess.glock);
 	active = false;
+	fin_signals_restore();
 	pthread_mutex_unlock(&start_lock);
+	/* Finalized because of a SIGINT/SIGTERM: now let it do what it does. */
+	int sig = atomic_exchange(&sig_pending, 0);
+	if (sig)
+		raise(sig);
 	return err;
 }
 

@@ -10,7 +10,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <weft/trace.h>
@@ -50,6 +53,10 @@ static void read_all(const char *p, struct evs *e)
 			e->v = realloc(e->v, e->cap * sizeof(*e->v));
 			ck_assert_ptr_nonnull(e->v);
 		}
+		/* The strings live until the next call: keep copies. */
+		for (int i = 0; i < 2; i++)
+			if (ev.str[i])
+				ck_assert_ptr_nonnull(ev.str[i] = strdup(ev.str[i]));
 		e->v[e->n++] = ev;
 	}
 	e->end = r;
@@ -59,6 +66,9 @@ static void read_all(const char *p, struct evs *e)
 
 static void free_all(struct evs *e)
 {
+	for (size_t i = 0; i < e->n; i++)
+		for (int k = 0; k < 2; k++)
+			free((char *)e->v[i].str[k]);
 	weft_trace_close(e->t);
 	free(e->v);
 }
@@ -237,6 +247,20 @@ START_TEST(test_mix)
 		    (v->args[1] == main_id || v->args[1] == ponger_id))
 			unblocks++;
 	}
+	/* The ponger blocks in its channel calls: the call site names it. */
+	size_t named = 0;
+	for (size_t i = 0; i < e.n; i++) {
+		const weft_trace_event *v = &e.v[i];
+		if (v->type == WEFT_TEV_TASK_BLOCK && v->args[0] == ponger_id &&
+		    (v->args[1] == WEFT_TRACE_BLOCK_CHAN_RECV ||
+		     v->args[1] == WEFT_TRACE_BLOCK_CHAN_SEND)) {
+			const char *site = weft_trace_string(e.t, v->args[3]);
+			ck_assert_msg(site && strncmp(site, "ponger+0x", 9) == 0, "site %s",
+				      site ? site : "(none)");
+			named++;
+		}
+	}
+	ck_assert_uint_ge(named, 1);
 	/* Each round trip: each side blocks once (the other finds it waiting). */
 	ck_assert_msg(blocks >= 2 * K - 2 && blocks <= 2 * K + 2, "%zu channel blocks", blocks);
 	ck_assert_msg(unblocks >= 2 * K - 2, "%zu unblocks between the two", unblocks);
@@ -450,6 +474,224 @@ START_TEST(test_bad_files)
 }
 END_TEST
 
+
+/* ---- user tasks, regions and logs ---------------------------------------------- */
+
+static uint64_t ann_handle, child_id;
+static weft_wg ann_done = WEFT_WG_INIT;
+
+static void ann_child(void *arg)
+{
+	(void)arg;
+	child_id = weft_self();
+	weft_trace_log("child", "inherits %s", "the user task");
+	weft_wg_done(&ann_done);
+}
+
+static void main_annotations(void *arg)
+{
+	(void)arg;
+	main_id = weft_self();
+	ck_assert_int_eq(weft_trace_start(path), 0);
+	ann_handle = weft_trace_task_begin("request");
+	ck_assert_uint_ne(ann_handle, 0);
+	weft_trace_region_begin("outer");
+	weft_trace_region_begin("inner");
+	weft_trace_log("cat", "x=%d", 42);
+	weft_wg_add(&ann_done, 1);
+	go_ok(ann_child, NULL);
+	weft_wg_wait(&ann_done);
+	weft_trace_region_end();
+	weft_trace_region_end();
+	weft_trace_task_end(ann_handle);
+	weft_trace_log("cat", "after");
+	ck_assert_int_eq(weft_trace_stop(), 0);
+}
+
+START_TEST(test_annotations)
+{
+	struct evs e;
+	uint64_t utask;
+	size_t rb = 0, re = 0, logs = 0;
+
+	make_path("ann");
+	run_main(_i + 1, main_annotations, NULL);
+	utask = ann_handle & 0xffffffffu;
+	read_all(path, &e);
+	ck_assert_msg(e.end == 0, "read: %s", e.err);
+	ck_assert_uint_eq(count(&e, WEFT_TEV_UTASK_BEGIN, 0, utask), 1);
+	ck_assert_uint_eq(count(&e, WEFT_TEV_UTASK_END, 0, utask), 1);
+	for (size_t i = 0; i < e.n; i++) {
+		const weft_trace_event *v = &e.v[i];
+		switch (v->type) {
+		case WEFT_TEV_UTASK_BEGIN:
+			ck_assert_uint_eq(v->args[1], 0); /* no parent */
+			ck_assert_uint_eq(v->args[2], main_id);
+			ck_assert_str_eq(v->str[0], "request");
+			break;
+		case WEFT_TEV_REGION_BEGIN:
+			ck_assert_uint_eq(v->args[0], main_id);
+			ck_assert_uint_eq(v->args[1], utask);
+			ck_assert_str_eq(v->str[0], rb++ == 0 ? "outer" : "inner");
+			break;
+		case WEFT_TEV_REGION_END:
+			ck_assert_uint_eq(v->args[0], main_id);
+			ck_assert_uint_eq(rb, 2); /* both began first */
+			re++;
+			break;
+		case WEFT_TEV_LOG:
+			if (logs == 0) {
+				ck_assert_uint_eq(v->args[0], main_id);
+				ck_assert_uint_eq(v->args[1], utask);
+				ck_assert_str_eq(v->str[0], "cat");
+				ck_assert_str_eq(v->str[1], "x=42");
+				ck_assert_uint_eq(v->strlen[1], 4);
+			} else if (logs == 1) {
+				ck_assert_uint_eq(v->args[0], child_id);
+				ck_assert_uint_eq(v->args[1], utask); /* inherited */
+				ck_assert_str_eq(v->str[0], "child");
+				ck_assert_str_eq(v->str[1], "inherits the user task");
+			} else {
+				ck_assert_uint_eq(v->args[1], 0); /* the user task ended */
+				ck_assert_str_eq(v->str[1], "after");
+			}
+			logs++;
+			break;
+		}
+	}
+	ck_assert_uint_eq(rb, 2);
+	ck_assert_uint_eq(re, 2);
+	ck_assert_uint_eq(logs, 3);
+	free_all(&e);
+	unlink(path);
+}
+END_TEST
+
+/* ---- a tiny memory cap: the writer stalls, nothing is lost ---------------------- */
+
+#define NTINY 100000
+
+static void main_tiny(void *arg)
+{
+	(void)arg;
+	main_id = weft_self();
+	ck_assert_int_eq(weft_trace_start(path), 0);
+	weft_wg_add(&spawned, NTINY);
+	for (int i = 0; i < NTINY; i++)
+		go_ok(spawn_child, NULL);
+	weft_wg_wait(&spawned);
+	ck_assert_int_eq(weft_trace_stop(), 0);
+}
+
+START_TEST(test_tiny_mem)
+{
+	struct evs e;
+	size_t creates = 0;
+
+	make_path("tiny");
+	/* The smallest cap (a buffer per P and two spare) and the slowest
+	 * compression: the Ps fill buffers far faster than the flusher empties
+	 * them, so they must wait for it. */
+	setenv("WEFT_TRACE_MAX_MEM", "1", 1);
+	setenv("WEFT_TRACE_LEVEL", "19", 1);
+	run_main(_i + 1, main_tiny, NULL);
+	unsetenv("WEFT_TRACE_MAX_MEM");
+	unsetenv("WEFT_TRACE_LEVEL");
+	read_all(path, &e);
+	ck_assert_msg(e.end == 0, "read: %s", e.err);
+	ck_assert_uint_ge(count(&e, WEFT_TEV_STALL, -1, 0), 1);
+	for (size_t i = 0; i < e.n; i++)
+		if (e.v[i].type == WEFT_TEV_TASK_CREATE && e.v[i].args[1] == main_id)
+			creates++;
+	ck_assert_uint_eq(creates, NTINY);
+	/* main's children and main itself end; no END is missing. */
+	ck_assert_uint_eq(count(&e, WEFT_TEV_TASK_END, -1, 0), NTINY);
+	free_all(&e);
+	unlink(path);
+}
+END_TEST
+
+/* ---- killed writers --------------------------------------------------------------- */
+
+extern char **environ;
+
+/* Run tests/progs/tracesig writing to @path, wait for "ready", send @sig;
+ * returns the wait status. */
+static int kill_tracer(int sig)
+{
+	const char *dir = getenv("WEFT_TEST_PROGS");
+	char prog[4096], buf[16];
+	char *argv[3];
+	int pfd[2], st;
+	pid_t pid;
+	posix_spawn_file_actions_t fa;
+
+	ck_assert_msg(dir != NULL, "WEFT_TEST_PROGS is not set (run through make check)");
+	snprintf(prog, sizeof(prog), "%s/tracesig", dir);
+	argv[0] = prog;
+	argv[1] = path;
+	argv[2] = NULL;
+	ck_assert_int_eq(pipe(pfd), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+	posix_spawn_file_actions_addclose(&fa, pfd[0]);
+	ck_assert_int_eq(posix_spawn(&pid, prog, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pfd[1]);
+	ck_assert_int_eq(read(pfd[0], buf, 6), 6); /* "ready\n": a few chunks are out */
+	ck_assert_int_eq(kill(pid, sig), 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	close(pfd[0]);
+	return st;
+}
+
+START_TEST(test_sigkill)
+{
+	struct evs e;
+	weft_trace_info info;
+	weft_trace_event ev;
+	int r;
+
+	make_path("kill");
+	int st = kill_tracer(SIGKILL);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	memset(&e, 0, sizeof(e));
+	r = weft_trace_open(path, &e.t, e.err, sizeof(e.err));
+	ck_assert_msg(r == 0, "open: %s", e.err);
+	weft_trace_get_info(e.t, &info);
+	ck_assert_int_eq(info.complete, 0); /* the loss is visible */
+	size_t n = 0;
+	while ((r = weft_trace_next(e.t, &ev)) > 0)
+		n++;
+	/* Everything up to the last whole chunk, then the cut (if any). */
+	ck_assert_msg(r == 0 || r == -EPIPE, "%d %s", r, weft_trace_error(e.t));
+	ck_assert_uint_ge(n, 10000);
+	weft_trace_close(e.t);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(test_sigint)
+{
+	static const int sigs[2] = { SIGINT, SIGTERM };
+	struct evs e;
+	weft_trace_info info;
+
+	make_path("int");
+	int st = kill_tracer(sigs[_i]);
+	/* It still dies of the signal, after finishing the file. */
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == sigs[_i], "status %#x", st);
+	read_all(path, &e);
+	ck_assert_msg(e.end == 0, "read: %s", e.err);
+	weft_trace_get_info(e.t, &info);
+	ck_assert_int_eq(info.complete, 1);
+	ck_assert_uint_ge(e.n, 10000);
+	ck_assert_uint_ge(count(&e, WEFT_TEV_STW_BEGIN, 0, WEFT_TRACE_STW_TRACE), 1);
+	free_all(&e);
+	unlink(path);
+}
+END_TEST
+
 static Suite *trace_suite(void)
 {
 	Suite *s = suite_create("trace");
@@ -460,6 +702,10 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, test_restart_snapshot);
 	tcase_add_test(tc, test_env);
 	tcase_add_test(tc, test_bad_files);
+	tcase_add_loop_test(tc, test_annotations, 0, 2);
+	tcase_add_loop_test(tc, test_tiny_mem, 0, 2);
+	tcase_add_test(tc, test_sigkill);
+	tcase_add_loop_test(tc, test_sigint, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
