@@ -158,6 +158,9 @@ struct weft_p {
 	struct weft_p *link;                  /* idle list (sched lock) */
 	_Atomic uint32_t schedtick;           /* owner: +1 per schedule; sysmon reads */
 	uint32_t nspawn;                      /* owner: +1 per spawn */
+	bool tswitch;                         /* trace: the running task just left (its
+						 BLOCK/YIELD/END is the buffer's last
+						 event); the next START shares its tick */
 	_Atomic uint32_t syscalltick;         /* +1 per syscall enter */
 	_Atomic int preempt;                  /* sysmon asks the running task to yield */
 	_Atomic int64_t timer0;               /* earliest timer deadline, 0: none (tlock) */
@@ -468,7 +471,21 @@ static inline void weft__timers_check(struct weft_p *p, bool force)
  * P the caller owns, or NULL for the global buffer). The arguments are
  * evaluated only when tracing is on, so they may call the helpers below.
  */
-struct weft__tbuf;
+#define WEFT__TBUF_SIZE (64 * 1024)
+#define WEFT__TEV_MAX 64 /* the largest encoded event without strings */
+struct weft__tbuf {
+	struct cds_wfcq_node node;
+	struct weft__tbuf *next;   /* pool */
+	uint8_t kind;              /* chunk kind */
+	uint8_t stream_kind;
+	uint32_t stream_id;
+	uint32_t seq;
+	uint64_t t_first, t_prev;
+	uint32_t nev;
+	size_t len;
+	uint8_t data[WEFT__TBUF_SIZE];
+};
+
 extern _Atomic int weft__trace_on;
 extern bool weft__trace_prestart;
 extern __thread const void *weft__site /* call site of the blocking API in progress */
@@ -490,15 +507,97 @@ static inline uint64_t weft__trace_seq(struct weft_task *t, struct weft_p *p)
 	t->tlastp = s;
 	return t->tseq;
 }
+extern bool weft__trace_tsc;
+
+static inline uint64_t weft__trace_ticks(void)
+{
+#if defined(__x86_64__)
+	if (__builtin_expect(weft__trace_tsc, 1))
+		return __builtin_ia32_rdtsc();
+#endif
+	return (uint64_t)weft__nanotime();
+}
+
+static inline uint8_t *weft__put_uvarint(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+/*
+ * The emit path, inlined at each hook: an event on the caller's P goes
+ * straight into its buffer; a full or missing buffer, or no P, takes the
+ * out-of-line path (weft__trace_ev). @now: a tick to reuse, or 0 to read
+ * the clock.
+ */
+static inline void weft__trace_emit(struct weft_p *p, int type, int n, uint64_t now,
+				    uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+				    uint64_t a4)
+{
+	struct weft__tbuf *b;
+
+	if (__builtin_expect(!p || !(b = p->tbuf) || b->nev == 0 ||
+				     b->len + WEFT__TEV_MAX > WEFT__TBUF_SIZE, 0)) {
+		weft__trace_ev(p, type, n, a0, a1, a2, a3, a4);
+		return;
+	}
+	if (!now)
+		now = weft__trace_ticks();
+	uint8_t *q = b->data + b->len;
+	*q++ = (uint8_t)type;
+	q = weft__put_uvarint(q, now - b->t_prev);
+	if (n > 0)
+		q = weft__put_uvarint(q, a0);
+	if (n > 1)
+		q = weft__put_uvarint(q, a1);
+	if (n > 2)
+		q = weft__put_uvarint(q, a2);
+	if (n > 3)
+		q = weft__put_uvarint(q, a3);
+	if (n > 4)
+		q = weft__put_uvarint(q, a4);
+	b->len = (size_t)(q - b->data);
+	b->t_prev = now;
+	b->nev++;
+}
+
 #define WEFT__TRACE_N(p, type, n, a0, a1, a2, a3, a4)                                   \
 	do {                                                                             \
 		if (__builtin_expect(atomic_load_explicit(&weft__trace_on,               \
 							  memory_order_relaxed), 0))     \
-			weft__trace_ev((p), WEFT_TF_EV_##type, (n), (uint64_t)(a0),      \
-				       (uint64_t)(a1), (uint64_t)(a2), (uint64_t)(a3),   \
-				       (uint64_t)(a4));                                  \
+			weft__trace_emit((p), WEFT_TF_EV_##type, (n), 0, (uint64_t)(a0), \
+					 (uint64_t)(a1), (uint64_t)(a2), (uint64_t)(a3),  \
+					 (uint64_t)(a4));                                 \
 	} while (0)
 #define WEFT__TRACE(p, type, n, a0, a1, a2) WEFT__TRACE_N(p, type, n, a0, a1, a2, 0, 0)
+/* A task leaves @p's M (block, yield, end): one of these events, and a mark
+ * so that the START of the next task, when it follows at once, shares the
+ * timestamp - one clock read per switch instead of two. */
+#define WEFT__TRACE_SWITCH(p, type, n, a0, a1, a2, a3)                                  \
+	do {                                                                             \
+		if (__builtin_expect(atomic_load_explicit(&weft__trace_on,               \
+							  memory_order_relaxed), 0)) {   \
+			weft__trace_emit((p), WEFT_TF_EV_##type, (n), 0, (uint64_t)(a0), \
+					 (uint64_t)(a1), (uint64_t)(a2), (uint64_t)(a3),  \
+					 0);                                              \
+			if (p)                                                           \
+				(p)->tswitch = true;                                     \
+		}                                                                        \
+	} while (0)
+#define WEFT__TRACE_START(p, t)                                                         \
+	do {                                                                             \
+		if (__builtin_expect(atomic_load_explicit(&weft__trace_on,               \
+							  memory_order_relaxed), 0)) {   \
+			uint64_t now_ = (p)->tswitch && (p)->tbuf ? (p)->tbuf->t_prev : 0;     \
+			(p)->tswitch = false;                                            \
+			weft__trace_emit((p), WEFT_TF_EV_TASK_START, 2, now_, (t)->id,   \
+					 weft__trace_seq((t), (p)), 0, 0, 0);             \
+		}                                                                        \
+	} while (0)
 /* The site of the public blocking call being made (its caller's return address). */
 #define WEFT__SITE() (weft__site = __builtin_return_address(0))
 

@@ -648,7 +648,7 @@ static inline struct weft_m *run_task(struct weft_m *m, struct weft__ctx *from,
 {
 	if (!t->stack)
 		give_stack(m->p, t);
-	WEFT__TRACE(m->p, TASK_START, 2, t->id, weft__trace_seq(t, m->p), 0);
+	WEFT__TRACE_START(m->p, t);
 	m->curg = t;
 	atomic_store_explicit(&t->status, WEFT__T_RUNNING, relaxed);
 	m = weft__ctx_jump(from, &t->ctx, m, dying);
@@ -659,6 +659,8 @@ static inline struct weft_m *run_task(struct weft_m *m, struct weft__ctx *from,
 static struct weft_m *to_g0(struct weft_m *m, struct weft__ctx *from, bool dying)
 {
 	m->curg = NULL;
+	if (m->p)
+		m->p->tswitch = false; /* the next START is not right after */
 	m = weft__ctx_jump(from, &m->g0, m, dying);
 	after_switch(m);
 	return m;
@@ -835,7 +837,7 @@ static struct weft_task *task_exit(struct weft_m *m, struct weft_task *t)
 		weft__shutdown_begin();
 	}
 	atomic_store_explicit(&t->status, WEFT__T_DEAD, relaxed);
-	WEFT__TRACE(m->p, TASK_END, 1, t->id, 0, 0);
+	WEFT__TRACE_SWITCH(m->p, TASK_END, 1, t->id, 0, 0, 0);
 	if (__builtin_expect(!stw_or_exit_pending(), 1))
 		next = pick_local(m->p);
 	if (next && !next->stack) {
@@ -853,7 +855,7 @@ static struct weft_task *task_exit(struct weft_m *m, struct weft_task *t)
 		weft__task_free(m->p, t);
 		m->curg = next;
 		atomic_store_explicit(&next->status, WEFT__T_RUNNING, relaxed);
-		WEFT__TRACE(m->p, TASK_START, 2, next->id, weft__trace_seq(next, m->p), 0);
+		WEFT__TRACE_START(m->p, next);
 		return next;
 	}
 	m->after = WEFT__A_FREE;
@@ -892,8 +894,8 @@ void weft__park(int reason, const void *obj, void (*unlockf)(void *), void *arg)
 	t->wait_reason = reason;
 	t->wait_obj = obj;
 	atomic_store_explicit(&t->status, WEFT__T_WAITING, relaxed);
-	WEFT__TRACE_N(weft__trace_p(m), TASK_BLOCK, 4, t->id, reason, (uintptr_t)obj,
-		      weft__trace_code(weft__site), 0);
+	WEFT__TRACE_SWITCH(weft__trace_p(m), TASK_BLOCK, 4, t->id, reason, (uintptr_t)obj,
+			   weft__trace_code(weft__site));
 	m->after = WEFT__A_UNLOCK;
 	m->after_fn = unlockf;
 	m->after_arg = arg;
@@ -973,7 +975,7 @@ static struct weft_m *step_aside(struct weft_m *m)
 	struct weft_task *cur = m->curg;
 
 	atomic_store_explicit(&cur->status, WEFT__T_RUNNABLE, relaxed);
-	WEFT__TRACE(m->p, TASK_YIELD, 1, cur->id, 0, 0);
+	WEFT__TRACE_SWITCH(m->p, TASK_YIELD, 1, cur->id, 0, 0, 0);
 	m->after = WEFT__A_INJECT;
 	m->after_task = cur;
 	return schedule_away(m, cur, false);
@@ -1064,7 +1066,7 @@ WEFT_API void weft_yield(void)
 	if (!next)
 		return; /* nothing else runnable here: keep going */
 	atomic_store_explicit(&cur->status, WEFT__T_RUNNABLE, relaxed);
-	WEFT__TRACE(p, TASK_YIELD, 1, cur->id, 0, 0);
+	WEFT__TRACE_SWITCH(p, TASK_YIELD, 1, cur->id, 0, 0, 0);
 	m->after = WEFT__A_REQUEUE;
 	m->after_task = cur;
 	run_task(m, &cur->ctx, next, false);

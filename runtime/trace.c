@@ -76,8 +76,8 @@ _Static_assert((int)WEFT__W_WG == (int)WEFT_TF_BLOCK_WG &&
 		       (int)WEFT__W_NR == (int)WEFT_TF_BLOCK_MAX,
 	       "wait reasons and trace block reasons must agree");
 
-#define BUF_SIZE (64 * 1024)
-#define EV_MAX 64 /* the largest encoded event without strings */
+#define BUF_SIZE WEFT__TBUF_SIZE
+#define EV_MAX WEFT__TEV_MAX
 #define EV_STR_MAX (EV_MAX + 2 * (WEFT_TRACE_MAX_STR + 10))
 #define DEFAULT_MAX_MEM (64u << 20)
 
@@ -86,18 +86,6 @@ bool weft__trace_prestart; /* weft_main starts or ends a trace with no task runn
 __thread const void *weft__site __attribute__((tls_model("initial-exec")));
 static _Atomic uint32_t utask_next; /* user task ids */
 
-struct weft__tbuf {
-	struct cds_wfcq_node node;
-	struct weft__tbuf *next;   /* pool */
-	uint8_t kind;              /* chunk kind */
-	uint8_t stream_kind;
-	uint32_t stream_id;
-	uint32_t seq;
-	uint64_t t_first, t_prev;
-	uint32_t nev;
-	size_t len;
-	uint8_t data[BUF_SIZE];
-};
 
 static struct session {
 	int fd;
@@ -157,13 +145,11 @@ static bool tsc_usable(void)
 #endif
 }
 
+bool weft__trace_tsc;
+
 static inline uint64_t ticks(void)
 {
-#if defined(__x86_64__)
-	if (__builtin_expect(sess.tsc, 1))
-		return __rdtsc();
-#endif
-	return (uint64_t)weft__nanotime();
+	return weft__trace_ticks();
 }
 
 /*
@@ -185,15 +171,7 @@ static uint64_t calibrate(void)
 
 /* ---- encoding ----------------------------------------------------------------- */
 
-static inline uint8_t *put_uvarint(uint8_t *p, uint64_t v)
-{
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t)v;
-	return p;
-}
+#define put_uvarint weft__put_uvarint
 
 static void put_le(uint8_t *p, uint64_t v, int n)
 {
@@ -802,6 +780,7 @@ WEFT_API int weft_trace_start(const char *path)
 	if (sess.max_bufs < (size_t)atomic_load(&S.nprocs) + 2)
 		sess.max_bufs = (size_t)atomic_load(&S.nprocs) + 2; /* one each, one spare */
 	sess.tsc = tsc_usable();
+	weft__trace_tsc = sess.tsc;
 	sess.zc = ZSTD_createCCtx();
 	sess.zcap = ZSTD_compressBound(BUF_SIZE);
 	sess.zbuf = malloc(sess.zcap);
