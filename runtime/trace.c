@@ -6,9 +6,12 @@
  * Emitting. Each hook in the scheduler is WEFT__TRACE(p, ...): one load of
  * weft__trace_on and a predictable branch when tracing is off. When on, the
  * event goes to the buffer of the P the caller owns - no lock, no atomic
- * read-modify-write: a type byte, the tick delta from the previous event
- * of the buffer and the arguments, all as LEB128 varints (a task switch
- * is 4-6 bytes before compression). Events from a thread that owns no P
+ * read-modify-write, inlined at the hook (weft__trace_emit): a type byte,
+ * the tick delta from the previous event of the buffer and the arguments,
+ * all as LEB128 varints (a task switch is 4-6 bytes before compression).
+ * A task switch reads the clock once: the START of the next task shares
+ * the tick of the BLOCK/YIELD/END just written when nothing ran between
+ * (p->tswitch, cleared on the way to g0). Events from a thread that owns no P
  * (a plain thread waking a task, sysmon taking a P, an M that lost its P
  * in a syscall) go to one global buffer under a mutex; they are rare.
  *
@@ -35,15 +38,36 @@
  * records every existing task's state (TASK_STATE) so that a trace begun
  * mid-run shows blocked tasks as blocked.
  *
+ * Causality and names. Each task carries a sequence number bumped at every
+ * START and UNBLOCK; the event records it only when the task's previous
+ * numbered event was on another stream (t->tlastp), as Go 1.19 does, so
+ * that the reader can order a START on P1 after the UNBLOCK on P0 that
+ * caused it even when the clocks tie. Entry functions and call sites
+ * (the return address of the public blocking call, kept in a TLS slot by
+ * WEFT__SITE) are recorded as small code keys and named by the flusher.
+ *
+ * Signals. SIGINT and SIGTERM (when their disposition is the default)
+ * finalize the file: the handler wakes the flusher, which starts a task
+ * that calls weft_trace_stop(); stop re-raises the signal. A SIGKILL
+ * leaves every chunk written so far, and the header's "complete" flag
+ * unset, so the reader can say the tail is lost.
+ *
  * Rejected:
+ *   - RCU (QSBR) publication of the session. Start needs the world stopped
+ *     anyway for a consistent snapshot of task states, and with the world
+ *     stopped no P is between its check of weft__trace_on and its write,
+ *     so stop can take the buffers back the same way. A grace period would
+ *     wait for the same thing (each M passing a schedule point) with a
+ *     second mechanism, a quiescent-state call on the hot path and TSan
+ *     annotations for liburcu's barriers. The signal path, the one place a
+ *     non-task thread wants to stop, goes through a task instead.
  *   - A lock-free global ring (one cache line bouncing on every event).
  *   - Compressing on the emitting P: zstd costs ~1-3 ns/byte, on the
  *     flusher it overlaps with the program.
  *   - Resolving names on the emit path: a symbol lookup is microseconds.
  *
- * Not yet: RCU publication of the session (stop-the-world suffices while
- * the only emitters are Ps and the global buffer), per-task sequence
- * numbers, call sites, user annotations, SIGINT/SIGTERM finalization.
+ * Not yet: a per-M buffer for Ms without a P (they share the global one
+ * under a mutex; they are rare: plain threads, sysmon, syscall exits).
  */
 #include "config.h"
 
