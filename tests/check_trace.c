@@ -599,7 +599,11 @@ START_TEST(test_tiny_mem)
 	unsetenv("WEFT_TRACE_LEVEL");
 	read_all(path, &e);
 	ck_assert_msg(e.end == 0, "read: %s", e.err);
+#ifndef __SANITIZE_THREAD__
+	/* Under TSan the Ps run ~10x slower while zstd (not instrumented)
+	 * does not, so the flusher may keep up; the count below still holds. */
 	ck_assert_uint_ge(count(&e, WEFT_TEV_STALL, -1, 0), 1);
+#endif
 	for (size_t i = 0; i < e.n; i++)
 		if (e.v[i].type == WEFT_TEV_TASK_CREATE && e.v[i].args[1] == main_id)
 			creates++;
@@ -678,6 +682,13 @@ START_TEST(test_sigint)
 	weft_trace_info info;
 
 	make_path("int");
+#ifdef __SANITIZE_THREAD__
+	/* TSan defers an asynchronous signal until the thread that got it
+	 * calls an intercepted function; threads asleep in a raw futex never
+	 * do, so the handler may never run. Covered by the other builds. */
+	fprintf(stderr, "test_sigint: skipped under ThreadSanitizer (deferred signals)\n");
+	return;
+#endif
 	int st = kill_tracer(sigs[_i]);
 	/* It still dies of the signal, after finishing the file. */
 	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == sigs[_i], "status %#x", st);
