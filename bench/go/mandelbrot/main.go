@@ -76,7 +76,10 @@ func (p *picture) paint(x, y int) {
 	ci := 2*float64(y)/float64(iters) - 1.0
 
 	for i := 0; i < iters && tr+ti <= limit*limit; i++ {
-		zi = 2*zr*zi + ci
+		// float64() rounds the product: no fused multiply-add on the
+		// CPUs where Go would fuse (arm64, ppc64, s390x), which would
+		// change pixels; on amd64 it compiles to the same code.
+		zi = float64(2*zr*zi) + ci
 		zr = tr - ti + cr
 		tr = zr * zr
 		ti = zi * zi
