@@ -87,19 +87,23 @@ struct pixel {
 /*
  * One picture per process, so that a px or row task carries its pixel or
  * row in its argument and nothing is allocated per task (the Go closures
- * capture the image; here it is a file-scope variable).
+ * capture the image; here it is a file-scope variable). The wait group,
+ * which every px task decrements, has a cache line of its own: sharing one
+ * with gray and w, which every pixel reads, would bounce that line between
+ * the Ps once per pixel (Go's WaitGroup is a separate object too).
  */
 static struct mandel {
 	int h, w;
 	unsigned char *gray;	/* h rows of w: gray[x * w + y] */
+	weft_chan *c;		/* workers, buffered */
 	enum mode mode;
 	int workers;
 	const char *out;	/* NULL: no PNG */
 	const char *trace;	/* NULL: no trace */
-	weft_wg wg;
-	weft_chan *c;
 	int procs;
 	double compute_ms, encode_ms;
+	_Alignas(64) weft_wg wg;
+	char pad_[64 - sizeof(weft_wg)];
 } mb = { .h = 1024, .w = 1024, .mode = MODE_SEQ, .workers = 1, .out = "mandelbrot.png" };
 
 static _Noreturn void die(const char *what, int err)
