@@ -2,20 +2,22 @@
 # bench/run.sh - run the weft benchmarks beside their Go twins and print a
 # markdown table of medians.
 #
-# Usage: bench/run.sh [-r RUNS] [-p "1 2"] BENCH...     (BENCH: spawn, yield)
+# Usage: bench/run.sh [-r RUNS] [-p "1 2"] BENCH...  (BENCH: spawn, yield, chan, mandelbrot)
 #
 # For each procs value P and each BENCH, the weft binary ($WEFT_BENCH_DIR/BENCH,
 # default: this script's directory) runs with WEFT_PROCS=P and the Go program
 # (built once from bench/go/BENCH) with GOMAXPROCS=P, alternately: one warm-up
 # run of each, discarded, then RUNS counted runs of each (weft, Go, weft, Go,
 # ...), so that drift of the machine (frequency, neighbours) hits both alike.
-# Every "<name>: <value> ns/op" line and "# peak-rss-kib: X" line is kept.
+# Every "<name>: <value> ns/op" or "<name>: <value> ms" line and "# peak-rss-kib: X"
+# line is kept; the table says which unit.
 # A missing weft binary or a missing `go` skips that column with a message.
-# BENCH_ARGS (optional) is passed to every binary, e.g. BENCH_ARGS="-n 100000".
+# BENCH_ARGS (optional) is passed to every binary, e.g. BENCH_ARGS="-n 100000",
+# or BENCH_ARGS="-mode row -o /dev/null" for mandelbrot.
 set -euo pipefail
 
 usage() {
-	echo "usage: $0 [-r RUNS] [-p \"1 2\"] BENCH...   (BENCH: spawn, yield)" >&2
+	echo "usage: $0 [-r RUNS] [-p \"1 2\"] BENCH...   (BENCH: spawn, yield, chan, mandelbrot)" >&2
 	exit 2
 }
 
@@ -42,7 +44,7 @@ read -r -a bench_args <<<"${BENCH_ARGS:-}"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-results=$tmp/results # impl bench procs name ns_per_op
+results=$tmp/results # impl bench procs name value unit
 rss=$tmp/rss         # impl bench procs kib
 : >"$results"
 : >"$rss"
@@ -95,7 +97,7 @@ run_one() {
 	fi
 	[[ $keep == 1 ]] || return 0
 	awk -v i="$impl" -v b="$b" -v p="$p" -v r="$rss" '
-		/^[A-Za-z0-9_.-]+: [0-9.eE+-]+ ns\/op$/ { sub(/:$/, "", $1); print i, b, p, $1, $2 }
+		/^[A-Za-z0-9_.-]+: [0-9.eE+-]+ (ns\/op|ms)$/ { sub(/:$/, "", $1); print i, b, p, $1, $2, $3 }
 		/^# peak-rss-kib: [0-9]+$/ { print i, b, p, $3 >> r }
 	' <<<"$out" >>"$results"
 }
@@ -147,8 +149,8 @@ ratio() {
 }
 
 echo
-echo "| bench | procs | weft median (min-max) ns/op | Go median (min-max) ns/op | weft/Go |"
-echo "|---|---|---|---|---|"
+echo "| bench | procs | unit | weft median (min-max) | Go median (min-max) | weft/Go |"
+echo "|---|---|---|---|---|---|"
 for b in "${benches[@]}"; do
 	for p in $procs; do
 		# Measurement names of this program, in the order they were printed
@@ -157,7 +159,8 @@ for b in "${benches[@]}"; do
 		for name in $(awk -v b="$b" -v p="$p" '$2 == b && $3 == p && !seen[$4]++ { print $4 }' "$results"); do
 			read -r -a w <<<"$(stats "$results" 5 weft "$b" "$p" "$name")"
 			read -r -a g <<<"$(stats "$results" 5 go "$b" "$p" "$name")"
-			echo "| $name | $p | $(cell ${w[@]+"${w[@]}"}) | $(cell ${g[@]+"${g[@]}"}) | $(ratio "${w[0]:-}" "${g[0]:-}") |"
+			unit=$(awk -v b="$b" -v n="$name" '$2 == b && $4 == n { print $6; exit }' "$results")
+			echo "| $name | $p | $unit | $(cell ${w[@]+"${w[@]}"}) | $(cell ${g[@]+"${g[@]}"}) | $(ratio "${w[0]:-}" "${g[0]:-}") |"
 		done
 	done
 done

@@ -1,0 +1,562 @@
+/*
+ * mandelbrot.c - the Mandelbrot program of Dave Cheney's High Performance
+ * Go Workshop (chapter 4, "Execution Tracer"), on weft; the C side of
+ * bench/go/mandelbrot.
+ *
+ * The workshop uses it to show what a profiler cannot: the same kernel,
+ * filled five ways, is sequential, drowned in scheduling, well batched, or
+ * stalled on a channel, and only a trace of the scheduler tells which.
+ *
+ *   seq       every pixel in turn, in the main task
+ *   px        one task per pixel, a wait group
+ *   row       one task per row, a wait group
+ *   workers   -workers tasks receive every pixel (x, y) from an unbuffered
+ *             channel that the main task sends them through, then closes;
+ *             a wait group for the workers
+ *   buffered  the same through a channel of capacity h*w
+ *   plain     seq on the process's own thread, without weft_main(): the
+ *             plain-C reference for seq (no runtime, so no -trace)
+ *
+ * The kernel is the workshop's to the bit, so that the checksum (the sum of
+ * the gray levels) is the Go program's: pixel (x, y) of an image of h rows
+ * and w columns is C = (2x/1000 - 1.5) + (2y/1000 - 1)i - the scale is the
+ * iteration count n = 1000, not the image size, so a 1024x1024 image covers
+ * [-1.5, 0.546] x [-1, 1.046] - iterated at most 1000 times while
+ * Tr + Ti <= 4, in exactly the Go expression order, and painted gray
+ * (unsigned char)(Tr * Ti * 2). The workshop's 1024x1024 picture sums to
+ * 16949539. Two details keep that exact:
+ *   - Go converts the product to a byte by truncation and wraps modulo
+ *     256 (it can reach 800 and more); C's float-to-unsigned-char
+ *     conversion of such a value is undefined, so it goes through long,
+ *     exactly, because -h and -w are bounded (MAX_SIDE keeps |C| < 92 and
+ *     the product far below 2^31).
+ *   - `2 * zr * zi + ci` must not become a fused multiply-add (it changes
+ *     pixels): Makefile.am builds this file with -ffp-contract=off (GCC
+ *     ignores the FP_CONTRACT pragma), and the Go twin rounds the product
+ *     with an explicit float64() conversion for the same reason on arm64.
+ *
+ * The image: gray[x * w + y], row x holding one real part, as the
+ * workshop's [][]color.RGBA (one byte a pixel here, four there). The
+ * workshop's image reports Bounds() = (0, 0, h, w) and At(x, y) = row x,
+ * column y, so its PNG is h pixels wide and w tall, the real axis running
+ * left to right; the encoder here writes that same PNG (8-bit RGB, as Go's
+ * encoder writes an opaque RGBA image), transposing row by row. libpng's
+ * defaults match Go's: zlib level 6, adaptive filters.
+ *
+ * Flags (Go's flag syntax: -name value, -name=value, --name):
+ *   -mode M       seq (default), px, row, workers, buffered, plain
+ *   -workers N    tasks of workers and buffered (default 1, the workshop's)
+ *   -h N, -w N    image size (default 1024 each; 1..MAX_SIDE)
+ *   -o FILE       the PNG (default mandelbrot.png); -o '' or -o - computes
+ *                 only: no PNG, no encode line. -o /dev/null encodes and
+ *                 throws the bytes away.
+ *   -trace FILE   weft_trace_start(FILE) before the fill and
+ *                 weft_trace_stop() after the PNG is written
+ *
+ * Output, for bench/run.sh:
+ *   "compute: <ms> ms"   the fill, from the first spawn to the last wait
+ *   "encode: <ms> ms"    PNG encode and write, file closed
+ *   "checksum: <sum>"    the sum of the gray levels
+ *   "# peak-rss-kib: X"
+ * WEFT_PROCS sets the Ps.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <fcntl.h>
+#include <png.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define MAX_SIDE 32768
+
+enum mode { MODE_SEQ, MODE_PX, MODE_ROW, MODE_WORKERS, MODE_BUFFERED, MODE_PLAIN };
+
+static const char *const mode_names[] = {
+	[MODE_SEQ] = "seq", [MODE_PX] = "px", [MODE_ROW] = "row",
+	[MODE_WORKERS] = "workers", [MODE_BUFFERED] = "buffered", [MODE_PLAIN] = "plain",
+};
+
+struct pixel {
+	int x, y;
+};
+
+/*
+ * One picture per process, so that a px or row task carries its pixel or
+ * row in its argument and nothing is allocated per task (the Go closures
+ * capture the image; here it is a file-scope variable). The wait group,
+ * which every px task decrements, has a cache line of its own: sharing one
+ * with gray and w, which every pixel reads, would bounce that line between
+ * the Ps once per pixel (Go's WaitGroup is a separate object too).
+ */
+static struct mandel {
+	int h, w;
+	unsigned char *gray;	/* h rows of w: gray[x * w + y] */
+	weft_chan *c;		/* workers, buffered */
+	enum mode mode;
+	int workers;
+	const char *out;	/* NULL: no PNG */
+	const char *trace;	/* NULL: no trace */
+	int procs;
+	double compute_ms, encode_ms;
+	_Alignas(64) weft_wg wg;
+	char pad_[64 - sizeof(weft_wg)];
+} mb = { .h = 1024, .w = 1024, .mode = MODE_SEQ, .workers = 1, .out = "mandelbrot.png" };
+
+static _Noreturn void die(const char *what, int err)
+{
+	fprintf(stderr, "mandelbrot: %s: %s\n", what, weft_strerror(err));
+	exit(1);
+}
+
+/* The workshop's fillPixel and paint. */
+static void paint(int x, int y)
+{
+	const int n = 1000;
+	const double limit = 2.0;
+	double zr = 0, zi = 0, tr = 0, ti = 0;
+	double cr = 2 * (double)x / n - 1.5;
+	double ci = 2 * (double)y / n - 1.0;
+
+	for (int i = 0; i < n && tr + ti <= limit * limit; i++) {
+		zi = 2 * zr * zi + ci;
+		zr = tr - ti + cr;
+		tr = zr * zr;
+		ti = zi * zi;
+	}
+	mb.gray[(size_t)x * mb.w + y] = (unsigned char)(long)(tr * ti * 2);
+}
+
+static void go_or_die(weft_fn fn, void *arg)
+{
+	int err = weft_go(fn, arg);
+
+	if (err < 0)
+		die("weft_go", err);
+}
+
+static void fill_seq(void)
+{
+	for (int x = 0; x < mb.h; x++)
+		for (int y = 0; y < mb.w; y++)
+			paint(x, y);
+}
+
+static void px_task(void *arg)
+{
+	size_t i = (uintptr_t)arg;
+
+	paint((int)(i / (size_t)mb.w), (int)(i % (size_t)mb.w));
+	weft_wg_done(&mb.wg);
+}
+
+static void fill_px(void)
+{
+	size_t n = (size_t)mb.h * (size_t)mb.w;
+
+	weft_wg_add(&mb.wg, (int64_t)n);
+	for (size_t i = 0; i < n; i++)
+		go_or_die(px_task, (void *)(uintptr_t)i);
+	weft_wg_wait(&mb.wg);
+}
+
+static void row_task(void *arg)
+{
+	int x = (int)(uintptr_t)arg;
+
+	for (int y = 0; y < mb.w; y++)
+		paint(x, y);
+	weft_wg_done(&mb.wg);
+}
+
+static void fill_row(void)
+{
+	weft_wg_add(&mb.wg, mb.h);
+	for (int x = 0; x < mb.h; x++)
+		go_or_die(row_task, (void *)(uintptr_t)x);
+	weft_wg_wait(&mb.wg);
+}
+
+static void worker_task(void *arg)
+{
+	struct pixel p;
+
+	while (weft_chan_recv(mb.c, &p) == 0)
+		paint(p.x, p.y);
+	weft_wg_done(&mb.wg);
+}
+
+/* workers (capacity 0) and buffered (capacity h*w). */
+static void fill_workers(size_t capacity)
+{
+	int err;
+
+	mb.c = weft_chan_make(sizeof(struct pixel), capacity);
+	if (!mb.c)
+		die("weft_chan_make", -ENOMEM);
+	weft_wg_add(&mb.wg, mb.workers);
+	for (int i = 0; i < mb.workers; i++)
+		go_or_die(worker_task, NULL);
+	for (int x = 0; x < mb.h; x++) {
+		for (int y = 0; y < mb.w; y++) {
+			struct pixel p = { x, y };
+
+			err = weft_chan_send(mb.c, &p);
+			if (err < 0)
+				die("weft_chan_send", err);
+		}
+	}
+	weft_chan_close(mb.c);
+	weft_wg_wait(&mb.wg);
+	weft_chan_free(mb.c);
+	mb.c = NULL;
+}
+
+static void fill(void)
+{
+	switch (mb.mode) {
+	case MODE_SEQ:
+	case MODE_PLAIN:
+		fill_seq();
+		break;
+	case MODE_PX:
+		fill_px();
+		break;
+	case MODE_ROW:
+		fill_row();
+		break;
+	case MODE_WORKERS:
+		fill_workers(0);
+		break;
+	case MODE_BUFFERED:
+		fill_workers((size_t)mb.h * (size_t)mb.w);
+		break;
+	}
+}
+
+/*
+ * PNG output. libpng writes through png_out_write into a 64 KiB buffer;
+ * only the write(2) of a full buffer is a system call, and it is marked
+ * as one (weft_syscall_enter/exit, as are open and close) so that a trace
+ * shows it where Go's shows its own writes. libpng's errors longjmp to
+ * write_png's setjmp.
+ */
+struct png_out {
+	int fd;
+	size_t len;
+	unsigned char buf[1 << 16];
+};
+
+/*
+ * open, write and close as system calls of the task (the P may be handed
+ * off while they block): the result, or -errno. errno is read here, before
+ * weft_syscall_exit(): the task may resume on another thread after it, and
+ * glibc's __errno_location() is a const function whose result the compiler
+ * may keep across calls - so errno is never read in a caller.
+ */
+static __attribute__((noinline)) int task_open(const char *path)
+{
+	int fd;
+
+	weft_syscall_enter();
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (fd < 0)
+		fd = -errno;
+	weft_syscall_exit();
+	return fd;
+}
+
+static __attribute__((noinline)) ssize_t task_write(int fd, const void *buf, size_t size)
+{
+	ssize_t n;
+
+	weft_syscall_enter();
+	n = write(fd, buf, size);
+	if (n < 0)
+		n = -errno;
+	weft_syscall_exit();
+	return n;
+}
+
+static __attribute__((noinline)) int task_close(int fd)
+{
+	int err;
+
+	weft_syscall_enter();
+	err = close(fd) < 0 ? -errno : 0;
+	weft_syscall_exit();
+	return err;
+}
+
+/* Write out the buffer: 0 or -errno. */
+static int out_flush(struct png_out *o)
+{
+	size_t done = 0;
+
+	while (done < o->len) {
+		ssize_t n = task_write(o->fd, o->buf + done, o->len - done);
+
+		if (n == -EINTR)
+			continue;
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -EIO;
+		done += (size_t)n;
+	}
+	o->len = 0;
+	return 0;
+}
+
+static void png_out_write(png_structp png, png_bytep data, size_t size)
+{
+	struct png_out *o = png_get_io_ptr(png);
+
+	while (size > 0) {
+		size_t room = sizeof(o->buf) - o->len;
+		size_t k = size < room ? size : room;
+
+		memcpy(o->buf + o->len, data, k);
+		o->len += k;
+		data += k;
+		size -= k;
+		if (o->len == sizeof(o->buf)) {
+			int err = out_flush(o);
+
+			if (err < 0)
+				png_error(png, strerror(-err));
+		}
+	}
+}
+
+static void png_out_flush(png_structp png)
+{
+	int err = out_flush(png_get_io_ptr(png));
+
+	if (err < 0)
+		png_error(png, strerror(-err));
+}
+
+/*
+ * Encode mb.gray as the workshop's PNG (h wide, w tall) through @png into
+ * @row, a buffer of one PNG row: 0, or -1 if libpng failed (it has printed
+ * "libpng error: ..."). Nothing here is live across the setjmp.
+ */
+static int encode_png(png_structp png, png_infop info, png_bytep row)
+{
+	if (setjmp(png_jmpbuf(png)))
+		return -1;
+	png_set_IHDR(png, info, (png_uint_32)mb.h, (png_uint_32)mb.w, 8, PNG_COLOR_TYPE_RGB,
+		     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+	png_write_info(png, info);
+	for (int y = 0; y < mb.w; y++) {
+		const unsigned char *g = mb.gray + y;
+
+		for (int x = 0; x < mb.h; x++, g += mb.w)
+			row[3 * x] = row[3 * x + 1] = row[3 * x + 2] = *g;
+		png_write_row(png, row);
+	}
+	png_write_end(png, NULL);
+	return 0;
+}
+
+/* Write the PNG to @path: 0, or -1 with a message printed. */
+static int write_png(const char *path)
+{
+	struct png_out *o = malloc(sizeof(*o));
+	png_bytep row = malloc((size_t)mb.h * 3);
+	png_structp png = NULL;
+	png_infop info = NULL;
+	int ret = -1, err;
+
+	if (!o || !row) {
+		fprintf(stderr, "mandelbrot: out of memory\n");
+		goto out;
+	}
+	o->len = 0;
+	o->fd = task_open(path);
+	if (o->fd < 0) {
+		fprintf(stderr, "mandelbrot: %s: %s\n", path, strerror(-o->fd));
+		goto out;
+	}
+	png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+	if (png)
+		info = png_create_info_struct(png);
+	if (!info) {
+		fprintf(stderr, "mandelbrot: libpng: out of memory\n");
+		goto out_close;
+	}
+	png_set_write_fn(png, o, png_out_write, png_out_flush);
+	if (encode_png(png, info, row) < 0)
+		goto out_close;
+	err = out_flush(o);
+	if (err < 0) {
+		fprintf(stderr, "mandelbrot: %s: %s\n", path, strerror(-err));
+		goto out_close;
+	}
+	ret = 0;
+out_close:
+	png_destroy_write_struct(&png, &info);
+	err = task_close(o->fd);
+	if (err < 0 && ret == 0) {
+		fprintf(stderr, "mandelbrot: %s: %s\n", path, strerror(-err));
+		ret = -1;
+	}
+out:
+	free(row);
+	free(o);
+	return ret;
+}
+
+static double ms_since(uint64_t t0)
+{
+	return (double)(bench_now_ns() - t0) / 1e6;
+}
+
+/* Fill, then encode: the whole run, as the main task (or plainly). */
+static void run(void)
+{
+	uint64_t t0;
+
+	t0 = bench_now_ns();
+	fill();
+	mb.compute_ms = ms_since(t0);
+	if (mb.out) {
+		t0 = bench_now_ns();
+		if (write_png(mb.out) < 0)
+			exit(1);
+		mb.encode_ms = ms_since(t0);
+	}
+}
+
+static void main_task(void *arg)
+{
+	int err;
+
+	mb.procs = weft_procs();
+	if (mb.trace && (err = weft_trace_start(mb.trace)) < 0)
+		die(mb.trace, err);
+	run();
+	if (mb.trace && (err = weft_trace_stop()) < 0)
+		die(mb.trace, err);
+}
+
+static _Noreturn void usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+		"usage: mandelbrot [-mode seq|px|row|workers|buffered|plain] [-workers N]\n"
+		"                  [-h N] [-w N] [-o FILE] [-trace FILE]\n"
+		"  -h, -w      image size, 1..%d (default 1024; -h runs along the real axis\n"
+		"              and is the PNG's width, as in the workshop)\n"
+		"  -workers N  tasks of the workers and buffered modes (default 1)\n"
+		"  -o FILE     PNG to write (default mandelbrot.png); '' or - writes none\n"
+		"  -trace FILE weft execution trace of the fill and the encode\n"
+		"WEFT_PROCS sets the number of Ps.\n", MAX_SIDE);
+	exit(status);
+}
+
+static int parse_int(const char *s, int lo, int hi, const char *name)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end != '\0' || v < lo || v > hi) {
+		fprintf(stderr, "mandelbrot: -%s: want an integer in %d..%d, got '%s'\n",
+			name, lo, hi, s);
+		usage(2);
+	}
+	return (int)v;
+}
+
+static void parse_flags(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *name = argv[i], *val, *eq;
+		size_t len;
+		size_t m;
+
+		if (name[0] != '-' || name[1] == '\0') {
+			fprintf(stderr, "mandelbrot: unexpected argument '%s'\n", name);
+			usage(2);
+		}
+		name += name[1] == '-' ? 2 : 1;
+		if (strcmp(name, "help") == 0)
+			usage(0);
+		eq = strchr(name, '=');
+		len = eq ? (size_t)(eq - name) : strlen(name);
+		if (eq) {
+			val = eq + 1;
+		} else if (i + 1 < argc) {
+			val = argv[++i];
+		} else {
+			fprintf(stderr, "mandelbrot: flag needs a value: %s\n", argv[i]);
+			usage(2);
+		}
+#define IS(flag) (len == strlen(flag) && strncmp(name, flag, len) == 0)
+		if (IS("mode")) {
+			for (m = 0; m < sizeof(mode_names) / sizeof(mode_names[0]); m++)
+				if (strcmp(val, mode_names[m]) == 0)
+					break;
+			if (m == sizeof(mode_names) / sizeof(mode_names[0])) {
+				fprintf(stderr, "mandelbrot: unknown mode '%s'\n", val);
+				usage(2);
+			}
+			mb.mode = (enum mode)m;
+		} else if (IS("workers")) {
+			mb.workers = parse_int(val, 1, 1 << 20, "workers");
+		} else if (IS("h")) {
+			mb.h = parse_int(val, 1, MAX_SIDE, "h");
+		} else if (IS("w")) {
+			mb.w = parse_int(val, 1, MAX_SIDE, "w");
+		} else if (IS("o")) {
+			mb.out = (val[0] == '\0' || strcmp(val, "-") == 0) ? NULL : val;
+		} else if (IS("trace")) {
+			mb.trace = val[0] ? val : NULL;
+		} else {
+			fprintf(stderr, "mandelbrot: unknown flag -%.*s\n", (int)len, name);
+			usage(2);
+		}
+#undef IS
+	}
+	if (mb.mode == MODE_PLAIN && mb.trace) {
+		fprintf(stderr, "mandelbrot: -mode plain runs without the runtime: no -trace\n");
+		usage(2);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t sum = 0;
+	size_t n;
+
+	parse_flags(argc, argv);
+	n = (size_t)mb.h * (size_t)mb.w;
+	mb.gray = malloc(n);
+	if (!mb.gray)
+		die("image", -ENOMEM);
+
+	if (mb.mode == MODE_PLAIN)
+		run();
+	else
+		bench_run("mandelbrot", main_task, NULL);
+
+	for (size_t i = 0; i < n; i++)
+		sum += mb.gray[i];
+	if (mb.mode == MODE_PLAIN)
+		printf("# plain C (no runtime) mode=plain h=%d w=%d\n", mb.h, mb.w);
+	else
+		printf("# weft procs=%d mode=%s workers=%d h=%d w=%d\n", mb.procs,
+		       mode_names[mb.mode], mb.workers, mb.h, mb.w);
+	printf("compute: %.2f ms\n", mb.compute_ms);
+	if (mb.out)
+		printf("encode: %.2f ms\n", mb.encode_ms);
+	printf("checksum: %llu\n", (unsigned long long)sum);
+	bench_print_rss();
+	free(mb.gray);
+	return 0;
+}
