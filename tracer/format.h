@@ -41,6 +41,10 @@
 #define WEFT_TF_CHUNK_HEADER_SIZE 48
 #define WEFT_TF_MAX_RAW (1u << 20)      /* the reader refuses larger chunks */
 #define WEFT_TF_MAX_ARGS WEFT_TRACE_MAX_ARGS
+#define WEFT_TF_MAX_PROCS 256           /* P stream ids are below this */
+#ifdef WEFT_MAX_PROCS
+_Static_assert(WEFT_MAX_PROCS <= WEFT_TF_MAX_PROCS, "the reader refuses P ids >= WEFT_TF_MAX_PROCS");
+#endif
 
 enum weft_tf_chunk_kind { WEFT_TF_CHUNK_EVENTS = 1, WEFT_TF_CHUNK_STRINGS = 2 };
 enum weft_tf_stream { WEFT_TF_STREAM_P = 0, WEFT_TF_STREAM_M = 1 };
