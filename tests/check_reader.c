@@ -191,10 +191,19 @@ static void read_all(void)
 	ck_assert_int_eq(weft_trace_next(e.t, &ev), r); /* an error or the end sticks */
 }
 
+/* WEFT_KEEP_TRACES=1 keeps the files (seeds for tests/fuzz/corpus). */
 static void done(void)
 {
+	static int n;
+	char kept[300];
+
 	weft_trace_close(e.t);
-	unlink(path);
+	if (getenv("WEFT_KEEP_TRACES")) {
+		snprintf(kept, sizeof(kept), "%s.%d", path, n++);
+		ck_assert_int_eq(rename(path, kept), 0);
+	} else {
+		unlink(path);
+	}
 }
 
 /* The types returned, as "CREATE START ..." (the TASK_ prefix dropped). */

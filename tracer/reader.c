@@ -39,7 +39,9 @@
  *   - Every size read from the file is bounded before it is used: chunk
  *     sizes by the format's limits and the file's length, event counts by
  *     the raw size, strings by the chunk and WEFT_TRACE_MAX_STR, names by
- *     MAX_NAME, stream ids by WEFT_TF_MAX_PROCS.
+ *     MAX_NAME and MAX_NAMES, stream ids by WEFT_TF_MAX_PROCS: a small file
+ *     cannot make the reader hold more than a few hundred MiB (1 MiB per
+ *     stream, 64 MiB of names), however well its chunks compress.
  *   - A task in the table is in the state its last returned event left it
  *     in; a task not in it is unknown (it ran before the trace started and
  *     the snapshot is missing, or it ended): its first event is believed,
@@ -104,6 +106,7 @@
 #define NO_STREAM (-2) /* task.last: none yet */
 #define GLOBAL (-1)    /* the P of the global (no-P) stream */
 #define MAX_NAME 4096  /* longer names are refused (the writer's are < 256) */
+#define MAX_NAMES (64 << 20) /* and more than this in all */
 
 struct chunk_ref {
 	uint64_t off; /* of the header */
@@ -334,6 +337,32 @@ static size_t hash_slot(uint64_t key, size_t cap)
 	return (size_t)((key * 0x9E3779B97F4A7C15ULL) >> 32) & (cap - 1);
 }
 
+/* The slot of @key in the name index: its own, or the empty one it would take. */
+static size_t name_slot(const weft_trace *t, uint64_t key)
+{
+	size_t j = hash_slot(key, t->name_cap);
+
+	while (t->name_idx[j] && t->names[t->name_idx[j] - 1].key != key)
+		j = (j + 1) & (t->name_cap - 1);
+	return j;
+}
+
+static int grow_names(weft_trace *t)
+{
+	size_t cap = t->name_cap ? 2 * t->name_cap : 64;
+	uint32_t *idx = calloc(cap, sizeof(*idx));
+
+	if (!idx)
+		return -ENOMEM;
+	free(t->name_idx);
+	t->name_idx = idx;
+	t->name_cap = cap;
+	for (size_t i = 0; i < t->nnames; i++)
+		t->name_idx[name_slot(t, t->names[i].key)] = (uint32_t)i + 1;
+	return 0;
+}
+
+/* Add the @n name records of a strings chunk (at @off); a key named again keeps its first name. */
 static int add_names(weft_trace *t, uint64_t off, const uint8_t *p, size_t len, uint32_t n)
 {
 	const uint8_t *end = p + len;
@@ -346,6 +375,15 @@ static int add_names(weft_trace *t, uint64_t off, const uint8_t *p, size_t len, 
 		if (sl > MAX_NAME)
 			return fail(t, -EPROTO, off, "string record %u is %llu bytes long", i,
 				    (unsigned long long)sl);
+		if (2 * (t->nnames + 1) > t->name_cap && grow_names(t) < 0)
+			return fail(t, -ENOMEM, off, "out of memory for names");
+		size_t j = name_slot(t, key);
+		if (t->name_idx[j]) {
+			p += sl;
+			continue;
+		}
+		if (t->pool_len + sl + 1 > MAX_NAMES)
+			return fail(t, -EPROTO, off, "more than %d MiB of names", MAX_NAMES >> 20);
 		if (t->nnames == t->capnames) {
 			size_t cap = t->capnames ? 2 * t->capnames : 64;
 			struct name *nn = realloc(t->names, cap * sizeof(*nn));
@@ -368,41 +406,13 @@ static int add_names(weft_trace *t, uint64_t off, const uint8_t *p, size_t len, 
 		t->pool[t->pool_len + sl] = 0;
 		t->names[t->nnames].key = key;
 		t->names[t->nnames].off = t->pool_len;
-		t->nnames++;
+		t->name_idx[j] = (uint32_t)++t->nnames;
 		t->pool_len += sl + 1;
 		p += sl;
 	}
 	if (p != end)
 		return fail(t, -EPROTO, off, "string chunk has %zu bytes after its %u records",
 			    (size_t)(end - p), n);
-	return 0;
-}
-
-/* The hash index over the names; the first record of a key wins. */
-static int index_names(weft_trace *t)
-{
-	size_t cap = 16;
-
-	if (t->nnames > UINT32_MAX - 1)
-		return fail(t, -EPROTO, 0, "too many names");
-	while (cap < 2 * t->nnames)
-		cap *= 2;
-	if (!(t->name_idx = calloc(cap, sizeof(*t->name_idx))))
-		return fail(t, -ENOMEM, 0, "out of memory for names");
-	t->name_cap = cap;
-	for (size_t i = 0; i < t->nnames; i++) {
-		size_t j = hash_slot(t->names[i].key, cap);
-		bool dup = false;
-		while (t->name_idx[j]) {
-			if (t->names[t->name_idx[j] - 1].key == t->names[i].key) {
-				dup = true;
-				break;
-			}
-			j = (j + 1) & (cap - 1);
-		}
-		if (!dup)
-			t->name_idx[j] = (uint32_t)i + 1;
-	}
 	return 0;
 }
 
@@ -617,7 +627,8 @@ static int index_file(weft_trace *t)
 	free(raw);
 	if (err)
 		return err;
-	qsort(t->streams, t->nstreams, sizeof(*t->streams), cmp_stream);
+	if (t->nstreams > 1)
+		qsort(t->streams, t->nstreams, sizeof(*t->streams), cmp_stream);
 	for (size_t i = 0; i < t->nstreams; i++) {
 		struct stream *s = &t->streams[i];
 		qsort(s->chunks, s->n, sizeof(*s->chunks), cmp_chunk);
@@ -636,7 +647,7 @@ static int index_file(weft_trace *t)
 		if (!(s->raw = malloc(s->rawcap ? s->rawcap : 1)))
 			return fail(t, -ENOMEM, 0, "out of memory");
 	}
-	return index_names(t);
+	return 0;
 }
 
 /* ---- decoding ------------------------------------------------------------------ */
@@ -744,8 +755,8 @@ static __attribute__((noinline, cold)) int bad_event(weft_trace *t, const struct
 			    "task %llu: TASK_STATE with state %llu (byte %zu of the chunk)", id,
 			    (unsigned long long)args[1], at);
 	default:
-		return fail(t, -EPROTO, s->chunk_off, "bytes after the chunk's last event (byte %zu)",
-			    at);
+		return fail(t, -EPROTO, s->chunk_off,
+			    "bytes after the chunk's last event (a %s at byte %zu)", name, at);
 	}
 }
 
