@@ -7,16 +7,17 @@
  * A file is a header followed by chunks. Everything is little-endian.
  *
  *   header (64 bytes)
- *     0  magic "WEFTTRC\0"        8  u16 version (1)   10 u16 header size
- *    12  u32 flags (0)            16 u8 clock (0 monotonic ns, 1 TSC)
- *    17  u8[7] zero               24 u64 ticks per second
- *    32  u64 ticks at start       40 i64 CLOCK_REALTIME ns at start
- *    48  u32 Ps at start          52 u32 pid       56 u64 zero
+ *     0  magic "WEFTTRC\0"        8  u16 version (2)   10 u16 header size
+ *    12  u32 zero                 16 u8 clock (0 monotonic ns, 1 TSC)
+ *    17  u8 flags (bit 0: complete)                 18 u8[6] zero
+ *    24  u64 ticks per second     32 u64 ticks at start
+ *    40  i64 CLOCK_REALTIME ns at start             48 u32 Ps at start
+ *    52  u32 pid                  56 u64 zero
  *
  *   chunk header (48 bytes), then the payload
  *     0  u32 magic "WCHK"         4  u8 kind (1 events, 2 strings)
  *     5  u8 stream kind (0 P, 1 M/global)          6  u16 zero
- *     8  u32 stream id           12 u32 chunk sequence in its stream
+ *     8  u32 stream id (P < WEFT_TF_MAX_PROCS; 0)  12 u32 chunk sequence in its stream
  *    16  u64 first tick          24 u64 last tick
  *    32  u32 payload size (compressed)             36 u32 raw size
  *    40  u32 events              44 u32 zero
@@ -25,9 +26,10 @@
  * Events (kind 1 raw bytes): a type byte, the tick delta from the previous
  * event of the chunk (the first: from the chunk's first tick) as a
  * varint, then the type's arguments as varints (unsigned LEB128), in the
- * order of the table below. Strings (kind 2 raw bytes): records of
- * varint key, varint length, bytes; key is a function address (names of
- * task entry functions) resolved by the writer.
+ * order of WEFT_TRACE_EVENTS, then its strings, each a varint length (at
+ * most WEFT_TRACE_MAX_STR) and bytes. Strings (kind 2 raw bytes): records
+ * of varint key, varint length, bytes; the key is a code key (fn, site:
+ * zigzag(address - executable base) + 1) that the writer names.
  */
 #ifndef WEFT_TRACE_FORMAT_H
 #define WEFT_TRACE_FORMAT_H
@@ -41,6 +43,10 @@
 #define WEFT_TF_CHUNK_HEADER_SIZE 48
 #define WEFT_TF_MAX_RAW (1u << 20)      /* the reader refuses larger chunks */
 #define WEFT_TF_MAX_ARGS WEFT_TRACE_MAX_ARGS
+#define WEFT_TF_MAX_PROCS 256           /* P stream ids are below this */
+#ifdef WEFT_MAX_PROCS
+_Static_assert(WEFT_MAX_PROCS <= WEFT_TF_MAX_PROCS, "the reader refuses P ids >= WEFT_TF_MAX_PROCS");
+#endif
 
 enum weft_tf_chunk_kind { WEFT_TF_CHUNK_EVENTS = 1, WEFT_TF_CHUNK_STRINGS = 2 };
 enum weft_tf_stream { WEFT_TF_STREAM_P = 0, WEFT_TF_STREAM_M = 1 };

@@ -1,27 +1,90 @@
 /*
  * reader.c - the trace reader library (include/weft/trace.h).
  *
- * Opening reads the header and indexes the file: it walks the chunk
+ * What. Opening reads the header and indexes the file: it walks the chunk
  * headers (pread of 48 bytes each, payloads skipped), checks every size
  * against the format's bounds and the file's length, loads the string
- * chunks (function names) and records, per stream, where its event chunks
- * are. Reading then merges the streams: each stream holds one decoded
- * chunk at a time, and a min-heap over the streams' next events gives the
- * global order (time, then stream number). So memory is the index (a few
- * dozen bytes per 64 KiB chunk) plus one chunk (at most 1 MiB) per
- * stream, whatever the trace's length.
+ * chunks (names of code keys) into one pool with a hash index, and
+ * records, per stream, where its event chunks are. Reading then merges the
+ * streams into one causal order and checks every task's state machine on
+ * the way. Format and ordering rules: doc/trace-format.md.
  *
- * Errors carry the byte offset of the chunk and what was wrong. A file
- * that ends inside a chunk (a killed writer) is read up to its last whole
- * chunk, then weft_trace_next() returns -EPIPE saying where it ends.
+ * Decoding. Each stream holds one decompressed chunk and decodes up to 64
+ * events of it at a time into a small array (one tight loop: the varints
+ * of an event are not length-predictable, and a loop over a batch keeps
+ * the branch predictor and the pipeline busier than one event per call).
+ * The first event not yet returned is the stream's "head".
  *
- * Rejected: reading chunks in file order and merging what is loaded (a P
- * whose buffer is flushed only at the end would force holding every chunk
- * written meanwhile); mmap of the whole file (a truncated file raises
- * SIGBUS, and 32-bit hosts run out of address space).
+ * Merging. A min-heap orders the heads by tick, then stream (P streams by
+ * number, then the global one). The earliest head is taken when it is
+ * ready: its task is in the state the event leaves from (START needs a
+ * runnable task, BLOCK one running on this P: the table before check())
+ * and, if the event carries an explicit sequence number s, the task's last
+ * one was s - 1. When the earliest head is not ready - clocks tie, or the
+ * TSCs of two CPUs are a few ticks apart, and an UNBLOCK on P1 is stamped
+ * after the START it caused on P0 - the earliest ready head of another
+ * stream goes first (the "frontier" of Go 1.5-1.20's trace parser). A head
+ * waits only for events of other streams, so in a consistent trace some
+ * head is always ready; when none is, the trace is corrupt and the
+ * earliest head is reported with what was wrong with it ("task 7:
+ * TASK_START on P0 while running on P1"). Events taken ahead of an
+ * earlier-stamped head are given the stamp of the event before them:
+ * returned times never go back.
  *
- * Not yet: validating each task's state machine across events, ordering
- * ties by per-task sequence numbers (the writer does not record them yet).
+ * Invariants.
+ *   - Memory is the index (a few dozen bytes per chunk), the names, one
+ *     decompressed chunk per stream (at most 1 MiB, sized to the stream's
+ *     largest) with its batch, and one entry per live task (removed at
+ *     TASK_END): it does not grow with the trace's length.
+ *   - Every size read from the file is bounded before it is used: chunk
+ *     sizes by the format's limits and the file's length, event counts by
+ *     the raw size, strings by the chunk and WEFT_TRACE_MAX_STR, names by
+ *     MAX_NAME and MAX_NAMES, stream ids by WEFT_TF_MAX_PROCS: a small file
+ *     cannot make the reader hold more than a few hundred MiB (1 MiB per
+ *     stream, 64 MiB of names), however well its chunks compress.
+ *   - A task in the table is in the state its last returned event left it
+ *     in; a task not in it is unknown (it ran before the trace started and
+ *     the snapshot is missing, or it ended): its first event is believed,
+ *     and an explicit seq is taken as it comes.
+ *   - weft_trace_next returns the events of a stream in the stream's order,
+ *     and an event with an explicit seq s of task T only after T's event
+ *     with seq s - 1.
+ *   - An error sticks: once weft_trace_next failed it fails again.
+ *
+ * Lossy files. A file that ends inside a chunk (a killed writer) is read
+ * up to its last whole chunk, then weft_trace_next() returns -EPIPE saying
+ * where it ends. In such a file, and in one whose writer died before it
+ * set the complete flag, each stream lost a different tail, so a head may
+ * wait for an event that was lost: when no head is ready there, the
+ * earliest one is taken anyway and its task forgotten (treated as
+ * unknown) instead of failing.
+ *
+ * Leniency. The writer records no event when a stop of the world moves a
+ * running task: a task requeued at a safepoint (stw.c,
+ * weft__safepoint_slow) is started again with no YIELD before, and the
+ * task that calls weft_set_procs() goes on running on P0 when its own P is
+ * retired. So a task that was running when a stop of the world ended
+ * (STW_END) may be started again, or show up on another P, without
+ * leaving the running state. Nothing else is excused.
+ *
+ * Rejected:
+ *   - Reading chunks in file order and merging what is loaded: a P whose
+ *     buffer is flushed only at the end would force holding every chunk
+ *     written meanwhile.
+ *   - mmap of the whole file: a truncated file raises SIGBUS, and 32-bit
+ *     hosts run out of address space.
+ *   - Ordering by sequence numbers alone: a task that yields on P0 and is
+ *     started on P1 has no numbered event between, and neither has one that
+ *     leaves a syscall on another P and blocks there; the state machine
+ *     orders those, as in Go's parser.
+ *   - Failing at once on a head that is not ready: it is the normal case at
+ *     a tie, and only "no head is ready" tells a corrupt trace apart.
+ *   - Keeping every task ever seen (simpler than a table with deletion, but
+ *     memory would grow with the trace).
+ *   - Decoding the next event into the caller's struct on demand: the
+ *     per-call overhead made the reader slower than the batches, and
+ *     copying a struct that was just written field by field stalls on
+ *     store forwarding (so the heap compares entries in place, too).
  */
 #include "config.h"
 
@@ -40,7 +103,10 @@
 #include "weft/trace.h"
 #include "format.h"
 
-#define MAX_STREAMS 4096
+#define NO_STREAM (-2) /* task.last: none yet */
+#define GLOBAL (-1)    /* the P of the global (no-P) stream */
+#define MAX_NAME 4096  /* longer names are refused (the writer's are < 256) */
+#define MAX_NAMES (64 << 20) /* and more than this in all */
 
 struct chunk_ref {
 	uint64_t off; /* of the header */
@@ -48,23 +114,61 @@ struct chunk_ref {
 	uint64_t t_first;
 };
 
+/* A decoded event waiting in its stream's batch (one cache line). */
+struct bev {
+	uint64_t tick;
+	uint64_t args[WEFT_TRACE_MAX_ARGS];
+	uint32_t ev_pos;  /* byte of the event in its chunk */
+	uint32_t str_pos; /* byte of its first string */
+	uint8_t type;
+};
+
+#define BATCH 64 /* events decoded at a time per stream */
+
 struct stream {
-	int kind, id;
+	int kind, id, p;     /* p: the P id, GLOBAL for the global stream */
 	struct chunk_ref *chunks;
 	size_t n, cap, next; /* next chunk to load */
 	uint8_t *raw;        /* the decoded chunk */
-	size_t rawlen, pos;
-	uint32_t left;       /* events left in it */
-	uint64_t tick;       /* of the event at pos (prefetched: ev) */
+	size_t rawcap, rawlen, pos; /* pos: after the batch */
+	uint32_t left;       /* events of the chunk after the batch */
+	uint64_t tick;       /* of the batch's last event */
 	uint64_t chunk_off;
-	bool has_ev;
-	weft_trace_event ev;
-	char str[2][WEFT_TRACE_MAX_STR + 1]; /* ev's strings */
+	struct bev batch[BATCH]; /* the head and the events after it (see struct hent) */
+	char str[2][WEFT_TRACE_MAX_STR + 1]; /* the strings of the event returned */
 };
+
+/*
+ * A heap entry: a stream's head, its tick (the key) and the stream (the
+ * tie-break). The head is reached without touching the stream: the heap
+ * is all the merge reads per event.
+ */
+struct hent {
+	uint64_t tick;
+	struct bev *b, *end; /* the head, and the end of the decoded batch */
+	uint32_t s;
+	int32_t p;           /* the stream's P */
+};
+
+enum tstate { T_NONE, T_RUNNABLE, T_RUNNING, T_BLOCKED, T_SYSCALL };
+
+/* A live task; id 0 marks an empty slot. */
+struct task {
+	uint64_t id;
+	uint64_t seq;  /* its last sequence number, if seq_known */
+	int32_t p;     /* T_RUNNING, T_SYSCALL: the P (-1 if not known) */
+	int32_t last;  /* P of the stream of its last numbered event (GLOBAL, NO_STREAM) */
+	uint32_t stw;  /* T_RUNNING: t->stw when it began running */
+	uint8_t state; /* enum tstate */
+	bool seq_known;
+};
+
+/* Why a head is not ready. */
+enum { RDY_OK, RDY_STATE, RDY_SEQ, RDY_SEQ0 };
 
 struct name {
 	uint64_t key;
-	char *s;
+	size_t off; /* in the pool */
 };
 
 struct weft_trace {
@@ -72,17 +176,31 @@ struct weft_trace {
 	uint64_t size;
 	weft_trace_info info;
 	uint64_t tick0;
+	uint64_t ns_int, ns_frac; /* ns per tick: ns_int + ns_frac / 2^64 */
+	uint64_t last_ts;         /* of the event returned last */
+	uint32_t stw;             /* STW_END events so far */
 	struct stream *streams;
-	size_t nstreams;
-	int *heap; /* stream indices by next event */
+	size_t nstreams, capstreams;
+	struct hent *heap; /* the streams' heads, earliest first */
 	size_t nheap;
+	long taken; /* heap position of the stream whose head was returned, or -1 */
+#define NOT_STARTED (-2) /* taken before the first weft_trace_next() */
+	bool lossy; /* some tails are lost: a stall is not an error */
+	/* names of code keys: pool of NUL-terminated strings, and a hash index */
 	struct name *names;
 	size_t nnames, capnames;
+	char *pool;
+	size_t pool_len, pool_cap;
+	uint32_t *name_idx; /* name index + 1; 0 empty */
+	size_t name_cap;
+	/* live tasks: open addressing, linear probing, load <= 1/2 */
+	struct task *tasks;
+	size_t ntasks, task_cap;
+	int task_shift;
 	void *zbuf;
 	size_t zcap;
 	ZSTD_DCtx *dctx;
 	uint64_t truncated_at; /* 0, or where the file ends inside a chunk */
-	char out_str[2][WEFT_TRACE_MAX_STR + 1]; /* the strings of the event returned */
 	bool failed;
 	int err;
 	char msg[512];
@@ -193,7 +311,7 @@ static int read_at(weft_trace *t, void *buf, size_t n, uint64_t off)
 	return 0;
 }
 
-/* Decompress the payload of @c (at @off) into @dst (rawsize bytes). */
+/* Decompress the payload of the chunk at @off into @dst (rawsize bytes). */
 static int load_payload(weft_trace *t, uint64_t off, uint32_t zsize, uint32_t rawsize,
 			uint8_t *dst)
 {
@@ -212,6 +330,39 @@ static int load_payload(weft_trace *t, uint64_t off, uint32_t zsize, uint32_t ra
 	return 0;
 }
 
+/* ---- names of code keys ------------------------------------------------------- */
+
+static size_t hash_slot(uint64_t key, size_t cap)
+{
+	return (size_t)((key * 0x9E3779B97F4A7C15ULL) >> 32) & (cap - 1);
+}
+
+/* The slot of @key in the name index: its own, or the empty one it would take. */
+static size_t name_slot(const weft_trace *t, uint64_t key)
+{
+	size_t j = hash_slot(key, t->name_cap);
+
+	while (t->name_idx[j] && t->names[t->name_idx[j] - 1].key != key)
+		j = (j + 1) & (t->name_cap - 1);
+	return j;
+}
+
+static int grow_names(weft_trace *t)
+{
+	size_t cap = t->name_cap ? 2 * t->name_cap : 64;
+	uint32_t *idx = calloc(cap, sizeof(*idx));
+
+	if (!idx)
+		return -ENOMEM;
+	free(t->name_idx);
+	t->name_idx = idx;
+	t->name_cap = cap;
+	for (size_t i = 0; i < t->nnames; i++)
+		t->name_idx[name_slot(t, t->names[i].key)] = (uint32_t)i + 1;
+	return 0;
+}
+
+/* Add the @n name records of a strings chunk (at @off); a key named again keeps its first name. */
 static int add_names(weft_trace *t, uint64_t off, const uint8_t *p, size_t len, uint32_t n)
 {
 	const uint8_t *end = p + len;
@@ -221,6 +372,18 @@ static int add_names(weft_trace *t, uint64_t off, const uint8_t *p, size_t len, 
 		if (!(p = weft_tf_uvarint(p, end, &key)) || !(p = weft_tf_uvarint(p, end, &sl)) ||
 		    sl > (uint64_t)(end - p))
 			return fail(t, -EPROTO, off, "string record %u is truncated", i);
+		if (sl > MAX_NAME)
+			return fail(t, -EPROTO, off, "string record %u is %llu bytes long", i,
+				    (unsigned long long)sl);
+		if (2 * (t->nnames + 1) > t->name_cap && grow_names(t) < 0)
+			return fail(t, -ENOMEM, off, "out of memory for names");
+		size_t j = name_slot(t, key);
+		if (t->name_idx[j]) {
+			p += sl;
+			continue;
+		}
+		if (t->pool_len + sl + 1 > MAX_NAMES)
+			return fail(t, -EPROTO, off, "more than %d MiB of names", MAX_NAMES >> 20);
 		if (t->nnames == t->capnames) {
 			size_t cap = t->capnames ? 2 * t->capnames : 64;
 			struct name *nn = realloc(t->names, cap * sizeof(*nn));
@@ -229,14 +392,22 @@ static int add_names(weft_trace *t, uint64_t off, const uint8_t *p, size_t len, 
 			t->names = nn;
 			t->capnames = cap;
 		}
-		char *s = malloc(sl + 1);
-		if (!s)
-			return fail(t, -ENOMEM, off, "out of memory for names");
-		memcpy(s, p, sl);
-		s[sl] = 0;
+		if (t->pool_len + sl + 1 > t->pool_cap) {
+			size_t cap = t->pool_cap ? 2 * t->pool_cap : 4096;
+			while (cap < t->pool_len + sl + 1)
+				cap *= 2;
+			char *np = realloc(t->pool, cap);
+			if (!np)
+				return fail(t, -ENOMEM, off, "out of memory for names");
+			t->pool = np;
+			t->pool_cap = cap;
+		}
+		memcpy(t->pool + t->pool_len, p, sl);
+		t->pool[t->pool_len + sl] = 0;
 		t->names[t->nnames].key = key;
-		t->names[t->nnames].s = s;
-		t->nnames++;
+		t->names[t->nnames].off = t->pool_len;
+		t->name_idx[j] = (uint32_t)++t->nnames;
+		t->pool_len += sl + 1;
 		p += sl;
 	}
 	if (p != end)
@@ -245,22 +416,100 @@ static int add_names(weft_trace *t, uint64_t off, const uint8_t *p, size_t len, 
 	return 0;
 }
 
-static struct stream *stream_of(weft_trace *t, int kind, int id)
+const char *weft_trace_string(const weft_trace *t, uint64_t key)
 {
-	for (size_t i = 0; i < t->nstreams; i++)
-		if (t->streams[i].kind == kind && t->streams[i].id == id)
-			return &t->streams[i];
-	if (t->nstreams == MAX_STREAMS)
+	if (!t->name_cap)
 		return NULL;
-	struct stream *ns = realloc(t->streams, (t->nstreams + 1) * sizeof(*ns));
-	if (!ns)
-		return NULL;
-	t->streams = ns;
-	memset(&ns[t->nstreams], 0, sizeof(*ns));
-	ns[t->nstreams].kind = kind;
-	ns[t->nstreams].id = id;
-	return &ns[t->nstreams++];
+	for (size_t j = hash_slot(key, t->name_cap); t->name_idx[j]; j = (j + 1) & (t->name_cap - 1))
+		if (t->names[t->name_idx[j] - 1].key == key)
+			return t->pool + t->names[t->name_idx[j] - 1].off;
+	return NULL;
 }
+
+const char *weft_trace_fn_name(const weft_trace *t, uint64_t fn)
+{
+	return weft_trace_string(t, fn);
+}
+
+/* ---- live tasks --------------------------------------------------------------- */
+
+static size_t task_slot(const weft_trace *t, uint64_t id)
+{
+	/* Runs of 16 ids share a group of slots: ids are handed out in order,
+	 * and tasks are mostly created, started and ended in that order. */
+	return (size_t)(((id >> 4) * 0x9E3779B97F4A7C15ULL) >> (t->task_shift + 4)) << 4 |
+	       (size_t)(id & 15);
+}
+
+static struct task *task_find(const weft_trace *t, uint64_t id)
+{
+	size_t mask = t->task_cap - 1;
+
+	for (size_t j = task_slot(t, id);; j = (j + 1) & mask) {
+		if (t->tasks[j].id == id)
+			return &t->tasks[j];
+		if (!t->tasks[j].id)
+			return NULL;
+	}
+}
+
+static int task_grow(weft_trace *t)
+{
+	size_t cap = t->task_cap * 2;
+	struct task *old = t->tasks, *nt = calloc(cap, sizeof(*nt));
+	size_t oldcap = t->task_cap;
+
+	if (!nt)
+		return -ENOMEM;
+	t->tasks = nt;
+	t->task_cap = cap;
+	t->task_shift--;
+	for (size_t i = 0; i < oldcap; i++) {
+		if (!old[i].id)
+			continue;
+		size_t j = task_slot(t, old[i].id);
+		while (nt[j].id)
+			j = (j + 1) & (cap - 1);
+		nt[j] = old[i];
+	}
+	free(old);
+	return 0;
+}
+
+/* A new entry for @id (not in the table). NULL: out of memory. */
+static struct task *task_add(weft_trace *t, uint64_t id)
+{
+	if (2 * (t->ntasks + 1) > t->task_cap && task_grow(t) < 0)
+		return NULL;
+	size_t j = task_slot(t, id);
+	while (t->tasks[j].id)
+		j = (j + 1) & (t->task_cap - 1);
+	t->ntasks++;
+	t->tasks[j] = (struct task){ .id = id, .p = -1, .last = NO_STREAM };
+	return &t->tasks[j];
+}
+
+/* Remove @x, shifting back the entries its slot displaced (no tombstones). */
+static void task_del(weft_trace *t, struct task *x)
+{
+	size_t mask = t->task_cap - 1, i = (size_t)(x - t->tasks), j = i;
+
+	for (;;) {
+		j = (j + 1) & mask;
+		if (!t->tasks[j].id)
+			break;
+		size_t home = task_slot(t, t->tasks[j].id);
+		/* Move j into the hole at i unless its home lies in (i, j]. */
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			t->tasks[i] = t->tasks[j];
+			i = j;
+		}
+	}
+	t->tasks[i].id = 0;
+	t->ntasks--;
+}
+
+/* ---- indexing ----------------------------------------------------------------- */
 
 static int cmp_chunk(const void *a, const void *b)
 {
@@ -268,15 +517,24 @@ static int cmp_chunk(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* P streams by number, then the global one: the order of ties. */
+static int cmp_stream(const void *a, const void *b)
+{
+	const struct stream *x = a, *y = b;
+	unsigned kx = x->kind == WEFT_TF_STREAM_P ? (unsigned)x->id : WEFT_TF_MAX_PROCS;
+	unsigned ky = y->kind == WEFT_TF_STREAM_P ? (unsigned)y->id : WEFT_TF_MAX_PROCS;
+	return kx < ky ? -1 : kx > ky;
+}
+
 static int index_file(weft_trace *t)
 {
 	uint64_t off = WEFT_TF_HEADER_SIZE;
 	uint8_t h[WEFT_TF_CHUNK_HEADER_SIZE];
-	uint8_t *raw = malloc(WEFT_TF_MAX_RAW);
+	uint8_t *raw = NULL;
+	int16_t by_id[WEFT_TF_MAX_PROCS + 1]; /* stream index by P id; the global one last */
 	int err = 0;
 
-	if (!raw)
-		return fail(t, -ENOMEM, 0, "out of memory");
+	memset(by_id, -1, sizeof(by_id));
 	while (off < t->size) {
 		if (t->size - off < sizeof(h)) {
 			t->truncated_at = off;
@@ -301,10 +559,15 @@ static int index_file(weft_trace *t)
 			break;
 		}
 		if (kind == WEFT_TF_CHUNK_STRINGS) {
+			if (!raw && !(raw = malloc(WEFT_TF_MAX_RAW))) {
+				err = fail(t, -ENOMEM, off, "out of memory");
+				break;
+			}
 			if ((err = load_payload(t, off, zsize, rawsize, raw)) < 0 ||
 			    (err = add_names(t, off, raw, rawsize, nev)) < 0)
 				break;
 		} else if (kind == WEFT_TF_CHUNK_EVENTS) {
+			uint32_t id = (uint32_t)le(h + 8, 4);
 			if (skind != WEFT_TF_STREAM_P && skind != WEFT_TF_STREAM_M) {
 				err = fail(t, -EPROTO, off, "unknown stream kind %d", skind);
 				break;
@@ -314,12 +577,30 @@ static int index_file(weft_trace *t)
 					   rawsize);
 				break;
 			}
-			uint32_t id = (uint32_t)le(h + 8, 4);
-			struct stream *s = id < MAX_STREAMS ? stream_of(t, skind, (int)id) : NULL;
-			if (!s) {
+			if (skind == WEFT_TF_STREAM_P ? id >= WEFT_TF_MAX_PROCS : id != 0) {
 				err = fail(t, -EPROTO, off, "stream id %u out of bounds", id);
 				break;
 			}
+			int key = skind == WEFT_TF_STREAM_P ? (int)id : WEFT_TF_MAX_PROCS;
+			if (by_id[key] < 0) {
+				if (t->nstreams == t->capstreams) {
+					size_t cap = t->capstreams ? 2 * t->capstreams : 4;
+					struct stream *ns = realloc(t->streams, cap * sizeof(*ns));
+					if (!ns) {
+						err = fail(t, -ENOMEM, off, "out of memory for the index");
+						break;
+					}
+					t->streams = ns;
+					t->capstreams = cap;
+				}
+				by_id[key] = (int16_t)t->nstreams;
+				struct stream *ns = &t->streams[t->nstreams++];
+				memset(ns, 0, sizeof(*ns));
+				ns->kind = skind;
+				ns->id = (int)id;
+				ns->p = skind == WEFT_TF_STREAM_P ? (int)id : GLOBAL;
+			}
+			struct stream *s = &t->streams[by_id[key]];
 			if (s->n == s->cap) {
 				size_t cap = s->cap ? 2 * s->cap : 16;
 				struct chunk_ref *c = realloc(s->chunks, cap * sizeof(*c));
@@ -332,6 +613,8 @@ static int index_file(weft_trace *t)
 			}
 			s->chunks[s->n++] = (struct chunk_ref){ off, zsize, rawsize, nev,
 								(uint32_t)le(h + 12, 4), le(h + 16, 8) };
+			if (rawsize > s->rawcap)
+				s->rawcap = rawsize;
 			t->info.events += nev;
 		} else {
 			err = fail(t, -EPROTO, off, "unknown chunk kind %d", kind);
@@ -344,25 +627,81 @@ static int index_file(weft_trace *t)
 	free(raw);
 	if (err)
 		return err;
+	if (t->nstreams > 1)
+		qsort(t->streams, t->nstreams, sizeof(*t->streams), cmp_stream);
 	for (size_t i = 0; i < t->nstreams; i++) {
 		struct stream *s = &t->streams[i];
 		qsort(s->chunks, s->n, sizeof(*s->chunks), cmp_chunk);
 		for (size_t k = 1; k < s->n; k++)
 			if (s->chunks[k].seq != s->chunks[k - 1].seq + 1)
 				return fail(t, -EPROTO, s->chunks[k].off,
-					    "stream %s%d: chunk %u follows chunk %u (one is missing)",
+					    "stream %s%d: chunk %u follows chunk %u (%s)",
 					    s->kind == WEFT_TF_STREAM_P ? "P" : "M", s->id,
-					    s->chunks[k].seq, s->chunks[k - 1].seq);
-		if (!(s->raw = malloc(WEFT_TF_MAX_RAW)))
+					    s->chunks[k].seq, s->chunks[k - 1].seq,
+					    s->chunks[k].seq == s->chunks[k - 1].seq ? "twice"
+										     : "one is missing");
+		if (s->n && s->chunks[0].seq != 0)
+			return fail(t, -EPROTO, s->chunks[0].off,
+				    "stream %s%d starts at chunk %u (the first ones are missing)",
+				    s->kind == WEFT_TF_STREAM_P ? "P" : "M", s->id, s->chunks[0].seq);
+		if (!(s->raw = malloc(s->rawcap ? s->rawcap : 1)))
 			return fail(t, -ENOMEM, 0, "out of memory");
 	}
 	return 0;
 }
 
-/* Decode the next event of @s into s->ev (loading chunks as needed). */
-static int advance(weft_trace *t, struct stream *s)
+/* ---- decoding ------------------------------------------------------------------ */
+
+/* Per type byte: argument count, string count and what it does to a task. */
+#define F_NSTR_SHIFT 3
+#define F_TASK 0x20  /* moves a task (args[0]): CREATE..SYSCALL_EXIT, TASK_STATE */
+#define F_ON_P 0x40  /* needs the task running on the event's P */
+#define F_VALID 0x80
+#define IS_TASK_(n) (((n) >= WEFT_TEV_TASK_CREATE && (n) <= WEFT_TEV_SYSCALL_EXIT) || \
+		     (n) == WEFT_TEV_TASK_STATE)
+#define IS_ON_P_(n) ((n) == WEFT_TEV_TASK_START || (n) == WEFT_TEV_TASK_END ||   \
+		     (n) == WEFT_TEV_TASK_YIELD || (n) == WEFT_TEV_TASK_BLOCK || \
+		     (n) == WEFT_TEV_SYSCALL_ENTER)
+static const uint8_t ev_flags[256] = {
+#define FLAGS_(name, num, nargs, nstr, ...)                                                  \
+	[num] = F_VALID | (nargs) | (nstr) << F_NSTR_SHIFT | (IS_TASK_(num) ? F_TASK : 0) | \
+		(IS_ON_P_(num) ? F_ON_P : 0),
+	WEFT_TRACE_EVENTS(FLAGS_)
+#undef FLAGS_
+};
+
+/* weft_tf_uvarint, the one- to three-byte cases inline (deltas, ids, keys). */
+static __attribute__((noinline)) const uint8_t *uvarint_long(const uint8_t *p,
+							     const uint8_t *end, uint64_t *v)
 {
-	s->has_ev = false;
+	return weft_tf_uvarint(p, end, v);
+}
+
+static inline const uint8_t *uvarint(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+	if (__builtin_expect(end - p >= 3, 1)) {
+		uint64_t c0 = p[0], c1, c2;
+		if (c0 < 0x80) {
+			*v = c0;
+			return p + 1;
+		}
+		c1 = p[1];
+		if (c1 < 0x80) {
+			*v = (c0 & 0x7f) | c1 << 7;
+			return p + 2;
+		}
+		c2 = p[2];
+		if (c2 < 0x80) {
+			*v = (c0 & 0x7f) | (c1 & 0x7f) << 7 | c2 << 14;
+			return p + 3;
+		}
+	}
+	return uvarint_long(p, end, v);
+}
+
+/* Load the next chunk of @s. 1, 0 at the stream's end, or a negative errno. */
+static int next_chunk(weft_trace *t, struct stream *s)
+{
 	while (s->left == 0) {
 		if (s->next == s->n)
 			return 0;
@@ -378,78 +717,442 @@ static int advance(weft_trace *t, struct stream *s)
 		if (c->nev == 0 && c->rawsize != 0)
 			return fail(t, -EPROTO, c->off, "an empty chunk with %u bytes", c->rawsize);
 	}
-	const uint8_t *p = s->raw + s->pos, *end = s->raw + s->rawlen;
-	uint64_t d;
-	int type, n;
-
-	if (p >= end)
-		return fail(t, -EPROTO, s->chunk_off, "chunk ends %u events early", s->left);
-	type = *p++;
-	n = weft_trace_event_nargs(type);
-	if (n < 0)
-		return fail(t, -EPROTO, s->chunk_off, "unknown event type %d at byte %zu of the chunk",
-			    type, s->pos);
-	if (!(p = weft_tf_uvarint(p, end, &d)))
-		return fail(t, -EPROTO, s->chunk_off, "truncated timestamp at byte %zu of the chunk",
-			    s->pos);
-	memset(&s->ev, 0, sizeof(s->ev));
-	for (int i = 0; i < n; i++)
-		if (!(p = weft_tf_uvarint(p, end, &s->ev.args[i])))
-			return fail(t, -EPROTO, s->chunk_off,
-				    "truncated %s event at byte %zu of the chunk", ev_names[type],
-				    s->pos);
-	for (int i = 0; i < ev_nstr[type]; i++) {
-		uint64_t sl;
-		if (!(p = weft_tf_uvarint(p, end, &sl)) || sl > WEFT_TRACE_MAX_STR ||
-		    sl > (uint64_t)(end - p))
-			return fail(t, -EPROTO, s->chunk_off,
-				    "bad string in a %s event at byte %zu of the chunk",
-				    ev_names[type], s->pos);
-		memcpy(s->str[i], p, sl);
-		s->str[i][sl] = 0;
-		s->ev.str[i] = s->str[i];
-		s->ev.strlen[i] = (uint32_t)sl;
-		p += sl;
-	}
-	s->tick += d;
-	s->pos = (size_t)(p - s->raw);
-	s->left--;
-	if (s->left == 0 && s->pos != s->rawlen)
-		return fail(t, -EPROTO, s->chunk_off, "%zu bytes after the chunk's last event",
-			    s->rawlen - s->pos);
-	s->ev.type = type;
-	s->ev.p = s->kind == WEFT_TF_STREAM_P ? s->id : -1;
-	s->ev.offset = s->chunk_off;
-	uint64_t rel = s->tick >= t->tick0 ? s->tick - t->tick0 : 0;
-	s->ev.ts = t->info.ticks_per_sec == 1000000000
-			   ? rel
-			   : (uint64_t)((long double)rel * 1e9L / (long double)t->info.ticks_per_sec);
-	s->has_ev = true;
 	return 1;
 }
 
-static bool before(const weft_trace *t, int a, int b)
-{
-	const struct stream *x = &t->streams[a], *y = &t->streams[b];
+enum { BAD_END, BAD_TYPE, BAD_TICK, BAD_ARGS, BAD_STR, BAD_TASK0, BAD_NO_P, BAD_STATE, BAD_TAIL };
 
-	return x->ev.ts < y->ev.ts || (x->ev.ts == y->ev.ts && a < b);
+static __attribute__((noinline, cold)) int bad_event(weft_trace *t, const struct stream *s,
+						     int why, size_t at, int type,
+						     const uint64_t *args)
+{
+	const char *name = weft_trace_event_name(type);
+	unsigned long long id = args[0];
+
+	switch (why) {
+	case BAD_END:
+		return fail(t, -EPROTO, s->chunk_off, "chunk ends %u events early", s->left);
+	case BAD_TYPE:
+		return fail(t, -EPROTO, s->chunk_off, "unknown event type %d at byte %zu of the chunk",
+			    type, at);
+	case BAD_TICK:
+		return fail(t, -EPROTO, s->chunk_off, "truncated timestamp at byte %zu of the chunk",
+			    at);
+	case BAD_ARGS:
+		return fail(t, -EPROTO, s->chunk_off, "truncated %s event at byte %zu of the chunk",
+			    name, at);
+	case BAD_STR:
+		return fail(t, -EPROTO, s->chunk_off,
+			    "bad string in a %s event at byte %zu of the chunk", name, at);
+	case BAD_TASK0:
+		return fail(t, -EPROTO, s->chunk_off, "%s of task 0 at byte %zu of the chunk", name,
+			    at);
+	case BAD_NO_P:
+		return fail(t, -EPROTO, s->chunk_off, "task %llu: %s without a P (byte %zu of the chunk)",
+			    id, name, at);
+	case BAD_STATE:
+		return fail(t, -EPROTO, s->chunk_off,
+			    "task %llu: TASK_STATE with state %llu (byte %zu of the chunk)", id,
+			    (unsigned long long)args[1], at);
+	default:
+		return fail(t, -EPROTO, s->chunk_off,
+			    "bytes after the chunk's last event (a %s at byte %zu)", name, at);
+	}
 }
 
-static void sift_down(weft_trace *t, size_t i)
+/*
+ * Decode the next events of @s into its batch (loading a chunk if needed),
+ * in one tight loop: up to BATCH, within one chunk, up to the first bad
+ * one. A bad event fails only when it comes first in a batch, so that the
+ * events before it are returned first. Returns 1, 0 at the stream's end,
+ * how many events it decoded, 0 at the stream's end, or a negative errno.
+ */
+static int fill(weft_trace *t, struct stream *s)
 {
+	int r;
+
+	if (s->left == 0 && (r = next_chunk(t, s)) <= 0)
+		return r;
+	const uint8_t *base = s->raw, *p = base + s->pos, *end = base + s->rawlen;
+	uint64_t tick = s->tick;
+	unsigned k = 0, max = s->left < BATCH ? s->left : BATCH;
+	int why, type = 0, no_p = s->p == GLOBAL ? F_ON_P : 0;
+
+	for (; k < max; k++) {
+		struct bev *b = &s->batch[k];
+		const uint8_t *q = p;
+		uint64_t d;
+		if (__builtin_expect(q >= end, 0)) {
+			why = BAD_END;
+			goto bad;
+		}
+		type = *q;
+		int f = ev_flags[type], n = f & 7, nstr = (f >> F_NSTR_SHIFT) & 3;
+		if (__builtin_expect(!(f & F_VALID), 0)) {
+			why = BAD_TYPE;
+			goto bad;
+		}
+		if (__builtin_expect(!(q = uvarint(q + 1, end, &d)), 0)) {
+			why = BAD_TICK;
+			goto bad;
+		}
+		for (int i = 0; i < WEFT_TRACE_MAX_ARGS; i++)
+			b->args[i] = 0;
+		for (int i = 0; i < n; i++)
+			if (__builtin_expect(!(q = uvarint(q, end, &b->args[i])), 0)) {
+				why = BAD_ARGS;
+				goto bad;
+			}
+		b->str_pos = (uint32_t)(q - base);
+		for (int i = 0; i < nstr; i++) {
+			uint64_t sl;
+			if (!(q = uvarint(q, end, &sl)) || sl > WEFT_TRACE_MAX_STR ||
+			    sl > (uint64_t)(end - q)) {
+				why = BAD_STR;
+				goto bad;
+			}
+			q += sl;
+		}
+		/* One branch for the rare cases (their conditions depend on the type,
+		 * which would make separate branches mispredict). */
+		if (__builtin_expect(((f & F_TASK) && b->args[0] == 0) | (f & no_p) |
+					     (type == WEFT_TEV_TASK_STATE) | (k + 1 == s->left),
+				     0)) {
+			if ((f & F_TASK) && b->args[0] == 0)
+				why = BAD_TASK0;
+			else if (f & no_p)
+				why = BAD_NO_P;
+			else if (type == WEFT_TEV_TASK_STATE &&
+				 (b->args[1] < WEFT_TRACE_STATE_RUNNABLE ||
+				  b->args[1] > WEFT_TRACE_STATE_SYSCALL))
+				why = BAD_STATE;
+			else if (k + 1 == s->left && q != end)
+				why = BAD_TAIL;
+			else
+				goto good;
+			goto bad;
+		}
+	good:
+		tick += d;
+		b->tick = tick;
+		b->type = (uint8_t)type;
+		b->ev_pos = (uint32_t)(p - base);
+		p = q;
+	}
+done:
+	s->pos = (size_t)(p - base);
+	s->tick = tick;
+	s->left -= k;
+	return (int)k;
+bad:
+	if (k > 0)
+		goto done; /* it heads the next batch */
+	return bad_event(t, s, why, (size_t)(p - base), type, s->batch[0].args);
+}
+
+/* The strings of @b (its stream's chunk is still loaded) into s->str and @ev. */
+static void strings(struct stream *s, const struct bev *b, weft_trace_event *ev)
+{
+	const uint8_t *p = s->raw + b->str_pos, *end = s->raw + s->rawlen;
+
+	for (int i = 0; i < ((ev_flags[b->type] >> F_NSTR_SHIFT) & 3); i++) {
+		uint64_t sl = 0;
+		p = uvarint(p, end, &sl); /* checked by fill() */
+		memcpy(s->str[i], p, sl);
+		s->str[i][sl] = 0;
+		ev->str[i] = s->str[i];
+		ev->strlen[i] = (uint32_t)sl;
+		p += sl;
+	}
+}
+
+/* Ticks since the start to ns: rel * 1e9 / ticks_per_sec, in fixed point. */
+static inline uint64_t to_ns(const weft_trace *t, uint64_t tick)
+{
+	uint64_t rel = tick >= t->tick0 ? tick - t->tick0 : 0;
+#ifdef __SIZEOF_INT128__
+	return rel * t->ns_int + (uint64_t)(((unsigned __int128)rel * t->ns_frac) >> 64);
+#else
+	return (uint64_t)((long double)rel * 1e9L / (long double)t->info.ticks_per_sec);
+#endif
+}
+
+/* ---- the state machine ----------------------------------------------------------- */
+
+/*
+ * The task state machine, one rule per event that moves a task: the
+ * states it may leave from, the state it leaves the task in, and what else
+ * it checks or records. A task not in the table (unknown) may do anything.
+ *
+ *   event          from                   to                      also
+ *   TASK_CREATE    none                   runnable                seq 0 on this stream
+ *   TASK_STATE     none                   its state argument      seq, relative to the global stream
+ *   TASK_START     runnable               running on this P       numbered
+ *   TASK_END       running on this P      none (forgotten)
+ *   TASK_YIELD     running on this P      runnable
+ *   TASK_BLOCK     running on this P      blocked
+ *   TASK_UNBLOCK   blocked                runnable                numbered, any stream
+ *   SYSCALL_ENTER  running on this P      in a syscall on this P
+ *   SYSCALL_EXIT   in a syscall           running on this P, or runnable on the global stream
+ *
+ * "On this P" accepts a task whose P is not known (a snapshot of a running
+ * task recorded on the global stream).
+ */
+_Static_assert((int)T_RUNNABLE == WEFT_TRACE_STATE_RUNNABLE && (int)T_RUNNING == WEFT_TRACE_STATE_RUNNING &&
+		       (int)T_BLOCKED == WEFT_TRACE_STATE_BLOCKED && (int)T_SYSCALL == WEFT_TRACE_STATE_SYSCALL,
+	       "TASK_STATE's state argument is a tstate");
+#define S_(st) (1u << (st))
+enum {
+	R_ON_P = 1,   /* the task must run on the event's P */
+	R_SET_P = 2,  /* the task is (now) on the event's P */
+	R_DEL = 4,    /* forget the task */
+	R_NEW = 8,    /* TASK_CREATE: seq 0, relative to this stream */
+	R_SNAP = 16,  /* TASK_STATE: state and seq from the arguments */
+	R_EXIT = 32,  /* SYSCALL_EXIT: running on a P, runnable without one */
+};
+
+struct rule {
+	uint8_t from;    /* S_() of the states it leaves from; 0: not a task event */
+	uint8_t to;      /* enum tstate */
+	uint8_t flags;   /* R_* */
+	uint8_t seq_arg; /* the argument holding its seq (numbered events), or 0 */
+};
+
+static const struct rule rules[256] = {
+	[WEFT_TEV_TASK_CREATE] = { S_(T_NONE), T_RUNNABLE, R_NEW, 0 },
+	[WEFT_TEV_TASK_STATE] = { S_(T_NONE), 0, R_SNAP | R_SET_P, 0 },
+	[WEFT_TEV_TASK_START] = { S_(T_RUNNABLE), T_RUNNING, R_SET_P, 1 },
+	[WEFT_TEV_TASK_END] = { S_(T_RUNNING), T_NONE, R_ON_P | R_DEL, 0 },
+	[WEFT_TEV_TASK_YIELD] = { S_(T_RUNNING), T_RUNNABLE, R_ON_P, 0 },
+	[WEFT_TEV_TASK_BLOCK] = { S_(T_RUNNING), T_BLOCKED, R_ON_P, 0 },
+	[WEFT_TEV_TASK_UNBLOCK] = { S_(T_BLOCKED), T_RUNNABLE, 0, 2 },
+	[WEFT_TEV_SYSCALL_ENTER] = { S_(T_RUNNING), T_SYSCALL, R_ON_P | R_SET_P, 0 },
+	[WEFT_TEV_SYSCALL_EXIT] = { S_(T_SYSCALL), T_RUNNING, R_EXIT | R_SET_P, 0 },
+};
+
+/* The seq of a numbered event of @x on @p: RDY_OK and *@seq, or why not yet. */
+static inline int seq_of(const struct task *x, int p, uint64_t arg, uint64_t *seq)
+{
+	if (!x->seq_known) {
+		*seq = arg; /* 0: not known */
+		return RDY_OK;
+	}
+	if (arg == 0) {
+		*seq = x->seq + 1;
+		return x->last == p ? RDY_OK : RDY_SEQ0;
+	}
+	*seq = arg;
+	return arg == x->seq + 1 ? RDY_OK : RDY_SEQ;
+}
+
+/*
+ * Whether @b, the head of a stream of P @p, may be returned now (RDY_OK)
+ * or why not. *@xp: its task's entry (NULL: unknown, or not an event that
+ * moves a task); *@seq: the resolved sequence number of a numbered event.
+ */
+static inline int check(const weft_trace *t, const struct bev *b, int p, struct task **xp,
+			uint64_t *seq)
+{
+	const struct rule *r = &rules[b->type];
+	struct task *x;
+
+	*xp = NULL;
+	if (!r->from)
+		return RDY_OK;
+	*xp = x = task_find(t, b->args[0]);
+	if (!x) {
+		*seq = b->args[r->seq_arg]; /* numbered: as it comes (0: not known) */
+		return RDY_OK;
+	}
+	if (__builtin_expect(!(r->from & S_(x->state)) ||
+				     ((r->flags & R_ON_P) && x->p != p && x->p >= 0),
+			     0)) {
+		/* The writer's stop-the-world gaps: see "Leniency" above. */
+		if (x->state != T_RUNNING || x->stw == t->stw ||
+		    !(b->type == WEFT_TEV_TASK_START || (r->flags & R_ON_P)))
+			return RDY_STATE;
+	}
+	return r->seq_arg ? seq_of(x, p, b->args[r->seq_arg], seq) : RDY_OK;
+}
+
+/*
+ * Apply the event @type with arguments @args (check() said RDY_OK) of
+ * stream @s to its task @x; a resolved seq goes into @args.
+ */
+static inline int apply(weft_trace *t, struct stream *s, int type, uint64_t *args,
+			struct task *x, uint64_t seq)
+{
+	const struct rule *r = &rules[type];
+	int p = s->p;
+
+	if (!r->from) {
+		if (type == WEFT_TEV_STW_END)
+			t->stw++;
+		return 0;
+	}
+	if (r->flags & R_DEL) {
+		if (x)
+			task_del(t, x);
+		return 0;
+	}
+	if (!x && !(x = task_add(t, args[0])))
+		return fail(t, -ENOMEM, s->chunk_off, "out of memory for the task table");
+	x->state = r->to;
+	x->stw = t->stw;
+	if (r->flags & R_SET_P)
+		x->p = p;
+	if (r->seq_arg) {
+		x->seq = seq;
+		x->seq_known = seq != 0;
+		x->last = p;
+		args[r->seq_arg] = seq;
+	} else if (__builtin_expect(r->flags & (R_NEW | R_SNAP | R_EXIT), 0)) {
+		if (r->flags & R_EXIT) {
+			if (p == GLOBAL)
+				x->state = T_RUNNABLE;
+		} else if (r->flags & R_NEW) {
+			x->seq = 0;
+			x->seq_known = true;
+			x->last = p;
+		} else {
+			x->state = (uint8_t)args[1]; /* enum weft_trace_state = enum tstate */
+			x->seq = args[4];
+			x->seq_known = true;
+			/* As the writer (snap_task): the task's next numbered event may
+			 * be relative to the snapshot when it is on the global stream,
+			 * wherever the snapshot was recorded. */
+			x->last = GLOBAL;
+		}
+	}
+	return 0;
+}
+
+static const char *where(int p, char *buf, size_t n)
+{
+	if (p < 0)
+		snprintf(buf, n, "without a P");
+	else
+		snprintf(buf, n, "on P%d", p);
+	return buf;
+}
+
+/* Fail: no head is ready; @b of @s is the earliest, not ready for @why. */
+static int not_ready(weft_trace *t, const struct stream *s, const struct bev *b,
+		     const struct task *x, int why)
+{
+	const char *name = ev_names[b->type];
+	unsigned long long id = b->args[0];
+	char here[32], state[48], there[32];
+
+	where(s->p, here, sizeof(here));
+	switch (x->state) {
+	case T_RUNNABLE: snprintf(state, sizeof(state), "runnable"); break;
+	case T_RUNNING:
+		snprintf(state, sizeof(state), "running %s",
+			 x->p < 0 ? "(P not known)" : where(x->p, there, sizeof(there)));
+		break;
+	case T_BLOCKED: snprintf(state, sizeof(state), "blocked"); break;
+	default: snprintf(state, sizeof(state), "in a syscall"); break;
+	}
+	switch (why) {
+	case RDY_SEQ:
+		return fail(t, -EPROTO, s->chunk_off,
+			    "task %llu: %s %s with seq %llu after seq %llu (event at byte %u of "
+			    "the chunk; no stream can make progress)",
+			    id, name, here,
+			    (unsigned long long)b->args[b->type == WEFT_TEV_TASK_START ? 1 : 2],
+			    (unsigned long long)x->seq, b->ev_pos);
+	case RDY_SEQ0:
+		return fail(t, -EPROTO, s->chunk_off,
+			    "task %llu: %s %s with seq 0 (same stream), but its last numbered "
+			    "event was %s (event at byte %u of the chunk)",
+			    id, name, here,
+			    x->last == NO_STREAM ? "not seen" : where(x->last, there, sizeof(there)),
+			    b->ev_pos);
+	default:
+		return fail(t, -EPROTO, s->chunk_off,
+			    "task %llu: %s %s while %s (event at byte %u of the chunk; no stream "
+			    "can make progress)",
+			    id, name, here, state, b->ev_pos);
+	}
+}
+
+/* ---- merging --------------------------------------------------------------------- */
+
+static inline bool before(const struct hent *a, const struct hent *b)
+{
+	return a->tick < b->tick || (a->tick == b->tick && a->s < b->s);
+}
+
+static inline void swap(struct hent *a, struct hent *b)
+{
+	struct hent tmp = *a;
+
+	*a = *b;
+	*b = tmp;
+}
+
+/*
+ * The heap is restored by comparing in place and swapping only when out of
+ * order: the entry at @i was just written field by field, and reading it
+ * back whole would stall on store forwarding.
+ */
+static inline void sift_down(weft_trace *t, size_t i)
+{
+	struct hent *h = t->heap;
+
 	for (;;) {
-		size_t l = 2 * i + 1, m = i;
-		if (l < t->nheap && before(t, t->heap[l], t->heap[m]))
-			m = l;
-		if (l + 1 < t->nheap && before(t, t->heap[l + 1], t->heap[m]))
-			m = l + 1;
-		if (m == i)
+		size_t l = 2 * i + 1, m;
+		if (l >= t->nheap)
 			return;
-		int tmp = t->heap[i];
-		t->heap[i] = t->heap[m];
-		t->heap[m] = tmp;
+		m = l + 1 < t->nheap && before(&h[l + 1], &h[l]) ? l + 1 : l;
+		if (!before(&h[m], &h[i]))
+			return;
+		swap(&h[i], &h[m]);
 		i = m;
 	}
+}
+
+static void sift_up(weft_trace *t, size_t i)
+{
+	struct hent *h = t->heap;
+
+	while (i > 0) {
+		size_t up = (i - 1) / 2;
+		if (!before(&h[i], &h[up]))
+			return;
+		swap(&h[i], &h[up]);
+		i = up;
+	}
+}
+
+/* Move the stream at heap position @pos to its next head and restore the heap. */
+static inline int refill(weft_trace *t, size_t pos)
+{
+	struct hent *h = &t->heap[pos];
+	uint64_t old = h->tick;
+
+	if (__builtin_expect(++h->b == h->end, 0)) {
+		int r = fill(t, &t->streams[h->s]);
+		if (r < 0)
+			return r;
+		if (r == 0) {
+			*h = t->heap[--t->nheap];
+			if (pos == t->nheap)
+				return 0;
+			sift_up(t, pos);
+			sift_down(t, pos);
+			return 0;
+		}
+		h->b = t->streams[h->s].batch;
+		h->end = h->b + r;
+	}
+	h->tick = h->b->tick;
+	if (__builtin_expect(h->tick < old, 0)) /* a corrupt stream went back */
+		sift_up(t, pos);
+	else
+		sift_down(t, pos);
+	return 0;
 }
 
 int weft_trace_open(const char *path, weft_trace **out, char *errbuf, size_t errlen)
@@ -464,6 +1167,7 @@ int weft_trace_open(const char *path, weft_trace **out, char *errbuf, size_t err
 		snprintf(errbuf, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	t->taken = -1;
 	t->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (t->fd < 0 || fstat(t->fd, &st) != 0) {
 		err = -errno;
@@ -478,7 +1182,10 @@ int weft_trace_open(const char *path, weft_trace **out, char *errbuf, size_t err
 	t->zcap = ZSTD_compressBound(WEFT_TF_MAX_RAW);
 	t->zbuf = malloc(t->zcap);
 	t->dctx = ZSTD_createDCtx();
-	if (!t->zbuf || !t->dctx) {
+	t->task_cap = 64;
+	t->task_shift = 64 - 6;
+	t->tasks = calloc(t->task_cap, sizeof(*t->tasks));
+	if (!t->zbuf || !t->dctx || !t->tasks) {
 		err = fail(t, -ENOMEM, 0, "out of memory");
 		goto out;
 	}
@@ -514,21 +1221,20 @@ int weft_trace_open(const char *path, weft_trace **out, char *errbuf, size_t err
 			   (unsigned long long)t->info.ticks_per_sec);
 		goto out;
 	}
+	t->ns_int = 1000000000ULL / t->info.ticks_per_sec;
+#ifdef __SIZEOF_INT128__
+	t->ns_frac = (uint64_t)(((unsigned __int128)(1000000000ULL % t->info.ticks_per_sec) << 64) /
+				t->info.ticks_per_sec);
+#endif
 	if ((err = index_file(t)) < 0)
 		goto out;
+	t->lossy = !t->info.complete || t->truncated_at;
 	t->heap = malloc((t->nstreams + 1) * sizeof(*t->heap));
 	if (!t->heap) {
 		err = fail(t, -ENOMEM, 0, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < t->nstreams; i++) {
-		if ((err = advance(t, &t->streams[i])) < 0)
-			goto out;
-		if (err > 0)
-			t->heap[t->nheap++] = (int)i;
-	}
-	for (size_t i = t->nheap / 2 + 1; i-- > 0;)
-		sift_down(t, i);
+	t->taken = NOT_STARTED;
 	*out = t;
 	return 0;
 out:
@@ -537,31 +1243,106 @@ out:
 	return err;
 }
 
+/* Decode the first events of every stream and build the heap. */
+static int start(weft_trace *t)
+{
+	for (size_t i = 0; i < t->nstreams; i++) {
+		struct stream *s = &t->streams[i];
+		int r = fill(t, s);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			t->heap[t->nheap++] = (struct hent){ s->batch[0].tick, s->batch,
+							     s->batch + r, (uint32_t)i, s->p };
+	}
+	for (size_t i = t->nheap / 2 + 1; i-- > 0;)
+		sift_down(t, i);
+	return 0;
+}
+
+/*
+ * The earliest head is not ready: find the earliest that is among the
+ * others. If none is, take the earliest anyway in a lossy trace, forgetting
+ * its task (what it waits for may be lost), or fail. Returns the heap
+ * position, or a negative errno.
+ */
+static __attribute__((noinline)) long frontier(weft_trace *t, struct task **xp, uint64_t *seq)
+{
+	struct hent *h0 = &t->heap[0];
+	long pos = -1;
+	int why;
+
+	for (size_t i = 1; i < t->nheap; i++) {
+		struct hent *h = &t->heap[i];
+		struct task *y;
+		uint64_t sq = 0;
+		if (pos >= 0 && !before(h, &t->heap[pos]))
+			continue;
+		if (check(t, h->b, h->p, &y, &sq) == RDY_OK) {
+			pos = (long)i;
+			*xp = y;
+			*seq = sq;
+		}
+	}
+	if (pos >= 0)
+		return pos;
+	why = check(t, h0->b, h0->p, xp, seq);
+	if (!t->lossy)
+		return not_ready(t, &t->streams[h0->s], h0->b, *xp, why);
+	task_del(t, *xp);
+	check(t, h0->b, h0->p, xp, seq); /* an unknown task is always ready */
+	return 0;
+}
+
 int weft_trace_next(weft_trace *t, weft_trace_event *ev)
 {
+	struct task *x;
+	uint64_t seq = 0;
+	long pos = 0;
 	int r;
 
-	if (t->failed)
+	if (__builtin_expect(t->failed, 0))
 		return t->err;
-	if (t->nheap == 0) {
+	if (t->taken >= 0) {
+		size_t tp = (size_t)t->taken;
+		t->taken = -1;
+		if ((r = refill(t, tp)) < 0)
+			return r;
+	} else if (__builtin_expect(t->taken == NOT_STARTED, 0)) {
+		t->taken = -1;
+		if ((r = start(t)) < 0)
+			return r;
+	}
+	if (__builtin_expect(t->nheap == 0, 0)) {
 		if (t->truncated_at)
 			return fail(t, -EPIPE, t->truncated_at,
 				    "the file ends inside a chunk (%llu bytes): it was cut short",
 				    (unsigned long long)t->size);
 		return 0;
 	}
-	struct stream *s = &t->streams[t->heap[0]];
-	*ev = s->ev;
-	for (int i = 0; i < 2; i++)
-		if (ev->str[i]) {
-			memcpy(t->out_str[i], ev->str[i], ev->strlen[i] + 1);
-			ev->str[i] = t->out_str[i];
-		}
-	if ((r = advance(t, s)) < 0)
+	struct hent *h = &t->heap[0];
+	if (__builtin_expect(check(t, h->b, h->p, &x, &seq) != RDY_OK, 0)) {
+		if ((pos = frontier(t, &x, &seq)) < 0)
+			return (int)pos;
+		h = &t->heap[pos];
+	}
+	const struct bev *b = h->b;
+	struct stream *s = &t->streams[h->s];
+	ev->type = b->type;
+	ev->p = h->p;
+	ev->offset = s->chunk_off;
+	memcpy(ev->args, b->args, sizeof(ev->args));
+	if ((r = apply(t, s, b->type, ev->args, x, seq)) < 0)
 		return r;
-	if (r == 0)
-		t->heap[0] = t->heap[--t->nheap];
-	sift_down(t, 0);
+	ev->str[0] = ev->str[1] = NULL;
+	ev->strlen[0] = ev->strlen[1] = 0;
+	if (__builtin_expect(ev_flags[b->type] >> F_NSTR_SHIFT & 3, 0))
+		strings(s, b, ev);
+	ev->ts = to_ns(t, b->tick);
+	if (ev->ts < t->last_ts)
+		ev->ts = t->last_ts; /* taken ahead of an earlier-stamped head */
+	t->last_ts = ev->ts;
+	t->taken = pos;
 	return 1;
 }
 
@@ -575,31 +1356,19 @@ void weft_trace_get_info(const weft_trace *t, weft_trace_info *info)
 	*info = t->info;
 }
 
-const char *weft_trace_string(const weft_trace *t, uint64_t key)
-{
-	for (size_t i = 0; i < t->nnames; i++)
-		if (t->names[i].key == key)
-			return t->names[i].s;
-	return NULL;
-}
-
-const char *weft_trace_fn_name(const weft_trace *t, uint64_t fn)
-{
-	return weft_trace_string(t, fn);
-}
-
 void weft_trace_close(weft_trace *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->nstreams; i++) {
+	for (size_t i = 0; t->streams && i < t->nstreams; i++) {
 		free(t->streams[i].chunks);
 		free(t->streams[i].raw);
 	}
-	for (size_t i = 0; i < t->nnames; i++)
-		free(t->names[i].s);
-	free(t->names);
 	free(t->streams);
+	free(t->names);
+	free(t->pool);
+	free(t->name_idx);
+	free(t->tasks);
 	free(t->heap);
 	free(t->zbuf);
 	ZSTD_freeDCtx(t->dctx);

@@ -1,0 +1,80 @@
+/*
+ * trace_read.c - speed of the trace reader (libweft-trace): open a trace,
+ * read every event with weft_trace_next, looking up the name of every
+ * fn and site key as a viewer would, and print the rate.
+ *
+ * Usage: trace_read FILE [-r ROUNDS]   (make one with WEFT_TRACE=FILE ./bench/spawn)
+ * Prints "trace-read: <value> ns/op" (CPU time per event, best of ROUNDS,
+ * default 3)
+ * and "# ... Mev/s" lines; exits 1 with the reader's message if the trace
+ * is rejected.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <weft/trace.h>
+
+/* CPU time of this process: on a busy machine, wall time counts the others too. */
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int main(int argc, char **argv)
+{
+	const char *file = NULL;
+	int rounds = 3;
+	double best = 0;
+	uint64_t n = 0, named = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-r") == 0 && i + 1 < argc)
+			rounds = atoi(argv[++i]);
+		else if (!file)
+			file = argv[i];
+	}
+	if (!file || rounds < 1) {
+		fprintf(stderr, "usage: %s FILE [-r ROUNDS]\n", argv[0]);
+		return 2;
+	}
+	for (int r = 0; r < rounds; r++) {
+		weft_trace *t;
+		weft_trace_event ev;
+		char err[512];
+		int rc;
+		uint64_t t0 = now_ns();
+
+		if (weft_trace_open(file, &t, err, sizeof(err)) < 0) {
+			fprintf(stderr, "trace_read: %s\n", err);
+			return 1;
+		}
+		n = named = 0;
+		while ((rc = weft_trace_next(t, &ev)) > 0) {
+			n++;
+			if (ev.type == WEFT_TEV_TASK_CREATE)
+				named += weft_trace_string(t, ev.args[2]) != NULL;
+			else if (ev.type == WEFT_TEV_TASK_BLOCK)
+				named += weft_trace_string(t, ev.args[3]) != NULL;
+		}
+		double s = (double)(now_ns() - t0) / 1e9;
+		if (rc < 0) {
+			fprintf(stderr, "trace_read: %s: %s\n", file, weft_trace_error(t));
+			weft_trace_close(t);
+			return 1;
+		}
+		weft_trace_close(t);
+		if (!best || s < best)
+			best = s;
+	}
+	printf("trace-read: %.2f ns/op\n", best * 1e9 / (double)(n ? n : 1));
+	printf("# %llu events, %llu names looked up, %.1f Mev/s\n", (unsigned long long)n,
+	       (unsigned long long)named, (double)n / best / 1e6);
+	return 0;
+}
