@@ -110,7 +110,7 @@ static int run(int argc, char **argv)
 		printf("{\"file\":");
 		json_str(stdout, file);
 		printf(",\"version\":%d,\"clock\":\"%s\",\"complete\":%s,\"pid\":%d,"
-		       "\"duration_ns\":%" PRIu64 ",\"procs\":%d,\"ps\":%d,\"ms\":%" PRIu64
+		       "\"duration_ns\":%" PRIu64 ",\"first_ns\":%" PRIu64 ",\"last_ns\":%" PRIu64 ",\"procs\":%d,\"ps\":%d,\"ms\":%" PRIu64
 		       ",\"ms_created\":%" PRIu64 ",\"tasks_created\":%" PRIu64
 		       ",\"tasks_ended\":%" PRIu64 ",\"tasks_live_max\":%zu,\"task_starts\":%" PRIu64
 		       ",\"events\":%" PRIu64 ",\"chunks\":%" PRIu64 ",\"file_bytes\":%" PRIu64
@@ -120,7 +120,7 @@ static int run(int argc, char **argv)
 		       ",\"stw_pauses\":%" PRIu64 ",\"stw_wait_ns\":%" PRIu64 ",\"anomalies\":%" PRIu64
 		       ",\"events_by_type\":{",
 		       in->version, in->clock ? "tsc" : "monotonic", in->complete ? "true" : "false",
-		       in->pid, dur, in->procs, m.np, ms, mcreate, m.tasks_created, m.tasks_ended,
+		       in->pid, dur, m.first_ts, m.now, in->procs, m.np, ms, mcreate, m.tasks_created, m.tasks_ended,
 		       m.max_live, m.starts, nev, in->chunks, in->file_bytes, in->raw_bytes, bpe,
 		       ratio, stall_n, stall_ns, steals, stolen, steal_failed, stw_n, stw_wait,
 		       m.anomalies);
@@ -144,7 +144,8 @@ static int run(int argc, char **argv)
 		       in->clock ? "TSC" : "monotonic", in->pid,
 		       in->complete ? "" : ", INCOMPLETE (the writer died: each stream's "
 					  "events after its last chunk are lost)");
-		printf("duration     %s\n", fmt_dur(b1, (double)dur));
+		printf("duration     %s (events from %.3f to %.3f us)\n", fmt_dur(b1, (double)dur),
+		       (double)m.first_ts / 1e3, (double)m.now / 1e3);
 		printf("Ps           %d at start, %d seen\n", in->procs, m.np);
 		printf("threads (M)  %" PRIu64 " seen, %" PRIu64 " created during the trace\n", ms,
 		       mcreate);

@@ -134,6 +134,18 @@ uint32_t names_intern(struct names *nm, uint64_t key);
 const char *names_get(struct names *nm, uint32_t idx); /* "?" if unnamed, "-" for 0 */
 void names_free(struct names *nm);
 
+/* ---- a map from non-zero 64-bit keys to pointers (open addressing) ---- */
+
+struct u64map {
+	uint64_t *keys;
+	void **vals;
+	size_t n, cap;
+};
+void *u64map_get(const struct u64map *mp, uint64_t key);
+void u64map_put(struct u64map *mp, uint64_t key, void *val); /* replaces */
+void *u64map_del(struct u64map *mp, uint64_t key);           /* the value, or NULL */
+void u64map_free(struct u64map *mp);                         /* not the values */
+
 /* ---- the model ----------------------------------------------------------------- */
 
 /* Where a P's time goes (model.c's essay). */
