@@ -35,7 +35,13 @@
  * run time counts as work: time blocked, sleeping or in a syscall is no
  * work (so a program that sleeps has a short span, as it should: more cores
  * would not make it sleep less, but the span bound says nothing about it).
- * A wake by a timer or a plain thread (by == 0) is no edge.
+ * A wake by a timer or a plain thread (by == 0) is no edge. A channel
+ * rendezvous (the blocked task was in chan send, chan receive or select)
+ * is an edge both ways: the waker took the blocked task's value or gave
+ * it one, so it cannot be ahead of where the blocked task stopped -
+ * without that, a chain of tasks handing a token along would lose every
+ * link where the sender arrived first. (For a full buffered channel this
+ * overstates the span a little: the receiver took an older element.)
  *
  * Invariants. The model never trusts the trace to be consistent with
  * itself: events arrive in time order from several streams, and until the
@@ -514,6 +520,16 @@ static void ev_unblock(struct model *m, const weft_trace_event *ev)
 		if (s > t->span) {
 			t->span = s;
 			t->hops = by->hops + 1;
+		}
+		/* A rendezvous on a channel goes both ways: the waker took the
+		 * value the blocked task left (or gave it one), so it cannot be
+		 * ahead of where the blocked task stopped. */
+		if ((t->reason == WEFT_TRACE_BLOCK_CHAN_SEND || t->reason == WEFT_TRACE_BLOCK_CHAN_RECV ||
+		     t->reason == WEFT_TRACE_BLOCK_SELECT) &&
+		    t->state == TS_BLOCKED && t->span > model_span_now(m, by)) {
+			uint64_t ran = by->state == TS_RUNNING && m->now > by->since ? m->now - by->since : 0;
+			by->span = t->span - ran;
+			by->hops = t->hops + 1;
 		}
 	}
 	wait_end(m, t, ev->args[1]);

@@ -15,7 +15,7 @@
  *   serial   eight tasks compute in parallel, then the main task computes
  *            alone for half as long as all of them together: the serial
  *            phase is about half the run at two Ps.
- *   chain    200 tasks hand one token along a chain of channels, each
+ *   chain    100 tasks hand one token along a chain of channels, each
  *            computing a little before passing it on: the critical path
  *            is the whole run.
  *
@@ -250,14 +250,14 @@ __attribute__((noinline)) static void main_serial(void)
 
 /* ---- chain ------------------------------------------------------------------- */
 
-#define CHAIN 200
+#define CHAIN 100
 static weft_chan *links[CHAIN + 1];
 
 static void link_task(void *a)
 {
 	long i = (long)a, tok;
 	weft_chan_recv(links[i], &tok);
-	compute(20000);
+	compute(200000);
 	tok++;
 	weft_chan_send(links[i + 1], &tok);
 }
