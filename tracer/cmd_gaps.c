@@ -29,9 +29,11 @@
  *                      times what it costs to create, switch to and end
  *                      one (the scheduler's time per run plus the gap);
  *   contention         one object (channel, select, mutex) that several
- *                      tasks waited on at once, with on average at least
- *                      FEW_WAITERS tasks waiting through the run: named
- *                      with its block reason and call site;
+ *                      tasks waited on at once and on which a large share
+ *                      of all runs ended (the scheduling is hand-offs on
+ *                      it): named with its block reason and call site.
+ *                      Counted in runs, not time, so that the OS taking a
+ *                      thread away does not hide it;
  *   serial phase       the longest stretch where at most one P had a task
  *                      (short interruptions forgiven), with who ran;
  *   critical path      the span is nearly the whole run, or most of it with
@@ -88,7 +90,7 @@ static const char help[] =
 #define FINE_MIN_TASKS 1000    /* fewer tasks cannot cost much */
 #define FINE_RATIO 5.0         /* median exec < this x per-task scheduling cost */
 #define FINE_ABS_NS 1000.0     /* ... or below 1 us however cheap the scheduler */
-#define FEW_WAITERS 0.5        /* tasks waiting on the object, on average */
+#define CONTEND_RUN_SHARE 0.25 /* of all runs ended waiting on the object */
 #define CONTEND_MIN_WAITS 100  /* fewer waits are no contention */
 #define SERIAL_SHARE 0.20      /* of the run */
 #define SERIAL_FORGIVE_NS 50000 /* a parallel blip shorter than this continues a phase */
@@ -466,7 +468,8 @@ static int run(int argc, char **argv)
 		}
 		i = j;
 	}
-	if (top && top_w >= 2 && top_n >= CONTEND_MIN_WAITS && dur > 0 && top_ns / dur >= FEW_WAITERS) {
+	if (top && top_w >= 2 && top_n >= CONTEND_MIN_WAITS && dur > 0 && m.starts &&
+	    (double)top_n >= CONTEND_RUN_SHARE * (double)m.starts) {
 		char other[300] = "";
 		if (top2)
 			snprintf(other, sizeof(other), " and in %s at %s",
@@ -474,13 +477,15 @@ static int run(int argc, char **argv)
 		v[nv].kind = "contention";
 		snprintf(v[nv].text, sizeof(v[nv].text),
 			 "time lost blocked on one %s: up to %" PRId64 " tasks at once waited in %s at %s%s "
-			 "(object %#" PRIx64 "): %s blocked in all over %" PRIu64 " waits (one every %s, "
-			 "%s each on average), %.1f tasks waiting on average through the %s run. The "
-			 "tasks wait for each other, not for work: give each item more work, use a "
-			 "buffered channel, or fewer tasks on it.",
+			 "(object %#" PRIx64 "): %" PRIu64 " waits, %.0f%% of all %" PRIu64 " runs ended "
+			 "waiting on it (one wait every %s), %s blocked in all (%s each on average, "
+			 "%.1f tasks waiting on average through the %s run). The tasks hand items over "
+			 "one at a time: give each item more work, use a buffered channel, or fewer "
+			 "tasks on it.",
 			 top->reason == WEFT_TRACE_BLOCK_MUTEX ? "mutex" : "channel", top_w,
 			 weft_trace_block_name(top->reason), names_get(&m.sites, top->site), other,
-			 top->obj, fmt_dur(a, top_ns), top_n, fmt_dur(e, dur / (double)top_n),
+			 top->obj, top_n, 100.0 * (double)top_n / (double)m.starts, m.starts,
+			 fmt_dur(e, dur / (double)top_n), fmt_dur(a, top_ns),
 			 fmt_dur(b, top_ns / (double)top_n), top_ns / dur, fmt_dur(d, dur));
 		nv++;
 	}
