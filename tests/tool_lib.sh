@@ -12,8 +12,6 @@ TSHAPE="$B/tests/progs/tshape"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/weft-tool.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 export WEFT_TRACE_NO_PROGRESS=1
-# tshape's own memory is not under test here; keep the sanitizer builds quiet.
-export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=0"
 unset WEFT_TRACE
 
 fail() {

@@ -36,8 +36,8 @@
  *                      thread away does not hide it;
  *   serial phase       the longest stretch where at most one P had a task
  *                      (short interruptions forgiven), with who ran;
- *   critical path      the span is nearly the whole run, or most of it with
- *                      work/span near one: a chain of hand-offs that more
+ *   critical path      the span is nearly all the time some P was busy, or
+ *                      most of it with work/span near one: a chain of hand-offs that more
  *                      cores cannot shorten, while the other Ps idle (the
  *                      first test alone because run times include the
  *                      time the OS took a thread away, which the trace
@@ -95,9 +95,9 @@ static const char help[] =
 #define SERIAL_SHARE 0.20      /* of the run */
 #define SERIAL_FORGIVE_NS 50000 /* a parallel blip shorter than this continues a phase */
 #define SERIAL_FORGIVE_SHARE 0.02 /* ... or than this share of the phase so far */
-#define CRIT_SPAN_SHARE 0.5    /* span / duration, with work / span below: */
+#define CRIT_SPAN_SHARE 0.5    /* span / busy time, with work / span below: */
 #define CRIT_PARALLELISM 1.5
-#define CRIT_SPAN_ALONE 0.8    /* span / duration that is a critical path by itself */
+#define CRIT_SPAN_ALONE 0.8    /* span / busy time that is a critical path by itself */
 #define STW_LONG_NS 1000000    /* a pause of 1 ms */
 #define STW_SHARE 0.05         /* of the run */
 #define MAX_OBJS 4096
@@ -431,7 +431,8 @@ static int run(int argc, char **argv)
 		nv++;
 	}
 	/* Per object: all its (reason, site) entries together; the first two
-	 * by blocked time name it. */
+	 * by blocked time name it; the object with the most waits is the
+	 * candidate. */
 	qsort(c.objs, c.nobj, sizeof(*c.objs), cmp_obj);
 	struct obj *top = NULL, *top2 = NULL;
 	double top_ns = 0;
@@ -459,7 +460,8 @@ static int run(int argc, char **argv)
 				b2 = o;
 			}
 		}
-		if (b1 && ns > top_ns) {
+		/* The object most runs ended on (counts, not time: see CONTEND_RUN_SHARE). */
+		if (b1 && (n > top_n || (n == top_n && ns > top_ns))) {
 			top_ns = ns;
 			top_n = n;
 			top_w = w;
@@ -504,17 +506,20 @@ static int run(int argc, char **argv)
 			 serial > 0 ? 1.0 / serial : 0.0);
 		nv++;
 	}
-	if (np >= 2 && dur > 0 &&
-	    (S >= CRIT_SPAN_ALONE * dur || (S >= CRIT_SPAN_SHARE * dur && par < CRIT_PARALLELISM))) {
+	/* Against the time some P had a task: a stretch where none had one
+	 * (all asleep, or the OS ran something else) is no work to parallelise. */
+	double active = dur - t0b;
+	if (np >= 2 && active > 0 &&
+	    (S >= CRIT_SPAN_ALONE * active || (S >= CRIT_SPAN_SHARE * active && par < CRIT_PARALLELISM))) {
 		v[nv].kind = "critical_path";
 		snprintf(v[nv].text, sizeof(v[nv].text),
 			 "critical path: a chain of %" PRIu32 " hand-offs (creates and unblocks) ending in "
-			 "task %" PRIu64 " (%s) holds %s of work, %.0f%% of the %s run (work/span "
-			 "%.2f): more cores cannot make the run shorter than that chain; the Ps were "
+			 "task %" PRIu64 " (%s) holds %s of work, %.0f%% of the time any P was busy "
+			 "(%.0f%% of the %s run; work/span %.2f): more cores cannot make the run shorter than that chain; the Ps were "
 			 "idle or looking for work %.0f%% of their time. Break the chain: let "
 			 "independent steps start without waiting for the previous one.",
 			 m.span_hops, m.span_task, names_get(&m.fns, m.span_fn), fmt_dur(a, S),
-			 100.0 * S / dur, fmt_dur(b, dur), par,
+			 100.0 * S / active, 100.0 * S / dur, fmt_dur(b, dur), par,
 			 np > 1 ? 100.0 * (tp[PC_IDLE] + tp[PC_SEARCH] + tp[PC_SCHED] - 0) / (dur * np) : 0);
 		nv++;
 	}

@@ -368,6 +368,8 @@ uint32_t names_intern(struct names *nm, uint64_t key)
 {
 	if (!key)
 		return 0;
+	if (key == nm->last_key && nm->n)
+		return nm->last_idx;
 	if (nm->n == 0) { /* index 0: no key */
 		names_grow(nm);
 		nm->keys[0] = 0;
@@ -377,8 +379,11 @@ uint32_t names_intern(struct names *nm, uint64_t key)
 	size_t j = hash64(key) & (nm->nslot - 1);
 	while (nm->slot[j]) {
 		uint32_t i = nm->slot[j] - 1;
-		if (nm->keys[i] == key)
+		if (nm->keys[i] == key) {
+			nm->last_key = key;
+			nm->last_idx = i;
 			return i;
+		}
 		j = (j + 1) & (nm->nslot - 1);
 	}
 	if (nm->n == nm->cap) {

@@ -128,6 +128,8 @@ struct names {
 	const char **name;    /* by index, resolved lazily */
 	uint32_t *slot;       /* hash of key -> index + 1 */
 	size_t n, cap, nslot;
+	uint64_t last_key;    /* a one-entry cache: spawn loops repeat one key */
+	uint32_t last_idx;
 };
 void names_init(struct names *nm, weft_trace *t);
 uint32_t names_intern(struct names *nm, uint64_t key);
