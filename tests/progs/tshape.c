@@ -23,6 +23,7 @@
  * weft_trace_stop() at its end. Nothing here measures time: the shapes
  * come from the amount of computation and the order of operations.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,7 @@
 
 static const char *mode, *path;
 static long n_items;
-static volatile unsigned long sink;
+static _Atomic unsigned long sink; /* atomic: parallel tasks write it (TSan) */
 
 static void die(const char *what)
 {
@@ -49,11 +50,11 @@ static void go(weft_fn fn, void *arg)
 /* Work that takes time proportional to @n and cannot be optimised away. */
 static void compute(long n)
 {
-	unsigned long x = sink + 1;
+	unsigned long x = atomic_load_explicit(&sink, memory_order_relaxed) + 1;
 
 	for (long i = 0; i < n; i++)
 		x = x * 6364136223846793005UL + 1442695040888963407UL;
-	sink = x;
+	atomic_store_explicit(&sink, x, memory_order_relaxed);
 }
 
 /* ---- mix -------------------------------------------------------------------- */
@@ -190,7 +191,7 @@ static weft_wg wg = WEFT_WG_INIT;
 
 static void tiny_item(void *a)
 {
-	sink += (unsigned long)a * 3 + 1;
+	atomic_fetch_add_explicit(&sink, (unsigned long)a * 3 + 1, memory_order_relaxed);
 	weft_wg_done(&wg);
 }
 
