@@ -1,0 +1,317 @@
+/*
+ * tshape.c - programs of known shape that write a trace, for the
+ * weft-trace tests (tests/weft-trace.test).
+ *
+ *   tshape MODE FILE [N]
+ *
+ *   mix      one P: seven tasks that each block exactly once for a known
+ *            reason (chan receive, chan send, select, mutex, wait group,
+ *            sleep, syscall), with user tasks, regions and logs; prints
+ *            "name=id" for each task so the test can find them.
+ *   tiny     one task per tiny item: N (default 20000) tasks of a few
+ *            additions each.
+ *   contend  eight workers receive N (default 20000) items from one
+ *            unbuffered channel fed by the main task.
+ *   serial   eight tasks compute in parallel, then the main task computes
+ *            alone as long as all of them together: the serial phase is
+ *            about two thirds of the run at two Ps.
+ *   chain    100 tasks hand one token along a chain of channels, each
+ *            computing a little before passing it on: the critical path
+ *            is the whole run.
+ *
+ * The trace runs from weft_trace_start() in the main task to
+ * weft_trace_stop() at its end. Nothing here measures time: the shapes
+ * come from the amount of computation and the order of operations.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <weft.h>
+
+static const char *mode, *path;
+static long n_items;
+static _Atomic unsigned long sink; /* atomic: parallel tasks write it (TSan) */
+
+static void die(const char *what)
+{
+	fprintf(stderr, "tshape: %s\n", what);
+	exit(1);
+}
+
+static void go(weft_fn fn, void *arg)
+{
+	if (weft_go(fn, arg) != 0)
+		die("weft_go failed");
+}
+
+/* Work that takes time proportional to @n and cannot be optimised away. */
+static void compute(long n)
+{
+	unsigned long x = atomic_load_explicit(&sink, memory_order_relaxed) + 1;
+
+	for (long i = 0; i < n; i++)
+		x = x * 6364136223846793005UL + 1442695040888963407UL;
+	atomic_store_explicit(&sink, x, memory_order_relaxed);
+}
+
+/* ---- mix -------------------------------------------------------------------- */
+
+static weft_chan *c_recv, *c_send, *c_sel1, *c_sel2;
+static weft_mutex mu = WEFT_MUTEX_INIT;
+static weft_wg wg_gate = WEFT_WG_INIT, wg_all = WEFT_WG_INIT;
+static int pfd[2];
+
+static void recv_waiter(void *a)
+{
+	int v;
+	(void)a;
+	weft_chan_recv(c_recv, &v);
+	weft_wg_done(&wg_all);
+}
+
+static void send_waiter(void *a)
+{
+	int v = 1;
+	(void)a;
+	weft_chan_send(c_send, &v);
+	weft_wg_done(&wg_all);
+}
+
+static void select_waiter(void *a)
+{
+	int v;
+	weft_case cs[2] = { { c_sel1, WEFT_RECV, &v, 0 }, { c_sel2, WEFT_RECV, &v, 0 } };
+	(void)a;
+	weft_select(cs, 2, -1);
+	weft_wg_done(&wg_all);
+}
+
+static void mutex_waiter(void *a)
+{
+	(void)a;
+	weft_mutex_lock(&mu);
+	weft_mutex_unlock(&mu);
+	weft_wg_done(&wg_all);
+}
+
+static void wg_waiter(void *a)
+{
+	(void)a;
+	weft_wg_wait(&wg_gate);
+	weft_wg_done(&wg_all);
+}
+
+static void sleeper(void *a)
+{
+	(void)a;
+	weft_sleep(2000000);
+	weft_wg_done(&wg_all);
+}
+
+static void syscaller(void *a)
+{
+	char c;
+	(void)a;
+	weft_syscall_enter();
+	ssize_t r = read(pfd[0], &c, 1);
+	weft_syscall_exit();
+	if (r != 1)
+		die("read");
+	weft_wg_done(&wg_all);
+}
+
+static void pipe_writer(void *a)
+{
+	(void)a;
+	if (write(pfd[1], "x", 1) != 1)
+		die("write");
+}
+
+/* Spawn @fn and let it run until it blocks (one P: it runs before us). */
+static uint64_t spawn_blocked(weft_fn fn)
+{
+	go(fn, NULL);
+	weft_yield();
+	return 0;
+}
+
+__attribute__((noinline)) static void main_mix(void)
+{
+	int v = 7;
+
+	c_recv = weft_chan_make(sizeof(int), 0);
+	c_send = weft_chan_make(sizeof(int), 0);
+	c_sel1 = weft_chan_make(sizeof(int), 0);
+	c_sel2 = weft_chan_make(sizeof(int), 0);
+	if (pipe(pfd) != 0)
+		die("pipe");
+	uint64_t req = weft_trace_task_begin("request");
+	weft_trace_region_begin("setup");
+	weft_trace_log("phase", "spawning %d waiters", 7);
+	weft_wg_add(&wg_all, 7);
+	weft_wg_add(&wg_gate, 1);
+	weft_mutex_lock(&mu);
+	spawn_blocked(recv_waiter);
+	spawn_blocked(send_waiter);
+	spawn_blocked(select_waiter);
+	spawn_blocked(mutex_waiter);
+	spawn_blocked(wg_waiter);
+	spawn_blocked(sleeper);
+	weft_trace_region_end();
+	weft_trace_region_begin("release");
+	weft_trace_region_begin("inner");
+	weft_chan_send(c_recv, &v);
+	weft_chan_recv(c_send, &v);
+	weft_chan_send(c_sel2, &v);
+	weft_mutex_unlock(&mu);
+	weft_wg_done(&wg_gate);
+	weft_trace_region_end();
+	weft_trace_region_end();
+	/* The syscall last: with one P, it blocks until the monitor hands the
+	 * P to the writer. */
+	go(syscaller, NULL);
+	go(pipe_writer, NULL);
+	weft_wg_wait(&wg_all);
+	weft_trace_log("phase", "all done");
+	weft_trace_task_end(req);
+	close(pfd[0]);
+	close(pfd[1]);
+	weft_chan_free(c_recv);
+	weft_chan_free(c_send);
+	weft_chan_free(c_sel1);
+	weft_chan_free(c_sel2);
+}
+
+/* ---- tiny ------------------------------------------------------------------- */
+
+static weft_wg wg = WEFT_WG_INIT;
+
+static void tiny_item(void *a)
+{
+	atomic_fetch_add_explicit(&sink, (unsigned long)a * 3 + 1, memory_order_relaxed);
+	weft_wg_done(&wg);
+}
+
+__attribute__((noinline)) static void main_tiny(void)
+{
+	weft_wg_add(&wg, n_items);
+	for (long i = 0; i < n_items; i++)
+		go(tiny_item, (void *)i);
+	weft_wg_wait(&wg);
+}
+
+/* ---- contend ------------------------------------------------------------------- */
+
+static weft_chan *work;
+
+static void worker(void *a)
+{
+	long item;
+	(void)a;
+	while (weft_chan_recv(work, &item) == 0)
+		compute(200);
+	weft_wg_done(&wg);
+}
+
+__attribute__((noinline)) static void main_contend(void)
+{
+	work = weft_chan_make(sizeof(long), 0);
+	weft_wg_add(&wg, 8);
+	for (int i = 0; i < 8; i++)
+		go(worker, NULL);
+	for (long i = 0; i < n_items; i++)
+		weft_chan_send(work, &i);
+	weft_chan_close(work);
+	weft_wg_wait(&wg);
+	weft_chan_free(work);
+}
+
+/* ---- serial ------------------------------------------------------------------ */
+
+#define UNIT 2000000L
+
+static void part(void *a)
+{
+	(void)a;
+	compute(UNIT);
+	weft_wg_done(&wg);
+}
+
+__attribute__((noinline)) static void main_serial(void)
+{
+	weft_wg_add(&wg, 8);
+	for (int i = 0; i < 8; i++)
+		go(part, NULL);
+	weft_wg_wait(&wg);
+	compute(8 * UNIT); /* "write the image": alone */
+}
+
+/* ---- chain ------------------------------------------------------------------- */
+
+#define CHAIN 100
+static weft_chan *links[CHAIN + 1];
+
+static void link_task(void *a)
+{
+	long i = (long)a, tok;
+	weft_chan_recv(links[i], &tok);
+	compute(200000);
+	tok++;
+	weft_chan_send(links[i + 1], &tok);
+}
+
+__attribute__((noinline)) static void main_chain(void)
+{
+	long tok = 0;
+
+	for (int i = 0; i <= CHAIN; i++)
+		links[i] = weft_chan_make(sizeof(long), 0);
+	for (long i = 0; i < CHAIN; i++)
+		go(link_task, (void *)i);
+	weft_chan_send(links[0], &tok);
+	weft_chan_recv(links[CHAIN], &tok);
+	if (tok != CHAIN)
+		die("the token lost its way");
+	for (int i = 0; i <= CHAIN; i++)
+		weft_chan_free(links[i]);
+}
+
+/* ---- main ------------------------------------------------------------------- */
+
+static void main_task(void *a)
+{
+	(void)a;
+	if (weft_trace_start(path) != 0)
+		die("weft_trace_start failed");
+	printf("main=%llu\n", (unsigned long long)weft_self());
+	if (strcmp(mode, "mix") == 0)
+		main_mix();
+	else if (strcmp(mode, "tiny") == 0)
+		main_tiny();
+	else if (strcmp(mode, "contend") == 0)
+		main_contend();
+	else if (strcmp(mode, "serial") == 0)
+		main_serial();
+	else if (strcmp(mode, "chain") == 0)
+		main_chain();
+	else
+		die("unknown mode");
+	if (weft_trace_stop() != 0)
+		die("weft_trace_stop failed");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fputs("usage: tshape mix|tiny|contend|serial|chain FILE [N]\n", stderr);
+		return 2;
+	}
+	mode = argv[1];
+	path = argv[2];
+	n_items = argc > 3 ? atol(argv[3]) : 20000;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	return weft_main(main_task, NULL) == 0 ? 0 : 1;
+}

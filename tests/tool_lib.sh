@@ -1,0 +1,54 @@
+# tool_lib.sh - shared by the weft-trace shell tests (tests/tool_*.test).
+#
+# Each test makes the traces it needs with tests/progs/tshape (programs of
+# known shape), runs weft-trace on them and checks the output; JSON output
+# is read with python3's json module. A failed check prints what was
+# expected and what came out, and the test exits 1.
+set -eu
+B=${WEFT_BUILDDIR:-$(pwd)}
+S=${WEFT_SRCDIR:-$(dirname "$0")/..}
+WT="$B/weft-trace"
+TSHAPE="$B/tests/progs/tshape"
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/weft-tool.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+export WEFT_TRACE_NO_PROGRESS=1
+unset WEFT_TRACE
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+# shape PROCS MODE [N]: write $TMP/MODE.wt (and $TMP/MODE.ids: name=id lines)
+shape() {
+	WEFT_PROCS=$1 "$TSHAPE" "$2" "$TMP/$2.wt" ${3:-} > "$TMP/$2.ids" ||
+		fail "tshape $2 failed"
+}
+
+# check JSONFILE PYEXPR [MESSAGE]: the expression over d (the parsed file) holds
+check() {
+	python3 - "$1" "$2" "${3:-}" <<'PY' || exit 1
+import json, sys
+d = json.load(open(sys.argv[1]))
+try:
+    ok = eval(sys.argv[2])
+except Exception as e:
+    print("FAIL: %s: %r" % (sys.argv[2], e), file=sys.stderr)
+    sys.exit(1)
+if not ok:
+    print("FAIL: %s %s" % (sys.argv[2], sys.argv[3]), file=sys.stderr)
+    sys.exit(1)
+print("ok: %s" % sys.argv[2])
+PY
+}
+
+# expect_grep FILE PATTERN: PATTERN (grep -E) is in FILE
+expect_grep() {
+	grep -E -q -- "$2" "$1" || { cat "$1" >&2; fail "no '$2' in $1"; }
+	echo "ok: '$2'"
+}
+
+expect_no_grep() {
+	! grep -E -q -- "$2" "$1" || { cat "$1" >&2; fail "'$2' should not be in $1"; }
+	echo "ok: no '$2'"
+}
