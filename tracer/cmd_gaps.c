@@ -95,6 +95,7 @@ static const char help[] =
 #define SERIAL_SHARE 0.20      /* of the run */
 #define SERIAL_FORGIVE_NS 50000 /* a parallel blip shorter than this continues a phase */
 #define SERIAL_FORGIVE_SHARE 0.02 /* ... or than this share of the phase so far */
+#define SERIAL_FORGIVE_TOTAL 0.05 /* all forgiven stretches: at most this share of it */
 #define CRIT_SPAN_SHARE 0.5    /* span / busy time, with work / span below: */
 #define CRIT_PARALLELISM 1.5
 #define CRIT_SPAN_ALONE 0.8    /* span / busy time that is a critical path by itself */
@@ -112,7 +113,7 @@ struct obj {
 };
 
 struct phase {
-	uint64_t start, end, busy1;
+	uint64_t start, end, busy1, par; /* par: forgiven time with two Ps busy */
 	uint32_t fn;     /* the entry function that ran most in it */
 	uint64_t fn_ns;
 };
@@ -233,6 +234,18 @@ static void phase_close(struct ctx *c, uint64_t end)
 	c->par_since = 0;
 }
 
+/*
+ * A stretch of @blip ns with two or more Ps busy inside a serial phase of
+ * @sofar ns continues the phase if it is short (absolutely, or against the
+ * phase) and the forgiven stretches stay a small part of the phase.
+ */
+static bool forgive(const struct ctx *c, uint64_t blip, uint64_t sofar)
+{
+	if (blip > SERIAL_FORGIVE_NS && (double)blip > SERIAL_FORGIVE_SHARE * (double)sofar)
+		return false;
+	return (double)(c->cur.par + blip) <= SERIAL_FORGIVE_TOTAL * (double)(sofar + blip);
+}
+
 static void h_busy(void *x, struct model *m, int nbusy, uint64_t t0, uint64_t t1, uint64_t only)
 {
 	struct ctx *c = x;
@@ -240,10 +253,12 @@ static void h_busy(void *x, struct model *m, int nbusy, uint64_t t0, uint64_t t1
 	if (nbusy <= 1) {
 		if (c->in_phase && c->par_since) {
 			uint64_t blip = t0 - c->par_since, sofar = c->par_since - c->cur.start;
-			if (blip > SERIAL_FORGIVE_NS && (double)blip > SERIAL_FORGIVE_SHARE * (double)sofar)
+			if (!forgive(c, blip, sofar)) {
 				phase_close(c, c->par_since);
-			else
+			} else {
+				c->cur.par += blip;
 				c->par_since = 0;
+			}
 		}
 		if (!c->in_phase) {
 			memset(&c->cur, 0, sizeof(c->cur));
@@ -274,7 +289,7 @@ static void h_busy(void *x, struct model *m, int nbusy, uint64_t t0, uint64_t t1
 		if (!c->par_since)
 			c->par_since = t0;
 		uint64_t blip = t1 - c->par_since, sofar = c->par_since - c->cur.start;
-		if (blip > SERIAL_FORGIVE_NS && (double)blip > SERIAL_FORGIVE_SHARE * (double)sofar)
+		if (!forgive(c, blip, sofar))
 			phase_close(c, c->par_since);
 	}
 }
