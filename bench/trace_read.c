@@ -4,10 +4,11 @@
  * fn and site key as a viewer would, and print the rate.
  *
  * Usage: trace_read FILE [-r ROUNDS]   (make one with WEFT_TRACE=FILE ./bench/spawn)
- * Prints "trace-read: <value> ns/op" (CPU time per event, best of ROUNDS,
- * default 3)
- * and "# ... Mev/s" lines; exits 1 with the reader's message if the trace
- * is rejected.
+ * Prints "trace-read: <value> ns/op" (wall time per event, best of ROUNDS,
+ * default 3) and "# ..." lines with the rate and the CPU time (on a busy
+ * machine wall time counts the other programs too; the reader's helper
+ * thread makes CPU time exceed wall time on an idle one); exits 1 with
+ * the reader's message if the trace is rejected.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -18,12 +19,11 @@
 
 #include <weft/trace.h>
 
-/* CPU time of this process: on a busy machine, wall time counts the others too. */
-static uint64_t now_ns(void)
+static uint64_t now_ns(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	clock_gettime(clock, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -31,7 +31,7 @@ int main(int argc, char **argv)
 {
 	const char *file = NULL;
 	int rounds = 3;
-	double best = 0;
+	double best = 0, best_cpu = 0;
 	uint64_t n = 0, named = 0;
 
 	for (int i = 1; i < argc; i++) {
@@ -49,7 +49,7 @@ int main(int argc, char **argv)
 		weft_trace_event ev;
 		char err[512];
 		int rc;
-		uint64_t t0 = now_ns();
+		uint64_t t0 = now_ns(CLOCK_MONOTONIC), c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
 
 		if (weft_trace_open(file, &t, err, sizeof(err)) < 0) {
 			fprintf(stderr, "trace_read: %s\n", err);
@@ -63,7 +63,8 @@ int main(int argc, char **argv)
 			else if (ev.type == WEFT_TEV_TASK_BLOCK)
 				named += weft_trace_string(t, ev.args[3]) != NULL;
 		}
-		double s = (double)(now_ns() - t0) / 1e9;
+		double s = (double)(now_ns(CLOCK_MONOTONIC) - t0) / 1e9;
+		double cpu = (double)(now_ns(CLOCK_PROCESS_CPUTIME_ID) - c0) / 1e9;
 		if (rc < 0) {
 			fprintf(stderr, "trace_read: %s: %s\n", file, weft_trace_error(t));
 			weft_trace_close(t);
@@ -72,9 +73,12 @@ int main(int argc, char **argv)
 		weft_trace_close(t);
 		if (!best || s < best)
 			best = s;
+		if (!best_cpu || cpu < best_cpu)
+			best_cpu = cpu;
 	}
 	printf("trace-read: %.2f ns/op\n", best * 1e9 / (double)(n ? n : 1));
-	printf("# %llu events, %llu names looked up, %.1f Mev/s\n", (unsigned long long)n,
-	       (unsigned long long)named, (double)n / best / 1e6);
+	printf("# %llu events, %llu names looked up, %.1f Mev/s; CPU %.2f ns/event (%.1f Mev/s)\n",
+	       (unsigned long long)n, (unsigned long long)named, (double)n / best / 1e6,
+	       best_cpu * 1e9 / (double)(n ? n : 1), (double)n / best_cpu / 1e6);
 	return 0;
 }

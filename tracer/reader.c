@@ -85,6 +85,14 @@
  *     per-call overhead made the reader slower than the batches, and
  *     copying a struct that was just written field by field stalls on
  *     store forwarding (so the heap compares entries in place, too).
+ *   - A helper thread decompressing each stream's next chunk ahead (zstd is
+ *     a fifth to a quarter of the time): on the busy 2-CPU machine it was
+ *     measured on, it gained no wall time and cost 2-3 ns of CPU per event
+ *     (the reading CPU then misses on chunks another CPU wrote). Worth
+ *     another look where idle CPUs are the rule.
+ *   - A branch-free varint decoder (one 8-byte load, the terminating byte
+ *     found by its clear high bit): slower here, its dependency chain is
+ *     longer than the predicted one-byte case that most varints take.
  */
 #include "config.h"
 
@@ -441,16 +449,14 @@ static size_t task_slot(const weft_trace *t, uint64_t id)
 	       (size_t)(id & 15);
 }
 
-static struct task *task_find(const weft_trace *t, uint64_t id)
+/* The entry of task @id, or the empty slot where it would go (id 0). */
+static inline struct task *task_find(const weft_trace *t, uint64_t id)
 {
 	size_t mask = t->task_cap - 1;
 
-	for (size_t j = task_slot(t, id);; j = (j + 1) & mask) {
-		if (t->tasks[j].id == id)
+	for (size_t j = task_slot(t, id);; j = (j + 1) & mask)
+		if (t->tasks[j].id == id || !t->tasks[j].id)
 			return &t->tasks[j];
-		if (!t->tasks[j].id)
-			return NULL;
-	}
 }
 
 static int task_grow(weft_trace *t)
@@ -476,17 +482,17 @@ static int task_grow(weft_trace *t)
 	return 0;
 }
 
-/* A new entry for @id (not in the table). NULL: out of memory. */
-static struct task *task_add(weft_trace *t, uint64_t id)
+/* A new entry for @id in @slot, its empty slot from task_find(). NULL: out of memory. */
+static struct task *task_add(weft_trace *t, struct task *slot, uint64_t id)
 {
-	if (2 * (t->ntasks + 1) > t->task_cap && task_grow(t) < 0)
-		return NULL;
-	size_t j = task_slot(t, id);
-	while (t->tasks[j].id)
-		j = (j + 1) & (t->task_cap - 1);
+	if (2 * (t->ntasks + 1) > t->task_cap) {
+		if (task_grow(t) < 0)
+			return NULL;
+		slot = task_find(t, id);
+	}
 	t->ntasks++;
-	t->tasks[j] = (struct task){ .id = id, .p = -1, .last = NO_STREAM };
-	return &t->tasks[j];
+	*slot = (struct task){ .id = id, .p = -1, .last = NO_STREAM };
+	return slot;
 }
 
 /* Remove @x, shifting back the entries its slot displaced (no tombstones). */
@@ -670,33 +676,26 @@ static const uint8_t ev_flags[256] = {
 #undef FLAGS_
 };
 
-/* weft_tf_uvarint, the one- to three-byte cases inline (deltas, ids, keys). */
-static __attribute__((noinline)) const uint8_t *uvarint_long(const uint8_t *p,
-							     const uint8_t *end, uint64_t *v)
-{
-	return weft_tf_uvarint(p, end, v);
-}
-
+/* weft_tf_uvarint, with no bound check per byte when 10 bytes are left. */
 static inline const uint8_t *uvarint(const uint8_t *p, const uint8_t *end, uint64_t *v)
 {
-	if (__builtin_expect(end - p >= 3, 1)) {
-		uint64_t c0 = p[0], c1, c2;
-		if (c0 < 0x80) {
-			*v = c0;
-			return p + 1;
-		}
-		c1 = p[1];
-		if (c1 < 0x80) {
-			*v = (c0 & 0x7f) | c1 << 7;
-			return p + 2;
-		}
-		c2 = p[2];
-		if (c2 < 0x80) {
-			*v = (c0 & 0x7f) | (c1 & 0x7f) << 7 | c2 << 14;
-			return p + 3;
-		}
+	if (__builtin_expect(p < end && *p < 0x80, 1)) { /* most: deltas, small ids */
+		*v = *p;
+		return p + 1;
 	}
-	return uvarint_long(p, end, v);
+	if (__builtin_expect(end - p >= 10, 1)) {
+		uint64_t x = 0;
+		for (int i = 0; i < 10; i++) {
+			uint64_t c = p[i];
+			x |= (c & 0x7f) << (7 * i);
+			if (c < 0x80) {
+				*v = x;
+				return p + i + 1;
+			}
+		}
+		return NULL;
+	}
+	return weft_tf_uvarint(p, end, v);
 }
 
 /* Load the next chunk of @s. 1, 0 at the stream's end, or a negative errno. */
@@ -947,11 +946,12 @@ static inline int seq_of(const struct task *x, int p, uint64_t arg, uint64_t *se
 
 /*
  * Whether @b, the head of a stream of P @p, may be returned now (RDY_OK)
- * or why not. *@xp: its task's entry (NULL: unknown, or not an event that
- * moves a task); *@seq: the resolved sequence number of a numbered event.
+ * or why not. *@xp: its task's slot (id 0: unknown; NULL: not an event
+ * that moves a task); *@seq: the resolved sequence number of a numbered
+ * event.
  */
-static inline int check(const weft_trace *t, const struct bev *b, int p, struct task **xp,
-			uint64_t *seq)
+static inline __attribute__((always_inline)) int check(const weft_trace *t, const struct bev *b,
+							int p, struct task **xp, uint64_t *seq)
 {
 	const struct rule *r = &rules[b->type];
 	struct task *x;
@@ -960,7 +960,7 @@ static inline int check(const weft_trace *t, const struct bev *b, int p, struct 
 	if (!r->from)
 		return RDY_OK;
 	*xp = x = task_find(t, b->args[0]);
-	if (!x) {
+	if (!x->id) {
 		*seq = b->args[r->seq_arg]; /* numbered: as it comes (0: not known) */
 		return RDY_OK;
 	}
@@ -975,9 +975,16 @@ static inline int check(const weft_trace *t, const struct bev *b, int p, struct 
 	return r->seq_arg ? seq_of(x, p, b->args[r->seq_arg], seq) : RDY_OK;
 }
 
+/* check(), out of line for the rare paths. */
+static __attribute__((noinline)) int check_slow(const weft_trace *t, const struct bev *b, int p,
+						struct task **xp, uint64_t *seq)
+{
+	return check(t, b, p, xp, seq);
+}
+
 /*
  * Apply the event @type with arguments @args (check() said RDY_OK) of
- * stream @s to its task @x; a resolved seq goes into @args.
+ * stream @s to its task's slot @x; a resolved seq goes into @args.
  */
 static inline int apply(weft_trace *t, struct stream *s, int type, uint64_t *args,
 			struct task *x, uint64_t seq)
@@ -991,11 +998,11 @@ static inline int apply(weft_trace *t, struct stream *s, int type, uint64_t *arg
 		return 0;
 	}
 	if (r->flags & R_DEL) {
-		if (x)
+		if (x->id)
 			task_del(t, x);
 		return 0;
 	}
-	if (!x && !(x = task_add(t, args[0])))
+	if (!x->id && !(x = task_add(t, x, args[0])))
 		return fail(t, -ENOMEM, s->chunk_off, "out of memory for the task table");
 	x->state = r->to;
 	x->stw = t->stw;
@@ -1278,7 +1285,7 @@ static __attribute__((noinline)) long frontier(weft_trace *t, struct task **xp, 
 		uint64_t sq = 0;
 		if (pos >= 0 && !before(h, &t->heap[pos]))
 			continue;
-		if (check(t, h->b, h->p, &y, &sq) == RDY_OK) {
+		if (check_slow(t, h->b, h->p, &y, &sq) == RDY_OK) {
 			pos = (long)i;
 			*xp = y;
 			*seq = sq;
@@ -1286,11 +1293,11 @@ static __attribute__((noinline)) long frontier(weft_trace *t, struct task **xp, 
 	}
 	if (pos >= 0)
 		return pos;
-	why = check(t, h0->b, h0->p, xp, seq);
+	why = check_slow(t, h0->b, h0->p, xp, seq);
 	if (!t->lossy)
 		return not_ready(t, &t->streams[h0->s], h0->b, *xp, why);
 	task_del(t, *xp);
-	check(t, h0->b, h0->p, xp, seq); /* an unknown task is always ready */
+	check_slow(t, h0->b, h0->p, xp, seq); /* an unknown task is always ready */
 	return 0;
 }
 
