@@ -306,18 +306,24 @@ static struct mtask *task_get(struct model *m, uint64_t id)
 	return t;
 }
 
+/* Count the run of @t (running on @pid since t->since) up to now, and report it. */
+static void run_account(struct model *m, struct mtask *t, int pid, int why)
+{
+	uint64_t d = m->now > t->since ? m->now - t->since : 0;
+
+	t->exec += d;
+	t->span += d;
+	m->work += d;
+	note_span(m, t);
+	if (m->h.run)
+		m->h.run(m->h.ctx, m, t, pid, t->since, m->now, why);
+}
+
 /* End the run of @t (running or in a syscall on its P) at now. */
 static void run_end(struct model *m, struct mtask *t, int why)
 {
-	if (t->state == TS_RUNNING) {
-		uint64_t d = m->now > t->since ? m->now - t->since : 0;
-		t->exec += d;
-		t->span += d;
-		m->work += d;
-		note_span(m, t);
-		if (m->h.run)
-			m->h.run(m->h.ctx, m, t, t->p, t->since, m->now, why);
-	}
+	if (t->state == TS_RUNNING)
+		run_account(m, t, t->p, why);
 	if (t->p >= 0 && t->p < m->np && m->ps[t->p].cur == t->id) {
 		struct mp *p = &m->ps[t->p];
 		p->cur = 0;
@@ -553,20 +559,8 @@ static void ev_syscall_enter(struct model *m, const weft_trace_event *ev)
 		}
 	}
 	int pid = t->p;
-	if (t->state == TS_RUNNING && m->h.run) {
-		uint64_t d = m->now > t->since ? m->now - t->since : 0;
-		t->exec += d;
-		t->span += d;
-		m->work += d;
-		note_span(m, t);
-		m->h.run(m->h.ctx, m, t, pid, t->since, m->now, WHY_SYSCALL);
-	} else if (t->state == TS_RUNNING) {
-		uint64_t d = m->now > t->since ? m->now - t->since : 0;
-		t->exec += d;
-		t->span += d;
-		m->work += d;
-		note_span(m, t);
-	}
+	if (t->state == TS_RUNNING)
+		run_account(m, t, pid, WHY_SYSCALL);
 	t->state = TS_SYSCALL;
 	t->reason = WEFT_TRACE_BLOCK_SYSCALL;
 	t->site = names_intern(&m->sites, ev->args[1]);
@@ -786,13 +780,7 @@ void model_finish(struct model *m)
 		if (!t->id)
 			continue;
 		if (t->state == TS_RUNNING) {
-			uint64_t d = m->now > t->since ? m->now - t->since : 0;
-			t->exec += d;
-			t->span += d;
-			m->work += d;
-			note_span(m, t);
-			if (m->h.run)
-				m->h.run(m->h.ctx, m, t, t->p, t->since, m->now, WHY_TRACE_END);
+			run_account(m, t, t->p, WHY_TRACE_END);
 			t->since = m->now;
 		} else if (t->state == TS_RUNNABLE || t->state == TS_BLOCKED ||
 			   t->state == TS_SYSCALL) {
