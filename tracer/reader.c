@@ -137,7 +137,7 @@ struct stream {
 	int kind, id, p;     /* p: the P id, GLOBAL for the global stream */
 	struct chunk_ref *chunks;
 	size_t n, cap, next; /* next chunk to load */
-	uint8_t *raw;        /* the decoded chunk */
+	uint8_t *raw;        /* the decompressed chunk */
 	size_t rawcap, rawlen, pos; /* pos: after the batch */
 	uint32_t left;       /* events of the chunk after the batch */
 	uint64_t tick;       /* of the batch's last event */
@@ -390,7 +390,8 @@ static int add_names(weft_trace *t, uint64_t off, const uint8_t *p, size_t len, 
 			p += sl;
 			continue;
 		}
-		if (t->pool_len + sl + 1 > MAX_NAMES)
+		/* Each name costs its bytes, its record and two index slots. */
+		if (t->pool_len + sl + 1 + (t->nnames + 1) * (sizeof(struct name) + 8) > MAX_NAMES)
 			return fail(t, -EPROTO, off, "more than %d MiB of names", MAX_NAMES >> 20);
 		if (t->nnames == t->capnames) {
 			size_t cap = t->capnames ? 2 * t->capnames : 64;
