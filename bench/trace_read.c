@@ -3,7 +3,8 @@
  * read every event with weft_trace_next, looking up the name of every
  * fn and site key as a viewer would, and print the rate.
  *
- * Usage: trace_read FILE [-r ROUNDS]   (make one with WEFT_TRACE=FILE ./bench/spawn)
+ * Usage: trace_read FILE [-r ROUNDS] [-c]   (make one with WEFT_TRACE=FILE ./bench/spawn)
+ * -c: count the events only, no name lookups.
  * Prints "trace-read: <value> ns/op" (wall time per event, best of ROUNDS,
  * default 3) and "# ..." lines with the rate and the CPU time (on a busy
  * machine wall time counts the other programs too; the reader's helper
@@ -30,18 +31,20 @@ static uint64_t now_ns(clockid_t clock)
 int main(int argc, char **argv)
 {
 	const char *file = NULL;
-	int rounds = 3;
+	int rounds = 3, names = 1;
 	double best = 0, best_cpu = 0;
 	uint64_t n = 0, named = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-r") == 0 && i + 1 < argc)
 			rounds = atoi(argv[++i]);
+		else if (strcmp(argv[i], "-c") == 0)
+			names = 0;
 		else if (!file)
 			file = argv[i];
 	}
 	if (!file || rounds < 1) {
-		fprintf(stderr, "usage: %s FILE [-r ROUNDS]\n", argv[0]);
+		fprintf(stderr, "usage: %s FILE [-r ROUNDS] [-c]\n", argv[0]);
 		return 2;
 	}
 	for (int r = 0; r < rounds; r++) {
@@ -58,6 +61,8 @@ int main(int argc, char **argv)
 		n = named = 0;
 		while ((rc = weft_trace_next(t, &ev)) > 0) {
 			n++;
+			if (!names)
+				continue;
 			if (ev.type == WEFT_TEV_TASK_CREATE)
 				named += weft_trace_string(t, ev.args[2]) != NULL;
 			else if (ev.type == WEFT_TEV_TASK_BLOCK)

@@ -505,12 +505,13 @@ START_TEST(test_stuck)
 }
 END_TEST
 
-/* Malformed events: a task event of task 0, a START without a P, a bad state. */
+/* Malformed events: a task event of task 0, a START without a P, a bad state, an unknown type. */
 START_TEST(test_bad_events)
 {
 	const struct tev zero[] = { { 0, 1, START, { 0, 1 } } };
 	const struct tev nop[] = { { -1, 1, START, { 3, 1 } } };
 	const struct tev state[] = { { -1, 1, STATE, { 3, 9 } } };
+	const struct tev unknown[] = { { 2, 1, WEFT_TEV_PROC_START, { 2, 1 } }, { 2, 2, 99 } };
 
 	make_path("events");
 	build(zero, 1, 0, true, NULL);
@@ -527,6 +528,65 @@ START_TEST(test_bad_events)
 	read_all();
 	ck_assert_int_eq(e.end, -EPROTO);
 	ck_assert_msg(strstr(e.err, "TASK_STATE with state 9"), "%s", e.err);
+	done();
+	build(unknown, 2, 0, true, NULL); /* type 99: no arguments written */
+	read_all();
+	ck_assert_int_eq(e.end, -EPROTO);
+	ck_assert_uint_eq(e.n, 1);
+	ck_assert_msg(strstr(e.err, "unknown event type 99 at byte 4 of the chunk"), "%s", e.err);
+	done();
+}
+END_TEST
+
+/*
+ * The writer's stop-the-world gaps (doc/trace-format.md, "Writer gaps"): a
+ * task requeued at a safepoint is started again with no YIELD, and the
+ * task calling weft_set_procs() moves to P0 with no event. Accepted for a
+ * task that was running when a stop of the world ended, and only then.
+ */
+START_TEST(test_stw_gaps)
+{
+	const struct tev requeued[] = {
+		{ 0, 1, CREATE, { 7 } },
+		{ 0, 2, START, { 7, 0 } },
+		{ 1, 3, WEFT_TEV_STW_BEGIN, { WEFT_TRACE_STW_USER } },
+		{ 1, 4, WEFT_TEV_STW_END, { 100 } },
+		{ 0, 5, START, { 7, 0 } },
+		{ 0, 6, END, { 7 } },
+	};
+	const struct tev moved[] = {
+		{ -1, 1, CREATE, { 7 } },
+		{ 3, 2, START, { 7, 1 } },
+		{ 3, 3, WEFT_TEV_STW_BEGIN, { WEFT_TRACE_STW_SET_PROCS } },
+		{ 0, 4, WEFT_TEV_STW_END, { 100 } },
+		{ 0, 5, BLOCK, { 7, WEFT_TRACE_BLOCK_WG } },
+	};
+
+	make_path("stw");
+	build(requeued, 6, 0, true, NULL);
+	read_all();
+	ck_assert_msg(e.end == 0, "%s", e.err);
+	ck_assert_str_eq(types(), "CREATE START STW_BEGIN STW_END START END");
+	ck_assert_uint_eq(e.v[4].args[1], 2);
+	done();
+	/* With no stop of the world between, no excuse. */
+	build((const struct tev[]){ requeued[0], requeued[1], requeued[4], requeued[5] }, 4, 0, true,
+	      NULL);
+	read_all();
+	ck_assert_int_eq(e.end, -EPROTO);
+	ck_assert_msg(strstr(e.err, "TASK_START on P0 while running on P0"), "%s", e.err);
+	done();
+
+	build(moved, 5, 0, true, NULL);
+	read_all();
+	ck_assert_msg(e.end == 0, "%s", e.err);
+	ck_assert_int_eq(e.v[4].p, 0);
+	done();
+	/* The stop has not ended: the task is still on P3. */
+	build((const struct tev[]){ moved[0], moved[1], moved[2], moved[4] }, 4, 0, true, NULL);
+	read_all();
+	ck_assert_int_eq(e.end, -EPROTO);
+	ck_assert_msg(strstr(e.err, "TASK_BLOCK on P0 while running on P3"), "%s", e.err);
 	done();
 }
 END_TEST
@@ -686,6 +746,7 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_bad_transition);
 	tcase_add_test(tc, test_stuck);
 	tcase_add_test(tc, test_bad_events);
+	tcase_add_test(tc, test_stw_gaps);
 	tcase_add_test(tc, test_strings);
 	tcase_add_test(tc, test_many_names);
 	tcase_add_test(tc, test_runtime_strings);

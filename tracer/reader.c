@@ -9,7 +9,8 @@
  * streams into one causal order and checks every task's state machine on
  * the way. Format and ordering rules: doc/trace-format.md.
  *
- * Decoding. Each stream holds one decompressed chunk and decodes up to 64
+ * Decoding. Each stream holds one decompressed chunk (a helper thread
+ * decompresses the next one meanwhile: "reading ahead") and decodes up to 64
  * events of it at a time into a small array (one tight loop: the varints
  * of an event are not length-predictable, and a loop over a batch keeps
  * the branch predictor and the pipeline busier than one event per call).
@@ -32,15 +33,16 @@
  * returned times never go back.
  *
  * Invariants.
- *   - Memory is the index (a few dozen bytes per chunk), the names, one
- *     decompressed chunk per stream (at most 1 MiB, sized to the stream's
- *     largest) with its batch, and one entry per live task (removed at
- *     TASK_END): it does not grow with the trace's length.
+ *   - Memory is the index (a few dozen bytes per chunk), the names, two
+ *     decompressed chunks per stream (at most 1 MiB each, sized to the
+ *     stream's largest; one if the stream has one chunk) with a batch, and
+ *     one entry per live task (removed at TASK_END): it does not grow with
+ *     the trace's length.
  *   - Every size read from the file is bounded before it is used: chunk
  *     sizes by the format's limits and the file's length, event counts by
  *     the raw size, strings by the chunk and WEFT_TRACE_MAX_STR, names by
  *     MAX_NAME and MAX_NAMES, stream ids by WEFT_TF_MAX_PROCS: a small file
- *     cannot make the reader hold more than a few hundred MiB (1 MiB per
+ *     cannot make the reader hold more than about half a GiB (2 MiB per
  *     stream, 64 MiB of names), however well its chunks compress.
  *   - A task in the table is in the state its last returned event left it
  *     in; a task not in it is unknown (it ran before the trace started and
@@ -85,11 +87,9 @@
  *     per-call overhead made the reader slower than the batches, and
  *     copying a struct that was just written field by field stalls on
  *     store forwarding (so the heap compares entries in place, too).
- *   - A helper thread decompressing each stream's next chunk ahead (zstd is
- *     a fifth to a quarter of the time): on the busy 2-CPU machine it was
- *     measured on, it gained no wall time and cost 2-3 ns of CPU per event
- *     (the reading CPU then misses on chunks another CPU wrote). Worth
- *     another look where idle CPUs are the rule.
+ *   - Decoding batches in the helper thread too: the decoded events are 8
+ *     times the size of the raw bytes, so the batches would have to be
+ *     bigger than a chunk to pay for the handover, and memory would grow.
  *   - A branch-free varint decoder (one 8-byte load, the terminating byte
  *     found by its clear high bit): slower here, its dependency chain is
  *     longer than the predicted one-byte case that most varints take.
@@ -98,6 +98,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -122,6 +123,15 @@ struct chunk_ref {
 	uint64_t t_first;
 };
 
+/* How decompressing a chunk went, for the reading thread to report. */
+struct zres {
+	int err;          /* 0, -EPROTO, -EPIPE (the file is shorter), -errno of pread */
+	size_t got;       /* bytes it decompressed to */
+	const char *zerr; /* zstd's reason, if it failed */
+};
+
+enum { AH_NONE, AH_QUEUED, AH_BUSY, AH_DONE };
+
 /* A decoded event waiting in its stream's batch (one cache line). */
 struct bev {
 	uint64_t tick;
@@ -137,12 +147,19 @@ struct stream {
 	int kind, id, p;     /* p: the P id, GLOBAL for the global stream */
 	struct chunk_ref *chunks;
 	size_t n, cap, next; /* next chunk to load */
-	uint8_t *raw;        /* the decoded chunk */
+	uint8_t *raw;        /* the decompressed chunk */
 	size_t rawcap, rawlen, pos; /* pos: after the batch */
 	uint32_t left;       /* events of the chunk after the batch */
 	uint64_t tick;       /* of the batch's last event */
 	uint64_t chunk_off;
 	struct bev batch[BATCH]; /* the head and the events after it (see struct hent) */
+	/* the read-ahead: the chunk after the loaded one */
+	uint8_t *spare;         /* its buffer; NULL if the stream has one chunk */
+	bool asked;             /* the reading thread's: it asked the helper for next */
+	int ah_state;           /* AH_*; this and the next two under the helper's lock */
+	size_t ah_chunk;        /* which (index in chunks) */
+	struct zres ah_res;     /* how it went */
+	struct stream *ah_next; /* the helper's queue */
 	char str[2][WEFT_TRACE_MAX_STR + 1]; /* the strings of the event returned */
 };
 
@@ -208,6 +225,7 @@ struct weft_trace {
 	void *zbuf;
 	size_t zcap;
 	ZSTD_DCtx *dctx;
+	struct helper *helper; /* decompresses each stream's next chunk; or NULL */
 	uint64_t truncated_at; /* 0, or where the file ends inside a chunk */
 	bool failed;
 	int err;
@@ -319,22 +337,214 @@ static int read_at(weft_trace *t, void *buf, size_t n, uint64_t off)
 	return 0;
 }
 
+/* Read and decompress the payload of the chunk at @off into @dst (rawsize bytes). */
+static void unpack(int fd, void *zbuf, ZSTD_DCtx *dctx, uint64_t off, uint32_t zsize,
+		   uint32_t rawsize, uint8_t *dst, struct zres *res)
+{
+	size_t got = 0;
+
+	*res = (struct zres){ 0 };
+	while (got < zsize) {
+		ssize_t r = pread(fd, (char *)zbuf + got, zsize - got,
+				  (off_t)(off + WEFT_TF_CHUNK_HEADER_SIZE + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			res->err = r < 0 ? -errno : -EPIPE;
+			return;
+		}
+		got += (size_t)r;
+	}
+	res->got = ZSTD_decompressDCtx(dctx, dst, rawsize, zbuf, zsize);
+	if (ZSTD_isError(res->got)) {
+		res->err = -EPROTO;
+		res->zerr = ZSTD_getErrorName(res->got);
+	} else if (res->got != rawsize) {
+		res->err = -EPROTO;
+	}
+}
+
+static int unpack_failed(weft_trace *t, uint64_t off, uint32_t rawsize, const struct zres *res)
+{
+	uint64_t at = off + WEFT_TF_CHUNK_HEADER_SIZE;
+
+	if (res->err == -EPIPE)
+		return fail(t, -EPIPE, at, "unexpected end of file");
+	if (res->err != -EPROTO)
+		return fail(t, res->err, at, "read error: %s", strerror(-res->err));
+	if (res->zerr)
+		return fail(t, -EPROTO, off, "chunk payload does not decompress: %s", res->zerr);
+	return fail(t, -EPROTO, off, "chunk payload is %zu bytes, its header says %u", res->got,
+		    rawsize);
+}
+
 /* Decompress the payload of the chunk at @off into @dst (rawsize bytes). */
 static int load_payload(weft_trace *t, uint64_t off, uint32_t zsize, uint32_t rawsize,
 			uint8_t *dst)
 {
-	size_t r;
-	int err;
+	struct zres res;
 
-	if ((err = read_at(t, t->zbuf, zsize, off + WEFT_TF_CHUNK_HEADER_SIZE)) < 0)
-		return err;
-	r = ZSTD_decompressDCtx(t->dctx, dst, rawsize, t->zbuf, zsize);
-	if (ZSTD_isError(r))
-		return fail(t, -EPROTO, off, "chunk payload does not decompress: %s",
-			    ZSTD_getErrorName(r));
-	if (r != rawsize)
-		return fail(t, -EPROTO, off, "chunk payload is %zu bytes, its header says %u", r,
-			    rawsize);
+	unpack(t->fd, t->zbuf, t->dctx, off, zsize, rawsize, dst, &res);
+	return res.err ? unpack_failed(t, off, rawsize, &res) : 0;
+}
+
+/* ---- reading ahead ------------------------------------------------------------------ */
+
+/*
+ * While the reading thread decodes a stream's chunk, a helper thread reads
+ * and decompresses the stream's next one into a spare buffer: zstd is a
+ * fifth to a third of the time per event, and a second CPU takes it off
+ * the reading one (+30% events/s on two idle CPUs; nothing gained, and
+ * 10-15% more CPU time, when the other CPU is busy). Requests are a FIFO of
+ * streams, at most one pending chunk each. The reading thread takes a
+ * finished chunk by swapping buffers, waits for one in progress, and reads
+ * a still queued one itself. The helper's lock orders all they share: the
+ * queue, quit, and the ah_* fields and the spare buffer of every stream
+ * (its contents pass with the lock: AH_DONE is set under it after the
+ * write, and read under it before the swap). If the thread cannot be
+ * made, the reader goes without.
+ */
+struct helper {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t work, done;
+	struct stream *head, *tail; /* queued */
+	bool quit;
+	int fd;
+	void *zbuf;
+	ZSTD_DCtx *dctx;
+};
+
+static void *helper_main(void *arg)
+{
+	struct helper *h = arg;
+
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		struct stream *s = h->head;
+		struct zres res;
+		if (h->quit)
+			break;
+		if (!s) {
+			pthread_cond_wait(&h->work, &h->lock);
+			continue;
+		}
+		h->head = s->ah_next;
+		if (!h->head)
+			h->tail = NULL;
+		s->ah_state = AH_BUSY;
+		struct chunk_ref *c = &s->chunks[s->ah_chunk];
+		uint8_t *dst = s->spare;
+		pthread_mutex_unlock(&h->lock);
+		unpack(h->fd, h->zbuf, h->dctx, c->off, c->zsize, c->rawsize, dst, &res);
+		pthread_mutex_lock(&h->lock);
+		s->ah_res = res;
+		s->ah_state = AH_DONE;
+		pthread_cond_broadcast(&h->done);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+static void helper_free(struct helper *h)
+{
+	pthread_mutex_destroy(&h->lock);
+	pthread_cond_destroy(&h->work);
+	pthread_cond_destroy(&h->done);
+	free(h->zbuf);
+	ZSTD_freeDCtx(h->dctx);
+	free(h);
+}
+
+/* Start the helper if some stream has more than one chunk (else it has nothing to do). */
+static void helper_start(weft_trace *t)
+{
+	struct helper *h;
+	bool useful = false;
+
+	for (size_t i = 0; i < t->nstreams; i++)
+		useful |= t->streams[i].spare != NULL;
+	if (!useful || !(h = calloc(1, sizeof(*h))))
+		return;
+	h->fd = t->fd;
+	h->zbuf = malloc(t->zcap);
+	h->dctx = ZSTD_createDCtx();
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->work, NULL);
+	pthread_cond_init(&h->done, NULL);
+	if (!h->zbuf || !h->dctx || pthread_create(&h->thread, NULL, helper_main, h) != 0) {
+		helper_free(h);
+		return;
+	}
+	t->helper = h;
+}
+
+static void helper_stop(weft_trace *t)
+{
+	struct helper *h = t->helper;
+
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->quit = true;
+	pthread_cond_signal(&h->work);
+	pthread_mutex_unlock(&h->lock);
+	pthread_join(h->thread, NULL);
+	helper_free(h);
+	t->helper = NULL;
+}
+
+/* Ask the helper for chunk @k of @s. */
+static void ask_ahead(weft_trace *t, struct stream *s, size_t k)
+{
+	struct helper *h = t->helper;
+
+	s->asked = true;
+	pthread_mutex_lock(&h->lock);
+	s->ah_state = AH_QUEUED;
+	s->ah_chunk = k;
+	s->ah_next = NULL;
+	if (h->tail)
+		h->tail->ah_next = s;
+	else
+		h->head = s;
+	h->tail = s;
+	pthread_cond_signal(&h->work);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Chunk @k of @s, which was asked for (the next one), into s->raw. */
+static int take_ahead(weft_trace *t, struct stream *s, size_t k)
+{
+	struct helper *h = t->helper;
+	struct chunk_ref *c = &s->chunks[k];
+	struct zres res;
+
+	s->asked = false;
+	pthread_mutex_lock(&h->lock);
+	if (s->ah_state == AH_QUEUED) { /* not started: out of the queue, read it here */
+		struct stream **pp = &h->head, *prev = NULL;
+		while (*pp != s) {
+			prev = *pp;
+			pp = &(*pp)->ah_next;
+		}
+		*pp = s->ah_next;
+		if (h->tail == s)
+			h->tail = prev;
+		s->ah_state = AH_NONE;
+		pthread_mutex_unlock(&h->lock);
+		return load_payload(t, c->off, c->zsize, c->rawsize, s->raw);
+	}
+	while (s->ah_state == AH_BUSY)
+		pthread_cond_wait(&h->done, &h->lock);
+	s->ah_state = AH_NONE;
+	res = s->ah_res;
+	pthread_mutex_unlock(&h->lock);
+	if (res.err)
+		return unpack_failed(t, c->off, c->rawsize, &res);
+	uint8_t *tmp = s->raw;
+	s->raw = s->spare;
+	s->spare = tmp;
 	return 0;
 }
 
@@ -390,7 +600,8 @@ static int add_names(weft_trace *t, uint64_t off, const uint8_t *p, size_t len, 
 			p += sl;
 			continue;
 		}
-		if (t->pool_len + sl + 1 > MAX_NAMES)
+		/* Each name costs its bytes, its record and two index slots. */
+		if (t->pool_len + sl + 1 + (t->nnames + 1) * (sizeof(struct name) + 8) > MAX_NAMES)
 			return fail(t, -EPROTO, off, "more than %d MiB of names", MAX_NAMES >> 20);
 		if (t->nnames == t->capnames) {
 			size_t cap = t->capnames ? 2 * t->capnames : 64;
@@ -650,7 +861,8 @@ static int index_file(weft_trace *t)
 			return fail(t, -EPROTO, s->chunks[0].off,
 				    "stream %s%d starts at chunk %u (the first ones are missing)",
 				    s->kind == WEFT_TF_STREAM_P ? "P" : "M", s->id, s->chunks[0].seq);
-		if (!(s->raw = malloc(s->rawcap ? s->rawcap : 1)))
+		if (!(s->raw = malloc(s->rawcap ? s->rawcap : 1)) ||
+		    (s->n > 1 && !(s->spare = malloc(s->rawcap ? s->rawcap : 1))))
 			return fail(t, -ENOMEM, 0, "out of memory");
 	}
 	return 0;
@@ -704,10 +916,15 @@ static int next_chunk(weft_trace *t, struct stream *s)
 	while (s->left == 0) {
 		if (s->next == s->n)
 			return 0;
-		struct chunk_ref *c = &s->chunks[s->next++];
-		int err = load_payload(t, c->off, c->zsize, c->rawsize, s->raw);
+		size_t k = s->next++;
+		struct chunk_ref *c = &s->chunks[k];
+		int err = s->asked ? take_ahead(t, s, k)
+				   : load_payload(t, c->off, c->zsize, c->rawsize, s->raw);
 		if (err < 0)
 			return err;
+		/* The old buffer is free: its last events were decoded. */
+		if (t->helper && s->spare && s->next < s->n)
+			ask_ahead(t, s, s->next);
 		s->rawlen = c->rawsize;
 		s->pos = 0;
 		s->left = c->nev;
@@ -1241,6 +1458,7 @@ int weft_trace_open(const char *path, weft_trace **out, char *errbuf, size_t err
 		err = fail(t, -ENOMEM, 0, "out of memory");
 		goto out;
 	}
+	helper_start(t);
 	t->taken = NOT_STARTED;
 	*out = t;
 	return 0;
@@ -1367,9 +1585,11 @@ void weft_trace_close(weft_trace *t)
 {
 	if (!t)
 		return;
+	helper_stop(t);
 	for (size_t i = 0; t->streams && i < t->nstreams; i++) {
 		free(t->streams[i].chunks);
 		free(t->streams[i].raw);
+		free(t->streams[i].spare);
 	}
 	free(t->streams);
 	free(t->names);

@@ -16,7 +16,14 @@
  *
  * Built with clang -fsanitize=fuzzer by "make fuzz" (when configure found
  * it); tests/fuzz/replay.c runs the same entry point over the corpus in
- * every "make check" without libFuzzer.
+ * every "make check" without libFuzzer. The corpus (tests/fuzz/corpus):
+ *   real-*    small traces from the writer (1 and 2 Ps: spawns, ping-pong,
+ *             sleeps, a syscall, annotations, set_procs);
+ *   hand-*    the traces of check_reader (WEFT_KEEP_TRACES=1 keeps them);
+ *   recipe-*  the same two sets as recipes;
+ *   bad-*     a real trace with one header or chunk field broken;
+ *   crash-*   inputs the fuzzer found that failed once, fixed since.
+ * FUZZ_VERBOSE=1 tests/fuzz/replay FILE says what the reader made of FILE.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -51,7 +58,8 @@ static char path[64];
 
 /*
  * A recipe: a flags byte (bit 0: the complete flag; bit 1: keep a record's
- * bytes after its last whole event), then records
+ * bytes after its last whole event; bit 2: and count them as one more
+ * event, so that the reader decodes them), then records
  *   u8 stream (0xff the global one, 0xfe strings, else P stream % 8)
  *   u32 first tick, u16 length, length raw bytes
  * Each becomes one chunk, its count of events (or names) the number of
@@ -135,7 +143,9 @@ static void cook(const uint8_t *data, size_t size)
 			len = size - i;
 		all = len;
 		uint32_t nev = count(data + i, &len, st == 0xfe);
-		if (flags & 2)
+		if ((flags & 4) && len < all)
+			nev++;
+		if (flags & 6)
 			len = all;
 		size_t zn = ZSTD_compress(z, sizeof(z), data + i, len, 1);
 		i += all;
