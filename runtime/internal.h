@@ -56,9 +56,9 @@ enum weft__wait {
 const char *weft__wait_reason_name(int reason);
 
 /*
- * A task descriptor: one cache line in the normal build, because a million
- * spawned tasks are a million of these and the scheduler touches each when
- * it first runs it.
+ * A task descriptor: 80 bytes, kept small because a million spawned tasks
+ * are a million of these and the scheduler touches each when it first runs
+ * it. The hot fields (ctx to id) share the first cache line.
  */
 struct weft_task {
 	struct weft__ctx ctx;
@@ -71,14 +71,16 @@ struct weft_task {
 	uint8_t wait_reason;       /* enum weft__wait, valid while WAITING */
 	uint16_t tlastp;           /* trace: stream of its last numbered event
 				    * (P id + 1; WEFT__TSTREAM_M; 0 unknown) */
-	uint32_t tseq;             /* trace: sequence number (trace.c) */
+	uint32_t utask;            /* current user task (weft_trace_task_begin), inherited */
 	const void *wait_obj;      /* what it waits on (for the deadlock report) */
 	union {
 		/* A task is in at most one queue at a time. */
 		struct weft_task *link;     /* free lists, wait queues (their lock) */
 		struct cds_wfcq_node gnode; /* the global run queue */
 	};
-	uint32_t utask;            /* current user task (weft_trace_task_begin), inherited */
+	uint64_t tseq;             /* trace: sequence number (trace.c); 64 bits so
+				    * that it never wraps to 0, which in the
+				    * trace means "same stream as before" */
 	uint32_t rdepth;           /* open user regions */
 };
 

@@ -96,6 +96,8 @@ void weft__safepoint_slow(void)
 			weft__throw("a task abandoned at shutdown was resumed");
 		}
 		atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, memory_order_relaxed);
+		/* Preempted for the stop: it stays runnable, as after a yield. */
+		WEFT__TRACE_SWITCH(m->p, TASK_YIELD, 1, t->id, 0, 0, 0);
 		weft__mcall(m, WEFT__A_REQUEUE, NULL, NULL);
 		return;
 	}
@@ -239,8 +241,12 @@ WEFT_API int weft_set_procs(int n)
 	if (m->p->id >= n) {
 		struct weft_p *mine = m->p;
 		struct weft_p *p0 = S.allp[0];
+		/* The caller moves to P0: in the trace it leaves its P as if it
+		 * yielded, and starts again on P0. */
+		WEFT__TRACE(mine, TASK_YIELD, 1, m->curg->id, 0, 0);
 		p_retire(mine);
 		weft__acquirep(m, p0);
+		WEFT__TRACE_START(p0, m->curg);
 	}
 	/* Publish the new Ps before the count (readers load it with acquire). */
 	atomic_store_explicit(&S.nprocs, n, memory_order_release);

@@ -539,51 +539,57 @@ START_TEST(test_bad_events)
 END_TEST
 
 /*
- * The writer's stop-the-world gaps (doc/trace-format.md, "Writer gaps"): a
- * task requeued at a safepoint is started again with no YIELD, and the
- * task calling weft_set_procs() moves to P0 with no event. Accepted for a
- * task that was running when a stop of the world ended, and only then.
+ * A stop of the world excuses nothing: the writer records a task requeued
+ * at a safepoint as a TASK_YIELD, and the caller of weft_set_procs() that
+ * moves to P0 as a TASK_YIELD on its old P and a TASK_START on P0. A file
+ * without those events is corrupt (older writers left these gaps and the
+ * reader used to excuse them).
  */
-START_TEST(test_stw_gaps)
+START_TEST(test_stw_moves)
 {
 	const struct tev requeued[] = {
 		{ 0, 1, CREATE, { 7 } },
 		{ 0, 2, START, { 7, 0 } },
 		{ 1, 3, WEFT_TEV_STW_BEGIN, { WEFT_TRACE_STW_USER } },
-		{ 1, 4, WEFT_TEV_STW_END, { 100 } },
-		{ 0, 5, START, { 7, 0 } },
-		{ 0, 6, END, { 7 } },
+		{ 0, 4, WEFT_TEV_TASK_YIELD, { 7 } },
+		{ 1, 5, WEFT_TEV_STW_END, { 100 } },
+		{ 0, 6, START, { 7, 0 } },
+		{ 0, 7, END, { 7 } },
 	};
 	const struct tev moved[] = {
 		{ -1, 1, CREATE, { 7 } },
 		{ 3, 2, START, { 7, 1 } },
 		{ 3, 3, WEFT_TEV_STW_BEGIN, { WEFT_TRACE_STW_SET_PROCS } },
-		{ 0, 4, WEFT_TEV_STW_END, { 100 } },
-		{ 0, 5, BLOCK, { 7, WEFT_TRACE_BLOCK_WG } },
+		{ 3, 4, WEFT_TEV_TASK_YIELD, { 7 } },
+		{ 0, 5, START, { 7, 2 } },
+		{ 0, 6, WEFT_TEV_STW_END, { 100 } },
+		{ 0, 7, BLOCK, { 7, WEFT_TRACE_BLOCK_WG } },
 	};
 
 	make_path("stw");
-	build(requeued, 6, 0, true, NULL);
+	build(requeued, 7, 0, true, NULL);
 	read_all();
 	ck_assert_msg(e.end == 0, "%s", e.err);
-	ck_assert_str_eq(types(), "CREATE START STW_BEGIN STW_END START END");
-	ck_assert_uint_eq(e.v[4].args[1], 2);
+	ck_assert_str_eq(types(), "CREATE START STW_BEGIN YIELD STW_END START END");
+	ck_assert_uint_eq(e.v[5].args[1], 2);
 	done();
-	/* With no stop of the world between, no excuse. */
-	build((const struct tev[]){ requeued[0], requeued[1], requeued[4], requeued[5] }, 4, 0, true,
-	      NULL);
+	/* Without the YIELD, a stop of the world between is no excuse. */
+	build((const struct tev[]){ requeued[0], requeued[1], requeued[2], requeued[4], requeued[5],
+				    requeued[6] },
+	      6, 0, true, NULL);
 	read_all();
 	ck_assert_int_eq(e.end, -EPROTO);
 	ck_assert_msg(strstr(e.err, "TASK_START on P0 while running on P0"), "%s", e.err);
 	done();
 
-	build(moved, 5, 0, true, NULL);
+	build(moved, 7, 0, true, NULL);
 	read_all();
 	ck_assert_msg(e.end == 0, "%s", e.err);
-	ck_assert_int_eq(e.v[4].p, 0);
+	ck_assert_int_eq(e.v[6].p, 0);
 	done();
-	/* The stop has not ended: the task is still on P3. */
-	build((const struct tev[]){ moved[0], moved[1], moved[2], moved[4] }, 4, 0, true, NULL);
+	/* Moved with no event: the task is still running on P3. */
+	build((const struct tev[]){ moved[0], moved[1], moved[2], moved[5], moved[6] }, 5, 0, true,
+	      NULL);
 	read_all();
 	ck_assert_int_eq(e.end, -EPROTO);
 	ck_assert_msg(strstr(e.err, "TASK_BLOCK on P0 while running on P3"), "%s", e.err);
@@ -746,7 +752,7 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_bad_transition);
 	tcase_add_test(tc, test_stuck);
 	tcase_add_test(tc, test_bad_events);
-	tcase_add_test(tc, test_stw_gaps);
+	tcase_add_test(tc, test_stw_moves);
 	tcase_add_test(tc, test_strings);
 	tcase_add_test(tc, test_many_names);
 	tcase_add_test(tc, test_runtime_strings);

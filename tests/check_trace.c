@@ -278,6 +278,103 @@ START_TEST(test_mix)
 }
 END_TEST
 
+/* ---- stops of the world that move running tasks ---------------------------------- */
+
+/*
+ * A stop of the world preempts a running task at its safepoint, and
+ * weft_set_procs() moves its caller to P0 when its own P is retired: both
+ * must be in the trace (the reader rejects a task that starts again, or
+ * shows up on another P, without having left its P).
+ */
+#define MOVE_ROUNDS 20
+static _Atomic int mv_a, mv_stop, mv_running;
+static weft_wg mv_done = WEFT_WG_INIT;
+static uint64_t spinner_id;
+
+static void spinner(void *arg)
+{
+	(void)arg;
+	spinner_id = weft_self();
+	while (!atomic_load(&mv_stop)) {
+		atomic_store(&mv_running, 1);
+		weft_safepoint();
+	}
+	weft_wg_done(&mv_done);
+}
+
+/* Runs while main spins on P0, so on P1, and shrinks to one P. */
+static void mover(void *arg)
+{
+	(void)arg;
+	atomic_store(&mv_a, 1);
+	ck_assert_int_ge(weft_set_procs(1), 1);
+	weft_wg_done(&mv_done);
+}
+
+static void main_moves(void *arg)
+{
+	(void)arg;
+	ck_assert_int_eq(weft_trace_start(path), 0);
+	weft_wg_add(&mv_done, 1);
+	go_ok(spinner, NULL);
+	/* Each stop finds the spinner running on the other P (or it left its
+	 * P since it last ran, preempted by the monitor): a YIELD each time. */
+	for (int i = 0; i < 3; i++) {
+		atomic_store(&mv_running, 0);
+		while (!atomic_load(&mv_running))
+			weft_safepoint();
+		weft_stop_the_world(NULL);
+		weft_start_the_world();
+	}
+	atomic_store(&mv_stop, 1);
+	weft_wg_wait(&mv_done);
+	for (int round = 0; round < MOVE_ROUNDS; round++) {
+		ck_assert_int_ge(weft_set_procs(2), 1);
+		atomic_store(&mv_a, 0);
+		weft_wg_add(&mv_done, 1);
+		go_ok(mover, NULL);
+		while (!atomic_load(&mv_a))
+			weft_safepoint();
+		weft_wg_wait(&mv_done);
+	}
+	ck_assert_int_eq(weft_trace_stop(), 0);
+}
+
+START_TEST(test_stw_moves)
+{
+	struct evs e;
+	size_t in_stw = 0, moved = 0;
+
+	make_path("moves");
+	run_main(2, main_moves, NULL);
+	read_all(path, &e);
+	ck_assert_msg(e.end == 0, "read: %s", e.err);
+	ck_assert_uint_ge(count(&e, WEFT_TEV_TASK_YIELD, 0, spinner_id), 3);
+	/* A START inside a stop of the world is a set_procs caller moved to
+	 * P0, right after its YIELD on the retired P. */
+	for (size_t i = 0; i < e.n; i++) {
+		const weft_trace_event *v = &e.v[i];
+		if (v->type == WEFT_TEV_STW_BEGIN)
+			in_stw = 1;
+		else if (v->type == WEFT_TEV_STW_END)
+			in_stw = 0;
+		else if (in_stw && v->type == WEFT_TEV_TASK_START) {
+			ck_assert_int_eq(v->p, 0);
+			size_t j = i;
+			while (j-- > 0 && e.v[j].args[0] != v->args[0])
+				;
+			ck_assert_msg(j < i && e.v[j].type == WEFT_TEV_TASK_YIELD && e.v[j].p >= 1,
+				      "task %llu started in a stop without leaving another P",
+				      (unsigned long long)v->args[0]);
+			moved++;
+		}
+	}
+	ck_assert_msg(moved >= 1, "no set_procs caller on P1 in %d rounds", MOVE_ROUNDS);
+	free_all(&e);
+	unlink(path);
+}
+END_TEST
+
 /* ---- start and stop mid-run, a blocked task in the snapshot ---------------------- */
 
 static weft_chan *never;
@@ -710,6 +807,7 @@ static Suite *trace_suite(void)
 
 	tcase_add_loop_test(tc, test_spawns, 0, 2);
 	tcase_add_loop_test(tc, test_mix, 0, 2);
+	tcase_add_test(tc, test_stw_moves);
 	tcase_add_test(tc, test_restart_snapshot);
 	tcase_add_test(tc, test_env);
 	tcase_add_test(tc, test_bad_files);

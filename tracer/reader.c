@@ -61,14 +61,6 @@
  * earliest one is taken anyway and its task forgotten (treated as
  * unknown) instead of failing.
  *
- * Leniency. The writer records no event when a stop of the world moves a
- * running task: a task requeued at a safepoint (stw.c,
- * weft__safepoint_slow) is started again with no YIELD before, and the
- * task that calls weft_set_procs() goes on running on P0 when its own P is
- * retired. So a task that was running when a stop of the world ended
- * (STW_END) may be started again, or show up on another P, without
- * leaving the running state. Nothing else is excused.
- *
  * Rejected:
  *   - Reading chunks in file order and merging what is loaded: a P whose
  *     buffer is flushed only at the end would force holding every chunk
@@ -183,7 +175,6 @@ struct task {
 	uint64_t seq;  /* its last sequence number, if seq_known */
 	int32_t p;     /* T_RUNNING, T_SYSCALL: the P (-1 if not known) */
 	int32_t last;  /* P of the stream of its last numbered event (GLOBAL, NO_STREAM) */
-	uint32_t stw;  /* T_RUNNING: t->stw when it began running */
 	uint8_t state; /* enum tstate */
 	bool seq_known;
 };
@@ -203,7 +194,6 @@ struct weft_trace {
 	uint64_t tick0;
 	uint64_t ns_int, ns_frac; /* ns per tick: ns_int + ns_frac / 2^64 */
 	uint64_t last_ts;         /* of the event returned last */
-	uint32_t stw;             /* STW_END events so far */
 	struct stream *streams;
 	size_t nstreams, capstreams;
 	struct hent *heap; /* the streams' heads, earliest first */
@@ -1183,12 +1173,8 @@ static inline __attribute__((always_inline)) int check(const weft_trace *t, cons
 	}
 	if (__builtin_expect(!(r->from & S_(x->state)) ||
 				     ((r->flags & R_ON_P) && x->p != p && x->p >= 0),
-			     0)) {
-		/* The writer's stop-the-world gaps: see "Leniency" above. */
-		if (x->state != T_RUNNING || x->stw == t->stw ||
-		    !(b->type == WEFT_TEV_TASK_START || (r->flags & R_ON_P)))
-			return RDY_STATE;
-	}
+			     0))
+		return RDY_STATE;
 	return r->seq_arg ? seq_of(x, p, b->args[r->seq_arg], seq) : RDY_OK;
 }
 
@@ -1209,11 +1195,8 @@ static inline int apply(weft_trace *t, struct stream *s, int type, uint64_t *arg
 	const struct rule *r = &rules[type];
 	int p = s->p;
 
-	if (!r->from) {
-		if (type == WEFT_TEV_STW_END)
-			t->stw++;
+	if (!r->from)
 		return 0;
-	}
 	if (r->flags & R_DEL) {
 		if (x->id)
 			task_del(t, x);
@@ -1222,7 +1205,6 @@ static inline int apply(weft_trace *t, struct stream *s, int type, uint64_t *arg
 	if (!x->id && !(x = task_add(t, x, args[0])))
 		return fail(t, -ENOMEM, s->chunk_off, "out of memory for the task table");
 	x->state = r->to;
-	x->stw = t->stw;
 	if (r->flags & R_SET_P)
 		x->p = p;
 	if (r->seq_arg) {
