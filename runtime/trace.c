@@ -214,6 +214,7 @@ static void buf_reset(struct weft__tbuf *b, int kind, int stream_kind, uint32_t 
 	b->nev = 0;
 	b->len = 0;
 	b->t_first = b->t_prev = 0;
+	b->last_task = 0;
 }
 
 /* A buffer from the pool, or a new one under the cap. NULL: at the cap. */
@@ -286,8 +287,14 @@ static inline void ev_write(struct weft__tbuf *b, uint64_t now, int type, int na
 		b->t_first = b->t_prev = now;
 	*p++ = (uint8_t)type;
 	p = put_uvarint(p, now - b->t_prev);
-	for (int i = 0; i < nargs; i++)
-		p = put_uvarint(p, a[i]);
+	for (int i = 0; i < nargs; i++) {
+		uint64_t v = a[i];
+		if (i == 0 && WEFT_TF_TASK_ARG0(type)) {
+			v = weft_tf_zigzag(a[0], b->last_task);
+			b->last_task = a[0];
+		}
+		p = put_uvarint(p, v);
+	}
 	b->len = (size_t)(p - b->data);
 	b->t_prev = now;
 	b->nev++;

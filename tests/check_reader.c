@@ -2,7 +2,7 @@
  * check_reader.c - Check suite "reader": the trace reader on hand-built
  * files (the causal merge with sequence numbers, the task state machine,
  * streams that cannot progress, strings) and on annotations written by
- * the runtime. build() writes a valid version-2 file - header, a strings
+ * the runtime. build() writes a valid file (version 3, or fmt_version) - header, a strings
  * chunk, zstd-compressed event chunks per stream - from an array of
  * events, so each case states exactly the trace it reads.
  */
@@ -17,6 +17,7 @@
 #include <weft/trace.h>
 
 #include "testutil.h"
+#include "../tracer/format.h"
 
 /* ---- building traces ---------------------------------------------------------- */
 
@@ -92,6 +93,8 @@ static void put_chunk(FILE *f, int kind, int p, uint32_t seq, uint64_t t0, uint6
  * in chunks of at most @per_chunk events (0: one chunk); the names first.
  * @complete: the header flag. Records each stream's first chunk offset.
  */
+static int fmt_version = WEFT_TF_VERSION;
+
 static void build(const struct tev *ev, size_t n, size_t per_chunk, bool complete,
 		  const struct tname *names)
 {
@@ -101,7 +104,7 @@ static void build(const struct tev *ev, size_t n, size_t per_chunk, bool complet
 
 	ck_assert_ptr_nonnull(f);
 	memcpy(hdr, "WEFTTRC", 8);
-	put_le(hdr + 8, 2, 2);
+	put_le(hdr + 8, (uint64_t)fmt_version, 2);
 	put_le(hdr + 10, 64, 2);
 	hdr[16] = 0;                 /* CLOCK_MONOTONIC */
 	hdr[17] = complete ? 1 : 0;
@@ -121,7 +124,7 @@ static void build(const struct tev *ev, size_t n, size_t per_chunk, bool complet
 	}
 	for (int sp = -1; sp < MAXP; sp++) {
 		uint32_t seq = 0, nev = 0;
-		uint64_t t0 = 0, prev = 0;
+		uint64_t t0 = 0, prev = 0, last = 0;
 		uint8_t *q = raw;
 		chunk_off[sp + 1] = 0;
 		for (size_t i = 0; i <= n; i++) {
@@ -134,6 +137,7 @@ static void build(const struct tev *ev, size_t n, size_t per_chunk, bool complet
 				put_chunk(f, 1, sp, seq++, t0, prev, nev, raw, (size_t)(q - raw));
 				q = raw;
 				nev = 0;
+				last = 0;
 			}
 			if (i == n)
 				break;
@@ -142,8 +146,14 @@ static void build(const struct tev *ev, size_t n, size_t per_chunk, bool complet
 			*q++ = (uint8_t)ev[i].type;
 			q = put_uv(q, ev[i].tick - prev);
 			prev = ev[i].tick;
-			for (int a = 0; a < weft_trace_event_nargs(ev[i].type); a++)
-				q = put_uv(q, ev[i].a[a]);
+			for (int a = 0; a < weft_trace_event_nargs(ev[i].type); a++) {
+				uint64_t v = ev[i].a[a];
+				if (a == 0 && fmt_version >= 3 && WEFT_TF_TASK_ARG0(ev[i].type)) {
+					v = weft_tf_zigzag(ev[i].a[0], last);
+					last = ev[i].a[0];
+				}
+				q = put_uv(q, v);
+			}
 			for (int s = 0; s < weft_trace_event_nstr(ev[i].type); s++) {
 				size_t l = strlen(ev[i].s[s]);
 				q = put_uv(q, l);
@@ -153,6 +163,19 @@ static void build(const struct tev *ev, size_t n, size_t per_chunk, bool complet
 			nev++;
 		}
 	}
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Overwrite @n bytes at @off of the file with @v, little-endian. */
+static void patch_le(long off, uint64_t v, int n)
+{
+	FILE *f = fopen(path, "r+b");
+	uint8_t b[8];
+
+	ck_assert_ptr_nonnull(f);
+	put_le(b, v, n);
+	ck_assert_int_eq(fseek(f, off, SEEK_SET), 0);
+	ck_assert_int_eq(fwrite(b, 1, (size_t)n, f), n);
 	ck_assert_int_eq(fclose(f), 0);
 }
 
@@ -597,6 +620,71 @@ START_TEST(test_stw_moves)
 }
 END_TEST
 
+/*
+ * Versions 2 (task ids as they are) and 3 (task ids as deltas from the
+ * previous one of the chunk) read the same, across chunk boundaries where
+ * the delta base starts again at 0, with ids far apart in both directions.
+ * A version-3 delta that lands on task 0 is corrupt; version 4 is unknown.
+ */
+START_TEST(test_versions)
+{
+	const uint64_t big = 1ULL << 40;
+	const struct tev ev[] = {
+		{ 0, 10, CREATE, { big } },
+		{ 0, 11, CREATE, { 3 } },
+		{ 0, 12, START, { big, 0 } },
+		{ 0, 13, END, { big } },
+		{ 0, 14, START, { 3, 0 } },
+		{ 0, 15, BLOCK, { 3, WEFT_TRACE_BLOCK_WG } },
+		{ 1, 16, UNBLOCK, { 3, 5, 2 } },
+		{ 1, 17, START, { 3, 0 } },
+		{ 1, 18, END, { 3 } },
+	};
+	struct tev bad[] = {
+		{ 0, 10, CREATE, { 7 } },
+		{ 0, 11, START, { 7, 0 } },
+	};
+	uint64_t ids[2][9];
+
+	make_path("versions");
+	for (int v = 2; v <= 3; v++) {
+		fmt_version = v;
+		build(ev, 9, 2, true, NULL);
+		read_all();
+		ck_assert_msg(e.end == 0, "version %d: %s", v, e.err);
+		ck_assert_uint_eq(e.n, 9);
+		weft_trace_info info;
+		weft_trace_get_info(e.t, &info);
+		ck_assert_int_eq(info.version, v);
+		for (size_t i = 0; i < 9; i++)
+			ids[v - 2][i] = e.v[i].args[0];
+		done();
+	}
+	for (size_t i = 0; i < 9; i++)
+		ck_assert_uint_eq(ids[0][i], ids[1][i]);
+	ck_assert_uint_eq(ids[1][0], big);
+	ck_assert_uint_eq(ids[1][8], 3);
+	/* Version-3 deltas +7 (zigzag 14), then -7 (13): task 0. */
+	bad[0].a[0] = 14;
+	bad[1].a[0] = 13;
+	fmt_version = 2;
+	build(bad, 2, 0, true, NULL);
+	fmt_version = 3;
+	patch_le(8, 3, 2);
+	read_all();
+	ck_assert_int_eq(e.end, -EPROTO);
+	ck_assert_msg(strstr(e.err, "TASK_START of task 0"), "%s", e.err);
+	ck_assert_uint_eq(e.n, 1);
+	ck_assert_uint_eq(e.v[0].args[0], 7);
+	done();
+	build(ev, 9, 2, true, NULL);
+	patch_le(8, 4, 2);
+	ck_assert_int_lt(weft_trace_open(path, &e.t, e.err, sizeof(e.err)), 0);
+	ck_assert_msg(strstr(e.err, "version 4") && strstr(e.err, "versions 2 to 3"), "%s", e.err);
+	unlink(path);
+}
+END_TEST
+
 /* ---- strings --------------------------------------------------------------------------- */
 
 /* Strings of events and names of code keys, read back byte for byte, across chunks. */
@@ -753,6 +841,7 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_stuck);
 	tcase_add_test(tc, test_bad_events);
 	tcase_add_test(tc, test_stw_moves);
+	tcase_add_test(tc, test_versions);
 	tcase_add_test(tc, test_strings);
 	tcase_add_test(tc, test_many_names);
 	tcase_add_test(tc, test_runtime_strings);

@@ -7,7 +7,7 @@
  * A file is a header followed by chunks. Everything is little-endian.
  *
  *   header (64 bytes)
- *     0  magic "WEFTTRC\0"        8  u16 version (2)   10 u16 header size
+ *     0  magic "WEFTTRC\0"        8  u16 version (3)   10 u16 header size
  *    12  u32 zero                 16 u8 clock (0 monotonic ns, 1 TSC)
  *    17  u8 flags (bit 0: complete)                 18 u8[6] zero
  *    24  u64 ticks per second     32 u64 ticks at start
@@ -27,7 +27,13 @@
  * event of the chunk (the first: from the chunk's first tick) as a
  * varint, then the type's arguments as varints (unsigned LEB128), in the
  * order of WEFT_TRACE_EVENTS, then its strings, each a varint length (at
- * most WEFT_TRACE_MAX_STR) and bytes. Strings (kind 2 raw bytes): records
+ * most WEFT_TRACE_MAX_STR) and bytes. Since version 3 the task id that is
+ * argument 0 of TASK_CREATE..SYSCALL_EXIT and TASK_STATE
+ * (WEFT_TF_TASK_ARG0) is written as zigzag(id - previous such id of the
+ * chunk), the previous id being 0 at the chunk's start: a task ends with
+ * a 0, and the next one it starts is usually +1 or +2 away, so zstd
+ * stores the id in a few bits instead of the 2-3 bytes of a varint that
+ * changes at every event. Strings (kind 2 raw bytes): records
  * of varint key, varint length, bytes; the key is a code key (fn, site:
  * zigzag(address - executable base) + 1) that the writer names.
  */
@@ -37,7 +43,8 @@
 #include <stdint.h>
 
 #define WEFT_TF_MAGIC "WEFTTRC"
-#define WEFT_TF_VERSION 2
+#define WEFT_TF_VERSION 3
+#define WEFT_TF_VERSION_MIN 2           /* version 2: task ids written as they are */
 #define WEFT_TF_HEADER_SIZE 64
 #define WEFT_TF_CHUNK_MAGIC 0x4b484357u /* "WCHK" */
 #define WEFT_TF_CHUNK_HEADER_SIZE 48
@@ -94,6 +101,22 @@ static inline const uint8_t *weft_tf_uvarint(const uint8_t *p, const uint8_t *en
 		}
 	}
 	return NULL;
+}
+
+/* Whether argument 0 of event @type is a task id, delta-coded since version 3. */
+#define WEFT_TF_TASK_ARG0(type)                                                          \
+	(((type) >= WEFT_TF_EV_TASK_CREATE && (type) <= WEFT_TF_EV_SYSCALL_EXIT) ||       \
+	 (type) == WEFT_TF_EV_TASK_STATE)
+
+static inline uint64_t weft_tf_zigzag(uint64_t id, uint64_t prev)
+{
+	int64_t d = (int64_t)(id - prev);
+	return ((uint64_t)d << 1) ^ (uint64_t)(d >> 63);
+}
+
+static inline uint64_t weft_tf_unzigzag(uint64_t z, uint64_t prev)
+{
+	return prev + ((z >> 1) ^ (0 - (z & 1)));
 }
 
 #endif /* WEFT_TRACE_FORMAT_H */

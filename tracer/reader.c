@@ -143,6 +143,7 @@ struct stream {
 	size_t rawcap, rawlen, pos; /* pos: after the batch */
 	uint32_t left;       /* events of the chunk after the batch */
 	uint64_t tick;       /* of the batch's last event */
+	uint64_t last_task;  /* its last task-id argument (version 3 delta base) */
 	uint64_t chunk_off;
 	struct bev batch[BATCH]; /* the head and the events after it (see struct hent) */
 	/* the read-ahead: the chunk after the loaded one */
@@ -194,6 +195,7 @@ struct weft_trace {
 	uint64_t tick0;
 	uint64_t ns_int, ns_frac; /* ns per tick: ns_int + ns_frac / 2^64 */
 	uint64_t last_ts;         /* of the event returned last */
+	bool delta_ids;           /* version 3: task ids delta-coded (format.h) */
 	struct stream *streams;
 	size_t nstreams, capstreams;
 	struct hent *heap; /* the streams' heads, earliest first */
@@ -919,6 +921,7 @@ static int next_chunk(weft_trace *t, struct stream *s)
 		s->pos = 0;
 		s->left = c->nev;
 		s->tick = c->t_first;
+		s->last_task = 0;
 		s->chunk_off = c->off;
 		if (c->nev == 0 && c->rawsize != 0)
 			return fail(t, -EPROTO, c->off, "an empty chunk with %u bytes", c->rawsize);
@@ -980,9 +983,9 @@ static int fill(weft_trace *t, struct stream *s)
 	if (s->left == 0 && (r = next_chunk(t, s)) <= 0)
 		return r;
 	const uint8_t *base = s->raw, *p = base + s->pos, *end = base + s->rawlen;
-	uint64_t tick = s->tick;
+	uint64_t tick = s->tick, last = s->last_task;
 	unsigned k = 0, max = s->left < BATCH ? s->left : BATCH;
-	int why, type = 0, no_p = s->p == GLOBAL ? F_ON_P : 0;
+	int why, type = 0, no_p = s->p == GLOBAL ? F_ON_P : 0, delta = t->delta_ids ? F_TASK : 0;
 
 	for (; k < max; k++) {
 		struct bev *b = &s->batch[k];
@@ -1009,6 +1012,8 @@ static int fill(weft_trace *t, struct stream *s)
 				why = BAD_ARGS;
 				goto bad;
 			}
+		if (f & delta)
+			b->args[0] = weft_tf_unzigzag(b->args[0], last);
 		b->str_pos = (uint32_t)(q - base);
 		for (int i = 0; i < nstr; i++) {
 			uint64_t sl;
@@ -1039,6 +1044,8 @@ static int fill(weft_trace *t, struct stream *s)
 			goto bad;
 		}
 	good:
+		if (f & delta)
+			last = b->args[0];
 		tick += d;
 		b->tick = tick;
 		b->type = (uint8_t)type;
@@ -1048,6 +1055,7 @@ static int fill(weft_trace *t, struct stream *s)
 done:
 	s->pos = (size_t)(p - base);
 	s->tick = tick;
+	s->last_task = last;
 	s->left -= k;
 	return (int)k;
 bad:
@@ -1407,13 +1415,16 @@ int weft_trace_open(const char *path, weft_trace **out, char *errbuf, size_t err
 		goto out;
 	}
 	t->info.version = (int)le(h + 8, 2);
-	if (t->info.version != WEFT_TF_VERSION || le(h + 10, 2) != WEFT_TF_HEADER_SIZE) {
+	if (t->info.version < WEFT_TF_VERSION_MIN || t->info.version > WEFT_TF_VERSION ||
+	    le(h + 10, 2) != WEFT_TF_HEADER_SIZE) {
 		err = fail(t, -EPROTO, 8,
 			   "trace format version %d (header %llu bytes); this reader knows "
-			   "version %d",
-			   t->info.version, (unsigned long long)le(h + 10, 2), WEFT_TF_VERSION);
+			   "versions %d to %d",
+			   t->info.version, (unsigned long long)le(h + 10, 2), WEFT_TF_VERSION_MIN,
+			   WEFT_TF_VERSION);
 		goto out;
 	}
+	t->delta_ids = t->info.version >= 3;
 	t->info.clock = h[16];
 	t->info.complete = (h[17] & WEFT_TF_FLAG_COMPLETE) != 0;
 	t->info.ticks_per_sec = le(h + 24, 8);
