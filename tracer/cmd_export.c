@@ -28,7 +28,12 @@
  * binds it to the slice of the same category, row and time) alike.
  * Where a nested slice would start at the same nanosecond as its parent
  * it is moved 1 ns later, so that no importer has to guess which of two
- * slices that begin together is the parent.
+ * slices that begin together is the parent. For the same reason every
+ * event gets a nanosecond of its own: trace ticks are 20-30 ns, so a task
+ * that spawns or wakes two tasks within one tick would put two markers at
+ * one time on one row, and DevTools binds both flows to the first; an
+ * event that ties the one before it is moved 1 ns after it (a shift of a
+ * few ns that the next gap absorbs; the order is the reader's).
  *
  * Streaming: slices are written when they end; memory is the model plus
  * the open regions and user tasks. Counters are written at most once per
@@ -540,9 +545,14 @@ static int run(int argc, char **argv)
 	meta(&c, PID_P, TID_STW, "thread_name", "stop-the-world", 100000);
 	meta(&c, PID_P, TID_WAKE, "thread_name", "wakeups (timers, threads)", 100001);
 	name_p(&c, tt.info.procs > 0 && tt.info.procs <= MODEL_MAX_P ? tt.info.procs - 1 : 0);
+	uint64_t last_ts = 0;
 	while ((r = tool_next(&tt, &ev)) > 0) {
 		if (ev.ts > c.to)
 			break;
+		/* A distinct nanosecond per event (see the essay). */
+		if (ev.ts <= last_ts)
+			ev.ts = last_ts + 1;
+		last_ts = ev.ts;
 		c.cur_p = ev.p;
 		if (ev.type == WEFT_TEV_SYSCALL_EXIT) {
 			struct sysc *s = u64map_del(&sysc, ev.args[0]);
