@@ -92,6 +92,9 @@ static const char help[] =
 #define FINE_ABS_NS 1000.0     /* ... or below 1 us however cheap the scheduler */
 #define CONTEND_RUN_SHARE 0.25 /* of all runs ended waiting on the object */
 #define CONTEND_MIN_WAITS 100  /* fewer waits are no contention */
+#define CONTEND_MIN_WAITING 0.05 /* tasks waiting on it, on average through the run: less
+				  * is no time lost (workers on a buffered channel
+				  * that end every run on it, each wait short) */
 #define SERIAL_SHARE 0.20      /* of the run */
 #define SERIAL_FORGIVE_NS 50000 /* a parallel blip shorter than this continues a phase */
 #define SERIAL_FORGIVE_SHARE 0.02 /* ... or than this share of the phase so far */
@@ -486,7 +489,8 @@ static int run(int argc, char **argv)
 		i = j;
 	}
 	if (top && top_w >= 2 && top_n >= CONTEND_MIN_WAITS && dur > 0 && m.starts &&
-	    (double)top_n >= CONTEND_RUN_SHARE * (double)m.starts) {
+	    (double)top_n >= CONTEND_RUN_SHARE * (double)m.starts &&
+	    top_ns >= CONTEND_MIN_WAITING * (double)dur) {
 		char other[300] = "";
 		if (top2)
 			snprintf(other, sizeof(other), " and in %s at %s",
