@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# bench/demo.sh - the demo: the workshop's Mandelbrot on weft, traced, read
+# by weft-trace (`./dev demo`, `make demo`; doc/tour.md walks through it).
+#
+# Usage: bench/demo.sh [BUILD_DIR]   (default: the source tree, where ./dev builds)
+#
+# Runs bench/mandelbrot in modes px (a task per pixel), workers (4 workers
+# on an unbuffered channel) and buffered (2 workers on a buffered channel)
+# at WEFT_PROCS (default 2) with -trace, prints each compute time, the
+# `weft-trace gaps` verdict, and exports 20 ms of each trace as Chrome
+# trace-event JSON for Perfetto's UI. Files go to $WEFT_DEMO_DIR (default
+# BUILD_DIR/demo-out).
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${1:-$top}
+out=${WEFT_DEMO_DIR:-$build/demo-out}
+procs=${WEFT_PROCS:-2}
+mandel=$build/bench/mandelbrot
+wt=$build/weft-trace
+for f in "$mandel" "$wt"; do
+	[[ -x $f ]] || { echo "demo: $f is not built (run ./dev demo or make)" >&2; exit 1; }
+done
+mkdir -p "$out"
+
+echo "The workshop's Mandelbrot (1024x1024) on weft, $procs Ps, traced; files in $out"
+for mode in px workers buffered; do
+	case $mode in
+	workers) args=(-mode workers -workers 4) ;;
+	buffered) args=(-mode buffered -workers 2) ;;
+	*) args=(-mode "$mode") ;;
+	esac
+	echo
+	echo "== mandelbrot ${args[*]} -trace $out/$mode.wt"
+	WEFT_PROCS=$procs "$mandel" "${args[@]}" -trace "$out/$mode.wt" -o "$out/$mode.png" |
+		grep -E '^(compute|checksum):'
+	"$wt" stats "$out/$mode.wt" | grep -E '^events +[0-9]'
+	"$wt" gaps "$out/$mode.wt" | sed -n '/^verdict/,$p'
+	# 20 ms from 100 ms in: a full px trace would be a GB of JSON.
+	"$wt" export --format chrome --from 100000 --to 120000 -o "$out/$mode.json" "$out/$mode.wt"
+done
+echo
+echo "Look at them: open https://ui.perfetto.dev, \"Open trace file\", and pick"
+echo "  $out/px.json  $out/workers.json  $out/buffered.json"
+echo "(or chrome://tracing). 'weft-trace tasks' and 'weft-trace dump' read the .wt files;"
+echo "doc/tour.md explains what each shows."
