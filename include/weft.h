@@ -371,7 +371,7 @@ WEFT_API void weft_mutex_unlock(weft_mutex *m);
  * compressed. Briefly stops the world to install the per-P buffers and to
  * record the state of every existing task. Setting WEFT_TRACE=path in the
  * environment traces a whole weft_main() run without code changes;
- * WEFT_TRACE_LEVEL sets the zstd level (default 3) and WEFT_TRACE_MAX_MEM
+ * WEFT_TRACE_LEVEL sets the zstd level (default 1) and WEFT_TRACE_MAX_MEM
  * the buffer memory (bytes, or with an M suffix; default 64M): a P that
  * would exceed it waits for the writer and records the wait.
  * Returns 0; -EBUSY if a trace is already being written; -EINVAL if @path

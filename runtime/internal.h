@@ -181,6 +181,8 @@ struct weft_p {
 	int ntimers, tcap;
 	uint64_t tseq;                        /* insertion order: FIFO among equal deadlines */
 	struct weft__tbuf *tbuf;              /* trace buffer (owner; installed under STW) */
+	uint64_t tkeys[16];                   /* trace: code keys this P wrote this session
+					       * (direct-mapped; see weft__trace_keys) */
 };
 
 /* ---- OS threads (M) -------------------------------------------------- */
@@ -484,6 +486,7 @@ struct weft__tbuf {
 	uint32_t seq;
 	uint64_t t_first, t_prev;
 	uint64_t last_task;        /* previous task-id argument (delta base) */
+	bool keys_new;             /* may hold a code key not yet named (flusher) */
 	uint32_t nev;
 	size_t len;
 	uint8_t data[WEFT__TBUF_SIZE];
@@ -541,6 +544,51 @@ static inline uint8_t *weft__put_uvarint(uint8_t *p, uint64_t v)
  * out-of-line path (weft__trace_ev). @now: a tick to reuse, or 0 to read
  * the clock.
  */
+/*
+ * The flusher names the code keys (fn, site) of a buffer before writing it,
+ * which means decoding every event; it does so only for a buffer flagged
+ * here: one that may hold a key its P has not written before in this
+ * session. A P remembers the last 16 keys it wrote (direct-mapped); a
+ * buffer of a P in a loop over one call site is never scanned. Keys
+ * written before went out in an earlier buffer of the same P, which the
+ * single FIFO flusher has named already. @p NULL (the global buffer):
+ * always flagged.
+ */
+static inline void weft__trace_key(struct weft_p *p, struct weft__tbuf *b, uint64_t key)
+{
+	if (!key)
+		return;
+	if (!p) {
+		b->keys_new = true;
+		return;
+	}
+	uint64_t *slot = &p->tkeys[(key * 0x9E3779B97F4A7C15ULL) >> 60];
+	if (__builtin_expect(*slot != key, 0)) {
+		*slot = key;
+		b->keys_new = true;
+	}
+}
+
+static inline void weft__trace_keys(struct weft_p *p, struct weft__tbuf *b, int type, uint64_t a1,
+				    uint64_t a2, uint64_t a3)
+{
+	switch (type) { /* constant at each hook */
+	case WEFT_TF_EV_TASK_CREATE:
+		weft__trace_key(p, b, a2);
+		weft__trace_key(p, b, a3);
+		break;
+	case WEFT_TF_EV_TASK_STATE:
+		weft__trace_key(p, b, a3);
+		break;
+	case WEFT_TF_EV_TASK_BLOCK:
+		weft__trace_key(p, b, a3);
+		break;
+	case WEFT_TF_EV_SYSCALL_ENTER:
+		weft__trace_key(p, b, a1);
+		break;
+	}
+}
+
 static inline void weft__trace_emit(struct weft_p *p, int type, int n, uint64_t now,
 				    uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
 				    uint64_t a4)
@@ -554,6 +602,7 @@ static inline void weft__trace_emit(struct weft_p *p, int type, int n, uint64_t 
 	}
 	if (!now)
 		now = weft__trace_ticks();
+	weft__trace_keys(p, b, type, a1, a2, a3);
 	uint8_t *q = b->data + b->len;
 	*q++ = (uint8_t)type;
 	q = weft__put_uvarint(q, now - b->t_prev);

@@ -215,6 +215,7 @@ static void buf_reset(struct weft__tbuf *b, int kind, int stream_kind, uint32_t 
 	b->len = 0;
 	b->t_first = b->t_prev = 0;
 	b->last_task = 0;
+	b->keys_new = false;
 }
 
 /* A buffer from the pool, or a new one under the cap. NULL: at the cap. */
@@ -346,6 +347,7 @@ void weft__trace_ev(struct weft_p *p, int type, int nargs, uint64_t a0, uint64_t
 			rotate(&p->tbuf, &sess.pseq[p->id]);
 			b = p->tbuf;
 		}
+		weft__trace_keys(p, b, type, a1, a2, a3);
 		ev_write(b, ticks(), type, nargs, a);
 		return;
 	}
@@ -353,6 +355,7 @@ void weft__trace_ev(struct weft_p *p, int type, int nargs, uint64_t a0, uint64_t
 	if (sess.gbuf) {
 		if (sess.gbuf->len + EV_MAX > BUF_SIZE)
 			rotate(&sess.gbuf, &sess.gseq);
+		weft__trace_keys(NULL, sess.gbuf, type, a1, a2, a3);
 		ev_write(sess.gbuf, ticks(), type, nargs, a);
 	}
 	pthread_mutex_unlock(&sess.glock);
@@ -509,6 +512,8 @@ static void emit_names(struct weft__tbuf *b)
 	uint32_t n = 0;
 	const uint8_t *p = b->data, *end = b->data + b->len;
 
+	if (!b->keys_new)
+		return; /* every key in it was named before (weft__trace_keys) */
 	while (p < end) {
 		int type = *p++;
 		uint64_t a[WEFT_TF_MAX_ARGS], d;
@@ -737,6 +742,9 @@ static int install(void)
 	struct weft_m *m = weft__getm();
 	int64_t stalled;
 
+	for (int i = 0; i < WEFT_MAX_PROCS; i++)
+		if (S.allp[i]) /* a new session names every key again */
+			memset(S.allp[i]->tkeys, 0, sizeof(S.allp[i]->tkeys));
 	for (int i = 0; i < n; i++) {
 		struct weft_p *p = S.allp[i];
 		p->tbuf = buf_get(&stalled);
@@ -806,7 +814,7 @@ WEFT_API int weft_trace_start(const char *path)
 		pthread_mutex_unlock(&start_lock);
 		return err;
 	}
-	sess.level = env_int("WEFT_TRACE_LEVEL", 3, -7, 19);
+	sess.level = env_int("WEFT_TRACE_LEVEL", 1, -7, 19);
 	sess.max_bufs = max_mem() / sizeof(struct weft__tbuf);
 	if (sess.max_bufs < (size_t)atomic_load(&S.nprocs) + 2)
 		sess.max_bufs = (size_t)atomic_load(&S.nprocs) + 2; /* one each, one spare */
