@@ -6,6 +6,8 @@
 //	select-unbuf   a receiver selects over two unbuffered channels, each fed
 //	               by its own sender goroutine; ns per select.
 //	select-buf     the same over two channels of capacity 1024.
+//
+// -trace FILE records a runtime/trace execution trace of all four.
 package main
 
 import (
@@ -13,7 +15,9 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/trace"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -57,14 +61,39 @@ func benchSelect(n int, capacity int) float64 {
 	return ns
 }
 
+// startTrace records a runtime/trace execution trace into path ("": none)
+// and returns what stops it and closes the file.
+func startTrace(path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = trace.Start(f)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chan:", err)
+		os.Exit(1)
+	}
+	return func() {
+		trace.Stop()
+		if err := f.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "chan:", err)
+			os.Exit(1)
+		}
+	}
+}
+
 func main() {
 	n := flag.Int("n", 1000000, "iterations")
+	tracef := flag.String("trace", "", "write an execution trace of the run to this file")
 	flag.Parse()
 	if *n < 1 {
 		fmt.Fprintln(os.Stderr, "usage: chan [-n N]   (N >= 1)")
 		os.Exit(2)
 	}
 
+	stop := startTrace(*tracef)
 	a, b := make(chan int), make(chan int)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -102,10 +131,17 @@ func main() {
 	close(c)
 	wg.Wait()
 	buffered := float64(time.Since(t0).Nanoseconds()) / float64(*n)
+	selUnbuf, selBuf := benchSelect(*n, 0), benchSelect(*n, 1024)
+	stop()
 
 	fmt.Printf("# go n=%d GOMAXPROCS=%d\n", *n, runtime.GOMAXPROCS(0))
 	fmt.Printf("chan-pingpong: %.1f ns/op\n", pingpong)
 	fmt.Printf("chan-buffered: %.1f ns/op\n", buffered)
-	fmt.Printf("select-unbuf: %.1f ns/op\n", benchSelect(*n, 0))
-	fmt.Printf("select-buf: %.1f ns/op\n", benchSelect(*n, 1024))
+	fmt.Printf("select-unbuf: %.1f ns/op\n", selUnbuf)
+	fmt.Printf("select-buf: %.1f ns/op\n", selBuf)
+
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		fmt.Printf("# peak-rss-kib: %d\n", ru.Maxrss) // KiB on Linux
+	}
 }

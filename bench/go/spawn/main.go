@@ -5,6 +5,8 @@
 //	             spawn + run + exit + wake of the waiter per op.
 //	spawn-burst  spawn N goroutines that each call wg.Done, then wait for
 //	             all of them: per-task cost when they pile up.
+//
+// -trace FILE records a runtime/trace execution trace of both.
 package main
 
 import (
@@ -12,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/trace"
 	"sync"
 	"syscall"
 	"time"
@@ -43,8 +46,32 @@ func report(name string, d time.Duration, n int) {
 	fmt.Printf("%s: %.1f ns/op\n", name, float64(d.Nanoseconds())/float64(n))
 }
 
+// startTrace records a runtime/trace execution trace into path ("": none)
+// and returns what stops it and closes the file.
+func startTrace(path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = trace.Start(f)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "spawn:", err)
+		os.Exit(1)
+	}
+	return func() {
+		trace.Stop()
+		if err := f.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "spawn:", err)
+			os.Exit(1)
+		}
+	}
+}
+
 func main() {
 	n := flag.Int("n", 1000000, "iterations (spawn-seq) and tasks (spawn-burst)")
+	tracef := flag.String("trace", "", "write an execution trace of the run to this file")
 	flag.Parse()
 	if *n < 1 {
 		fmt.Fprintln(os.Stderr, "spawn: -n must be at least 1")
@@ -52,8 +79,11 @@ func main() {
 	}
 	fmt.Printf("# go %s GOMAXPROCS=%d n=%d\n", runtime.Version(), runtime.GOMAXPROCS(0), *n)
 
-	report("spawn-seq", spawnSeq(*n), *n)
-	report("spawn-burst", spawnBurst(*n), *n)
+	stop := startTrace(*tracef)
+	seq, burst := spawnSeq(*n), spawnBurst(*n)
+	stop()
+	report("spawn-seq", seq, *n)
+	report("spawn-burst", burst, *n)
 
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {

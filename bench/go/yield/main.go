@@ -3,6 +3,8 @@
 //
 //	yield       two goroutines each yield N times; elapsed / (2N).
 //	yield-solo  one goroutine yields N times with nothing else runnable.
+//
+// -trace FILE records a runtime/trace execution trace of both.
 package main
 
 import (
@@ -10,7 +12,9 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/trace"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -38,8 +42,32 @@ func yieldSolo(n int) time.Duration {
 	return time.Since(start)
 }
 
+// startTrace records a runtime/trace execution trace into path ("": none)
+// and returns what stops it and closes the file.
+func startTrace(path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = trace.Start(f)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "yield:", err)
+		os.Exit(1)
+	}
+	return func() {
+		trace.Stop()
+		if err := f.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "yield:", err)
+			os.Exit(1)
+		}
+	}
+}
+
 func main() {
 	n := flag.Int("n", 5000000, "yields per goroutine")
+	tracef := flag.String("trace", "", "write an execution trace of the run to this file")
 	flag.Parse()
 	if *n < 1 {
 		fmt.Fprintln(os.Stderr, "yield: -n must be at least 1")
@@ -47,8 +75,14 @@ func main() {
 	}
 	fmt.Printf("# go %s GOMAXPROCS=%d n=%d\n", runtime.Version(), runtime.GOMAXPROCS(0), *n)
 
-	d := yieldPair(*n)
-	fmt.Printf("yield: %.1f ns/op\n", float64(d.Nanoseconds())/float64(2**n))
-	d = yieldSolo(*n)
-	fmt.Printf("yield-solo: %.1f ns/op\n", float64(d.Nanoseconds())/float64(*n))
+	stop := startTrace(*tracef)
+	pair, solo := yieldPair(*n), yieldSolo(*n)
+	stop()
+	fmt.Printf("yield: %.1f ns/op\n", float64(pair.Nanoseconds())/float64(2**n))
+	fmt.Printf("yield-solo: %.1f ns/op\n", float64(solo.Nanoseconds())/float64(*n))
+
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		fmt.Printf("# peak-rss-kib: %d\n", ru.Maxrss) // KiB on Linux
+	}
 }
