@@ -2,7 +2,8 @@
  * bench.h - what every weft benchmark program shares: the clock, the
  * "-n N" flag, and the run of the main task. Each program prints
  * "<name>: <value> ns/op" lines (bench/run.sh reads them) and "# ..."
- * comment lines.
+ * comment lines. Each measured section is marked in the trace of a traced
+ * run (WEFT_TRACE=FILE), so that bench/trace_events can count its events.
  */
 #ifndef WEFT_BENCH_H
 #define WEFT_BENCH_H
@@ -48,6 +49,23 @@ static inline void bench_run(const char *prog, weft_fn fn, void *arg)
 		fprintf(stderr, "%s: weft_main: %s\n", prog, weft_strerror(err));
 		exit(1);
 	}
+}
+
+/*
+ * A measured section: a trace region named @name (the name of its
+ * "<name>: <value> ns/op" line) around it and, at its end, a trace log of
+ * category "ops" saying how many operations its ns/op divides by. When no
+ * trace is being recorded this costs a few loads and stores.
+ */
+static inline void bench_section_begin(const char *name)
+{
+	weft_trace_region_begin(name);
+}
+
+static inline void bench_section_end(long ops)
+{
+	weft_trace_log("ops", "%ld", ops);
+	weft_trace_region_end();
 }
 
 static inline void bench_print_rss(void)

@@ -10,6 +10,7 @@
  *   select-buf      the same over two channels of capacity 1024.
  *
  * Usage: chan [-n N]   (default N = 1000000; WEFT_PROCS sets the Ps)
+ * Prints "<name>: <value> ns/op" lines and "# peak-rss-kib: X".
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -67,8 +68,11 @@ static void feed(void *arg)
 	weft_wg_done(&f->b->wg);
 }
 
-/* Select over a and b until both are closed; ns per successful select. */
-static double bench_select(struct bench *b, size_t cap)
+/*
+ * Select over a and b until both are closed; ns per successful select.
+ * @name marks the section.
+ */
+static double bench_select(struct bench *b, size_t cap, const char *name)
 {
 	struct feeder fa = { b, NULL, b->n / 2 }, fb = { b, NULL, b->n - b->n / 2 };
 	long va, vb, got = 0;
@@ -81,6 +85,7 @@ static double bench_select(struct bench *b, size_t cap)
 	weft_go(feed, &fa);
 	weft_go(feed, &fb);
 	weft_case cs[2] = { { b->a, WEFT_RECV, &va, 0 }, { b->b, WEFT_RECV, &vb, 0 } };
+	bench_section_begin(name);
 	t0 = bench_now_ns();
 	while (open > 0) {
 		int r = weft_select(cs, 2, -1);
@@ -96,6 +101,7 @@ static double bench_select(struct bench *b, size_t cap)
 		got++;
 	}
 	double ns = (double)(bench_now_ns() - t0) / (double)b->n;
+	bench_section_end(b->n);
 	if (got != b->n) {
 		fprintf(stderr, "chan: select got %ld of %ld\n", got, b->n);
 		exit(1);
@@ -116,12 +122,14 @@ static void bench_main(void *arg)
 	b->b = weft_chan_make(sizeof(long), 0);
 	weft_wg_add(&b->wg, 1);
 	weft_go(ponger, b);
+	bench_section_begin("chan-pingpong");
 	t0 = bench_now_ns();
 	for (long i = 0; i < b->n; i++) {
 		weft_chan_send(b->a, &i);
 		weft_chan_recv(b->b, &v);
 	}
 	b->pingpong_ns = (double)(bench_now_ns() - t0) / (double)b->n;
+	bench_section_end(b->n);
 	weft_wg_wait(&b->wg);
 	weft_chan_free(b->a);
 	weft_chan_free(b->b);
@@ -129,16 +137,18 @@ static void bench_main(void *arg)
 	b->a = weft_chan_make(sizeof(long), 1024);
 	weft_wg_add(&b->wg, 1);
 	weft_go(consumer, b);
+	bench_section_begin("chan-buffered");
 	t0 = bench_now_ns();
 	for (long i = 0; i < b->n; i++)
 		weft_chan_send(b->a, &i);
 	weft_chan_close(b->a);
 	weft_wg_wait(&b->wg);
 	b->buffered_ns = (double)(bench_now_ns() - t0) / (double)b->n;
+	bench_section_end(b->n);
 	weft_chan_free(b->a);
 
-	b->select_ns[0] = bench_select(b, 0);
-	b->select_ns[1] = bench_select(b, 1024);
+	b->select_ns[0] = bench_select(b, 0, "select-unbuf");
+	b->select_ns[1] = bench_select(b, 1024, "select-buf");
 }
 
 int main(int argc, char **argv)
@@ -152,5 +162,6 @@ int main(int argc, char **argv)
 	printf("chan-buffered: %.1f ns/op\n", b.buffered_ns);
 	printf("select-unbuf: %.1f ns/op\n", b.select_ns[0]);
 	printf("select-buf: %.1f ns/op\n", b.select_ns[1]);
+	bench_print_rss();
 	return 0;
 }

@@ -42,6 +42,7 @@ static void bench_main(void *arg)
 	uint64_t t0;
 	long i;
 
+	bench_section_begin("spawn-seq");
 	t0 = bench_now_ns();
 	for (i = 0; i < b->n; i++) {
 		weft_wg_add(&wg, 1);
@@ -49,13 +50,16 @@ static void bench_main(void *arg)
 		weft_wg_wait(&wg);
 	}
 	b->seq_ns = (double)(bench_now_ns() - t0) / (double)b->n;
+	bench_section_end(b->n);
 
+	bench_section_begin("spawn-burst");
 	t0 = bench_now_ns();
 	weft_wg_add(&wg, b->n);
 	for (i = 0; i < b->n; i++)
 		spawn_or_die(done, &wg);
 	weft_wg_wait(&wg);
 	b->burst_ns = (double)(bench_now_ns() - t0) / (double)b->n;
+	bench_section_end(b->n);
 }
 
 int main(int argc, char **argv)

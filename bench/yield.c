@@ -6,7 +6,7 @@
  *   yield-solo  the main task yields N times with nothing else runnable.
  *
  * Usage: yield [-n N]   (default N = 5000000; WEFT_PROCS sets the Ps)
- * Prints "<name>: <value> ns/op" lines.
+ * Prints "<name>: <value> ns/op" lines and "# peak-rss-kib: X".
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -36,6 +36,7 @@ static void bench_main(void *arg)
 	long i;
 	int t, err;
 
+	bench_section_begin("yield");
 	t0 = bench_now_ns();
 	weft_wg_add(&b->wg, 2);
 	for (t = 0; t < 2; t++) {
@@ -47,11 +48,14 @@ static void bench_main(void *arg)
 	}
 	weft_wg_wait(&b->wg);
 	b->pair_ns = (double)(bench_now_ns() - t0) / (2.0 * (double)b->n);
+	bench_section_end(2 * b->n);
 
+	bench_section_begin("yield-solo");
 	t0 = bench_now_ns();
 	for (i = 0; i < b->n; i++)
 		weft_yield();
 	b->solo_ns = (double)(bench_now_ns() - t0) / (double)b->n;
+	bench_section_end(b->n);
 }
 
 int main(int argc, char **argv)
@@ -63,5 +67,6 @@ int main(int argc, char **argv)
 	printf("# weft n=%ld\n", b.n);
 	printf("yield: %.1f ns/op\n", b.pair_ns);
 	printf("yield-solo: %.1f ns/op\n", b.solo_ns);
+	bench_print_rss();
 	return 0;
 }
