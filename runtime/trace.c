@@ -128,9 +128,6 @@ static struct session {
 	_Atomic int32_t q_note;    /* futex: the flusher sleeps here */
 	_Atomic int stopping;
 	pthread_t flusher;
-	pthread_mutex_t glock;     /* the global (no P) buffer */
-	struct weft__tbuf *gbuf;
-	uint32_t gseq;
 	uint32_t pseq[WEFT_MAX_PROCS];
 	/* flusher only: function addresses already named */
 	uint64_t *seen;
@@ -140,6 +137,19 @@ static struct session {
 	size_t zcap;
 	uint64_t events, raw_bytes, file_bytes;
 } sess;
+
+/*
+ * The global buffer: events of threads that own no P (plain threads,
+ * sysmon, an M in a syscall or between Ps). It outlives sessions - its
+ * lock is never reset, and the buffer is installed and taken back under
+ * it - so a thread that saw tracing on just before a stop and gets the
+ * lock after it finds no buffer, not a lock being reinitialized.
+ */
+static struct {
+	pthread_mutex_t lock;
+	struct weft__tbuf *buf;
+	uint32_t seq;
+} glob = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool active;
@@ -342,13 +352,13 @@ void weft__trace_ev(struct weft_p *p, int type, int nargs, uint64_t a0, uint64_t
 		ev_write(b, ticks(), type, nargs, a);
 		return;
 	}
-	pthread_mutex_lock(&sess.glock);
-	if (sess.gbuf) {
-		if (sess.gbuf->len + EV_MAX > BUF_SIZE)
-			rotate(&sess.gbuf, &sess.gseq);
-		ev_write(sess.gbuf, ticks(), type, nargs, a);
+	pthread_mutex_lock(&glob.lock);
+	if (glob.buf) {
+		if (glob.buf->len + EV_MAX > BUF_SIZE)
+			rotate(&glob.buf, &glob.seq);
+		ev_write(glob.buf, ticks(), type, nargs, a);
 	}
-	pthread_mutex_unlock(&sess.glock);
+	pthread_mutex_unlock(&glob.lock);
 }
 
 /* An event with strings, on the P the caller owns or the global buffer. */
@@ -361,13 +371,13 @@ static void trace_ev_str(struct weft_p *p, int type, int nargs, const uint64_t *
 		ev_write_str(p->tbuf, ticks(), type, nargs, a, nstr, str, len);
 		return;
 	}
-	pthread_mutex_lock(&sess.glock);
-	if (sess.gbuf) {
-		if (sess.gbuf->len + EV_STR_MAX > BUF_SIZE)
-			rotate(&sess.gbuf, &sess.gseq);
-		ev_write_str(sess.gbuf, ticks(), type, nargs, a, nstr, str, len);
+	pthread_mutex_lock(&glob.lock);
+	if (glob.buf) {
+		if (glob.buf->len + EV_STR_MAX > BUF_SIZE)
+			rotate(&glob.buf, &glob.seq);
+		ev_write_str(glob.buf, ticks(), type, nargs, a, nstr, str, len);
 	}
-	pthread_mutex_unlock(&sess.glock);
+	pthread_mutex_unlock(&glob.lock);
 }
 
 /*
@@ -728,6 +738,7 @@ static int install(void)
 {
 	int n = atomic_load(&S.nprocs);
 	struct weft_m *m = weft__getm();
+	struct weft__tbuf *b;
 	int64_t stalled;
 
 	for (int i = 0; i < n; i++) {
@@ -735,8 +746,12 @@ static int install(void)
 		p->tbuf = buf_get(&stalled);
 		buf_reset(p->tbuf, WEFT_TF_CHUNK_EVENTS, WEFT_TF_STREAM_P, (uint32_t)i);
 	}
-	sess.gbuf = buf_get(&stalled);
-	buf_reset(sess.gbuf, WEFT_TF_CHUNK_EVENTS, WEFT_TF_STREAM_M, 0);
+	b = buf_get(&stalled);
+	buf_reset(b, WEFT_TF_CHUNK_EVENTS, WEFT_TF_STREAM_M, 0);
+	pthread_mutex_lock(&glob.lock);
+	glob.buf = b;
+	glob.seq = 0;
+	pthread_mutex_unlock(&glob.lock);
 	for (int i = 0; i < n; i++) {
 		struct weft_p *p = S.allp[i];
 		if (atomic_load(&p->status) == WEFT__P_RUNNING && p->m)
@@ -766,15 +781,15 @@ static void uninstall(void)
 			p->tbuf = NULL;
 		}
 	}
-	pthread_mutex_lock(&sess.glock);
-	if (sess.gbuf->nev) {
-		sess.gbuf->seq = sess.gseq++;
-		enqueue(sess.gbuf);
+	pthread_mutex_lock(&glob.lock);
+	if (glob.buf->nev) {
+		glob.buf->seq = glob.seq++;
+		enqueue(glob.buf);
 	} else {
-		buf_put(sess.gbuf);
+		buf_put(glob.buf);
 	}
-	sess.gbuf = NULL;
-	pthread_mutex_unlock(&sess.glock);
+	glob.buf = NULL;
+	pthread_mutex_unlock(&glob.lock);
 }
 
 WEFT_API int weft_trace_start(const char *path)
@@ -815,7 +830,6 @@ WEFT_API int weft_trace_start(const char *path)
 	ZSTD_CCtx_setParameter(sess.zc, ZSTD_c_compressionLevel, sess.level);
 	ZSTD_CCtx_setParameter(sess.zc, ZSTD_c_checksumFlag, 1);
 	pthread_mutex_init(&sess.pool_lock, NULL);
-	pthread_mutex_init(&sess.glock, NULL);
 	cds_wfcq_init(&sess.q_head, &sess.q_tail);
 	dl_iterate_phdr(base_cb, &sess.code_base);
 	sess.mono0 = weft__nanotime();
@@ -897,7 +911,6 @@ WEFT_API int weft_trace_stop(void)
 	free(sess.zbuf);
 	free(sess.seen);
 	pthread_mutex_destroy(&sess.pool_lock);
-	pthread_mutex_destroy(&sess.glock);
 	active = false;
 	fin_signals_restore();
 	pthread_mutex_unlock(&start_lock);
