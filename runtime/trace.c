@@ -659,7 +659,8 @@ static void *flusher_main(void *arg)
 
 /* ---- start and stop -------------------------------------------------------- */
 
-static void write_header(uint64_t freq, bool complete)
+/* @end: the tick when tracing stopped, 0 while the trace runs. */
+static void write_header(uint64_t freq, bool complete, uint64_t end)
 {
 	uint8_t h[WEFT_TF_HEADER_SIZE] = { 0 };
 	struct timespec rt;
@@ -675,6 +676,7 @@ static void write_header(uint64_t freq, bool complete)
 	put_le(h + 40, (uint64_t)((int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec), 8);
 	put_le(h + 48, (uint64_t)atomic_load(&S.nprocs), 4);
 	put_le(h + 52, (uint64_t)getpid(), 4);
+	put_le(h + 56, end, 8);
 	if (pwrite(sess.fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) && !sess.err)
 		sess.err = errno ? -errno : -EIO;
 }
@@ -834,7 +836,7 @@ WEFT_API int weft_trace_start(const char *path)
 	dl_iterate_phdr(base_cb, &sess.code_base);
 	sess.mono0 = weft__nanotime();
 	sess.tick0 = ticks();
-	write_header(sess.tsc ? calibrate() : 1000000000, false);
+	write_header(sess.tsc ? calibrate() : 1000000000, false, 0);
 	if (lseek(sess.fd, WEFT_TF_HEADER_SIZE, SEEK_SET) < 0 || sess.err) {
 		err = sess.err ? sess.err : -errno;
 		goto fail;
@@ -896,7 +898,7 @@ WEFT_API int weft_trace_stop(void)
 	if (sess.tsc && mono1 > sess.mono0)
 		freq = (uint64_t)((long double)(tick1 - sess.tick0) * 1e9L /
 				  (long double)(mono1 - sess.mono0));
-	write_header(freq, true);
+	write_header(freq, true, tick1);
 	err = sess.err;
 	if (fsync(sess.fd) != 0 && !err && errno != EINVAL)
 		err = -errno;
