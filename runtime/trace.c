@@ -32,11 +32,48 @@
  * P waits for the flusher to give one back and records how long (STALL):
  * nothing is dropped.
  *
- * Start and stop happen under stop-the-world (or before the first task
- * runs, for WEFT_TRACE): no P is between a check of weft__trace_on and its
- * write, so buffers are installed and taken back without races. Start
- * records every existing task's state (TASK_STATE) so that a trace begun
- * mid-run shows blocked tasks as blocked.
+ * Starting happens under stop-the-world (or before the first task runs,
+ * for WEFT_TRACE). A trace begun mid-run records every existing task's
+ * state (TASK_STATE), so that blocked tasks show as blocked, and that
+ * snapshot is only consistent with the events around it if no task moves
+ * while it is taken: the buffers go in, the states are read, and tracing
+ * is turned on before any other P runs again. With the Ps running (RCU on
+ * this side too), a state read during the grace period could be older or
+ * newer than the events recorded around it, and the reader has only the
+ * clock to order the global stream against the Ps'.
+ *
+ * Stopping uses RCU - liburcu's QSBR flavour, whose readers are the Ms
+ * (rcu.c) - so that it does not pause the program. What it protects: each
+ * P's buffer (p->tbuf, with its sequence number), which whichever M owns
+ * the P writes with no lock. The read-side critical section is a hook,
+ * from its check of weft__trace_on to the end of its write (a rotation
+ * included). The quiescent states are where no hook can be: each schedule
+ * point (a task starting, a round of the scheduler loop, a yield), and
+ * the M is offline while it parks, sleeps until a timer, waits for a stop
+ * of the world or is in a syscall (its events then go to the global
+ * buffer: weft__trace_p). weft_trace_stop() waits for two grace periods,
+ * asking weft_safepoint() to pass quiescent states meanwhile. The first,
+ * with tracing still on, lets every P record what it does up to its next
+ * schedule point, as a stopped world did: the task whose wg_done woke the
+ * stopper still records its END. Then it clears weft__trace_on; after the
+ * second no M is inside a hook that saw tracing on, nor will be, so the
+ * buffers are taken back with plain stores, flushed, and the file
+ * finalized while the program runs on. The global buffer needs no RCU:
+ * its writers (plain threads, sysmon, Ms without a P) hold its mutex, and
+ * it is taken back under it after the second grace period. The stopping
+ * task keeps its P while its thread waits, twice as long as the slowest P
+ * takes to reach a schedule point (a stop of the world waited once); no
+ * one else waits.
+ *
+ * Each P's stream ends with the last event its M recorded before seeing
+ * tracing off, so the streams end at different times; the header records
+ * when tracing stopped, which is where the trace ends (the stopping task
+ * itself ran on after its last event). The cut is causally closed: an
+ * event that follows one left out, through the release/acquire chain that
+ * hands a task on, reads weft__trace_on after that one's check read 0, so
+ * it reads 0 too (read-read coherence); and an event that saw tracing on
+ * but found the global buffer gone came after the grace periods, when no
+ * P records anything.
  *
  * Causality and names. Each task carries a sequence number bumped at every
  * START and UNBLOCK; the event records it only when the task's previous
@@ -53,14 +90,13 @@
  * unset, so the reader can say the tail is lost.
  *
  * Rejected:
- *   - RCU (QSBR) publication of the session. Start needs the world stopped
- *     anyway for a consistent snapshot of task states, and with the world
- *     stopped no P is between its check of weft__trace_on and its write,
- *     so stop can take the buffers back the same way. A grace period would
- *     wait for the same thing (each M passing a schedule point) with a
- *     second mechanism, a quiescent-state call on the hot path and TSan
- *     annotations for liburcu's barriers. The signal path, the one place a
- *     non-task thread wants to stop, goes through a task instead.
+ *   - Stopping under stop-the-world, as the first version did: with every
+ *     P parked none is inside a hook, but each stop paused the whole
+ *     program until the slowest P reached a safepoint, and recorded that
+ *     pause at the end of the trace. A grace period waits for the same
+ *     schedule points without stopping anyone, for two loads and a compare
+ *     per schedule (yield and channel ping-pong unchanged, within noise).
+ *   - RCU for starting too: see "Starting".
  *   - A lock-free global ring (one cache line bouncing on every event).
  *   - Compressing on the emitting P: zstd costs ~1-3 ns/byte, on the
  *     flusher it overlaps with the program.
@@ -572,7 +608,7 @@ static void flush_one(struct weft__tbuf *b)
  * SIGINT and SIGTERM finalize the trace, then kill the process as the
  * signal would have. The handler only records the signal and wakes the
  * flusher (both async-signal-safe); the flusher starts a task that calls
- * weft_trace_stop(), which stops the world like any other stop, finishes
+ * weft_trace_stop(), which stops the trace like any other stop, finishes
  * the file and re-raises the signal with its old disposition back. A
  * second signal while that runs kills at once. Installed only over the
  * default disposition: a program's own handler is left alone.
@@ -635,9 +671,10 @@ static void *flusher_main(void *arg)
 		struct cds_wfcq_node *node;
 
 		atomic_store(&sess.q_note, 0);
-		/* A task, not this thread, stops: stopping needs the world
-		 * stopped. If none can be started (weft_main is ending), the
-		 * stop weft_main makes re-raises the signal. */
+		/* A task, not this thread, stops: the stop joins this thread,
+		 * and plain threads may not stop while the runtime runs. If
+		 * none can be started (weft_main is ending), the stop
+		 * weft_main makes re-raises the signal. */
 		if (atomic_load(&sig_pending) && !sig_stop_started) {
 			sig_stop_started = true;
 			weft_go(sig_stop_task, NULL);
@@ -768,10 +805,22 @@ static int install(void)
 	return 0;
 }
 
-/* Take every buffer back and queue it. World stopped, or nothing runs. */
+/*
+ * Let every P record up to its next schedule point, turn tracing off,
+ * wait until no M is in a hook, then take every buffer back and queue it
+ * (see "Stopping"). The world runs on. From weft_trace_stop only.
+ */
 static void uninstall(void)
 {
+	/* A task looping on weft_safepoint() passes quiescent states too. */
+	atomic_fetch_or(&weft__safepoint_pending, WEFT__SP_RCU);
+	weft__rcu_synchronize();
 	atomic_store(&weft__trace_on, 0);
+	weft__rcu_synchronize();
+	atomic_fetch_and(&weft__safepoint_pending, ~WEFT__SP_RCU);
+	/* No M is between a check that saw tracing on and its write now, and
+	 * none will be: allp and pcount change only with the world stopped,
+	 * which cannot happen while our P runs this. */
 	for (int i = 0; i < S.pcount; i++) {
 		struct weft_p *p = S.allp[i];
 		if (p && p->tbuf) {
@@ -804,7 +853,7 @@ WEFT_API int weft_trace_start(const char *path)
 		return -EINVAL;
 	if (!in_task && atomic_load(&S.running) && !weft__trace_prestart)
 		return -EINVAL;
-	pthread_mutex_lock(&start_lock);
+	weft__rcu_mutex_lock(&start_lock);
 	if (active) {
 		pthread_mutex_unlock(&start_lock);
 		return -EBUSY;
@@ -874,18 +923,12 @@ WEFT_API int weft_trace_stop(void)
 
 	if (!in_task && atomic_load(&S.running) && !weft__trace_prestart)
 		return -EINVAL;
-	pthread_mutex_lock(&start_lock);
+	weft__rcu_mutex_lock(&start_lock);
 	if (!active) {
 		pthread_mutex_unlock(&start_lock);
 		return -EINVAL;
 	}
-	if (in_task) {
-		weft_stop_the_world("trace");
-		uninstall();
-		weft_start_the_world();
-	} else {
-		uninstall();
-	}
+	uninstall();
 	mono1 = weft__nanotime();
 	tick1 = ticks();
 	atomic_store(&sess.stopping, 1);
@@ -927,7 +970,7 @@ bool weft__trace_active(void)
 {
 	bool a;
 
-	pthread_mutex_lock(&start_lock);
+	weft__rcu_mutex_lock(&start_lock);
 	a = active;
 	pthread_mutex_unlock(&start_lock);
 	return a;
