@@ -27,7 +27,9 @@
  *     waiting for the tracer's start lock. An online M blocked on
  *     something that the thread waiting for a grace period must do first
  *     would deadlock with it: the grace period waits for the M, the M for
- *     the stopper, whose own P is held while it waits.
+ *     the stopper, whose own P is held while it waits. A quiescent state
+ *     asked for while offline (weft_safepoint in a syscall) is ignored:
+ *     urcu's would bring the thread online.
  *
  * The check. urcu's inline quiescent state (_LGPL_SOURCE) reads the
  * reader's counter through a thread-local variable of liburcu-qsbr.so,
@@ -47,10 +49,15 @@
  * period acquires it: the order urcu guarantees, told to TSan (TSan builds
  * only; no suppressions).
  *
+ * The flavour is the process's: a program that uses liburcu-qsbr itself
+ * shares the registry, so its grace periods wait for the Ms too (and are
+ * as short); it must not register an M again, and a task must not reach
+ * a scheduling point inside a read-side critical section of its own.
+ *
  * Rejected: the inline _urcu_qsbr_* functions at the schedule points (the
  * thread-local address above); registering sysmon, the flusher and plain
- * threads (they emit only into the global buffer, which a mutex protects,
- * and the flusher must not be waited for by the thread that joins it).
+ * threads (none writes a P's buffer: sysmon and plain threads emit into
+ * the global buffer, under its mutex, and the flusher emits nothing).
  */
 #include "config.h"
 
