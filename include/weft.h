@@ -383,6 +383,9 @@ WEFT_API int weft_trace_start(const char *path);
 /**
  * weft_trace_stop - stop recording, write everything buffered and close
  * the file. A trace still open when weft_main() returns is stopped then.
+ * Does not stop the world: the other tasks run on while it waits for every
+ * P to pass a scheduling point (or weft_safepoint()) and for the file to
+ * be written; the calling task keeps its P meanwhile.
  * Returns 0, -EINVAL if no trace is running, or the first write error.
  */
 WEFT_API int weft_trace_stop(void);

@@ -229,6 +229,10 @@ struct weft_m {
 	size_t altstack_size;
 	uint64_t rand;
 	bool exited;
+	/* urcu-qsbr (rcu.c): liburcu's grace-period counter and this thread's
+	 * reader counter, cached so that a quiescent state needs no TLS */
+	const unsigned long *rcu_gp;
+	unsigned long *rcu_ctr;
 };
 
 /* ---- the scheduler --------------------------------------------------- */
@@ -300,8 +304,13 @@ struct weft__sched {
 
 extern struct weft__sched weft__sched;
 
-/* A single flag that is non-zero when a safepoint has work to do. */
+/*
+ * Non-zero when a safepoint has work to do. Bit 0: the world is stopping
+ * (or the runtime exiting); bit 1: sysmon asks some P to yield; bit 2: a
+ * grace period waits (rcu.c), so pass a quiescent state.
+ */
 extern _Atomic int weft__safepoint_pending;
+#define WEFT__SP_RCU 4
 
 /*
  * liburcu 0.13's wfcqueue synchronizes with inline assembly that
@@ -433,6 +442,25 @@ static inline void weft__light_fence(void)
 		atomic_signal_fence(memory_order_seq_cst);
 	else
 		weft__fence();
+}
+
+/*
+ * rcu.c: the Ms as urcu-qsbr readers. weft__rcu_quiescent at a schedule
+ * point: two loads and a compare unless a grace period waits for this M.
+ */
+void weft__rcu_register(struct weft_m *m);
+void weft__rcu_unregister(void);
+void weft__rcu_quiescent_slow(void);
+void weft__rcu_offline(void);
+void weft__rcu_online(void);
+void weft__rcu_synchronize(void);
+void weft__rcu_mutex_lock(pthread_mutex_t *l);
+static inline void weft__rcu_quiescent(struct weft_m *m)
+{
+	if (__builtin_expect(__atomic_load_n(m->rcu_gp, __ATOMIC_RELAXED) !=
+				     __atomic_load_n(m->rcu_ctr, __ATOMIC_RELAXED),
+			     0))
+		weft__rcu_quiescent_slow();
 }
 
 /* tasks.c */

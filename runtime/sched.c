@@ -533,8 +533,10 @@ void weft__stopm(struct weft_m *m)
 	S.nmidle++;
 	weft__checkdead();
 	pthread_mutex_unlock(&S.lock);
+	weft__rcu_offline(); /* no P: holds up no grace period while parked */
 	while (atomic_load_explicit(&m->park, memory_order_acquire) == 0)
 		weft__futex_wait(&m->park, 0, -1);
+	weft__rcu_online();
 	if (m->nextp) {
 		weft__acquirep(m, m->nextp);
 		m->nextp = NULL;
@@ -648,6 +650,7 @@ static inline struct weft_m *run_task(struct weft_m *m, struct weft__ctx *from,
 {
 	if (!t->stack)
 		give_stack(m->p, t);
+	weft__rcu_quiescent(m);
 	WEFT__TRACE_START(m->p, t);
 	m->curg = t;
 	atomic_store_explicit(&t->status, WEFT__T_RUNNING, relaxed);
@@ -705,6 +708,7 @@ static struct weft_task *findrunnable(struct weft_m *m)
 	bool was_spinning;
 
 top:
+	weft__rcu_quiescent(m);
 	if (atomic_load(&S.shutdown) || atomic_load(&m->sys) == WEFT__M_SYS_ABANDONED)
 		return NULL;
 	if (!m->p) {
@@ -783,6 +787,7 @@ static void schedule_loop(struct weft_m *m)
 
 static void mexit(struct weft_m *m)
 {
+	weft__rcu_unregister();
 	weft__altstack_fini(m);
 	setm(NULL);
 	if (atomic_load(&m->sys) == WEFT__M_SYS_ABANDONED) {
@@ -803,6 +808,7 @@ static void *mstart(void *arg)
 	struct weft_m *m = arg;
 
 	setm(m);
+	weft__rcu_register(m);
 	WEFT__TRACE(NULL, M_CREATE, 2, m->id, gettid(), 0);
 	weft__ctx_init_thread(&m->g0);
 	weft__altstack_init(m);
@@ -855,6 +861,7 @@ static struct weft_task *task_exit(struct weft_m *m, struct weft_task *t)
 		weft__task_free(m->p, t);
 		m->curg = next;
 		atomic_store_explicit(&next->status, WEFT__T_RUNNING, relaxed);
+		weft__rcu_quiescent(m);
 		WEFT__TRACE_START(m->p, next);
 		return next;
 	}
@@ -1063,8 +1070,12 @@ WEFT_API void weft_yield(void)
 		next = take_oldest(p);
 	if (!next && gq_nonempty())
 		next = gq_get(p, 1);
-	if (!next)
-		return; /* nothing else runnable here: keep going */
+	if (!next) {
+		/* Nothing else runnable here: keep going, past a quiescent
+		 * state (a task polling a flag must not hold up a trace stop). */
+		weft__rcu_quiescent(m);
+		return;
+	}
 	atomic_store_explicit(&cur->status, WEFT__T_RUNNABLE, relaxed);
 	WEFT__TRACE_SWITCH(p, TASK_YIELD, 1, cur->id, 0, 0, 0);
 	m->after = WEFT__A_REQUEUE;

@@ -101,6 +101,8 @@ void weft__safepoint_slow(void)
 		weft__mcall(m, WEFT__A_REQUEUE, NULL, NULL);
 		return;
 	}
+	if (pending & WEFT__SP_RCU)
+		weft__rcu_quiescent(m); /* a trace stop waits for us (rcu.c) */
 	if ((pending & 2) && m->p && atomic_load_explicit(&m->p->preempt, memory_order_relaxed))
 		weft_yield();
 }
@@ -150,7 +152,11 @@ WEFT_API void weft_stop_the_world(const char *reason)
 	while (S.stopwait > 0) {
 		atomic_store(&S.stopnote, 0);
 		pthread_mutex_unlock(&S.lock);
+		/* Offline: a P we wait for may be held by a trace stop that
+		 * waits for a grace period (rcu.c). */
+		weft__rcu_offline();
 		weft__futex_wait(&S.stopnote, 0, -1);
+		weft__rcu_online();
 		pthread_mutex_lock(&S.lock);
 	}
 	pthread_mutex_unlock(&S.lock);

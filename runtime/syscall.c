@@ -64,6 +64,9 @@ WEFT_API void weft_syscall_enter(void)
 		enter_while_pending(p);
 	if (atomic_load_explicit(&S.sysmon_sleeping, memory_order_relaxed))
 		weft__sysmon_wake();
+	/* No more events on the P (weft__trace_p is NULL from the store
+	 * below on): offline for the call, which may last (rcu.c). */
+	weft__rcu_offline();
 	/*
 	 * Last: from this store on, a weft_main() that is ending may abandon
 	 * this M and free the Ps, so nothing below touches the P. If it is
@@ -120,6 +123,7 @@ WEFT_API void weft_syscall_exit(void)
 			exit_abandoned(m);
 		return; /* not in a syscall: unpaired exit */
 	}
+	weft__rcu_online(); /* before any event on a P */
 	t->wait_reason = WEFT__W_NONE;
 	p = m->oldp;
 	m->oldp = NULL;

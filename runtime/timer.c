@@ -328,7 +328,9 @@ bool weft__timers_sleep(struct weft_m *m)
 				due = true;
 				break;
 			}
+			weft__rcu_offline(); /* no P, maybe for long (rcu.c) */
 			weft__futex_wait(&S.tnote, 0, next - now);
+			weft__rcu_online();
 		}
 		atomic_store(&S.tsleep_until, 0);
 		if (atomic_load(&S.shutdown)) {

@@ -32,11 +32,48 @@
  * P waits for the flusher to give one back and records how long (STALL):
  * nothing is dropped.
  *
- * Start and stop happen under stop-the-world (or before the first task
- * runs, for WEFT_TRACE): no P is between a check of weft__trace_on and its
- * write, so buffers are installed and taken back without races. Start
- * records every existing task's state (TASK_STATE) so that a trace begun
- * mid-run shows blocked tasks as blocked.
+ * Starting happens under stop-the-world (or before the first task runs,
+ * for WEFT_TRACE). A trace begun mid-run records every existing task's
+ * state (TASK_STATE), so that blocked tasks show as blocked, and that
+ * snapshot is only consistent with the events around it if no task moves
+ * while it is taken: the buffers go in, the states are read, and tracing
+ * is turned on before any other P runs again. With the Ps running (RCU on
+ * this side too), a state read during the grace period could be older or
+ * newer than the events recorded around it, and the reader has only the
+ * clock to order the global stream against the Ps'.
+ *
+ * Stopping uses RCU - liburcu's QSBR flavour, whose readers are the Ms
+ * (rcu.c) - so that it does not pause the program. What it protects: each
+ * P's buffer (p->tbuf, with its sequence number), which whichever M owns
+ * the P writes with no lock. The read-side critical section is a hook,
+ * from its check of weft__trace_on to the end of its write (a rotation
+ * included). The quiescent states are where no hook can be: each schedule
+ * point (a task starting, a round of the scheduler loop, a yield), and
+ * the M is offline while it parks, sleeps until a timer, waits for a stop
+ * of the world or is in a syscall (its events then go to the global
+ * buffer: weft__trace_p). weft_trace_stop() waits for two grace periods,
+ * asking weft_safepoint() to pass quiescent states meanwhile. The first,
+ * with tracing still on, lets every P record what it does up to its next
+ * schedule point, as a stopped world did: the task whose wg_done woke the
+ * stopper still records its END. Then it clears weft__trace_on; after the
+ * second no M is inside a hook that saw tracing on, nor will be, so the
+ * buffers are taken back with plain stores, flushed, and the file
+ * finalized while the program runs on. The global buffer needs no RCU:
+ * its writers (plain threads, sysmon, Ms without a P) hold its mutex, and
+ * it is taken back under it after the second grace period. The stopping
+ * task keeps its P while its thread waits, twice as long as the slowest P
+ * takes to reach a schedule point (a stop of the world waited once); no
+ * one else waits.
+ *
+ * Each P's stream ends with the last event its M recorded before seeing
+ * tracing off, so the streams end at different times; the header records
+ * when tracing stopped, which is where the trace ends (the stopping task
+ * itself ran on after its last event). The cut is causally closed: an
+ * event that follows one left out, through the release/acquire chain that
+ * hands a task on, reads weft__trace_on after that one's check read 0, so
+ * it reads 0 too (read-read coherence); and an event that saw tracing on
+ * but found the global buffer gone came after the grace periods, when no
+ * P records anything.
  *
  * Causality and names. Each task carries a sequence number bumped at every
  * START and UNBLOCK; the event records it only when the task's previous
@@ -53,14 +90,13 @@
  * unset, so the reader can say the tail is lost.
  *
  * Rejected:
- *   - RCU (QSBR) publication of the session. Start needs the world stopped
- *     anyway for a consistent snapshot of task states, and with the world
- *     stopped no P is between its check of weft__trace_on and its write,
- *     so stop can take the buffers back the same way. A grace period would
- *     wait for the same thing (each M passing a schedule point) with a
- *     second mechanism, a quiescent-state call on the hot path and TSan
- *     annotations for liburcu's barriers. The signal path, the one place a
- *     non-task thread wants to stop, goes through a task instead.
+ *   - Stopping under stop-the-world, as the first version did: with every
+ *     P parked none is inside a hook, but each stop paused the whole
+ *     program until the slowest P reached a safepoint, and recorded that
+ *     pause at the end of the trace. A grace period waits for the same
+ *     schedule points without stopping anyone, for two loads and a compare
+ *     per schedule (yield and channel ping-pong unchanged, within noise).
+ *   - RCU for starting too: see "Starting".
  *   - A lock-free global ring (one cache line bouncing on every event).
  *   - Compressing on the emitting P: zstd costs ~1-3 ns/byte, on the
  *     flusher it overlaps with the program.
@@ -128,9 +164,6 @@ static struct session {
 	_Atomic int32_t q_note;    /* futex: the flusher sleeps here */
 	_Atomic int stopping;
 	pthread_t flusher;
-	pthread_mutex_t glock;     /* the global (no P) buffer */
-	struct weft__tbuf *gbuf;
-	uint32_t gseq;
 	uint32_t pseq[WEFT_MAX_PROCS];
 	/* flusher only: function addresses already named */
 	uint64_t *seen;
@@ -140,6 +173,19 @@ static struct session {
 	size_t zcap;
 	uint64_t events, raw_bytes, file_bytes;
 } sess;
+
+/*
+ * The global buffer: events of threads that own no P (plain threads,
+ * sysmon, an M in a syscall or between Ps). It outlives sessions - its
+ * lock is never reset, and the buffer is installed and taken back under
+ * it - so a thread that saw tracing on just before a stop and gets the
+ * lock after it finds no buffer, not a lock being reinitialized.
+ */
+static struct {
+	pthread_mutex_t lock;
+	struct weft__tbuf *buf;
+	uint32_t seq;
+} glob = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool active;
@@ -351,14 +397,14 @@ void weft__trace_ev(struct weft_p *p, int type, int nargs, uint64_t a0, uint64_t
 		ev_write(b, ticks(), type, nargs, a);
 		return;
 	}
-	pthread_mutex_lock(&sess.glock);
-	if (sess.gbuf) {
-		if (sess.gbuf->len + EV_MAX > BUF_SIZE)
-			rotate(&sess.gbuf, &sess.gseq);
-		weft__trace_keys(NULL, sess.gbuf, type, a1, a2, a3);
-		ev_write(sess.gbuf, ticks(), type, nargs, a);
+	pthread_mutex_lock(&glob.lock);
+	if (glob.buf) {
+		if (glob.buf->len + EV_MAX > BUF_SIZE)
+			rotate(&glob.buf, &glob.seq);
+		weft__trace_keys(NULL, glob.buf, type, a1, a2, a3);
+		ev_write(glob.buf, ticks(), type, nargs, a);
 	}
-	pthread_mutex_unlock(&sess.glock);
+	pthread_mutex_unlock(&glob.lock);
 }
 
 /* An event with strings, on the P the caller owns or the global buffer. */
@@ -371,13 +417,13 @@ static void trace_ev_str(struct weft_p *p, int type, int nargs, const uint64_t *
 		ev_write_str(p->tbuf, ticks(), type, nargs, a, nstr, str, len);
 		return;
 	}
-	pthread_mutex_lock(&sess.glock);
-	if (sess.gbuf) {
-		if (sess.gbuf->len + EV_STR_MAX > BUF_SIZE)
-			rotate(&sess.gbuf, &sess.gseq);
-		ev_write_str(sess.gbuf, ticks(), type, nargs, a, nstr, str, len);
+	pthread_mutex_lock(&glob.lock);
+	if (glob.buf) {
+		if (glob.buf->len + EV_STR_MAX > BUF_SIZE)
+			rotate(&glob.buf, &glob.seq);
+		ev_write_str(glob.buf, ticks(), type, nargs, a, nstr, str, len);
 	}
-	pthread_mutex_unlock(&sess.glock);
+	pthread_mutex_unlock(&glob.lock);
 }
 
 /*
@@ -574,7 +620,7 @@ static void flush_one(struct weft__tbuf *b)
  * SIGINT and SIGTERM finalize the trace, then kill the process as the
  * signal would have. The handler only records the signal and wakes the
  * flusher (both async-signal-safe); the flusher starts a task that calls
- * weft_trace_stop(), which stops the world like any other stop, finishes
+ * weft_trace_stop(), which stops the trace like any other stop, finishes
  * the file and re-raises the signal with its old disposition back. A
  * second signal while that runs kills at once. Installed only over the
  * default disposition: a program's own handler is left alone.
@@ -637,9 +683,10 @@ static void *flusher_main(void *arg)
 		struct cds_wfcq_node *node;
 
 		atomic_store(&sess.q_note, 0);
-		/* A task, not this thread, stops: stopping needs the world
-		 * stopped. If none can be started (weft_main is ending), the
-		 * stop weft_main makes re-raises the signal. */
+		/* A task, not this thread, stops: the stop joins this thread,
+		 * and plain threads may not stop while the runtime runs. If
+		 * none can be started (weft_main is ending), the stop
+		 * weft_main makes re-raises the signal. */
 		if (atomic_load(&sig_pending) && !sig_stop_started) {
 			sig_stop_started = true;
 			weft_go(sig_stop_task, NULL);
@@ -661,7 +708,8 @@ static void *flusher_main(void *arg)
 
 /* ---- start and stop -------------------------------------------------------- */
 
-static void write_header(uint64_t freq, bool complete)
+/* @end: the tick when tracing stopped, 0 while the trace runs. */
+static void write_header(uint64_t freq, bool complete, uint64_t end)
 {
 	uint8_t h[WEFT_TF_HEADER_SIZE] = { 0 };
 	struct timespec rt;
@@ -677,6 +725,7 @@ static void write_header(uint64_t freq, bool complete)
 	put_le(h + 40, (uint64_t)((int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec), 8);
 	put_le(h + 48, (uint64_t)atomic_load(&S.nprocs), 4);
 	put_le(h + 52, (uint64_t)getpid(), 4);
+	put_le(h + 56, end, 8);
 	if (pwrite(sess.fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) && !sess.err)
 		sess.err = errno ? -errno : -EIO;
 }
@@ -740,6 +789,7 @@ static int install(void)
 {
 	int n = atomic_load(&S.nprocs);
 	struct weft_m *m = weft__getm();
+	struct weft__tbuf *b;
 	int64_t stalled;
 
 	for (int i = 0; i < WEFT_MAX_PROCS; i++)
@@ -750,8 +800,12 @@ static int install(void)
 		p->tbuf = buf_get(&stalled);
 		buf_reset(p->tbuf, WEFT_TF_CHUNK_EVENTS, WEFT_TF_STREAM_P, (uint32_t)i);
 	}
-	sess.gbuf = buf_get(&stalled);
-	buf_reset(sess.gbuf, WEFT_TF_CHUNK_EVENTS, WEFT_TF_STREAM_M, 0);
+	b = buf_get(&stalled);
+	buf_reset(b, WEFT_TF_CHUNK_EVENTS, WEFT_TF_STREAM_M, 0);
+	pthread_mutex_lock(&glob.lock);
+	glob.buf = b;
+	glob.seq = 0;
+	pthread_mutex_unlock(&glob.lock);
 	for (int i = 0; i < n; i++) {
 		struct weft_p *p = S.allp[i];
 		if (atomic_load(&p->status) == WEFT__P_RUNNING && p->m)
@@ -766,10 +820,22 @@ static int install(void)
 	return 0;
 }
 
-/* Take every buffer back and queue it. World stopped, or nothing runs. */
+/*
+ * Let every P record up to its next schedule point, turn tracing off,
+ * wait until no M is in a hook, then take every buffer back and queue it
+ * (see "Stopping"). The world runs on. From weft_trace_stop only.
+ */
 static void uninstall(void)
 {
+	/* A task looping on weft_safepoint() passes quiescent states too. */
+	atomic_fetch_or(&weft__safepoint_pending, WEFT__SP_RCU);
+	weft__rcu_synchronize();
 	atomic_store(&weft__trace_on, 0);
+	weft__rcu_synchronize();
+	atomic_fetch_and(&weft__safepoint_pending, ~WEFT__SP_RCU);
+	/* No M is between a check that saw tracing on and its write now, and
+	 * none will be: allp and pcount change only with the world stopped,
+	 * which cannot happen while our P runs this. */
 	for (int i = 0; i < S.pcount; i++) {
 		struct weft_p *p = S.allp[i];
 		if (p && p->tbuf) {
@@ -781,15 +847,15 @@ static void uninstall(void)
 			p->tbuf = NULL;
 		}
 	}
-	pthread_mutex_lock(&sess.glock);
-	if (sess.gbuf->nev) {
-		sess.gbuf->seq = sess.gseq++;
-		enqueue(sess.gbuf);
+	pthread_mutex_lock(&glob.lock);
+	if (glob.buf->nev) {
+		glob.buf->seq = glob.seq++;
+		enqueue(glob.buf);
 	} else {
-		buf_put(sess.gbuf);
+		buf_put(glob.buf);
 	}
-	sess.gbuf = NULL;
-	pthread_mutex_unlock(&sess.glock);
+	glob.buf = NULL;
+	pthread_mutex_unlock(&glob.lock);
 }
 
 WEFT_API int weft_trace_start(const char *path)
@@ -802,7 +868,7 @@ WEFT_API int weft_trace_start(const char *path)
 		return -EINVAL;
 	if (!in_task && atomic_load(&S.running) && !weft__trace_prestart)
 		return -EINVAL;
-	pthread_mutex_lock(&start_lock);
+	weft__rcu_mutex_lock(&start_lock);
 	if (active) {
 		pthread_mutex_unlock(&start_lock);
 		return -EBUSY;
@@ -830,12 +896,11 @@ WEFT_API int weft_trace_start(const char *path)
 	ZSTD_CCtx_setParameter(sess.zc, ZSTD_c_compressionLevel, sess.level);
 	ZSTD_CCtx_setParameter(sess.zc, ZSTD_c_checksumFlag, 1);
 	pthread_mutex_init(&sess.pool_lock, NULL);
-	pthread_mutex_init(&sess.glock, NULL);
 	cds_wfcq_init(&sess.q_head, &sess.q_tail);
 	dl_iterate_phdr(base_cb, &sess.code_base);
 	sess.mono0 = weft__nanotime();
 	sess.tick0 = ticks();
-	write_header(sess.tsc ? calibrate() : 1000000000, false);
+	write_header(sess.tsc ? calibrate() : 1000000000, false, 0);
 	if (lseek(sess.fd, WEFT_TF_HEADER_SIZE, SEEK_SET) < 0 || sess.err) {
 		err = sess.err ? sess.err : -errno;
 		goto fail;
@@ -873,18 +938,12 @@ WEFT_API int weft_trace_stop(void)
 
 	if (!in_task && atomic_load(&S.running) && !weft__trace_prestart)
 		return -EINVAL;
-	pthread_mutex_lock(&start_lock);
+	weft__rcu_mutex_lock(&start_lock);
 	if (!active) {
 		pthread_mutex_unlock(&start_lock);
 		return -EINVAL;
 	}
-	if (in_task) {
-		weft_stop_the_world("trace");
-		uninstall();
-		weft_start_the_world();
-	} else {
-		uninstall();
-	}
+	uninstall();
 	mono1 = weft__nanotime();
 	tick1 = ticks();
 	atomic_store(&sess.stopping, 1);
@@ -897,7 +956,7 @@ WEFT_API int weft_trace_stop(void)
 	if (sess.tsc && mono1 > sess.mono0)
 		freq = (uint64_t)((long double)(tick1 - sess.tick0) * 1e9L /
 				  (long double)(mono1 - sess.mono0));
-	write_header(freq, true);
+	write_header(freq, true, tick1);
 	err = sess.err;
 	if (fsync(sess.fd) != 0 && !err && errno != EINVAL)
 		err = -errno;
@@ -912,7 +971,6 @@ WEFT_API int weft_trace_stop(void)
 	free(sess.zbuf);
 	free(sess.seen);
 	pthread_mutex_destroy(&sess.pool_lock);
-	pthread_mutex_destroy(&sess.glock);
 	active = false;
 	fin_signals_restore();
 	pthread_mutex_unlock(&start_lock);
@@ -927,7 +985,7 @@ bool weft__trace_active(void)
 {
 	bool a;
 
-	pthread_mutex_lock(&start_lock);
+	weft__rcu_mutex_lock(&start_lock);
 	a = active;
 	pthread_mutex_unlock(&start_lock);
 	return a;

@@ -94,6 +94,11 @@ static void spawn_child(void *arg)
 	weft_wg_done(&spawned);
 }
 
+static void spawn_child_of(void *arg)
+{
+	weft_wg_done(arg);
+}
+
 static uint64_t main_id;
 
 static void main_spawns(void *arg)
@@ -434,6 +439,181 @@ START_TEST(test_restart_snapshot)
 				seen = true;
 			}
 		ck_assert_msg(seen, "round %d: no snapshot of the blocked task", round);
+		free_all(&e);
+		unlink(p2);
+	}
+}
+END_TEST
+
+/* ---- stopping while the other Ps keep emitting ------------------------------------ */
+
+/*
+ * weft_trace_stop() does not stop the world: it waits for a grace period
+ * while everyone else runs on. Here, while it waits, other tasks bounce
+ * values over channels, spawn, log, enter syscalls, poll weft_safepoint()
+ * and stop the world themselves; each of several traces started and
+ * stopped among them must read back complete and consistent (the reader
+ * checks every task's state machine and the causal order across
+ * streams), and record no stop of the world for the stop itself.
+ */
+#define BUSY_ROUNDS 6
+#define BUSY_PAIRS 2
+#define BUSY_STEPS 3000 /* ping-pong round trips per trace, at least */
+
+static _Atomic int busy_quit;
+static _Atomic unsigned long busy_steps;
+static weft_wg busy_done = WEFT_WG_INIT;
+static weft_chan *busy_ping[BUSY_PAIRS], *busy_pong[BUSY_PAIRS];
+
+static void busy_ponger(void *arg)
+{
+	long i = (long)(intptr_t)arg, v;
+
+	for (;;) {
+		if (weft_chan_recv(busy_ping[i], &v) != 0)
+			ck_abort_msg("ponger recv");
+		if (v < 0)
+			break;
+		weft_chan_send(busy_pong[i], &v);
+	}
+	weft_wg_done(&busy_done);
+}
+
+static void busy_pinger(void *arg)
+{
+	long i = (long)(intptr_t)arg, v, stop = -1;
+
+	for (v = 0; !atomic_load(&busy_quit); v++) {
+		long w;
+		weft_chan_send(busy_ping[i], &v);
+		weft_chan_recv(busy_pong[i], &w);
+		if (w != v)
+			ck_abort_msg("pong %ld for ping %ld", w, v);
+		atomic_fetch_add(&busy_steps, 1);
+	}
+	weft_chan_send(busy_ping[i], &stop);
+	weft_wg_done(&busy_done);
+}
+
+static void busy_spawner(void *arg)
+{
+	weft_wg wg = WEFT_WG_INIT;
+
+	(void)arg;
+	while (!atomic_load(&busy_quit)) {
+		weft_wg_add(&wg, 64);
+		for (int i = 0; i < 64; i++)
+			go_ok(spawn_child_of, &wg);
+		weft_trace_log("busy", "spawned %d", 64);
+		weft_wg_wait(&wg);
+	}
+	weft_wg_done(&busy_done);
+}
+
+static void busy_syscaller(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&busy_quit)) {
+		weft_syscall_enter();
+		(void)getppid();
+		weft_syscall_exit();
+		weft_yield();
+	}
+	weft_wg_done(&busy_done);
+}
+
+static void busy_stopper(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&busy_quit)) {
+		weft_stop_the_world(NULL);
+		weft_start_the_world();
+		for (int i = 0; i < 20 && !atomic_load(&busy_quit); i++)
+			weft_yield();
+	}
+	weft_wg_done(&busy_done);
+}
+
+static void busy_poller(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&busy_quit))
+		weft_safepoint(); /* no yield, no block: only the safepoint */
+	weft_wg_done(&busy_done);
+}
+
+static void main_busy(void *arg)
+{
+	char p2[300];
+
+	(void)arg;
+	atomic_store(&busy_quit, 0);
+	for (int i = 0; i < BUSY_PAIRS; i++) {
+		busy_ping[i] = weft_chan_make(sizeof(long), 0);
+		busy_pong[i] = weft_chan_make(sizeof(long), 0);
+	}
+	weft_wg_add(&busy_done, 2 * BUSY_PAIRS + 4);
+	for (int i = 0; i < BUSY_PAIRS; i++) {
+		go_ok(busy_ponger, (void *)(intptr_t)i);
+		go_ok(busy_pinger, (void *)(intptr_t)i);
+	}
+	go_ok(busy_spawner, NULL);
+	go_ok(busy_syscaller, NULL);
+	go_ok(busy_stopper, NULL);
+	go_ok(busy_poller, NULL);
+	for (int round = 0; round < BUSY_ROUNDS; round++) {
+		unsigned long base;
+
+		snprintf(p2, sizeof(p2), "%s.%d", path, round);
+		if (weft_trace_start(p2) != 0)
+			ck_abort_msg("round %d: trace start failed", round);
+		/* Until the others have been busy for a while (no clock). */
+		base = atomic_load(&busy_steps);
+		while (atomic_load(&busy_steps) - base < BUSY_STEPS)
+			weft_yield();
+		if (weft_trace_stop() != 0)
+			ck_abort_msg("round %d: trace stop failed", round);
+	}
+	atomic_store(&busy_quit, 1);
+	weft_wg_wait(&busy_done);
+	for (int i = 0; i < BUSY_PAIRS; i++) {
+		weft_chan_free(busy_ping[i]);
+		weft_chan_free(busy_pong[i]);
+	}
+}
+
+START_TEST(test_stop_busy)
+{
+	static const int procs[3] = { 2, 3, 4 };
+	char p2[300];
+
+	make_path("busy");
+	run_main(procs[_i], main_busy, NULL);
+	for (int round = 0; round < BUSY_ROUNDS; round++) {
+		struct evs e;
+		weft_trace_info info;
+		size_t other_ps = 0, pings = 0;
+
+		snprintf(p2, sizeof(p2), "%s.%d", path, round);
+		read_all(p2, &e);
+		ck_assert_msg(e.end == 0, "round %d: read: %s", round, e.err);
+		weft_trace_get_info(e.t, &info);
+		ck_assert_int_eq(info.complete, 1);
+		for (size_t i = 0; i < e.n; i++) {
+			if (e.v[i].p > 0)
+				other_ps++;
+			if (e.v[i].type == WEFT_TEV_TASK_BLOCK &&
+			    (e.v[i].args[1] == WEFT_TRACE_BLOCK_CHAN_SEND ||
+			     e.v[i].args[1] == WEFT_TRACE_BLOCK_CHAN_RECV))
+				pings++;
+		}
+		ck_assert_msg(e.n > 0 && info.end_ts >= e.v[e.n - 1].ts,
+			      "round %d: the trace ends at %llu ns, before its last event", round,
+			      (unsigned long long)info.end_ts);
+		ck_assert_uint_ge(other_ps, 1);
+		ck_assert_uint_ge(pings, 1);
+		/* The start stopped the world (one STW_BEGIN, reason trace); the stop did not. */
+		ck_assert_uint_eq(count(&e, WEFT_TEV_STW_BEGIN, 0, WEFT_TRACE_STW_TRACE), 1);
 		free_all(&e);
 		unlink(p2);
 	}
@@ -809,6 +989,7 @@ static Suite *trace_suite(void)
 	tcase_add_loop_test(tc, test_mix, 0, 2);
 	tcase_add_test(tc, test_stw_moves);
 	tcase_add_test(tc, test_restart_snapshot);
+	tcase_add_loop_test(tc, test_stop_busy, 0, 3);
 	tcase_add_test(tc, test_env);
 	tcase_add_test(tc, test_bad_files);
 	tcase_add_loop_test(tc, test_annotations, 0, 2);

@@ -715,6 +715,7 @@ void model_init(struct model *m, weft_trace *t, const struct model_hooks *h)
 
 	weft_trace_get_info(t, &info);
 	m->procs = info.procs > 0 && info.procs <= MODEL_MAX_P ? info.procs : 0;
+	m->end_ts = info.end_ts;
 	names_init(&m->fns, t);
 	names_init(&m->sites, t);
 	m->stw_p = -1;
@@ -774,7 +775,10 @@ void model_event(struct model *m, const weft_trace_event *ev)
 
 void model_finish(struct model *m)
 {
-	/* Close every run and wait at the last event's time. */
+	/* Close every run and wait when tracing stopped: after the last
+	 * event, if the writer recorded when (a P may have run on since). */
+	if (m->started && m->end_ts > m->now)
+		m->now = m->end_ts;
 	for (size_t i = 0; i < m->cap; i++) {
 		struct mtask *t = &m->tab[i];
 		if (!t->id)

@@ -1443,6 +1443,8 @@ int weft_trace_open(const char *path, weft_trace **out, char *errbuf, size_t err
 	t->ns_frac = (uint64_t)(((unsigned __int128)(1000000000ULL % t->info.ticks_per_sec) << 64) /
 				t->info.ticks_per_sec);
 #endif
+	if (t->info.complete && le(h + 56, 8) > t->tick0)
+		t->info.end_ts = to_ns(t, le(h + 56, 8));
 	if ((err = index_file(t)) < 0)
 		goto out;
 	t->lossy = !t->info.complete || t->truncated_at;

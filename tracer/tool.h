@@ -226,6 +226,7 @@ struct model {
 	int np;              /* Ps seen: highest id + 1 */
 	int procs;           /* Ps when the trace started (header) */
 	uint64_t now, first_ts; /* the latest and the first event's time */
+	uint64_t end_ts;     /* when tracing stopped (header), 0: unknown */
 	bool started;
 	/* tasks */
 	struct mtask *tab;
@@ -250,7 +251,8 @@ struct model {
 
 void model_init(struct model *m, weft_trace *t, const struct model_hooks *h);
 void model_event(struct model *m, const weft_trace_event *ev);
-/* The trace ended: close every open run, wait and P segment at m->now. */
+/* The trace ended: close every open run, wait and P segment when tracing
+ * stopped (the header's end), or at the last event (m->now). */
 void model_finish(struct model *m);
 void model_free(struct model *m);
 struct mtask *model_task(struct model *m, uint64_t id); /* NULL if not live */

@@ -134,6 +134,9 @@ typedef struct {
 				  last chunk in the file are lost */
 	uint64_t chunks, events; /* as indexed when opened */
 	uint64_t file_bytes, raw_bytes;
+	uint64_t end_ts;       /* ns since the start when tracing stopped (a P may
+				  have been running since its last event); 0 if
+				  not recorded: the writer died, or predates it */
 } weft_trace_info;
 
 /*
