@@ -777,9 +777,13 @@ static void snap_task(struct weft_task *t, void *arg)
 	if (!st)
 		return;
 	/* The running task (the one starting the trace) is recorded on its P. */
+	/* A task in a syscall runs on its own thread while the world is
+	 * stopped and may be leaving the syscall now (which clears
+	 * wait_reason): its reason is known without reading it. */
 	weft__trace_ev(m && m->curg == t ? m->p : NULL, WEFT_TF_EV_TASK_STATE, 5, t->id, (uint64_t)st,
-		       st == WEFT_TF_STATE_BLOCKED || st == WEFT_TF_STATE_SYSCALL ? t->wait_reason
-										  : 0,
+		       st == WEFT_TF_STATE_SYSCALL ? (uint64_t)WEFT_TRACE_BLOCK_SYSCALL
+		       : st == WEFT_TF_STATE_BLOCKED ? t->wait_reason
+						     : 0,
 		       weft__trace_code((void *)t->fn), t->tseq);
 	t->tlastp = WEFT__TSTREAM_M; /* the next numbered event carries its seq */
 }
