@@ -15,10 +15,10 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/trace"
 	"sync"
-	"syscall"
 	"time"
+
+	"weftbench/internal/benchio"
 )
 
 func benchSelect(n int, capacity int) float64 {
@@ -61,29 +61,6 @@ func benchSelect(n int, capacity int) float64 {
 	return ns
 }
 
-// startTrace records a runtime/trace execution trace into path ("": none)
-// and returns what stops it and closes the file.
-func startTrace(path string) func() {
-	if path == "" {
-		return func() {}
-	}
-	f, err := os.Create(path)
-	if err == nil {
-		err = trace.Start(f)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "chan:", err)
-		os.Exit(1)
-	}
-	return func() {
-		trace.Stop()
-		if err := f.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "chan:", err)
-			os.Exit(1)
-		}
-	}
-}
-
 func main() {
 	n := flag.Int("n", 1000000, "iterations")
 	tracef := flag.String("trace", "", "write an execution trace of the run to this file")
@@ -93,7 +70,7 @@ func main() {
 		os.Exit(2)
 	}
 
-	stop := startTrace(*tracef)
+	stop := benchio.StartTrace("chan", *tracef)
 	a, b := make(chan int), make(chan int)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -140,8 +117,5 @@ func main() {
 	fmt.Printf("select-unbuf: %.1f ns/op\n", selUnbuf)
 	fmt.Printf("select-buf: %.1f ns/op\n", selBuf)
 
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
-		fmt.Printf("# peak-rss-kib: %d\n", ru.Maxrss) // KiB on Linux
-	}
+	benchio.PrintPeakRSS()
 }

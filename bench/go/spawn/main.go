@@ -14,10 +14,10 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/trace"
 	"sync"
-	"syscall"
 	"time"
+
+	"weftbench/internal/benchio"
 )
 
 func spawnSeq(n int) time.Duration {
@@ -46,29 +46,6 @@ func report(name string, d time.Duration, n int) {
 	fmt.Printf("%s: %.1f ns/op\n", name, float64(d.Nanoseconds())/float64(n))
 }
 
-// startTrace records a runtime/trace execution trace into path ("": none)
-// and returns what stops it and closes the file.
-func startTrace(path string) func() {
-	if path == "" {
-		return func() {}
-	}
-	f, err := os.Create(path)
-	if err == nil {
-		err = trace.Start(f)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "spawn:", err)
-		os.Exit(1)
-	}
-	return func() {
-		trace.Stop()
-		if err := f.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "spawn:", err)
-			os.Exit(1)
-		}
-	}
-}
-
 func main() {
 	n := flag.Int("n", 1000000, "iterations (spawn-seq) and tasks (spawn-burst)")
 	tracef := flag.String("trace", "", "write an execution trace of the run to this file")
@@ -79,14 +56,11 @@ func main() {
 	}
 	fmt.Printf("# go %s GOMAXPROCS=%d n=%d\n", runtime.Version(), runtime.GOMAXPROCS(0), *n)
 
-	stop := startTrace(*tracef)
+	stop := benchio.StartTrace("spawn", *tracef)
 	seq, burst := spawnSeq(*n), spawnBurst(*n)
 	stop()
 	report("spawn-seq", seq, *n)
 	report("spawn-burst", burst, *n)
 
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
-		fmt.Printf("# peak-rss-kib: %d\n", ru.Maxrss) // KiB on Linux
-	}
+	benchio.PrintPeakRSS()
 }

@@ -12,10 +12,10 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/trace"
 	"sync"
-	"syscall"
 	"time"
+
+	"weftbench/internal/benchio"
 )
 
 func yieldPair(n int) time.Duration {
@@ -42,29 +42,6 @@ func yieldSolo(n int) time.Duration {
 	return time.Since(start)
 }
 
-// startTrace records a runtime/trace execution trace into path ("": none)
-// and returns what stops it and closes the file.
-func startTrace(path string) func() {
-	if path == "" {
-		return func() {}
-	}
-	f, err := os.Create(path)
-	if err == nil {
-		err = trace.Start(f)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "yield:", err)
-		os.Exit(1)
-	}
-	return func() {
-		trace.Stop()
-		if err := f.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "yield:", err)
-			os.Exit(1)
-		}
-	}
-}
-
 func main() {
 	n := flag.Int("n", 5000000, "yields per goroutine")
 	tracef := flag.String("trace", "", "write an execution trace of the run to this file")
@@ -75,14 +52,11 @@ func main() {
 	}
 	fmt.Printf("# go %s GOMAXPROCS=%d n=%d\n", runtime.Version(), runtime.GOMAXPROCS(0), *n)
 
-	stop := startTrace(*tracef)
+	stop := benchio.StartTrace("yield", *tracef)
 	pair, solo := yieldPair(*n), yieldSolo(*n)
 	stop()
 	fmt.Printf("yield: %.1f ns/op\n", float64(pair.Nanoseconds())/float64(2**n))
 	fmt.Printf("yield-solo: %.1f ns/op\n", float64(solo.Nanoseconds())/float64(*n))
 
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
-		fmt.Printf("# peak-rss-kib: %d\n", ru.Maxrss) // KiB on Linux
-	}
+	benchio.PrintPeakRSS()
 }
