@@ -98,7 +98,7 @@ static int run(int argc, char **argv)
 	struct opts o = { .from = 0, .to = INT64_MAX, .task = 0, .p = 0, .has_p = false };
 	struct tool_trace tt;
 	struct names names;
-	weft_trace_event ev;
+	weft_trace_event *ev;
 	const char *file;
 	int r;
 
@@ -108,27 +108,27 @@ static int run(int argc, char **argv)
 		return TOOL_EXIT_BAD;
 	names_init(&names, tt.t);
 	while ((r = tool_next(&tt, &ev)) > 0) {
-		if ((int64_t)ev.ts < o.from)
+		if ((int64_t)ev->ts < o.from)
 			continue;
-		if ((int64_t)ev.ts > o.to)
+		if ((int64_t)ev->ts > o.to)
 			break; /* the order is by time: nothing later can match */
-		if (o.has_p && ev.p != o.p)
+		if (o.has_p && ev->p != o.p)
 			continue;
-		if (o.task && !names_task(&ev, (uint64_t)o.task))
+		if (o.task && !names_task(ev, (uint64_t)o.task))
 			continue;
-		if (ev.p >= 0)
-			printf("%14.3f P%-3d %-15s", (double)ev.ts / 1e3, ev.p,
-			       weft_trace_event_name(ev.type));
+		if (ev->p >= 0)
+			printf("%14.3f P%-3d %-15s", (double)ev->ts / 1e3, ev->p,
+			       weft_trace_event_name(ev->type));
 		else
-			printf("%14.3f -    %-15s", (double)ev.ts / 1e3, weft_trace_event_name(ev.type));
-		int n = weft_trace_event_nargs(ev.type);
+			printf("%14.3f -    %-15s", (double)ev->ts / 1e3, weft_trace_event_name(ev->type));
+		int n = weft_trace_event_nargs(ev->type);
 		for (int i = 0; i < n; i++) {
-			const char *a = weft_trace_arg_name(ev.type, i);
-			uint64_t v = ev.args[i];
+			const char *a = weft_trace_arg_name(ev->type, i);
+			uint64_t v = ev->args[i];
 			if (strcmp(a, "fn") == 0 || strcmp(a, "site") == 0) {
 				printf(" %s=%s", a, v ? names_get(&names, names_intern(&names, v)) : "-");
-			} else if (strcmp(a, "reason") == 0 && ev.type != WEFT_TEV_STW_BEGIN) {
-				if (ev.type == WEFT_TEV_TASK_STATE && v == 0)
+			} else if (strcmp(a, "reason") == 0 && ev->type != WEFT_TEV_STW_BEGIN) {
+				if (ev->type == WEFT_TEV_TASK_STATE && v == 0)
 					continue;
 				printf(" reason=\"%s\"", weft_trace_block_name((int)v));
 			} else if (strcmp(a, "reason") == 0) {
@@ -144,9 +144,9 @@ static int run(int argc, char **argv)
 			}
 		}
 		for (int i = 0; i < 2; i++)
-			if (ev.str[i]) {
+			if (ev->str[i]) {
 				fputc(' ', stdout);
-				print_str(stdout, ev.str[i], ev.strlen[i]);
+				print_str(stdout, ev->str[i], ev->strlen[i]);
 			}
 		fputc('\n', stdout);
 	}

@@ -508,7 +508,7 @@ static int run(int argc, char **argv)
 	struct tool_trace tt;
 	struct model m;
 	struct u64map sysc = { 0 };
-	weft_trace_event ev;
+	weft_trace_event *ev;
 	const char *file, *out = NULL;
 	int r;
 
@@ -547,22 +547,22 @@ static int run(int argc, char **argv)
 	name_p(&c, tt.info.procs > 0 && tt.info.procs <= MODEL_MAX_P ? tt.info.procs - 1 : 0);
 	uint64_t last_ts = 0;
 	while ((r = tool_next(&tt, &ev)) > 0) {
-		if (ev.ts > c.to)
+		if (ev->ts > c.to)
 			break;
 		/* A distinct nanosecond per event (see the essay). */
-		if (ev.ts <= last_ts)
-			ev.ts = last_ts + 1;
-		last_ts = ev.ts;
-		c.cur_p = ev.p;
-		if (ev.type == WEFT_TEV_SYSCALL_EXIT) {
-			struct sysc *s = u64map_del(&sysc, ev.args[0]);
-			struct mtask *t = model_task(&m, ev.args[0]);
+		if (ev->ts <= last_ts)
+			ev->ts = last_ts + 1;
+		last_ts = ev->ts;
+		c.cur_p = ev->p;
+		if (ev->type == WEFT_TEV_SYSCALL_EXIT) {
+			struct sysc *s = u64map_del(&sysc, ev->args[0]);
+			struct mtask *t = model_task(&m, ev->args[0]);
 			if (s && t) {
 				char name[300];
 				name_m(&c, s->m);
 				snprintf(name, sizeof(name), "syscall: %s #%" PRIu64, model_fn_name(&m, t),
 					 t->id);
-				if (slice(&c, PID_M, s->m, s->start, ev.ts, name, "syscall")) {
+				if (slice(&c, PID_M, s->m, s->start, ev->ts, name, "syscall")) {
 					fprintf(c.f, ",\"args\":{\"task\":%" PRIu64 ",\"site\":", t->id);
 					json_str(c.f, names_get(&m.sites, t->site));
 					fputs("}}", c.f);
@@ -572,18 +572,18 @@ static int run(int argc, char **argv)
 			if (c.nsys)
 				c.nsys--;
 		}
-		model_event(&m, &ev);
-		if (ev.type == WEFT_TEV_SYSCALL_ENTER && ev.p >= 0 && ev.p < m.np) {
+		model_event(&m, ev);
+		if (ev->type == WEFT_TEV_SYSCALL_ENTER && ev->p >= 0 && ev->p < m.np) {
 			struct sysc *s = malloc(sizeof(*s));
 			if (s) {
-				s->start = ev.ts;
-				s->m = m.ps[ev.p].m;
-				free(u64map_del(&sysc, ev.args[0]));
-				u64map_put(&sysc, ev.args[0], s);
+				s->start = ev->ts;
+				s->m = m.ps[ev->p].m;
+				free(u64map_del(&sysc, ev->args[0]));
+				u64map_put(&sysc, ev->args[0], s);
 				c.nsys++;
 			}
 		}
-		on_event(&c, &ev);
+		on_event(&c, ev);
 		counters(&c, false);
 	}
 	if (r >= 0) {

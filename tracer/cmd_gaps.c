@@ -339,7 +339,7 @@ static int run(int argc, char **argv)
 	struct ctx c = { 0 };
 	struct tool_trace tt;
 	struct model m;
-	weft_trace_event ev;
+	weft_trace_event *ev;
 	const char *file;
 	bool json;
 	int r;
@@ -360,13 +360,13 @@ static int run(int argc, char **argv)
 				 .task_gone = h_gone, .busy = h_busy };
 	model_init(&m, tt.t, &h);
 	while ((r = tool_next(&tt, &ev)) > 0) {
-		model_event(&m, &ev);
-		switch (ev.type) {
+		model_event(&m, ev);
+		switch (ev->type) {
 		case WEFT_TEV_TASK_BLOCK:
-			if (ev.args[2]) {
-				struct mtask *t = model_task(&m, ev.args[0]);
+			if (ev->args[2]) {
+				struct mtask *t = model_task(&m, ev->args[0]);
 				struct obj *o = t && t->state == TS_BLOCKED
-							? obj_find(&c, ev.args[2], t->reason, t->site, true)
+							? obj_find(&c, ev->args[2], t->reason, t->site, true)
 							: NULL;
 				if (o && ++o->waiters > o->max_waiters)
 					o->max_waiters = o->waiters;
@@ -374,23 +374,23 @@ static int run(int argc, char **argv)
 			break;
 		case WEFT_TEV_STEAL:
 			c.steals++;
-			c.stolen += ev.args[1];
-			c.failed += ev.args[2];
+			c.stolen += ev->args[1];
+			c.failed += ev->args[2];
 			break;
 		case WEFT_TEV_STW_BEGIN:
 			c.in_stw = true;
-			c.stw_start = ev.ts;
+			c.stw_start = ev->ts;
 			break;
 		case WEFT_TEV_STW_END:
 			if (c.in_stw) {
-				uint64_t d = ev.ts - c.stw_start;
+				uint64_t d = ev->ts - c.stw_start;
 				c.stw_n++;
 				c.stw_total += d;
 				if (d > c.stw_max)
 					c.stw_max = d;
 			}
-			if (ev.args[0] > c.stw_wait_max)
-				c.stw_wait_max = ev.args[0];
+			if (ev->args[0] > c.stw_wait_max)
+				c.stw_wait_max = ev->args[0];
 			c.in_stw = false;
 			break;
 		}

@@ -38,7 +38,7 @@ static int run(int argc, char **argv)
 {
 	struct tool_trace tt;
 	struct model m;
-	weft_trace_event ev;
+	weft_trace_event *ev;
 	const char *file;
 	bool json;
 	uint64_t bytype[WEFT_TEV_MAX] = { 0 };
@@ -60,30 +60,30 @@ static int run(int argc, char **argv)
 	}
 	model_init(&m, tt.t, NULL);
 	while ((r = tool_next(&tt, &ev)) > 0) {
-		model_event(&m, &ev);
-		if (ev.type > 0 && ev.type < WEFT_TEV_MAX)
-			bytype[ev.type]++;
-		switch (ev.type) {
+		model_event(&m, ev);
+		if (ev->type > 0 && ev->type < WEFT_TEV_MAX)
+			bytype[ev->type]++;
+		switch (ev->type) {
 		case WEFT_TEV_STALL:
 			stall_n++;
-			stall_ns += ev.args[0];
+			stall_ns += ev->args[0];
 			break;
 		case WEFT_TEV_STEAL:
 			steals++;
-			stolen += ev.args[1];
-			steal_failed += ev.args[2];
+			stolen += ev->args[1];
+			steal_failed += ev->args[2];
 			break;
 		case WEFT_TEV_STW_END:
 			stw_n++;
-			stw_wait += ev.args[0];
-			if (ev.args[0] > stw_max_wait)
-				stw_max_wait = ev.args[0];
+			stw_wait += ev->args[0];
+			if (ev->args[0] > stw_max_wait)
+				stw_max_wait = ev->args[0];
 			break;
 		case WEFT_TEV_M_CREATE:
 			mcreate++;
 			/* fall through */
 		case WEFT_TEV_PROC_START: {
-			uint64_t id = ev.args[1 - (ev.type == WEFT_TEV_M_CREATE)];
+			uint64_t id = ev->args[1 - (ev->type == WEFT_TEV_M_CREATE)];
 			if (id < MAX_MID && !(mseen[id / 8] & (1u << (id % 8)))) {
 				mseen[id / 8] |= (uint8_t)(1u << (id % 8));
 				ms++;

@@ -329,7 +329,7 @@ static int run(int argc, char **argv)
 	struct ctx c = { 0 };
 	struct tool_trace tt;
 	struct model m;
-	weft_trace_event ev;
+	weft_trace_event *ev;
 	const char *file;
 	int r;
 
@@ -342,16 +342,16 @@ static int run(int argc, char **argv)
 	if (c.task && c.json)
 		printf("{\"task\":%" PRIu64 ",\"events\":[", c.task);
 	while ((r = tool_next(&tt, &ev)) > 0) {
-		if (c.task && is_own(&ev, c.task)) {
+		if (c.task && is_own(ev, c.task)) {
 			struct mtask *t = model_task(&m, c.task), before;
 			if (t)
 				before = *t;
 			else
 				memset(&before, 0, sizeof(before));
 			c.seen = true;
-			life_line(&c, &m, &ev, &before, t != NULL);
+			life_line(&c, &m, ev, &before, t != NULL);
 		}
-		model_event(&m, &ev);
+		model_event(&m, ev);
 	}
 	if (r < 0) {
 		if (c.task && c.json)

@@ -159,7 +159,10 @@ void weft_trace_get_info(const weft_trace *t, weft_trace_info *info);
 /*
  * The name of a code address key: an entry function (TASK_CREATE and
  * TASK_STATE fn: "worker") or a call site (site: "main+0x4c"), or NULL.
- * weft_trace_fn_name is the same lookup.
+ * weft_trace_fn_name is the same lookup. The names are read when the file
+ * is opened, so these and weft_trace_get_info() may be called from one
+ * thread while another calls weft_trace_next() (weft-trace reads on a
+ * second thread this way); everything else wants one thread at a time.
  */
 const char *weft_trace_string(const weft_trace *t, uint64_t key);
 const char *weft_trace_fn_name(const weft_trace *t, uint64_t fn);

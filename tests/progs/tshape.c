@@ -18,6 +18,9 @@
  *   chain    100 tasks hand one token along a chain of channels, each
  *            computing a little before passing it on: the critical path
  *            is the whole run.
+ *   strings  N (default 20000) tasks, each logging one numbered message
+ *            of about 1000 bytes under a region: many events with long
+ *            strings, for the reading of strings across batches.
  *
  * The trace runs from weft_trace_start() in the main task to
  * weft_trace_stop() at its end. Nothing here measures time: the shapes
@@ -279,6 +282,27 @@ __attribute__((noinline)) static void main_chain(void)
 		weft_chan_free(links[i]);
 }
 
+/* ---- strings ------------------------------------------------------------------ */
+
+static void log_item(void *a)
+{
+	long i = (long)a;
+
+	weft_trace_region_begin("log-item");
+	/* 1000 bytes: the message number, then a filler that repeats it */
+	weft_trace_log("strings", "msg %06ld %0990ld", i, i);
+	weft_trace_region_end();
+	weft_wg_done(&wg);
+}
+
+__attribute__((noinline)) static void main_strings(void)
+{
+	weft_wg_add(&wg, n_items);
+	for (long i = 0; i < n_items; i++)
+		go(log_item, (void *)i);
+	weft_wg_wait(&wg);
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 static void main_task(void *a)
@@ -297,6 +321,8 @@ static void main_task(void *a)
 		main_serial();
 	else if (strcmp(mode, "chain") == 0)
 		main_chain();
+	else if (strcmp(mode, "strings") == 0)
+		main_strings();
 	else
 		die("unknown mode");
 	if (weft_trace_stop() != 0)
@@ -306,7 +332,7 @@ static void main_task(void *a)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fputs("usage: tshape mix|tiny|contend|serial|chain FILE [N]\n", stderr);
+		fputs("usage: tshape mix|tiny|contend|serial|chain|strings FILE [N]\n", stderr);
 		return 2;
 	}
 	mode = argv[1];
