@@ -8,9 +8,8 @@
 # 1100000: 9.9 M events), and GOMAXPROCS=2 of its Go twin with -trace (10 M
 # events). Each command runs BENCH_RUNS times (default 5) after one
 # discarded warm-up, the commands alternating (Go's after weft's); the
-# table shows the median
-# wall time (min-max), events per second of that median, the median user
-# CPU time and the largest peak RSS. Rows:
+# table shows the median wall time (min-max), events per second of that
+# median, the median user CPU time and the largest peak RSS. Rows:
 #
 #   stats, gaps, tasks          as a user runs them (the reader on a second
 #                               thread when there are two CPUs)
