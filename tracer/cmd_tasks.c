@@ -323,6 +323,15 @@ static int opt(void *x, const char *name, const char *v)
 	return 0;
 }
 
+static void ctx_free(struct ctx *c)
+{
+	for (size_t i = 0; i < c->nfa; i++)
+		free(c->fa[i].h);
+	free(c->fa);
+	c->fa = NULL;
+	c->nfa = 0;
+}
+
 static int run(int argc, char **argv)
 {
 	static const struct tool_opt opts[] = { { "task", true }, { NULL, false } };
@@ -356,6 +365,7 @@ static int run(int argc, char **argv)
 	if (r < 0) {
 		if (c.task && c.json)
 			printf("]}\n");
+		ctx_free(&c);
 		model_free(&m);
 		tool_close(&tt);
 		return TOOL_EXIT_BAD;
@@ -393,9 +403,7 @@ static int run(int argc, char **argv)
 	} else {
 		report(&c, &m);
 	}
-	for (size_t i = 0; i < c.nfa; i++)
-		free(c.fa[i].h);
-	free(c.fa);
+	ctx_free(&c);
 	model_free(&m);
 	tool_close(&tt);
 	return 0;
