@@ -708,7 +708,11 @@ static void *flusher_main(void *arg)
 
 /* ---- start and stop -------------------------------------------------------- */
 
-/* @end: the tick when tracing stopped, 0 while the trace runs. */
+/*
+ * @end: the tick when tracing stopped, 0 while the trace runs. A complete
+ * header also records the file's length, so that a reader tells a copy cut
+ * between two chunks from the whole file (both are valid chunk sequences).
+ */
 static void write_header(uint64_t freq, bool complete, uint64_t end)
 {
 	uint8_t h[WEFT_TF_HEADER_SIZE] = { 0 };
@@ -726,6 +730,9 @@ static void write_header(uint64_t freq, bool complete, uint64_t end)
 	put_le(h + 48, (uint64_t)atomic_load(&S.nprocs), 4);
 	put_le(h + 52, (uint64_t)getpid(), 4);
 	put_le(h + 56, end, 8);
+	if (complete)
+		put_le(h + WEFT_TF_LENGTH_OFF, WEFT_TF_HEADER_SIZE + sess.file_bytes,
+		       WEFT_TF_LENGTH_SIZE);
 	if (pwrite(sess.fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) && !sess.err)
 		sess.err = errno ? -errno : -EIO;
 }

@@ -59,6 +59,9 @@ enum weft_tf_chunk_kind { WEFT_TF_CHUNK_EVENTS = 1, WEFT_TF_CHUNK_STRINGS = 2 };
 enum weft_tf_stream { WEFT_TF_STREAM_P = 0, WEFT_TF_STREAM_M = 1 };
 enum weft_tf_clock { WEFT_TF_CLOCK_MONO = 0, WEFT_TF_CLOCK_TSC = 1 };
 #define WEFT_TF_FLAG_COMPLETE 1 /* header byte 17: weft_trace_stop finished the file */
+/* header bytes 18-23: the file's length when complete (0: not recorded, older writers) */
+#define WEFT_TF_LENGTH_OFF 18
+#define WEFT_TF_LENGTH_SIZE 6
 
 /* The event table and the enums of their arguments are public: see
  * <weft/trace.h>. */

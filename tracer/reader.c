@@ -219,6 +219,7 @@ struct weft_trace {
 	ZSTD_DCtx *dctx;
 	struct helper *helper; /* decompresses each stream's next chunk; or NULL */
 	uint64_t truncated_at; /* 0, or where the file ends inside a chunk */
+	uint64_t whole_len;    /* 0, or the length a complete header records, when the file is shorter */
 	bool failed;
 	int err;
 	char msg[512];
@@ -1445,9 +1446,19 @@ int weft_trace_open(const char *path, weft_trace **out, char *errbuf, size_t err
 #endif
 	if (t->info.complete && le(h + 56, 8) > t->tick0)
 		t->info.end_ts = to_ns(t, le(h + 56, 8));
+	uint64_t len = t->info.complete ? le(h + WEFT_TF_LENGTH_OFF, WEFT_TF_LENGTH_SIZE) : 0;
+	if (len && len < t->size) {
+		err = fail(t, -EPROTO, len,
+			   "%llu bytes after the end of the trace (its header says the file is %llu "
+			   "bytes long)",
+			   (unsigned long long)(t->size - len), (unsigned long long)len);
+		goto out;
+	}
+	if (len > t->size)
+		t->whole_len = len; /* cut short: an error after every event in the file */
 	if ((err = index_file(t)) < 0)
 		goto out;
-	t->lossy = !t->info.complete || t->truncated_at;
+	t->lossy = !t->info.complete || t->truncated_at || t->whole_len;
 	t->heap = malloc((t->nstreams + 1) * sizeof(*t->heap));
 	if (!t->heap) {
 		err = fail(t, -ENOMEM, 0, "out of memory");
@@ -1538,6 +1549,11 @@ int weft_trace_next(weft_trace *t, weft_trace_event *ev)
 			return fail(t, -EPIPE, t->truncated_at,
 				    "the file ends inside a chunk (%llu bytes): it was cut short",
 				    (unsigned long long)t->size);
+		if (t->whole_len)
+			return fail(t, -EPIPE, t->size,
+				    "the file ends after %llu bytes, its header says %llu: it was "
+				    "cut short between two chunks",
+				    (unsigned long long)t->size, (unsigned long long)t->whole_len);
 		return 0;
 	}
 	struct hent *h = &t->heap[0];
