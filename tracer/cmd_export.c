@@ -515,6 +515,9 @@ static int run(int argc, char **argv)
 	c.to = UINT64_MAX;
 	if ((r = tool_getopt(&cmd_export, argc, argv, opts, opt, &c, &file, NULL)) != 0)
 		return r;
+	if (c.from > c.to)
+		return tool_usage(&cmd_export, "--from %.3f is after --to %.3f", (double)c.from / 1e3,
+				  (double)c.to / 1e3);
 	out = c.out;
 	if (tool_open(&tt, "export", file) < 0)
 		return TOOL_EXIT_BAD;
@@ -528,8 +531,13 @@ static int run(int argc, char **argv)
 	}
 	setvbuf(c.f, NULL, _IOFBF, 1 << 20);
 	c.named_m = calloc(MAX_NAMED_M / 8, 1);
-	if (!c.named_m)
+	if (!c.named_m) {
+		tool_err("export", "out of memory");
+		if (c.f != stdout)
+			fclose(c.f);
+		tool_close(&tt);
 		return TOOL_EXIT_BAD;
+	}
 	c.first = true;
 	c.m = &m;
 	struct model_hooks h = { .ctx = &c, .run = h_run, .task_gone = h_gone, .task_new = h_new };
@@ -600,7 +608,7 @@ static int run(int argc, char **argv)
 				fprintf(c.f, "{\"ph\":\"e\",\"pid\":%d,\"tid\":0,\"cat\":\"utask\",\"id\":%" PRIu64
 					     ",\"ts\":",
 					PID_U, c.utasks.keys[i]);
-				ts(c.f, m.now);
+				ts(c.f, m.now < c.to ? m.now : c.to);
 				fputs(",\"name\":", c.f);
 				json_str(c.f, c.utasks.vals[i]);
 				fputs("}", c.f);

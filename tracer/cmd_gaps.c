@@ -334,6 +334,37 @@ static int cmp_obj(const void *a, const void *b)
 	return x->obj < y->obj ? -1 : x->obj > y->obj;
 }
 
+/* What a contended object is, by the reason its waiters blocked for. */
+static const char *contend_noun(int reason)
+{
+	switch (reason) {
+	case WEFT_TRACE_BLOCK_CHAN_SEND:
+	case WEFT_TRACE_BLOCK_CHAN_RECV:
+	case WEFT_TRACE_BLOCK_SELECT: return "channel";
+	case WEFT_TRACE_BLOCK_MUTEX: return "mutex";
+	case WEFT_TRACE_BLOCK_WG: return "wait group";
+	case WEFT_TRACE_BLOCK_SEMA: return "semaphore";
+	default: return "object";
+	}
+}
+
+static const char *contend_advice(int reason)
+{
+	switch (reason) {
+	case WEFT_TRACE_BLOCK_CHAN_SEND:
+	case WEFT_TRACE_BLOCK_CHAN_RECV:
+	case WEFT_TRACE_BLOCK_SELECT:
+		return "The tasks hand items over one at a time: give each item more work, use a "
+		       "buffered channel, or fewer tasks on it.";
+	case WEFT_TRACE_BLOCK_MUTEX:
+		return "The tasks take turns on one lock: hold it for less time, or split what it "
+		       "guards so that they need different locks.";
+	default:
+		return "Many tasks wait on it at once: give each task more work between waits, or "
+		       "fewer tasks.";
+	}
+}
+
 static int run(int argc, char **argv)
 {
 	struct ctx c = { 0 };
@@ -500,14 +531,13 @@ static int run(int argc, char **argv)
 			 "time lost blocked on one %s: up to %" PRId64 " tasks at once waited in %s at %s%s "
 			 "(object %#" PRIx64 "): %" PRIu64 " waits, %.0f%% of all %" PRIu64 " runs ended "
 			 "waiting on it (one wait every %s), %s blocked in all (%s each on average, "
-			 "%.1f tasks waiting on average through the %s run). The tasks hand items over "
-			 "one at a time: give each item more work, use a buffered channel, or fewer "
-			 "tasks on it.",
-			 top->reason == WEFT_TRACE_BLOCK_MUTEX ? "mutex" : "channel", top_w,
+			 "%.1f tasks waiting on average through the %s run). %s",
+			 contend_noun(top->reason), top_w,
 			 weft_trace_block_name(top->reason), names_get(&m.sites, top->site), other,
 			 top->obj, top_n, 100.0 * (double)top_n / (double)m.starts, m.starts,
 			 fmt_dur(e, dur / (double)top_n), fmt_dur(a, top_ns),
-			 fmt_dur(b, top_ns / (double)top_n), top_ns / dur, fmt_dur(d, dur));
+			 fmt_dur(b, top_ns / (double)top_n), top_ns / dur, fmt_dur(d, dur),
+			 contend_advice(top->reason));
 		nv++;
 	}
 	struct phase *ph = &c.best[0];
@@ -588,10 +618,13 @@ static int run(int argc, char **argv)
 		}
 		printf("],\"serial_phases\":[");
 		for (int i = 0; i < 3 && c.best[i].end > c.best[i].start; i++)
+		{
 			printf("%s{\"start_ns\":%" PRIu64 ",\"end_ns\":%" PRIu64 ",\"one_busy_ns\":%" PRIu64
-			       ",\"fn\":\"%s\",\"fn_ns\":%" PRIu64 "}",
-			       i ? "," : "", c.best[i].start, c.best[i].end, c.best[i].busy1,
-			       names_get(&m.fns, c.best[i].fn), c.best[i].fn_ns);
+			       ",\"fn\":",
+			       i ? "," : "", c.best[i].start, c.best[i].end, c.best[i].busy1);
+			json_str(stdout, names_get(&m.fns, c.best[i].fn));
+			printf(",\"fn_ns\":%" PRIu64 "}", c.best[i].fn_ns);
+		}
 		printf("],\"stw\":{\"pauses\":%" PRIu64 ",\"total_ns\":%" PRIu64 ",\"max_ns\":%" PRIu64
 		       ",\"max_wait_ns\":%" PRIu64 "}",
 		       c.stw_n, c.stw_total, c.stw_max, c.stw_wait_max);
