@@ -36,6 +36,13 @@ ENGINE_JS = r"""
 })
 """
 
+PROBE_JS = r"""
+(async () => {
+  const T = await import('./models/trace/trace.js');
+  return typeof T.TraceModel.Model.createWithAllHandlers;
+})()
+"""
+
 
 def find_chromium(arg):
     for c in ([arg] if arg else []) + ["/usr/lib/chromium/chromium", "chromium", "chromium-browser",
@@ -123,6 +130,15 @@ def main():
                        sess)
             if r["result"].get("value") == "complete":
                 break
+        # First only the import: a Chromium without the engine is a skip,
+        # but once it is there, any exception while parsing is a failure.
+        probe = b.call("Runtime.evaluate", {"expression": PROBE_JS, "returnByValue": True,
+                                            "awaitPromise": True}, sess)
+        if "exceptionDetails" in probe or probe["result"].get("value") != "function":
+            det = probe.get("exceptionDetails", {})
+            desc = det.get("exception", {}).get("description") or det.get("text") or probe["result"]
+            print("SKIP: this Chromium has no DevTools trace engine: %s" % desc)
+            return 77
         r = b.call("Runtime.evaluate", {"expression": ENGINE_JS + "(" + text + ")",
                                         "returnByValue": True, "awaitPromise": True}, sess)
     finally:
@@ -131,9 +147,6 @@ def main():
     if "exceptionDetails" in r:
         det = r["exceptionDetails"]
         desc = det.get("exception", {}).get("description") or det.get("text")
-        if "Failed to fetch dynamically imported module" in str(desc) or "trace.js" in str(desc):
-            print("SKIP: this Chromium has no DevTools trace engine: %s" % desc)
-            return 77
         print("FAIL: the viewer could not import the trace: %s" % desc, file=sys.stderr)
         return 1
     got = json.loads(r["result"]["value"])
