@@ -105,6 +105,7 @@ static const char help[] =
 #define STW_LONG_NS 1000000    /* a pause of 1 ms */
 #define STW_SHARE 0.05         /* of the run */
 #define MAX_OBJS 4096
+#define OBJ_IDX (2 * MAX_OBJS) /* slots of the index over objs: a power of two */
 
 struct obj {
 	uint64_t obj;
@@ -126,6 +127,7 @@ struct ctx {
 	struct hist runs, gaps, latency, texec;
 	struct obj *objs;
 	size_t nobj;
+	uint32_t *oidx; /* open addressing over objs: index + 1, 0 empty */
 	uint64_t steals, stolen, failed;
 	uint64_t stw_n, stw_total, stw_max, stw_wait_max, stw_start;
 	bool in_stw;
@@ -158,15 +160,42 @@ static void h_gap(void *x, struct model *m, int p, uint64_t t0, uint64_t t1)
 	hist_add(&c->gaps, t1 - t0);
 }
 
+static size_t obj_slot(uint64_t obj, int reason, uint32_t site)
+{
+	uint64_t h = (obj ^ ((uint64_t)site << 8 | (uint64_t)reason)) * 0x9E3779B97F4A7C15ULL;
+	return (size_t)(h >> 40) & (OBJ_IDX - 1);
+}
+
+/* The slot of (obj, reason, site) in the index: its own or the empty one it would take. */
+static uint32_t *obj_idx(struct ctx *c, uint64_t obj, int reason, uint32_t site)
+{
+	size_t j = obj_slot(obj, reason, site);
+
+	for (;; j = (j + 1) & (OBJ_IDX - 1)) {
+		uint32_t k = c->oidx[j];
+		if (!k)
+			return &c->oidx[j];
+		struct obj *o = &c->objs[k - 1];
+		if (o->obj == obj && o->reason == reason && o->site == site)
+			return &c->oidx[j];
+	}
+}
+
+/*
+ * The tally of waits on (obj, reason, site), made if @add. A program may
+ * block on millions of distinct objects (a wait group per request), so the
+ * table is bounded: full, it keeps the more blocked half and those with
+ * waiters now, and the index is rebuilt (amortized over MAX_OBJS / 2 adds).
+ */
 static struct obj *obj_find(struct ctx *c, uint64_t obj, int reason, uint32_t site, bool add)
 {
-	for (size_t i = 0; i < c->nobj; i++) /* small: few hot objects in practice */
-		if (c->objs[i].obj == obj && c->objs[i].reason == reason && c->objs[i].site == site)
-			return &c->objs[i];
+	uint32_t *slot = obj_idx(c, obj, reason, site);
+
+	if (*slot)
+		return &c->objs[*slot - 1];
 	if (!add)
 		return NULL;
 	if (c->nobj == MAX_OBJS) {
-		/* Full: drop the least blocked half that nobody waits on now. */
 		size_t k = 0;
 		double thr = 0;
 		for (size_t i = 0; i < c->nobj; i++)
@@ -178,12 +207,18 @@ static struct obj *obj_find(struct ctx *c, uint64_t obj, int reason, uint32_t si
 		c->nobj = k;
 		if (c->nobj == MAX_OBJS)
 			return NULL;
+		memset(c->oidx, 0, OBJ_IDX * sizeof(*c->oidx));
+		for (size_t i = 0; i < c->nobj; i++)
+			*obj_idx(c, c->objs[i].obj, c->objs[i].reason, c->objs[i].site) =
+				(uint32_t)i + 1;
+		slot = obj_idx(c, obj, reason, site);
 	}
 	struct obj *o = &c->objs[c->nobj++];
 	memset(o, 0, sizeof(*o));
 	o->obj = obj;
 	o->reason = (uint8_t)reason;
 	o->site = site;
+	*slot = (uint32_t)c->nobj;
 	return o;
 }
 
@@ -380,8 +415,14 @@ static int run(int argc, char **argv)
 	if (tool_open(&tt, "gaps", file) < 0)
 		return TOOL_EXIT_BAD;
 	c.objs = calloc(MAX_OBJS, sizeof(*c.objs));
-	if (!c.objs)
+	c.oidx = calloc(OBJ_IDX, sizeof(*c.oidx));
+	if (!c.objs || !c.oidx) {
+		tool_err("gaps", "out of memory");
+		free(c.objs);
+		free(c.oidx);
+		tool_close(&tt);
 		return TOOL_EXIT_BAD;
+	}
 	hist_init(&c.runs);
 	hist_init(&c.gaps);
 	hist_init(&c.latency);
@@ -428,6 +469,7 @@ static int run(int argc, char **argv)
 	}
 	if (r < 0) {
 		free(c.objs);
+		free(c.oidx);
 		free(c.fn_ns);
 		model_free(&m);
 		tool_close(&tt);
@@ -467,14 +509,27 @@ static int run(int argc, char **argv)
 
 	if (c.texec.n >= FINE_MIN_TASKS &&
 	    (med_exec < FINE_RATIO * cost || med_exec < FINE_ABS_NS)) {
+		/* A task switch reads the clock once (the next START shares the tick
+		 * of the END/BLOCK/YIELD before it), so the cost of a direct switch
+		 * is in the runs, and below a tick the trace cannot show it. */
+		double tick_ns = tt.info.ticks_per_sec ? 1e9 / (double)tt.info.ticks_per_sec : 1;
+		char costs[256];
+		if (cost >= tick_ns)
+			snprintf(costs, sizeof(costs), "scheduling one costs about %s (time in the "
+				 "scheduler per run, or the median gap between two runs)",
+				 fmt_dur(b, cost));
+		else
+			snprintf(costs, sizeof(costs), "the switches between them are too quick for "
+				 "the trace to see (less than its %s tick), so that below %s a task's "
+				 "own work is too small to pay for being a task",
+				 fmt_dur(b, tick_ns), fmt_dur(e, FINE_ABS_NS));
 		v[nv].kind = "fine_grain";
 		snprintf(v[nv].text, sizeof(v[nv].text),
 			 "tasks too fine-grained: %" PRIu64 " tasks ran a median of %s each, while "
-			 "scheduling one costs about %s (time in the scheduler per run, or the median "
-			 "gap between two runs); the Ps spent %.0f%% of their busy time in the "
+			 "%s; the Ps spent %.0f%% of their busy time in the "
 			 "scheduler. Give each task more work (a row, not a pixel) or use a few "
 			 "workers over a buffered channel.",
-			 c.texec.n, fmt_dur(a, med_exec), fmt_dur(b, cost),
+			 c.texec.n, fmt_dur(a, med_exec), costs,
 			 tp[PC_RUN] + tp[PC_SCHED] > 0 ? 100.0 * tp[PC_SCHED] / (tp[PC_RUN] + tp[PC_SCHED])
 						       : 0.0);
 		nv++;
@@ -693,6 +748,7 @@ static int run(int argc, char **argv)
 			printf("  - %s\n", v[i].text);
 	}
 	free(c.objs);
+	free(c.oidx);
 	free(c.fn_ns);
 	model_free(&m);
 	tool_close(&tt);

@@ -18,6 +18,10 @@
  *   chain    100 tasks hand one token along a chain of channels, each
  *            computing a little before passing it on: the critical path
  *            is the whole run.
+ *   objs     N (default 20000) requests in parallel, each making its own
+ *            unbuffered channel and receiving one result on it from a
+ *            helper task, both computing ~20 us: every wait is on a
+ *            different object, no phase is serial and no chain is long.
  *   strings  N (default 20000) tasks, each logging one numbered message
  *            of about 1000 bytes under a region: many events with long
  *            strings, for the reading of strings across batches.
@@ -303,6 +307,47 @@ __attribute__((noinline)) static void main_strings(void)
 	weft_wg_wait(&wg);
 }
 
+/* ---- objs ------------------------------------------------------------------- */
+
+static void objs_helper(void *a)
+{
+	long v = 1;
+
+	compute(20000);
+	if (weft_chan_send(a, &v) != 0)
+		die("objs: send failed");
+}
+
+static weft_chan **objs_chans; /* freed at the end: every address distinct */
+
+static void objs_request(void *a)
+{
+	weft_chan *c = objs_chans[(long)a];
+	long v = 0;
+
+	go(objs_helper, c);
+	if (weft_chan_recv(c, &v) != 0 || v != 1)
+		die("objs: recv failed");
+	compute(20000); /* the response */
+	weft_wg_done(&wg);
+}
+
+__attribute__((noinline)) static void main_objs(void)
+{
+	if (!(objs_chans = calloc((size_t)n_items, sizeof(*objs_chans))))
+		die("objs: out of memory");
+	for (long i = 0; i < n_items; i++)
+		if (!(objs_chans[i] = weft_chan_make(sizeof(long), 0)))
+			die("objs: chan_make failed");
+	weft_wg_add(&wg, n_items);
+	for (long i = 0; i < n_items; i++)
+		go(objs_request, (void *)i);
+	weft_wg_wait(&wg);
+	for (long i = 0; i < n_items; i++)
+		weft_chan_free(objs_chans[i]);
+	free(objs_chans);
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 static void main_task(void *a)
@@ -323,6 +368,8 @@ static void main_task(void *a)
 		main_chain();
 	else if (strcmp(mode, "strings") == 0)
 		main_strings();
+	else if (strcmp(mode, "objs") == 0)
+		main_objs();
 	else
 		die("unknown mode");
 	if (weft_trace_stop() != 0)
@@ -332,7 +379,7 @@ static void main_task(void *a)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fputs("usage: tshape mix|tiny|contend|serial|chain|strings FILE [N]\n", stderr);
+		fputs("usage: tshape mix|tiny|contend|serial|chain|objs|strings FILE [N]\n", stderr);
 		return 2;
 	}
 	mode = argv[1];
