@@ -317,7 +317,15 @@ int tool_open(struct tool_trace *tt, const char *cmd, const char *path)
 	}
 	weft_trace_get_info(tt->t, &tt->info);
 	tt->progress = isatty(2) && !getenv("WEFT_TRACE_NO_PROGRESS");
-	tt->next_tick = 1 << 20;
+	tt->tick_every = 1 << 20;
+	tt->progress_s = 0.25;
+	/* For tests: an update every N events, however fast (a pty sees it). */
+	const char *every = getenv("WEFT_TRACE_PROGRESS_EVERY");
+	if (every && atol(every) > 0) {
+		tt->tick_every = (uint64_t)atol(every);
+		tt->progress_s = 0;
+	}
+	tt->next_tick = tt->tick_every;
 	tt->last_progress = now_s();
 	tt->end_r = 1;
 	if (pipe_start(tt) < 0) {
@@ -342,9 +350,9 @@ int tool_next_slow(struct tool_trace *tt, weft_trace_event **ev)
 	for (;;) {
 		if (tt->cur < tt->end) {
 			if (tt->nread >= tt->next_tick) {
-				tt->next_tick = tt->nread + (1 << 20);
+				tt->next_tick = tt->nread + tt->tick_every;
 				double t = tt->progress ? now_s() : 0;
-				if (tt->progress && t - tt->last_progress >= 0.25) {
+				if (tt->progress && t - tt->last_progress >= tt->progress_s) {
 					double total = (double)tt->info.events;
 					fprintf(stderr, "\rweft-trace %s: %.0f%% (%.1f of %.1f M events)",
 						tt->cmd,

@@ -90,6 +90,8 @@ struct tool_trace {
 	struct tool_pipe *pipe;            /* the reader thread, or NULL */
 	uint64_t nread;      /* events returned so far */
 	uint64_t next_tick;  /* nread at which to look at the clock again */
+	uint64_t tick_every; /* events between two looks: 1 << 20 (tests: WEFT_TRACE_PROGRESS_EVERY) */
+	double progress_s;   /* seconds between two updates: 0.25 (tests: 0) */
 	bool progress;       /* stderr is a terminal */
 	bool progress_shown;
 	double last_progress;
