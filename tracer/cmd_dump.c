@@ -104,9 +104,8 @@ static int run(int argc, char **argv)
 
 	if ((r = tool_getopt(&cmd_dump, argc, argv, opts, opt, &o, &file, NULL)) != 0)
 		return r;
-	if (o.from > o.to)
-		return tool_usage(&cmd_dump, "--from %.3f is after --to %.3f", (double)o.from / 1e3,
-				  (double)o.to / 1e3);
+	if ((r = tool_check_window(&cmd_dump, (uint64_t)o.from, (uint64_t)o.to)) != 0)
+		return r;
 	if (tool_open(&tt, "dump", file) < 0)
 		return TOOL_EXIT_BAD;
 	names_init(&names, tt.t);

@@ -515,9 +515,8 @@ static int run(int argc, char **argv)
 	c.to = UINT64_MAX;
 	if ((r = tool_getopt(&cmd_export, argc, argv, opts, opt, &c, &file, NULL)) != 0)
 		return r;
-	if (c.from > c.to)
-		return tool_usage(&cmd_export, "--from %.3f is after --to %.3f", (double)c.from / 1e3,
-				  (double)c.to / 1e3);
+	if ((r = tool_check_window(&cmd_export, c.from, c.to)) != 0)
+		return r;
 	out = c.out;
 	if (tool_open(&tt, "export", file) < 0)
 		return TOOL_EXIT_BAD;

@@ -369,34 +369,36 @@ static int cmp_obj(const void *a, const void *b)
 	return x->obj < y->obj ? -1 : x->obj > y->obj;
 }
 
-/* What a contended object is, by the reason its waiters blocked for. */
-static const char *contend_noun(int reason)
-{
-	switch (reason) {
-	case WEFT_TRACE_BLOCK_CHAN_SEND:
-	case WEFT_TRACE_BLOCK_CHAN_RECV:
-	case WEFT_TRACE_BLOCK_SELECT: return "channel";
-	case WEFT_TRACE_BLOCK_MUTEX: return "mutex";
-	case WEFT_TRACE_BLOCK_WG: return "wait group";
-	case WEFT_TRACE_BLOCK_SEMA: return "semaphore";
-	default: return "object";
-	}
-}
+/* What a contended object is, by the reason its waiters blocked for, and what to do. */
+struct contend_words {
+	const char *noun, *advice;
+};
 
-static const char *contend_advice(int reason)
+static struct contend_words contend_words(int reason)
 {
+	static const char waiters_advice[] =
+		"Many tasks wait on it at once: give each task more work between waits, or fewer "
+		"tasks.";
+
 	switch (reason) {
 	case WEFT_TRACE_BLOCK_CHAN_SEND:
 	case WEFT_TRACE_BLOCK_CHAN_RECV:
 	case WEFT_TRACE_BLOCK_SELECT:
-		return "The tasks hand items over one at a time: give each item more work, use a "
-		       "buffered channel, or fewer tasks on it.";
+		return (struct contend_words){ "channel",
+					       "The tasks hand items over one at a time: give each "
+					       "item more work, use a buffered channel, or fewer "
+					       "tasks on it." };
 	case WEFT_TRACE_BLOCK_MUTEX:
-		return "The tasks take turns on one lock: hold it for less time, or split what it "
-		       "guards so that they need different locks.";
+		return (struct contend_words){ "mutex",
+					       "The tasks take turns on one lock: hold it for less "
+					       "time, or split what it guards so that they need "
+					       "different locks." };
+	case WEFT_TRACE_BLOCK_WG:
+		return (struct contend_words){ "wait group", waiters_advice };
+	case WEFT_TRACE_BLOCK_SEMA:
+		return (struct contend_words){ "semaphore", waiters_advice };
 	default:
-		return "Many tasks wait on it at once: give each task more work between waits, or "
-		       "fewer tasks.";
+		return (struct contend_words){ "object", waiters_advice };
 	}
 }
 
@@ -582,17 +584,18 @@ static int run(int argc, char **argv)
 			snprintf(other, sizeof(other), " and in %s at %s",
 				 weft_trace_block_name(top2->reason), names_get(&m.sites, top2->site));
 		v[nv].kind = "contention";
+		struct contend_words words = contend_words(top->reason);
 		snprintf(v[nv].text, sizeof(v[nv].text),
 			 "time lost blocked on one %s: up to %" PRId64 " tasks at once waited in %s at %s%s "
 			 "(object %#" PRIx64 "): %" PRIu64 " waits, %.0f%% of all %" PRIu64 " runs ended "
 			 "waiting on it (one wait every %s), %s blocked in all (%s each on average, "
 			 "%.1f tasks waiting on average through the %s run). %s",
-			 contend_noun(top->reason), top_w,
+			 words.noun, top_w,
 			 weft_trace_block_name(top->reason), names_get(&m.sites, top->site), other,
 			 top->obj, top_n, 100.0 * (double)top_n / (double)m.starts, m.starts,
 			 fmt_dur(e, dur / (double)top_n), fmt_dur(a, top_ns),
 			 fmt_dur(b, top_ns / (double)top_n), top_ns / dur, fmt_dur(d, dur),
-			 contend_advice(top->reason));
+			 words.advice);
 		nv++;
 	}
 	struct phase *ph = &c.best[0];
@@ -672,8 +675,7 @@ static int run(int argc, char **argv)
 			       par < n ? par : n, S > 0 ? W / (W / n + S) : 0.0);
 		}
 		printf("],\"serial_phases\":[");
-		for (int i = 0; i < 3 && c.best[i].end > c.best[i].start; i++)
-		{
+		for (int i = 0; i < 3 && c.best[i].end > c.best[i].start; i++) {
 			printf("%s{\"start_ns\":%" PRIu64 ",\"end_ns\":%" PRIu64 ",\"one_busy_ns\":%" PRIu64
 			       ",\"fn\":",
 			       i ? "," : "", c.best[i].start, c.best[i].end, c.best[i].busy1);

@@ -65,6 +65,13 @@ int64_t tool_parse_us(const char *s)
 	return (int64_t)llround(v * 1000.0);
 }
 
+int tool_check_window(const struct tool_cmd *c, uint64_t from, uint64_t to)
+{
+	if (from <= to)
+		return 0;
+	return tool_usage(c, "--from %.3f is after --to %.3f", (double)from / 1e3, (double)to / 1e3);
+}
+
 int64_t tool_parse_uint(const char *s)
 {
 	char *end;

@@ -52,6 +52,8 @@ int tool_getopt(const struct tool_cmd *c, int argc, char **argv, const struct to
 		const char **file, bool *json);
 /* Parse a time in microseconds ("1200", "3.5") into ns; -1 if malformed. */
 int64_t tool_parse_us(const char *s);
+/* --from/--to in ns (parsed by tool_parse_us): 0, or a usage error if from > to. */
+int tool_check_window(const struct tool_cmd *c, uint64_t from, uint64_t to);
 /* Parse a non-negative integer; -1 if malformed. */
 int64_t tool_parse_uint(const char *s);
 
