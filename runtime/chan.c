@@ -50,6 +50,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "trace_emit.h"
 
 /* struct weft_chan is in internal.h: select locks and polls channels too. */
 
@@ -302,7 +303,7 @@ int weft__chan_send(struct weft_chan *c, const void *elem, bool may_block)
 	}
 	me.elem = (void *)elem;
 	me.result = -EPIPE;
-	block(c, &c->sendq, &me, WEFT__W_CHAN_SEND);
+	block(c, &c->sendq, &me, WEFT_TRACE_BLOCK_CHAN_SEND);
 	return me.result;
 }
 
@@ -321,7 +322,7 @@ int weft__chan_recv(struct weft_chan *c, void *elem, bool may_block)
 	}
 	me.elem = elem;
 	me.result = -EPIPE;
-	block(c, &c->recvq, &me, WEFT__W_CHAN_RECV);
+	block(c, &c->recvq, &me, WEFT_TRACE_BLOCK_CHAN_RECV);
 	return me.result;
 }
 

@@ -137,7 +137,7 @@ static void report_task(struct weft_task *t, void *arg)
 	weft__wbuf_str(&b, "): ");
 	if (st == WEFT__T_WAITING) {
 		weft__wbuf_str(&b, "blocked on ");
-		weft__wbuf_str(&b, weft__wait_reason_name(t->wait_reason));
+		weft__wbuf_str(&b, weft_tf_block_name(t->wait_reason));
 		if (t->wait_obj) {
 			weft__wbuf_str(&b, " ");
 			weft__wbuf_hex(&b, (uint64_t)(uintptr_t)t->wait_obj);

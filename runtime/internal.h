@@ -26,7 +26,7 @@
 #include "deque.h"
 #include "fatal.h"
 #include "stack.h"
-#include "../tracer/format.h"
+#include "common/trace_format.h"
 
 /* ---- tasks (G) -------------------------------------------------------- */
 
@@ -39,21 +39,8 @@ enum weft__tstatus {
 	WEFT__T_DEAD,     /* returned; descriptor about to be freed */
 };
 
-/* Why a task waits. Names in weft__wait_reason_name(); the tracer reuses them. */
-enum weft__wait {
-	WEFT__W_NONE = 0,
-	WEFT__W_WG,
-	WEFT__W_MUTEX,
-	WEFT__W_SEMA,
-	WEFT__W_CHAN_SEND,
-	WEFT__W_CHAN_RECV,
-	WEFT__W_SELECT,
-	WEFT__W_SLEEP,
-	WEFT__W_SYSCALL,
-	WEFT__W_STW,
-	WEFT__W_NR,
-};
-const char *weft__wait_reason_name(int reason);
+/* Why a task waits: the trace's block reasons, WEFT_TRACE_BLOCK_* of
+ * <weft/trace.h> (one list, names in weft_tf_block_name()). */
 
 /*
  * A task descriptor: 80 bytes, kept small because a million spawned tasks
@@ -68,7 +55,7 @@ struct weft_task {
 	void *arg;
 	uint64_t id;
 	_Atomic uint8_t status;    /* enum weft__tstatus; racy reads by reports */
-	uint8_t wait_reason;       /* enum weft__wait, valid while WAITING */
+	uint8_t wait_reason;       /* WEFT_TRACE_BLOCK_*, valid while WAITING */
 	uint16_t tlastp;           /* trace: stream of its last numbered event
 				    * (P id + 1; WEFT__TSTREAM_M; 0 unknown) */
 	uint32_t utask;            /* current user task (weft_trace_task_begin), inherited */
@@ -409,14 +396,6 @@ static inline struct weft_m *weft__getm(void)
 }
 #endif
 
-/* The P the calling M owns, for tracing: NULL on a plain thread and inside
- * weft_syscall_enter/exit (sysmon may have handed the P to another M). */
-static inline struct weft_p *weft__trace_p(struct weft_m *m)
-{
-	return m && atomic_load_explicit(&m->sys, memory_order_relaxed) == WEFT__M_SYS_NONE ? m->p
-											   : NULL;
-}
-
 /*
  * weft__park - block the running task. @unlockf(@arg) runs after the task
  * is off its stack (so a waker that takes the same lock cannot ready it
@@ -498,197 +477,6 @@ static inline void weft__timers_check(struct weft_p *p, bool force)
 	}
 }
 
-/*
- * trace.c: WEFT__TRACE(p, TYPE, nargs, a0, ...) records an event on @p (a
- * P the caller owns, or NULL for the global buffer). The arguments are
- * evaluated only when tracing is on, so they may call the helpers below.
- */
-#define WEFT__TBUF_SIZE (64 * 1024)
-#define WEFT__TEV_MAX 64 /* the largest encoded event without strings */
-struct weft__tbuf {
-	struct cds_wfcq_node node;
-	struct weft__tbuf *next;   /* pool */
-	uint8_t kind;              /* chunk kind */
-	uint8_t stream_kind;
-	uint32_t stream_id;
-	uint32_t seq;
-	uint64_t t_first, t_prev;
-	uint64_t last_task;        /* previous task-id argument (delta base) */
-	bool keys_new;             /* may hold a code key not yet named (flusher) */
-	uint32_t nev;
-	size_t len;
-	uint8_t data[WEFT__TBUF_SIZE];
-};
-
-extern _Atomic int weft__trace_on;
-extern bool weft__trace_prestart;
-extern __thread const void *weft__site /* call site of the blocking API in progress */
-	__attribute__((tls_model("initial-exec"), visibility("hidden")));
-void weft__trace_ev(struct weft_p *p, int type, int nargs, uint64_t a0, uint64_t a1,
-		    uint64_t a2, uint64_t a3, uint64_t a4);
-bool weft__trace_active(void);
-void weft__trace_add_procs(int n);     /* set_procs grew the Ps (world stopped) */
-uint64_t weft__trace_code(const void *addr); /* code address -> fn/site key */
-#define WEFT__TSTREAM_M 0xffff
-/* Bump @t's sequence number for an event on @p's stream; the argument to record. */
-static inline uint64_t weft__trace_seq(struct weft_task *t, struct weft_p *p)
-{
-	uint16_t s = p ? (uint16_t)(p->id + 1) : WEFT__TSTREAM_M;
-
-	t->tseq++;
-	if (t->tlastp == s)
-		return 0;
-	t->tlastp = s;
-	return t->tseq;
-}
-extern bool weft__trace_tsc;
-
-/* Trace ticks: the TSC divided by 64 (20-30 ns on today's CPUs, as Go's
- * tracer does), so that the delta between two events a few hundred ns
- * apart is one varint byte with few random low bits for zstd to store. */
-#define WEFT__TSC_SHIFT 6
-static inline uint64_t weft__trace_ticks(void)
-{
-#if defined(__x86_64__)
-	if (__builtin_expect(weft__trace_tsc, 1))
-		return __builtin_ia32_rdtsc() >> WEFT__TSC_SHIFT;
-#endif
-	return (uint64_t)weft__nanotime();
-}
-
-static inline uint8_t *weft__put_uvarint(uint8_t *p, uint64_t v)
-{
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t)v;
-	return p;
-}
-
-/*
- * The emit path, inlined at each hook: an event on the caller's P goes
- * straight into its buffer; a full or missing buffer, or no P, takes the
- * out-of-line path (weft__trace_ev). @now: a tick to reuse, or 0 to read
- * the clock.
- */
-/*
- * The flusher names the code keys (fn, site) of a buffer before writing it,
- * which means decoding every event; it does so only for a buffer flagged
- * here: one that may hold a key its P has not written before in this
- * session. A P remembers the last 16 keys it wrote (direct-mapped); a
- * buffer of a P in a loop over one call site is never scanned. Keys
- * written before went out in an earlier buffer of the same P, which the
- * single FIFO flusher has named already. @p NULL (the global buffer):
- * always flagged.
- */
-static inline void weft__trace_key(struct weft_p *p, struct weft__tbuf *b, uint64_t key)
-{
-	if (!key)
-		return;
-	if (!p) {
-		b->keys_new = true;
-		return;
-	}
-	uint64_t *slot = &p->tkeys[(key * 0x9E3779B97F4A7C15ULL) >> 60];
-	if (__builtin_expect(*slot != key, 0)) {
-		*slot = key;
-		b->keys_new = true;
-	}
-}
-
-static inline void weft__trace_keys(struct weft_p *p, struct weft__tbuf *b, int type, uint64_t a1,
-				    uint64_t a2, uint64_t a3)
-{
-	switch (type) { /* constant at each hook */
-	case WEFT_TF_EV_TASK_CREATE:
-		weft__trace_key(p, b, a2);
-		weft__trace_key(p, b, a3);
-		break;
-	case WEFT_TF_EV_TASK_STATE:
-		weft__trace_key(p, b, a3);
-		break;
-	case WEFT_TF_EV_TASK_BLOCK:
-		weft__trace_key(p, b, a3);
-		break;
-	case WEFT_TF_EV_SYSCALL_ENTER:
-		weft__trace_key(p, b, a1);
-		break;
-	}
-}
-
-static inline void weft__trace_emit(struct weft_p *p, int type, int n, uint64_t now,
-				    uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
-				    uint64_t a4)
-{
-	struct weft__tbuf *b;
-
-	if (__builtin_expect(!p || !(b = p->tbuf) || b->nev == 0 ||
-				     b->len + WEFT__TEV_MAX > WEFT__TBUF_SIZE, 0)) {
-		weft__trace_ev(p, type, n, a0, a1, a2, a3, a4);
-		return;
-	}
-	if (!now)
-		now = weft__trace_ticks();
-	weft__trace_keys(p, b, type, a1, a2, a3);
-	uint8_t *q = b->data + b->len;
-	*q++ = (uint8_t)type;
-	q = weft__put_uvarint(q, now - b->t_prev);
-	if (WEFT_TF_TASK_ARG0(type)) { /* constant at each hook */
-		uint64_t id = a0;
-		a0 = weft_tf_zigzag(id, b->last_task);
-		b->last_task = id;
-	}
-	if (n > 0)
-		q = weft__put_uvarint(q, a0);
-	if (n > 1)
-		q = weft__put_uvarint(q, a1);
-	if (n > 2)
-		q = weft__put_uvarint(q, a2);
-	if (n > 3)
-		q = weft__put_uvarint(q, a3);
-	if (n > 4)
-		q = weft__put_uvarint(q, a4);
-	b->len = (size_t)(q - b->data);
-	b->t_prev = now;
-	b->nev++;
-}
-
-#define WEFT__TRACE_N(p, type, n, a0, a1, a2, a3, a4)                                   \
-	do {                                                                             \
-		if (__builtin_expect(atomic_load_explicit(&weft__trace_on,               \
-							  memory_order_relaxed), 0))     \
-			weft__trace_emit((p), WEFT_TF_EV_##type, (n), 0, (uint64_t)(a0), \
-					 (uint64_t)(a1), (uint64_t)(a2), (uint64_t)(a3),  \
-					 (uint64_t)(a4));                                 \
-	} while (0)
-#define WEFT__TRACE(p, type, n, a0, a1, a2) WEFT__TRACE_N(p, type, n, a0, a1, a2, 0, 0)
-/* A task leaves @p's M (block, yield, end): one of these events, and a mark
- * so that the START of the next task, when it follows at once, shares the
- * timestamp - one clock read per switch instead of two. */
-#define WEFT__TRACE_SWITCH(p, type, n, a0, a1, a2, a3)                                  \
-	do {                                                                             \
-		if (__builtin_expect(atomic_load_explicit(&weft__trace_on,               \
-							  memory_order_relaxed), 0)) {   \
-			weft__trace_emit((p), WEFT_TF_EV_##type, (n), 0, (uint64_t)(a0), \
-					 (uint64_t)(a1), (uint64_t)(a2), (uint64_t)(a3),  \
-					 0);                                              \
-			if (p)                                                           \
-				(p)->tswitch = true;                                     \
-		}                                                                        \
-	} while (0)
-#define WEFT__TRACE_START(p, t)                                                         \
-	do {                                                                             \
-		if (__builtin_expect(atomic_load_explicit(&weft__trace_on,               \
-							  memory_order_relaxed), 0)) {   \
-			uint64_t now_ = (p)->tswitch && (p)->tbuf ? (p)->tbuf->t_prev : 0;     \
-			(p)->tswitch = false;                                            \
-			weft__trace_emit((p), WEFT_TF_EV_TASK_START, 2, now_, (t)->id,   \
-					 weft__trace_seq((t), (p)), 0, 0, 0);             \
-		}                                                                        \
-	} while (0)
-/* The site of the public blocking call being made (its caller's return address). */
-#define WEFT__SITE() (weft__site = __builtin_return_address(0))
 
 /* main.c */
 long long weft__parse_size(const char *s);

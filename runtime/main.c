@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "trace_emit.h"
 
 #define S weft__sched
 

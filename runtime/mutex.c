@@ -31,6 +31,7 @@
 #include <errno.h>
 
 #include "internal.h"
+#include "trace_emit.h"
 
 #define LOCKED 1u
 #define WAITERS 2u
@@ -89,7 +90,7 @@ WEFT_API void weft_mutex_lock(weft_mutex *m)
 			weft__waitq_push_front(&mx->q, &me);
 		else
 			weft__waitq_push(&mx->q, &me);
-		weft__waiter_block(&me, WEFT__W_MUTEX, m, &mx->lock);
+		weft__waiter_block(&me, WEFT_TRACE_BLOCK_MUTEX, m, &mx->lock);
 		if (me.result == 1)
 			return; /* handed off: we own it */
 		if (try_acquire(mx))

@@ -103,23 +103,3 @@ int weft__proc_threads(void)
 			field++;
 	return atoi(p);
 }
-
-static const char *const wait_names[WEFT__W_NR] = {
-	[WEFT__W_NONE] = "nothing",
-	[WEFT__W_WG] = "wait group",
-	[WEFT__W_MUTEX] = "mutex",
-	[WEFT__W_SEMA] = "semaphore",
-	[WEFT__W_CHAN_SEND] = "chan send",
-	[WEFT__W_CHAN_RECV] = "chan receive",
-	[WEFT__W_SELECT] = "select",
-	[WEFT__W_SLEEP] = "sleep",
-	[WEFT__W_SYSCALL] = "syscall",
-	[WEFT__W_STW] = "stop-the-world",
-};
-
-const char *weft__wait_reason_name(int reason)
-{
-	if (reason < 0 || reason >= WEFT__W_NR || !wait_names[reason])
-		return "unknown";
-	return wait_names[reason];
-}

@@ -65,6 +65,7 @@
 #include <urcu/static/urcu-qsbr.h> /* urcu_qsbr_gp and the reader's counter */
 
 #include "internal.h"
+#include "trace_emit.h"
 
 static char tsan_gp; /* TSan: stands for the order a grace period gives */
 

@@ -105,6 +105,7 @@
 #include "config.h"
 
 #include "internal.h"
+#include "trace_emit.h"
 
 #include <errno.h>
 #include <linux/membarrier.h>
@@ -897,7 +898,7 @@ void weft__park(int reason, const void *obj, void (*unlockf)(void *), void *arg)
 
 	if (!t)
 		weft__fatal("a blocking call (%s) was made outside a task",
-			    weft__wait_reason_name(reason));
+			    weft_tf_block_name(reason));
 	t->wait_reason = reason;
 	t->wait_obj = obj;
 	atomic_store_explicit(&t->status, WEFT__T_WAITING, relaxed);
@@ -917,7 +918,7 @@ void weft__ready_on(struct weft_p *p, struct weft_task *t)
 {
 	struct weft_task *old;
 
-	t->wait_reason = WEFT__W_NONE;
+	t->wait_reason = WEFT_TRACE_BLOCK_NONE;
 	t->wait_obj = NULL;
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
 	WEFT__TRACE(p, TASK_UNBLOCK, 3, t->id, 0, weft__trace_seq(t, p));
@@ -933,7 +934,7 @@ void weft__ready(struct weft_task *t)
 	struct weft_m *m = weft__getm();
 	struct weft_task *old;
 
-	t->wait_reason = WEFT__W_NONE;
+	t->wait_reason = WEFT_TRACE_BLOCK_NONE;
 	t->wait_obj = NULL;
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
 	WEFT__TRACE(weft__trace_p(m), TASK_UNBLOCK, 3, t->id, m && m->curg ? m->curg->id : 0,

@@ -41,6 +41,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "trace_emit.h"
 
 #define SMALL 8
 
@@ -190,7 +191,7 @@ WEFT_API int weft_select(weft_case *cases, size_t n, int64_t timeout_ns)
 	}
 	if (nactive == 0 && timeout_ns < 0) {
 		/* Nothing can ever fire: block forever, as Go's empty select. */
-		weft__park(WEFT__W_SELECT, NULL, nothing, NULL);
+		weft__park(WEFT_TRACE_BLOCK_SELECT, NULL, nothing, NULL);
 		weft__throw("an empty select was woken");
 	}
 
@@ -237,7 +238,7 @@ WEFT_API int weft_select(weft_case *cases, size_t n, int64_t timeout_ns)
 			atomic_init(&timer.firing, 0);
 			st.timer = &timer;
 		}
-		weft__park(WEFT__W_SELECT, cases[order[0]].chan, arm_and_unlock, &st);
+		weft__park(WEFT_TRACE_BLOCK_SELECT, cases[order[0]].chan, arm_and_unlock, &st);
 		if (deadline)
 			weft__timer_del(&timer);
 	} else {

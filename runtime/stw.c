@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "trace_emit.h"
 
 #define S weft__sched
 
@@ -129,9 +130,9 @@ WEFT_API void weft_stop_the_world(const char *reason)
 	/* Recorded when asked for: the pause is STW_BEGIN to STW_END, and
 	 * STW_END says how much of it was spent waiting for the Ps. */
 	WEFT__TRACE(weft__trace_p(m), STW_BEGIN, 1,
-		    !reason ? WEFT_TF_STW_USER
-		    : strcmp(reason, "set_procs") == 0 ? WEFT_TF_STW_SET_PROCS
-		    : strcmp(reason, "trace") == 0 ? WEFT_TF_STW_TRACE : WEFT_TF_STW_USER, 0, 0);
+		    !reason ? WEFT_TRACE_STW_USER
+		    : strcmp(reason, "set_procs") == 0 ? WEFT_TRACE_STW_SET_PROCS
+		    : strcmp(reason, "trace") == 0 ? WEFT_TRACE_STW_TRACE : WEFT_TRACE_STW_USER, 0, 0);
 	mine = m->p;
 	pthread_mutex_lock(&S.lock);
 	stw_task = m->curg;

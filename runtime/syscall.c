@@ -22,6 +22,7 @@
 #include "config.h"
 
 #include "internal.h"
+#include "trace_emit.h"
 
 #define S weft__sched
 
@@ -56,7 +57,7 @@ WEFT_API void weft_syscall_enter(void)
 	m->oldp = p;
 	m->sys_stack = t->stack;
 	m->sys_stack_size = S.stack_size + weft__page_size();
-	t->wait_reason = WEFT__W_SYSCALL;
+	t->wait_reason = WEFT_TRACE_BLOCK_SYSCALL;
 	atomic_store_explicit(&t->status, WEFT__T_SYSCALL, memory_order_relaxed);
 	weft__tick(&p->syscalltick);
 	atomic_store(&p->status, WEFT__P_SYSCALL); /* seq_cst: see stw.c, step 3 */
@@ -124,7 +125,7 @@ WEFT_API void weft_syscall_exit(void)
 		return; /* not in a syscall: unpaired exit */
 	}
 	weft__rcu_online(); /* before any event on a P */
-	t->wait_reason = WEFT__W_NONE;
+	t->wait_reason = WEFT_TRACE_BLOCK_NONE;
 	p = m->oldp;
 	m->oldp = NULL;
 	s = WEFT__P_SYSCALL;

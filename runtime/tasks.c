@@ -115,7 +115,7 @@ static void reset(struct weft_task *t)
 {
 	/* Keep ctx's sanitizer fiber (released in recycle) and nothing else. */
 	t->stack = NULL;
-	t->wait_reason = WEFT__W_NONE;
+	t->wait_reason = WEFT_TRACE_BLOCK_NONE;
 	t->wait_obj = NULL;
 	t->link = NULL;
 	t->tseq = 0;

@@ -70,6 +70,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "trace_emit.h"
 
 #define S weft__sched
 
@@ -429,6 +430,6 @@ WEFT_API void weft_sleep(int64_t ns)
 	t.arg = m->curg;
 	atomic_init(&t.p, NULL);
 	atomic_init(&t.firing, 0);
-	weft__park(WEFT__W_SLEEP, NULL, sleep_arm, &t);
+	weft__park(WEFT_TRACE_BLOCK_SLEEP, NULL, sleep_arm, &t);
 	weft__timer_del(&t); /* waits until the firing M is done with t */
 }

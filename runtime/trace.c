@@ -1,7 +1,7 @@
 /*
  * trace.c - the execution tracer's writer: every scheduler transition as
  * an event in a per-P buffer, compressed by a flusher thread into an
- * append-only file (format: tracer/format.h, doc/trace-format.md).
+ * append-only file (format: common/trace_format.h, doc/trace-format.md).
  *
  * Emitting. Each hook in the scheduler is WEFT__TRACE(p, ...): one load of
  * weft__trace_on and a predictable branch when tracing is off. When on, the
@@ -122,19 +122,13 @@
 
 #include "internal.h"
 #include "symbol.h"
-#include "../tracer/format.h"
+#include "trace_emit.h"
 
 #if defined(__x86_64__)
 #include <x86intrin.h>
 #endif
 
 #define S weft__sched
-
-_Static_assert((int)WEFT__W_WG == (int)WEFT_TF_BLOCK_WG &&
-		       (int)WEFT__W_SLEEP == (int)WEFT_TF_BLOCK_SLEEP &&
-		       (int)WEFT__W_STW == (int)WEFT_TF_BLOCK_STW &&
-		       (int)WEFT__W_NR == (int)WEFT_TF_BLOCK_MAX,
-	       "wait reasons and trace block reasons must agree");
 
 #define BUF_SIZE WEFT__TBUF_SIZE
 #define EV_MAX WEFT__TEV_MAX
@@ -241,13 +235,8 @@ static uint64_t calibrate(void)
 
 /* ---- encoding ----------------------------------------------------------------- */
 
-#define put_uvarint weft__put_uvarint
-
-static void put_le(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
+/* Events are encoded by weft_tf_put_event() (common/trace_format.h), the
+ * format's one encoder, here and at the inlined hooks (trace_emit.h). */
 
 /* ---- buffers ---------------------------------------------------------------- */
 
@@ -328,21 +317,11 @@ static struct weft__tbuf *buf_get(int64_t *stalled)
 static inline void ev_write(struct weft__tbuf *b, uint64_t now, int type, int nargs,
 			    const uint64_t *a)
 {
-	uint8_t *p = b->data + b->len;
-
 	if (b->nev == 0)
 		b->t_first = b->t_prev = now;
-	*p++ = (uint8_t)type;
-	p = put_uvarint(p, now - b->t_prev);
-	for (int i = 0; i < nargs; i++) {
-		uint64_t v = a[i];
-		if (i == 0 && WEFT_TF_TASK_ARG0(type)) {
-			v = weft_tf_zigzag(a[0], b->last_task);
-			b->last_task = a[0];
-		}
-		p = put_uvarint(p, v);
-	}
-	b->len = (size_t)(p - b->data);
+	uint8_t *q = weft_tf_put_event(b->data + b->len, type, now - b->t_prev, nargs, a,
+				       &b->last_task);
+	b->len = (size_t)(q - b->data);
 	b->t_prev = now;
 	b->nev++;
 }
@@ -356,7 +335,7 @@ static void ev_write_str(struct weft__tbuf *b, uint64_t now, int type, int nargs
 	ev_write(b, now, type, nargs, a);
 	p = b->data + b->len;
 	for (int i = 0; i < nstr; i++) {
-		p = put_uvarint(p, len[i]);
+		p = weft_tf_put_uvarint(p, len[i]);
 		memcpy(p, str[i], len[i]);
 		p += len[i];
 	}
@@ -378,7 +357,7 @@ static void rotate(struct weft__tbuf **slot, uint32_t *seq)
 	*slot = b;
 	if (stalled) {
 		uint64_t a = (uint64_t)stalled;
-		ev_write(b, ticks(), WEFT_TF_EV_STALL, 1, &a);
+		ev_write(b, ticks(), WEFT_TEV_STALL, 1, &a);
 	}
 }
 
@@ -393,7 +372,7 @@ void weft__trace_ev(struct weft_p *p, int type, int nargs, uint64_t a0, uint64_t
 			rotate(&p->tbuf, &sess.pseq[p->id]);
 			b = p->tbuf;
 		}
-		weft__trace_keys(p, b, type, a1, a2, a3);
+		weft__trace_keys(p, b, type, a);
 		ev_write(b, ticks(), type, nargs, a);
 		return;
 	}
@@ -401,7 +380,7 @@ void weft__trace_ev(struct weft_p *p, int type, int nargs, uint64_t a0, uint64_t
 	if (glob.buf) {
 		if (glob.buf->len + EV_MAX > BUF_SIZE)
 			rotate(&glob.buf, &glob.seq);
-		weft__trace_keys(NULL, glob.buf, type, a1, a2, a3);
+		weft__trace_keys(NULL, glob.buf, type, a);
 		ev_write(glob.buf, ticks(), type, nargs, a);
 	}
 	pthread_mutex_unlock(&glob.lock);
@@ -484,7 +463,7 @@ static void write_all(const void *p, size_t n)
 static void write_chunk(int kind, int stream_kind, uint32_t id, uint32_t seq, uint64_t t0,
 			uint64_t t1, uint32_t nev, const void *raw, size_t rawlen)
 {
-	uint8_t h[WEFT_TF_CHUNK_HEADER_SIZE] = { 0 };
+	uint8_t h[WEFT_TF_CHUNK_HEADER_SIZE];
 	size_t z = ZSTD_compress2(sess.zc, sess.zbuf, sess.zcap, raw, rawlen);
 
 	if (ZSTD_isError(z)) {
@@ -492,16 +471,12 @@ static void write_chunk(int kind, int stream_kind, uint32_t id, uint32_t seq, ui
 			sess.err = -EIO;
 		return;
 	}
-	put_le(h, WEFT_TF_CHUNK_MAGIC, 4);
-	h[4] = (uint8_t)kind;
-	h[5] = (uint8_t)stream_kind;
-	put_le(h + 8, id, 4);
-	put_le(h + 12, seq, 4);
-	put_le(h + 16, t0, 8);
-	put_le(h + 24, t1, 8);
-	put_le(h + 32, z, 4);
-	put_le(h + 36, rawlen, 4);
-	put_le(h + 40, nev, 4);
+	weft_tf_chunk_put(h, &(struct weft_tf_chunk){ .kind = (uint8_t)kind,
+						    .stream_kind = (uint8_t)stream_kind,
+						    .stream_id = id, .seq = seq,
+						    .t_first = t0, .t_last = t1,
+						    .zsize = (uint32_t)z,
+						    .rawsize = (uint32_t)rawlen, .nev = nev });
 	write_all(h, sizeof(h));
 	write_all(sess.zbuf, z);
 	sess.raw_bytes += rawlen;
@@ -538,18 +513,6 @@ static bool seen_add(uint64_t key)
 	return true;
 }
 
-static const uint8_t nargs_of[WEFT_TF_EV_MAX] = {
-#define WEFT_TF_NARGS(name, num, nargs, ...) [num] = nargs,
-	WEFT_TF_EVENTS(WEFT_TF_NARGS)
-#undef WEFT_TF_NARGS
-};
-
-static const uint8_t nstr_of[WEFT_TF_EV_MAX] = {
-#define WEFT_TF_NSTR(name, num, nargs, nstr, ...) [num] = nstr,
-	WEFT_TF_EVENTS(WEFT_TF_NSTR)
-#undef WEFT_TF_NSTR
-};
-
 /* Name the entry functions that @b mentions for the first time. */
 static void emit_names(struct weft__tbuf *b)
 {
@@ -562,26 +525,21 @@ static void emit_names(struct weft__tbuf *b)
 		return; /* every key in it was named before (weft__trace_keys) */
 	while (p < end) {
 		int type = *p++;
-		uint64_t a[WEFT_TF_MAX_ARGS], d;
+		uint64_t a[WEFT_TRACE_MAX_ARGS], d;
 
-		if (type <= 0 || type >= WEFT_TF_EV_MAX || !(p = weft_tf_uvarint(p, end, &d)))
+		if (!weft_tf_traits[type].valid || !(p = weft_tf_uvarint(p, end, &d)))
 			weft__throw("trace: a buffer holds an event the writer cannot read");
-		for (int i = 0; i < nargs_of[type]; i++)
+		for (int i = 0; i < weft_tf_traits[type].nargs; i++)
 			if (!(p = weft_tf_uvarint(p, end, &a[i])))
 				weft__throw("trace: a buffer holds a truncated event");
-		for (int i = 0; i < nstr_of[type]; i++) {
+		for (int i = 0; i < weft_tf_traits[type].nstr; i++) {
 			uint64_t sl;
 			if (!(p = weft_tf_uvarint(p, end, &sl)) || sl > (uint64_t)(end - p))
 				weft__throw("trace: a buffer holds a truncated string");
 			p += sl;
 		}
-		uint64_t keys[2] = { 0, 0 }; /* fn, site */
-		switch (type) {
-		case WEFT_TF_EV_TASK_CREATE: keys[0] = a[2]; keys[1] = a[3]; break;
-		case WEFT_TF_EV_TASK_STATE: keys[0] = a[3]; break;
-		case WEFT_TF_EV_TASK_BLOCK: keys[1] = a[3]; break;
-		case WEFT_TF_EV_SYSCALL_ENTER: keys[1] = a[1]; break;
-		}
+		const struct weft_tf_traits *tr = &weft_tf_traits[type];
+		uint64_t keys[2] = { tr->fn ? a[tr->fn] : 0, tr->site ? a[tr->site] : 0 };
 		for (int k = 0; k < 2; k++) {
 		uint64_t key = keys[k];
 		if (!key || !seen_add(key))
@@ -597,8 +555,8 @@ static void emit_names(struct weft__tbuf *b)
 			len = 0;
 			n = 0;
 		}
-		uint8_t *q = put_uvarint(out + len, key);
-		q = put_uvarint(q, nl);
+		uint8_t *q = weft_tf_put_uvarint(out + len, key);
+		q = weft_tf_put_uvarint(q, nl);
 		memcpy(q, name, nl);
 		len = (size_t)(q + nl - out);
 		n++;
@@ -715,24 +673,22 @@ static void *flusher_main(void *arg)
  */
 static void write_header(uint64_t freq, bool complete, uint64_t end)
 {
-	uint8_t h[WEFT_TF_HEADER_SIZE] = { 0 };
+	uint8_t h[WEFT_TF_HEADER_SIZE];
 	struct timespec rt;
 
 	clock_gettime(CLOCK_REALTIME, &rt);
-	memcpy(h, WEFT_TF_MAGIC, 8);
-	put_le(h + 8, WEFT_TF_VERSION, 2);
-	put_le(h + 10, WEFT_TF_HEADER_SIZE, 2);
-	h[16] = sess.tsc ? WEFT_TF_CLOCK_TSC : WEFT_TF_CLOCK_MONO;
-	h[17] = complete ? WEFT_TF_FLAG_COMPLETE : 0;
-	put_le(h + 24, freq, 8);
-	put_le(h + 32, sess.tick0, 8);
-	put_le(h + 40, (uint64_t)((int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec), 8);
-	put_le(h + 48, (uint64_t)atomic_load(&S.nprocs), 4);
-	put_le(h + 52, (uint64_t)getpid(), 4);
-	put_le(h + 56, end, 8);
-	if (complete)
-		put_le(h + WEFT_TF_LENGTH_OFF, WEFT_TF_HEADER_SIZE + sess.file_bytes,
-		       WEFT_TF_LENGTH_SIZE);
+	weft_tf_header_put(h, &(struct weft_tf_header){
+		.version = WEFT_TF_VERSION,
+		.size = WEFT_TF_HEADER_SIZE,
+		.clock = sess.tsc ? WEFT_TF_CLOCK_TSC : WEFT_TF_CLOCK_MONO,
+		.flags = complete ? WEFT_TF_FLAG_COMPLETE : 0,
+		.length = complete ? WEFT_TF_HEADER_SIZE + sess.file_bytes : 0,
+		.ticks_per_sec = freq,
+		.tick0 = sess.tick0,
+		.start_unix_ns = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec,
+		.procs = (uint32_t)atomic_load(&S.nprocs),
+		.pid = (uint32_t)getpid(),
+		.end_tick = end });
 	if (pwrite(sess.fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) && !sess.err)
 		sess.err = errno ? -errno : -EIO;
 }
@@ -763,13 +719,13 @@ static int snapshot_state(struct weft_task *t)
 {
 	switch (atomic_load_explicit(&t->status, memory_order_relaxed)) {
 	case WEFT__T_RUNNABLE:
-		return WEFT_TF_STATE_RUNNABLE;
+		return WEFT_TRACE_STATE_RUNNABLE;
 	case WEFT__T_RUNNING:
-		return WEFT_TF_STATE_RUNNING;
+		return WEFT_TRACE_STATE_RUNNING;
 	case WEFT__T_WAITING:
-		return WEFT_TF_STATE_BLOCKED;
+		return WEFT_TRACE_STATE_BLOCKED;
 	case WEFT__T_SYSCALL:
-		return WEFT_TF_STATE_SYSCALL;
+		return WEFT_TRACE_STATE_SYSCALL;
 	default:
 		return 0;
 	}
@@ -787,9 +743,9 @@ static void snap_task(struct weft_task *t, void *arg)
 	/* A task in a syscall runs on its own thread while the world is
 	 * stopped and may be leaving the syscall now (which clears
 	 * wait_reason): its reason is known without reading it. */
-	weft__trace_ev(m && m->curg == t ? m->p : NULL, WEFT_TF_EV_TASK_STATE, 5, t->id, (uint64_t)st,
-		       st == WEFT_TF_STATE_SYSCALL ? (uint64_t)WEFT_TRACE_BLOCK_SYSCALL
-		       : st == WEFT_TF_STATE_BLOCKED ? t->wait_reason
+	weft__trace_ev(m && m->curg == t ? m->p : NULL, WEFT_TEV_TASK_STATE, 5, t->id, (uint64_t)st,
+		       st == WEFT_TRACE_STATE_SYSCALL ? (uint64_t)WEFT_TRACE_BLOCK_SYSCALL
+		       : st == WEFT_TRACE_STATE_BLOCKED ? t->wait_reason
 						     : 0,
 		       weft__trace_code((void *)t->fn), t->tseq);
 	t->tlastp = WEFT__TSTREAM_M; /* the next numbered event carries its seq */
@@ -820,13 +776,13 @@ static int install(void)
 	for (int i = 0; i < n; i++) {
 		struct weft_p *p = S.allp[i];
 		if (atomic_load(&p->status) == WEFT__P_RUNNING && p->m)
-			weft__trace_ev(p, WEFT_TF_EV_PROC_START, 2, (uint64_t)i,
+			weft__trace_ev(p, WEFT_TEV_PROC_START, 2, (uint64_t)i,
 				       (uint64_t)p->m->id, 0, 0, 0);
 	}
 	weft__tasks_foreach(snap_task, m && m->curg ? m : NULL);
 	/* The pause we are in began before tracing did; its STW_END follows. */
 	if (m && m->curg && m->p)
-		weft__trace_ev(m->p, WEFT_TF_EV_STW_BEGIN, 1, WEFT_TF_STW_TRACE, 0, 0, 0, 0);
+		weft__trace_ev(m->p, WEFT_TEV_STW_BEGIN, 1, WEFT_TRACE_STW_TRACE, 0, 0, 0, 0);
 	atomic_store(&weft__trace_on, 1);
 	return 0;
 }
@@ -1056,7 +1012,7 @@ WEFT_API uint64_t weft_trace_task_begin(const char *type)
 		uint64_t a[3] = { id, parent, t ? t->id : 0 };
 		const char *str[1] = { type ? type : "" };
 		size_t len[1] = { cut(type) };
-		trace_ev_str(weft__trace_p(m), WEFT_TF_EV_UTASK_BEGIN, 3, a, 1, str, len);
+		trace_ev_str(weft__trace_p(m), WEFT_TEV_UTASK_BEGIN, 3, a, 1, str, len);
 	}
 	return (uint64_t)parent << 32 | id;
 }
@@ -1086,7 +1042,7 @@ WEFT_API void weft_trace_region_begin(const char *type)
 		uint64_t a[2] = { t->id, t->utask };
 		const char *str[1] = { type ? type : "" };
 		size_t len[1] = { cut(type) };
-		trace_ev_str(weft__trace_p(m), WEFT_TF_EV_REGION_BEGIN, 2, a, 1, str, len);
+		trace_ev_str(weft__trace_p(m), WEFT_TEV_REGION_BEGIN, 2, a, 1, str, len);
 	}
 }
 
@@ -1123,5 +1079,5 @@ WEFT_API void weft_trace_log(const char *category, const char *fmt, ...)
 	uint64_t a[2] = { t ? t->id : 0, t ? t->utask : 0 };
 	const char *str[2] = { category ? category : "", msg };
 	size_t len[2] = { cut(category), (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1 };
-	trace_ev_str(weft__trace_p(m), WEFT_TF_EV_LOG, 2, a, 2, str, len);
+	trace_ev_str(weft__trace_p(m), WEFT_TEV_LOG, 2, a, 2, str, len);
 }

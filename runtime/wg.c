@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "internal.h"
+#include "trace_emit.h"
 
 struct weft__sema {
 	weft__spin lock;
@@ -45,7 +46,7 @@ static void sema_acquire(struct weft__sema *s, int reason, const void *obj)
 	m = weft__getm();
 	if (!m || !m->curg) {
 		weft__spin_unlock(&s->lock);
-		weft__fatal("%s wait called outside a task", weft__wait_reason_name(reason));
+		weft__fatal("%s wait called outside a task", weft_tf_block_name(reason));
 	}
 	m->curg->link = NULL;
 	if (s->tail)
@@ -119,7 +120,7 @@ WEFT_API void weft_wg_wait(weft_wg *wgp)
 		if ((int32_t)(s >> 32) == 0)
 			return;
 		if (atomic_compare_exchange_weak(&wg->state, &s, s + 1)) {
-			sema_acquire(&wg->sema, WEFT__W_WG, wgp);
+			sema_acquire(&wg->sema, WEFT_TRACE_BLOCK_WG, wgp);
 			return;
 		}
 	}

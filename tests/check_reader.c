@@ -17,7 +17,7 @@
 #include <weft/trace.h>
 
 #include "testutil.h"
-#include "../tracer/format.h"
+#include "common/trace_format.h"
 
 /* ---- building traces ---------------------------------------------------------- */
 
@@ -44,26 +44,12 @@ static void make_path(const char *tag)
 		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", tag, (int)getpid());
 }
 
-static uint8_t *put_uv(uint8_t *p, uint64_t v)
-{
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t)v;
-	return p;
-}
-
-static void put_le(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
+#define put_uv weft_tf_put_uvarint
 
 static void put_chunk(FILE *f, int kind, int p, uint32_t seq, uint64_t t0, uint64_t t1,
 		      uint32_t nev, const uint8_t *raw, size_t len)
 {
-	uint8_t h[48] = { 0 };
+	uint8_t h[WEFT_TF_CHUNK_HEADER_SIZE];
 	size_t cap = ZSTD_compressBound(len), z;
 	void *zb = malloc(cap);
 	ZSTD_CCtx *cc = ZSTD_createCCtx();
@@ -72,17 +58,13 @@ static void put_chunk(FILE *f, int kind, int p, uint32_t seq, uint64_t t0, uint6
 	ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
 	z = ZSTD_compress2(cc, zb, cap, raw, len);
 	ck_assert(!ZSTD_isError(z));
-	put_le(h, 0x4b484357u, 4); /* "WCHK" */
-	h[4] = (uint8_t)kind;
-	h[5] = p < 0 ? 1 : 0;
-	put_le(h + 8, p < 0 ? 0 : (uint64_t)p, 4);
-	put_le(h + 12, seq, 4);
-	put_le(h + 16, t0, 8);
-	put_le(h + 24, t1, 8);
-	put_le(h + 32, z, 4);
-	put_le(h + 36, len, 4);
-	put_le(h + 40, nev, 4);
-	ck_assert_int_eq(fwrite(h, 1, 48, f), 48);
+	weft_tf_chunk_put(h, &(struct weft_tf_chunk){
+		.kind = (uint8_t)kind,
+		.stream_kind = p < 0 ? WEFT_TF_STREAM_M : WEFT_TF_STREAM_P,
+		.stream_id = p < 0 ? 0 : (uint32_t)p,
+		.seq = seq, .t_first = t0, .t_last = t1,
+		.zsize = (uint32_t)z, .rawsize = (uint32_t)len, .nev = nev });
+	ck_assert_int_eq(fwrite(h, 1, sizeof(h), f), sizeof(h));
 	ck_assert_uint_eq(fwrite(zb, 1, z, f), z);
 	ZSTD_freeCCtx(cc);
 	free(zb);
@@ -99,18 +81,18 @@ static void build(const struct tev *ev, size_t n, size_t per_chunk, bool complet
 		  const struct tname *names)
 {
 	FILE *f = fopen(path, "wb");
-	uint8_t hdr[64] = { 0 };
+	uint8_t hdr[WEFT_TF_HEADER_SIZE];
 	static uint8_t raw[1 << 20];
 
 	ck_assert_ptr_nonnull(f);
-	memcpy(hdr, "WEFTTRC", 8);
-	put_le(hdr + 8, (uint64_t)fmt_version, 2);
-	put_le(hdr + 10, 64, 2);
-	hdr[16] = 0;                 /* CLOCK_MONOTONIC */
-	hdr[17] = complete ? 1 : 0;
-	put_le(hdr + 24, 1000000000, 8);
-	put_le(hdr + 48, MAXP, 4);
-	ck_assert_int_eq(fwrite(hdr, 1, 64, f), 64);
+	weft_tf_header_put(hdr, &(struct weft_tf_header){
+		.version = (uint16_t)fmt_version,
+		.size = WEFT_TF_HEADER_SIZE,
+		.clock = WEFT_TF_CLOCK_MONO,
+		.flags = complete ? WEFT_TF_FLAG_COMPLETE : 0,
+		.ticks_per_sec = 1000000000,
+		.procs = MAXP });
+	ck_assert_int_eq(fwrite(hdr, 1, sizeof(hdr), f), sizeof(hdr));
 	if (names) {
 		uint8_t *q = raw;
 		uint32_t k = 0;
@@ -148,7 +130,7 @@ static void build(const struct tev *ev, size_t n, size_t per_chunk, bool complet
 			prev = ev[i].tick;
 			for (int a = 0; a < weft_trace_event_nargs(ev[i].type); a++) {
 				uint64_t v = ev[i].a[a];
-				if (a == 0 && fmt_version >= 3 && WEFT_TF_TASK_ARG0(ev[i].type)) {
+				if (a == 0 && fmt_version >= 3 && (weft_tf_traits[ev[i].type].flags & WEFT_TF_TASK)) {
 					v = weft_tf_zigzag(ev[i].a[0], last);
 					last = ev[i].a[0];
 				}
@@ -173,7 +155,7 @@ static void patch_le(long off, uint64_t v, int n)
 	uint8_t b[8];
 
 	ck_assert_ptr_nonnull(f);
-	put_le(b, v, n);
+	weft_tf_put_le(b, v, n);
 	ck_assert_int_eq(fseek(f, off, SEEK_SET), 0);
 	ck_assert_int_eq(fwrite(b, 1, (size_t)n, f), n);
 	ck_assert_int_eq(fclose(f), 0);
@@ -670,7 +652,7 @@ START_TEST(test_versions)
 	fmt_version = 2;
 	build(bad, 2, 0, true, NULL);
 	fmt_version = 3;
-	patch_le(8, 3, 2);
+	patch_le(WEFT_TF_H_VERSION, 3, 2);
 	read_all();
 	ck_assert_int_eq(e.end, -EPROTO);
 	ck_assert_msg(strstr(e.err, "TASK_START of task 0"), "%s", e.err);
@@ -678,7 +660,7 @@ START_TEST(test_versions)
 	ck_assert_uint_eq(e.v[0].args[0], 7);
 	done();
 	build(ev, 9, 2, true, NULL);
-	patch_le(8, 4, 2);
+	patch_le(WEFT_TF_H_VERSION, 4, 2);
 	ck_assert_int_lt(weft_trace_open(path, &e.t, e.err, sizeof(e.err)), 0);
 	ck_assert_msg(strstr(e.err, "version 4") && strstr(e.err, "versions 2 to 3"), "%s", e.err);
 	unlink(path);

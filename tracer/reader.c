@@ -102,7 +102,7 @@
 #include <zstd.h>
 
 #include "weft/trace.h"
-#include "format.h"
+#include "common/trace_format.h"
 
 #define NO_STREAM (-2) /* task.last: none yet */
 #define GLOBAL (-1)    /* the P of the global (no-P) stream */
@@ -168,15 +168,13 @@ struct hent {
 	int32_t p;           /* the stream's P */
 };
 
-enum tstate { T_NONE, T_RUNNABLE, T_RUNNING, T_BLOCKED, T_SYSCALL };
-
 /* A live task; id 0 marks an empty slot. */
 struct task {
 	uint64_t id;
 	uint64_t seq;  /* its last sequence number, if seq_known */
-	int32_t p;     /* T_RUNNING, T_SYSCALL: the P (-1 if not known) */
+	int32_t p;     /* WEFT_TF_T_RUNNING, WEFT_TF_T_SYSCALL: the P (-1 if not known) */
 	int32_t last;  /* P of the stream of its last numbered event (GLOBAL, NO_STREAM) */
-	uint8_t state; /* enum tstate */
+	uint8_t state; /* enum weft_tf_tstate */
 	bool seq_known;
 };
 
@@ -195,7 +193,7 @@ struct weft_trace {
 	uint64_t tick0;
 	uint64_t ns_int, ns_frac; /* ns per tick: ns_int + ns_frac / 2^64 */
 	uint64_t last_ts;         /* of the event returned last */
-	bool delta_ids;           /* version 3: task ids delta-coded (format.h) */
+	bool delta_ids;           /* version 3: task ids delta-coded (trace_format.h) */
 	struct stream *streams;
 	size_t nstreams, capstreams;
 	struct hent *heap; /* the streams' heads, earliest first */
@@ -231,35 +229,10 @@ static const char *const ev_names[WEFT_TEV_MAX] = {
 #undef NAME_
 };
 
-static const signed char ev_nargs[WEFT_TEV_MAX] = {
-#define NARGS_(name, num, nargs, ...) [num] = nargs,
-	WEFT_TRACE_EVENTS(NARGS_)
-#undef NARGS_
-};
-
-static const signed char ev_nstr[WEFT_TEV_MAX] = {
-#define NSTR_(name, num, nargs, nstr, ...) [num] = nstr,
-	WEFT_TRACE_EVENTS(NSTR_)
-#undef NSTR_
-};
-
 static const char *const ev_argnames[WEFT_TEV_MAX][WEFT_TRACE_MAX_ARGS + 1] = {
 #define ARGN_(name, num, nargs, nstr, ...) [num] = { __VA_ARGS__ },
 	WEFT_TRACE_EVENTS(ARGN_)
 #undef ARGN_
-};
-
-static const char *const block_names[WEFT_TRACE_BLOCK_MAX] = {
-	[WEFT_TRACE_BLOCK_NONE] = "none",
-	[WEFT_TRACE_BLOCK_WG] = "wait group",
-	[WEFT_TRACE_BLOCK_MUTEX] = "mutex",
-	[WEFT_TRACE_BLOCK_SEMA] = "semaphore",
-	[WEFT_TRACE_BLOCK_CHAN_SEND] = "chan send",
-	[WEFT_TRACE_BLOCK_CHAN_RECV] = "chan receive",
-	[WEFT_TRACE_BLOCK_SELECT] = "select",
-	[WEFT_TRACE_BLOCK_SLEEP] = "sleep",
-	[WEFT_TRACE_BLOCK_SYSCALL] = "syscall",
-	[WEFT_TRACE_BLOCK_STW] = "stop-the-world",
 };
 
 const char *weft_trace_event_name(int type)
@@ -269,24 +242,24 @@ const char *weft_trace_event_name(int type)
 
 int weft_trace_event_nargs(int type)
 {
-	return type > 0 && type < WEFT_TEV_MAX && ev_names[type] ? ev_nargs[type] : -1;
+	return type > 0 && type < WEFT_TEV_MAX && ev_names[type] ? weft_tf_traits[type].nargs : -1;
 }
 
 int weft_trace_event_nstr(int type)
 {
-	return type > 0 && type < WEFT_TEV_MAX && ev_names[type] ? ev_nstr[type] : -1;
+	return type > 0 && type < WEFT_TEV_MAX && ev_names[type] ? weft_tf_traits[type].nstr : -1;
 }
 
 const char *weft_trace_arg_name(int type, int i)
 {
-	if (weft_trace_event_nargs(type) < 0 || i < 0 || i >= ev_nargs[type])
+	if (weft_trace_event_nargs(type) < 0 || i < 0 || i >= weft_tf_traits[type].nargs)
 		return NULL;
 	return ev_argnames[type][i];
 }
 
 const char *weft_trace_block_name(int reason)
 {
-	return reason >= 0 && reason < WEFT_TRACE_BLOCK_MAX ? block_names[reason] : "unknown";
+	return weft_tf_block_name(reason);
 }
 
 __attribute__((format(printf, 4, 5))) static int fail(weft_trace *t, int err, uint64_t off,
@@ -301,15 +274,6 @@ __attribute__((format(printf, 4, 5))) static int fail(weft_trace *t, int err, ui
 	t->failed = true;
 	t->err = err;
 	return err;
-}
-
-static uint64_t le(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-
-	for (int i = n - 1; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
 }
 
 static int read_at(weft_trace *t, void *buf, size_t n, uint64_t off)
@@ -752,9 +716,10 @@ static int index_file(weft_trace *t)
 		}
 		if ((err = read_at(t, h, sizeof(h), off)) < 0)
 			break;
-		uint32_t magic = (uint32_t)le(h, 4), zsize = (uint32_t)le(h + 32, 4);
-		uint32_t rawsize = (uint32_t)le(h + 36, 4), nev = (uint32_t)le(h + 40, 4);
-		int kind = h[4], skind = h[5];
+		struct weft_tf_chunk ch;
+		weft_tf_chunk_get(h, &ch);
+		uint32_t magic = ch.magic, zsize = ch.zsize, rawsize = ch.rawsize, nev = ch.nev;
+		int kind = ch.kind, skind = ch.stream_kind;
 		if (magic != WEFT_TF_CHUNK_MAGIC) {
 			err = fail(t, -EPROTO, off, "not a chunk header (magic %08x)", magic);
 			break;
@@ -777,7 +742,7 @@ static int index_file(weft_trace *t)
 			    (err = add_names(t, off, raw, rawsize, nev)) < 0)
 				break;
 		} else if (kind == WEFT_TF_CHUNK_EVENTS) {
-			uint32_t id = (uint32_t)le(h + 8, 4);
+			uint32_t id = ch.stream_id;
 			if (skind != WEFT_TF_STREAM_P && skind != WEFT_TF_STREAM_M) {
 				err = fail(t, -EPROTO, off, "unknown stream kind %d", skind);
 				break;
@@ -821,8 +786,8 @@ static int index_file(weft_trace *t)
 				s->chunks = c;
 				s->cap = cap;
 			}
-			s->chunks[s->n++] = (struct chunk_ref){ off, zsize, rawsize, nev,
-								(uint32_t)le(h + 12, 4), le(h + 16, 8) };
+			s->chunks[s->n++] = (struct chunk_ref){ off, zsize, rawsize, nev, ch.seq,
+								ch.t_first };
 			if (rawsize > s->rawcap)
 				s->rawcap = rawsize;
 			t->info.events += nev;
@@ -863,23 +828,8 @@ static int index_file(weft_trace *t)
 
 /* ---- decoding ------------------------------------------------------------------ */
 
-/* Per type byte: argument count, string count and what it does to a task. */
-#define F_NSTR_SHIFT 3
-#define F_TASK 0x20  /* moves a task (args[0]): CREATE..SYSCALL_EXIT, TASK_STATE */
-#define F_ON_P 0x40  /* needs the task running on the event's P */
-#define F_VALID 0x80
-#define IS_TASK_(n) (((n) >= WEFT_TEV_TASK_CREATE && (n) <= WEFT_TEV_SYSCALL_EXIT) || \
-		     (n) == WEFT_TEV_TASK_STATE)
-#define IS_ON_P_(n) ((n) == WEFT_TEV_TASK_START || (n) == WEFT_TEV_TASK_END ||   \
-		     (n) == WEFT_TEV_TASK_YIELD || (n) == WEFT_TEV_TASK_BLOCK || \
-		     (n) == WEFT_TEV_SYSCALL_ENTER)
-static const uint8_t ev_flags[256] = {
-#define FLAGS_(name, num, nargs, nstr, ...)                                                  \
-	[num] = F_VALID | (nargs) | (nstr) << F_NSTR_SHIFT | (IS_TASK_(num) ? F_TASK : 0) | \
-		(IS_ON_P_(num) ? F_ON_P : 0),
-	WEFT_TRACE_EVENTS(FLAGS_)
-#undef FLAGS_
-};
+/* Per type byte, its argument and string counts and what it does to a task
+ * are weft_tf_traits[] (common/trace_format.h). */
 
 /* weft_tf_uvarint, with no bound check per byte when 10 bytes are left. */
 static inline const uint8_t *uvarint(const uint8_t *p, const uint8_t *end, uint64_t *v)
@@ -986,7 +936,8 @@ static int fill(weft_trace *t, struct stream *s)
 	const uint8_t *base = s->raw, *p = base + s->pos, *end = base + s->rawlen;
 	uint64_t tick = s->tick, last = s->last_task;
 	unsigned k = 0, max = s->left < BATCH ? s->left : BATCH;
-	int why, type = 0, no_p = s->p == GLOBAL ? F_ON_P : 0, delta = t->delta_ids ? F_TASK : 0;
+	int why, type = 0, no_p = s->p == GLOBAL ? WEFT_TF_P : 0;
+	int delta = t->delta_ids ? WEFT_TF_TASK : 0;
 
 	for (; k < max; k++) {
 		struct bev *b = &s->batch[k];
@@ -997,8 +948,9 @@ static int fill(weft_trace *t, struct stream *s)
 			goto bad;
 		}
 		type = *q;
-		int f = ev_flags[type], n = f & 7, nstr = (f >> F_NSTR_SHIFT) & 3;
-		if (__builtin_expect(!(f & F_VALID), 0)) {
+		const struct weft_tf_traits *tr = &weft_tf_traits[type];
+		int f = tr->flags, n = tr->nargs, nstr = tr->nstr;
+		if (__builtin_expect(!tr->valid, 0)) {
 			why = BAD_TYPE;
 			goto bad;
 		}
@@ -1027,10 +979,10 @@ static int fill(weft_trace *t, struct stream *s)
 		}
 		/* One branch for the rare cases (their conditions depend on the type,
 		 * which would make separate branches mispredict). */
-		if (__builtin_expect(((f & F_TASK) && b->args[0] == 0) | (f & no_p) |
+		if (__builtin_expect(((f & WEFT_TF_TASK) && b->args[0] == 0) | (f & no_p) |
 					     (type == WEFT_TEV_TASK_STATE) | (k + 1 == s->left),
 				     0)) {
-			if ((f & F_TASK) && b->args[0] == 0)
+			if ((f & WEFT_TF_TASK) && b->args[0] == 0)
 				why = BAD_TASK0;
 			else if (f & no_p)
 				why = BAD_NO_P;
@@ -1070,7 +1022,7 @@ static void strings(struct stream *s, const struct bev *b, weft_trace_event *ev)
 {
 	const uint8_t *p = s->raw + b->str_pos, *end = s->raw + s->rawlen;
 
-	for (int i = 0; i < ((ev_flags[b->type] >> F_NSTR_SHIFT) & 3); i++) {
+	for (int i = 0; i < weft_tf_traits[b->type].nstr; i++) {
 		uint64_t sl = 0;
 		p = uvarint(p, end, &sl); /* checked by fill() */
 		memcpy(s->str[i], p, sl);
@@ -1095,55 +1047,12 @@ static inline uint64_t to_ns(const weft_trace *t, uint64_t tick)
 /* ---- the state machine ----------------------------------------------------------- */
 
 /*
- * The task state machine, one rule per event that moves a task: the
- * states it may leave from, the state it leaves the task in, and what else
- * it checks or records. A task not in the table (unknown) may do anything.
- *
- *   event          from                   to                      also
- *   TASK_CREATE    none                   runnable                seq 0 on this stream
- *   TASK_STATE     none                   its state argument      seq, relative to the global stream
- *   TASK_START     runnable               running on this P       numbered
- *   TASK_END       running on this P      none (forgotten)
- *   TASK_YIELD     running on this P      runnable
- *   TASK_BLOCK     running on this P      blocked
- *   TASK_UNBLOCK   blocked                runnable                numbered, any stream
- *   SYSCALL_ENTER  running on this P      in a syscall on this P
- *   SYSCALL_EXIT   in a syscall           running on this P, or runnable on the global stream
- *
- * "On this P" accepts a task whose P is not known (a snapshot of a running
- * task recorded on the global stream).
+ * The task state machine is the traits' (from, to, flags, seq), in
+ * WEFT_TF_TRAITS of common/trace_format.h, shared with the writer and the
+ * tools; its table in words is there too. A task not known (id 0 in its
+ * slot) may do anything.
  */
-_Static_assert((int)T_RUNNABLE == WEFT_TRACE_STATE_RUNNABLE && (int)T_RUNNING == WEFT_TRACE_STATE_RUNNING &&
-		       (int)T_BLOCKED == WEFT_TRACE_STATE_BLOCKED && (int)T_SYSCALL == WEFT_TRACE_STATE_SYSCALL,
-	       "TASK_STATE's state argument is a tstate");
 #define S_(st) (1u << (st))
-enum {
-	R_ON_P = 1,   /* the task must run on the event's P */
-	R_SET_P = 2,  /* the task is (now) on the event's P */
-	R_DEL = 4,    /* forget the task */
-	R_NEW = 8,    /* TASK_CREATE: seq 0, relative to this stream */
-	R_SNAP = 16,  /* TASK_STATE: state and seq from the arguments */
-	R_EXIT = 32,  /* SYSCALL_EXIT: running on a P, runnable without one */
-};
-
-struct rule {
-	uint8_t from;    /* S_() of the states it leaves from; 0: not a task event */
-	uint8_t to;      /* enum tstate */
-	uint8_t flags;   /* R_* */
-	uint8_t seq_arg; /* the argument holding its seq (numbered events), or 0 */
-};
-
-static const struct rule rules[256] = {
-	[WEFT_TEV_TASK_CREATE] = { S_(T_NONE), T_RUNNABLE, R_NEW, 0 },
-	[WEFT_TEV_TASK_STATE] = { S_(T_NONE), 0, R_SNAP | R_SET_P, 0 },
-	[WEFT_TEV_TASK_START] = { S_(T_RUNNABLE), T_RUNNING, R_SET_P, 1 },
-	[WEFT_TEV_TASK_END] = { S_(T_RUNNING), T_NONE, R_ON_P | R_DEL, 0 },
-	[WEFT_TEV_TASK_YIELD] = { S_(T_RUNNING), T_RUNNABLE, R_ON_P, 0 },
-	[WEFT_TEV_TASK_BLOCK] = { S_(T_RUNNING), T_BLOCKED, R_ON_P, 0 },
-	[WEFT_TEV_TASK_UNBLOCK] = { S_(T_BLOCKED), T_RUNNABLE, 0, 2 },
-	[WEFT_TEV_SYSCALL_ENTER] = { S_(T_RUNNING), T_SYSCALL, R_ON_P | R_SET_P, 0 },
-	[WEFT_TEV_SYSCALL_EXIT] = { S_(T_SYSCALL), T_RUNNING, R_EXIT | R_SET_P, 0 },
-};
 
 /* The seq of a numbered event of @x on @p: RDY_OK and *@seq, or why not yet. */
 static inline int seq_of(const struct task *x, int p, uint64_t arg, uint64_t *seq)
@@ -1169,7 +1078,7 @@ static inline int seq_of(const struct task *x, int p, uint64_t arg, uint64_t *se
 static inline __attribute__((always_inline)) int check(const weft_trace *t, const struct bev *b,
 							int p, struct task **xp, uint64_t *seq)
 {
-	const struct rule *r = &rules[b->type];
+	const struct weft_tf_traits *r = &weft_tf_traits[b->type];
 	struct task *x;
 
 	*xp = NULL;
@@ -1177,14 +1086,14 @@ static inline __attribute__((always_inline)) int check(const weft_trace *t, cons
 		return RDY_OK;
 	*xp = x = task_find(t, b->args[0]);
 	if (!x->id) {
-		*seq = b->args[r->seq_arg]; /* numbered: as it comes (0: not known) */
+		*seq = b->args[r->seq]; /* numbered: as it comes (0: not known) */
 		return RDY_OK;
 	}
 	if (__builtin_expect(!(r->from & S_(x->state)) ||
-				     ((r->flags & R_ON_P) && x->p != p && x->p >= 0),
+				     ((r->flags & WEFT_TF_ON_P) && x->p != p && x->p >= 0),
 			     0))
 		return RDY_STATE;
-	return r->seq_arg ? seq_of(x, p, b->args[r->seq_arg], seq) : RDY_OK;
+	return r->seq ? seq_of(x, p, b->args[r->seq], seq) : RDY_OK;
 }
 
 /* check(), out of line for the rare paths. */
@@ -1201,12 +1110,12 @@ static __attribute__((noinline)) int check_slow(const weft_trace *t, const struc
 static inline int apply(weft_trace *t, struct stream *s, int type, uint64_t *args,
 			struct task *x, uint64_t seq)
 {
-	const struct rule *r = &rules[type];
+	const struct weft_tf_traits *r = &weft_tf_traits[type];
 	int p = s->p;
 
 	if (!r->from)
 		return 0;
-	if (r->flags & R_DEL) {
+	if (r->flags & WEFT_TF_DEL) {
 		if (x->id)
 			task_del(t, x);
 		return 0;
@@ -1214,23 +1123,23 @@ static inline int apply(weft_trace *t, struct stream *s, int type, uint64_t *arg
 	if (!x->id && !(x = task_add(t, x, args[0])))
 		return fail(t, -ENOMEM, s->chunk_off, "out of memory for the task table");
 	x->state = r->to;
-	if (r->flags & R_SET_P)
+	if (r->flags & WEFT_TF_SET_P)
 		x->p = p;
-	if (r->seq_arg) {
+	if (r->seq) {
 		x->seq = seq;
 		x->seq_known = seq != 0;
 		x->last = p;
-		args[r->seq_arg] = seq;
-	} else if (__builtin_expect(r->flags & (R_NEW | R_SNAP | R_EXIT), 0)) {
-		if (r->flags & R_EXIT) {
+		args[r->seq] = seq;
+	} else if (__builtin_expect(r->flags & (WEFT_TF_NEW | WEFT_TF_SNAP | WEFT_TF_EXIT), 0)) {
+		if (r->flags & WEFT_TF_EXIT) {
 			if (p == GLOBAL)
-				x->state = T_RUNNABLE;
-		} else if (r->flags & R_NEW) {
+				x->state = WEFT_TF_T_RUNNABLE;
+		} else if (r->flags & WEFT_TF_NEW) {
 			x->seq = 0;
 			x->seq_known = true;
 			x->last = p;
 		} else {
-			x->state = (uint8_t)args[1]; /* enum weft_trace_state = enum tstate */
+			x->state = (uint8_t)args[1]; /* enum weft_trace_state = enum weft_tf_tstate */
 			x->seq = args[4];
 			x->seq_known = true;
 			/* As the writer (snap_task): the task's next numbered event may
@@ -1261,12 +1170,12 @@ static int not_ready(weft_trace *t, const struct stream *s, const struct bev *b,
 
 	where(s->p, here, sizeof(here));
 	switch (x->state) {
-	case T_RUNNABLE: snprintf(state, sizeof(state), "runnable"); break;
-	case T_RUNNING:
+	case WEFT_TF_T_RUNNABLE: snprintf(state, sizeof(state), "runnable"); break;
+	case WEFT_TF_T_RUNNING:
 		snprintf(state, sizeof(state), "running %s",
 			 x->p < 0 ? "(P not known)" : where(x->p, there, sizeof(there)));
 		break;
-	case T_BLOCKED: snprintf(state, sizeof(state), "blocked"); break;
+	case WEFT_TF_T_BLOCKED: snprintf(state, sizeof(state), "blocked"); break;
 	default: snprintf(state, sizeof(state), "in a syscall"); break;
 	}
 	switch (why) {
@@ -1411,32 +1320,32 @@ int weft_trace_open(const char *path, weft_trace **out, char *errbuf, size_t err
 	}
 	if ((err = read_at(t, h, sizeof(h), 0)) < 0)
 		goto out;
-	if (memcmp(h, WEFT_TF_MAGIC, 8) != 0) {
+	struct weft_tf_header hd;
+	if (!weft_tf_header_get(h, &hd)) {
 		err = fail(t, -EPROTO, 0, "not a weft trace (bad magic)");
 		goto out;
 	}
-	t->info.version = (int)le(h + 8, 2);
-	if (t->info.version < WEFT_TF_VERSION_MIN || t->info.version > WEFT_TF_VERSION ||
-	    le(h + 10, 2) != WEFT_TF_HEADER_SIZE) {
-		err = fail(t, -EPROTO, 8,
-			   "trace format version %d (header %llu bytes); this reader knows "
+	t->info.version = hd.version;
+	if (hd.version < WEFT_TF_VERSION_MIN || hd.version > WEFT_TF_VERSION ||
+	    hd.size != WEFT_TF_HEADER_SIZE) {
+		err = fail(t, -EPROTO, WEFT_TF_H_VERSION,
+			   "trace format version %d (header %u bytes); this reader knows "
 			   "versions %d to %d",
-			   t->info.version, (unsigned long long)le(h + 10, 2), WEFT_TF_VERSION_MIN,
-			   WEFT_TF_VERSION);
+			   t->info.version, hd.size, WEFT_TF_VERSION_MIN, WEFT_TF_VERSION);
 		goto out;
 	}
 	t->delta_ids = t->info.version >= 3;
-	t->info.clock = h[16];
-	t->info.complete = (h[17] & WEFT_TF_FLAG_COMPLETE) != 0;
-	t->info.ticks_per_sec = le(h + 24, 8);
-	t->tick0 = le(h + 32, 8);
-	t->info.start_unix_ns = (int64_t)le(h + 40, 8);
-	t->info.procs = (int)le(h + 48, 4);
-	t->info.pid = (int)le(h + 52, 4);
+	t->info.clock = hd.clock;
+	t->info.complete = (hd.flags & WEFT_TF_FLAG_COMPLETE) != 0;
+	t->info.ticks_per_sec = hd.ticks_per_sec;
+	t->tick0 = hd.tick0;
+	t->info.start_unix_ns = hd.start_unix_ns;
+	t->info.procs = (int)hd.procs;
+	t->info.pid = (int)hd.pid;
 	if (t->info.clock > WEFT_TF_CLOCK_TSC || t->info.ticks_per_sec < 1000 ||
 	    t->info.ticks_per_sec > 100000000000ULL) {
-		err = fail(t, -EPROTO, 16, "bad clock (kind %d, %llu ticks/s)", t->info.clock,
-			   (unsigned long long)t->info.ticks_per_sec);
+		err = fail(t, -EPROTO, WEFT_TF_H_CLOCK, "bad clock (kind %d, %llu ticks/s)",
+			   t->info.clock, (unsigned long long)t->info.ticks_per_sec);
 		goto out;
 	}
 	t->ns_int = 1000000000ULL / t->info.ticks_per_sec;
@@ -1444,9 +1353,9 @@ int weft_trace_open(const char *path, weft_trace **out, char *errbuf, size_t err
 	t->ns_frac = (uint64_t)(((unsigned __int128)(1000000000ULL % t->info.ticks_per_sec) << 64) /
 				t->info.ticks_per_sec);
 #endif
-	if (t->info.complete && le(h + 56, 8) > t->tick0)
-		t->info.end_ts = to_ns(t, le(h + 56, 8));
-	uint64_t len = t->info.complete ? le(h + WEFT_TF_LENGTH_OFF, WEFT_TF_LENGTH_SIZE) : 0;
+	if (t->info.complete && hd.end_tick > t->tick0)
+		t->info.end_ts = to_ns(t, hd.end_tick);
+	uint64_t len = t->info.complete ? hd.length : 0;
 	if (len && len < t->size) {
 		err = fail(t, -EPROTO, len,
 			   "%llu bytes after the end of the trace (its header says the file is %llu "
@@ -1572,7 +1481,7 @@ int weft_trace_next(weft_trace *t, weft_trace_event *ev)
 		return r;
 	ev->str[0] = ev->str[1] = NULL;
 	ev->strlen[0] = ev->strlen[1] = 0;
-	if (__builtin_expect(ev_flags[b->type] >> F_NSTR_SHIFT & 3, 0))
+	if (__builtin_expect(weft_tf_traits[b->type].nstr, 0))
 		strings(s, b, ev);
 	ev->ts = to_ns(t, b->tick);
 	if (ev->ts < t->last_ts)

@@ -80,18 +80,29 @@ enum weft_trace_type {
 	WEFT_TEV_MAX
 };
 
-/* Why a task blocked (TASK_BLOCK reason, TASK_STATE reason). */
+/*
+ * Why a task blocked (TASK_BLOCK reason, TASK_STATE reason): X(NAME,
+ * number, name). The numbers are part of the file format; the runtime
+ * records these as its wait reasons, and weft_trace_block_name() returns
+ * the names ("chan receive"). A new reason is one line here plus the
+ * blocking call that passes it.
+ */
+#define WEFT_TRACE_BLOCK_REASONS(X)                                                        \
+	X(NONE, 0, "none")                                                                 \
+	X(WG, 1, "wait group")                                                             \
+	X(MUTEX, 2, "mutex")                                                               \
+	X(SEMA, 3, "semaphore")                                                            \
+	X(CHAN_SEND, 4, "chan send")                                                       \
+	X(CHAN_RECV, 5, "chan receive")                                                    \
+	X(SELECT, 6, "select")                                                             \
+	X(SLEEP, 7, "sleep")                                                               \
+	X(SYSCALL, 8, "syscall")                                                           \
+	X(STW, 9, "stop-the-world")
+
 enum weft_trace_block {
-	WEFT_TRACE_BLOCK_NONE = 0,
-	WEFT_TRACE_BLOCK_WG = 1,
-	WEFT_TRACE_BLOCK_MUTEX = 2,
-	WEFT_TRACE_BLOCK_SEMA = 3,
-	WEFT_TRACE_BLOCK_CHAN_SEND = 4,
-	WEFT_TRACE_BLOCK_CHAN_RECV = 5,
-	WEFT_TRACE_BLOCK_SELECT = 6,
-	WEFT_TRACE_BLOCK_SLEEP = 7,
-	WEFT_TRACE_BLOCK_SYSCALL = 8,
-	WEFT_TRACE_BLOCK_STW = 9,
+#define WEFT_TRACE_BLOCK_ENUM_(name, num, str) WEFT_TRACE_BLOCK_##name = num,
+	WEFT_TRACE_BLOCK_REASONS(WEFT_TRACE_BLOCK_ENUM_)
+#undef WEFT_TRACE_BLOCK_ENUM_
 	WEFT_TRACE_BLOCK_MAX
 };
 

@@ -39,7 +39,7 @@
 
 #include <weft/trace.h>
 
-#include "../../tracer/format.h"
+#include "common/trace_format.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -74,12 +74,6 @@ static void put(const void *p, size_t n)
 		memcpy(file + flen, p, n);
 		flen += n;
 	}
-}
-
-static void put_le(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 /* Whole events (or name records) at the start of @p; *@len: their bytes. */
@@ -121,15 +115,15 @@ static uint32_t count(const uint8_t *p, size_t *len, bool names)
 static void cook(const uint8_t *data, size_t size)
 {
 	static uint8_t z[1 << 17];
-	uint8_t h[WEFT_TF_HEADER_SIZE] = { 0 };
+	uint8_t h[WEFT_TF_HEADER_SIZE];
 	uint32_t seq[WEFT_TF_MAX_PROCS + 2] = { 0 };
 	int flags = data[0];
 
-	memcpy(h, WEFT_TF_MAGIC, 8);
-	put_le(h + 8, WEFT_TF_VERSION, 2);
-	put_le(h + 10, WEFT_TF_HEADER_SIZE, 2);
-	h[17] = flags & 1 ? WEFT_TF_FLAG_COMPLETE : 0;
-	put_le(h + 24, 1000000000, 8);
+	weft_tf_header_put(h, &(struct weft_tf_header){
+		.version = WEFT_TF_VERSION,
+		.size = WEFT_TF_HEADER_SIZE,
+		.flags = flags & 1 ? WEFT_TF_FLAG_COMPLETE : 0,
+		.ticks_per_sec = 1000000000 });
 	flen = 0;
 	put(h, sizeof(h));
 	for (size_t i = 1; i + 7 <= size;) {
@@ -137,7 +131,7 @@ static void cook(const uint8_t *data, size_t size)
 		uint64_t t0 = data[i + 1] | (uint64_t)data[i + 2] << 8 | (uint64_t)data[i + 3] << 16 |
 			      (uint64_t)data[i + 4] << 24;
 		size_t len = data[i + 5] | (size_t)data[i + 6] << 8, all;
-		uint8_t c[WEFT_TF_CHUNK_HEADER_SIZE] = { 0 };
+		uint8_t c[WEFT_TF_CHUNK_HEADER_SIZE];
 		i += 7;
 		if (len > size - i)
 			len = size - i;
@@ -152,15 +146,13 @@ static void cook(const uint8_t *data, size_t size)
 		if (ZSTD_isError(zn))
 			continue;
 		int p = st == 0xff || st == 0xfe ? -1 : st % 8;
-		put_le(c, WEFT_TF_CHUNK_MAGIC, 4);
-		c[4] = st == 0xfe ? WEFT_TF_CHUNK_STRINGS : WEFT_TF_CHUNK_EVENTS;
-		c[5] = p < 0 ? WEFT_TF_STREAM_M : WEFT_TF_STREAM_P;
-		put_le(c + 8, p < 0 ? 0 : (uint64_t)p, 4);
-		put_le(c + 12, st == 0xfe ? 0 : seq[p + 1]++, 4);
-		put_le(c + 16, t0, 8);
-		put_le(c + 32, zn, 4);
-		put_le(c + 36, len, 4);
-		put_le(c + 40, nev, 4);
+		weft_tf_chunk_put(c, &(struct weft_tf_chunk){
+			.kind = st == 0xfe ? WEFT_TF_CHUNK_STRINGS : WEFT_TF_CHUNK_EVENTS,
+			.stream_kind = p < 0 ? WEFT_TF_STREAM_M : WEFT_TF_STREAM_P,
+			.stream_id = p < 0 ? 0 : (uint32_t)p,
+			.seq = st == 0xfe ? 0 : seq[p + 1]++,
+			.t_first = t0,
+			.zsize = (uint32_t)zn, .rawsize = (uint32_t)len, .nev = nev });
 		put(c, sizeof(c));
 		put(z, zn);
 	}
