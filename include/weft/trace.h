@@ -29,6 +29,13 @@
 extern "C" {
 #endif
 
+/* libweft-trace is built with -fvisibility=hidden: only these are exported. */
+#if defined(WEFT_TRACE_BUILDING) && defined(__GNUC__)
+#define WEFT_TRACE_API __attribute__((visibility("default")))
+#else
+#define WEFT_TRACE_API
+#endif
+
 /*
  * The events: X(NAME, number, argument count, string count, argument
  * names...). The numbers are part of the file format and never change
@@ -154,7 +161,7 @@ typedef struct {
  * weft_trace_open - open and index @path. Returns 0, or a negative errno
  * with a message in @err (with the byte offset for a corrupt file).
  */
-int weft_trace_open(const char *path, weft_trace **out, char *err, size_t errlen);
+WEFT_TRACE_API int weft_trace_open(const char *path, weft_trace **out, char *err, size_t errlen);
 
 /*
  * weft_trace_next - the next event in global order. Returns 1 with *@ev
@@ -162,10 +169,10 @@ int weft_trace_open(const char *path, weft_trace **out, char *err, size_t errlen
  * truncated: the events of every complete chunk came first); then
  * weft_trace_error() says what and where.
  */
-int weft_trace_next(weft_trace *t, weft_trace_event *ev);
+WEFT_TRACE_API int weft_trace_next(weft_trace *t, weft_trace_event *ev);
 
-const char *weft_trace_error(const weft_trace *t);
-void weft_trace_get_info(const weft_trace *t, weft_trace_info *info);
+WEFT_TRACE_API const char *weft_trace_error(const weft_trace *t);
+WEFT_TRACE_API void weft_trace_get_info(const weft_trace *t, weft_trace_info *info);
 
 /*
  * The name of a code address key: an entry function (TASK_CREATE and
@@ -175,16 +182,16 @@ void weft_trace_get_info(const weft_trace *t, weft_trace_info *info);
  * thread while another calls weft_trace_next() (weft-trace reads on a
  * second thread this way); everything else wants one thread at a time.
  */
-const char *weft_trace_string(const weft_trace *t, uint64_t key);
-const char *weft_trace_fn_name(const weft_trace *t, uint64_t fn);
+WEFT_TRACE_API const char *weft_trace_string(const weft_trace *t, uint64_t key);
+WEFT_TRACE_API const char *weft_trace_fn_name(const weft_trace *t, uint64_t fn);
 
-const char *weft_trace_event_name(int type);      /* "TASK_START"; NULL if unknown */
-int weft_trace_event_nargs(int type);             /* -1 if unknown */
-int weft_trace_event_nstr(int type);              /* -1 if unknown */
-const char *weft_trace_arg_name(int type, int i); /* "task"; NULL if none */
-const char *weft_trace_block_name(int reason);    /* "chan receive", ... */
+WEFT_TRACE_API const char *weft_trace_event_name(int type);      /* "TASK_START"; NULL if unknown */
+WEFT_TRACE_API int weft_trace_event_nargs(int type);             /* -1 if unknown */
+WEFT_TRACE_API int weft_trace_event_nstr(int type);              /* -1 if unknown */
+WEFT_TRACE_API const char *weft_trace_arg_name(int type, int i); /* "task"; NULL if none */
+WEFT_TRACE_API const char *weft_trace_block_name(int reason);    /* "chan receive", ... */
 
-void weft_trace_close(weft_trace *t);
+WEFT_TRACE_API void weft_trace_close(weft_trace *t);
 
 #ifdef __cplusplus
 }
