@@ -123,6 +123,7 @@
 #include "internal.h"
 #include "symbol.h"
 #include "trace_emit.h"
+#include "trace_writer.h"
 
 #if defined(__x86_64__)
 #include <x86intrin.h>
@@ -130,56 +131,15 @@
 
 #define S weft__sched
 
-#define BUF_SIZE WEFT__TBUF_SIZE
-#define EV_MAX WEFT__TEV_MAX
-#define EV_STR_MAX (EV_MAX + 2 * (WEFT_TRACE_MAX_STR + 10))
-#define DEFAULT_MAX_MEM (64u << 20)
-
 _Atomic int weft__trace_on;
 bool weft__trace_prestart; /* weft_main starts or ends a trace with no task running */
 __thread const void *weft__site __attribute__((tls_model("initial-exec")));
-static _Atomic uint32_t utask_next; /* user task ids */
 
 
-static struct session {
-	int fd;
-	int level;
-	int err;                   /* first write error (flusher) */
-	bool tsc;
-	uint64_t tick0;
-	int64_t mono0;
-	uintptr_t code_base;       /* code keys are zigzag(addr - code_base) + 1 */
-	size_t max_bufs, nbufs;    /* allocated (pool lock) */
-	pthread_mutex_t pool_lock;
-	struct weft__tbuf *pool;
-	_Atomic int32_t pool_note; /* futex: a buffer came back */
-	struct cds_wfcq_head q_head;
-	struct cds_wfcq_tail q_tail;
-	_Atomic int32_t q_note;    /* futex: the flusher sleeps here */
-	_Atomic int stopping;
-	pthread_t flusher;
-	uint32_t pseq[WEFT_MAX_PROCS];
-	/* flusher only: function addresses already named */
-	uint64_t *seen;
-	size_t nseen, capseen;
-	ZSTD_CCtx *zc;
-	void *zbuf;
-	size_t zcap;
-	uint64_t events, raw_bytes, file_bytes;
-} sess;
+struct weft__tsession weft__tsess;
 
-/*
- * The global buffer: events of threads that own no P (plain threads,
- * sysmon, an M in a syscall or between Ps). It outlives sessions - its
- * lock is never reset, and the buffer is installed and taken back under
- * it - so a thread that saw tracing on just before a stop and gets the
- * lock after it finds no buffer, not a lock being reinitialized.
- */
-static struct {
-	pthread_mutex_t lock;
-	struct weft__tbuf *buf;
-	uint32_t seq;
-} glob = { .lock = PTHREAD_MUTEX_INITIALIZER };
+/* The global buffer (trace_writer.h); its lock is never reset. */
+struct weft__tglobal weft__tglob = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool active;
@@ -211,10 +171,6 @@ static bool tsc_usable(void)
 
 bool weft__trace_tsc;
 
-static inline uint64_t ticks(void)
-{
-	return weft__trace_ticks();
-}
 
 /*
  * A first estimate of the TSC rate (2 ms against CLOCK_MONOTONIC), so that
@@ -224,210 +180,16 @@ static inline uint64_t ticks(void)
 static uint64_t calibrate(void)
 {
 	int64_t m0 = weft__nanotime(), m1;
-	uint64_t t0 = ticks(), t1;
+	uint64_t t0 = weft__trace_ticks(), t1;
 
 	do {
 		m1 = weft__nanotime();
-		t1 = ticks();
+		t1 = weft__trace_ticks();
 	} while (m1 - m0 < 2000000);
 	return (uint64_t)((long double)(t1 - t0) * 1e9L / (long double)(m1 - m0));
 }
 
-/* ---- encoding ----------------------------------------------------------------- */
-
-/* Events are encoded by weft_tf_put_event() (common/trace_format.h), the
- * format's one encoder, here and at the inlined hooks (trace_emit.h). */
-
-/* ---- buffers ---------------------------------------------------------------- */
-
-static void buf_reset(struct weft__tbuf *b, int kind, int stream_kind, uint32_t id)
-{
-	cds_wfcq_node_init(&b->node);
-	b->kind = (uint8_t)kind;
-	b->stream_kind = (uint8_t)stream_kind;
-	b->stream_id = id;
-	b->nev = 0;
-	b->len = 0;
-	b->t_first = b->t_prev = 0;
-	b->last_task = 0;
-	b->keys_new = false;
-}
-
-/* A buffer from the pool, or a new one under the cap. NULL: at the cap. */
-static struct weft__tbuf *buf_try_get(void)
-{
-	struct weft__tbuf *b = NULL;
-
-	pthread_mutex_lock(&sess.pool_lock);
-	if ((b = sess.pool)) {
-		sess.pool = b->next;
-	} else if (sess.nbufs < sess.max_bufs) {
-		sess.nbufs++;
-		pthread_mutex_unlock(&sess.pool_lock);
-		b = malloc(sizeof(*b));
-		if (!b) {
-			pthread_mutex_lock(&sess.pool_lock);
-			sess.nbufs--;
-			pthread_mutex_unlock(&sess.pool_lock);
-		}
-		return b;
-	}
-	pthread_mutex_unlock(&sess.pool_lock);
-	return b;
-}
-
-static void buf_put(struct weft__tbuf *b)
-{
-	pthread_mutex_lock(&sess.pool_lock);
-	b->next = sess.pool;
-	sess.pool = b;
-	pthread_mutex_unlock(&sess.pool_lock);
-	atomic_store(&sess.pool_note, 1);
-	weft__futex_wake(&sess.pool_note, 1);
-}
-
-static void enqueue(struct weft__tbuf *b)
-{
-	WEFT_TSAN_RELEASE(b);
-	cds_wfcq_enqueue(&sess.q_head, &sess.q_tail, &b->node);
-	atomic_store(&sess.q_note, 1);
-	weft__futex_wake(&sess.q_note, 1);
-}
-
-/* A fresh buffer, waiting for the flusher at the cap; *@stalled: ns waited. */
-static struct weft__tbuf *buf_get(int64_t *stalled)
-{
-	struct weft__tbuf *b;
-	int64_t t0 = 0;
-
-	*stalled = 0;
-	while (!(b = buf_try_get())) {
-		if (!t0)
-			t0 = weft__nanotime();
-		atomic_store(&sess.pool_note, 0);
-		if ((b = buf_try_get()))
-			break;
-		weft__futex_wait(&sess.pool_note, 0, 1000000);
-	}
-	if (t0)
-		*stalled = weft__nanotime() - t0;
-	return b;
-}
-
-static inline void ev_write(struct weft__tbuf *b, uint64_t now, int type, int nargs,
-			    const uint64_t *a)
-{
-	if (b->nev == 0)
-		b->t_first = b->t_prev = now;
-	uint8_t *q = weft_tf_put_event(b->data + b->len, type, now - b->t_prev, nargs, a,
-				       &b->last_task);
-	b->len = (size_t)(q - b->data);
-	b->t_prev = now;
-	b->nev++;
-}
-
-/* An event with strings (user annotations): each is a length and bytes. */
-static void ev_write_str(struct weft__tbuf *b, uint64_t now, int type, int nargs,
-			 const uint64_t *a, int nstr, const char *const *str, const size_t *len)
-{
-	uint8_t *p;
-
-	ev_write(b, now, type, nargs, a);
-	p = b->data + b->len;
-	for (int i = 0; i < nstr; i++) {
-		p = weft_tf_put_uvarint(p, len[i]);
-		memcpy(p, str[i], len[i]);
-		p += len[i];
-	}
-	b->len = (size_t)(p - b->data);
-}
-
-/* Hand @*slot to the flusher and put a fresh buffer in its place. */
-static void rotate(struct weft__tbuf **slot, uint32_t *seq)
-{
-	struct weft__tbuf *old = *slot, *b;
-	int kind = old->stream_kind;
-	uint32_t id = old->stream_id;
-	int64_t stalled;
-
-	old->seq = (*seq)++;
-	enqueue(old); /* the flusher owns it from here: no more reads */
-	b = buf_get(&stalled);
-	buf_reset(b, WEFT_TF_CHUNK_EVENTS, kind, id);
-	*slot = b;
-	if (stalled) {
-		uint64_t a = (uint64_t)stalled;
-		ev_write(b, ticks(), WEFT_TEV_STALL, 1, &a);
-	}
-}
-
-void weft__trace_ev(struct weft_p *p, int type, int nargs, uint64_t a0, uint64_t a1,
-		    uint64_t a2, uint64_t a3, uint64_t a4)
-{
-	uint64_t a[5] = { a0, a1, a2, a3, a4 };
-
-	if (p && p->tbuf) {
-		struct weft__tbuf *b = p->tbuf;
-		if (__builtin_expect(b->len + EV_MAX > BUF_SIZE, 0)) {
-			rotate(&p->tbuf, &sess.pseq[p->id]);
-			b = p->tbuf;
-		}
-		weft__trace_keys(p, b, type, a);
-		ev_write(b, ticks(), type, nargs, a);
-		return;
-	}
-	pthread_mutex_lock(&glob.lock);
-	if (glob.buf) {
-		if (glob.buf->len + EV_MAX > BUF_SIZE)
-			rotate(&glob.buf, &glob.seq);
-		weft__trace_keys(NULL, glob.buf, type, a);
-		ev_write(glob.buf, ticks(), type, nargs, a);
-	}
-	pthread_mutex_unlock(&glob.lock);
-}
-
-/* An event with strings, on the P the caller owns or the global buffer. */
-static void trace_ev_str(struct weft_p *p, int type, int nargs, const uint64_t *a, int nstr,
-			 const char *const *str, const size_t *len)
-{
-	if (p && p->tbuf) {
-		if (p->tbuf->len + EV_STR_MAX > BUF_SIZE)
-			rotate(&p->tbuf, &sess.pseq[p->id]);
-		ev_write_str(p->tbuf, ticks(), type, nargs, a, nstr, str, len);
-		return;
-	}
-	pthread_mutex_lock(&glob.lock);
-	if (glob.buf) {
-		if (glob.buf->len + EV_STR_MAX > BUF_SIZE)
-			rotate(&glob.buf, &glob.seq);
-		ev_write_str(glob.buf, ticks(), type, nargs, a, nstr, str, len);
-	}
-	pthread_mutex_unlock(&glob.lock);
-}
-
-/*
- * Code addresses (entry functions, call sites) as small keys: the signed
- * distance from the main executable's base, zigzag-encoded, plus one (0
- * is "none"). User code is in the executable, so most keys take 2-3
- * varint bytes instead of 7. The flusher names each key once.
- */
-uint64_t weft__trace_code(const void *addr)
-{
-	int64_t d;
-
-	if (!addr)
-		return 0;
-	d = (int64_t)((uintptr_t)addr - sess.code_base);
-	return (((uint64_t)d << 1) ^ (uint64_t)(d >> 63)) + 1;
-}
-
-static const void *code_addr(uint64_t key)
-{
-	uint64_t z = key - 1;
-	int64_t d = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
-
-	return (const void *)(sess.code_base + (uintptr_t)d);
-}
+/* ---- start and stop -------------------------------------------------------- */
 
 static int base_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -440,231 +202,6 @@ static int base_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1; /* the first object is the executable */
 }
 
-/* ---- the flusher ------------------------------------------------------------ */
-
-static void write_all(const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n > 0 && !sess.err) {
-		ssize_t w = write(sess.fd, c, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			sess.err = -errno;
-			return;
-		}
-		c += w;
-		n -= (size_t)w;
-		sess.file_bytes += (size_t)w;
-	}
-}
-
-static void write_chunk(int kind, int stream_kind, uint32_t id, uint32_t seq, uint64_t t0,
-			uint64_t t1, uint32_t nev, const void *raw, size_t rawlen)
-{
-	uint8_t h[WEFT_TF_CHUNK_HEADER_SIZE];
-	size_t z = ZSTD_compress2(sess.zc, sess.zbuf, sess.zcap, raw, rawlen);
-
-	if (ZSTD_isError(z)) {
-		if (!sess.err)
-			sess.err = -EIO;
-		return;
-	}
-	weft_tf_chunk_put(h, &(struct weft_tf_chunk){ .kind = (uint8_t)kind,
-						    .stream_kind = (uint8_t)stream_kind,
-						    .stream_id = id, .seq = seq,
-						    .t_first = t0, .t_last = t1,
-						    .zsize = (uint32_t)z,
-						    .rawsize = (uint32_t)rawlen, .nev = nev });
-	write_all(h, sizeof(h));
-	write_all(sess.zbuf, z);
-	sess.raw_bytes += rawlen;
-}
-
-static bool seen_add(uint64_t key)
-{
-	if (sess.nseen * 2 >= sess.capseen) {
-		size_t cap = sess.capseen ? sess.capseen * 2 : 256;
-		uint64_t *n = calloc(cap, sizeof(*n));
-		if (!n)
-			return false;
-		for (size_t i = 0; i < sess.capseen; i++) {
-			uint64_t k = sess.seen[i];
-			if (!k)
-				continue;
-			size_t j = (k * 0x9E3779B97F4A7C15ULL) >> 7 & (cap - 1);
-			while (n[j])
-				j = (j + 1) & (cap - 1);
-			n[j] = k;
-		}
-		free(sess.seen);
-		sess.seen = n;
-		sess.capseen = cap;
-	}
-	size_t j = (key * 0x9E3779B97F4A7C15ULL) >> 7 & (sess.capseen - 1);
-	while (sess.seen[j]) {
-		if (sess.seen[j] == key)
-			return false;
-		j = (j + 1) & (sess.capseen - 1);
-	}
-	sess.seen[j] = key;
-	sess.nseen++;
-	return true;
-}
-
-/* Name the entry functions that @b mentions for the first time. */
-static void emit_names(struct weft__tbuf *b)
-{
-	static uint8_t out[BUF_SIZE];
-	size_t len = 0;
-	uint32_t n = 0;
-	const uint8_t *p = b->data, *end = b->data + b->len;
-
-	if (!b->keys_new)
-		return; /* every key in it was named before (weft__trace_keys) */
-	while (p < end) {
-		int type = *p++;
-		uint64_t a[WEFT_TRACE_MAX_ARGS], d;
-
-		if (!weft_tf_traits[type].valid || !(p = weft_tf_uvarint(p, end, &d)))
-			weft__throw("trace: a buffer holds an event the writer cannot read");
-		for (int i = 0; i < weft_tf_traits[type].nargs; i++)
-			if (!(p = weft_tf_uvarint(p, end, &a[i])))
-				weft__throw("trace: a buffer holds a truncated event");
-		for (int i = 0; i < weft_tf_traits[type].nstr; i++) {
-			uint64_t sl;
-			if (!(p = weft_tf_uvarint(p, end, &sl)) || sl > (uint64_t)(end - p))
-				weft__throw("trace: a buffer holds a truncated string");
-			p += sl;
-		}
-		const struct weft_tf_traits *tr = &weft_tf_traits[type];
-		uint64_t keys[2] = { tr->fn ? a[tr->fn] : 0, tr->site ? a[tr->site] : 0 };
-		for (int k = 0; k < 2; k++) {
-		uint64_t key = keys[k];
-		if (!key || !seen_add(key))
-			continue;
-		char name[256];
-		const char *addr = code_addr(key);
-		/* A call site is a return address: name the call, one byte before. */
-		if (weft__symbolize(k ? addr - 1 : addr, name, sizeof(name)) < 0)
-			snprintf(name, sizeof(name), "%p", (const void *)addr);
-		size_t nl = strnlen(name, sizeof(name));
-		if (len + 32 + nl > sizeof(out)) {
-			write_chunk(WEFT_TF_CHUNK_STRINGS, WEFT_TF_STREAM_M, 0, 0, 0, 0, n, out, len);
-			len = 0;
-			n = 0;
-		}
-		uint8_t *q = weft_tf_put_uvarint(out + len, key);
-		q = weft_tf_put_uvarint(q, nl);
-		memcpy(q, name, nl);
-		len = (size_t)(q + nl - out);
-		n++;
-		}
-	}
-	if (n)
-		write_chunk(WEFT_TF_CHUNK_STRINGS, WEFT_TF_STREAM_M, 0, 0, 0, 0, n, out, len);
-}
-
-static void flush_one(struct weft__tbuf *b)
-{
-	emit_names(b);
-	write_chunk(b->kind, b->stream_kind, b->stream_id, b->seq, b->t_first, b->t_prev, b->nev,
-		    b->data, b->len);
-	sess.events += b->nev;
-}
-
-/*
- * SIGINT and SIGTERM finalize the trace, then kill the process as the
- * signal would have. The handler only records the signal and wakes the
- * flusher (both async-signal-safe); the flusher starts a task that calls
- * weft_trace_stop(), which stops the trace like any other stop, finishes
- * the file and re-raises the signal with its old disposition back. A
- * second signal while that runs kills at once. Installed only over the
- * default disposition: a program's own handler is left alone.
- */
-static const int fin_signals[2] = { SIGINT, SIGTERM };
-static struct sigaction fin_old[2];
-static bool fin_installed[2];
-static _Atomic int sig_pending; /* the signal to re-raise once finalized */
-static bool sig_stop_started;   /* flusher only */
-
-static void on_fin_signal(int sig)
-{
-	int zero = 0, saved = errno;
-
-	if (!atomic_compare_exchange_strong(&sig_pending, &zero, sig)) {
-		signal(sig, SIG_DFL);
-		raise(sig);
-		return;
-	}
-	atomic_store(&sess.q_note, 1);
-	weft__futex_wake(&sess.q_note, 1);
-	errno = saved;
-}
-
-static void fin_signals_install(void)
-{
-	for (int i = 0; i < 2; i++) {
-		struct sigaction sa;
-		fin_installed[i] = false;
-		if (sigaction(fin_signals[i], NULL, &fin_old[i]) != 0 ||
-		    (fin_old[i].sa_flags & SA_SIGINFO) || fin_old[i].sa_handler != SIG_DFL)
-			continue;
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_fin_signal;
-		sigemptyset(&sa.sa_mask);
-		sa.sa_flags = SA_RESTART;
-		fin_installed[i] = sigaction(fin_signals[i], &sa, NULL) == 0;
-	}
-}
-
-static void fin_signals_restore(void)
-{
-	for (int i = 0; i < 2; i++)
-		if (fin_installed[i]) {
-			sigaction(fin_signals[i], &fin_old[i], NULL);
-			fin_installed[i] = false;
-		}
-}
-
-static void sig_stop_task(void *arg)
-{
-	(void)arg;
-	weft_trace_stop(); /* re-raises the signal */
-}
-
-static void *flusher_main(void *arg)
-{
-	(void)arg;
-	for (;;) {
-		struct cds_wfcq_node *node;
-
-		atomic_store(&sess.q_note, 0);
-		/* A task, not this thread, stops: the stop joins this thread,
-		 * and plain threads may not stop while the runtime runs. If
-		 * none can be started (weft_main is ending), the stop
-		 * weft_main makes re-raises the signal. */
-		if (atomic_load(&sig_pending) && !sig_stop_started) {
-			sig_stop_started = true;
-			weft_go(sig_stop_task, NULL);
-		}
-		node = __cds_wfcq_dequeue_blocking(&sess.q_head, &sess.q_tail);
-		if (node) {
-			struct weft__tbuf *b = caa_container_of(node, struct weft__tbuf, node);
-			WEFT_TSAN_ACQUIRE(b);
-			flush_one(b);
-			buf_put(b);
-			continue;
-		}
-		if (atomic_load(&sess.stopping))
-			break;
-		weft__futex_wait(&sess.q_note, 0, -1);
-	}
-	return NULL;
-}
-
-/* ---- start and stop -------------------------------------------------------- */
 
 /*
  * @end: the tick when tracing stopped, 0 while the trace runs. A complete
@@ -680,17 +217,17 @@ static void write_header(uint64_t freq, bool complete, uint64_t end)
 	weft_tf_header_put(h, &(struct weft_tf_header){
 		.version = WEFT_TF_VERSION,
 		.size = WEFT_TF_HEADER_SIZE,
-		.clock = sess.tsc ? WEFT_TF_CLOCK_TSC : WEFT_TF_CLOCK_MONO,
+		.clock = weft__tsess.tsc ? WEFT_TF_CLOCK_TSC : WEFT_TF_CLOCK_MONO,
 		.flags = complete ? WEFT_TF_FLAG_COMPLETE : 0,
-		.length = complete ? WEFT_TF_HEADER_SIZE + sess.file_bytes : 0,
+		.length = complete ? WEFT_TF_HEADER_SIZE + weft__tsess.file_bytes : 0,
 		.ticks_per_sec = freq,
-		.tick0 = sess.tick0,
+		.tick0 = weft__tsess.tick0,
 		.start_unix_ns = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec,
 		.procs = (uint32_t)atomic_load(&S.nprocs),
 		.pid = (uint32_t)getpid(),
 		.end_tick = end });
-	if (pwrite(sess.fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) && !sess.err)
-		sess.err = errno ? -errno : -EIO;
+	if (pwrite(weft__tsess.fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) && !weft__tsess.err)
+		weft__tsess.err = errno ? -errno : -EIO;
 }
 
 /* An integer from the environment within [lo, hi], else @def. */
@@ -764,15 +301,15 @@ static int install(void)
 			memset(S.allp[i]->tkeys, 0, sizeof(S.allp[i]->tkeys));
 	for (int i = 0; i < n; i++) {
 		struct weft_p *p = S.allp[i];
-		p->tbuf = buf_get(&stalled);
-		buf_reset(p->tbuf, WEFT_TF_CHUNK_EVENTS, WEFT_TF_STREAM_P, (uint32_t)i);
+		p->tbuf = weft__tbuf_get(&stalled);
+		weft__tbuf_reset(p->tbuf, WEFT_TF_CHUNK_EVENTS, WEFT_TF_STREAM_P, (uint32_t)i);
 	}
-	b = buf_get(&stalled);
-	buf_reset(b, WEFT_TF_CHUNK_EVENTS, WEFT_TF_STREAM_M, 0);
-	pthread_mutex_lock(&glob.lock);
-	glob.buf = b;
-	glob.seq = 0;
-	pthread_mutex_unlock(&glob.lock);
+	b = weft__tbuf_get(&stalled);
+	weft__tbuf_reset(b, WEFT_TF_CHUNK_EVENTS, WEFT_TF_STREAM_M, 0);
+	pthread_mutex_lock(&weft__tglob.lock);
+	weft__tglob.buf = b;
+	weft__tglob.seq = 0;
+	pthread_mutex_unlock(&weft__tglob.lock);
 	for (int i = 0; i < n; i++) {
 		struct weft_p *p = S.allp[i];
 		if (atomic_load(&p->status) == WEFT__P_RUNNING && p->m)
@@ -806,23 +343,23 @@ static void uninstall(void)
 	for (int i = 0; i < S.pcount; i++) {
 		struct weft_p *p = S.allp[i];
 		if (p && p->tbuf) {
-			p->tbuf->seq = sess.pseq[i]++;
+			p->tbuf->seq = weft__tsess.pseq[i]++;
 			if (p->tbuf->nev)
-				enqueue(p->tbuf);
+				weft__tbuf_enqueue(p->tbuf);
 			else
-				buf_put(p->tbuf);
+				weft__tbuf_put(p->tbuf);
 			p->tbuf = NULL;
 		}
 	}
-	pthread_mutex_lock(&glob.lock);
-	if (glob.buf->nev) {
-		glob.buf->seq = glob.seq++;
-		enqueue(glob.buf);
+	pthread_mutex_lock(&weft__tglob.lock);
+	if (weft__tglob.buf->nev) {
+		weft__tglob.buf->seq = weft__tglob.seq++;
+		weft__tbuf_enqueue(weft__tglob.buf);
 	} else {
-		buf_put(glob.buf);
+		weft__tbuf_put(weft__tglob.buf);
 	}
-	glob.buf = NULL;
-	pthread_mutex_unlock(&glob.lock);
+	weft__tglob.buf = NULL;
+	pthread_mutex_unlock(&weft__tglob.lock);
 }
 
 WEFT_API int weft_trace_start(const char *path)
@@ -840,44 +377,43 @@ WEFT_API int weft_trace_start(const char *path)
 		pthread_mutex_unlock(&start_lock);
 		return -EBUSY;
 	}
-	memset(&sess, 0, sizeof(sess));
-	sess.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (sess.fd < 0) {
+	memset(&weft__tsess, 0, sizeof(weft__tsess));
+	weft__tsess.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (weft__tsess.fd < 0) {
 		err = -errno;
 		pthread_mutex_unlock(&start_lock);
 		return err;
 	}
-	sess.level = env_int("WEFT_TRACE_LEVEL", 1, -7, 19);
-	sess.max_bufs = max_mem() / sizeof(struct weft__tbuf);
-	if (sess.max_bufs < (size_t)atomic_load(&S.nprocs) + 2)
-		sess.max_bufs = (size_t)atomic_load(&S.nprocs) + 2; /* one each, one spare */
-	sess.tsc = tsc_usable();
-	weft__trace_tsc = sess.tsc;
-	sess.zc = ZSTD_createCCtx();
-	sess.zcap = ZSTD_compressBound(BUF_SIZE);
-	sess.zbuf = malloc(sess.zcap);
-	if (!sess.zc || !sess.zbuf) {
+	weft__tsess.level = env_int("WEFT_TRACE_LEVEL", 1, -7, 19);
+	weft__tsess.max_bufs = max_mem() / sizeof(struct weft__tbuf);
+	if (weft__tsess.max_bufs < (size_t)atomic_load(&S.nprocs) + 2)
+		weft__tsess.max_bufs = (size_t)atomic_load(&S.nprocs) + 2; /* one each, one spare */
+	weft__tsess.tsc = tsc_usable();
+	weft__trace_tsc = weft__tsess.tsc;
+	weft__tsess.zc = ZSTD_createCCtx();
+	weft__tsess.zcap = ZSTD_compressBound(BUF_SIZE);
+	weft__tsess.zbuf = malloc(weft__tsess.zcap);
+	if (!weft__tsess.zc || !weft__tsess.zbuf) {
 		err = -ENOMEM;
 		goto fail;
 	}
-	ZSTD_CCtx_setParameter(sess.zc, ZSTD_c_compressionLevel, sess.level);
-	ZSTD_CCtx_setParameter(sess.zc, ZSTD_c_checksumFlag, 1);
-	pthread_mutex_init(&sess.pool_lock, NULL);
-	cds_wfcq_init(&sess.q_head, &sess.q_tail);
-	dl_iterate_phdr(base_cb, &sess.code_base);
-	sess.mono0 = weft__nanotime();
-	sess.tick0 = ticks();
-	write_header(sess.tsc ? calibrate() : 1000000000, false, 0);
-	if (lseek(sess.fd, WEFT_TF_HEADER_SIZE, SEEK_SET) < 0 || sess.err) {
-		err = sess.err ? sess.err : -errno;
+	ZSTD_CCtx_setParameter(weft__tsess.zc, ZSTD_c_compressionLevel, weft__tsess.level);
+	ZSTD_CCtx_setParameter(weft__tsess.zc, ZSTD_c_checksumFlag, 1);
+	pthread_mutex_init(&weft__tsess.pool_lock, NULL);
+	cds_wfcq_init(&weft__tsess.q_head, &weft__tsess.q_tail);
+	dl_iterate_phdr(base_cb, &weft__tsess.code_base);
+	weft__tsess.mono0 = weft__nanotime();
+	weft__tsess.tick0 = weft__trace_ticks();
+	write_header(weft__tsess.tsc ? calibrate() : 1000000000, false, 0);
+	if (lseek(weft__tsess.fd, WEFT_TF_HEADER_SIZE, SEEK_SET) < 0 || weft__tsess.err) {
+		err = weft__tsess.err ? weft__tsess.err : -errno;
 		goto fail;
 	}
-	if ((err = -pthread_create(&sess.flusher, NULL, flusher_main, NULL)) != 0)
+	if ((err = -pthread_create(&weft__tsess.flusher, NULL, weft__trace_flusher_main, NULL)) != 0)
 		goto fail;
 	atomic_fetch_add(&S.nhelpers, 1); /* not a possible waker: see checkdead */
 	active = true;
-	sig_stop_started = false;
-	fin_signals_install();
+	weft__trace_signals_install();
 	pthread_mutex_unlock(&start_lock);
 	if (in_task) {
 		weft_stop_the_world("trace");
@@ -888,9 +424,9 @@ WEFT_API int weft_trace_start(const char *path)
 	}
 	return 0;
 fail:
-	ZSTD_freeCCtx(sess.zc);
-	free(sess.zbuf);
-	close(sess.fd);
+	ZSTD_freeCCtx(weft__tsess.zc);
+	free(weft__tsess.zbuf);
+	close(weft__tsess.fd);
 	pthread_mutex_unlock(&start_lock);
 	return err;
 }
@@ -912,37 +448,36 @@ WEFT_API int weft_trace_stop(void)
 	}
 	uninstall();
 	mono1 = weft__nanotime();
-	tick1 = ticks();
-	atomic_store(&sess.stopping, 1);
-	atomic_store(&sess.q_note, 1);
-	weft__futex_wake(&sess.q_note, 1);
-	pthread_join(sess.flusher, NULL);
+	tick1 = weft__trace_ticks();
+	atomic_store(&weft__tsess.stopping, 1);
+	atomic_store(&weft__tsess.q_note, 1);
+	weft__futex_wake(&weft__tsess.q_note, 1);
+	pthread_join(weft__tsess.flusher, NULL);
 	atomic_fetch_sub(&S.nhelpers, 1);
 	/* The measured tick rate over the whole trace. */
 	freq = 1000000000;
-	if (sess.tsc && mono1 > sess.mono0)
-		freq = (uint64_t)((long double)(tick1 - sess.tick0) * 1e9L /
-				  (long double)(mono1 - sess.mono0));
+	if (weft__tsess.tsc && mono1 > weft__tsess.mono0)
+		freq = (uint64_t)((long double)(tick1 - weft__tsess.tick0) * 1e9L /
+				  (long double)(mono1 - weft__tsess.mono0));
 	write_header(freq, true, tick1);
-	err = sess.err;
-	if (fsync(sess.fd) != 0 && !err && errno != EINVAL)
+	err = weft__tsess.err;
+	if (fsync(weft__tsess.fd) != 0 && !err && errno != EINVAL)
 		err = -errno;
-	if (close(sess.fd) != 0 && !err)
+	if (close(weft__tsess.fd) != 0 && !err)
 		err = -errno;
-	while (sess.pool) {
-		struct weft__tbuf *b = sess.pool;
-		sess.pool = b->next;
+	while (weft__tsess.pool) {
+		struct weft__tbuf *b = weft__tsess.pool;
+		weft__tsess.pool = b->next;
 		free(b);
 	}
-	ZSTD_freeCCtx(sess.zc);
-	free(sess.zbuf);
-	free(sess.seen);
-	pthread_mutex_destroy(&sess.pool_lock);
+	ZSTD_freeCCtx(weft__tsess.zc);
+	free(weft__tsess.zbuf);
+	free(weft__tsess.seen);
+	pthread_mutex_destroy(&weft__tsess.pool_lock);
 	active = false;
-	fin_signals_restore();
+	int sig = weft__trace_signals_restore();
 	pthread_mutex_unlock(&start_lock);
 	/* Finalized because of a SIGINT/SIGTERM: now let it do what it does. */
-	int sig = atomic_exchange(&sig_pending, 0);
 	if (sig)
 		raise(sig);
 	return err;
@@ -972,112 +507,8 @@ void weft__trace_add_procs(int n)
 		struct weft_p *p = S.allp[i];
 		if (p->tbuf)
 			continue;
-		p->tbuf = buf_get(&stalled);
-		buf_reset(p->tbuf, WEFT_TF_CHUNK_EVENTS, WEFT_TF_STREAM_P, (uint32_t)i);
+		p->tbuf = weft__tbuf_get(&stalled);
+		weft__tbuf_reset(p->tbuf, WEFT_TF_CHUNK_EVENTS, WEFT_TF_STREAM_P, (uint32_t)i);
 	}
 }
 
-/* ---- user annotations ---------------------------------------------------------- */
-
-static struct weft_task *cur_task(struct weft_m **mp)
-{
-	struct weft_m *m = weft__getm();
-
-	*mp = m;
-	return m ? m->curg : NULL;
-}
-
-static size_t cut(const char *s)
-{
-	return s ? strnlen(s, WEFT_TRACE_MAX_STR) : 0;
-}
-
-/*
- * The handle returned packs the new user task's id (low 32 bits) with the
- * one it replaced as current (high 32 bits), so that ending it restores
- * the parent with no table to keep.
- */
-WEFT_API uint64_t weft_trace_task_begin(const char *type)
-{
-	struct weft_m *m;
-	struct weft_task *t = cur_task(&m);
-	uint32_t id = atomic_fetch_add_explicit(&utask_next, 1, memory_order_relaxed) + 1;
-	uint32_t parent = t ? t->utask : 0;
-
-	if (!id) /* wrapped: 0 means none */
-		id = atomic_fetch_add_explicit(&utask_next, 1, memory_order_relaxed) + 1;
-	if (t)
-		t->utask = id;
-	if (atomic_load_explicit(&weft__trace_on, memory_order_relaxed)) {
-		uint64_t a[3] = { id, parent, t ? t->id : 0 };
-		const char *str[1] = { type ? type : "" };
-		size_t len[1] = { cut(type) };
-		trace_ev_str(weft__trace_p(m), WEFT_TEV_UTASK_BEGIN, 3, a, 1, str, len);
-	}
-	return (uint64_t)parent << 32 | id;
-}
-
-WEFT_API void weft_trace_task_end(uint64_t utask)
-{
-	struct weft_m *m;
-	struct weft_task *t = cur_task(&m);
-	uint32_t id = (uint32_t)utask, parent = (uint32_t)(utask >> 32);
-
-	if (!id)
-		return;
-	if (t && t->utask == id)
-		t->utask = parent;
-	WEFT__TRACE(weft__trace_p(m), UTASK_END, 2, id, t ? t->id : 0, 0);
-}
-
-WEFT_API void weft_trace_region_begin(const char *type)
-{
-	struct weft_m *m;
-	struct weft_task *t = cur_task(&m);
-
-	if (!t)
-		return; /* regions belong to tasks */
-	t->rdepth++;
-	if (atomic_load_explicit(&weft__trace_on, memory_order_relaxed)) {
-		uint64_t a[2] = { t->id, t->utask };
-		const char *str[1] = { type ? type : "" };
-		size_t len[1] = { cut(type) };
-		trace_ev_str(weft__trace_p(m), WEFT_TEV_REGION_BEGIN, 2, a, 1, str, len);
-	}
-}
-
-WEFT_API void weft_trace_region_end(void)
-{
-	struct weft_m *m;
-	struct weft_task *t = cur_task(&m);
-
-	if (!t)
-		return;
-	if (t->rdepth == 0)
-		weft__fatal("weft_trace_region_end in task %llu, which has no region open",
-			    (unsigned long long)t->id);
-	t->rdepth--;
-	WEFT__TRACE(weft__trace_p(m), REGION_END, 1, t->id, 0, 0);
-}
-
-WEFT_API void weft_trace_log(const char *category, const char *fmt, ...)
-{
-	struct weft_m *m;
-	struct weft_task *t;
-	char msg[WEFT_TRACE_MAX_STR + 1];
-	va_list ap;
-	int n;
-
-	if (!atomic_load_explicit(&weft__trace_on, memory_order_relaxed))
-		return; /* no formatting when off */
-	t = cur_task(&m);
-	va_start(ap, fmt);
-	n = fmt ? vsnprintf(msg, sizeof(msg), fmt, ap) : 0;
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	uint64_t a[2] = { t ? t->id : 0, t ? t->utask : 0 };
-	const char *str[2] = { category ? category : "", msg };
-	size_t len[2] = { cut(category), (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1 };
-	trace_ev_str(weft__trace_p(m), WEFT_TEV_LOG, 2, a, 2, str, len);
-}
