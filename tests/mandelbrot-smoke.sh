@@ -1,5 +1,5 @@
 #!/bin/sh
-# mandelbrot-smoke.sh - make check: bench/mandelbrot paints the workshop's
+# mandelbrot-smoke.sh - make check: examples/mandelbrot paints the workshop's
 # picture in every mode, at 1 and 2 Ps.
 #
 # Every mode's checksum must equal seq's and the Go program's for the same
@@ -7,9 +7,9 @@
 # which is pixel-identical to the workshop's program); 48x80 and 80x48 differ,
 # so swapping the roles of -h and -w is caught. Also: the PNG is h wide and
 # w tall, -o '' writes none, -trace writes a weft trace, bad flags exit 2.
-# MANDELBROT names the binary (default ./bench/mandelbrot).
+# MANDELBROT names the binary (default ./examples/mandelbrot).
 set -eu
-bin=${MANDELBROT:-./bench/mandelbrot}
+bin=${MANDELBROT:-./examples/mandelbrot}
 case $bin in /*) ;; *) bin=$(pwd)/$bin ;; esac
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

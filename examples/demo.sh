@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# bench/demo.sh - the demo: the workshop's Mandelbrot on weft, traced, read
+# examples/demo.sh - the demo: the workshop's Mandelbrot on weft, traced, read
 # by weft-trace (`./dev demo`, `make demo`; doc/tour.md walks through it).
 #
-# Usage: bench/demo.sh [BUILD_DIR]   (default: the source tree, where ./dev builds)
+# Usage: examples/demo.sh [BUILD_DIR]   (default: the source tree, where ./dev builds)
 #
-# Runs bench/mandelbrot in modes px (a task per pixel), workers (4 workers
+# Runs examples/mandelbrot in modes px (a task per pixel), workers (4 workers
 # on an unbuffered channel) and buffered (2 workers on a buffered channel)
 # at WEFT_PROCS (default 2) with -trace, prints each compute time, the
 # `weft-trace gaps` verdict, and exports 20 ms of each trace as Chrome
@@ -16,10 +16,10 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:-$top}
 out=${WEFT_DEMO_DIR:-$build/demo-out}
 procs=${WEFT_PROCS:-2}
-mandel=$build/bench/mandelbrot
+mandel=$build/examples/mandelbrot
 wt=$build/weft-trace
 for f in "$mandel" "$wt"; do
-	[[ -x $f ]] || { echo "demo: $f is not built (run ./dev demo or make)" >&2; exit 1; }
+	[[ -x $f ]] || { echo "demo: $f is not built (run ./dev demo or make demo)" >&2; exit 1; }
 done
 mkdir -p "$out"
 

@@ -1,7 +1,8 @@
 /*
  * mandelbrot.c - the Mandelbrot program of Dave Cheney's High Performance
  * Go Workshop (chapter 4, "Execution Tracer"), on weft; the C side of
- * bench/go/mandelbrot.
+ * bench/go/mandelbrot. An example of the project (make examples), and a
+ * benchmark too: it prints bench/run.sh's lines (bench/bench.h).
  *
  * The workshop uses it to show what a profiler cannot: the same kernel,
  * filled five ways, is sequential, drowned in scheduling, well batched, or
@@ -69,7 +70,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
-#include "bench.h"
+#include "../bench/bench.h"
 
 #define MAX_SIDE 32768
 
