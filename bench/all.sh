@@ -11,11 +11,12 @@
 #               one producer, one consumer), select over two channels;
 #               weft, weft+trace, Go, Go+trace alternating (run.sh -t), the
 #               trace overhead, and the tracer's cost per event.
-#   mandelbrot  the workshop's Mandelbrot, compute only (-o -, no PNG):
-#               modes seq, px, row, workers (2 and 4), buffered (2), traced
-#               and not, each against the limit: plain's compute / P (plain
-#               is the sequential C kernel without the runtime, run untraced
-#               at each P; Go's limit is its own plain, which is its seq).
+#   mandelbrot  the workshop's Mandelbrot (examples/mandelbrot), compute
+#               only (-o -, no PNG): modes seq, px, row, workers (2 and 4),
+#               buffered (2), traced and not, each against the limit:
+#               plain's compute / P (plain is the sequential C kernel
+#               without the runtime, run untraced at each P; Go's limit is
+#               its own plain, which is its seq).
 #
 # Environment (make bench passes its variables of the same names):
 #   BENCH_RUNS      counted runs per cell after one warm-up (default 5)
@@ -24,6 +25,8 @@
 #                   1000000, 5000000, 1000000)
 #   BENCH_SIDE      Mandelbrot's -w and -h (default 1024, the workshop's)
 #   WEFT_BENCH_DIR  the weft programs and trace_events (default: this directory)
+#   WEFT_EXAMPLES_DIR  the built examples/, where mandelbrot is (default:
+#                   WEFT_BENCH_DIR/../examples)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -10,8 +10,10 @@
 # arguments are split at blanks, so none can be empty: mandelbrot's "-o -"
 # writes no PNG).
 #
-# For each procs value P and each BENCH, the weft binary ($WEFT_BENCH_DIR/PROGRAM,
-# default: this script's directory) runs with WEFT_PROCS=P and the Go program
+# For each procs value P and each BENCH, the weft binary (PROGRAM in
+# $WEFT_BENCH_DIR, default: this script's directory, else in
+# $WEFT_EXAMPLES_DIR, default: $WEFT_BENCH_DIR/../examples, where mandelbrot
+# is) runs with WEFT_PROCS=P and the Go program
 # (built once from bench/go/PROGRAM) with GOMAXPROCS=P, alternately: one
 # warm-up run of each, discarded, then RUNS counted runs of each (weft, Go,
 # weft, Go, ...), so that drift of the machine (frequency, neighbours) hits
@@ -94,6 +96,7 @@ fi
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 weft_dir=${WEFT_BENCH_DIR:-$here}
+examples_dir=${WEFT_EXAMPLES_DIR:-$weft_dir/../examples}
 read -r -a bench_args <<<"${BENCH_ARGS:-}"
 
 tmp=$(mktemp -d)
@@ -138,11 +141,14 @@ for label in "${labels[@]}"; do
 		fi
 	fi
 	weft_bin[$b]=
-	if [[ -x $weft_dir/$b && ! -d $weft_dir/$b ]]; then
-		weft_bin[$b]=$weft_dir/$b
-	else
-		echo "# weft binary $weft_dir/$b not found: weft column skipped for $b"
-	fi
+	for d in "$weft_dir" "$examples_dir"; do
+		if [[ -x $d/$b && ! -d $d/$b ]]; then
+			weft_bin[$b]=$d/$b
+			break
+		fi
+	done
+	[[ -n ${weft_bin[$b]} ]] ||
+		echo "# weft binary $b in neither $weft_dir nor $examples_dir: weft column skipped for $b"
 done
 trace_events=
 if [[ $trace == 1 ]]; then

@@ -1,6 +1,6 @@
 // Command mandelbrot is the Mandelbrot program of Dave Cheney's High
 // Performance Go Workshop (chapter 4, "Execution Tracer"): the Go side of
-// bench/mandelbrot.c, with the same flags and output lines.
+// examples/mandelbrot.c, with the same flags and output lines.
 //
 // What is kept from the workshop, so that the two programs can be checked
 // against each other and against the workshop's figures:

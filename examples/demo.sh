@@ -1,27 +1,34 @@
 #!/usr/bin/env bash
-# bench/demo.sh - the demo: the workshop's Mandelbrot on weft, traced, read
+# examples/demo.sh - the demo: the workshop's Mandelbrot on weft, traced, read
 # by weft-trace (`./dev demo`, `make demo`; doc/tour.md walks through it).
 #
-# Usage: bench/demo.sh [BUILD_DIR]   (default: the source tree, where ./dev builds)
+# Usage: examples/demo.sh [BUILD_DIR]   (default: the source tree, where ./dev builds)
 #
-# Runs bench/mandelbrot in modes px (a task per pixel), workers (4 workers
+# Runs examples/mandelbrot in modes px (a task per pixel), workers (4 workers
 # on an unbuffered channel) and buffered (2 workers on a buffered channel)
 # at WEFT_PROCS (default 2) with -trace, prints each compute time, the
 # `weft-trace gaps` verdict, and exports 20 ms of each trace as Chrome
 # trace-event JSON for Perfetto's UI. Files go to $WEFT_DEMO_DIR (default
-# BUILD_DIR/demo-out).
+# BUILD_DIR/demo-out); the PNGs too, unless mandelbrot was built without
+# libpng (it says so, and the demo goes on without them).
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:-$top}
 out=${WEFT_DEMO_DIR:-$build/demo-out}
 procs=${WEFT_PROCS:-2}
-mandel=$build/bench/mandelbrot
+mandel=$build/examples/mandelbrot
 wt=$build/weft-trace
 for f in "$mandel" "$wt"; do
-	[[ -x $f ]] || { echo "demo: $f is not built (run ./dev demo or make)" >&2; exit 1; }
+	[[ -x $f ]] || { echo "demo: $f is not built (run ./dev demo or make demo)" >&2; exit 1; }
 done
 mkdir -p "$out"
+png=1
+if ! err=$("$mandel" -mode plain -h 1 -w 1 -o "$out/probe.png" 2>&1 >/dev/null); then
+	echo "demo: no PNGs: $err" >&2
+	png=0
+fi
+rm -f "$out/probe.png"
 
 echo "The workshop's Mandelbrot (1024x1024) on weft, $procs Ps, traced; files in $out"
 for mode in px workers buffered; do
@@ -32,7 +39,8 @@ for mode in px workers buffered; do
 	esac
 	echo
 	echo "== mandelbrot ${args[*]} -trace $out/$mode.wt"
-	WEFT_PROCS=$procs "$mandel" "${args[@]}" -trace "$out/$mode.wt" -o "$out/$mode.png" |
+	if [[ $png == 1 ]]; then args+=(-o "$out/$mode.png"); else args+=(-o ''); fi
+	WEFT_PROCS=$procs "$mandel" "${args[@]}" -trace "$out/$mode.wt" |
 		grep -E '^(compute|checksum):'
 	"$wt" stats "$out/$mode.wt" | grep -E '^events +[0-9]'
 	"$wt" gaps "$out/$mode.wt" | sed -n '/^verdict/,$p'

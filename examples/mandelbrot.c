@@ -1,7 +1,8 @@
 /*
  * mandelbrot.c - the Mandelbrot program of Dave Cheney's High Performance
  * Go Workshop (chapter 4, "Execution Tracer"), on weft; the C side of
- * bench/go/mandelbrot.
+ * bench/go/mandelbrot. An example of the project (make examples), and a
+ * benchmark too: it prints bench/run.sh's lines (bench/bench.h).
  *
  * The workshop uses it to show what a profiler cannot: the same kernel,
  * filled five ways, is sequential, drowned in scheduling, well batched, or
@@ -49,7 +50,10 @@
  *   -h N, -w N    image size (default 1024 each; 1..MAX_SIDE)
  *   -o FILE       the PNG (default mandelbrot.png); -o '' or -o - computes
  *                 only: no PNG, no encode line. -o /dev/null encodes and
- *                 throws the bytes away.
+ *                 throws the bytes away. libpng is optional to the build
+ *                 (HAVE_LIBPNG, from configure): without it -o FILE is
+ *                 refused with a message naming libpng, and the default
+ *                 is no PNG.
  *   -trace FILE   weft_trace_start(FILE) before the fill and
  *                 weft_trace_stop() after the PNG is written
  *
@@ -64,14 +68,21 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#ifdef HAVE_LIBPNG
 #include <png.h>
+#endif
 #include <stdbool.h>
 #include <stdint.h>
 #include <unistd.h>
 
-#include "bench.h"
+#include "../bench/bench.h"
 
 #define MAX_SIDE 32768
+
+#ifndef HAVE_LIBPNG
+#define NO_PNG \
+	"built without libpng, so no PNG (Debian: libpng-dev, then ./configure and make again)"
+#endif
 
 enum mode { MODE_SEQ, MODE_PX, MODE_ROW, MODE_WORKERS, MODE_BUFFERED, MODE_PLAIN };
 
@@ -83,6 +94,9 @@ static const char *const mode_names[] = {
 struct pixel {
 	int x, y;
 };
+
+/* -o's default (a build without libpng: none, with a note). */
+static const char default_out[] = "mandelbrot.png";
 
 /*
  * One picture per process, so that a px or row task carries its pixel or
@@ -104,7 +118,7 @@ static struct mandel {
 	double compute_ms, encode_ms;
 	_Alignas(64) weft_wg wg;
 	char pad_[64 - sizeof(weft_wg)];
-} mb = { .h = 1024, .w = 1024, .mode = MODE_SEQ, .workers = 1, .out = "mandelbrot.png" };
+} mb = { .h = 1024, .w = 1024, .mode = MODE_SEQ, .workers = 1, .out = default_out };
 
 static _Noreturn void die(const char *what, int err)
 {
@@ -237,6 +251,7 @@ static void fill(void)
 	}
 }
 
+#ifdef HAVE_LIBPNG
 /*
  * PNG output. libpng writes through png_out_write into a 64 KiB buffer;
  * only the write(2) of a full buffer is a system call, and it is marked
@@ -410,6 +425,14 @@ out:
 	free(o);
 	return ret;
 }
+#else
+/* Never called: parse_flags refuses -o FILE in a build without libpng. */
+static int write_png(const char *path)
+{
+	fprintf(stderr, "mandelbrot: -o %s: %s\n", path, NO_PNG);
+	return -1;
+}
+#endif
 
 static double ms_since(uint64_t t0)
 {
@@ -452,7 +475,11 @@ static _Noreturn void usage(int status)
 		"  -h, -w      image size, 1..%d (default 1024; -h runs along the real axis\n"
 		"              and is the PNG's width, as in the workshop)\n"
 		"  -workers N  tasks of the workers and buffered modes (default 1)\n"
+#ifdef HAVE_LIBPNG
 		"  -o FILE     PNG to write (default mandelbrot.png); '' or - writes none\n"
+#else
+		"  -o FILE     PNG to write: not in this build (no libpng); '' or - writes none\n"
+#endif
 		"  -trace FILE weft execution trace of the fill and the encode\n"
 		"WEFT_PROCS sets the number of Ps.\n", MAX_SIDE);
 	exit(status);
@@ -527,6 +554,15 @@ static void parse_flags(int argc, char **argv)
 		fprintf(stderr, "mandelbrot: -mode plain runs without the runtime: no -trace\n");
 		usage(2);
 	}
+#ifndef HAVE_LIBPNG
+	if (mb.out == default_out) {
+		fprintf(stderr, "mandelbrot: %s\n", NO_PNG);
+		mb.out = NULL;
+	} else if (mb.out) {
+		fprintf(stderr, "mandelbrot: -o %s: %s; -o '' computes only\n", mb.out, NO_PNG);
+		exit(1);
+	}
+#endif
 }
 
 int main(int argc, char **argv)
