@@ -726,7 +726,7 @@ void weft__signals_restore(void);
 int weft__altstack_init(struct weft_m *m);
 void weft__altstack_fini(struct weft_m *m);
 
-/* futex helpers (park.c) */
+/* futex helpers (os.c) */
 void weft__futex_wait(_Atomic int32_t *addr, int32_t val, int64_t timeout_ns);
 void weft__futex_wake(_Atomic int32_t *addr, int n);
 int64_t weft__nanotime(void);

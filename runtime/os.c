@@ -1,5 +1,5 @@
 /*
- * park.c - the OS interface the scheduler sleeps and measures time with:
+ * os.c - the OS interface the scheduler sleeps and measures time with:
  * futexes (through liburcu's futex wrapper), the monotonic clock, the spin
  * lock's slow path, and how many threads the process has.
  *
