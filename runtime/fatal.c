@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "os.h"
 #include "symbol.h"
 
 #define S weft__sched
@@ -149,7 +150,7 @@ static void report_task(struct weft_task *t, void *arg)
 	weft__write_all(2, line, b.len);
 }
 
-void weft__deadlock_report(void)
+static void deadlock_report(void)
 {
 	static const char head[] = "weft: fatal: all tasks are asleep - deadlock!\n\n";
 
@@ -176,7 +177,7 @@ void weft__checkdead(void)
 	threads = weft__proc_threads();
 	if (threads < 0 || threads > S.baseline_threads + S.mcount + 1 + atomic_load(&S.nhelpers))
 		return;
-	weft__deadlock_report();
+	deadlock_report();
 }
 
 /* ---- stack overflow -------------------------------------------------------- */

@@ -30,12 +30,10 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "os.h"
+#include "timer.h"
 
 #define S weft__sched
-
-int weft__sched_init(int nprocs, size_t stack_size);
-int weft__sched_start_main(weft_fn fn, void *arg);
-void weft__shutdown_begin(void);
 
 /* "123", "64k", "2M": bytes; -1 if malformed (WEFT_STACK, WEFT_TRACE_MAX_MEM). */
 long long weft__parse_size(const char *s)

@@ -31,6 +31,9 @@
 #include <errno.h>
 
 #include "internal.h"
+#include "os.h"
+#include "spin.h"
+#include "waitq.h"
 
 #define LOCKED 1u
 #define WAITERS 2u

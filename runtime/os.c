@@ -20,6 +20,8 @@
 #include <urcu/futex.h>
 
 #include "internal.h"
+#include "os.h"
+#include "spin.h"
 
 void weft__futex_wait(_Atomic int32_t *addr, int32_t val, int64_t timeout_ns)
 {

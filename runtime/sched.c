@@ -105,6 +105,9 @@
 #include "config.h"
 
 #include "internal.h"
+#include "os.h"
+#include "rcu.h"
+#include "timer.h"
 
 #include <errno.h>
 #include <linux/membarrier.h>
@@ -650,7 +653,7 @@ static inline struct weft_m *run_task(struct weft_m *m, struct weft__ctx *from,
 {
 	if (!t->stack)
 		give_stack(m->p, t);
-	weft__rcu_quiescent(m);
+	weft__rcu_quiescent(&m->rcu);
 	WEFT__TRACE_START(m->p, t);
 	m->curg = t;
 	atomic_store_explicit(&t->status, WEFT__T_RUNNING, relaxed);
@@ -708,7 +711,7 @@ static struct weft_task *findrunnable(struct weft_m *m)
 	bool was_spinning;
 
 top:
-	weft__rcu_quiescent(m);
+	weft__rcu_quiescent(&m->rcu);
 	if (atomic_load(&S.shutdown) || atomic_load(&m->sys) == WEFT__M_SYS_ABANDONED)
 		return NULL;
 	if (!m->p) {
@@ -808,7 +811,7 @@ static void *mstart(void *arg)
 	struct weft_m *m = arg;
 
 	setm(m);
-	weft__rcu_register(m);
+	weft__rcu_register(&m->rcu);
 	WEFT__TRACE(NULL, M_CREATE, 2, m->id, gettid(), 0);
 	weft__ctx_init_thread(&m->g0);
 	weft__altstack_init(m);
@@ -822,8 +825,6 @@ static void *mstart(void *arg)
 }
 
 /* ---- tasks ----------------------------------------------------------------------- */
-
-void weft__shutdown_begin(void);
 
 /*
  * @t returned from its function; @next is the next local task or NULL.
@@ -861,7 +862,7 @@ static struct weft_task *task_exit(struct weft_m *m, struct weft_task *t)
 		weft__task_free(m->p, t);
 		m->curg = next;
 		atomic_store_explicit(&next->status, WEFT__T_RUNNING, relaxed);
-		weft__rcu_quiescent(m);
+		weft__rcu_quiescent(&m->rcu);
 		WEFT__TRACE_START(m->p, next);
 		return next;
 	}
@@ -1073,7 +1074,7 @@ WEFT_API void weft_yield(void)
 	if (!next) {
 		/* Nothing else runnable here: keep going, past a quiescent
 		 * state (a task polling a flag must not hold up a trace stop). */
-		weft__rcu_quiescent(m);
+		weft__rcu_quiescent(&m->rcu);
 		return;
 	}
 	atomic_store_explicit(&cur->status, WEFT__T_RUNNABLE, relaxed);
@@ -1114,9 +1115,6 @@ struct weft_p *weft__p_new(int id)
 }
 
 /* ---- used by main.c ------------------------------------------------------------- */
-
-int weft__sched_init(int nprocs, size_t stack_size);
-int weft__sched_start_main(weft_fn fn, void *arg);
 
 int weft__sched_init(int nprocs, size_t stack_size)
 {

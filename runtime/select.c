@@ -41,6 +41,10 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "chan.h"
+#include "os.h"
+#include "timer.h"
+#include "waitq.h"
 
 #define SMALL 8
 

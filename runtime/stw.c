@@ -41,6 +41,9 @@
 #include <string.h>
 
 #include "internal.h"
+#include "os.h"
+#include "rcu.h"
+#include "timer.h"
 
 #define S weft__sched
 
@@ -102,7 +105,7 @@ void weft__safepoint_slow(void)
 		return;
 	}
 	if (pending & WEFT__SP_RCU)
-		weft__rcu_quiescent(m); /* a trace stop waits for us (rcu.c) */
+		weft__rcu_quiescent(&m->rcu); /* a trace stop waits for us (rcu.c) */
 	if ((pending & 2) && m->p && atomic_load_explicit(&m->p->preempt, memory_order_relaxed))
 		weft_yield();
 }

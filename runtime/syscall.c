@@ -22,6 +22,8 @@
 #include "config.h"
 
 #include "internal.h"
+#include "os.h"
+#include "rcu.h"
 
 #define S weft__sched
 

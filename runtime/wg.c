@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "internal.h"
+#include "spin.h"
 
 struct weft__sema {
 	weft__spin lock;
