@@ -194,7 +194,7 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 	(void)uc;
 	if (t && t->stack) {
 		uintptr_t lo = (uintptr_t)t->stack;
-		uintptr_t hi = lo + weft__page_size();
+		uintptr_t hi = (uintptr_t)weft__stack_base(t->stack);
 		if (addr < hi && addr + GUARD_SLACK >= lo) {
 			char line[512], name[256];
 			struct weft__wbuf b = { line, 0, sizeof(line) };

@@ -556,8 +556,13 @@ static inline void weft__trace_emit(struct weft_p *p, int type, int n, uint64_t 
 /* The site of the public blocking call being made (its caller's return address). */
 #define WEFT__SITE() (weft__site = __builtin_return_address(0))
 
+/* proc.c: the life of a P (weft__procs_init: weft_main's thread, before any
+ * M; weft__p_new: that, or the world stopped; weft__procs_free: no M left) */
+struct weft_p *weft__p_new(int id);
+int weft__procs_init(int nprocs);
+void weft__procs_free(void);
+
 /* main.c */
-long long weft__parse_size(const char *s);
 void weft__shutdown_begin(void); /* the main task returned (sched.c) */
 
 /* stw.c */
@@ -587,7 +592,6 @@ void weft__startm(struct weft_p *p, bool spinning);
 void weft__stopm(struct weft_m *m);
 void weft__handoffp(struct weft_p *p);
 struct weft_p *weft__pidleget(void);
-struct weft_p *weft__p_new(int id);
 void weft__pidleput(struct weft_p *p);
 void weft__acquirep(struct weft_m *m, struct weft_p *p);
 void weft__wakep(void);

@@ -4,7 +4,8 @@
  * What. The few OS services the scheduler sleeps, wakes and measures time
  * with, behind one small interface so that a port replaces os.c and
  * nothing else (libuv's src/unix/ split): futexes, the monotonic clock,
- * and the number of threads in the process. Linux only for now. (The spin
+ * the number of threads in the process, and how sizes are read from the
+ * environment. Linux only for now. (The spin
  * lock's contended path is in os.c too, as it yields to the OS; it is
  * declared in spin.h.)
  *
@@ -43,5 +44,9 @@ void weft__futex_wake(_Atomic int32_t *addr, int n);
 int64_t weft__nanotime(void);
 /* Number of threads in this process (/proc/self/stat), or -1. */
 int weft__proc_threads(void);
+
+/* A size from the environment ("123", "64k", "2M"): bytes; -1 if malformed
+ * (WEFT_STACK, WEFT_TRACE_MAX_MEM). */
+long long weft__parse_size(const char *s);
 
 #endif /* WEFT_OS_H */

@@ -592,7 +592,7 @@ static void recycle(struct weft_p *p, struct weft_task *t)
 		if (p && p->nstacks < WEFT__STACK_CACHE) {
 			p->stacks[p->nstacks++] = t->stack;
 		} else {
-			struct weft__stack s = { t->stack, S.stack_size + weft__page_size() };
+			struct weft__stack s = { t->stack, weft__stack_map_size(S.stack_size) };
 			weft__stack_global_put(&s);
 		}
 		t->stack = NULL;
@@ -633,7 +633,6 @@ static inline void after_switch(struct weft_m *m)
 
 static void give_stack(struct weft_p *p, struct weft_task *t)
 {
-	size_t page = weft__page_size();
 	struct weft__stack s;
 
 	if (p->nstacks > 0)
@@ -644,7 +643,7 @@ static void give_stack(struct weft_p *p, struct weft_task *t)
 		weft__fatal("cannot map a %zu-byte stack for task %llu: out of memory or "
 			    "of mappings (vm.max_map_count); too many tasks alive at once",
 			    S.stack_size, (unsigned long long)t->id);
-	weft__ctx_make(&t->ctx, (char *)t->stack + page, S.stack_size, task_entry);
+	weft__ctx_make(&t->ctx, weft__stack_base(t->stack), S.stack_size, task_entry);
 }
 
 /* Run @t, saving the current context in @from. Returns on resumption of @from. */
@@ -1091,29 +1090,6 @@ WEFT_API uint64_t weft_self(void)
 	return m && m->curg ? m->curg->id : 0;
 }
 
-WEFT_API int weft_procs(void)
-{
-	return atomic_load(&S.running) ? atomic_load(&S.nprocs) : 0;
-}
-
-/* A new P, stopped, with an empty deque (its cache lines aligned). */
-struct weft_p *weft__p_new(int id)
-{
-	size_t size = (sizeof(struct weft_p) + 63) & ~(size_t)63;
-	struct weft_p *p = aligned_alloc(64, size);
-
-	if (!p)
-		return NULL;
-	memset(p, 0, size);
-	if (weft__deque_init(&p->rq, 8) != 0) {
-		free(p);
-		return NULL;
-	}
-	p->id = id;
-	atomic_store_explicit(&p->status, WEFT__P_STOPPED, relaxed);
-	return p;
-}
-
 /* ---- used by main.c ------------------------------------------------------------- */
 
 int weft__sched_init(int nprocs, size_t stack_size)
@@ -1147,18 +1123,7 @@ int weft__sched_init(int nprocs, size_t stack_size)
 	atomic_store(&S.tnote, 0);
 	S.stack_size = stack_size;
 	S.membarrier = membarrier_register();
-	for (int i = 0; i < nprocs; i++) {
-		struct weft_p *p = weft__p_new(i);
-		if (!p)
-			return -ENOMEM;
-		S.allp[i] = p;
-		S.pcount++;
-	}
-	atomic_store(&S.nprocs, nprocs);
-	/* Ps go idle from the last so that P0 is taken first. */
-	for (int i = nprocs - 1; i >= 0; i--)
-		weft__pidleput(S.allp[i]);
-	return 0;
+	return weft__procs_init(nprocs);
 }
 
 int weft__sched_start_main(weft_fn fn, void *arg)
