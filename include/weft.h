@@ -325,9 +325,15 @@ WEFT_API void weft_wg_add(weft_wg *wg, int64_t delta);
 WEFT_API void weft_wg_done(weft_wg *wg);
 
 /**
- * weft_wg_wait - block until the counter is zero. Blocks the task (a
- * waiting task counts as blocked for the deadlock detector). Tasks only;
- * a plain thread is refused with a fatal misuse message.
+ * weft_wg_wait - block until the counter is zero; returns at once if it
+ * is zero already. When it reaches zero every waiter wakes, tasks and
+ * plain threads alike.
+ * Blocks: a task parks (its P runs other tasks; a waiting task counts as
+ * blocked for the deadlock detector); a plain thread sleeps on a futex
+ * (and, like a plain thread blocked on a channel or mutex, counts as one
+ * that may still wake tasks, so no deadlock is reported while it lives).
+ * Any task or plain thread. As in Go, a wait group may be reused once the
+ * waits of its previous round have returned.
  */
 WEFT_API void weft_wg_wait(weft_wg *wg);
 

@@ -50,51 +50,13 @@
 #include <string.h>
 
 #include "internal.h"
+#include "chan.h"
 #include "trace_emit.h"
+#include "waitq.h"
 
-/* struct weft_chan is in internal.h: select locks and polls channels too. */
+/* struct weft_chan is in chan.h: select locks and polls channels too. */
 
-/* ---- wait queues (channel lock held) ------------------------------------- */
-
-void weft__waitq_push(struct weft__waitq *q, struct weft__waiter *w)
-{
-	w->next = NULL;
-	w->prev = q->last;
-	if (q->last)
-		q->last->next = w;
-	else
-		q->first = w;
-	q->last = w;
-	w->queued = true;
-}
-
-void weft__waitq_push_front(struct weft__waitq *q, struct weft__waiter *w)
-{
-	w->prev = NULL;
-	w->next = q->first;
-	if (q->first)
-		q->first->prev = w;
-	else
-		q->last = w;
-	q->first = w;
-	w->queued = true;
-}
-
-void weft__waitq_remove(struct weft__waitq *q, struct weft__waiter *w)
-{
-	if (!w->queued)
-		return;
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		q->first = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
-	else
-		q->last = w->prev;
-	w->next = w->prev = NULL;
-	w->queued = false;
-}
+/* ---- wait queues (channel lock held; waitq.h) ------------------------------ */
 
 /*
  * The first waiter that may be served: plain waiters always, select
@@ -118,54 +80,8 @@ static struct weft__waiter *waitq_take(struct weft__waitq *q)
 	return NULL;
 }
 
-/* Wake @w after its result is set. Channel lock NOT held. */
-void weft__waiter_wake(struct weft__waiter *w)
-{
-	struct weft_task *t = w->task;
-
-	if (t) {
-		weft__ready(t);
-		return;
-	}
-	/* A plain thread: after this store it may return and free @w. */
-	if (w->sel) {
-		struct weft__select *sel = w->sel;
-		atomic_store_explicit(&sel->futex, 1, memory_order_release);
-		weft__futex_wake(&sel->futex, 1);
-		return;
-	}
-	atomic_store_explicit(&w->futex, 1, memory_order_release);
-	weft__futex_wake(&w->futex, 1);
-}
-
-/*
- * Fill in who waits: the running task, or (task == NULL) a plain thread
- * that will sleep on w->futex. Call before queueing @w.
- */
-void weft__waiter_init(struct weft__waiter *w)
-{
-	struct weft_m *m = weft__getm();
-
-	w->sel = NULL;
-	w->task = m ? m->curg : NULL;
-	atomic_init(&w->futex, 0);
-	if (!w->task)
-		weft__extern_enter(); /* a blocked thread may wake tasks later */
-}
-
-void weft__waiter_block(struct weft__waiter *w, int reason, const void *obj, weft__spin *lock)
-{
-	if (w->task) {
-		weft__park(reason, obj, weft__spin_unlock_fn, lock);
-		return;
-	}
-	weft__spin_unlock(lock);
-	while (atomic_load_explicit(&w->futex, memory_order_acquire) == 0)
-		weft__futex_wait(&w->futex, 0, -1);
-}
-
 /* Block the caller on @w, queued on @q under @c's lock; unlocks. */
-static void block(struct weft_chan *c, struct weft__waitq *q, struct weft__waiter *w,
+static inline void block(struct weft_chan *c, struct weft__waitq *q, struct weft__waiter *w,
 		  int reason)
 {
 	weft__waiter_init(w);
@@ -288,7 +204,7 @@ int weft__chan_try_recv_locked(struct weft_chan *c, void *elem, struct weft__wai
 }
 
 /* Returns 0, -EPIPE, or -EAGAIN when it would block and !@may_block. */
-int weft__chan_send(struct weft_chan *c, const void *elem, bool may_block)
+static int chan_send(struct weft_chan *c, const void *elem, bool may_block)
 {
 	struct weft__waiter *w, me;
 	int r;
@@ -307,7 +223,7 @@ int weft__chan_send(struct weft_chan *c, const void *elem, bool may_block)
 	return me.result;
 }
 
-int weft__chan_recv(struct weft_chan *c, void *elem, bool may_block)
+static int chan_recv(struct weft_chan *c, void *elem, bool may_block)
 {
 	struct weft__waiter *w, me;
 	int r;
@@ -329,23 +245,23 @@ int weft__chan_recv(struct weft_chan *c, void *elem, bool may_block)
 WEFT_API int weft_chan_send(weft_chan *c, const void *elem)
 {
 	WEFT__SITE();
-	return weft__chan_send(c, elem, true);
+	return chan_send(c, elem, true);
 }
 
 WEFT_API int weft_chan_recv(weft_chan *c, void *elem)
 {
 	WEFT__SITE();
-	return weft__chan_recv(c, elem, true);
+	return chan_recv(c, elem, true);
 }
 
 WEFT_API int weft_chan_try_send(weft_chan *c, const void *elem)
 {
-	return weft__chan_send(c, elem, false);
+	return chan_send(c, elem, false);
 }
 
 WEFT_API int weft_chan_try_recv(weft_chan *c, void *elem)
 {
-	return weft__chan_recv(c, elem, false);
+	return chan_recv(c, elem, false);
 }
 
 WEFT_API int weft_chan_close(weft_chan *c)

@@ -49,10 +49,6 @@ static void fresh_shadow(void *lo, size_t size)
 #endif
 }
 
-#ifndef WEFT_CTX_UCONTEXT
-void weft__ctx_start(void);
-#endif
-
 #ifdef WEFT_CTX_UCONTEXT
 /*
  * makecontext() passes int arguments only, so the entry and the first xfer

@@ -94,6 +94,9 @@ void weft__ctx_release(struct weft__ctx *c);
 void *weft__ctx_swap_uc(struct weft__ctx *from, struct weft__ctx *to, void *xfer);
 #else
 void *weft__ctx_switch(void **save_sp, void *load_sp, void *xfer);
+/* switch.S: the first frame of a fresh context (not called from C; ctx.c
+ * plants its address as the return address of a fresh stack). */
+void weft__ctx_start(void);
 #endif
 
 /* To be called first by a fresh context's entry (finishes the sanitizer switch). */

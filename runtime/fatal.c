@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "os.h"
 #include "symbol.h"
 
 #define S weft__sched
@@ -149,7 +150,7 @@ static void report_task(struct weft_task *t, void *arg)
 	weft__write_all(2, line, b.len);
 }
 
-void weft__deadlock_report(void)
+static void deadlock_report(void)
 {
 	static const char head[] = "weft: fatal: all tasks are asleep - deadlock!\n\n";
 
@@ -176,7 +177,7 @@ void weft__checkdead(void)
 	threads = weft__proc_threads();
 	if (threads < 0 || threads > S.baseline_threads + S.mcount + 1 + atomic_load(&S.nhelpers))
 		return;
-	weft__deadlock_report();
+	deadlock_report();
 }
 
 /* ---- stack overflow -------------------------------------------------------- */
@@ -193,7 +194,7 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 	(void)uc;
 	if (t && t->stack) {
 		uintptr_t lo = (uintptr_t)t->stack;
-		uintptr_t hi = lo + weft__page_size();
+		uintptr_t hi = (uintptr_t)weft__stack_base(t->stack);
 		if (addr < hi && addr + GUARD_SLACK >= lo) {
 			char line[512], name[256];
 			struct weft__wbuf b = { line, 0, sizeof(line) };

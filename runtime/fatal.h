@@ -31,6 +31,22 @@ void weft__wbuf_u64(struct weft__wbuf *b, uint64_t v);
 void weft__wbuf_hex(struct weft__wbuf *b, uint64_t v);
 void weft__write_all(int fd, const char *p, size_t n);
 
+/*
+ * The deadlock detector (Go's checkdead): exits with the report when no M
+ * runs and nothing could wake a task. Sched lock held, by an M about to
+ * park or by sysmon.
+ */
+void weft__checkdead(void);
+
+/* Stack overflow: the SIGSEGV/SIGBUS handler (weft_main, at start and end)
+ * and each M's alternate signal stack (the M's own thread, at start and
+ * end). */
+struct weft_m;
+int weft__signals_install(void);
+void weft__signals_restore(void);
+int weft__altstack_init(struct weft_m *m);
+void weft__altstack_fini(struct weft_m *m);
+
 /* Debug-build assertions of preconditions ("owner P only", "sched lock held"). */
 #ifdef WEFT_DEBUG
 #define WEFT_ASSERT(c) ((c) ? (void)0 : weft__throw("assertion failed: " #c " (" __FILE__ ")"))

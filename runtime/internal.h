@@ -8,6 +8,20 @@
  *   weft__park   the running task blocks; its P runs something else
  *   weft__ready  make a blocked task runnable (any thread)
  *   weft__getm   the calling thread's M, or NULL on a plain thread
+ *
+ * Each subsystem has its own header beside its .c file, with its rules:
+ *   spin.h   the spin lock          waitq.h  waiters, wait queues, select
+ *   chan.h   a channel's insides    timer.h  timers and the timer sleeper
+ *   rcu.h    the Ms as RCU readers  os.h     futexes, clock, thread count
+ *   stack.h  task stacks            deque.h  the per-P run queue
+ *   ctx.h    context switches       fatal.h  throw, fatal, deadlock, faults
+ * This one includes those the structures below are made of (ctx, deque,
+ * rcu, spin, stack), fatal.h and os.h; a file that uses the others
+ * includes them itself.
+ *
+ * Who may touch what is written at each field and verb: "owner" is the M
+ * that holds the P (p->m), "sched lock" is weft__sched.lock, "STW" means
+ * the world is stopped (stw.c).
  */
 #ifndef WEFT_INTERNAL_H
 #define WEFT_INTERNAL_H
@@ -25,6 +39,9 @@
 #include "ctx.h"
 #include "deque.h"
 #include "fatal.h"
+#include "os.h"
+#include "rcu.h"
+#include "spin.h"
 #include "stack.h"
 #include "common/trace_format.h"
 
@@ -71,56 +88,6 @@ struct weft_task {
 	uint32_t rdepth;           /* open user regions */
 };
 
-/* A tiny test-and-test-and-set lock for short critical sections that never
- * block (wait queues of wait groups, mutexes, channels). */
-typedef struct {
-	_Atomic int32_t v;
-} weft__spin;
-void weft__spin_lock_slow(weft__spin *l);
-static inline void weft__spin_lock(weft__spin *l)
-{
-	int32_t z = 0;
-	if (__builtin_expect(atomic_compare_exchange_weak_explicit(&l->v, &z, 1,
-								   memory_order_acquire,
-								   memory_order_relaxed),
-			     1))
-		return;
-	weft__spin_lock_slow(l);
-}
-static inline bool weft__spin_trylock(weft__spin *l)
-{
-	int32_t z = 0;
-	return atomic_load_explicit(&l->v, memory_order_relaxed) == 0 &&
-	       atomic_compare_exchange_strong_explicit(&l->v, &z, 1, memory_order_acquire,
-						       memory_order_relaxed);
-}
-static inline void weft__spin_unlock(weft__spin *l)
-{
-	atomic_store_explicit(&l->v, 0, memory_order_release);
-}
-void weft__spin_unlock_fn(void *l);
-
-/* ---- timers (timer.c) ------------------------------------------------- */
-
-struct weft_p;
-
-/*
- * A timer: lives in its owner's memory (a sleeping task's stack, a select's
- * frame). fn runs once, on whichever M finds it expired, without any lock;
- * @runp is the P that M owns (put readied tasks there). The owner must call
- * weft__timer_del() before the memory goes away: it either unqueues the
- * timer or waits until a running fn has returned.
- */
-struct weft__timer {
-	int64_t when;                          /* deadline, weft__nanotime() clock */
-	uint64_t seq;
-	void (*fn)(struct weft__timer *t, struct weft_p *runp);
-	void *arg;
-	_Atomic(struct weft_p *) p;            /* heap holding it, NULL when not queued */
-	int32_t idx;                           /* position in that heap */
-	_Atomic int firing;                    /* 1 while fn runs */
-};
-
 /* ---- logical processors (P) ------------------------------------------ */
 
 enum weft__pstatus {
@@ -137,6 +104,7 @@ enum weft__pstatus {
 #define WEFT__SPAWN_BACKLOG 4096 /* queued tasks above which a spawner yields */
 
 struct weft_m;
+struct weft__timer; /* timer.h */
 
 struct weft_p {
 	struct weft__deque rq;                /* owner pushes/pops, others steal */
@@ -216,10 +184,8 @@ struct weft_m {
 	size_t altstack_size;
 	uint64_t rand;
 	bool exited;
-	/* urcu-qsbr (rcu.c): liburcu's grace-period counter and this thread's
-	 * reader counter, cached so that a quiescent state needs no TLS */
-	const unsigned long *rcu_gp;
-	unsigned long *rcu_ctr;
+	/* urcu-qsbr reader (rcu.h): set on the M's thread when it starts */
+	struct weft__rcu_reader rcu;
 };
 
 /* ---- the scheduler --------------------------------------------------- */
@@ -313,59 +279,6 @@ extern _Atomic int weft__safepoint_pending;
 #endif
 
 
-/* ---- channel waiters (chan.c; select uses them too) --------------------- */
-
-struct weft__select {
-	_Atomic int done;       /* 0 until one case fires; the waker that sets it serves */
-	int fired;              /* index of the case that fired; -1: the timeout */
-	struct weft_task *task; /* who selects (NULL: a plain thread) */
-	_Atomic int32_t futex;  /* a plain thread in select sleeps here */
-};
-
-/* One blocked send or receive: on the stack of whoever waits. */
-struct weft__waiter {
-	struct weft__waiter *next, *prev; /* in a channel queue (channel lock) */
-	struct weft_task *task;           /* NULL: a plain thread, woken by futex */
-	void *elem;                       /* the sender's value / receiver's slot */
-	int result;                       /* 0 or -EPIPE, set by the waker */
-	bool queued;
-	_Atomic int32_t futex;            /* plain threads: 1 once woken */
-	struct weft__select *sel;         /* NULL for a plain send/recv */
-	int index;                        /* case index in sel */
-	int64_t since;                    /* mutex: when it started waiting */
-};
-
-/* Block the caller on @w (already queued under @lock); unlocks @lock. */
-void weft__waiter_block(struct weft__waiter *w, int reason, const void *obj, weft__spin *lock);
-
-struct weft__waitq {
-	struct weft__waiter *first, *last;
-};
-
-void weft__waitq_push(struct weft__waitq *q, struct weft__waiter *w);
-void weft__waitq_push_front(struct weft__waitq *q, struct weft__waiter *w);
-void weft__waitq_remove(struct weft__waitq *q, struct weft__waiter *w);
-void weft__waiter_init(struct weft__waiter *w);
-void weft__waiter_wake(struct weft__waiter *w);
-struct weft_chan {
-	weft__spin lock;
-	int closed;
-	size_t elem_size;
-	size_t cap;
-	_Atomic size_t count; /* buffered elements (read racily by weft_chan_len) */
-	size_t head;          /* next to receive */
-	size_t tail;          /* next free slot */
-	struct weft__waitq recvq, sendq;
-	char *buf;
-};
-/* Lock held: one send / receive attempt without blocking. Returns 0 or
- * -EPIPE when done (with *@wake set to a waiter to wake after unlocking, or
- * NULL), -EAGAIN when it would block. */
-int weft__chan_try_send_locked(struct weft_chan *c, const void *elem, struct weft__waiter **wake);
-int weft__chan_try_recv_locked(struct weft_chan *c, void *elem, struct weft__waiter **wake);
-int weft__chan_send(struct weft_chan *c, const void *elem, bool may_block);
-int weft__chan_recv(struct weft_chan *c, void *elem, bool may_block);
-
 /* ---- verbs ------------------------------------------------------------ */
 
 /*
@@ -423,25 +336,6 @@ static inline void weft__light_fence(void)
 		weft__fence();
 }
 
-/*
- * rcu.c: the Ms as urcu-qsbr readers. weft__rcu_quiescent at a schedule
- * point: two loads and a compare unless a grace period waits for this M.
- */
-void weft__rcu_register(struct weft_m *m);
-void weft__rcu_unregister(void);
-void weft__rcu_quiescent_slow(void);
-void weft__rcu_offline(void);
-void weft__rcu_online(void);
-void weft__rcu_synchronize(void);
-void weft__rcu_mutex_lock(pthread_mutex_t *l);
-static inline void weft__rcu_quiescent(struct weft_m *m)
-{
-	if (__builtin_expect(__atomic_load_n(m->rcu_gp, __ATOMIC_RELAXED) !=
-				     __atomic_load_n(m->rcu_ctr, __ATOMIC_RELAXED),
-			     0))
-		weft__rcu_quiescent_slow();
-}
-
 /* tasks.c */
 struct weft_task *weft__task_alloc(struct weft_p *p);
 void weft__task_free(struct weft_p *p, struct weft_task *t);
@@ -449,53 +343,43 @@ uint64_t weft__task_newid(struct weft_p *p);
 void weft__tasks_foreach(void (*fn)(struct weft_task *, void *), void *arg);
 void weft__tasks_destroy(void);
 
-/* timer.c */
-void weft__timer_add(struct weft_p *p, struct weft__timer *t);
-bool weft__timer_del(struct weft__timer *t);
-#define WEFT__TIMER_BATCH 64
-int weft__timers_run(struct weft_p *heap, struct weft_p *runp, int64_t now, bool trylock, int max);
-bool weft__timers_steal(struct weft_p *runp);
-bool weft__timers_sleep(struct weft_m *m);
-void weft__timers_kick(void);
-void weft__timers_move(struct weft_p *from, struct weft_p *to);
-void weft__timers_free(struct weft_p *p);
-int64_t weft__nanotime(void);
 
-/*
- * Owner of @p: fire @p's earliest due timer, if runnext is free or @force
- * (one load when no timer is armed). See timer.c.
- */
-static inline void weft__timers_check(struct weft_p *p, bool force)
-{
-	int64_t w = atomic_load_explicit(&p->timer0, memory_order_relaxed);
-
-	if (__builtin_expect(w != 0, 0) &&
-	    (force || !atomic_load_explicit(&p->runnext, memory_order_relaxed))) {
-		int64_t now = weft__nanotime();
-		if (w <= now)
-			weft__timers_run(p, p, now, false, 1);
-	}
-}
-
+/* proc.c: the life of a P (weft__procs_init: weft_main's thread, before any
+ * M; weft__p_new: that, or the world stopped; weft__procs_free: no M left) */
+struct weft_p *weft__p_new(int id);
+int weft__procs_init(int nprocs);
+void weft__procs_free(void);
 
 /* main.c */
-long long weft__parse_size(const char *s);
+void weft__shutdown_begin(void); /* the main task returned (sched.c) */
 
 /* stw.c */
-void weft__stw_participate(struct weft_m *m);
-void weft__safepoint_slow(void);
+void weft__stw_participate(struct weft_m *m); /* g0 of @m, holding m->p */
+void weft__safepoint_slow(void);               /* any thread; acts on a task only */
 
 /* sysmon.c */
-int weft__sysmon_start(void);
-void weft__sysmon_stop(void);
-void weft__sysmon_wake(void);
+int weft__sysmon_start(void); /* weft_main's thread */
+void weft__sysmon_stop(void); /* weft_main's thread, no M left */
+void weft__sysmon_wake(void); /* any thread */
 
-/* sched.c, used by stw.c and syscall.c */
+/*
+ * sched.c, used by stw.c, syscall.c, timer.c and main.c (which starts it).
+ * Who may call:
+ *   startm, wakep, inject                     any thread, sched lock NOT held
+ *   p_has_work                                any thread (a racy look)
+ *   stopm                                     g0 of @m, no P held
+ *   handoffp                                  whoever took @p from a syscall
+ *   pidleget, pidleput                        sched lock held
+ *   acquirep                                  @m's own thread, @p just taken
+ *   ready_on                                  owner of @p
+ *   move_p_work_to_global                     STW only
+ *   mcall                                     the task running on @m
+ *   sched_init, sched_start_main              weft_main's thread
+ */
 void weft__startm(struct weft_p *p, bool spinning);
 void weft__stopm(struct weft_m *m);
 void weft__handoffp(struct weft_p *p);
 struct weft_p *weft__pidleget(void);
-struct weft_p *weft__p_new(int id);
 void weft__pidleput(struct weft_p *p);
 void weft__acquirep(struct weft_m *m, struct weft_p *p);
 void weft__wakep(void);
@@ -504,20 +388,8 @@ void weft__inject(struct weft_task *t);
 bool weft__p_has_work(struct weft_p *p);
 void weft__move_p_work_to_global(struct weft_p *p);
 void weft__mcall(struct weft_m *m, int after, void (*fn)(void *), void *arg);
-void weft__checkdead(void);
-int weft__proc_threads(void);
-
-/* fatal.c */
-void weft__deadlock_report(void);
-int weft__signals_install(void);
-void weft__signals_restore(void);
-int weft__altstack_init(struct weft_m *m);
-void weft__altstack_fini(struct weft_m *m);
-
-/* futex helpers (park.c) */
-void weft__futex_wait(_Atomic int32_t *addr, int32_t val, int64_t timeout_ns);
-void weft__futex_wake(_Atomic int32_t *addr, int n);
-int64_t weft__nanotime(void);
+int weft__sched_init(int nprocs, size_t stack_size);
+int weft__sched_start_main(weft_fn fn, void *arg);
 
 /* Owner-only increment of a counter that other threads read (no RMW). */
 static inline uint32_t weft__tick(_Atomic uint32_t *c)
@@ -526,6 +398,5 @@ static inline uint32_t weft__tick(_Atomic uint32_t *c)
 	atomic_store_explicit(c, v, memory_order_relaxed);
 	return v;
 }
-
 
 #endif /* WEFT_INTERNAL_H */

@@ -30,49 +30,16 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "os.h"
+#include "timer.h"
 #include "trace_emit.h"
 
 #define S weft__sched
-
-int weft__sched_init(int nprocs, size_t stack_size);
-int weft__sched_start_main(weft_fn fn, void *arg);
-void weft__shutdown_begin(void);
-
-/* "123", "64k", "2M": bytes; -1 if malformed (WEFT_STACK, WEFT_TRACE_MAX_MEM). */
-long long weft__parse_size(const char *s)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || end == s || v <= 0)
-		return -1;
-	switch (*end) {
-	case 'k':
-	case 'K':
-		v *= 1024;
-		end++;
-		break;
-	case 'm':
-	case 'M':
-		v *= 1024 * 1024;
-		end++;
-		break;
-	case 0:
-		break;
-	default:
-		return -1;
-	}
-	return *end ? -1 : v;
-}
 
 static int config(int *nprocs, size_t *stack)
 {
 	const char *e;
 	cpu_set_t set;
-	long long v;
-	size_t page = weft__page_size();
 
 	*nprocs = 1;
 	if (sched_getaffinity(0, sizeof(set), &set) == 0)
@@ -86,16 +53,7 @@ static int config(int *nprocs, size_t *stack)
 			return -EINVAL;
 		*nprocs = (int)n;
 	}
-	*stack = WEFT__STACK_DEFAULT;
-	if ((e = getenv("WEFT_STACK")) && *e) {
-		v = weft__parse_size(e);
-		if (v < 0 || v > (1LL << 36))
-			return -EINVAL;
-		if (v < WEFT__STACK_MIN)
-			v = WEFT__STACK_MIN;
-		*stack = ((size_t)v + page - 1) & ~(page - 1);
-	}
-	return 0;
+	return weft__stack_size_parse(getenv("WEFT_STACK"), stack);
 }
 
 void weft__shutdown_begin(void)
@@ -160,7 +118,7 @@ static void free_stack_of(struct weft_task *t, void *arg)
 {
 	(void)arg;
 	if (t->stack) {
-		struct weft__stack s = { t->stack, S.stack_size + weft__page_size() };
+		struct weft__stack s = { t->stack, weft__stack_map_size(S.stack_size) };
 		weft__stack_unmap(&s);
 		t->stack = NULL;
 	}
@@ -182,21 +140,7 @@ static void teardown(void)
 	}
 	S.allm = NULL;
 	weft__tasks_foreach(free_stack_of, NULL);
-	for (int i = 0; i < S.pcount; i++) {
-		struct weft_p *p = S.allp[i];
-		if (!p)
-			continue;
-		while (p->nstacks > 0) {
-			struct weft__stack s = { p->stacks[--p->nstacks],
-						 S.stack_size + weft__page_size() };
-			weft__stack_unmap(&s);
-		}
-		weft__deque_destroy(&p->rq);
-		weft__timers_free(p);
-		free(p);
-		S.allp[i] = NULL;
-	}
-	S.pcount = 0;
+	weft__procs_free();
 	weft__tasks_destroy();
 	weft__stack_global_drain();
 	/* Drain the global queue's nodes (descriptors are gone with the slabs). */

@@ -31,7 +31,10 @@
 #include <errno.h>
 
 #include "internal.h"
+#include "os.h"
+#include "spin.h"
 #include "trace_emit.h"
+#include "waitq.h"
 
 #define LOCKED 1u
 #define WAITERS 2u

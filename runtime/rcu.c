@@ -65,15 +65,16 @@
 #include <urcu/static/urcu-qsbr.h> /* urcu_qsbr_gp and the reader's counter */
 
 #include "internal.h"
+#include "rcu.h"
 #include "trace_emit.h"
 
 static char tsan_gp; /* TSan: stands for the order a grace period gives */
 
-void weft__rcu_register(struct weft_m *m)
+void weft__rcu_register(struct weft__rcu_reader *r)
 {
 	urcu_qsbr_register_thread(); /* online */
-	m->rcu_ctr = &URCU_TLS(urcu_qsbr_reader).ctr;
-	m->rcu_gp = &urcu_qsbr_gp.ctr;
+	r->ctr = &URCU_TLS(urcu_qsbr_reader).ctr;
+	r->gp = &urcu_qsbr_gp.ctr;
 }
 
 void weft__rcu_unregister(void)

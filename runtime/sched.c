@@ -105,6 +105,9 @@
 #include "config.h"
 
 #include "internal.h"
+#include "os.h"
+#include "rcu.h"
+#include "timer.h"
 #include "trace_emit.h"
 
 #include <errno.h>
@@ -590,7 +593,7 @@ static void recycle(struct weft_p *p, struct weft_task *t)
 		if (p && p->nstacks < WEFT__STACK_CACHE) {
 			p->stacks[p->nstacks++] = t->stack;
 		} else {
-			struct weft__stack s = { t->stack, S.stack_size + weft__page_size() };
+			struct weft__stack s = { t->stack, weft__stack_map_size(S.stack_size) };
 			weft__stack_global_put(&s);
 		}
 		t->stack = NULL;
@@ -631,7 +634,6 @@ static inline void after_switch(struct weft_m *m)
 
 static void give_stack(struct weft_p *p, struct weft_task *t)
 {
-	size_t page = weft__page_size();
 	struct weft__stack s;
 
 	if (p->nstacks > 0)
@@ -642,7 +644,7 @@ static void give_stack(struct weft_p *p, struct weft_task *t)
 		weft__fatal("cannot map a %zu-byte stack for task %llu: out of memory or "
 			    "of mappings (vm.max_map_count); too many tasks alive at once",
 			    S.stack_size, (unsigned long long)t->id);
-	weft__ctx_make(&t->ctx, (char *)t->stack + page, S.stack_size, task_entry);
+	weft__ctx_make(&t->ctx, weft__stack_base(t->stack), S.stack_size, task_entry);
 }
 
 /* Run @t, saving the current context in @from. Returns on resumption of @from. */
@@ -651,7 +653,7 @@ static inline struct weft_m *run_task(struct weft_m *m, struct weft__ctx *from,
 {
 	if (!t->stack)
 		give_stack(m->p, t);
-	weft__rcu_quiescent(m);
+	weft__rcu_quiescent(&m->rcu);
 	WEFT__TRACE_START(m->p, t);
 	m->curg = t;
 	atomic_store_explicit(&t->status, WEFT__T_RUNNING, relaxed);
@@ -709,7 +711,7 @@ static struct weft_task *findrunnable(struct weft_m *m)
 	bool was_spinning;
 
 top:
-	weft__rcu_quiescent(m);
+	weft__rcu_quiescent(&m->rcu);
 	if (atomic_load(&S.shutdown) || atomic_load(&m->sys) == WEFT__M_SYS_ABANDONED)
 		return NULL;
 	if (!m->p) {
@@ -809,7 +811,7 @@ static void *mstart(void *arg)
 	struct weft_m *m = arg;
 
 	setm(m);
-	weft__rcu_register(m);
+	weft__rcu_register(&m->rcu);
 	WEFT__TRACE(NULL, M_CREATE, 2, m->id, gettid(), 0);
 	weft__ctx_init_thread(&m->g0);
 	weft__altstack_init(m);
@@ -823,8 +825,6 @@ static void *mstart(void *arg)
 }
 
 /* ---- tasks ----------------------------------------------------------------------- */
-
-void weft__shutdown_begin(void);
 
 /*
  * @t returned from its function; @next is the next local task or NULL.
@@ -862,7 +862,7 @@ static struct weft_task *task_exit(struct weft_m *m, struct weft_task *t)
 		weft__task_free(m->p, t);
 		m->curg = next;
 		atomic_store_explicit(&next->status, WEFT__T_RUNNING, relaxed);
-		weft__rcu_quiescent(m);
+		weft__rcu_quiescent(&m->rcu);
 		WEFT__TRACE_START(m->p, next);
 		return next;
 	}
@@ -1074,7 +1074,7 @@ WEFT_API void weft_yield(void)
 	if (!next) {
 		/* Nothing else runnable here: keep going, past a quiescent
 		 * state (a task polling a flag must not hold up a trace stop). */
-		weft__rcu_quiescent(m);
+		weft__rcu_quiescent(&m->rcu);
 		return;
 	}
 	atomic_store_explicit(&cur->status, WEFT__T_RUNNABLE, relaxed);
@@ -1091,33 +1091,7 @@ WEFT_API uint64_t weft_self(void)
 	return m && m->curg ? m->curg->id : 0;
 }
 
-WEFT_API int weft_procs(void)
-{
-	return atomic_load(&S.running) ? atomic_load(&S.nprocs) : 0;
-}
-
-/* A new P, stopped, with an empty deque (its cache lines aligned). */
-struct weft_p *weft__p_new(int id)
-{
-	size_t size = (sizeof(struct weft_p) + 63) & ~(size_t)63;
-	struct weft_p *p = aligned_alloc(64, size);
-
-	if (!p)
-		return NULL;
-	memset(p, 0, size);
-	if (weft__deque_init(&p->rq, 8) != 0) {
-		free(p);
-		return NULL;
-	}
-	p->id = id;
-	atomic_store_explicit(&p->status, WEFT__P_STOPPED, relaxed);
-	return p;
-}
-
 /* ---- used by main.c ------------------------------------------------------------- */
-
-int weft__sched_init(int nprocs, size_t stack_size);
-int weft__sched_start_main(weft_fn fn, void *arg);
 
 int weft__sched_init(int nprocs, size_t stack_size)
 {
@@ -1150,18 +1124,7 @@ int weft__sched_init(int nprocs, size_t stack_size)
 	atomic_store(&S.tnote, 0);
 	S.stack_size = stack_size;
 	S.membarrier = membarrier_register();
-	for (int i = 0; i < nprocs; i++) {
-		struct weft_p *p = weft__p_new(i);
-		if (!p)
-			return -ENOMEM;
-		S.allp[i] = p;
-		S.pcount++;
-	}
-	atomic_store(&S.nprocs, nprocs);
-	/* Ps go idle from the last so that P0 is taken first. */
-	for (int i = nprocs - 1; i >= 0; i--)
-		weft__pidleput(S.allp[i]);
-	return 0;
+	return weft__procs_init(nprocs);
 }
 
 int weft__sched_start_main(weft_fn fn, void *arg)

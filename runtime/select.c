@@ -41,7 +41,11 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "chan.h"
+#include "os.h"
+#include "timer.h"
 #include "trace_emit.h"
+#include "waitq.h"
 
 #define SMALL 8
 

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include "os.h"
 #include "stack.h"
 
 #include <errno.h>
@@ -30,10 +31,27 @@ size_t weft__page_size(void)
 	return page;
 }
 
+int weft__stack_size_parse(const char *spec, size_t *usable)
+{
+	size_t page = weft__page_size();
+	long long v;
+
+	*usable = WEFT__STACK_DEFAULT;
+	if (!spec || !*spec)
+		return 0;
+	v = weft__parse_size(spec);
+	if (v < 0 || v > WEFT__STACK_MAX)
+		return -EINVAL;
+	if (v < WEFT__STACK_MIN)
+		v = WEFT__STACK_MIN;
+	*usable = ((size_t)v + page - 1) & ~(page - 1);
+	return 0;
+}
+
 int weft__stack_map(struct weft__stack *s, size_t usable)
 {
 	size_t page = weft__page_size();
-	size_t size = usable + page;
+	size_t size = usable + page; /* the guard page, then the stack */
 	void *p;
 
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,

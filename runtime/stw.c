@@ -1,9 +1,9 @@
 /*
- * stw.c - stopping the world, safepoints, and changing the number of Ps.
+ * stw.c - stopping the world and safepoints.
  *
  * What. weft_stop_the_world() returns once every other P is parked at a
  * scheduling point; nothing but the caller runs until
- * weft_start_the_world(). weft_set_procs() and (later) the tracer's start
+ * weft_start_the_world(). weft_set_procs() (proc.c) and the tracer's start
  * use it, as Go's GC and GOMAXPROCS changes do.
  *
  * Protocol (sched.lock orders the bookkeeping):
@@ -35,12 +35,11 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <stdlib.h>
-
 #include <string.h>
 
 #include "internal.h"
+#include "os.h"
+#include "rcu.h"
 #include "trace_emit.h"
 
 #define S weft__sched
@@ -103,7 +102,7 @@ void weft__safepoint_slow(void)
 		return;
 	}
 	if (pending & WEFT__SP_RCU)
-		weft__rcu_quiescent(m); /* a trace stop waits for us (rcu.c) */
+		weft__rcu_quiescent(&m->rcu); /* a trace stop waits for us (rcu.c) */
 	if ((pending & 2) && m->p && atomic_load_explicit(&m->p->preempt, memory_order_relaxed))
 		weft_yield();
 }
@@ -197,68 +196,4 @@ WEFT_API void weft_start_the_world(void)
 		weft__startm(start[i], false);
 	atomic_store(&S.stw_owner, 0);
 	weft__wakep();
-}
-
-/* World stopped: give @p's queued tasks and caches to the others. */
-static void p_retire(struct weft_p *p)
-{
-	weft__move_p_work_to_global(p);
-	weft__timers_move(p, S.allp[0]);
-	while (p->nstacks > 0) {
-		struct weft__stack s = { p->stacks[--p->nstacks], S.stack_size + weft__page_size() };
-		weft__stack_global_put(&s);
-	}
-	while (p->tfree) {
-		struct weft_task *t = p->tfree;
-		p->tfree = t->link;
-		p->ntfree--;
-		weft__task_free(NULL, t);
-	}
-	p->m = NULL;
-	atomic_store(&p->status, WEFT__P_DEAD);
-}
-
-WEFT_API int weft_set_procs(int n)
-{
-	struct weft_m *m = weft__getm();
-	int old, err = 0;
-
-	if (!m || !m->curg || n < 1 || n > WEFT_MAX_PROCS)
-		return -EINVAL;
-	weft_stop_the_world("set_procs");
-	m = weft__getm();
-	old = atomic_load(&S.nprocs);
-	for (int i = old; i < n; i++) {
-		struct weft_p *p = S.allp[i];
-		if (!p) {
-			p = weft__p_new(i);
-			if (!p) {
-				err = -ENOMEM;
-				n = i;
-				break;
-			}
-			S.allp[i] = p;
-			S.pcount++;
-		}
-		atomic_store(&p->status, WEFT__P_STOPPED);
-	}
-	for (int i = n; i < old; i++)
-		if (S.allp[i] != m->p)
-			p_retire(S.allp[i]);
-	if (m->p->id >= n) {
-		struct weft_p *mine = m->p;
-		struct weft_p *p0 = S.allp[0];
-		/* The caller moves to P0: in the trace it leaves its P as if it
-		 * yielded, and starts again on P0. */
-		WEFT__TRACE(mine, TASK_YIELD, 1, m->curg->id, 0, 0);
-		p_retire(mine);
-		weft__acquirep(m, p0);
-		WEFT__TRACE_START(p0, m->curg);
-	}
-	/* Publish the new Ps before the count (readers load it with acquire). */
-	atomic_store_explicit(&S.nprocs, n, memory_order_release);
-	if (atomic_load_explicit(&weft__trace_on, memory_order_relaxed))
-		weft__trace_add_procs(n);
-	weft_start_the_world();
-	return err ? err : old;
 }

@@ -22,6 +22,8 @@
 #include "config.h"
 
 #include "internal.h"
+#include "os.h"
+#include "rcu.h"
 #include "trace_emit.h"
 
 #define S weft__sched
@@ -56,7 +58,7 @@ WEFT_API void weft_syscall_enter(void)
 	WEFT__TRACE(p, SYSCALL_ENTER, 2, t->id, weft__trace_code(__builtin_return_address(0)), 0);
 	m->oldp = p;
 	m->sys_stack = t->stack;
-	m->sys_stack_size = S.stack_size + weft__page_size();
+	m->sys_stack_size = weft__stack_map_size(S.stack_size);
 	t->wait_reason = WEFT_TRACE_BLOCK_SYSCALL;
 	atomic_store_explicit(&t->status, WEFT__T_SYSCALL, memory_order_relaxed);
 	weft__tick(&p->syscalltick);

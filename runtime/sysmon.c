@@ -23,6 +23,7 @@
 #include <errno.h>
 
 #include "internal.h"
+#include "os.h"
 #include "trace_emit.h"
 
 #define S weft__sched

@@ -70,6 +70,10 @@
 #include <time.h>
 
 #include "internal.h"
+#include "os.h"
+#include "rcu.h"
+#include "spin.h"
+#include "timer.h"
 #include "trace_emit.h"
 
 #define S weft__sched

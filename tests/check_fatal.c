@@ -131,6 +131,26 @@ START_TEST(test_deadlock_after_sleeper)
 }
 END_TEST
 
+/* A plain thread that waits on a wait group may still wake a task: no
+ * deadlock, even though it existed before weft_main(). */
+START_TEST(test_no_deadlock_wg_thread)
+{
+	struct child c;
+
+	run_child(&c, "deadlock", "wgthread", "WEFT_PROCS=2");
+	ck_assert_msg(c.status == 0, "status %d, output:\n%s", c.status, c.out);
+	ck_assert_msg(strstr(c.out, "woken by a thread that waited"), "output:\n%s", c.out);
+}
+END_TEST
+
+/* ... but once it is gone, tasks waiting on a wait group are deadlocked. */
+START_TEST(test_deadlock_wg_after_thread)
+{
+	expect_fatal("deadlock", "wgafter", "WEFT_PROCS=2", "all tasks are asleep - deadlock!",
+		     "task 1 (main_wgafter): blocked on wait group", NULL);
+}
+END_TEST
+
 START_TEST(test_deadlock_chan)
 {
 	expect_fatal("deadlock", "chan", "WEFT_PROCS=1", "all tasks are asleep - deadlock!",
@@ -177,6 +197,8 @@ static Suite *fatal_suite(void)
 	tcase_add_test(tc, test_deadlock_chan);
 	tcase_add_loop_test(tc, test_no_deadlock_sleeper, 0, 2);
 	tcase_add_test(tc, test_deadlock_after_sleeper);
+	tcase_add_test(tc, test_no_deadlock_wg_thread);
+	tcase_add_test(tc, test_deadlock_wg_after_thread);
 	tcase_add_test(tc, test_chan_free_busy);
 	tcase_add_test(tc, test_stack_overflow);
 	tcase_add_test(tc, test_wg_negative);

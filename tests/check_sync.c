@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "testutil.h"
 
@@ -186,6 +188,171 @@ START_TEST(test_wg_exact)
 }
 END_TEST
 
+/* ---- wait groups serve plain threads as well as tasks ----------------------- */
+
+#define WGM_WORKERS 200
+#define WGM_MAX 8
+
+/*
+ * Round r: the main task arms the wait group (WGM_WORKERS) and opens the
+ * round; every waiter - plain threads, tasks, and the main task - waits;
+ * the workers finish only once every waiter is about to wait. Each waiter
+ * checks, when woken, that all of the round's workers are done. The next
+ * round opens once every waiter is back (Go's rule for reusing a wait
+ * group).
+ */
+static struct {
+	weft_wg wg;           /* what the waiters wait on */
+	weft_wg waiters_done; /* the task waiters have returned */
+	int nthreads, ntasks, rounds;
+	_Atomic int open;     /* rounds opened by the main task */
+	_Atomic int arrived;  /* waits begun, over all rounds */
+	_Atomic int back;     /* waits returned, over all rounds */
+	_Atomic int done;     /* workers finished, over all rounds */
+	int seen[WGM_MAX];    /* done as each waiter saw it when woken last */
+	_Atomic int early;    /* a waiter woke before its round's workers were done */
+	pthread_t th[WGM_MAX];
+} wgm;
+
+static void wgm_wait(int i)
+{
+	for (int r = 0; r < wgm.rounds; r++) {
+		int seen;
+
+		while (atomic_load(&wgm.open) <= r)
+			weft_yield(); /* sched_yield() on a plain thread */
+		atomic_fetch_add(&wgm.arrived, 1);
+		weft_wg_wait(&wgm.wg);
+		seen = atomic_load(&wgm.done);
+		if (seen < (r + 1) * WGM_WORKERS)
+			atomic_store(&wgm.early, 1);
+		wgm.seen[i] = seen;
+		atomic_fetch_add(&wgm.back, 1);
+	}
+}
+
+static void *wgm_thread(void *arg)
+{
+	wgm_wait((int)(intptr_t)arg);
+	return NULL;
+}
+
+static void wgm_task(void *arg)
+{
+	wgm_wait((int)(intptr_t)arg);
+	weft_wg_done(&wgm.waiters_done);
+}
+
+static void wgm_worker(void *arg)
+{
+	int round = (int)(intptr_t)arg;
+
+	/* Let the waiters block first: the case under test. */
+	while (atomic_load(&wgm.arrived) < (round + 1) * (wgm.nthreads + wgm.ntasks))
+		weft_yield();
+	for (int i = 0; i < 20; i++)
+		weft_yield();
+	atomic_fetch_add(&wgm.done, 1);
+	weft_wg_done(&wgm.wg);
+}
+
+static void wgm_main(void *arg)
+{
+	int nwaiters = wgm.nthreads + wgm.ntasks;
+
+	(void)arg;
+	weft_wg_add(&wgm.waiters_done, wgm.ntasks);
+	for (int i = 0; i < wgm.nthreads; i++)
+		ck_assert_int_eq(pthread_create(&wgm.th[i], NULL, wgm_thread, (void *)(intptr_t)i),
+				 0);
+	for (int i = 0; i < wgm.ntasks; i++)
+		go_ok(wgm_task, (void *)(intptr_t)(wgm.nthreads + i));
+	for (int r = 0; r < wgm.rounds; r++) {
+		while (atomic_load(&wgm.back) < r * nwaiters)
+			weft_yield();
+		weft_wg_add(&wgm.wg, WGM_WORKERS);
+		atomic_store(&wgm.open, r + 1);
+		for (int i = 0; i < WGM_WORKERS; i++)
+			go_ok(wgm_worker, (void *)(intptr_t)r);
+		weft_wg_wait(&wgm.wg); /* the main task waits among the others */
+		if (atomic_load(&wgm.done) < (r + 1) * WGM_WORKERS)
+			atomic_store(&wgm.early, 1);
+	}
+	weft_wg_wait(&wgm.waiters_done);
+	weft_syscall_enter();
+	for (int i = 0; i < wgm.nthreads; i++)
+		pthread_join(wgm.th[i], NULL);
+	weft_syscall_exit();
+}
+
+static void check_wg_mixed(int procs, int nthreads, int ntasks, int rounds)
+{
+	memset(&wgm, 0, sizeof(wgm));
+	wgm.nthreads = nthreads;
+	wgm.ntasks = ntasks;
+	wgm.rounds = rounds;
+	run_main(procs, wgm_main, NULL);
+	ck_assert_int_eq(atomic_load(&wgm.early), 0);
+	for (int i = 0; i < nthreads + ntasks; i++)
+		ck_assert_int_eq(wgm.seen[i], rounds * WGM_WORKERS);
+}
+
+/* A plain thread waits on a wait group that tasks complete. */
+START_TEST(test_wg_thread_waits)
+{
+	check_wg_mixed(2, 1, 0, 1);
+}
+END_TEST
+
+/* Several plain threads and tasks wait on the same wait group, twice. */
+START_TEST(test_wg_threads_and_tasks_wait)
+{
+	check_wg_mixed(2, 3, 3, 2);
+	check_wg_mixed(1, 2, 2, 2);
+}
+END_TEST
+
+/* A task waits on a wait group that plain threads complete. */
+static struct {
+	weft_wg wg;
+	_Atomic int done;
+	int seen;
+	pthread_t th[2];
+} wgp;
+
+static void *wgp_thread(void *arg)
+{
+	struct timespec ts = { 0, 20 * 1000000L }; /* let the task block first */
+
+	(void)arg;
+	nanosleep(&ts, NULL);
+	atomic_fetch_add(&wgp.done, 1);
+	weft_wg_done(&wgp.wg);
+	return NULL;
+}
+
+static void wgp_main(void *arg)
+{
+	(void)arg;
+	weft_wg_add(&wgp.wg, 2);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&wgp.th[i], NULL, wgp_thread, NULL), 0);
+	weft_wg_wait(&wgp.wg);
+	wgp.seen = atomic_load(&wgp.done);
+	weft_syscall_enter();
+	for (int i = 0; i < 2; i++)
+		pthread_join(wgp.th[i], NULL);
+	weft_syscall_exit();
+}
+
+START_TEST(test_wg_thread_done)
+{
+	memset(&wgp, 0, sizeof(wgp));
+	run_main(2, wgp_main, NULL);
+	ck_assert_int_eq(wgp.seen, 2);
+}
+END_TEST
+
 static Suite *sync_suite(void)
 {
 	Suite *s = suite_create("sync");
@@ -197,6 +364,9 @@ static Suite *sync_suite(void)
 	tcase_add_test(tc, test_mutex_with_thread);
 	tcase_add_test(tc, test_mutex_no_starvation);
 	tcase_add_test(tc, test_wg_exact);
+	tcase_add_test(tc, test_wg_thread_waits);
+	tcase_add_test(tc, test_wg_threads_and_tasks_wait);
+	tcase_add_test(tc, test_wg_thread_done);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -12,6 +12,12 @@
  *   deadlock syscall the same with a task blocked 250 ms in a syscall
  *   deadlock after   a task sleeps 50 ms and exits; main waits forever on
  *                    a channel: a deadlock once the sleeper is gone
+ *   deadlock wgthread a plain thread made before weft_main waits on a wait
+ *                    group a task completes, then completes the one main
+ *                    waits on: NOT a deadlock while it could, must exit 0
+ *   deadlock wgafter a plain thread waits on a wait group a task completes
+ *                    and exits; main then waits on a wait group nobody
+ *                    completes: a deadlock once the thread is gone
  * The runtime must print "weft: fatal: all tasks are asleep - deadlock!"
  * and each blocked task, and exit with status 2.
  */
@@ -99,6 +105,52 @@ static void main_thread(void *arg)
 	printf("woken by a plain thread\n");
 }
 
+/* wgthread and wgafter: a plain thread that waits on a wait group. */
+static weft_wg thread_waits = WEFT_WG_INIT;
+static weft_wg thread_done = WEFT_WG_INIT;
+
+static void *waiting_thread(void *arg)
+{
+	weft_wg_wait(&thread_waits);
+	if (arg) {
+		/* Long enough for every M to go idle first. */
+		for (int i = 0; i < 200000; i++)
+			sched_yield();
+		weft_wg_done(&thread_done);
+	}
+	return NULL;
+}
+
+static void completer(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 100; i++)
+		weft_yield();
+	weft_wg_done(&thread_waits);
+}
+
+static void main_wgthread(void *arg)
+{
+	(void)arg;
+	weft_go(completer, NULL);
+	weft_wg_wait(&thread_done);
+	printf("woken by a thread that waited\n");
+}
+
+static void main_wgafter(void *arg)
+{
+	pthread_t th;
+	(void)arg;
+	weft_wg_add(&thread_waits, 1);
+	pthread_create(&th, NULL, waiting_thread, NULL);
+	weft_go(completer, NULL);
+	weft_syscall_enter();
+	pthread_join(th, NULL);
+	weft_syscall_exit();
+	weft_wg_add(&never, 1);
+	weft_wg_wait(&never);
+}
+
 static void late_sender(void *arg)
 {
 	int v = 42;
@@ -173,5 +225,19 @@ int main(int argc, char **argv)
 		fn = main_syscall;
 	else if (strcmp(mode, "after") == 0)
 		fn = main_after;
+	else if (strcmp(mode, "wgafter") == 0)
+		fn = main_wgafter;
+	else if (strcmp(mode, "wgthread") == 0) {
+		/* The thread exists before weft_main: only its waiting tells the
+		 * deadlock detector that it may still wake a task. */
+		pthread_t th;
+		int r;
+		weft_wg_add(&thread_waits, 1);
+		weft_wg_add(&thread_done, 1);
+		pthread_create(&th, NULL, waiting_thread, &thread_done);
+		r = weft_main(main_wgthread, NULL);
+		pthread_join(th, NULL);
+		return r == 0 ? 0 : 1;
+	}
 	return weft_main(fn, NULL) == 0 ? 0 : 1;
 }

@@ -1,7 +1,8 @@
 /*
- * park.c - the OS interface the scheduler sleeps and measures time with:
+ * os.c - the OS interface the scheduler sleeps and measures time with:
  * futexes (through liburcu's futex wrapper), the monotonic clock, the spin
- * lock's slow path, and how many threads the process has.
+ * lock's slow path, how many threads the process has, and sizes read from
+ * the environment.
  *
  * Kept apart from sched.c so that a port to another OS replaces this file
  * (libuv's src/unix/ split). Linux only for now.
@@ -20,6 +21,8 @@
 #include <urcu/futex.h>
 
 #include "internal.h"
+#include "os.h"
+#include "spin.h"
 
 void weft__futex_wait(_Atomic int32_t *addr, int32_t val, int64_t timeout_ns)
 {
@@ -75,6 +78,35 @@ void weft__spin_lock_slow(weft__spin *l)
 void weft__spin_unlock_fn(void *l)
 {
 	weft__spin_unlock(l);
+}
+
+/* "123", "64k", "2M": bytes; -1 if malformed (WEFT_STACK, WEFT_TRACE_MAX_MEM). */
+long long weft__parse_size(const char *s)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || v <= 0)
+		return -1;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		v *= 1024;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		v *= 1024 * 1024;
+		end++;
+		break;
+	case 0:
+		break;
+	default:
+		return -1;
+	}
+	return *end ? -1 : v;
 }
 
 /* Number of threads in this process (/proc/self/stat field 20), or -1. */
