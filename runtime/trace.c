@@ -252,7 +252,7 @@ static size_t max_mem(void)
 	return v > 0 && v <= (1LL << 40) ? (size_t)v : DEFAULT_MAX_MEM;
 }
 
-static int snapshot_state(struct weft_task *t)
+static int snapshot_state(struct weft__task *t)
 {
 	switch (atomic_load_explicit(&t->status, memory_order_relaxed)) {
 	case WEFT__T_RUNNABLE:
@@ -268,11 +268,11 @@ static int snapshot_state(struct weft_task *t)
 	}
 }
 
-static void snap_task(struct weft_task *t, void *arg)
+static void snap_task(struct weft__task *t, void *arg)
 {
 	int st = snapshot_state(t);
 
-	struct weft_m *m = arg;
+	struct weft__m *m = arg;
 
 	if (!st)
 		return;
@@ -292,7 +292,7 @@ static void snap_task(struct weft_task *t, void *arg)
 static int install(void)
 {
 	int n = atomic_load(&S.nprocs);
-	struct weft_m *m = weft__getm();
+	struct weft__m *m = weft__getm();
 	struct weft__tbuf *b;
 	int64_t stalled;
 
@@ -300,7 +300,7 @@ static int install(void)
 		if (S.allp[i]) /* a new session names every key again */
 			memset(S.allp[i]->tkeys, 0, sizeof(S.allp[i]->tkeys));
 	for (int i = 0; i < n; i++) {
-		struct weft_p *p = S.allp[i];
+		struct weft__p *p = S.allp[i];
 		p->tbuf = weft__tbuf_get(&stalled);
 		weft__tbuf_reset(p->tbuf, WEFT_TF_CHUNK_EVENTS, WEFT_TF_STREAM_P, (uint32_t)i);
 	}
@@ -311,7 +311,7 @@ static int install(void)
 	weft__tglob.seq = 0;
 	pthread_mutex_unlock(&weft__tglob.lock);
 	for (int i = 0; i < n; i++) {
-		struct weft_p *p = S.allp[i];
+		struct weft__p *p = S.allp[i];
 		if (atomic_load(&p->status) == WEFT__P_RUNNING && p->m)
 			weft__trace_ev(p, WEFT_TEV_PROC_START, 2, (uint64_t)i,
 				       (uint64_t)p->m->id, 0, 0, 0);
@@ -341,7 +341,7 @@ static void uninstall(void)
 	 * none will be: allp and pcount change only with the world stopped,
 	 * which cannot happen while our P runs this. */
 	for (int i = 0; i < S.pcount; i++) {
-		struct weft_p *p = S.allp[i];
+		struct weft__p *p = S.allp[i];
 		if (p && p->tbuf) {
 			p->tbuf->seq = weft__tsess.pseq[i]++;
 			if (p->tbuf->nev)
@@ -364,7 +364,7 @@ static void uninstall(void)
 
 WEFT_API int weft_trace_start(const char *path)
 {
-	struct weft_m *m = weft__getm();
+	struct weft__m *m = weft__getm();
 	bool in_task = m && m->curg;
 	int err;
 
@@ -433,7 +433,7 @@ fail:
 
 WEFT_API int weft_trace_stop(void)
 {
-	struct weft_m *m = weft__getm();
+	struct weft__m *m = weft__getm();
 	bool in_task = m && m->curg;
 	int64_t mono1;
 	uint64_t tick1, freq;
@@ -504,7 +504,7 @@ void weft__trace_add_procs(int n)
 	int64_t stalled;
 
 	for (int i = 0; i < n; i++) {
-		struct weft_p *p = S.allp[i];
+		struct weft__p *p = S.allp[i];
 		if (p->tbuf)
 			continue;
 		p->tbuf = weft__tbuf_get(&stalled);

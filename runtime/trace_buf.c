@@ -67,7 +67,7 @@ void weft__tbuf_put(struct weft__tbuf *b)
 
 void weft__tbuf_enqueue(struct weft__tbuf *b)
 {
-	WEFT_TSAN_RELEASE(b);
+	WEFT__TSAN_RELEASE(b);
 	cds_wfcq_enqueue(&weft__tsess.q_head, &weft__tsess.q_tail, &b->node);
 	atomic_store(&weft__tsess.q_note, 1);
 	weft__futex_wake(&weft__tsess.q_note, 1);
@@ -140,7 +140,7 @@ static void rotate(struct weft__tbuf **slot, uint32_t *seq)
 	}
 }
 
-void weft__trace_ev(struct weft_p *p, int type, int nargs, uint64_t a0, uint64_t a1,
+void weft__trace_ev(struct weft__p *p, int type, int nargs, uint64_t a0, uint64_t a1,
 		    uint64_t a2, uint64_t a3, uint64_t a4)
 {
 	uint64_t a[5] = { a0, a1, a2, a3, a4 };
@@ -166,7 +166,7 @@ void weft__trace_ev(struct weft_p *p, int type, int nargs, uint64_t a0, uint64_t
 }
 
 /* An event with strings, on the P the caller owns or the global buffer. */
-void weft__trace_ev_str(struct weft_p *p, int type, int nargs, const uint64_t *a, int nstr,
+void weft__trace_ev_str(struct weft__p *p, int type, int nargs, const uint64_t *a, int nstr,
 			 const char *const *str, const size_t *len)
 {
 	if (p && p->tbuf) {

@@ -36,7 +36,7 @@
 
 /* The P the calling M owns, for tracing: NULL on a plain thread and inside
  * weft_syscall_enter/exit (sysmon may have handed the P to another M). */
-static inline struct weft_p *weft__trace_p(struct weft_m *m)
+static inline struct weft__p *weft__trace_p(struct weft__m *m)
 {
 	return m && atomic_load_explicit(&m->sys, memory_order_relaxed) == WEFT__M_SYS_NONE ? m->p
 											   : NULL;
@@ -67,14 +67,14 @@ extern _Atomic int weft__trace_on;
 extern bool weft__trace_prestart;
 extern __thread const void *weft__site /* call site of the blocking API in progress */
 	__attribute__((tls_model("initial-exec"), visibility("hidden")));
-void weft__trace_ev(struct weft_p *p, int type, int nargs, uint64_t a0, uint64_t a1,
+void weft__trace_ev(struct weft__p *p, int type, int nargs, uint64_t a0, uint64_t a1,
 		    uint64_t a2, uint64_t a3, uint64_t a4);
 bool weft__trace_active(void);
 void weft__trace_add_procs(int n);     /* set_procs grew the Ps (world stopped) */
 uint64_t weft__trace_code(const void *addr); /* code address -> fn/site key */
 #define WEFT__TSTREAM_M 0xffff
 /* Bump @t's sequence number for an event on @p's stream; the argument to record. */
-static inline uint64_t weft__trace_seq(struct weft_task *t, struct weft_p *p)
+static inline uint64_t weft__trace_seq(struct weft__task *t, struct weft__p *p)
 {
 	uint16_t s = p ? (uint16_t)(p->id + 1) : WEFT__TSTREAM_M;
 
@@ -109,7 +109,7 @@ static inline uint64_t weft__trace_ticks(void)
  * single FIFO flusher has named already. @p NULL (the global buffer):
  * always flagged.
  */
-static inline void weft__trace_key(struct weft_p *p, struct weft__tbuf *b, uint64_t key)
+static inline void weft__trace_key(struct weft__p *p, struct weft__tbuf *b, uint64_t key)
 {
 	if (!key)
 		return;
@@ -126,7 +126,7 @@ static inline void weft__trace_key(struct weft_p *p, struct weft__tbuf *b, uint6
 
 /* The code keys (fn, site) of event @type in @a go to weft__trace_key
  * (the traits say which arguments are keys; constant at each hook). */
-static inline void weft__trace_keys(struct weft_p *p, struct weft__tbuf *b, int type,
+static inline void weft__trace_keys(struct weft__p *p, struct weft__tbuf *b, int type,
 				    const uint64_t *a)
 {
 	if (weft_tf_traits[type].fn)
@@ -140,7 +140,7 @@ static inline void weft__trace_keys(struct weft_p *p, struct weft__tbuf *b, int 
  * buffer; a full or missing buffer, or no P, takes the out-of-line path
  * (weft__trace_ev). @now: a tick to reuse, or 0 to read the clock.
  */
-static inline void weft__trace_emit(struct weft_p *p, int type, int n, uint64_t now,
+static inline void weft__trace_emit(struct weft__p *p, int type, int n, uint64_t now,
 				    uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
 				    uint64_t a4)
 {

@@ -239,7 +239,7 @@ void *weft__trace_flusher_main(void *arg)
 		node = __cds_wfcq_dequeue_blocking(&weft__tsess.q_head, &weft__tsess.q_tail);
 		if (node) {
 			struct weft__tbuf *b = caa_container_of(node, struct weft__tbuf, node);
-			WEFT_TSAN_ACQUIRE(b);
+			WEFT__TSAN_ACQUIRE(b);
 			flush_one(b);
 			weft__tbuf_put(b);
 			continue;

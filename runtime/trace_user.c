@@ -24,9 +24,9 @@ static _Atomic uint32_t utask_next; /* user task ids */
 
 /* ---- user annotations ---------------------------------------------------------- */
 
-static struct weft_task *cur_task(struct weft_m **mp)
+static struct weft__task *cur_task(struct weft__m **mp)
 {
-	struct weft_m *m = weft__getm();
+	struct weft__m *m = weft__getm();
 
 	*mp = m;
 	return m ? m->curg : NULL;
@@ -44,8 +44,8 @@ static size_t cut(const char *s)
  */
 WEFT_API uint64_t weft_trace_task_begin(const char *type)
 {
-	struct weft_m *m;
-	struct weft_task *t = cur_task(&m);
+	struct weft__m *m;
+	struct weft__task *t = cur_task(&m);
 	uint32_t id = atomic_fetch_add_explicit(&utask_next, 1, memory_order_relaxed) + 1;
 	uint32_t parent = t ? t->utask : 0;
 
@@ -64,8 +64,8 @@ WEFT_API uint64_t weft_trace_task_begin(const char *type)
 
 WEFT_API void weft_trace_task_end(uint64_t utask)
 {
-	struct weft_m *m;
-	struct weft_task *t = cur_task(&m);
+	struct weft__m *m;
+	struct weft__task *t = cur_task(&m);
 	uint32_t id = (uint32_t)utask, parent = (uint32_t)(utask >> 32);
 
 	if (!id)
@@ -77,8 +77,8 @@ WEFT_API void weft_trace_task_end(uint64_t utask)
 
 WEFT_API void weft_trace_region_begin(const char *type)
 {
-	struct weft_m *m;
-	struct weft_task *t = cur_task(&m);
+	struct weft__m *m;
+	struct weft__task *t = cur_task(&m);
 
 	if (!t)
 		return; /* regions belong to tasks */
@@ -93,8 +93,8 @@ WEFT_API void weft_trace_region_begin(const char *type)
 
 WEFT_API void weft_trace_region_end(void)
 {
-	struct weft_m *m;
-	struct weft_task *t = cur_task(&m);
+	struct weft__m *m;
+	struct weft__task *t = cur_task(&m);
 
 	if (!t)
 		return;
@@ -107,8 +107,8 @@ WEFT_API void weft_trace_region_end(void)
 
 WEFT_API void weft_trace_log(const char *category, const char *fmt, ...)
 {
-	struct weft_m *m;
-	struct weft_task *t;
+	struct weft__m *m;
+	struct weft__task *t;
 	char msg[WEFT_TRACE_MAX_STR + 1];
 	va_list ap;
 	int n;

@@ -81,7 +81,7 @@ void weft__tbuf_reset(struct weft__tbuf *b, int kind, int stream_kind, uint32_t 
 struct weft__tbuf *weft__tbuf_get(int64_t *stalled);
 void weft__tbuf_put(struct weft__tbuf *b);
 void weft__tbuf_enqueue(struct weft__tbuf *b);
-void weft__trace_ev_str(struct weft_p *p, int type, int nargs, const uint64_t *a, int nstr,
+void weft__trace_ev_str(struct weft__p *p, int type, int nargs, const uint64_t *a, int nstr,
 			const char *const *str, const size_t *len);
 const void *weft__trace_code_addr(uint64_t key);
 
