@@ -57,12 +57,12 @@
 
 #include "fence.h"
 
-struct weft_task;
+struct weft__task;
 
 struct weft__deque_array {
 	int64_t mask; /* size - 1, size a power of two */
 	struct weft__deque_array *retired_next;
-	_Atomic(struct weft_task *) slot[];
+	_Atomic(struct weft__task *) slot[];
 };
 
 struct weft__deque {
@@ -74,8 +74,8 @@ struct weft__deque {
 };
 
 #define WEFT__STEAL_MAX 128
-#define WEFT__DEQUE_EMPTY ((struct weft_task *)0)
-#define WEFT__DEQUE_ABORT ((struct weft_task *)1)
+#define WEFT__DEQUE_EMPTY ((struct weft__task *)0)
+#define WEFT__DEQUE_ABORT ((struct weft__task *)1)
 
 int weft__deque_init(struct weft__deque *q, int64_t size_log2);
 void weft__deque_destroy(struct weft__deque *q);
@@ -83,7 +83,7 @@ void weft__deque_destroy(struct weft__deque *q);
 int weft__deque_grow(struct weft__deque *q);
 
 /* push: owner only. 0, or -ENOMEM if the array had to grow and could not. */
-static inline int weft__deque_push(struct weft__deque *q, struct weft_task *t)
+static inline int weft__deque_push(struct weft__deque *q, struct weft__task *t)
 {
 	int64_t b = atomic_load_explicit(&q->bottom, memory_order_relaxed);
 	int64_t top = atomic_load_explicit(&q->top, memory_order_acquire);
@@ -103,12 +103,12 @@ static inline int weft__deque_push(struct weft__deque *q, struct weft_task *t)
 }
 
 /* pop: owner only; the most recently pushed task or NULL. */
-static inline struct weft_task *weft__deque_pop(struct weft__deque *q)
+static inline struct weft__task *weft__deque_pop(struct weft__deque *q)
 {
 	int64_t b = atomic_load_explicit(&q->bottom, memory_order_relaxed);
 	int64_t t = atomic_load_explicit(&q->top, memory_order_relaxed);
 	struct weft__deque_array *a;
-	struct weft_task *x;
+	struct weft__task *x;
 
 	/* Cheap emptiness test without the fence: top only grows, so a stale
 	 * top can only make the deque look fuller than it is. */
@@ -136,13 +136,13 @@ static inline struct weft_task *weft__deque_pop(struct weft__deque *q)
 }
 
 /* steal: any thread; the oldest task, NULL if empty, ABORT if it lost a race. */
-static inline struct weft_task *weft__deque_steal(struct weft__deque *q)
+static inline struct weft__task *weft__deque_steal(struct weft__deque *q)
 {
 	int64_t t = atomic_load_explicit(&q->top, memory_order_acquire);
 	weft__fence(); /* [D3] pairs with [D2] */
 	int64_t b = atomic_load_explicit(&q->bottom, memory_order_acquire); /* [D4] */
 	struct weft__deque_array *a;
-	struct weft_task *x;
+	struct weft__task *x;
 
 	if (t >= b)
 		return NULL;
@@ -160,12 +160,12 @@ static inline struct weft_task *weft__deque_steal(struct weft__deque *q)
  * needs no fence between reading top and bottom: the CAS on top decides
  * between it and the thieves. [D5]
  */
-static inline struct weft_task *weft__deque_take_top(struct weft__deque *q)
+static inline struct weft__task *weft__deque_take_top(struct weft__deque *q)
 {
 	int64_t b = atomic_load_explicit(&q->bottom, memory_order_relaxed);
 	int64_t t = atomic_load_explicit(&q->top, memory_order_acquire);
 	struct weft__deque_array *a;
-	struct weft_task *x;
+	struct weft__task *x;
 
 	while (t < b) {
 		a = atomic_load_explicit(&q->array, memory_order_relaxed);

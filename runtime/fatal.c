@@ -121,7 +121,7 @@ void weft__fatal(const char *fmt, ...)
 
 /* ---- deadlock ----------------------------------------------------------- */
 
-static void report_task(struct weft_task *t, void *arg)
+static void report_task(struct weft__task *t, void *arg)
 {
 	char line[512], name[256];
 	struct weft__wbuf b = { line, 0, sizeof(line) };
@@ -187,8 +187,8 @@ static bool installed;
 
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
-	struct weft_m *m = weft__getm();
-	struct weft_task *t = m ? m->curg : NULL;
+	struct weft__m *m = weft__getm();
+	struct weft__task *t = m ? m->curg : NULL;
 	uintptr_t addr = (uintptr_t)si->si_addr;
 
 	(void)uc;
@@ -244,7 +244,7 @@ void weft__signals_restore(void)
 	installed = false;
 }
 
-int weft__altstack_init(struct weft_m *m)
+int weft__altstack_init(struct weft__m *m)
 {
 	stack_t ss;
 	void *p = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
@@ -264,7 +264,7 @@ int weft__altstack_init(struct weft_m *m)
 	return 0;
 }
 
-void weft__altstack_fini(struct weft_m *m)
+void weft__altstack_fini(struct weft__m *m)
 {
 	stack_t ss;
 

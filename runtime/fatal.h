@@ -41,17 +41,17 @@ void weft__checkdead(void);
 /* Stack overflow: the SIGSEGV/SIGBUS handler (weft_main, at start and end)
  * and each M's alternate signal stack (the M's own thread, at start and
  * end). */
-struct weft_m;
+struct weft__m;
 int weft__signals_install(void);
 void weft__signals_restore(void);
-int weft__altstack_init(struct weft_m *m);
-void weft__altstack_fini(struct weft_m *m);
+int weft__altstack_init(struct weft__m *m);
+void weft__altstack_fini(struct weft__m *m);
 
 /* Debug-build assertions of preconditions ("owner P only", "sched lock held"). */
 #ifdef WEFT_DEBUG
-#define WEFT_ASSERT(c) ((c) ? (void)0 : weft__throw("assertion failed: " #c " (" __FILE__ ")"))
+#define WEFT__ASSERT(c) ((c) ? (void)0 : weft__throw("assertion failed: " #c " (" __FILE__ ")"))
 #else
-#define WEFT_ASSERT(c) ((void)0)
+#define WEFT__ASSERT(c) ((void)0)
 #endif
 
 #endif /* WEFT_FATAL_H */

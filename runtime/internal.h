@@ -77,7 +77,7 @@ const char *weft__wait_reason_name(int reason);
  * are a million of these and the scheduler touches each when it first runs
  * it. The hot fields (ctx to id) share the first cache line.
  */
-struct weft_task {
+struct weft__task {
 	struct weft__ctx ctx;
 	void *stack;               /* mapping of S.stack_size + a guard page; NULL
 				    * until first run */
@@ -92,7 +92,7 @@ struct weft_task {
 	const void *wait_obj;      /* what it waits on (for the deadlock report) */
 	union {
 		/* A task is in at most one queue at a time. */
-		struct weft_task *link;     /* free lists, wait queues (their lock) */
+		struct weft__task *link;     /* free lists, wait queues (their lock) */
 		struct cds_wfcq_node gnode; /* the global run queue */
 	};
 	uint64_t tseq;             /* trace: sequence number (trace.c); 64 bits so
@@ -116,16 +116,16 @@ enum weft__pstatus {
 #define WEFT__FAIR_TICK 61   /* every Nth schedule looks at the old work first */
 #define WEFT__SPAWN_BACKLOG 4096 /* queued tasks above which a spawner yields */
 
-struct weft_m;
+struct weft__m;
 struct weft__timer; /* timer.h */
 
-struct weft_p {
+struct weft__p {
 	struct weft__deque rq;                /* owner pushes/pops, others steal */
-	_Alignas(64) _Atomic(struct weft_task *) runnext;
+	_Alignas(64) _Atomic(struct weft__task *) runnext;
 	int id;
 	_Atomic int status;                   /* enum weft__pstatus */
-	struct weft_m *m;                     /* owner M (while RUNNING/SYSCALL) */
-	struct weft_p *link;                  /* idle list (sched lock) */
+	struct weft__m *m;                     /* owner M (while RUNNING/SYSCALL) */
+	struct weft__p *link;                  /* idle list (sched lock) */
 	_Atomic uint32_t schedtick;           /* owner: +1 per schedule; sysmon reads */
 	uint32_t nspawn;                      /* owner: +1 per spawn */
 	bool tswitch;                         /* trace: the running task just left (its
@@ -140,7 +140,7 @@ struct weft_p {
 	/* caches, owner only */
 	void *stacks[WEFT__STACK_CACHE]; /* mappings of S.stack_size + a page */
 	int nstacks;
-	struct weft_task *tfree;
+	struct weft__task *tfree;
 	int ntfree;
 	uint64_t id_next, id_end;
 	/* timers (timer.c): a 4-ary min-heap, any thread under tlock */
@@ -170,25 +170,25 @@ enum weft__msys {
 	WEFT__M_SYS_ABANDONED, /* weft_main returned while it was in one */
 };
 
-struct weft_m {
+struct weft__m {
 	struct weft__ctx g0;        /* the thread's own stack: the scheduler loop */
-	struct weft_p *p;           /* attached P, NULL when idle */
-	struct weft_task *curg;     /* running task, NULL on g0 */
-	struct weft_p *nextp;       /* P handed over by startm */
+	struct weft__p *p;           /* attached P, NULL when idle */
+	struct weft__task *curg;     /* running task, NULL on g0 */
+	struct weft__p *nextp;       /* P handed over by startm */
 	bool spinning;              /* counted in sched.nmspinning */
 	_Atomic int32_t park;       /* futex word: 0 parked, 1 notified */
-	struct weft_m *link;        /* idle list (sched lock) */
-	struct weft_m *alllink;     /* every M (sched lock) */
+	struct weft__m *link;        /* idle list (sched lock) */
+	struct weft__m *alllink;     /* every M (sched lock) */
 	int id;
 	pthread_t thread;
 	/* work left for whoever runs next on this M (see after_switch) */
 	int after;
-	struct weft_task *after_task;
+	struct weft__task *after_task;
 	void (*after_fn)(void *);
 	void *after_arg;
 	/* syscalls */
 	_Atomic int sys;            /* enum weft__msys */
-	struct weft_p *oldp;
+	struct weft__p *oldp;
 	void *sys_stack;            /* the task's stack, copied at syscall enter:
 				     * owned by this M once abandoned */
 	size_t sys_stack_size;
@@ -207,13 +207,13 @@ struct weft__slab;
 
 struct weft__sched {
 	pthread_mutex_t lock;          /* idle lists, counts below, STW, Ms */
-	struct weft_p *pidle;
+	struct weft__p *pidle;
 	_Atomic int npidle;
-	struct weft_m *midle;
+	struct weft__m *midle;
 	int nmidle;                    /* idle Ms */
 	int mcount;                    /* Ms whose thread runs (not abandoned) */
 	int mnext;                     /* next M id */
-	struct weft_m *allm;
+	struct weft__m *allm;
 	_Atomic int nmspinning;
 
 	/* global run queue: enqueue is wait-free from any thread;
@@ -223,7 +223,7 @@ struct weft__sched {
 	_Atomic int64_t gq_len;        /* approximate, for batch sizes */
 
 	_Atomic int nprocs;
-	struct weft_p *allp[WEFT_MAX_PROCS]; /* never freed while running */
+	struct weft__p *allp[WEFT_MAX_PROCS]; /* never freed while running */
 	int pcount;                    /* Ps ever allocated */
 
 	/* stop-the-world */
@@ -238,11 +238,11 @@ struct weft__sched {
 	_Atomic int running;
 	_Atomic int shutdown;
 	_Atomic int32_t done;          /* futex: weft_main waits here */
-	_Atomic(struct weft_task *) main_task;
+	_Atomic(struct weft__task *) main_task;
 
 	/* descriptors */
 	pthread_mutex_t tlock;         /* global free list and slab list */
-	struct weft_task *tfree;
+	struct weft__task *tfree;
 	int ntfree;
 	struct weft__slab *slabs;
 	_Atomic uint64_t next_id;
@@ -284,11 +284,11 @@ extern _Atomic int weft__safepoint_pending;
  * wrote before enqueueing a task happens before the dequeuer's use of it.
  */
 #ifdef WEFT_TSAN
-#define WEFT_TSAN_RELEASE(p) __tsan_release((void *)(p))
-#define WEFT_TSAN_ACQUIRE(p) __tsan_acquire((void *)(p))
+#define WEFT__TSAN_RELEASE(p) __tsan_release((void *)(p))
+#define WEFT__TSAN_ACQUIRE(p) __tsan_acquire((void *)(p))
 #else
-#define WEFT_TSAN_RELEASE(p) ((void)(p))
-#define WEFT_TSAN_ACQUIRE(p) ((void)(p))
+#define WEFT__TSAN_RELEASE(p) ((void)(p))
+#define WEFT__TSAN_ACQUIRE(p) ((void)(p))
 #endif
 
 
@@ -302,13 +302,13 @@ extern _Atomic int weft__safepoint_pending;
  * resumed us on another thread (see ctx.h). On x86-64 the statement is the
  * two-instruction initial-exec sequence; elsewhere a never-inlined call.
  */
-struct weft_m *weft__getm_slow(void);
+struct weft__m *weft__getm_slow(void);
 #if defined(__x86_64__)
-extern __thread struct weft_m *weft__tls_m
+extern __thread struct weft__m *weft__tls_m
 	__attribute__((tls_model("initial-exec"), visibility("hidden")));
-static inline struct weft_m *weft__getm(void)
+static inline struct weft__m *weft__getm(void)
 {
-	struct weft_m *m;
+	struct weft__m *m;
 
 	__asm__ __volatile__("movq weft__tls_m@gottpoff(%%rip), %0\n\t"
 			     "movq %%fs:(%0), %0"
@@ -316,7 +316,7 @@ static inline struct weft_m *weft__getm(void)
 	return m;
 }
 #else
-static inline struct weft_m *weft__getm(void)
+static inline struct weft__m *weft__getm(void)
 {
 	return weft__getm_slow();
 }
@@ -324,7 +324,7 @@ static inline struct weft_m *weft__getm(void)
 
 /* The P the calling M owns, for tracing: NULL on a plain thread and inside
  * weft_syscall_enter/exit (sysmon may have handed the P to another M). */
-static inline struct weft_p *weft__trace_p(struct weft_m *m)
+static inline struct weft__p *weft__trace_p(struct weft__m *m)
 {
 	return m && atomic_load_explicit(&m->sys, memory_order_relaxed) == WEFT__M_SYS_NONE ? m->p
 											   : NULL;
@@ -339,7 +339,7 @@ void weft__park(int reason, const void *obj, void (*unlockf)(void *), void *arg)
 
 /* weft__ready - make @t runnable: into the caller's runnext if the caller is
  * a task, the global queue otherwise. Any thread. */
-void weft__ready(struct weft_task *t);
+void weft__ready(struct weft__task *t);
 
 /* A random number (per M; per thread on plain threads). */
 uint32_t weft__rand(void);
@@ -358,10 +358,10 @@ static inline void weft__light_fence(void)
 }
 
 /* tasks.c */
-struct weft_task *weft__task_alloc(struct weft_p *p);
-void weft__task_free(struct weft_p *p, struct weft_task *t);
-uint64_t weft__task_newid(struct weft_p *p);
-void weft__tasks_foreach(void (*fn)(struct weft_task *, void *), void *arg);
+struct weft__task *weft__task_alloc(struct weft__p *p);
+void weft__task_free(struct weft__p *p, struct weft__task *t);
+uint64_t weft__task_newid(struct weft__p *p);
+void weft__tasks_foreach(void (*fn)(struct weft__task *, void *), void *arg);
 void weft__tasks_destroy(void);
 
 /*
@@ -390,14 +390,14 @@ extern _Atomic int weft__trace_on;
 extern bool weft__trace_prestart;
 extern __thread const void *weft__site /* call site of the blocking API in progress */
 	__attribute__((tls_model("initial-exec"), visibility("hidden")));
-void weft__trace_ev(struct weft_p *p, int type, int nargs, uint64_t a0, uint64_t a1,
+void weft__trace_ev(struct weft__p *p, int type, int nargs, uint64_t a0, uint64_t a1,
 		    uint64_t a2, uint64_t a3, uint64_t a4);
 bool weft__trace_active(void);
 void weft__trace_add_procs(int n);     /* set_procs grew the Ps (world stopped) */
 uint64_t weft__trace_code(const void *addr); /* code address -> fn/site key */
 #define WEFT__TSTREAM_M 0xffff
 /* Bump @t's sequence number for an event on @p's stream; the argument to record. */
-static inline uint64_t weft__trace_seq(struct weft_task *t, struct weft_p *p)
+static inline uint64_t weft__trace_seq(struct weft__task *t, struct weft__p *p)
 {
 	uint16_t s = p ? (uint16_t)(p->id + 1) : WEFT__TSTREAM_M;
 
@@ -448,7 +448,7 @@ static inline uint8_t *weft__put_uvarint(uint8_t *p, uint64_t v)
  * single FIFO flusher has named already. @p NULL (the global buffer):
  * always flagged.
  */
-static inline void weft__trace_key(struct weft_p *p, struct weft__tbuf *b, uint64_t key)
+static inline void weft__trace_key(struct weft__p *p, struct weft__tbuf *b, uint64_t key)
 {
 	if (!key)
 		return;
@@ -463,7 +463,7 @@ static inline void weft__trace_key(struct weft_p *p, struct weft__tbuf *b, uint6
 	}
 }
 
-static inline void weft__trace_keys(struct weft_p *p, struct weft__tbuf *b, int type, uint64_t a1,
+static inline void weft__trace_keys(struct weft__p *p, struct weft__tbuf *b, int type, uint64_t a1,
 				    uint64_t a2, uint64_t a3)
 {
 	switch (type) { /* constant at each hook */
@@ -483,7 +483,7 @@ static inline void weft__trace_keys(struct weft_p *p, struct weft__tbuf *b, int 
 	}
 }
 
-static inline void weft__trace_emit(struct weft_p *p, int type, int n, uint64_t now,
+static inline void weft__trace_emit(struct weft__p *p, int type, int n, uint64_t now,
 				    uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
 				    uint64_t a4)
 {
@@ -558,7 +558,7 @@ static inline void weft__trace_emit(struct weft_p *p, int type, int n, uint64_t 
 
 /* proc.c: the life of a P (weft__procs_init: weft_main's thread, before any
  * M; weft__p_new: that, or the world stopped; weft__procs_free: no M left) */
-struct weft_p *weft__p_new(int id);
+struct weft__p *weft__p_new(int id);
 int weft__procs_init(int nprocs);
 void weft__procs_free(void);
 
@@ -566,7 +566,7 @@ void weft__procs_free(void);
 void weft__shutdown_begin(void); /* the main task returned (sched.c) */
 
 /* stw.c */
-void weft__stw_participate(struct weft_m *m); /* g0 of @m, holding m->p */
+void weft__stw_participate(struct weft__m *m); /* g0 of @m, holding m->p */
 void weft__safepoint_slow(void);               /* any thread; acts on a task only */
 
 /* sysmon.c */
@@ -588,18 +588,18 @@ void weft__sysmon_wake(void); /* any thread */
  *   mcall                                     the task running on @m
  *   sched_init, sched_start_main              weft_main's thread
  */
-void weft__startm(struct weft_p *p, bool spinning);
-void weft__stopm(struct weft_m *m);
-void weft__handoffp(struct weft_p *p);
-struct weft_p *weft__pidleget(void);
-void weft__pidleput(struct weft_p *p);
-void weft__acquirep(struct weft_m *m, struct weft_p *p);
+void weft__startm(struct weft__p *p, bool spinning);
+void weft__stopm(struct weft__m *m);
+void weft__handoffp(struct weft__p *p);
+struct weft__p *weft__pidleget(void);
+void weft__pidleput(struct weft__p *p);
+void weft__acquirep(struct weft__m *m, struct weft__p *p);
 void weft__wakep(void);
-void weft__ready_on(struct weft_p *p, struct weft_task *t);
-void weft__inject(struct weft_task *t);
-bool weft__p_has_work(struct weft_p *p);
-void weft__move_p_work_to_global(struct weft_p *p);
-void weft__mcall(struct weft_m *m, int after, void (*fn)(void *), void *arg);
+void weft__ready_on(struct weft__p *p, struct weft__task *t);
+void weft__inject(struct weft__task *t);
+bool weft__p_has_work(struct weft__p *p);
+void weft__move_p_work_to_global(struct weft__p *p);
+void weft__mcall(struct weft__m *m, int after, void (*fn)(void *), void *arg);
 int weft__sched_init(int nprocs, size_t stack_size);
 int weft__sched_start_main(weft_fn fn, void *arg);
 

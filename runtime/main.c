@@ -57,7 +57,7 @@ static int config(int *nprocs, size_t *stack)
 
 void weft__shutdown_begin(void)
 {
-	struct weft_m *m;
+	struct weft__m *m;
 
 	atomic_store(&S.shutdown, 1);
 	atomic_fetch_or(&weft__safepoint_pending, 1);
@@ -84,7 +84,7 @@ static void wait_for_ms(void)
 
 		if (atomic_load(&S.shutdown)) {
 			pthread_mutex_lock(&S.lock);
-			for (struct weft_m *m = S.allm; m; m = m->alllink) {
+			for (struct weft__m *m = S.allm; m; m = m->alllink) {
 				int s = WEFT__M_SYS_IN;
 
 				if (m->exited)
@@ -113,7 +113,7 @@ static void wait_for_ms(void)
 	}
 }
 
-static void free_stack_of(struct weft_task *t, void *arg)
+static void free_stack_of(struct weft__task *t, void *arg)
 {
 	(void)arg;
 	if (t->stack) {
@@ -125,7 +125,7 @@ static void free_stack_of(struct weft_task *t, void *arg)
 
 static void teardown(void)
 {
-	struct weft_m *m, *next;
+	struct weft__m *m, *next;
 
 	weft__sysmon_stop();
 	/* Join the Ms that exited; abandoned ones free themselves. */

@@ -72,10 +72,10 @@
 #define S weft__sched
 
 /* A new P, stopped, with an empty deque (its cache lines aligned). */
-struct weft_p *weft__p_new(int id)
+struct weft__p *weft__p_new(int id)
 {
-	size_t size = (sizeof(struct weft_p) + 63) & ~(size_t)63;
-	struct weft_p *p = aligned_alloc(64, size);
+	size_t size = (sizeof(struct weft__p) + 63) & ~(size_t)63;
+	struct weft__p *p = aligned_alloc(64, size);
 
 	if (!p)
 		return NULL;
@@ -92,7 +92,7 @@ struct weft_p *weft__p_new(int id)
 int weft__procs_init(int nprocs)
 {
 	for (int i = 0; i < nprocs; i++) {
-		struct weft_p *p = weft__p_new(i);
+		struct weft__p *p = weft__p_new(i);
 		if (!p)
 			return -ENOMEM;
 		S.allp[i] = p;
@@ -106,7 +106,7 @@ int weft__procs_init(int nprocs)
 }
 
 /* World stopped: give @p's queued tasks and caches to the others. */
-static void p_retire(struct weft_p *p)
+static void p_retire(struct weft__p *p)
 {
 	weft__move_p_work_to_global(p);
 	weft__timers_move(p, S.allp[0]);
@@ -116,7 +116,7 @@ static void p_retire(struct weft_p *p)
 		weft__stack_global_put(&s);
 	}
 	while (p->tfree) {
-		struct weft_task *t = p->tfree;
+		struct weft__task *t = p->tfree;
 		p->tfree = t->link;
 		p->ntfree--;
 		weft__task_free(NULL, t);
@@ -128,7 +128,7 @@ static void p_retire(struct weft_p *p)
 void weft__procs_free(void)
 {
 	for (int i = 0; i < S.pcount; i++) {
-		struct weft_p *p = S.allp[i];
+		struct weft__p *p = S.allp[i];
 		if (!p)
 			continue;
 		while (p->nstacks > 0) {
@@ -153,7 +153,7 @@ WEFT_API int weft_procs(void)
 
 WEFT_API int weft_set_procs(int n)
 {
-	struct weft_m *m = weft__getm();
+	struct weft__m *m = weft__getm();
 	int old, err = 0;
 
 	if (!m || !m->curg || n < 1 || n > WEFT_MAX_PROCS)
@@ -162,7 +162,7 @@ WEFT_API int weft_set_procs(int n)
 	m = weft__getm();
 	old = atomic_load(&S.nprocs);
 	for (int i = old; i < n; i++) {
-		struct weft_p *p = S.allp[i];
+		struct weft__p *p = S.allp[i];
 		if (!p) {
 			p = weft__p_new(i);
 			if (!p) {
@@ -179,8 +179,8 @@ WEFT_API int weft_set_procs(int n)
 		if (S.allp[i] != m->p)
 			p_retire(S.allp[i]);
 	if (m->p->id >= n) {
-		struct weft_p *mine = m->p;
-		struct weft_p *p0 = S.allp[0];
+		struct weft__p *mine = m->p;
+		struct weft__p *p0 = S.allp[0];
 		/* The caller moves to P0: in the trace it leaves its P as if it
 		 * yielded, and starts again on P0. */
 		WEFT__TRACE(mine, TASK_YIELD, 1, m->curg->id, 0, 0);

@@ -78,7 +78,7 @@ void weft__rcu_register(struct weft__rcu_reader *r)
 
 void weft__rcu_unregister(void)
 {
-	WEFT_TSAN_RELEASE(&tsan_gp);
+	WEFT__TSAN_RELEASE(&tsan_gp);
 	urcu_qsbr_unregister_thread();
 }
 
@@ -87,13 +87,13 @@ void weft__rcu_quiescent_slow(void)
 {
 	if (!urcu_qsbr_read_ongoing())
 		return; /* offline: a quiescent state would bring it online */
-	WEFT_TSAN_RELEASE(&tsan_gp);
+	WEFT__TSAN_RELEASE(&tsan_gp);
 	urcu_qsbr_quiescent_state();
 }
 
 void weft__rcu_offline(void)
 {
-	WEFT_TSAN_RELEASE(&tsan_gp);
+	WEFT__TSAN_RELEASE(&tsan_gp);
 	urcu_qsbr_thread_offline();
 }
 
@@ -110,7 +110,7 @@ void weft__rcu_online(void)
 void weft__rcu_synchronize(void)
 {
 	urcu_qsbr_synchronize_rcu();
-	WEFT_TSAN_ACQUIRE(&tsan_gp);
+	WEFT__TSAN_ACQUIRE(&tsan_gp);
 }
 
 /* Lock @l; an online M that has to wait does so offline. */

@@ -15,7 +15,7 @@
  *     wherever it may sleep for long (parked without a P, the timer
  *     sleeper, a stopper waiting, a task in a syscall); a quiescent state
  *     asked for while offline does nothing.
- *   - The reader's two words (struct weft__rcu_reader, in struct weft_m)
+ *   - The reader's two words (struct weft__rcu_reader, in struct weft__m)
  *     are set once by weft__rcu_register on the M's thread and never
  *     change.
  *

@@ -5,12 +5,12 @@
  * Glossary (the same as Go's runtime, whose proc.go this design learns
  * from; Tokio's 2019 scheduler rewrite reached the same shape):
  *
- *   G  a task: a descriptor (struct weft_task) plus, once it has run, a
+ *   G  a task: a descriptor (struct weft__task) plus, once it has run, a
  *      stack. Cooperative: it leaves the CPU only at a scheduling point
  *      (yield, block, exit, syscall handoff, safepoint).
- *   M  an OS thread (struct weft_m). Its own pthread stack is "g0", where
+ *   M  an OS thread (struct weft__m). Its own pthread stack is "g0", where
  *      the scheduler loop runs when there is nothing to switch to directly.
- *   P  a logical processor (struct weft_p): the right to run task code,
+ *   P  a logical processor (struct weft__p): the right to run task code,
  *      and the home of a run queue and of caches. There are WEFT_PROCS Ps;
  *      an M must hold a P to run a task. Ms without a P are idle or in a
  *      syscall. So parallelism is bounded by Ps while the number of threads
@@ -122,22 +122,22 @@ _Atomic int weft__safepoint_pending;
 #define S weft__sched
 
 /* The calling thread's M (initial-exec: no call to __tls_get_addr). */
-__thread struct weft_m *weft__tls_m __attribute__((tls_model("initial-exec")));
+__thread struct weft__m *weft__tls_m __attribute__((tls_model("initial-exec")));
 
 /*
  * Never inlined and never treated as pure: a caller that switched contexts
  * since its last call may be on another thread (see ctx.h).
  */
-__attribute__((noinline)) struct weft_m *weft__getm_slow(void)
+__attribute__((noinline)) struct weft__m *weft__getm_slow(void)
 {
-	struct weft_m *m;
+	struct weft__m *m;
 
 	__asm__ __volatile__("" ::: "memory");
 	m = weft__tls_m;
 	return m;
 }
 
-static void setm(struct weft_m *m)
+static void setm(struct weft__m *m)
 {
 	weft__tls_m = m;
 }
@@ -167,7 +167,7 @@ static bool membarrier_register(void)
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static inline uint32_t fastrand(struct weft_m *m)
+static inline uint32_t fastrand(struct weft__m *m)
 {
 	/* xorshift64*, per M */
 	uint64_t x = m->rand;
@@ -181,7 +181,7 @@ static inline uint32_t fastrand(struct weft_m *m)
 uint32_t weft__rand(void)
 {
 	static __thread uint64_t plain;
-	struct weft_m *m = weft__getm();
+	struct weft__m *m = weft__getm();
 
 	if (m)
 		return fastrand(m);
@@ -200,9 +200,9 @@ static inline bool stw_or_exit_pending(void)
 
 /* ---- P lists (sched lock held) ------------------------------------------ */
 
-void weft__pidleput(struct weft_p *p)
+void weft__pidleput(struct weft__p *p)
 {
-	WEFT_ASSERT(weft__deque_size_hint(&p->rq) == 0);
+	WEFT__ASSERT(weft__deque_size_hint(&p->rq) == 0);
 	p->m = NULL;
 	atomic_store_explicit(&p->status, WEFT__P_IDLE, relaxed);
 	p->link = S.pidle;
@@ -210,9 +210,9 @@ void weft__pidleput(struct weft_p *p)
 	atomic_fetch_add(&S.npidle, 1);
 }
 
-struct weft_p *weft__pidleget(void)
+struct weft__p *weft__pidleget(void)
 {
-	struct weft_p *p = S.pidle;
+	struct weft__p *p = S.pidle;
 
 	if (p) {
 		S.pidle = p->link;
@@ -223,7 +223,7 @@ struct weft_p *weft__pidleget(void)
 	return p;
 }
 
-void weft__acquirep(struct weft_m *m, struct weft_p *p)
+void weft__acquirep(struct weft__m *m, struct weft__p *p)
 {
 	m->p = p;
 	p->m = m;
@@ -233,12 +233,12 @@ void weft__acquirep(struct weft_m *m, struct weft_p *p)
 
 /* ---- global queue --------------------------------------------------------- */
 
-void weft__inject(struct weft_task *t)
+void weft__inject(struct weft__task *t)
 {
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
 	cds_wfcq_node_init(&t->gnode);
 	atomic_fetch_add_explicit(&S.gq_len, 1, relaxed);
-	WEFT_TSAN_RELEASE(t);
+	WEFT__TSAN_RELEASE(t);
 	cds_wfcq_enqueue(&S.gq_head, &S.gq_tail, &t->gnode);
 	weft__light_fence();
 	if (atomic_load_explicit(&S.npidle, relaxed) > 0 &&
@@ -250,11 +250,11 @@ void weft__inject(struct weft_task *t)
  * Take up to @max tasks (0: a fair share) from the global queue: return one,
  * push the rest on @p's deque. Owner of @p only.
  */
-static struct weft_task *gq_get(struct weft_p *p, int64_t max)
+static struct weft__task *gq_get(struct weft__p *p, int64_t max)
 {
 	int64_t n = atomic_load_explicit(&S.gq_len, relaxed);
 	int procs = atomic_load_explicit(&S.nprocs, relaxed);
-	struct weft_task *first = NULL;
+	struct weft__task *first = NULL;
 	struct cds_wfcq_node *node;
 
 	if (n <= 0)
@@ -270,8 +270,8 @@ static struct weft_task *gq_get(struct weft_p *p, int64_t max)
 		if (!node)
 			break;
 		atomic_fetch_sub_explicit(&S.gq_len, 1, relaxed);
-		struct weft_task *t = caa_container_of(node, struct weft_task, gnode);
-		WEFT_TSAN_ACQUIRE(t);
+		struct weft__task *t = caa_container_of(node, struct weft__task, gnode);
+		WEFT__TSAN_ACQUIRE(t);
 		if (!first)
 			first = t;
 		else if (weft__deque_push(&p->rq, t) != 0) {
@@ -301,7 +301,7 @@ static inline void wake_if_idle(void)
 }
 
 /* Owner of @p: make @t runnable at the bottom of the deque. */
-static inline void runq_put(struct weft_p *p, struct weft_task *t)
+static inline void runq_put(struct weft__p *p, struct weft__task *t)
 {
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
 	if (__builtin_expect(weft__deque_push(&p->rq, t) != 0, 0)) {
@@ -312,15 +312,15 @@ static inline void runq_put(struct weft_p *p, struct weft_task *t)
 }
 
 /* Owner of @p: the oldest local task (top of the deque), or NULL. */
-static struct weft_task *take_oldest(struct weft_p *p)
+static struct weft__task *take_oldest(struct weft__p *p)
 {
 	return weft__deque_take_top(&p->rq);
 }
 
 /* Owner of @p: the next local task, or NULL. */
-static inline struct weft_task *pick_local(struct weft_p *p)
+static inline struct weft__task *pick_local(struct weft__p *p)
 {
-	struct weft_task *t;
+	struct weft__task *t;
 	uint32_t tick = weft__tick(&p->schedtick);
 
 	if (__builtin_expect(tick % WEFT__FAIR_TICK == 0, 0)) {
@@ -338,7 +338,7 @@ static inline struct weft_task *pick_local(struct weft_p *p)
 	return weft__deque_pop(&p->rq);
 }
 
-bool weft__p_has_work(struct weft_p *p)
+bool weft__p_has_work(struct weft__p *p)
 {
 	return weft__deque_size_hint(&p->rq) > 0 ||
 	       atomic_load_explicit(&p->runnext, memory_order_acquire) != NULL;
@@ -358,9 +358,9 @@ static bool work_anywhere(void)
 }
 
 /* STW only (every P stopped): move @p's queued tasks to the global queue. */
-void weft__move_p_work_to_global(struct weft_p *p)
+void weft__move_p_work_to_global(struct weft__p *p)
 {
-	struct weft_task *t;
+	struct weft__task *t;
 
 	if ((t = atomic_exchange(&p->runnext, NULL)))
 		weft__inject(t);
@@ -371,11 +371,11 @@ void weft__move_p_work_to_global(struct weft_p *p)
 /* ---- stealing --------------------------------------------------------------- */
 
 /* Steal half of @v's deque (at most WEFT__STEAL_MAX) into @p's; return one. */
-static struct weft_task *steal_from(struct weft_p *p, struct weft_p *v, bool runnext_too,
+static struct weft__task *steal_from(struct weft__p *p, struct weft__p *v, bool runnext_too,
 				    int *count)
 {
 	int64_t n = (weft__deque_size_hint(&v->rq) + 1) / 2;
-	struct weft_task *first = NULL, *t;
+	struct weft__task *first = NULL, *t;
 	int aborts = 0;
 
 	if (n > WEFT__STEAL_MAX)
@@ -404,9 +404,9 @@ static struct weft_task *steal_from(struct weft_p *p, struct weft_p *v, bool run
 	return first;
 }
 
-static struct weft_task *steal_work(struct weft_m *m)
+static struct weft__task *steal_work(struct weft__m *m)
 {
-	struct weft_p *p = m->p;
+	struct weft__p *p = m->p;
 	int failed = 0;
 
 	for (int round = 0; round < 4; round++) {
@@ -414,8 +414,8 @@ static struct weft_task *steal_work(struct weft_m *m)
 		uint32_t start = fastrand(m) % (uint32_t)n;
 
 		for (int i = 0; i < n; i++) {
-			struct weft_p *v = S.allp[(start + (uint32_t)i) % (uint32_t)n];
-			struct weft_task *t;
+			struct weft__p *v = S.allp[(start + (uint32_t)i) % (uint32_t)n];
+			struct weft__task *t;
 
 			if (v == p)
 				continue;
@@ -438,9 +438,9 @@ static struct weft_task *steal_work(struct weft_m *m)
 
 static void *mstart(void *arg);
 
-static struct weft_m *newm(struct weft_p *p, bool spinning)
+static struct weft__m *newm(struct weft__p *p, bool spinning)
 {
-	struct weft_m *m = calloc(1, sizeof(*m));
+	struct weft__m *m = calloc(1, sizeof(*m));
 	pthread_attr_t attr;
 	int err;
 
@@ -475,9 +475,9 @@ static struct weft_m *newm(struct weft_p *p, bool spinning)
  * Start an M running @p (an idle P if NULL). @spinning: the caller
  * incremented nmspinning for it (wakep).
  */
-void weft__startm(struct weft_p *p, bool spinning)
+void weft__startm(struct weft__p *p, bool spinning)
 {
-	struct weft_m *m;
+	struct weft__m *m;
 
 	pthread_mutex_lock(&S.lock);
 	if (!p && !(p = weft__pidleget())) {
@@ -522,7 +522,7 @@ void weft__wakep(void)
 }
 
 /* Park the calling M until startm hands it a P (or shutdown). */
-void weft__stopm(struct weft_m *m)
+void weft__stopm(struct weft__m *m)
 {
 	pthread_mutex_lock(&S.lock);
 	if (atomic_load(&S.shutdown)) {
@@ -547,7 +547,7 @@ void weft__stopm(struct weft_m *m)
 }
 
 /* Give away @p (taken from a syscall): to an M if it has work, else idle. */
-void weft__handoffp(struct weft_p *p)
+void weft__handoffp(struct weft__p *p)
 {
 	p->m = NULL;
 	if (weft__p_has_work(p) || gq_nonempty()) {
@@ -585,7 +585,7 @@ void weft__handoffp(struct weft_p *p)
 
 static void task_entry(void *xfer);
 
-static void recycle(struct weft_p *p, struct weft_task *t)
+static void recycle(struct weft__p *p, struct weft__task *t)
 {
 	weft__ctx_release(&t->ctx);
 	if (t->stack) {
@@ -601,7 +601,7 @@ static void recycle(struct weft_p *p, struct weft_task *t)
 }
 
 /* Work the previous context left for us (see the essay). */
-static inline void after_switch(struct weft_m *m)
+static inline void after_switch(struct weft__m *m)
 {
 	int a = m->after;
 
@@ -631,7 +631,7 @@ static inline void after_switch(struct weft_m *m)
 	}
 }
 
-static void give_stack(struct weft_p *p, struct weft_task *t)
+static void give_stack(struct weft__p *p, struct weft__task *t)
 {
 	struct weft__stack s;
 
@@ -647,8 +647,8 @@ static void give_stack(struct weft_p *p, struct weft_task *t)
 }
 
 /* Run @t, saving the current context in @from. Returns on resumption of @from. */
-static inline struct weft_m *run_task(struct weft_m *m, struct weft__ctx *from,
-				      struct weft_task *t, bool dying)
+static inline struct weft__m *run_task(struct weft__m *m, struct weft__ctx *from,
+				      struct weft__task *t, bool dying)
 {
 	if (!t->stack)
 		give_stack(m->p, t);
@@ -661,7 +661,7 @@ static inline struct weft_m *run_task(struct weft_m *m, struct weft__ctx *from,
 	return m;
 }
 
-static struct weft_m *to_g0(struct weft_m *m, struct weft__ctx *from, bool dying)
+static struct weft__m *to_g0(struct weft__m *m, struct weft__ctx *from, bool dying)
 {
 	m->curg = NULL;
 	if (m->p)
@@ -672,9 +672,9 @@ static struct weft_m *to_g0(struct weft_m *m, struct weft__ctx *from, bool dying
 }
 
 /* The running task @cur stops: run the next local task or go to g0. */
-static struct weft_m *schedule_away(struct weft_m *m, struct weft_task *cur, bool dying)
+static struct weft__m *schedule_away(struct weft__m *m, struct weft__task *cur, bool dying)
 {
-	struct weft_task *next;
+	struct weft__task *next;
 
 	if (__builtin_expect(!stw_or_exit_pending(), 1) && (next = pick_local(m->p)))
 		return run_task(m, &cur->ctx, next, dying);
@@ -682,9 +682,9 @@ static struct weft_m *schedule_away(struct weft_m *m, struct weft_task *cur, boo
 }
 
 /* From a task: switch to g0 leaving @after for it. Returns when resumed. */
-void weft__mcall(struct weft_m *m, int after, void (*fn)(void *), void *arg)
+void weft__mcall(struct weft__m *m, int after, void (*fn)(void *), void *arg)
 {
-	struct weft_task *t = m->curg;
+	struct weft__task *t = m->curg;
 
 	m->after = after;
 	m->after_task = t;
@@ -695,7 +695,7 @@ void weft__mcall(struct weft_m *m, int after, void (*fn)(void *), void *arg)
 
 /* ---- the scheduler loop (g0) -------------------------------------------- */
 
-static void resetspinning(struct weft_m *m)
+static void resetspinning(struct weft__m *m)
 {
 	m->spinning = false;
 	if (atomic_fetch_sub(&S.nmspinning, 1) == 1)
@@ -703,10 +703,10 @@ static void resetspinning(struct weft_m *m)
 }
 
 /* Find a task for m->p, stealing, spinning and parking as needed. NULL: exit. */
-static struct weft_task *findrunnable(struct weft_m *m)
+static struct weft__task *findrunnable(struct weft__m *m)
 {
-	struct weft_task *t;
-	struct weft_p *p;
+	struct weft__task *t;
+	struct weft__p *p;
 	bool was_spinning;
 
 top:
@@ -776,9 +776,9 @@ top:
 	goto top;
 }
 
-static void schedule_loop(struct weft_m *m)
+static void schedule_loop(struct weft__m *m)
 {
-	struct weft_task *t;
+	struct weft__task *t;
 
 	while ((t = findrunnable(m))) {
 		if (m->spinning)
@@ -787,7 +787,7 @@ static void schedule_loop(struct weft_m *m)
 	}
 }
 
-static void mexit(struct weft_m *m)
+static void mexit(struct weft__m *m)
 {
 	weft__rcu_unregister();
 	weft__altstack_fini(m);
@@ -807,7 +807,7 @@ static void mexit(struct weft_m *m)
 
 static void *mstart(void *arg)
 {
-	struct weft_m *m = arg;
+	struct weft__m *m = arg;
 
 	setm(m);
 	weft__rcu_register(&m->rcu);
@@ -834,9 +834,9 @@ static void *mstart(void *arg)
  * a stack of its own is switched to; no next task means g0.
  * Returns the task to run in place, or does not return.
  */
-static struct weft_task *task_exit(struct weft_m *m, struct weft_task *t)
+static struct weft__task *task_exit(struct weft__m *m, struct weft__task *t)
 {
-	struct weft_task *next = NULL;
+	struct weft__task *next = NULL;
 
 	if (__builtin_expect(t == atomic_load_explicit(&S.main_task, relaxed), 0)) {
 		atomic_store_explicit(&S.main_task, NULL, relaxed);
@@ -876,8 +876,8 @@ static struct weft_task *task_exit(struct weft_m *m, struct weft_task *t)
 
 static void task_entry(void *xfer)
 {
-	struct weft_m *m = xfer;
-	struct weft_task *t;
+	struct weft__m *m = xfer;
+	struct weft__task *t;
 
 	weft__ctx_started();
 	after_switch(m);
@@ -892,8 +892,8 @@ static void task_entry(void *xfer)
 
 void weft__park(int reason, const void *obj, void (*unlockf)(void *), void *arg)
 {
-	struct weft_m *m = weft__getm();
-	struct weft_task *t = m ? m->curg : NULL;
+	struct weft__m *m = weft__getm();
+	struct weft__task *t = m ? m->curg : NULL;
 
 	if (!t)
 		weft__fatal("a blocking call (%s) was made outside a task",
@@ -913,9 +913,9 @@ void weft__park(int reason, const void *obj, void (*unlockf)(void *), void *arg)
  * Make @t runnable in runnext of @p, which the caller owns; the previous
  * runnext goes to the deque (timers fire this way).
  */
-void weft__ready_on(struct weft_p *p, struct weft_task *t)
+void weft__ready_on(struct weft__p *p, struct weft__task *t)
 {
-	struct weft_task *old;
+	struct weft__task *old;
 
 	t->wait_reason = WEFT__W_NONE;
 	t->wait_obj = NULL;
@@ -928,10 +928,10 @@ void weft__ready_on(struct weft_p *p, struct weft_task *t)
 		wake_if_idle();
 }
 
-void weft__ready(struct weft_task *t)
+void weft__ready(struct weft__task *t)
 {
-	struct weft_m *m = weft__getm();
-	struct weft_task *old;
+	struct weft__m *m = weft__getm();
+	struct weft__task *old;
 
 	t->wait_reason = WEFT__W_NONE;
 	t->wait_obj = NULL;
@@ -977,9 +977,9 @@ void weft__extern_enter(void)
 }
 
 /* The running task goes to the global queue and its P runs local work. */
-static struct weft_m *step_aside(struct weft_m *m)
+static struct weft__m *step_aside(struct weft__m *m)
 {
-	struct weft_task *cur = m->curg;
+	struct weft__task *cur = m->curg;
 
 	atomic_store_explicit(&cur->status, WEFT__T_RUNNABLE, relaxed);
 	WEFT__TRACE_SWITCH(m->p, TASK_YIELD, 1, cur->id, 0, 0, 0);
@@ -992,9 +992,9 @@ static struct weft_m *step_aside(struct weft_m *m)
 
 WEFT_API int weft_go(weft_fn fn, void *arg)
 {
-	struct weft_m *m = weft__getm();
-	struct weft_task *t;
-	struct weft_p *p;
+	struct weft__m *m = weft__getm();
+	struct weft__task *t;
+	struct weft__p *p;
 
 	if (!fn)
 		return -EINVAL;
@@ -1044,9 +1044,9 @@ WEFT_API int weft_go(weft_fn fn, void *arg)
 
 WEFT_API void weft_yield(void)
 {
-	struct weft_m *m = weft__getm();
-	struct weft_task *cur, *next = NULL;
-	struct weft_p *p;
+	struct weft__m *m = weft__getm();
+	struct weft__task *cur, *next = NULL;
+	struct weft__p *p;
 	uint32_t tick;
 
 	if (!m || !(cur = m->curg)) {
@@ -1085,7 +1085,7 @@ WEFT_API void weft_yield(void)
 
 WEFT_API uint64_t weft_self(void)
 {
-	struct weft_m *m = weft__getm();
+	struct weft__m *m = weft__getm();
 
 	return m && m->curg ? m->curg->id : 0;
 }
@@ -1128,8 +1128,8 @@ int weft__sched_init(int nprocs, size_t stack_size)
 
 int weft__sched_start_main(weft_fn fn, void *arg)
 {
-	struct weft_task *t = weft__task_alloc(NULL);
-	struct weft_p *p;
+	struct weft__task *t = weft__task_alloc(NULL);
+	struct weft__p *p;
 
 	if (!t)
 		return -ENOMEM;
@@ -1141,7 +1141,7 @@ int weft__sched_start_main(weft_fn fn, void *arg)
 	atomic_store_explicit(&S.main_task, t, relaxed);
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
 	cds_wfcq_node_init(&t->gnode);
-	WEFT_TSAN_RELEASE(t);
+	WEFT__TSAN_RELEASE(t);
 	atomic_fetch_add(&S.gq_len, 1);
 	cds_wfcq_enqueue(&S.gq_head, &S.gq_tail, &t->gnode);
 	pthread_mutex_lock(&S.lock);

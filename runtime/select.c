@@ -84,7 +84,7 @@ static void arm_and_unlock(void *arg)
 }
 
 /* The timeout: wins the select unless a channel did. */
-static void timeout_fire(struct weft__timer *t, struct weft_p *runp)
+static void timeout_fire(struct weft__timer *t, struct weft__p *runp)
 {
 	struct weft__select *sel = t->arg;
 	int zero = 0;

@@ -43,12 +43,12 @@
 
 #define S weft__sched
 
-static struct weft_task *stw_task; /* the task holding the world stopped */
+static struct weft__task *stw_task; /* the task holding the world stopped */
 
 /* g0 of @m, holding m->p, bit 0 set: stop this P and park the M. */
-void weft__stw_participate(struct weft_m *m)
+void weft__stw_participate(struct weft__m *m)
 {
-	struct weft_p *p = m->p;
+	struct weft__p *p = m->p;
 
 	pthread_mutex_lock(&S.lock);
 	if (!(atomic_load(&weft__safepoint_pending) & 1) || atomic_load(&S.shutdown)) {
@@ -80,8 +80,8 @@ WEFT_API void weft_safepoint(void)
 
 void weft__safepoint_slow(void)
 {
-	struct weft_m *m = weft__getm();
-	struct weft_task *t;
+	struct weft__m *m = weft__getm();
+	struct weft__task *t;
 	int pending = atomic_load(&weft__safepoint_pending);
 
 	if (!m || !(t = m->curg))
@@ -108,8 +108,8 @@ void weft__safepoint_slow(void)
 
 WEFT_API void weft_stop_the_world(const char *reason)
 {
-	struct weft_m *m = weft__getm();
-	struct weft_p *p, *mine;
+	struct weft__m *m = weft__getm();
+	struct weft__p *p, *mine;
 	int64_t t0;
 	int n;
 
@@ -165,8 +165,8 @@ WEFT_API void weft_stop_the_world(const char *reason)
 
 WEFT_API void weft_start_the_world(void)
 {
-	struct weft_m *m = weft__getm();
-	struct weft_p *start[WEFT_MAX_PROCS];
+	struct weft__m *m = weft__getm();
+	struct weft__p *start[WEFT_MAX_PROCS];
 	int nstart = 0, n;
 
 	if (!m || !m->curg)
@@ -180,7 +180,7 @@ WEFT_API void weft_start_the_world(void)
 	atomic_fetch_and(&weft__safepoint_pending, ~1);
 	n = atomic_load(&S.nprocs);
 	for (int i = 0; i < n; i++) {
-		struct weft_p *p = S.allp[i];
+		struct weft__p *p = S.allp[i];
 		if (p == m->p || atomic_load(&p->status) != WEFT__P_STOPPED)
 			continue;
 		if (weft__p_has_work(p)) {

@@ -28,7 +28,7 @@
 #define S weft__sched
 
 /* The world is stopping or the runtime ending while we entered. */
-static void enter_while_pending(struct weft_p *p)
+static void enter_while_pending(struct weft__p *p)
 {
 	int s = WEFT__P_SYSCALL;
 
@@ -47,9 +47,9 @@ static void enter_while_pending(struct weft_p *p)
 
 WEFT_API void weft_syscall_enter(void)
 {
-	struct weft_m *m = weft__getm();
-	struct weft_task *t;
-	struct weft_p *p;
+	struct weft__m *m = weft__getm();
+	struct weft__task *t;
+	struct weft__p *p;
 
 	if (!m || !(t = m->curg))
 		return;
@@ -82,9 +82,9 @@ WEFT_API void weft_syscall_enter(void)
 }
 
 /* The task lost its P while in the kernel. */
-static void exit_slow(struct weft_m *m, struct weft_task *t)
+static void exit_slow(struct weft__m *m, struct weft__task *t)
 {
-	struct weft_p *p = NULL;
+	struct weft__p *p = NULL;
 
 	m->p = NULL;
 	pthread_mutex_lock(&S.lock);
@@ -103,7 +103,7 @@ static void exit_slow(struct weft_m *m, struct weft_task *t)
 	weft__mcall(m, WEFT__A_INJECT, NULL, NULL);
 }
 
-__attribute__((noreturn)) static void exit_abandoned(struct weft_m *m)
+__attribute__((noreturn)) static void exit_abandoned(struct weft__m *m)
 {
 	m->curg = NULL;
 	m->after = WEFT__A_ABANDON;
@@ -113,9 +113,9 @@ __attribute__((noreturn)) static void exit_abandoned(struct weft_m *m)
 
 WEFT_API void weft_syscall_exit(void)
 {
-	struct weft_m *m = weft__getm();
-	struct weft_task *t;
-	struct weft_p *p;
+	struct weft__m *m = weft__getm();
+	struct weft__task *t;
+	struct weft__p *p;
 	int s = WEFT__M_SYS_IN;
 
 	if (!m || !(t = m->curg))

@@ -46,7 +46,7 @@ static int retake(int64_t now, bool *insys)
 
 	*insys = false;
 	for (int i = 0; i < n; i++) {
-		struct weft_p *p = S.allp[i];
+		struct weft__p *p = S.allp[i];
 		int s = atomic_load(&p->status);
 
 		if (s == WEFT__P_SYSCALL) {

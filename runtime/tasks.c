@@ -32,7 +32,7 @@
 
 #define S weft__sched
 #define SLAB_MIN 256
-#define SLAB_MAX ((2u << 20) / sizeof(struct weft_task)) /* one 2 MiB huge page */
+#define SLAB_MAX ((2u << 20) / sizeof(struct weft__task)) /* one 2 MiB huge page */
 #define ID_BATCH 64
 
 struct weft__slab {
@@ -46,13 +46,13 @@ static size_t next_slab_n = SLAB_MIN;
 static struct weft__slab *slab_new(void)
 {
 	size_t n = next_slab_n;
-	size_t bytes = n * sizeof(struct weft_task);
+	size_t bytes = n * sizeof(struct weft__task);
 	struct weft__slab *s;
 	void *p;
 
 	/* The header lives outside the big mapping so that the mapping stays
 	 * exactly 2 MiB and huge-page aligned. */
-	s = malloc(sizeof(*s) + sizeof(struct weft_task *));
+	s = malloc(sizeof(*s) + sizeof(struct weft__task *));
 	if (!s)
 		return NULL;
 	p = mmap(NULL, bytes + (2u << 20), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
@@ -75,21 +75,21 @@ static struct weft__slab *slab_new(void)
 #endif
 	s->n = n;
 	s->bytes = bytes;
-	*(struct weft_task **)(s + 1) = (struct weft_task *)a;
+	*(struct weft__task **)(s + 1) = (struct weft__task *)a;
 	if (next_slab_n < SLAB_MAX)
 		next_slab_n *= 2;
 	return s;
 }
 
-static inline struct weft_task *slab_tasks(struct weft__slab *s)
+static inline struct weft__task *slab_tasks(struct weft__slab *s)
 {
-	return *(struct weft_task **)(s + 1);
+	return *(struct weft__task **)(s + 1);
 }
 
 /* tlock held: a descriptor from the global list or a new slab. */
-static struct weft_task *global_take(void)
+static struct weft__task *global_take(void)
 {
-	struct weft_task *t = S.tfree;
+	struct weft__task *t = S.tfree;
 	struct weft__slab *s;
 
 	if (t) {
@@ -111,7 +111,7 @@ static struct weft_task *global_take(void)
 	return &t[0];
 }
 
-static void reset(struct weft_task *t)
+static void reset(struct weft__task *t)
 {
 	/* Keep ctx's sanitizer fiber (released in recycle) and nothing else. */
 	t->stack = NULL;
@@ -125,9 +125,9 @@ static void reset(struct weft_task *t)
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, memory_order_relaxed);
 }
 
-struct weft_task *weft__task_alloc(struct weft_p *p)
+struct weft__task *weft__task_alloc(struct weft__p *p)
 {
-	struct weft_task *t;
+	struct weft__task *t;
 
 	if (p && (t = p->tfree)) {
 		p->tfree = t->link;
@@ -161,7 +161,7 @@ struct weft_task *weft__task_alloc(struct weft_p *p)
 	return t;
 }
 
-void weft__task_free(struct weft_p *p, struct weft_task *t)
+void weft__task_free(struct weft__p *p, struct weft__task *t)
 {
 	atomic_store_explicit(&t->status, WEFT__T_FREE, memory_order_relaxed);
 	t->fn = NULL;
@@ -172,7 +172,7 @@ void weft__task_free(struct weft_p *p, struct weft_task *t)
 		if (++p->ntfree <= WEFT__TFREE_MAX)
 			return;
 		/* Spill half to the global list. */
-		struct weft_task *head = NULL, *tail = NULL;
+		struct weft__task *head = NULL, *tail = NULL;
 		int n = 0;
 		while (p->ntfree > WEFT__TFREE_MAX / 2) {
 			t = p->tfree;
@@ -198,7 +198,7 @@ void weft__task_free(struct weft_p *p, struct weft_task *t)
 	pthread_mutex_unlock(&S.tlock);
 }
 
-uint64_t weft__task_newid(struct weft_p *p)
+uint64_t weft__task_newid(struct weft__p *p)
 {
 	if (!p)
 		return atomic_fetch_add_explicit(&S.next_id, 1, memory_order_relaxed);
@@ -214,11 +214,11 @@ uint64_t weft__task_newid(struct weft_p *p)
  * set does not change under it (deadlock: every M idle; shutdown: every M
  * gone; the tracer: the world stopped).
  */
-void weft__tasks_foreach(void (*fn)(struct weft_task *, void *), void *arg)
+void weft__tasks_foreach(void (*fn)(struct weft__task *, void *), void *arg)
 {
 	pthread_mutex_lock(&S.tlock);
 	for (struct weft__slab *s = S.slabs; s; s = s->next) {
-		struct weft_task *t = slab_tasks(s);
+		struct weft__task *t = slab_tasks(s);
 		for (size_t i = 0; i < s->n; i++)
 			if (atomic_load_explicit(&t[i].status, memory_order_relaxed) !=
 			    WEFT__T_FREE)
@@ -233,7 +233,7 @@ void weft__tasks_destroy(void)
 	struct weft__slab *s, *n;
 
 	for (s = S.slabs; s; s = n) {
-		struct weft_task *t = slab_tasks(s);
+		struct weft__task *t = slab_tasks(s);
 		n = s->next;
 		for (size_t i = 0; i < s->n; i++)
 			weft__ctx_release(&t[i].ctx);

@@ -82,13 +82,13 @@ static inline bool before(const struct weft__timer *a, const struct weft__timer 
 	return a->when < b->when || (a->when == b->when && a->seq < b->seq);
 }
 
-static inline void place(struct weft_p *p, int i, struct weft__timer *t)
+static inline void place(struct weft__p *p, int i, struct weft__timer *t)
 {
 	p->timers[i] = t;
 	t->idx = i;
 }
 
-static void sift_up(struct weft_p *p, int i)
+static void sift_up(struct weft__p *p, int i)
 {
 	struct weft__timer *t = p->timers[i];
 
@@ -102,7 +102,7 @@ static void sift_up(struct weft_p *p, int i)
 	place(p, i, t);
 }
 
-static void sift_down(struct weft_p *p, int i)
+static void sift_down(struct weft__p *p, int i)
 {
 	struct weft__timer *t = p->timers[i];
 	int n = p->ntimers;
@@ -122,13 +122,13 @@ static void sift_down(struct weft_p *p, int i)
 	place(p, i, t);
 }
 
-static void update_timer0(struct weft_p *p)
+static void update_timer0(struct weft__p *p)
 {
 	atomic_store(&p->timer0, p->ntimers ? p->timers[0]->when : 0);
 }
 
 /* tlock held: take the timer at @i out of @p's heap. */
-static void heap_remove(struct weft_p *p, int i)
+static void heap_remove(struct weft__p *p, int i)
 {
 	struct weft__timer *t = p->timers[i];
 	int last = --p->ntimers;
@@ -148,7 +148,7 @@ static void heap_remove(struct weft_p *p, int i)
 }
 
 /* tlock held. */
-static void heap_push(struct weft_p *p, struct weft__timer *t)
+static void heap_push(struct weft__p *p, struct weft__timer *t)
 {
 	if (p->ntimers == p->tcap) {
 		int cap = p->tcap ? 2 * p->tcap : 64;
@@ -178,7 +178,7 @@ void weft__timers_kick(void)
  * Arm @t (when, fn, arg set) on @p's heap. The caller runs on @p, or the
  * world is stopped.
  */
-void weft__timer_add(struct weft_p *p, struct weft__timer *t)
+void weft__timer_add(struct weft__p *p, struct weft__timer *t)
 {
 	int64_t when = t->when, until;
 	bool first;
@@ -203,7 +203,7 @@ void weft__timer_add(struct weft_p *p, struct weft__timer *t)
  */
 bool weft__timer_del(struct weft__timer *t)
 {
-	struct weft_p *p;
+	struct weft__p *p;
 
 	while ((p = atomic_load_explicit(&t->p, memory_order_acquire))) {
 		weft__spin_lock(&p->tlock);
@@ -230,7 +230,7 @@ bool weft__timer_del(struct weft__timer *t)
  * bottom of the deque, which the owner pops LIFO - so they run in deadline
  * order.
  */
-int weft__timers_run(struct weft_p *heap, struct weft_p *runp, int64_t now, bool trylock, int max)
+int weft__timers_run(struct weft__p *heap, struct weft__p *runp, int64_t now, bool trylock, int max)
 {
 	struct weft__timer *due[WEFT__TIMER_BATCH];
 	int n = 0;
@@ -273,14 +273,14 @@ static int64_t timers_next(void)
 }
 
 /* Owner of @runp, out of local work: run every P's expired timers. */
-bool weft__timers_steal(struct weft_p *runp)
+bool weft__timers_steal(struct weft__p *runp)
 {
 	int n = atomic_load_explicit(&S.nprocs, memory_order_acquire);
 	int64_t now = 0;
 	int fired = 0;
 
 	for (int i = 0; i < n; i++) {
-		struct weft_p *p = S.allp[i];
+		struct weft__p *p = S.allp[i];
 		int64_t w = atomic_load_explicit(&p->timer0, memory_order_relaxed);
 
 		if (!w)
@@ -300,9 +300,9 @@ bool weft__timers_steal(struct weft_p *runp)
  * goes round the scheduler loop, which runs the timers. Returns false when
  * the caller should park as usual.
  */
-bool weft__timers_sleep(struct weft_m *m)
+bool weft__timers_sleep(struct weft__m *m)
 {
-	struct weft_p *p;
+	struct weft__p *p;
 
 	for (;;) {
 		int64_t next = timers_next(), now;
@@ -366,7 +366,7 @@ bool weft__timers_sleep(struct weft_m *m)
 }
 
 /* World stopped: @from is being removed; its timers move to @to. */
-void weft__timers_move(struct weft_p *from, struct weft_p *to)
+void weft__timers_move(struct weft__p *from, struct weft__p *to)
 {
 	weft__spin_lock(&from->tlock);
 	weft__spin_lock(&to->tlock);
@@ -383,7 +383,7 @@ void weft__timers_move(struct weft_p *from, struct weft_p *to)
 }
 
 /* Teardown: the heap's array (timers themselves belong to their owners). */
-void weft__timers_free(struct weft_p *p)
+void weft__timers_free(struct weft__p *p)
 {
 	free(p->timers);
 	p->timers = NULL;
@@ -398,7 +398,7 @@ WEFT_API int64_t weft_now(void)
 	return weft__nanotime();
 }
 
-static void sleep_fire(struct weft__timer *t, struct weft_p *runp)
+static void sleep_fire(struct weft__timer *t, struct weft__p *runp)
 {
 	weft__ready_on(runp, t->arg);
 }
@@ -406,14 +406,14 @@ static void sleep_fire(struct weft__timer *t, struct weft_p *runp)
 /* After the sleeping task is off its stack (weft__park's unlockf). */
 static void sleep_arm(void *arg)
 {
-	struct weft_m *m = weft__getm();
+	struct weft__m *m = weft__getm();
 
 	weft__timer_add(m->p, arg);
 }
 
 WEFT_API void weft_sleep(int64_t ns)
 {
-	struct weft_m *m = weft__getm();
+	struct weft__m *m = weft__getm();
 	int64_t now = weft__nanotime();
 	int64_t when = ns > INT64_MAX - now ? INT64_MAX : now + ns;
 	struct weft__timer t;

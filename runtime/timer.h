@@ -48,15 +48,15 @@
 struct weft__timer {
 	int64_t when;                          /* deadline, weft__nanotime() clock */
 	uint64_t seq;
-	void (*fn)(struct weft__timer *t, struct weft_p *runp);
+	void (*fn)(struct weft__timer *t, struct weft__p *runp);
 	void *arg;
-	_Atomic(struct weft_p *) p;            /* heap holding it, NULL when not queued */
+	_Atomic(struct weft__p *) p;            /* heap holding it, NULL when not queued */
 	int32_t idx;                           /* position in that heap */
 	_Atomic int firing;                    /* 1 while fn runs */
 };
 
 /* Arm @t (when, fn, arg set) on @p's heap. */
-void weft__timer_add(struct weft_p *p, struct weft__timer *t);
+void weft__timer_add(struct weft__p *p, struct weft__timer *t);
 /* Disarm @t. True if it was still queued (its fn will not run); false if
  * it fired or was never armed - then its fn has returned by now. */
 bool weft__timer_del(struct weft__timer *t);
@@ -64,25 +64,25 @@ bool weft__timer_del(struct weft__timer *t);
 #define WEFT__TIMER_BATCH 64
 /* Run @heap's timers due at @now (at most @max <= WEFT__TIMER_BATCH),
  * readying tasks on @runp; @trylock: give up if @heap is busy. How many fired. */
-int weft__timers_run(struct weft_p *heap, struct weft_p *runp, int64_t now, bool trylock,
+int weft__timers_run(struct weft__p *heap, struct weft__p *runp, int64_t now, bool trylock,
 		     int max);
 /* Run every P's expired timers; true if any fired. */
-bool weft__timers_steal(struct weft_p *runp);
+bool weft__timers_steal(struct weft__p *runp);
 /* Sleep until the earliest deadline if nobody else does, then take an idle
  * P (true: go round the scheduler loop); false: park as usual. */
-bool weft__timers_sleep(struct weft_m *m);
+bool weft__timers_sleep(struct weft__m *m);
 /* Make the sleeping M recompute its deadline (or leave, at shutdown). */
 void weft__timers_kick(void);
 /* @from is being retired: its timers move to @to. */
-void weft__timers_move(struct weft_p *from, struct weft_p *to);
+void weft__timers_move(struct weft__p *from, struct weft__p *to);
 /* Free @p's heap array (the timers belong to their owners). */
-void weft__timers_free(struct weft_p *p);
+void weft__timers_free(struct weft__p *p);
 
 /*
  * Owner of @p: fire @p's earliest due timer, if runnext is free or @force
  * (one load when no timer is armed). See timer.c.
  */
-static inline void weft__timers_check(struct weft_p *p, bool force)
+static inline void weft__timers_check(struct weft__p *p, bool force)
 {
 	int64_t w = atomic_load_explicit(&p->timer0, memory_order_relaxed);
 

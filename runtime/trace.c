@@ -299,7 +299,7 @@ static void buf_put(struct weft__tbuf *b)
 
 static void enqueue(struct weft__tbuf *b)
 {
-	WEFT_TSAN_RELEASE(b);
+	WEFT__TSAN_RELEASE(b);
 	cds_wfcq_enqueue(&sess.q_head, &sess.q_tail, &b->node);
 	atomic_store(&sess.q_note, 1);
 	weft__futex_wake(&sess.q_note, 1);
@@ -382,7 +382,7 @@ static void rotate(struct weft__tbuf **slot, uint32_t *seq)
 	}
 }
 
-void weft__trace_ev(struct weft_p *p, int type, int nargs, uint64_t a0, uint64_t a1,
+void weft__trace_ev(struct weft__p *p, int type, int nargs, uint64_t a0, uint64_t a1,
 		    uint64_t a2, uint64_t a3, uint64_t a4)
 {
 	uint64_t a[5] = { a0, a1, a2, a3, a4 };
@@ -408,7 +408,7 @@ void weft__trace_ev(struct weft_p *p, int type, int nargs, uint64_t a0, uint64_t
 }
 
 /* An event with strings, on the P the caller owns or the global buffer. */
-static void trace_ev_str(struct weft_p *p, int type, int nargs, const uint64_t *a, int nstr,
+static void trace_ev_str(struct weft__p *p, int type, int nargs, const uint64_t *a, int nstr,
 			 const char *const *str, const size_t *len)
 {
 	if (p && p->tbuf) {
@@ -694,7 +694,7 @@ static void *flusher_main(void *arg)
 		node = __cds_wfcq_dequeue_blocking(&sess.q_head, &sess.q_tail);
 		if (node) {
 			struct weft__tbuf *b = caa_container_of(node, struct weft__tbuf, node);
-			WEFT_TSAN_ACQUIRE(b);
+			WEFT__TSAN_ACQUIRE(b);
 			flush_one(b);
 			buf_put(b);
 			continue;
@@ -759,7 +759,7 @@ static size_t max_mem(void)
 	return v > 0 && v <= (1LL << 40) ? (size_t)v : DEFAULT_MAX_MEM;
 }
 
-static int snapshot_state(struct weft_task *t)
+static int snapshot_state(struct weft__task *t)
 {
 	switch (atomic_load_explicit(&t->status, memory_order_relaxed)) {
 	case WEFT__T_RUNNABLE:
@@ -775,11 +775,11 @@ static int snapshot_state(struct weft_task *t)
 	}
 }
 
-static void snap_task(struct weft_task *t, void *arg)
+static void snap_task(struct weft__task *t, void *arg)
 {
 	int st = snapshot_state(t);
 
-	struct weft_m *m = arg;
+	struct weft__m *m = arg;
 
 	if (!st)
 		return;
@@ -799,7 +799,7 @@ static void snap_task(struct weft_task *t, void *arg)
 static int install(void)
 {
 	int n = atomic_load(&S.nprocs);
-	struct weft_m *m = weft__getm();
+	struct weft__m *m = weft__getm();
 	struct weft__tbuf *b;
 	int64_t stalled;
 
@@ -807,7 +807,7 @@ static int install(void)
 		if (S.allp[i]) /* a new session names every key again */
 			memset(S.allp[i]->tkeys, 0, sizeof(S.allp[i]->tkeys));
 	for (int i = 0; i < n; i++) {
-		struct weft_p *p = S.allp[i];
+		struct weft__p *p = S.allp[i];
 		p->tbuf = buf_get(&stalled);
 		buf_reset(p->tbuf, WEFT_TF_CHUNK_EVENTS, WEFT_TF_STREAM_P, (uint32_t)i);
 	}
@@ -818,7 +818,7 @@ static int install(void)
 	glob.seq = 0;
 	pthread_mutex_unlock(&glob.lock);
 	for (int i = 0; i < n; i++) {
-		struct weft_p *p = S.allp[i];
+		struct weft__p *p = S.allp[i];
 		if (atomic_load(&p->status) == WEFT__P_RUNNING && p->m)
 			weft__trace_ev(p, WEFT_TF_EV_PROC_START, 2, (uint64_t)i,
 				       (uint64_t)p->m->id, 0, 0, 0);
@@ -848,7 +848,7 @@ static void uninstall(void)
 	 * none will be: allp and pcount change only with the world stopped,
 	 * which cannot happen while our P runs this. */
 	for (int i = 0; i < S.pcount; i++) {
-		struct weft_p *p = S.allp[i];
+		struct weft__p *p = S.allp[i];
 		if (p && p->tbuf) {
 			p->tbuf->seq = sess.pseq[i]++;
 			if (p->tbuf->nev)
@@ -871,7 +871,7 @@ static void uninstall(void)
 
 WEFT_API int weft_trace_start(const char *path)
 {
-	struct weft_m *m = weft__getm();
+	struct weft__m *m = weft__getm();
 	bool in_task = m && m->curg;
 	int err;
 
@@ -941,7 +941,7 @@ fail:
 
 WEFT_API int weft_trace_stop(void)
 {
-	struct weft_m *m = weft__getm();
+	struct weft__m *m = weft__getm();
 	bool in_task = m && m->curg;
 	int64_t mono1;
 	uint64_t tick1, freq;
@@ -1013,7 +1013,7 @@ void weft__trace_add_procs(int n)
 	int64_t stalled;
 
 	for (int i = 0; i < n; i++) {
-		struct weft_p *p = S.allp[i];
+		struct weft__p *p = S.allp[i];
 		if (p->tbuf)
 			continue;
 		p->tbuf = buf_get(&stalled);
@@ -1023,9 +1023,9 @@ void weft__trace_add_procs(int n)
 
 /* ---- user annotations ---------------------------------------------------------- */
 
-static struct weft_task *cur_task(struct weft_m **mp)
+static struct weft__task *cur_task(struct weft__m **mp)
 {
-	struct weft_m *m = weft__getm();
+	struct weft__m *m = weft__getm();
 
 	*mp = m;
 	return m ? m->curg : NULL;
@@ -1043,8 +1043,8 @@ static size_t cut(const char *s)
  */
 WEFT_API uint64_t weft_trace_task_begin(const char *type)
 {
-	struct weft_m *m;
-	struct weft_task *t = cur_task(&m);
+	struct weft__m *m;
+	struct weft__task *t = cur_task(&m);
 	uint32_t id = atomic_fetch_add_explicit(&utask_next, 1, memory_order_relaxed) + 1;
 	uint32_t parent = t ? t->utask : 0;
 
@@ -1063,8 +1063,8 @@ WEFT_API uint64_t weft_trace_task_begin(const char *type)
 
 WEFT_API void weft_trace_task_end(uint64_t utask)
 {
-	struct weft_m *m;
-	struct weft_task *t = cur_task(&m);
+	struct weft__m *m;
+	struct weft__task *t = cur_task(&m);
 	uint32_t id = (uint32_t)utask, parent = (uint32_t)(utask >> 32);
 
 	if (!id)
@@ -1076,8 +1076,8 @@ WEFT_API void weft_trace_task_end(uint64_t utask)
 
 WEFT_API void weft_trace_region_begin(const char *type)
 {
-	struct weft_m *m;
-	struct weft_task *t = cur_task(&m);
+	struct weft__m *m;
+	struct weft__task *t = cur_task(&m);
 
 	if (!t)
 		return; /* regions belong to tasks */
@@ -1092,8 +1092,8 @@ WEFT_API void weft_trace_region_begin(const char *type)
 
 WEFT_API void weft_trace_region_end(void)
 {
-	struct weft_m *m;
-	struct weft_task *t = cur_task(&m);
+	struct weft__m *m;
+	struct weft__task *t = cur_task(&m);
 
 	if (!t)
 		return;
@@ -1106,8 +1106,8 @@ WEFT_API void weft_trace_region_end(void)
 
 WEFT_API void weft_trace_log(const char *category, const char *fmt, ...)
 {
-	struct weft_m *m;
-	struct weft_task *t;
+	struct weft__m *m;
+	struct weft__task *t;
 	char msg[WEFT_TRACE_MAX_STR + 1];
 	va_list ap;
 	int n;

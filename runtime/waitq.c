@@ -10,7 +10,7 @@
 /* Wake @w after its result is set. No lock held (see waitq.h). */
 void weft__waiter_wake(struct weft__waiter *w)
 {
-	struct weft_task *t = w->task;
+	struct weft__task *t = w->task;
 
 	if (t) {
 		weft__ready(t);

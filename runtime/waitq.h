@@ -64,14 +64,14 @@
 struct weft__select {
 	_Atomic int done;       /* 0 until one case fires; the waker that sets it serves */
 	int fired;              /* index of the case that fired; -1: the timeout */
-	struct weft_task *task; /* who selects (NULL: a plain thread) */
+	struct weft__task *task; /* who selects (NULL: a plain thread) */
 	_Atomic int32_t futex;  /* a plain thread in select sleeps here */
 };
 
 /* One blocked party: on the stack of whoever waits. */
 struct weft__waiter {
 	struct weft__waiter *next, *prev; /* in a wait queue (its lock) */
-	struct weft_task *task;           /* NULL: a plain thread, woken by futex */
+	struct weft__task *task;           /* NULL: a plain thread, woken by futex */
 	void *elem;                       /* channels: the sender's value / receiver's slot */
 	int result;                       /* set by the waker (channels: 0 or -EPIPE;
 					   * mutex: 1 handed off) */
@@ -135,7 +135,7 @@ static inline void weft__waitq_remove(struct weft__waitq *q, struct weft__waiter
  */
 static inline void weft__waiter_init(struct weft__waiter *w)
 {
-	struct weft_m *m = weft__getm();
+	struct weft__m *m = weft__getm();
 
 	w->sel = NULL;
 	w->task = m ? m->curg : NULL;

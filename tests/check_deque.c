@@ -18,7 +18,7 @@
 #include "deque.h"
 
 /* Items are small integers disguised as task pointers (0 and 1 are taken). */
-#define ITEM(i) ((struct weft_task *)(uintptr_t)((i) + 2))
+#define ITEM(i) ((struct weft__task *)(uintptr_t)((i) + 2))
 #define INDEX(t) ((long)((uintptr_t)(t)-2))
 
 START_TEST(test_lifo_fifo)
@@ -55,7 +55,7 @@ struct race {
 	_Atomic int bad; /* an item that was never pushed came out */
 };
 
-static void take(struct race *r, struct weft_task *t)
+static void take(struct race *r, struct weft__task *t)
 {
 	long i = INDEX(t);
 
@@ -71,7 +71,7 @@ static void *thief(void *arg)
 	long n = 0;
 
 	while (!atomic_load(&r->done) || weft__deque_size_hint(&r->q) > 0) {
-		struct weft_task *t = weft__deque_steal(&r->q);
+		struct weft__task *t = weft__deque_steal(&r->q);
 		if (t == WEFT__DEQUE_ABORT)
 			continue;
 		if (!t) {
@@ -111,14 +111,14 @@ START_TEST(test_race)
 				atomic_store(&r.bad, 1);
 		int pops = (int)(rand_r(&seed) % 64);
 		for (int i = 0; i < pops; i++) {
-			struct weft_task *t = weft__deque_pop(&r.q);
+			struct weft__task *t = weft__deque_pop(&r.q);
 			if (!t)
 				break;
 			take(&r, t);
 			popped++;
 		}
 	}
-	for (struct weft_task *t; (t = weft__deque_pop(&r.q));) {
+	for (struct weft__task *t; (t = weft__deque_pop(&r.q));) {
 		take(&r, t);
 		popped++;
 	}
