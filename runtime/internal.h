@@ -258,12 +258,15 @@ struct weft__sched {
 extern struct weft__sched weft__sched;
 
 /*
- * Non-zero when a safepoint has work to do. Bit 0: the world is stopping
- * (or the runtime exiting); bit 1: sysmon asks some P to yield; bit 2: a
- * grace period waits (rcu.c), so pass a quiescent state.
+ * Non-zero when a safepoint has work to do, so that weft_safepoint() is one
+ * load when it has none. The bits, each set and cleared by its owner with
+ * an atomic or/and (others only read them):
  */
 extern _Atomic int weft__safepoint_pending;
-#define WEFT__SP_RCU 4
+#define WEFT__SP_STOP 1    /* the world is stopping (stw.c) or the runtime exiting
+			    * (main.c): every P stops at its next scheduling point */
+#define WEFT__SP_PREEMPT 2 /* sysmon asks some P to yield (p->preempt says which) */
+#define WEFT__SP_RCU 4     /* a grace period waits (rcu.c): pass a quiescent state */
 
 /*
  * liburcu 0.13's wfcqueue synchronizes with inline assembly that

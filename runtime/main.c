@@ -9,7 +9,7 @@
  * is free to tear the runtime down and return.
  *
  * The end (see the weft_main doc block for the user's view):
- *   1. The main task returns: shutdown is set with bit 0 of the safepoint
+ *   1. The main task returns: shutdown is set with WEFT__SP_STOP in the safepoint
  *      flag, so every M leaves at its next scheduling point; idle Ms are
  *      woken to leave.
  *   2. weft_main() abandons every M that sits in a syscall (CAS on m->sys,
@@ -61,7 +61,7 @@ void weft__shutdown_begin(void)
 	struct weft__m *m;
 
 	atomic_store(&S.shutdown, 1);
-	atomic_fetch_or(&weft__safepoint_pending, 1);
+	atomic_fetch_or(&weft__safepoint_pending, WEFT__SP_STOP);
 	pthread_mutex_lock(&S.lock);
 	for (m = S.midle; m; m = m->link) {
 		atomic_store(&m->park, 1);

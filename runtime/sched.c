@@ -196,7 +196,7 @@ uint32_t weft__rand(void)
 
 static inline bool stw_or_exit_pending(void)
 {
-	return atomic_load_explicit(&weft__safepoint_pending, relaxed) & 1;
+	return atomic_load_explicit(&weft__safepoint_pending, relaxed) & WEFT__SP_STOP;
 }
 
 /* ---- P lists (sched lock held) ------------------------------------------ */
@@ -564,7 +564,7 @@ void weft__handoffp(struct weft__p *p)
 		}
 	}
 	pthread_mutex_lock(&S.lock);
-	if (atomic_load(&weft__safepoint_pending) & 1) {
+	if (atomic_load(&weft__safepoint_pending) & WEFT__SP_STOP) {
 		/* The world is stopping: count this P as stopped. */
 		atomic_store(&p->status, WEFT__P_STOPPED);
 		if (--S.stopwait == 0) {

@@ -9,7 +9,7 @@
  * Protocol (sched.lock orders the bookkeeping):
  *   1. The stopper wins stw_owner (one stop at a time; a second stopper
  *      parks at its safepoint until the first is over, then retries).
- *   2. Under the lock it sets bit 0 of weft__safepoint_pending, sets
+ *   2. Under the lock it sets WEFT__SP_STOP in weft__safepoint_pending, sets
  *      stopwait = nprocs - 1, stops every idle P and every P in a syscall
  *      (CAS SYSCALL -> STOPPED: the M in the kernel finds its P gone at
  *      weft_syscall_exit and waits for a P there).
@@ -46,13 +46,13 @@
 
 static struct weft__task *stw_task; /* the task holding the world stopped */
 
-/* g0 of @m, holding m->p, bit 0 set: stop this P and park the M. */
+/* g0 of @m, holding m->p, WEFT__SP_STOP set: stop this P and park the M. */
 void weft__stw_participate(struct weft__m *m)
 {
 	struct weft__p *p = m->p;
 
 	pthread_mutex_lock(&S.lock);
-	if (!(atomic_load(&weft__safepoint_pending) & 1) || atomic_load(&S.shutdown)) {
+	if (!(atomic_load(&weft__safepoint_pending) & WEFT__SP_STOP) || atomic_load(&S.shutdown)) {
 		pthread_mutex_unlock(&S.lock);
 		return;
 	}
@@ -87,7 +87,7 @@ void weft__safepoint_slow(void)
 
 	if (!m || !(t = m->curg))
 		return;
-	if (pending & 1) {
+	if (pending & WEFT__SP_STOP) {
 		if (t == stw_task)
 			return; /* the stopper itself keeps running */
 		if (atomic_load(&S.shutdown)) {
@@ -103,7 +103,8 @@ void weft__safepoint_slow(void)
 	}
 	if (pending & WEFT__SP_RCU)
 		weft__rcu_quiescent(&m->rcu); /* a trace stop waits for us (rcu.c) */
-	if ((pending & 2) && m->p && atomic_load_explicit(&m->p->preempt, memory_order_relaxed))
+	if ((pending & WEFT__SP_PREEMPT) && m->p &&
+	    atomic_load_explicit(&m->p->preempt, memory_order_relaxed))
 		weft_yield();
 }
 
@@ -138,7 +139,7 @@ WEFT_API void weft_stop_the_world(const char *reason)
 	S.stw_reason = reason ? reason : "user";
 	n = atomic_load(&S.nprocs);
 	S.stopwait = n - 1;
-	atomic_fetch_or(&weft__safepoint_pending, 1);
+	atomic_fetch_or(&weft__safepoint_pending, WEFT__SP_STOP);
 	while ((p = weft__pidleget())) {
 		atomic_store(&p->status, WEFT__P_STOPPED);
 		S.stopwait--;
@@ -178,7 +179,7 @@ WEFT_API void weft_start_the_world(void)
 	WEFT__TRACE(weft__trace_p(m), STW_END, 1, atomic_load(&S.stw_last_wait_ns), 0, 0);
 	pthread_mutex_lock(&S.lock);
 	stw_task = NULL;
-	atomic_fetch_and(&weft__safepoint_pending, ~1);
+	atomic_fetch_and(&weft__safepoint_pending, ~WEFT__SP_STOP);
 	n = atomic_load(&S.nprocs);
 	for (int i = 0; i < n; i++) {
 		struct weft__p *p = S.allp[i];

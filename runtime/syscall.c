@@ -36,7 +36,7 @@ static void enter_while_pending(struct weft__p *p)
 	if (atomic_load(&S.shutdown))
 		return; /* handled once m->sys is set, below */
 	pthread_mutex_lock(&S.lock);
-	if ((atomic_load(&weft__safepoint_pending) & 1) &&
+	if ((atomic_load(&weft__safepoint_pending) & WEFT__SP_STOP) &&
 	    atomic_compare_exchange_strong(&p->status, &s, WEFT__P_STOPPED)) {
 		if (--S.stopwait == 0) {
 			atomic_store(&S.stopnote, 1);
@@ -63,7 +63,7 @@ WEFT_API void weft_syscall_enter(void)
 	atomic_store_explicit(&t->status, WEFT__T_SYSCALL, memory_order_relaxed);
 	weft__tick(&p->syscalltick);
 	atomic_store(&p->status, WEFT__P_SYSCALL); /* seq_cst: see stw.c, step 3 */
-	if (atomic_load(&weft__safepoint_pending) & 1)
+	if (atomic_load(&weft__safepoint_pending) & WEFT__SP_STOP)
 		enter_while_pending(p);
 	if (atomic_load_explicit(&S.sysmon_sleeping, memory_order_relaxed))
 		weft__sysmon_wake();
@@ -89,7 +89,7 @@ static void exit_slow(struct weft__m *m, struct weft__task *t)
 
 	m->p = NULL;
 	pthread_mutex_lock(&S.lock);
-	if (!(atomic_load(&weft__safepoint_pending) & 1))
+	if (!(atomic_load(&weft__safepoint_pending) & WEFT__SP_STOP))
 		p = weft__pidleget();
 	pthread_mutex_unlock(&S.lock);
 	if (p) {

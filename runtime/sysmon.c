@@ -86,9 +86,10 @@ static int retake(int64_t now, bool *insys)
 		}
 	}
 	if (preempting)
-		atomic_fetch_or(&weft__safepoint_pending, 2);
-	else if (atomic_load_explicit(&weft__safepoint_pending, memory_order_relaxed) & 2)
-		atomic_fetch_and(&weft__safepoint_pending, ~2);
+		atomic_fetch_or(&weft__safepoint_pending, WEFT__SP_PREEMPT);
+	else if (atomic_load_explicit(&weft__safepoint_pending, memory_order_relaxed) &
+		 WEFT__SP_PREEMPT)
+		atomic_fetch_and(&weft__safepoint_pending, ~WEFT__SP_PREEMPT);
 	return acted;
 }
 
