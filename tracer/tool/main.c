@@ -1,5 +1,5 @@
 /*
- * weft-trace.c - the weft-trace program: finds the command and runs it.
+ * main.c - the weft-trace program: finds the command and runs it.
  *
  *   weft-trace stats FILE            what is in the trace, per-P utilisation
  *   weft-trace dump FILE             one event a line
