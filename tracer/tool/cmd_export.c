@@ -381,10 +381,7 @@ static void on_event(struct ctx *c, const weft_trace_event *ev)
 	case WEFT_TEV_REGION_BEGIN: {
 		struct region *r = u64map_get(&c->regions, ev->args[0]);
 		if (!r) {
-			if (!(r = calloc(1, sizeof(*r)))) {
-				fputs("weft-trace: out of memory\n", stderr);
-				exit(TOOL_EXIT_BAD);
-			}
+			r = tool_calloc(1, sizeof(*r));
 			u64map_put(&c->regions, ev->args[0], r);
 		}
 		if (r->depth < MAX_DEPTH) {
@@ -529,14 +526,7 @@ static int run(int argc, char **argv)
 		return TOOL_EXIT_BAD;
 	}
 	setvbuf(c.f, NULL, _IOFBF, 1 << 20);
-	c.named_m = calloc(MAX_NAMED_M / 8, 1);
-	if (!c.named_m) {
-		tool_err("export", "out of memory");
-		if (c.f != stdout)
-			fclose(c.f);
-		tool_close(&tt);
-		return TOOL_EXIT_BAD;
-	}
+	c.named_m = tool_calloc(MAX_NAMED_M / 8, 1);
 	c.first = true;
 	c.m = &m;
 	struct model_hooks h = { .ctx = &c, .run = h_run, .task_gone = h_gone, .task_new = h_new };

@@ -310,17 +310,7 @@ static void h_busy(void *x, struct model *m, int nbusy, uint64_t t0, uint64_t t1
 			c->cur.busy1 += t1 - t0;
 			struct mtask *t = model_task(m, only);
 			uint32_t fn = t ? t->fn : 0;
-			if (fn >= c->nfn) {
-				size_t n = (size_t)fn + 16;
-				uint64_t *v = realloc(c->fn_ns, n * sizeof(*v));
-				if (!v) {
-					fputs("weft-trace: out of memory\n", stderr);
-					exit(TOOL_EXIT_BAD);
-				}
-				memset(v + c->nfn, 0, (n - c->nfn) * sizeof(*v));
-				c->fn_ns = v;
-				c->nfn = n;
-			}
+			c->fn_ns = tool_grow_zero(c->fn_ns, &c->nfn, fn, sizeof(*c->fn_ns));
 			c->fn_ns[fn] += t1 - t0;
 		}
 	} else if (c->in_phase) {
@@ -416,15 +406,8 @@ static int run(int argc, char **argv)
 		return r;
 	if (tool_open(&tt, "gaps", file) < 0)
 		return TOOL_EXIT_BAD;
-	c.objs = calloc(MAX_OBJS, sizeof(*c.objs));
-	c.oidx = calloc(OBJ_IDX, sizeof(*c.oidx));
-	if (!c.objs || !c.oidx) {
-		tool_err("gaps", "out of memory");
-		free(c.objs);
-		free(c.oidx);
-		tool_close(&tt);
-		return TOOL_EXIT_BAD;
-	}
+	c.objs = tool_calloc(MAX_OBJS, sizeof(*c.objs));
+	c.oidx = tool_calloc(OBJ_IDX, sizeof(*c.oidx));
 	hist_init(&c.runs);
 	hist_init(&c.gaps);
 	hist_init(&c.latency);

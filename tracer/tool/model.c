@@ -73,12 +73,6 @@ const char *const pcat_name[PC_MAX] = {
 	[PC_SEARCH] = "search", [PC_IDLE] = "idle",      [PC_STW] = "stw",
 };
 
-static void oom(void)
-{
-	fputs("weft-trace: out of memory\n", stderr);
-	exit(TOOL_EXIT_BAD);
-}
-
 /* ---- the task map ------------------------------------------------------------- */
 
 static inline size_t thash(uint64_t id)
@@ -89,10 +83,8 @@ static inline size_t thash(uint64_t id)
 static void tab_grow(struct model *m)
 {
 	size_t cap = m->cap ? 2 * m->cap : 1024;
-	struct mtask *n = calloc(cap, sizeof(*n));
+	struct mtask *n = tool_calloc(cap, sizeof(*n));
 
-	if (!n)
-		oom();
 	for (size_t i = 0; i < m->cap; i++) {
 		struct mtask *t = &m->tab[i];
 		if (!t->id)
@@ -171,9 +163,7 @@ static struct mp *getp(struct model *m, int64_t p)
 	}
 	if (p >= m->np) {
 		int np = (int)p + 1, cap = m->busy_cap;
-		struct mp *n = realloc(m->ps, (size_t)np * sizeof(*n));
-		if (!n)
-			oom();
+		struct mp *n = tool_realloc(m->ps, (size_t)np, sizeof(*n));
 		for (int i = m->np; i < np; i++) {
 			memset(&n[i], 0, sizeof(n[i]));
 			n[i].cat = PC_IDLE;
@@ -184,9 +174,7 @@ static struct mp *getp(struct model *m, int64_t p)
 		m->ps = n;
 		m->np = np;
 		if (np + 1 > cap) {
-			uint64_t *b = realloc(m->busy_time, (size_t)(np + 1) * sizeof(*b));
-			if (!b)
-				oom();
+			uint64_t *b = tool_realloc(m->busy_time, (size_t)(np + 1), sizeof(*b));
 			memset(b + cap, 0, (size_t)(np + 1 - cap) * sizeof(*b));
 			m->busy_time = b;
 			m->busy_cap = np + 1;
@@ -720,9 +708,7 @@ void model_init(struct model *m, weft_trace *t, const struct model_hooks *h)
 	names_init(&m->sites, t);
 	m->stw_p = -1;
 	tab_grow(m);
-	m->busy_time = calloc(2, sizeof(*m->busy_time));
-	if (!m->busy_time)
-		oom();
+	m->busy_time = tool_calloc(2, sizeof(*m->busy_time));
 	m->busy_cap = 2;
 }
 

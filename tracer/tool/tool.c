@@ -41,6 +41,44 @@ void tool_err(const char *cmd, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+void tool_oom(void)
+{
+	fputs("weft-trace: out of memory\n", stderr);
+	exit(TOOL_EXIT_BAD);
+}
+
+void *tool_calloc(size_t n, size_t size)
+{
+	void *p = calloc(n, size);
+
+	if (!p && n && size)
+		tool_oom();
+	return p;
+}
+
+void *tool_realloc(void *p, size_t n, size_t size)
+{
+	void *q;
+
+	if (size && n > SIZE_MAX / size)
+		tool_oom();
+	if (!(q = realloc(p, n * size)) && n && size)
+		tool_oom();
+	return q;
+}
+
+void *tool_grow_zero(void *p, size_t *n, size_t i, size_t size)
+{
+	size_t want = i + 16;
+
+	if (i < *n)
+		return p;
+	p = tool_realloc(p, want, size);
+	memset((char *)p + *n * size, 0, (want - *n) * size);
+	*n = want;
+	return p;
+}
+
 int tool_usage(const struct tool_cmd *c, const char *fmt, ...)
 {
 	va_list ap;
@@ -237,8 +275,8 @@ static int cpus(void)
 	return (int)sysconf(_SC_NPROCESSORS_ONLN);
 }
 
-/* Start the reader thread, or allocate the one batch of reading inline. 0 or -1. */
-static int pipe_start(struct tool_trace *tt)
+/* Start the reader thread, or allocate the one batch of reading inline. */
+static void pipe_start(struct tool_trace *tt)
 {
 	const char *env = getenv("WEFT_TRACE_THREADS");
 	struct tool_pipe *pp = NULL;
@@ -246,8 +284,10 @@ static int pipe_start(struct tool_trace *tt)
 	/* unset: a thread if there is a CPU for it; "0": none; else: one */
 	if (env ? strcmp(env, "0") != 0 : cpus() >= 2)
 		pp = calloc(1, sizeof(*pp));
-	if (!pp)
-		return (tt->batch = malloc(sizeof(*tt->batch))) ? 0 : -1;
+	if (!pp) {
+		tt->batch = tool_calloc(1, sizeof(*tt->batch));
+		return;
+	}
 	pthread_mutex_init(&pp->mu, NULL);
 	pthread_cond_init(&pp->to_reader, NULL);
 	pthread_cond_init(&pp->to_user, NULL);
@@ -258,9 +298,8 @@ static int pipe_start(struct tool_trace *tt)
 		pthread_cond_destroy(&pp->to_user);
 		pthread_mutex_destroy(&pp->mu);
 		free(pp);
-		return (tt->batch = malloc(sizeof(*tt->batch))) ? 0 : -1;
+		tt->batch = tool_calloc(1, sizeof(*tt->batch));
 	}
-	return 0;
 }
 
 static void pipe_stop(struct tool_trace *tt)
@@ -335,12 +374,7 @@ int tool_open(struct tool_trace *tt, const char *cmd, const char *path)
 	tt->next_tick = tt->tick_every;
 	tt->last_progress = now_s();
 	tt->end_r = 1;
-	if (pipe_start(tt) < 0) {
-		tool_err(cmd, "%s: out of memory", path);
-		weft_trace_close(tt->t);
-		tt->t = NULL;
-		return -1;
-	}
+	pipe_start(tt);
 	return 0;
 }
 
@@ -542,23 +576,13 @@ void names_init(struct names *nm, weft_trace *t)
 static void names_grow(struct names *nm)
 {
 	size_t cap = nm->cap ? 2 * nm->cap : 64;
-	uint64_t *k = realloc(nm->keys, cap * sizeof(*k));
-	const char **s = k ? realloc(nm->name, cap * sizeof(*s)) : NULL;
 
-	if (!k || !s) {
-		fputs("weft-trace: out of memory\n", stderr);
-		exit(TOOL_EXIT_BAD);
-	}
-	nm->keys = k;
-	nm->name = s;
+	nm->keys = tool_realloc(nm->keys, cap, sizeof(*nm->keys));
+	nm->name = tool_realloc(nm->name, cap, sizeof(*nm->name));
 	nm->cap = cap;
 	free(nm->slot);
 	nm->nslot = 2 * cap;
-	nm->slot = calloc(nm->nslot, sizeof(*nm->slot));
-	if (!nm->slot) {
-		fputs("weft-trace: out of memory\n", stderr);
-		exit(TOOL_EXIT_BAD);
-	}
+	nm->slot = tool_calloc(nm->nslot, sizeof(*nm->slot));
 	for (size_t i = 1; i < nm->n; i++) {
 		size_t j = hash64(nm->keys[i]) & (nm->nslot - 1);
 		while (nm->slot[j])
@@ -637,13 +661,9 @@ void *u64map_get(const struct u64map *mp, uint64_t key)
 static void u64map_grow(struct u64map *mp)
 {
 	size_t cap = mp->cap ? 2 * mp->cap : 64;
-	uint64_t *k = calloc(cap, sizeof(*k));
-	void **v = calloc(cap, sizeof(*v));
+	uint64_t *k = tool_calloc(cap, sizeof(*k));
+	void **v = tool_calloc(cap, sizeof(*v));
 
-	if (!k || !v) {
-		fputs("weft-trace: out of memory\n", stderr);
-		exit(TOOL_EXIT_BAD);
-	}
 	for (size_t i = 0; i < mp->cap; i++) {
 		if (!mp->keys[i])
 			continue;

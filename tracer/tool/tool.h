@@ -31,6 +31,23 @@ extern const struct tool_cmd cmd_stats, cmd_dump, cmd_tasks, cmd_gaps, cmd_expor
 #define TOOL_EXIT_BAD 1
 #define TOOL_EXIT_USAGE 2
 
+/*
+ * Out of memory: print "weft-trace: out of memory" and exit with
+ * TOOL_EXIT_BAD. The tool's memory is its model and its tables, which
+ * nothing can shrink, so no command tries to go on without them.
+ */
+__attribute__((noreturn, cold)) void tool_oom(void);
+/* calloc and realloc that never return NULL (tool_oom); @n * @size is checked. */
+void *tool_calloc(size_t n, size_t size);
+void *tool_realloc(void *p, size_t n, size_t size);
+/*
+ * The array @p of *@n elements of @size bytes, made to reach index @i:
+ * returned as it is if it does, else grown to i + 16 elements (*@n
+ * updated), the new ones zeroed. For tables indexed by a names index,
+ * which grows one at a time.
+ */
+void *tool_grow_zero(void *p, size_t *n, size_t i, size_t size);
+
 /* Print "weft-trace CMD: message" on stderr; usage() adds a pointer to help. */
 void tool_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int tool_usage(const struct tool_cmd *c, const char *fmt, ...)
