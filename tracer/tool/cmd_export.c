@@ -53,7 +53,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "model.h"
+#include "pipe.h"
 #include "tool.h"
+#include "u64map.h"
 
 static const char help[] =
 	"usage: weft-trace export [--format chrome] [-o OUT.json] [--from US] [--to US] FILE\n"

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model.h"
+#include "pipe.h"
 #include "tool.h"
 
 static const char help[] =

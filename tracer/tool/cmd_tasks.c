@@ -20,6 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hist.h"
+#include "model.h"
+#include "pipe.h"
 #include "tool.h"
 
 static const char help[] =

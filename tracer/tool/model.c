@@ -66,6 +66,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model.h"
 #include "tool.h"
 
 const char *const pcat_name[PC_MAX] = {
