@@ -64,6 +64,7 @@
 #include "model.h"
 #include "pipe.h"
 #include "tool.h"
+#include "u64map.h"
 
 static const char help[] =
 	"usage: weft-trace gaps [--json] FILE\n"
@@ -108,11 +109,12 @@ static const char help[] =
 #define STW_LONG_NS 1000000    /* a pause of 1 ms */
 #define STW_SHARE 0.05         /* of the run */
 #define MAX_OBJS 4096
-#define OBJ_IDX (2 * MAX_OBJS) /* slots of the index over objs: a power of two */
 
+/* The waits on one object for one reason at one call site. */
 struct obj {
 	uint64_t obj;
 	uint32_t site;
+	uint32_t next;   /* index + 1 of the next tally of the same object, 0 none */
 	uint8_t reason;
 	uint64_t n;
 	double ns;
@@ -130,7 +132,7 @@ struct ctx {
 	struct hist runs, gaps, latency, texec;
 	struct obj *objs;
 	size_t nobj;
-	uint32_t *oidx; /* open addressing over objs: index + 1, 0 empty */
+	struct u64map oidx; /* object -> uint32_t index + 1 of its last tally in objs */
 	uint64_t steals, stolen, failed;
 	uint64_t stw_n, stw_total, stw_max, stw_wait_max, stw_start;
 	bool in_stw;
@@ -163,39 +165,34 @@ static void h_gap(void *x, struct model *m, int p, uint64_t t0, uint64_t t1)
 	hist_add(&c->gaps, t1 - t0);
 }
 
-static size_t obj_slot(uint64_t obj, int reason, uint32_t site)
+/* Put objs[@i] at the head of its object's chain. */
+static void obj_link(struct ctx *c, size_t i)
 {
-	uint64_t h = (obj ^ ((uint64_t)site << 8 | (uint64_t)reason)) * 0x9E3779B97F4A7C15ULL;
-	return (size_t)(h >> 40) & (OBJ_IDX - 1);
-}
+	uint32_t *head = u64map_insert(&c->oidx, c->objs[i].obj, NULL);
 
-/* The slot of (obj, reason, site) in the index: its own or the empty one it would take. */
-static uint32_t *obj_idx(struct ctx *c, uint64_t obj, int reason, uint32_t site)
-{
-	size_t j = obj_slot(obj, reason, site);
-
-	for (;; j = (j + 1) & (OBJ_IDX - 1)) {
-		uint32_t k = c->oidx[j];
-		if (!k)
-			return &c->oidx[j];
-		struct obj *o = &c->objs[k - 1];
-		if (o->obj == obj && o->reason == reason && o->site == site)
-			return &c->oidx[j];
-	}
+	c->objs[i].next = *head;
+	*head = (uint32_t)i + 1;
 }
 
 /*
- * The tally of waits on (obj, reason, site), made if @add. A program may
+ * The tally of waits on (obj, reason, site), made if @add. The index is by
+ * object alone; its few (reason, site) tallies are chained. A program may
  * block on millions of distinct objects (a wait group per request), so the
  * table is bounded: full, it keeps the more blocked half and those with
  * waiters now, and the index is rebuilt (amortized over MAX_OBJS / 2 adds).
+ * objs keeps the order of first waits (the report's ties depend on it).
  */
 static struct obj *obj_find(struct ctx *c, uint64_t obj, int reason, uint32_t site, bool add)
 {
-	uint32_t *slot = obj_idx(c, obj, reason, site);
+	uint32_t *head = u64map_find(&c->oidx, obj);
 
-	if (*slot)
-		return &c->objs[*slot - 1];
+	if (!obj)
+		return NULL; /* no object: nothing to tally */
+	for (uint32_t k = head ? *head : 0; k; k = c->objs[k - 1].next) {
+		struct obj *o = &c->objs[k - 1];
+		if (o->reason == reason && o->site == site)
+			return o;
+	}
 	if (!add)
 		return NULL;
 	if (c->nobj == MAX_OBJS) {
@@ -210,18 +207,16 @@ static struct obj *obj_find(struct ctx *c, uint64_t obj, int reason, uint32_t si
 		c->nobj = k;
 		if (c->nobj == MAX_OBJS)
 			return NULL;
-		memset(c->oidx, 0, OBJ_IDX * sizeof(*c->oidx));
+		u64map_clear(&c->oidx);
 		for (size_t i = 0; i < c->nobj; i++)
-			*obj_idx(c, c->objs[i].obj, c->objs[i].reason, c->objs[i].site) =
-				(uint32_t)i + 1;
-		slot = obj_idx(c, obj, reason, site);
+			obj_link(c, i);
 	}
 	struct obj *o = &c->objs[c->nobj++];
 	memset(o, 0, sizeof(*o));
 	o->obj = obj;
 	o->reason = (uint8_t)reason;
 	o->site = site;
-	*slot = (uint32_t)c->nobj;
+	obj_link(c, c->nobj - 1);
 	return o;
 }
 
@@ -410,7 +405,7 @@ static int run(int argc, char **argv)
 	if (tool_open(&tt, "gaps", file) < 0)
 		return TOOL_EXIT_BAD;
 	c.objs = tool_calloc(MAX_OBJS, sizeof(*c.objs));
-	c.oidx = tool_calloc(OBJ_IDX, sizeof(*c.oidx));
+	u64map_init(&c.oidx, sizeof(uint32_t), U64MAP_MIXED);
 	hist_init(&c.runs);
 	hist_init(&c.gaps);
 	hist_init(&c.latency);
@@ -457,7 +452,7 @@ static int run(int argc, char **argv)
 	}
 	if (r < 0) {
 		free(c.objs);
-		free(c.oidx);
+		u64map_free(&c.oidx);
 		free(c.fn_ns);
 		model_free(&m);
 		tool_close(&tt);
@@ -525,7 +520,7 @@ static int run(int argc, char **argv)
 	/* Per object: all its (reason, site) entries together; the first two
 	 * by blocked time name it; the object with the most waits is the
 	 * candidate. */
-	qsort(c.objs, c.nobj, sizeof(*c.objs), cmp_obj);
+	qsort(c.objs, c.nobj, sizeof(*c.objs), cmp_obj); /* the index is stale from here */
 	struct obj *top = NULL, *top2 = NULL;
 	double top_ns = 0;
 	uint64_t top_n = 0;
@@ -736,7 +731,7 @@ static int run(int argc, char **argv)
 			printf("  - %s\n", v[i].text);
 	}
 	free(c.objs);
-	free(c.oidx);
+	u64map_free(&c.oidx);
 	free(c.fn_ns);
 	model_free(&m);
 	tool_close(&tt);

@@ -68,6 +68,7 @@
 
 #include "model.h"
 #include "tool.h"
+#include "u64map.h"
 
 const char *const pcat_name[PC_MAX] = {
 	[PC_RUN] = "running", [PC_SYSCALL] = "syscall", [PC_SCHED] = "sched",
@@ -76,82 +77,30 @@ const char *const pcat_name[PC_MAX] = {
 
 /* ---- the task map ------------------------------------------------------------- */
 
-static inline size_t thash(uint64_t id)
-{
-	return (size_t)((id * 0x9E3779B97F4A7C15ULL) >> 20);
-}
-
-static void tab_grow(struct model *m)
-{
-	size_t cap = m->cap ? 2 * m->cap : 1024;
-	struct mtask *n = tool_calloc(cap, sizeof(*n));
-
-	for (size_t i = 0; i < m->cap; i++) {
-		struct mtask *t = &m->tab[i];
-		if (!t->id)
-			continue;
-		size_t j = thash(t->id) & (cap - 1);
-		while (n[j].id)
-			j = (j + 1) & (cap - 1);
-		n[j] = *t;
-	}
-	free(m->tab);
-	m->tab = n;
-	m->cap = cap;
-}
-
 struct mtask *model_task(struct model *m, uint64_t id)
 {
-	if (!id || !m->cap)
-		return NULL;
-	size_t j = thash(id) & (m->cap - 1);
-	while (m->tab[j].id) {
-		if (m->tab[j].id == id)
-			return &m->tab[j];
-		j = (j + 1) & (m->cap - 1);
-	}
-	return NULL;
+	return u64map_find(&m->tasks, id);
 }
 
 static struct mtask *task_add(struct model *m, uint64_t id)
 {
-	if ((m->ntask + 1) * 4 > m->cap * 3)
-		tab_grow(m);
-	size_t j = thash(id) & (m->cap - 1);
-	while (m->tab[j].id) {
-		if (m->tab[j].id == id)
-			return &m->tab[j];
-		j = (j + 1) & (m->cap - 1);
-	}
-	struct mtask *t = &m->tab[j];
-	memset(t, 0, sizeof(*t));
+	bool added;
+	struct mtask *t = u64map_insert(&m->tasks, id, &added);
+
+	if (!added)
+		return t;
 	t->id = id;
 	t->p = -1;
 	t->since = m->now;
-	m->ntask++;
-	if (m->ntask > m->max_live)
-		m->max_live = m->ntask;
+	if (m->tasks.n > m->max_live)
+		m->max_live = m->tasks.n;
 	return t;
 }
 
-/* Remove @t (backward-shift deletion keeps the probe chains whole). */
+/* Remove @t: other tasks may move (u64map.h), so no other pointer survives it. */
 static void task_del(struct model *m, struct mtask *t)
 {
-	size_t mask = m->cap - 1, i = (size_t)(t - m->tab), j = i;
-
-	for (;;) {
-		j = (j + 1) & mask;
-		if (!m->tab[j].id)
-			break;
-		size_t k = thash(m->tab[j].id) & mask;
-		/* Move j to i if its home k is not cyclically in (i, j]. */
-		if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
-			m->tab[i] = m->tab[j];
-			i = j;
-		}
-	}
-	m->tab[i].id = 0;
-	m->ntask--;
+	u64map_remove(&m->tasks, t);
 }
 
 /* ---- Ps --------------------------------------------------------------------------- */
@@ -708,7 +657,7 @@ void model_init(struct model *m, weft_trace *t, const struct model_hooks *h)
 	names_init(&m->fns, t);
 	names_init(&m->sites, t);
 	m->stw_p = -1;
-	tab_grow(m);
+	u64map_init(&m->tasks, sizeof(struct mtask), U64MAP_IDS);
 	m->busy_time = tool_calloc(2, sizeof(*m->busy_time));
 	m->busy_cap = 2;
 }
@@ -766,9 +715,9 @@ void model_finish(struct model *m)
 	 * event, if the writer recorded when (a P may have run on since). */
 	if (m->started && m->end_ts > m->now)
 		m->now = m->end_ts;
-	for (size_t i = 0; i < m->cap; i++) {
-		struct mtask *t = &m->tab[i];
-		if (!t->id)
+	for (size_t i = 0; i < m->tasks.cap; i++) {
+		struct mtask *t = u64map_val(&m->tasks, i);
+		if (!m->tasks.keys[i])
 			continue;
 		if (t->state == TS_RUNNING) {
 			run_account(m, t, t->p, WHY_TRACE_END);
@@ -792,7 +741,7 @@ void model_finish(struct model *m)
 
 void model_free(struct model *m)
 {
-	free(m->tab);
+	u64map_free(&m->tasks);
 	free(m->ps);
 	free(m->busy_time);
 	names_free(&m->fns);

@@ -14,6 +14,7 @@
 #include <weft/trace.h>
 
 #include "names.h"
+#include "u64map.h"
 
 /* Where a P's time goes (model.c's essay). */
 enum pcat {
@@ -35,7 +36,7 @@ enum why { WHY_END, WHY_YIELD, WHY_BLOCK, WHY_SYSCALL, WHY_HANDOFF, WHY_LOST, WH
 
 /* One live task (model.c keeps them in a hash map by id). */
 struct mtask {
-	uint64_t id;     /* 0: an empty slot */
+	uint64_t id;     /* its key in the model's table (never 0) */
 	uint64_t since;  /* when it entered its state */
 	uint64_t exec;   /* ns run so far */
 	uint64_t span;   /* critical path ending at `since` (ns of work) */
@@ -94,8 +95,7 @@ struct model {
 	uint64_t end_ts;     /* when tracing stopped (header), 0: unknown */
 	bool started;
 	/* tasks */
-	struct mtask *tab;
-	size_t ntask, cap;   /* cap: a power of two */
+	struct u64map tasks; /* the live ones: id -> struct mtask */
 	size_t max_live;
 	/* global state */
 	int64_t nrunnable;

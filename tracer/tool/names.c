@@ -25,57 +25,38 @@ void names_init(struct names *nm, weft_trace *t)
 {
 	memset(nm, 0, sizeof(*nm));
 	nm->t = t;
-}
-
-static void names_grow(struct names *nm)
-{
-	size_t cap = nm->cap ? 2 * nm->cap : 64;
-
-	nm->keys = tool_realloc(nm->keys, cap, sizeof(*nm->keys));
-	nm->name = tool_realloc(nm->name, cap, sizeof(*nm->name));
-	nm->cap = cap;
-	free(nm->slot);
-	nm->nslot = 2 * cap;
-	nm->slot = tool_calloc(nm->nslot, sizeof(*nm->slot));
-	for (size_t i = 1; i < nm->n; i++) {
-		size_t j = hash64(nm->keys[i]) & (nm->nslot - 1);
-		while (nm->slot[j])
-			j = (j + 1) & (nm->nslot - 1);
-		nm->slot[j] = (uint32_t)i + 1;
-	}
+	u64map_init(&nm->idx, sizeof(uint32_t), U64MAP_MIXED);
 }
 
 uint32_t names_intern(struct names *nm, uint64_t key)
 {
+	bool added;
+	uint32_t *idx;
+
 	if (!key)
 		return 0;
 	if (key == nm->last_key && nm->n)
 		return nm->last_idx;
+	if (nm->n == nm->cap) {
+		nm->cap = nm->cap ? 2 * nm->cap : 64;
+		nm->keys = tool_realloc(nm->keys, nm->cap, sizeof(*nm->keys));
+		nm->name = tool_realloc(nm->name, nm->cap, sizeof(*nm->name));
+	}
 	if (nm->n == 0) { /* index 0: no key */
-		names_grow(nm);
 		nm->keys[0] = 0;
 		nm->name[0] = "-";
 		nm->n = 1;
 	}
-	size_t j = hash64(key) & (nm->nslot - 1);
-	while (nm->slot[j]) {
-		uint32_t i = nm->slot[j] - 1;
-		if (nm->keys[i] == key) {
-			nm->last_key = key;
-			nm->last_idx = i;
-			return i;
-		}
-		j = (j + 1) & (nm->nslot - 1);
+	idx = u64map_insert(&nm->idx, key, &added);
+	if (!added) {
+		nm->last_key = key;
+		nm->last_idx = *idx;
+		return *idx;
 	}
-	if (nm->n == nm->cap) {
-		names_grow(nm);
-		return names_intern(nm, key);
-	}
-	uint32_t i = (uint32_t)nm->n++;
-	nm->keys[i] = key;
-	nm->name[i] = NULL;
-	nm->slot[j] = i + 1;
-	return i;
+	*idx = (uint32_t)nm->n++;
+	nm->keys[*idx] = key;
+	nm->name[*idx] = NULL;
+	return *idx;
 }
 
 const char *names_get(struct names *nm, uint32_t idx)
@@ -93,6 +74,6 @@ void names_free(struct names *nm)
 {
 	free(nm->keys);
 	free(nm->name);
-	free(nm->slot);
+	u64map_free(&nm->idx);
 	memset(nm, 0, sizeof(*nm));
 }

@@ -13,12 +13,14 @@
 
 #include <weft/trace.h>
 
+#include "u64map.h"
+
 struct names {
 	weft_trace *t;
 	uint64_t *keys;       /* by index */
 	const char **name;    /* by index, resolved lazily */
-	uint32_t *slot;       /* hash of key -> index + 1 */
-	size_t n, cap, nslot;
+	size_t n, cap;        /* indices given (with 0), room in keys and name */
+	struct u64map idx;    /* key -> uint32_t index */
 	uint64_t last_key;    /* a one-entry cache: spawn loops repeat one key */
 	uint32_t last_idx;
 };
