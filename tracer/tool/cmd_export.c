@@ -207,6 +207,24 @@ static bool inside(const struct ctx *c, uint64_t t)
 	return t >= c->from && t <= c->to;
 }
 
+/* @t moved into the window [from, to]. */
+static uint64_t clip(const struct ctx *c, uint64_t t)
+{
+	return t < c->from ? c->from : t > c->to ? c->to : t;
+}
+
+/* A user task's async event (@ph 'b' begin or 'e' end) up to its name; the caller closes it. */
+static void utask_event(struct ctx *c, char ph, uint64_t id, uint64_t at, const char *name)
+{
+	ev_sep(c);
+	fprintf(c->f, "{\"ph\":\"%c\",\"pid\":%d,\"tid\":0,\"cat\":\"utask\",\"id\":%" PRIu64
+		      ",\"ts\":",
+		ph, PID_U, id);
+	ts(c->f, at);
+	fputs(",\"name\":", c->f);
+	json_str(c->f, name);
+}
+
 /* ---- counters ---------------------------------------------------------------- */
 
 static void counters(struct ctx *c, bool force)
@@ -435,13 +453,7 @@ static void on_event(struct ctx *c, const weft_trace_event *ev)
 		if (!name)
 			break;
 		u64map_put_ptr(&c->utasks, ev->args[0], name);
-		ev_sep(c);
-		fprintf(c->f, "{\"ph\":\"b\",\"pid\":%d,\"tid\":0,\"cat\":\"utask\",\"id\":%" PRIu64
-			      ",\"ts\":",
-			PID_U, ev->args[0]);
-		ts(c->f, ev->ts < c->from ? c->from : ev->ts > c->to ? c->to : ev->ts);
-		fputs(",\"name\":", c->f);
-		json_str(c->f, name);
+		utask_event(c, 'b', ev->args[0], clip(c, ev->ts), name);
 		fprintf(c->f, ",\"args\":{\"parent\":%" PRIu64 ",\"task\":%" PRIu64 "}}", ev->args[1],
 			ev->args[2]);
 		break;
@@ -450,13 +462,7 @@ static void on_event(struct ctx *c, const weft_trace_event *ev)
 		char *name = u64map_take_ptr(&c->utasks, ev->args[0]);
 		if (!name)
 			break; /* begun before the trace */
-		ev_sep(c);
-		fprintf(c->f, "{\"ph\":\"e\",\"pid\":%d,\"tid\":0,\"cat\":\"utask\",\"id\":%" PRIu64
-			      ",\"ts\":",
-			PID_U, ev->args[0]);
-		ts(c->f, ev->ts < c->from ? c->from : ev->ts > c->to ? c->to : ev->ts);
-		fputs(",\"name\":", c->f);
-		json_str(c->f, name);
+		utask_event(c, 'e', ev->args[0], clip(c, ev->ts), name);
 		fputs("}", c->f);
 		free(name);
 		break;
@@ -599,13 +605,7 @@ static int run(int argc, char **argv)
 		for (size_t i = 0; i < c.utasks.cap; i++)
 			if (c.utasks.keys[i]) {
 				char **name = u64map_val(&c.utasks, i);
-				ev_sep(&c);
-				fprintf(c.f, "{\"ph\":\"e\",\"pid\":%d,\"tid\":0,\"cat\":\"utask\",\"id\":%" PRIu64
-					     ",\"ts\":",
-					PID_U, c.utasks.keys[i]);
-				ts(c.f, m.now < c.to ? m.now : c.to);
-				fputs(",\"name\":", c.f);
-				json_str(c.f, *name);
+				utask_event(&c, 'e', c.utasks.keys[i], m.now < c.to ? m.now : c.to, *name);
 				fputs("}", c.f);
 			}
 		fputs("\n]}\n", c.f);

@@ -231,13 +231,20 @@ static void note_span(struct model *m, const struct mtask *t)
 	}
 }
 
-/* A task seen for the first time by an event other than its creation. */
+/*
+ * The task an event names, made if this is the first event of it (one
+ * other than its creation); NULL for task 0, counted as an anomaly.
+ */
 static struct mtask *task_get(struct model *m, uint64_t id)
 {
 	struct mtask *t = model_task(m, id);
 
-	if (t || !id)
+	if (t)
 		return t;
+	if (!id) {
+		m->anomalies++;
+		return NULL;
+	}
 	t = task_add(m, id);
 	if (m->h.task_new)
 		m->h.task_new(m->h.ctx, m, t, 0, false);
@@ -363,10 +370,8 @@ static void ev_state(struct model *m, const weft_trace_event *ev)
 {
 	struct mtask *t = task_get(m, ev->args[0]);
 
-	if (!t) {
-		m->anomalies++;
+	if (!t)
 		return;
-	}
 	t->fn = names_intern(&m->fns, ev->args[3]);
 	switch (ev->args[1]) {
 	case WEFT_TRACE_STATE_RUNNABLE:
@@ -396,7 +401,9 @@ static void ev_start(struct model *m, const weft_trace_event *ev)
 {
 	struct mtask *t = task_get(m, ev->args[0]);
 
-	if (!t || ev->p < 0 || !getp(m, ev->p)) {
+	if (!t)
+		return;
+	if (ev->p < 0 || !getp(m, ev->p)) {
 		m->anomalies++;
 		return;
 	}
@@ -421,10 +428,8 @@ static struct mtask *stop_running(struct model *m, uint64_t id, int why)
 {
 	struct mtask *t = task_get(m, id);
 
-	if (!t) {
-		m->anomalies++;
+	if (!t)
 		return NULL;
-	}
 	if (t->state == TS_RUNNING || t->state == TS_SYSCALL) {
 		run_end(m, t, why);
 	} else {
@@ -451,10 +456,8 @@ static void ev_unblock(struct model *m, const weft_trace_event *ev)
 {
 	struct mtask *t = task_get(m, ev->args[0]), *by;
 
-	if (!t) {
-		m->anomalies++;
+	if (!t)
 		return;
-	}
 	if (t->state == TS_RUNNING || t->state == TS_RUNNABLE || t->state == TS_SYSCALL) {
 		m->anomalies++; /* ordered after its start, or a stray */
 		return;
@@ -484,10 +487,8 @@ static void ev_syscall_enter(struct model *m, const weft_trace_event *ev)
 {
 	struct mtask *t = task_get(m, ev->args[0]);
 
-	if (!t) {
-		m->anomalies++;
+	if (!t)
 		return;
-	}
 	if (t->state != TS_RUNNING) {
 		m->anomalies++;
 		if (ev->p >= 0 && getp(m, ev->p)) {
@@ -513,10 +514,8 @@ static void ev_syscall_exit(struct model *m, const weft_trace_event *ev)
 {
 	struct mtask *t = task_get(m, ev->args[0]);
 
-	if (!t) {
-		m->anomalies++;
+	if (!t)
 		return;
-	}
 	if (t->state != TS_SYSCALL) {
 		m->anomalies++;
 		return;
