@@ -20,6 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hist.h"
+#include "model.h"
+#include "pipe.h"
 #include "tool.h"
 
 static const char help[] =
@@ -62,17 +65,7 @@ struct ctx {
 
 static struct fnagg *agg(struct ctx *c, uint32_t fn)
 {
-	if (fn >= c->nfa) {
-		size_t n = fn + 16;
-		struct fnagg *a = realloc(c->fa, n * sizeof(*a));
-		if (!a) {
-			fputs("weft-trace: out of memory\n", stderr);
-			exit(TOOL_EXIT_BAD);
-		}
-		memset(a + c->nfa, 0, (n - c->nfa) * sizeof(*a));
-		c->fa = a;
-		c->nfa = n;
-	}
+	c->fa = tool_grow_zero(c->fa, &c->nfa, fn, sizeof(*c->fa));
 	return &c->fa[fn];
 }
 
@@ -116,10 +109,7 @@ static void h_gone(void *x, struct model *m, struct mtask *t, bool ended)
 	struct fnagg *a = agg(c, t->fn);
 	(void)m;
 	if (!a->h) {
-		if (!(a->h = malloc(sizeof(*a->h)))) {
-			fputs("weft-trace: out of memory\n", stderr);
-			exit(TOOL_EXIT_BAD);
-		}
+		a->h = tool_calloc(1, sizeof(*a->h));
 		hist_init(a->h);
 	}
 	a->count++;
@@ -243,13 +233,11 @@ static int cmp_exec(const void *a, const void *b)
 
 static void report(struct ctx *c, struct model *m)
 {
-	struct fnagg **v = malloc((c->nfa + 1) * sizeof(*v));
+	struct fnagg **v = tool_calloc(c->nfa + 1, sizeof(*v));
 	size_t n = 0;
 	uint64_t tasks = 0;
 	char b[6][32];
 
-	if (!v)
-		exit(TOOL_EXIT_BAD);
 	for (size_t i = 0; i < c->nfa; i++)
 		if (c->fa[i].count) {
 			v[n++] = &c->fa[i];

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model.h"
+#include "pipe.h"
 #include "tool.h"
 
 static const char help[] =
@@ -44,20 +46,15 @@ static int run(int argc, char **argv)
 	uint64_t bytype[WEFT_TEV_MAX] = { 0 };
 	uint64_t stall_n = 0, stall_ns = 0, steals = 0, stolen = 0, steal_failed = 0;
 	uint64_t stw_n = 0, stw_wait = 0, stw_max_wait = 0, mcreate = 0;
-	uint8_t *mseen = calloc(MAX_MID / 8, 1);
+	uint8_t *mseen;
 	uint64_t ms = 0;
 	int r;
 
-	if (!mseen)
-		return TOOL_EXIT_BAD;
-	if ((r = tool_getopt(&cmd_stats, argc, argv, NULL, NULL, NULL, &file, &json)) != 0) {
-		free(mseen);
+	if ((r = tool_getopt(&cmd_stats, argc, argv, NULL, NULL, NULL, &file, &json)) != 0)
 		return r;
-	}
-	if (tool_open(&tt, "stats", file) < 0) {
-		free(mseen);
+	if (tool_open(&tt, "stats", file) < 0)
 		return TOOL_EXIT_BAD;
-	}
+	mseen = tool_calloc(MAX_MID / 8, 1);
 	model_init(&m, tt.t, NULL);
 	while ((r = tool_next(&tt, &ev)) > 0) {
 		model_event(&m, ev);

@@ -1,5 +1,5 @@
 /*
- * weft-trace.c - the weft-trace program: finds the command and runs it.
+ * main.c - the weft-trace program: finds the command and runs it.
  *
  *   weft-trace stats FILE            what is in the trace, per-P utilisation
  *   weft-trace dump FILE             one event a line
@@ -9,7 +9,9 @@
  *   weft-trace help [CMD]
  *
  * One file per command (cmd_*.c), each with its help text beside its code;
- * what they share is in tool.c and the state model in model.c. Everything
+ * what they share has a file per concept: tool.c (options, messages,
+ * output), pipe.c (reading a trace), model.c (the state model), names.c,
+ * hist.c and u64map.h (the one hash table). Everything
  * reads the trace through the installed reader library (<weft/trace.h>):
  * there is no second parser to drift from the format.
  */

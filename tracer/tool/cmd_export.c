@@ -53,7 +53,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "model.h"
+#include "pipe.h"
 #include "tool.h"
+#include "u64map.h"
 
 static const char help[] =
 	"usage: weft-trace export [--format chrome] [-o OUT.json] [--from US] [--to US] FILE\n"
@@ -204,6 +207,24 @@ static bool inside(const struct ctx *c, uint64_t t)
 	return t >= c->from && t <= c->to;
 }
 
+/* @t moved into the window [from, to]. */
+static uint64_t clip(const struct ctx *c, uint64_t t)
+{
+	return t < c->from ? c->from : t > c->to ? c->to : t;
+}
+
+/* A user task's async event (@ph 'b' begin or 'e' end) up to its name; the caller closes it. */
+static void utask_event(struct ctx *c, char ph, uint64_t id, uint64_t at, const char *name)
+{
+	ev_sep(c);
+	fprintf(c->f, "{\"ph\":\"%c\",\"pid\":%d,\"tid\":0,\"cat\":\"utask\",\"id\":%" PRIu64
+		      ",\"ts\":",
+		ph, PID_U, id);
+	ts(c->f, at);
+	fputs(",\"name\":", c->f);
+	json_str(c->f, name);
+}
+
 /* ---- counters ---------------------------------------------------------------- */
 
 static void counters(struct ctx *c, bool force)
@@ -280,7 +301,7 @@ static void h_run(void *x, struct model *m, struct mtask *t, int p, uint64_t t0,
 		fprintf(c->f, ",\"end\":\"%s\"}}", why_name[why]);
 	}
 	/* Pieces of the regions still open, outermost first. */
-	struct region *r = u64map_get(&c->regions, t->id);
+	struct region *r = u64map_get_ptr(&c->regions, t->id);
 	if (r)
 		for (int i = 0; i < r->depth && i < MAX_DEPTH; i++)
 			region_piece(c, t, p, r->begin[i], t1, r->name[i], t0);
@@ -290,7 +311,7 @@ static void h_gone(void *x, struct model *m, struct mtask *t, bool ended)
 {
 	struct ctx *c = x;
 	(void)m, (void)ended;
-	region_free(u64map_del(&c->regions, t->id));
+	region_free(u64map_take_ptr(&c->regions, t->id));
 }
 
 /*
@@ -379,13 +400,10 @@ static void on_event(struct ctx *c, const weft_trace_event *ev)
 			flow_from(c, t, ev->p, false);
 		break;
 	case WEFT_TEV_REGION_BEGIN: {
-		struct region *r = u64map_get(&c->regions, ev->args[0]);
+		struct region *r = u64map_get_ptr(&c->regions, ev->args[0]);
 		if (!r) {
-			if (!(r = calloc(1, sizeof(*r)))) {
-				fputs("weft-trace: out of memory\n", stderr);
-				exit(TOOL_EXIT_BAD);
-			}
-			u64map_put(&c->regions, ev->args[0], r);
+			r = tool_calloc(1, sizeof(*r));
+			u64map_put_ptr(&c->regions, ev->args[0], r);
 		}
 		if (r->depth < MAX_DEPTH) {
 			r->name[r->depth] = strdup(ev->str[0] ? ev->str[0] : "region");
@@ -397,7 +415,7 @@ static void on_event(struct ctx *c, const weft_trace_event *ev)
 		break;
 	}
 	case WEFT_TEV_REGION_END: {
-		struct region *r = u64map_get(&c->regions, ev->args[0]);
+		struct region *r = u64map_get_ptr(&c->regions, ev->args[0]);
 		if (!r || r->depth == 0)
 			break;
 		if (r->lost) {
@@ -412,7 +430,7 @@ static void on_event(struct ctx *c, const weft_trace_event *ev)
 		free(r->name[i]);
 		r->name[i] = NULL;
 		if (r->depth == 0)
-			region_free(u64map_del(&c->regions, ev->args[0]));
+			region_free(u64map_take_ptr(&c->regions, ev->args[0]));
 		break;
 	}
 	case WEFT_TEV_LOG:
@@ -431,32 +449,20 @@ static void on_event(struct ctx *c, const weft_trace_event *ev)
 		break;
 	case WEFT_TEV_UTASK_BEGIN: {
 		char *name = strdup(ev->str[0] && ev->str[0][0] ? ev->str[0] : "task");
-		free(u64map_del(&c->utasks, ev->args[0]));
+		free(u64map_take_ptr(&c->utasks, ev->args[0]));
 		if (!name)
 			break;
-		u64map_put(&c->utasks, ev->args[0], name);
-		ev_sep(c);
-		fprintf(c->f, "{\"ph\":\"b\",\"pid\":%d,\"tid\":0,\"cat\":\"utask\",\"id\":%" PRIu64
-			      ",\"ts\":",
-			PID_U, ev->args[0]);
-		ts(c->f, ev->ts < c->from ? c->from : ev->ts > c->to ? c->to : ev->ts);
-		fputs(",\"name\":", c->f);
-		json_str(c->f, name);
+		u64map_put_ptr(&c->utasks, ev->args[0], name);
+		utask_event(c, 'b', ev->args[0], clip(c, ev->ts), name);
 		fprintf(c->f, ",\"args\":{\"parent\":%" PRIu64 ",\"task\":%" PRIu64 "}}", ev->args[1],
 			ev->args[2]);
 		break;
 	}
 	case WEFT_TEV_UTASK_END: {
-		char *name = u64map_del(&c->utasks, ev->args[0]);
+		char *name = u64map_take_ptr(&c->utasks, ev->args[0]);
 		if (!name)
 			break; /* begun before the trace */
-		ev_sep(c);
-		fprintf(c->f, "{\"ph\":\"e\",\"pid\":%d,\"tid\":0,\"cat\":\"utask\",\"id\":%" PRIu64
-			      ",\"ts\":",
-			PID_U, ev->args[0]);
-		ts(c->f, ev->ts < c->from ? c->from : ev->ts > c->to ? c->to : ev->ts);
-		fputs(",\"name\":", c->f);
-		json_str(c->f, name);
+		utask_event(c, 'e', ev->args[0], clip(c, ev->ts), name);
 		fputs("}", c->f);
 		free(name);
 		break;
@@ -507,7 +513,7 @@ static int run(int argc, char **argv)
 	struct ctx c = { 0 };
 	struct tool_trace tt;
 	struct model m;
-	struct u64map sysc = { 0 };
+	struct u64map sysc; /* task -> struct sysc */
 	weft_trace_event *ev;
 	const char *file, *out = NULL;
 	int r;
@@ -529,14 +535,10 @@ static int run(int argc, char **argv)
 		return TOOL_EXIT_BAD;
 	}
 	setvbuf(c.f, NULL, _IOFBF, 1 << 20);
-	c.named_m = calloc(MAX_NAMED_M / 8, 1);
-	if (!c.named_m) {
-		tool_err("export", "out of memory");
-		if (c.f != stdout)
-			fclose(c.f);
-		tool_close(&tt);
-		return TOOL_EXIT_BAD;
-	}
+	c.named_m = tool_calloc(MAX_NAMED_M / 8, 1);
+	u64map_init(&c.regions, sizeof(struct region *), U64MAP_MIXED);
+	u64map_init(&c.utasks, sizeof(char *), U64MAP_MIXED);
+	u64map_init(&sysc, sizeof(struct sysc), U64MAP_MIXED);
 	c.first = true;
 	c.m = &m;
 	struct model_hooks h = { .ctx = &c, .run = h_run, .task_gone = h_gone, .task_new = h_new };
@@ -562,7 +564,7 @@ static int run(int argc, char **argv)
 		last_ts = ev->ts;
 		c.cur_p = ev->p;
 		if (ev->type == WEFT_TEV_SYSCALL_EXIT) {
-			struct sysc *s = u64map_del(&sysc, ev->args[0]);
+			struct sysc *s = u64map_find(&sysc, ev->args[0]);
 			struct mtask *t = model_task(&m, ev->args[0]);
 			if (s && t) {
 				char name[300];
@@ -575,20 +577,19 @@ static int run(int argc, char **argv)
 					fputs("}}", c.f);
 				}
 			}
-			free(s);
+			if (s)
+				u64map_remove(&sysc, s);
 			if (c.nsys)
 				c.nsys--;
 		}
 		model_event(&m, ev);
 		if (ev->type == WEFT_TEV_SYSCALL_ENTER && ev->p >= 0 && ev->p < m.np) {
-			struct sysc *s = malloc(sizeof(*s));
-			if (s) {
+			struct sysc *s = u64map_insert(&sysc, ev->args[0], NULL);
+			if (s) { /* a second enter replaces the first */
 				s->start = ev->ts;
 				s->m = m.ps[ev->p].m;
-				free(u64map_del(&sysc, ev->args[0]));
-				u64map_put(&sysc, ev->args[0], s);
-				c.nsys++;
 			}
+			c.nsys++;
 		}
 		on_event(&c, ev);
 		counters(&c, false);
@@ -603,23 +604,18 @@ static int run(int argc, char **argv)
 		/* Close the user tasks still open. */
 		for (size_t i = 0; i < c.utasks.cap; i++)
 			if (c.utasks.keys[i]) {
-				ev_sep(&c);
-				fprintf(c.f, "{\"ph\":\"e\",\"pid\":%d,\"tid\":0,\"cat\":\"utask\",\"id\":%" PRIu64
-					     ",\"ts\":",
-					PID_U, c.utasks.keys[i]);
-				ts(c.f, m.now < c.to ? m.now : c.to);
-				fputs(",\"name\":", c.f);
-				json_str(c.f, c.utasks.vals[i]);
+				char **name = u64map_val(&c.utasks, i);
+				utask_event(&c, 'e', c.utasks.keys[i], m.now < c.to ? m.now : c.to, *name);
 				fputs("}", c.f);
 			}
 		fputs("\n]}\n", c.f);
 	}
 	for (size_t i = 0; i < c.utasks.cap; i++)
-		free(c.utasks.vals[i]);
+		if (c.utasks.keys[i])
+			free(*(char **)u64map_val(&c.utasks, i));
 	for (size_t i = 0; i < c.regions.cap; i++)
-		region_free(c.regions.vals[i]);
-	for (size_t i = 0; i < sysc.cap; i++)
-		free(sysc.vals[i]);
+		if (c.regions.keys[i])
+			region_free(*(struct region **)u64map_val(&c.regions, i));
 	u64map_free(&c.utasks);
 	u64map_free(&c.regions);
 	u64map_free(&sysc);

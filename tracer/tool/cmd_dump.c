@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model.h"
+#include "names.h"
+#include "pipe.h"
 #include "tool.h"
 
 static const char help[] =

@@ -66,99 +66,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model.h"
 #include "tool.h"
+#include "u64map.h"
 
 const char *const pcat_name[PC_MAX] = {
 	[PC_RUN] = "running", [PC_SYSCALL] = "syscall", [PC_SCHED] = "sched",
 	[PC_SEARCH] = "search", [PC_IDLE] = "idle",      [PC_STW] = "stw",
 };
 
-static void oom(void)
-{
-	fputs("weft-trace: out of memory\n", stderr);
-	exit(TOOL_EXIT_BAD);
-}
-
 /* ---- the task map ------------------------------------------------------------- */
-
-static inline size_t thash(uint64_t id)
-{
-	return (size_t)((id * 0x9E3779B97F4A7C15ULL) >> 20);
-}
-
-static void tab_grow(struct model *m)
-{
-	size_t cap = m->cap ? 2 * m->cap : 1024;
-	struct mtask *n = calloc(cap, sizeof(*n));
-
-	if (!n)
-		oom();
-	for (size_t i = 0; i < m->cap; i++) {
-		struct mtask *t = &m->tab[i];
-		if (!t->id)
-			continue;
-		size_t j = thash(t->id) & (cap - 1);
-		while (n[j].id)
-			j = (j + 1) & (cap - 1);
-		n[j] = *t;
-	}
-	free(m->tab);
-	m->tab = n;
-	m->cap = cap;
-}
 
 struct mtask *model_task(struct model *m, uint64_t id)
 {
-	if (!id || !m->cap)
-		return NULL;
-	size_t j = thash(id) & (m->cap - 1);
-	while (m->tab[j].id) {
-		if (m->tab[j].id == id)
-			return &m->tab[j];
-		j = (j + 1) & (m->cap - 1);
-	}
-	return NULL;
+	return u64map_find(&m->tasks, id);
 }
 
 static struct mtask *task_add(struct model *m, uint64_t id)
 {
-	if ((m->ntask + 1) * 4 > m->cap * 3)
-		tab_grow(m);
-	size_t j = thash(id) & (m->cap - 1);
-	while (m->tab[j].id) {
-		if (m->tab[j].id == id)
-			return &m->tab[j];
-		j = (j + 1) & (m->cap - 1);
-	}
-	struct mtask *t = &m->tab[j];
-	memset(t, 0, sizeof(*t));
+	bool added;
+	struct mtask *t = u64map_insert(&m->tasks, id, &added);
+
+	if (!added)
+		return t;
 	t->id = id;
 	t->p = -1;
 	t->since = m->now;
-	m->ntask++;
-	if (m->ntask > m->max_live)
-		m->max_live = m->ntask;
+	if (m->tasks.n > m->max_live)
+		m->max_live = m->tasks.n;
 	return t;
 }
 
-/* Remove @t (backward-shift deletion keeps the probe chains whole). */
+/* Remove @t: other tasks may move (u64map.h), so no other pointer survives it. */
 static void task_del(struct model *m, struct mtask *t)
 {
-	size_t mask = m->cap - 1, i = (size_t)(t - m->tab), j = i;
-
-	for (;;) {
-		j = (j + 1) & mask;
-		if (!m->tab[j].id)
-			break;
-		size_t k = thash(m->tab[j].id) & mask;
-		/* Move j to i if its home k is not cyclically in (i, j]. */
-		if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
-			m->tab[i] = m->tab[j];
-			i = j;
-		}
-	}
-	m->tab[i].id = 0;
-	m->ntask--;
+	u64map_remove(&m->tasks, t);
 }
 
 /* ---- Ps --------------------------------------------------------------------------- */
@@ -171,9 +113,7 @@ static struct mp *getp(struct model *m, int64_t p)
 	}
 	if (p >= m->np) {
 		int np = (int)p + 1, cap = m->busy_cap;
-		struct mp *n = realloc(m->ps, (size_t)np * sizeof(*n));
-		if (!n)
-			oom();
+		struct mp *n = tool_realloc(m->ps, (size_t)np, sizeof(*n));
 		for (int i = m->np; i < np; i++) {
 			memset(&n[i], 0, sizeof(n[i]));
 			n[i].cat = PC_IDLE;
@@ -184,9 +124,7 @@ static struct mp *getp(struct model *m, int64_t p)
 		m->ps = n;
 		m->np = np;
 		if (np + 1 > cap) {
-			uint64_t *b = realloc(m->busy_time, (size_t)(np + 1) * sizeof(*b));
-			if (!b)
-				oom();
+			uint64_t *b = tool_realloc(m->busy_time, (size_t)(np + 1), sizeof(*b));
 			memset(b + cap, 0, (size_t)(np + 1 - cap) * sizeof(*b));
 			m->busy_time = b;
 			m->busy_cap = np + 1;
@@ -293,13 +231,20 @@ static void note_span(struct model *m, const struct mtask *t)
 	}
 }
 
-/* A task seen for the first time by an event other than its creation. */
+/*
+ * The task an event names, made if this is the first event of it (one
+ * other than its creation); NULL for task 0, counted as an anomaly.
+ */
 static struct mtask *task_get(struct model *m, uint64_t id)
 {
 	struct mtask *t = model_task(m, id);
 
-	if (t || !id)
+	if (t)
 		return t;
+	if (!id) {
+		m->anomalies++;
+		return NULL;
+	}
 	t = task_add(m, id);
 	if (m->h.task_new)
 		m->h.task_new(m->h.ctx, m, t, 0, false);
@@ -425,10 +370,8 @@ static void ev_state(struct model *m, const weft_trace_event *ev)
 {
 	struct mtask *t = task_get(m, ev->args[0]);
 
-	if (!t) {
-		m->anomalies++;
+	if (!t)
 		return;
-	}
 	t->fn = names_intern(&m->fns, ev->args[3]);
 	switch (ev->args[1]) {
 	case WEFT_TRACE_STATE_RUNNABLE:
@@ -458,7 +401,9 @@ static void ev_start(struct model *m, const weft_trace_event *ev)
 {
 	struct mtask *t = task_get(m, ev->args[0]);
 
-	if (!t || ev->p < 0 || !getp(m, ev->p)) {
+	if (!t)
+		return;
+	if (ev->p < 0 || !getp(m, ev->p)) {
 		m->anomalies++;
 		return;
 	}
@@ -483,10 +428,8 @@ static struct mtask *stop_running(struct model *m, uint64_t id, int why)
 {
 	struct mtask *t = task_get(m, id);
 
-	if (!t) {
-		m->anomalies++;
+	if (!t)
 		return NULL;
-	}
 	if (t->state == TS_RUNNING || t->state == TS_SYSCALL) {
 		run_end(m, t, why);
 	} else {
@@ -513,10 +456,8 @@ static void ev_unblock(struct model *m, const weft_trace_event *ev)
 {
 	struct mtask *t = task_get(m, ev->args[0]), *by;
 
-	if (!t) {
-		m->anomalies++;
+	if (!t)
 		return;
-	}
 	if (t->state == TS_RUNNING || t->state == TS_RUNNABLE || t->state == TS_SYSCALL) {
 		m->anomalies++; /* ordered after its start, or a stray */
 		return;
@@ -546,10 +487,8 @@ static void ev_syscall_enter(struct model *m, const weft_trace_event *ev)
 {
 	struct mtask *t = task_get(m, ev->args[0]);
 
-	if (!t) {
-		m->anomalies++;
+	if (!t)
 		return;
-	}
 	if (t->state != TS_RUNNING) {
 		m->anomalies++;
 		if (ev->p >= 0 && getp(m, ev->p)) {
@@ -575,10 +514,8 @@ static void ev_syscall_exit(struct model *m, const weft_trace_event *ev)
 {
 	struct mtask *t = task_get(m, ev->args[0]);
 
-	if (!t) {
-		m->anomalies++;
+	if (!t)
 		return;
-	}
 	if (t->state != TS_SYSCALL) {
 		m->anomalies++;
 		return;
@@ -719,10 +656,8 @@ void model_init(struct model *m, weft_trace *t, const struct model_hooks *h)
 	names_init(&m->fns, t);
 	names_init(&m->sites, t);
 	m->stw_p = -1;
-	tab_grow(m);
-	m->busy_time = calloc(2, sizeof(*m->busy_time));
-	if (!m->busy_time)
-		oom();
+	u64map_init(&m->tasks, sizeof(struct mtask), U64MAP_IDS);
+	m->busy_time = tool_calloc(2, sizeof(*m->busy_time));
 	m->busy_cap = 2;
 }
 
@@ -779,9 +714,9 @@ void model_finish(struct model *m)
 	 * event, if the writer recorded when (a P may have run on since). */
 	if (m->started && m->end_ts > m->now)
 		m->now = m->end_ts;
-	for (size_t i = 0; i < m->cap; i++) {
-		struct mtask *t = &m->tab[i];
-		if (!t->id)
+	for (size_t i = 0; i < m->tasks.cap; i++) {
+		struct mtask *t = u64map_val(&m->tasks, i);
+		if (!m->tasks.keys[i])
 			continue;
 		if (t->state == TS_RUNNING) {
 			run_account(m, t, t->p, WHY_TRACE_END);
@@ -805,7 +740,7 @@ void model_finish(struct model *m)
 
 void model_free(struct model *m)
 {
-	free(m->tab);
+	u64map_free(&m->tasks);
 	free(m->ps);
 	free(m->busy_time);
 	names_free(&m->fns);

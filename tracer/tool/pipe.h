@@ -1,0 +1,73 @@
+/*
+ * pipe.h - reading a trace for a weft-trace command: open it, take its
+ * events one at a time with progress on a terminal, close it.
+ *
+ * Events are read in batches. With more than one CPU a reader thread
+ * fills them (weft_trace_next, strings copied into the batch) while the
+ * command consumes the previous ones, so a command costs the slower of
+ * the reader and its own analysis instead of their sum. TOOL_NBATCH
+ * batches bound the memory (about 1.5 MB). WEFT_TRACE_THREADS=0 reads on
+ * the calling thread (the same batches, filled when the last is used);
+ * WEFT_TRACE_THREADS=1 starts the thread even on one CPU. The ring and
+ * its synchronisation are pipe.c's essay.
+ */
+#ifndef WEFT_TRACE_PIPE_H
+#define WEFT_TRACE_PIPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <weft/trace.h>
+
+#define TOOL_BATCH 4096
+#define TOOL_NBATCH 4
+#define TOOL_ARENA (16 * (WEFT_TRACE_MAX_STR + 1))
+
+struct tool_batch {
+	weft_trace_event ev[TOOL_BATCH];
+	unsigned n;          /* events in ev */
+	int r;               /* after them: 1 more to come, 0 the end, or a negative errno */
+	size_t arena_len;
+	char arena[TOOL_ARENA]; /* the events' strings */
+};
+
+struct tool_pipe;
+
+struct tool_trace {
+	weft_trace *t;
+	const char *cmd, *path;
+	weft_trace_info info;
+	weft_trace_event *cur, *end;       /* the batch being consumed */
+	int end_r;                         /* its r */
+	struct tool_batch *batch;          /* it */
+	struct tool_pipe *pipe;            /* the reader thread, or NULL */
+	uint64_t nread;      /* events returned so far */
+	uint64_t next_tick;  /* nread at which to look at the clock again */
+	uint64_t tick_every; /* events between two looks: 1 << 20 (tests: WEFT_TRACE_PROGRESS_EVERY) */
+	double progress_s;   /* seconds between two updates: 0.25 (tests: 0) */
+	bool progress;       /* stderr is a terminal */
+	bool progress_shown;
+	double last_progress;
+};
+
+/* Open @path; on failure print the reader's message and return -1. */
+int tool_open(struct tool_trace *tt, const char *cmd, const char *path);
+/*
+ * The next event in *@ev (the caller's to change until the next call): 1, 0 at the end, or
+ * -1 after printing the reader's message (with the byte offset). Shows
+ * progress on a terminal.
+ */
+int tool_next_slow(struct tool_trace *tt, weft_trace_event **ev);
+static inline int tool_next(struct tool_trace *tt, weft_trace_event **ev)
+{
+	if (__builtin_expect(tt->cur < tt->end && tt->nread < tt->next_tick, 1)) {
+		*ev = tt->cur++;
+		tt->nread++;
+		return 1;
+	}
+	return tool_next_slow(tt, ev);
+}
+void tool_close(struct tool_trace *tt);
+
+#endif /* WEFT_TRACE_PIPE_H */
