@@ -249,7 +249,8 @@ enum weft_tf_tstate {
 	WEFT_TF_T_SYSCALL = WEFT_TRACE_STATE_SYSCALL,
 	WEFT_TF_T_MAX
 };
-#define WEFT_TF_S(st) (1u << WEFT_TF_T_##st) /* a set of states */
+#define WEFT_TF_S(st) (1u << WEFT_TF_T_##st) /* a set of states, by name */
+#define WEFT_TF_SBIT(state) (1u << (state)) /* the set of one state, by value */
 
 /* Trait flags. */
 enum {

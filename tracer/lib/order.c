@@ -93,8 +93,6 @@ static void task_del(weft_trace *t, struct task *x)
  * tools; its table in words is there too. A task not known (id 0 in its
  * slot) may do anything.
  */
-#define S_(st) (1u << (st))
-
 /* The seq of a numbered event of @x on @p: RDY_OK and *@seq, or why not yet. */
 static inline int seq_of(const struct task *x, int p, uint64_t arg, uint64_t *seq)
 {
@@ -130,7 +128,7 @@ static inline __attribute__((always_inline)) int check(const weft_trace *t, cons
 		*seq = b->args[r->seq]; /* numbered: as it comes (0: not known) */
 		return RDY_OK;
 	}
-	if (__builtin_expect(!(r->from & S_(x->state)) ||
+	if (__builtin_expect(!(r->from & WEFT_TF_SBIT(x->state)) ||
 				     ((r->flags & WEFT_TF_ON_P) && x->p != p && x->p >= 0),
 			     0))
 		return RDY_STATE;

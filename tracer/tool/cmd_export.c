@@ -391,12 +391,12 @@ static void on_event(struct ctx *c, const weft_trace_event *ev)
 	switch (ev->type) {
 	case WEFT_TEV_TASK_START:
 		t = model_task(m, ev->args[0]);
-		if (t && t->state == TS_RUNNING && t->p == ev->p && ev->p >= 0)
+		if (t && t->state == WEFT_TF_T_RUNNING && t->p == ev->p && ev->p >= 0)
 			flow_to(c, t, ev->p);
 		break;
 	case WEFT_TEV_TASK_UNBLOCK:
 		t = model_task(m, ev->args[0]);
-		if (t && t->state == TS_RUNNABLE && t->since == m->now)
+		if (t && t->state == WEFT_TF_T_RUNNABLE && t->since == m->now)
 			flow_from(c, t, ev->p, false);
 		break;
 	case WEFT_TEV_REGION_BEGIN: {
@@ -424,7 +424,7 @@ static void on_event(struct ctx *c, const weft_trace_event *ev)
 		}
 		int i = --r->depth;
 		t = model_task(m, ev->args[0]);
-		if (t && t->state == TS_RUNNING && t->p >= 0 && t->p < m->np)
+		if (t && t->state == WEFT_TF_T_RUNNING && t->p >= 0 && t->p < m->np)
 			region_piece(c, t, t->p, r->begin[i], ev->ts, r->name[i] ? r->name[i] : "region",
 				     m->ps[t->p].run_start);
 		free(r->name[i]);

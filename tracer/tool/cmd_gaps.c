@@ -234,12 +234,12 @@ static void h_wait(void *x, struct model *m, struct mtask *t, int state, uint64_
 {
 	struct ctx *c = x;
 	(void)m, (void)by;
-	if (state == TS_RUNNABLE) {
-		if (t1 > t0 || t->state == TS_RUNNABLE)
+	if (state == WEFT_TF_T_RUNNABLE) {
+		if (t1 > t0 || t->state == WEFT_TF_T_RUNNABLE)
 			hist_add(&c->latency, t1 - t0);
 		return;
 	}
-	if (state != TS_BLOCKED || !t->obj)
+	if (state != WEFT_TF_T_BLOCKED || !t->obj)
 		return;
 	struct obj *o = obj_find(c, t->obj, t->reason, t->site, true);
 	if (!o)
@@ -338,7 +338,7 @@ static void on_event(struct ctx *c, struct model *m, const weft_trace_event *ev)
 	case WEFT_TEV_TASK_BLOCK:
 		if (ev->args[2]) {
 			struct mtask *t = model_task(m, ev->args[0]);
-			struct obj *o = t && t->state == TS_BLOCKED
+			struct obj *o = t && t->state == WEFT_TF_T_BLOCKED
 						? obj_find(c, ev->args[2], t->reason, t->site, true)
 						: NULL;
 			if (o && ++o->waiters > o->max_waiters)

@@ -86,13 +86,13 @@ static void h_wait(void *x, struct model *m, struct mtask *t, int state, uint64_
 	struct fnagg *a = agg(c, t->fn);
 	double d = (double)(t1 - t0);
 	(void)m, (void)by;
-	if (state == TS_RUNNABLE) {
+	if (state == WEFT_TF_T_RUNNABLE) {
 		a->wait += d;
 		if (t->id == c->task)
 			c->wait += d;
 		return;
 	}
-	int r = state == TS_SYSCALL ? WEFT_TRACE_BLOCK_SYSCALL : t->reason;
+	int r = state == WEFT_TF_T_SYSCALL ? WEFT_TRACE_BLOCK_SYSCALL : t->reason;
 	if (r < 0 || r >= NREASON)
 		r = 0;
 	a->blocked[r] += d;
@@ -162,7 +162,7 @@ static void life_line(struct ctx *c, struct model *m, const weft_trace_event *ev
 		break;
 	case WEFT_TEV_TASK_START:
 		snprintf(what, sizeof(what), "running (was %s for %s)",
-			 before->state == TS_RUNNABLE ? "runnable" : "in an unknown state",
+			 before->state == WEFT_TF_T_RUNNABLE ? "runnable" : "in an unknown state",
 			 fmt_dur(d1, lasted));
 		break;
 	case WEFT_TEV_TASK_END:

@@ -211,7 +211,7 @@ static void busy_recount(struct model *m)
 
 uint64_t model_span_now(struct model *m, const struct mtask *t)
 {
-	if (t->state == TS_RUNNING && m->now > t->since)
+	if (t->state == WEFT_TF_T_RUNNING && m->now > t->since)
 		return t->span + (m->now - t->since);
 	return t->span;
 }
@@ -267,7 +267,7 @@ static void run_account(struct model *m, struct mtask *t, int pid, int why)
 /* End the run of @t (running or in a syscall on its P) at now. */
 static void run_end(struct model *m, struct mtask *t, int why)
 {
-	if (t->state == TS_RUNNING)
+	if (t->state == WEFT_TF_T_RUNNING)
 		run_account(m, t, t->p, why);
 	if (t->p >= 0 && t->p < m->np && m->ps[t->p].cur == t->id) {
 		struct mp *p = &m->ps[t->p];
@@ -284,10 +284,10 @@ static void run_end(struct model *m, struct mtask *t, int why)
 /* @t stops waiting (runnable, blocked, in a syscall) at now. */
 static void wait_end(struct model *m, struct mtask *t, uint64_t by)
 {
-	if ((t->state == TS_RUNNABLE || t->state == TS_BLOCKED || t->state == TS_SYSCALL) &&
+	if ((t->state == WEFT_TF_T_RUNNABLE || t->state == WEFT_TF_T_BLOCKED || t->state == WEFT_TF_T_SYSCALL) &&
 	    m->h.wait)
 		m->h.wait(m->h.ctx, m, t, t->state, t->since, m->now, by);
-	if (t->state == TS_RUNNABLE)
+	if (t->state == WEFT_TF_T_RUNNABLE)
 		runnable_add(m, -1);
 }
 
@@ -302,7 +302,7 @@ static void run_begin(struct model *m, struct mtask *t, int pid)
 		m->anomalies++;
 		if (o) {
 			run_end(m, o, WHY_LOST);
-			o->state = TS_UNKNOWN;
+			o->state = WEFT_TF_T_NONE;
 		} else {
 			p->cur = 0;
 		}
@@ -317,7 +317,7 @@ static void run_begin(struct model *m, struct mtask *t, int pid)
 	p->cur = t->id;
 	p->insys = false;
 	p->run_start = m->now;
-	t->state = TS_RUNNING;
+	t->state = WEFT_TF_T_RUNNING;
 	t->p = (int16_t)pid;
 	t->since = m->now;
 	m->starts++;
@@ -327,9 +327,15 @@ static void run_begin(struct model *m, struct mtask *t, int pid)
 
 static void set_runnable(struct model *m, struct mtask *t)
 {
-	t->state = TS_RUNNABLE;
+	t->state = WEFT_TF_T_RUNNABLE;
 	t->since = m->now;
 	runnable_add(m, 1);
+}
+
+/* Whether @t is in a state that event @type leaves from (the traits). */
+static inline bool legal(const struct mtask *t, int type)
+{
+	return (weft_tf_traits[type].from & WEFT_TF_SBIT(t->state)) != 0;
 }
 
 static void ev_create(struct model *m, const weft_trace_event *ev)
@@ -344,7 +350,7 @@ static void ev_create(struct model *m, const weft_trace_event *ev)
 	if ((t = model_task(m, id))) { /* an id seen before its creation */
 		m->anomalies++;
 		wait_end(m, t, 0);
-		if (t->state == TS_RUNNING || t->state == TS_SYSCALL)
+		if (t->state == WEFT_TF_T_RUNNING || t->state == WEFT_TF_T_SYSCALL)
 			run_end(m, t, WHY_LOST);
 	} else {
 		t = task_add(m, id);
@@ -375,7 +381,7 @@ static void ev_state(struct model *m, const weft_trace_event *ev)
 	t->fn = names_intern(&m->fns, ev->args[3]);
 	switch (ev->args[1]) {
 	case WEFT_TRACE_STATE_RUNNABLE:
-		if (t->state != TS_RUNNABLE)
+		if (t->state != WEFT_TF_T_RUNNABLE)
 			set_runnable(m, t);
 		break;
 	case WEFT_TRACE_STATE_RUNNING:
@@ -383,12 +389,12 @@ static void ev_state(struct model *m, const weft_trace_event *ev)
 			run_begin(m, t, ev->p);
 		break;
 	case WEFT_TRACE_STATE_BLOCKED:
-		t->state = TS_BLOCKED;
+		t->state = WEFT_TF_T_BLOCKED;
 		t->reason = (uint8_t)(ev->args[2] < WEFT_TRACE_BLOCK_MAX ? ev->args[2] : 0);
 		t->since = m->now;
 		break;
 	case WEFT_TRACE_STATE_SYSCALL:
-		t->state = TS_SYSCALL;
+		t->state = WEFT_TF_T_SYSCALL;
 		t->reason = WEFT_TRACE_BLOCK_SYSCALL;
 		t->since = m->now;
 		break;
@@ -408,16 +414,16 @@ static void ev_start(struct model *m, const weft_trace_event *ev)
 		return;
 	}
 	t = model_task(m, ev->args[0]); /* getp does not move tasks; keep it simple */
-	if (t->state == TS_RUNNING || t->state == TS_SYSCALL) {
-		if (t->p == ev->p && t->state == TS_RUNNING)
+	if (t->state == WEFT_TF_T_RUNNING || t->state == WEFT_TF_T_SYSCALL) {
+		if (t->p == ev->p && t->state == WEFT_TF_T_RUNNING)
 			return; /* a duplicate */
 		m->anomalies++;
 		run_end(m, t, WHY_LOST);
-	} else if (t->state == TS_BLOCKED) {
+	} else if (t->state == WEFT_TF_T_BLOCKED) {
 		/* Its unblock is still to come (ordered after, or lost). */
 		m->anomalies++;
 		wait_end(m, t, 0);
-	} else if (t->state == TS_RUNNABLE) {
+	} else if (t->state == WEFT_TF_T_RUNNABLE) {
 		wait_end(m, t, 0);
 	}
 	run_begin(m, t, ev->p);
@@ -430,7 +436,7 @@ static struct mtask *stop_running(struct model *m, uint64_t id, int why)
 
 	if (!t)
 		return NULL;
-	if (t->state == TS_RUNNING || t->state == TS_SYSCALL) {
+	if (t->state == WEFT_TF_T_RUNNING || t->state == WEFT_TF_T_SYSCALL) {
 		run_end(m, t, why);
 	} else {
 		m->anomalies++;
@@ -458,7 +464,7 @@ static void ev_unblock(struct model *m, const weft_trace_event *ev)
 
 	if (!t)
 		return;
-	if (t->state == TS_RUNNING || t->state == TS_RUNNABLE || t->state == TS_SYSCALL) {
+	if (t->state != WEFT_TF_T_NONE && !legal(t, WEFT_TEV_TASK_UNBLOCK)) {
 		m->anomalies++; /* ordered after its start, or a stray */
 		return;
 	}
@@ -473,8 +479,8 @@ static void ev_unblock(struct model *m, const weft_trace_event *ev)
 		 * ahead of where the blocked task stopped. */
 		if ((t->reason == WEFT_TRACE_BLOCK_CHAN_SEND || t->reason == WEFT_TRACE_BLOCK_CHAN_RECV ||
 		     t->reason == WEFT_TRACE_BLOCK_SELECT) &&
-		    t->state == TS_BLOCKED && t->span > model_span_now(m, by)) {
-			uint64_t ran = by->state == TS_RUNNING && m->now > by->since ? m->now - by->since : 0;
+		    t->state == WEFT_TF_T_BLOCKED && t->span > model_span_now(m, by)) {
+			uint64_t ran = by->state == WEFT_TF_T_RUNNING && m->now > by->since ? m->now - by->since : 0;
 			by->span = t->span - ran;
 			by->hops = t->hops + 1;
 		}
@@ -489,7 +495,7 @@ static void ev_syscall_enter(struct model *m, const weft_trace_event *ev)
 
 	if (!t)
 		return;
-	if (t->state != TS_RUNNING) {
+	if (!legal(t, WEFT_TEV_SYSCALL_ENTER)) {
 		m->anomalies++;
 		if (ev->p >= 0 && getp(m, ev->p)) {
 			t = model_task(m, ev->args[0]);
@@ -498,9 +504,9 @@ static void ev_syscall_enter(struct model *m, const weft_trace_event *ev)
 		}
 	}
 	int pid = t->p;
-	if (t->state == TS_RUNNING)
+	if (t->state == WEFT_TF_T_RUNNING)
 		run_account(m, t, pid, WHY_SYSCALL);
-	t->state = TS_SYSCALL;
+	t->state = WEFT_TF_T_SYSCALL;
 	t->reason = WEFT_TRACE_BLOCK_SYSCALL;
 	t->site = names_intern(&m->sites, ev->args[1]);
 	t->since = m->now;
@@ -516,7 +522,7 @@ static void ev_syscall_exit(struct model *m, const weft_trace_event *ev)
 
 	if (!t)
 		return;
-	if (t->state != TS_SYSCALL) {
+	if (!legal(t, WEFT_TEV_SYSCALL_EXIT)) {
 		m->anomalies++;
 		return;
 	}
@@ -532,7 +538,7 @@ static void ev_syscall_exit(struct model *m, const weft_trace_event *ev)
 		struct mp *p = &m->ps[ev->p];
 		if (p->cur == t->id) { /* back on its own P: the run goes on */
 			p->insys = false;
-			t->state = TS_RUNNING;
+			t->state = WEFT_TF_T_RUNNING;
 			t->since = m->now;
 			p_update(m, ev->p);
 			busy_recount(m);
@@ -572,7 +578,7 @@ static void ev_proc_stop(struct model *m, const weft_trace_event *ev)
 		m->anomalies++;
 		if (t) {
 			run_end(m, t, WHY_LOST);
-			t->state = TS_UNKNOWN;
+			t->state = WEFT_TF_T_NONE;
 		}
 		p = &m->ps[id];
 		p->cur = 0;
@@ -626,7 +632,7 @@ static void ev_stw_end(struct model *m, const weft_trace_event *ev)
 			continue;
 		if (p->cur) {
 			struct mtask *t = model_task(m, p->cur);
-			if (t && t->state == TS_SYSCALL) {
+			if (t && t->state == WEFT_TF_T_SYSCALL) {
 				t->p = -1;
 				p->cur = 0;
 				p->insys = false;
@@ -688,7 +694,7 @@ void model_event(struct model *m, const weft_trace_event *ev)
 		struct mtask *t = stop_running(m, id, WHY_BLOCK);
 		if (t) {
 			uint32_t site = names_intern(&m->sites, ev->args[3]);
-			t->state = TS_BLOCKED;
+			t->state = WEFT_TF_T_BLOCKED;
 			t->reason = (uint8_t)(ev->args[1] < WEFT_TRACE_BLOCK_MAX ? ev->args[1] : 0);
 			t->obj = ev->args[2];
 			t->site = site;
@@ -718,11 +724,11 @@ void model_finish(struct model *m)
 		struct mtask *t = u64map_val(&m->tasks, i);
 		if (!m->tasks.keys[i])
 			continue;
-		if (t->state == TS_RUNNING) {
+		if (t->state == WEFT_TF_T_RUNNING) {
 			run_account(m, t, t->p, WHY_TRACE_END);
 			t->since = m->now;
-		} else if (t->state == TS_RUNNABLE || t->state == TS_BLOCKED ||
-			   t->state == TS_SYSCALL) {
+		} else if (t->state == WEFT_TF_T_RUNNABLE || t->state == WEFT_TF_T_BLOCKED ||
+			   t->state == WEFT_TF_T_SYSCALL) {
 			if (m->h.wait)
 				m->h.wait(m->h.ctx, m, t, t->state, t->since, m->now, 0);
 		}

@@ -13,6 +13,8 @@
 
 #include <weft/trace.h>
 
+#include "common/trace_format.h"
+
 #include "names.h"
 #include "u64map.h"
 
@@ -28,8 +30,10 @@ enum pcat {
 };
 extern const char *const pcat_name[PC_MAX];
 
-/* A task's state in the model. */
-enum tstate { TS_UNKNOWN, TS_RUNNABLE, TS_RUNNING, TS_BLOCKED, TS_SYSCALL };
+/* A task's state in the model is the format's (enum weft_tf_tstate,
+ * common/trace_format.h; NONE: not known), and the states an event may
+ * find its task in are the traits' (weft_tf_traits[type].from): the
+ * reader checks a trace against the same table. */
 
 /* Why a run of a task on a P ended. */
 enum why { WHY_END, WHY_YIELD, WHY_BLOCK, WHY_SYSCALL, WHY_HANDOFF, WHY_LOST, WHY_TRACE_END };
@@ -46,7 +50,7 @@ struct mtask {
 	uint32_t site;   /* names index of its block or syscall site */
 	uint32_t hops;   /* edges on that critical path */
 	uint32_t aux2;
-	uint8_t state;   /* enum tstate */
+	uint8_t state;   /* enum weft_tf_tstate */
 	uint8_t reason;  /* block reason (WEFT_TRACE_BLOCK_*) */
 	int16_t p;       /* P it runs on, or -1 */
 };
@@ -70,8 +74,8 @@ struct model_hooks {
 	/* A run of @t on @p ended. */
 	void (*run)(void *ctx, struct model *m, struct mtask *t, int p, uint64_t t0, uint64_t t1,
 		    int why);
-	/* @t stopped waiting: @state TS_RUNNABLE (scheduler wait), TS_BLOCKED
-	 * (t->reason, obj, site) or TS_SYSCALL (site); @by the waker or 0. */
+	/* @t stopped waiting: @state WEFT_TF_T_RUNNABLE (scheduler wait), WEFT_TF_T_BLOCKED
+	 * (t->reason, obj, site) or WEFT_TF_T_SYSCALL (site); @by the waker or 0. */
 	void (*wait)(void *ctx, struct model *m, struct mtask *t, int state, uint64_t t0,
 		     uint64_t t1, uint64_t by);
 	/* @t leaves the model: it ended (@ended) or the trace did. */
