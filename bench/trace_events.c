@@ -48,8 +48,8 @@ int main(int argc, char **argv)
 {
 	struct section open[MAX_OPEN];
 	int nopen = 0, rc;
-	weft_trace *t;
-	weft_trace_event ev;
+	weft_tr *t;
+	weft_tr_event ev;
 	char err[512];
 	uint64_t n = 0;
 
@@ -57,11 +57,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s FILE\n", argv[0]);
 		return 2;
 	}
-	if (weft_trace_open(argv[1], &t, err, sizeof(err)) < 0) {
+	if (weft_tr_open(argv[1], &t, err, sizeof(err)) < 0) {
 		fprintf(stderr, "trace_events: %s\n", err);
 		return 1;
 	}
-	for (; (rc = weft_trace_next(t, &ev)) > 0; n++) {
+	for (; (rc = weft_tr_next(t, &ev)) > 0; n++) {
 		struct section *s;
 
 		switch (ev.type) {
@@ -97,11 +97,11 @@ int main(int argc, char **argv)
 		}
 	}
 	if (rc < 0) {
-		fprintf(stderr, "trace_events: %s: %s\n", argv[1], weft_trace_error(t));
-		weft_trace_close(t);
+		fprintf(stderr, "trace_events: %s: %s\n", argv[1], weft_tr_error(t));
+		weft_tr_close(t);
 		return 1;
 	}
-	weft_trace_close(t);
+	weft_tr_close(t);
 	printf("# total: %" PRIu64 " events\n", n);
 	return 0;
 }

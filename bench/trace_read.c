@@ -1,6 +1,6 @@
 /*
  * trace_read.c - speed of the trace reader (libweft-trace): open a trace,
- * read every event with weft_trace_next, looking up the name of every
+ * read every event with weft_tr_next, looking up the name of every
  * fn and site key as a viewer would, and print the rate.
  *
  * Usage: trace_read FILE [-r ROUNDS] [-c]   (make one with WEFT_TRACE=FILE ./bench/spawn)
@@ -48,34 +48,34 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (int r = 0; r < rounds; r++) {
-		weft_trace *t;
-		weft_trace_event ev;
+		weft_tr *t;
+		weft_tr_event ev;
 		char err[512];
 		int rc;
 		uint64_t t0 = now_ns(CLOCK_MONOTONIC), c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
 
-		if (weft_trace_open(file, &t, err, sizeof(err)) < 0) {
+		if (weft_tr_open(file, &t, err, sizeof(err)) < 0) {
 			fprintf(stderr, "trace_read: %s\n", err);
 			return 1;
 		}
 		n = named = 0;
-		while ((rc = weft_trace_next(t, &ev)) > 0) {
+		while ((rc = weft_tr_next(t, &ev)) > 0) {
 			n++;
 			if (!names)
 				continue;
 			if (ev.type == WEFT_TEV_TASK_CREATE)
-				named += weft_trace_string(t, ev.args[2]) != NULL;
+				named += weft_tr_string(t, ev.args[2]) != NULL;
 			else if (ev.type == WEFT_TEV_TASK_BLOCK)
-				named += weft_trace_string(t, ev.args[3]) != NULL;
+				named += weft_tr_string(t, ev.args[3]) != NULL;
 		}
 		double s = (double)(now_ns(CLOCK_MONOTONIC) - t0) / 1e9;
 		double cpu = (double)(now_ns(CLOCK_PROCESS_CPUTIME_ID) - c0) / 1e9;
 		if (rc < 0) {
-			fprintf(stderr, "trace_read: %s: %s\n", file, weft_trace_error(t));
-			weft_trace_close(t);
+			fprintf(stderr, "trace_read: %s: %s\n", file, weft_tr_error(t));
+			weft_tr_close(t);
 			return 1;
 		}
-		weft_trace_close(t);
+		weft_tr_close(t);
 		if (!best || s < best)
 			best = s;
 		if (!best_cpu || cpu < best_cpu)

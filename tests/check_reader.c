@@ -128,7 +128,7 @@ static void build(const struct tev *ev, size_t n, size_t per_chunk, bool complet
 			*q++ = (uint8_t)ev[i].type;
 			q = put_uv(q, ev[i].tick - prev);
 			prev = ev[i].tick;
-			for (int a = 0; a < weft_trace_event_nargs(ev[i].type); a++) {
+			for (int a = 0; a < weft_tr_event_nargs(ev[i].type); a++) {
 				uint64_t v = ev[i].a[a];
 				if (a == 0 && fmt_version >= 3 && (weft_tf_traits[ev[i].type].flags & WEFT_TF_TASK)) {
 					v = weft_tf_zigzag(ev[i].a[0], last);
@@ -136,7 +136,7 @@ static void build(const struct tev *ev, size_t n, size_t per_chunk, bool complet
 				}
 				q = put_uv(q, v);
 			}
-			for (int s = 0; s < weft_trace_event_nstr(ev[i].type); s++) {
+			for (int s = 0; s < weft_tr_event_nstr(ev[i].type); s++) {
 				size_t l = strlen(ev[i].s[s]);
 				q = put_uv(q, l);
 				memcpy(q, ev[i].s[s], l);
@@ -164,25 +164,25 @@ static void patch_le(long off, uint64_t v, int n)
 /* ---- reading them back ----------------------------------------------------------- */
 
 struct evs {
-	weft_trace_event v[64];
+	weft_tr_event v[64];
 	char str[64][2][WEFT_TRACE_MAX_STR + 1];
 	size_t n;
-	int end;        /* what weft_trace_next returned last */
+	int end;        /* what weft_tr_next returned last */
 	char err[512];
-	weft_trace *t;
+	weft_tr *t;
 };
 
 static struct evs e;
 
 static void read_all(void)
 {
-	weft_trace_event ev;
+	weft_tr_event ev;
 	int r;
 
 	memset(&e, 0, sizeof(e));
-	r = weft_trace_open(path, &e.t, e.err, sizeof(e.err));
+	r = weft_tr_open(path, &e.t, e.err, sizeof(e.err));
 	ck_assert_msg(r == 0, "open: %s", e.err);
-	while ((r = weft_trace_next(e.t, &ev)) > 0) {
+	while ((r = weft_tr_next(e.t, &ev)) > 0) {
 		ck_assert_uint_lt(e.n, 64);
 		for (int i = 0; i < 2; i++)
 			if (ev.str[i]) {
@@ -192,8 +192,8 @@ static void read_all(void)
 		e.v[e.n++] = ev;
 	}
 	e.end = r;
-	snprintf(e.err, sizeof(e.err), "%s", r < 0 ? weft_trace_error(e.t) : "");
-	ck_assert_int_eq(weft_trace_next(e.t, &ev), r); /* an error or the end sticks */
+	snprintf(e.err, sizeof(e.err), "%s", r < 0 ? weft_tr_error(e.t) : "");
+	ck_assert_int_eq(weft_tr_next(e.t, &ev), r); /* an error or the end sticks */
 }
 
 /* WEFT_KEEP_TRACES=1 keeps the files (seeds for tests/fuzz/corpus). */
@@ -202,7 +202,7 @@ static void done(void)
 	static int n;
 	char kept[300];
 
-	weft_trace_close(e.t);
+	weft_tr_close(e.t);
 	if (getenv("WEFT_KEEP_TRACES")) {
 		snprintf(kept, sizeof(kept), "%s.%d", path, n++);
 		ck_assert_int_eq(rename(path, kept), 0);
@@ -219,7 +219,7 @@ static const char *types(void)
 
 	buf[0] = 0;
 	for (size_t i = 0; i < e.n; i++) {
-		const char *name = weft_trace_event_name(e.v[i].type);
+		const char *name = weft_tr_event_name(e.v[i].type);
 		if (strncmp(name, "TASK_", 5) == 0)
 			name += 5;
 		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", i ? " " : "", name);
@@ -635,8 +635,8 @@ START_TEST(test_versions)
 		read_all();
 		ck_assert_msg(e.end == 0, "version %d: %s", v, e.err);
 		ck_assert_uint_eq(e.n, 9);
-		weft_trace_info info;
-		weft_trace_get_info(e.t, &info);
+		weft_tr_info info;
+		weft_tr_get_info(e.t, &info);
 		ck_assert_int_eq(info.version, v);
 		for (size_t i = 0; i < 9; i++)
 			ids[v - 2][i] = e.v[i].args[0];
@@ -661,7 +661,7 @@ START_TEST(test_versions)
 	done();
 	build(ev, 9, 2, true, NULL);
 	patch_le(WEFT_TF_H_VERSION, 4, 2);
-	ck_assert_int_lt(weft_trace_open(path, &e.t, e.err, sizeof(e.err)), 0);
+	ck_assert_int_lt(weft_tr_open(path, &e.t, e.err, sizeof(e.err)), 0);
 	ck_assert_msg(strstr(e.err, "version 4") && strstr(e.err, "versions 2 to 3"), "%s", e.err);
 	unlink(path);
 }
@@ -703,11 +703,11 @@ START_TEST(test_strings)
 	ck_assert_ptr_null(e.v[3].str[0]);
 	ck_assert_str_eq(e.v[4].str[1], big);
 	ck_assert_uint_eq(e.v[4].strlen[1], WEFT_TRACE_MAX_STR);
-	ck_assert_str_eq(weft_trace_string(e.t, 3), "main");
-	ck_assert_str_eq(weft_trace_string(e.t, 0x4d2), "worker+0x1c");
-	ck_assert_str_eq(weft_trace_fn_name(e.t, 1ULL << 40), "far");
-	ck_assert_ptr_null(weft_trace_string(e.t, 4));
-	ck_assert_ptr_null(weft_trace_string(e.t, 0));
+	ck_assert_str_eq(weft_tr_string(e.t, 3), "main");
+	ck_assert_str_eq(weft_tr_string(e.t, 0x4d2), "worker+0x1c");
+	ck_assert_str_eq(weft_tr_fn_name(e.t, 1ULL << 40), "far");
+	ck_assert_ptr_null(weft_tr_string(e.t, 4));
+	ck_assert_ptr_null(weft_tr_string(e.t, 0));
 	done();
 }
 END_TEST
@@ -731,10 +731,10 @@ START_TEST(test_many_names)
 	read_all();
 	ck_assert_msg(e.end == 0, "%s", e.err);
 	for (int i = 0; i < N; i++) {
-		const char *s = weft_trace_string(e.t, 2 * (uint64_t)i + 1);
+		const char *s = weft_tr_string(e.t, 2 * (uint64_t)i + 1);
 		if (!s || strcmp(s, text[i]) != 0)
 			ck_abort_msg("key %d: %s", 2 * i + 1, s ? s : "(none)");
-		if (weft_trace_string(e.t, 2 * (uint64_t)i + 2))
+		if (weft_tr_string(e.t, 2 * (uint64_t)i + 2))
 			ck_abort_msg("key %d has a name", 2 * i + 2);
 	}
 	done();
@@ -761,16 +761,16 @@ static void annotate(void *arg)
 
 START_TEST(test_runtime_strings)
 {
-	weft_trace *t;
-	weft_trace_event ev;
+	weft_tr *t;
+	weft_tr_event ev;
 	char err[512];
 	int r, seen = 0;
 	uint64_t utask = 0;
 
 	make_path("annotate");
 	run_main(1, annotate, NULL);
-	ck_assert_msg(weft_trace_open(path, &t, err, sizeof(err)) == 0, "%s", err);
-	while ((r = weft_trace_next(t, &ev)) > 0) {
+	ck_assert_msg(weft_tr_open(path, &t, err, sizeof(err)) == 0, "%s", err);
+	while ((r = weft_tr_next(t, &ev)) > 0) {
 		switch (ev.type) {
 		case WEFT_TEV_UTASK_BEGIN:
 			ck_assert_str_eq(ev.str[0], "request");
@@ -803,9 +803,9 @@ START_TEST(test_runtime_strings)
 			break;
 		}
 	}
-	ck_assert_msg(r == 0, "%s", weft_trace_error(t));
+	ck_assert_msg(r == 0, "%s", weft_tr_error(t));
 	ck_assert_int_eq(seen, 63);
-	weft_trace_close(t);
+	weft_tr_close(t);
 	unlink(path);
 }
 END_TEST

@@ -32,22 +32,22 @@ static void make_path(const char *tag)
 
 /* Every event of the file at @p, or fail the case. */
 struct evs {
-	weft_trace_event *v;
+	weft_tr_event *v;
 	size_t n, cap;
-	int end;              /* what weft_trace_next returned last */
+	int end;              /* what weft_tr_next returned last */
 	char err[512];
-	weft_trace *t;        /* kept open for name lookups */
+	weft_tr *t;        /* kept open for name lookups */
 };
 
 static void read_all(const char *p, struct evs *e)
 {
-	weft_trace_event ev;
+	weft_tr_event ev;
 	int r;
 
 	memset(e, 0, sizeof(*e));
-	r = weft_trace_open(p, &e->t, e->err, sizeof(e->err));
+	r = weft_tr_open(p, &e->t, e->err, sizeof(e->err));
 	ck_assert_msg(r == 0, "open: %s", e->err);
-	while ((r = weft_trace_next(e->t, &ev)) > 0) {
+	while ((r = weft_tr_next(e->t, &ev)) > 0) {
 		if (e->n == e->cap) {
 			e->cap = e->cap ? 2 * e->cap : 1024;
 			e->v = realloc(e->v, e->cap * sizeof(*e->v));
@@ -61,7 +61,7 @@ static void read_all(const char *p, struct evs *e)
 	}
 	e->end = r;
 	if (r < 0)
-		snprintf(e->err, sizeof(e->err), "%s", weft_trace_error(e->t));
+		snprintf(e->err, sizeof(e->err), "%s", weft_tr_error(e->t));
 }
 
 static void free_all(struct evs *e)
@@ -69,7 +69,7 @@ static void free_all(struct evs *e)
 	for (size_t i = 0; i < e->n; i++)
 		for (int k = 0; k < 2; k++)
 			free((char *)e->v[i].str[k]);
-	weft_trace_close(e->t);
+	weft_tr_close(e->t);
 	free(e->v);
 }
 
@@ -127,9 +127,9 @@ START_TEST(test_spawns)
 	read_all(path, &e);
 	ck_assert_msg(e.end == 0, "read: %s", e.err);
 	for (size_t i = 0; i < e.n; i++) {
-		const weft_trace_event *v = &e.v[i];
+		const weft_tr_event *v = &e.v[i];
 		if (v->type == WEFT_TEV_TASK_CREATE && v->args[1] == main_id) {
-			const char *name = weft_trace_fn_name(e.t, v->args[2]);
+			const char *name = weft_tr_fn_name(e.t, v->args[2]);
 			ck_assert_msg(name && strcmp(name, "spawn_child") == 0, "fn name %s",
 				      name ? name : "(none)");
 			creates++;
@@ -242,7 +242,7 @@ START_TEST(test_mix)
 	ck_assert_msg(e.end == 0, "read: %s", e.err);
 	/* Every ping-pong round blocks each side once on a channel. */
 	for (size_t i = 0; i < e.n; i++) {
-		const weft_trace_event *v = &e.v[i];
+		const weft_tr_event *v = &e.v[i];
 		bool ours = v->args[0] == main_id || v->args[0] == ponger_id;
 		if (v->type == WEFT_TEV_TASK_BLOCK && ours &&
 		    (v->args[1] == WEFT_TRACE_BLOCK_CHAN_SEND ||
@@ -255,11 +255,11 @@ START_TEST(test_mix)
 	/* The ponger blocks in its channel calls: the call site names it. */
 	size_t named = 0;
 	for (size_t i = 0; i < e.n; i++) {
-		const weft_trace_event *v = &e.v[i];
+		const weft_tr_event *v = &e.v[i];
 		if (v->type == WEFT_TEV_TASK_BLOCK && v->args[0] == ponger_id &&
 		    (v->args[1] == WEFT_TRACE_BLOCK_CHAN_RECV ||
 		     v->args[1] == WEFT_TRACE_BLOCK_CHAN_SEND)) {
-			const char *site = weft_trace_string(e.t, v->args[3]);
+			const char *site = weft_tr_string(e.t, v->args[3]);
 			ck_assert_msg(site && strncmp(site, "ponger+0x", 9) == 0, "site %s",
 				      site ? site : "(none)");
 			named++;
@@ -358,7 +358,7 @@ START_TEST(test_stw_moves)
 	/* A START inside a stop of the world is a set_procs caller moved to
 	 * P0, right after its YIELD on the retired P. */
 	for (size_t i = 0; i < e.n; i++) {
-		const weft_trace_event *v = &e.v[i];
+		const weft_tr_event *v = &e.v[i];
 		if (v->type == WEFT_TEV_STW_BEGIN)
 			in_stw = 1;
 		else if (v->type == WEFT_TEV_STW_END)
@@ -433,7 +433,7 @@ START_TEST(test_restart_snapshot)
 			if (e.v[i].type == WEFT_TEV_TASK_STATE && e.v[i].args[0] == blocked_id) {
 				ck_assert_int_eq(e.v[i].args[1], WEFT_TRACE_STATE_BLOCKED);
 				ck_assert_int_eq(e.v[i].args[2], WEFT_TRACE_BLOCK_CHAN_RECV);
-				const char *name = weft_trace_fn_name(e.t, e.v[i].args[3]);
+				const char *name = weft_tr_fn_name(e.t, e.v[i].args[3]);
 				ck_assert_msg(name && strcmp(name, "blocked") == 0, "name %s",
 					      name ? name : "(none)");
 				seen = true;
@@ -591,13 +591,13 @@ START_TEST(test_stop_busy)
 	run_main(procs[_i], main_busy, NULL);
 	for (int round = 0; round < BUSY_ROUNDS; round++) {
 		struct evs e;
-		weft_trace_info info;
+		weft_tr_info info;
 		size_t other_ps = 0, pings = 0;
 
 		snprintf(p2, sizeof(p2), "%s.%d", path, round);
 		read_all(p2, &e);
 		ck_assert_msg(e.end == 0, "round %d: read: %s", round, e.err);
-		weft_trace_get_info(e.t, &info);
+		weft_tr_get_info(e.t, &info);
 		ck_assert_int_eq(info.complete, 1);
 		for (size_t i = 0; i < e.n; i++) {
 			if (e.v[i].p > 0)
@@ -681,16 +681,16 @@ static void spit(const char *p, const void *buf, size_t n)
 /* Open and read everything; return the error text (empty if none). */
 static int try_read(const char *p, char *msg, size_t len)
 {
-	weft_trace *t;
-	weft_trace_event ev;
-	int r = weft_trace_open(p, &t, msg, len);
+	weft_tr *t;
+	weft_tr_event ev;
+	int r = weft_tr_open(p, &t, msg, len);
 
 	if (r < 0)
 		return r;
-	while ((r = weft_trace_next(t, &ev)) > 0)
+	while ((r = weft_tr_next(t, &ev)) > 0)
 		;
-	snprintf(msg, len, "%s", r < 0 ? weft_trace_error(t) : "");
-	weft_trace_close(t);
+	snprintf(msg, len, "%s", r < 0 ? weft_tr_error(t) : "");
+	weft_tr_close(t);
 	return r;
 }
 
@@ -799,7 +799,7 @@ START_TEST(test_annotations)
 	ck_assert_uint_eq(count(&e, WEFT_TEV_UTASK_BEGIN, 0, utask), 1);
 	ck_assert_uint_eq(count(&e, WEFT_TEV_UTASK_END, 0, utask), 1);
 	for (size_t i = 0; i < e.n; i++) {
-		const weft_trace_event *v = &e.v[i];
+		const weft_tr_event *v = &e.v[i];
 		switch (v->type) {
 		case WEFT_TEV_UTASK_BEGIN:
 			ck_assert_uint_eq(v->args[1], 0); /* no parent */
@@ -929,25 +929,25 @@ static int kill_tracer(int sig)
 START_TEST(test_sigkill)
 {
 	struct evs e;
-	weft_trace_info info;
-	weft_trace_event ev;
+	weft_tr_info info;
+	weft_tr_event ev;
 	int r;
 
 	make_path("kill");
 	int st = kill_tracer(SIGKILL);
 	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	memset(&e, 0, sizeof(e));
-	r = weft_trace_open(path, &e.t, e.err, sizeof(e.err));
+	r = weft_tr_open(path, &e.t, e.err, sizeof(e.err));
 	ck_assert_msg(r == 0, "open: %s", e.err);
-	weft_trace_get_info(e.t, &info);
+	weft_tr_get_info(e.t, &info);
 	ck_assert_int_eq(info.complete, 0); /* the loss is visible */
 	size_t n = 0;
-	while ((r = weft_trace_next(e.t, &ev)) > 0)
+	while ((r = weft_tr_next(e.t, &ev)) > 0)
 		n++;
 	/* Everything up to the last whole chunk, then the cut (if any). */
-	ck_assert_msg(r == 0 || r == -EPIPE, "%d %s", r, weft_trace_error(e.t));
+	ck_assert_msg(r == 0 || r == -EPIPE, "%d %s", r, weft_tr_error(e.t));
 	ck_assert_uint_ge(n, 10000);
-	weft_trace_close(e.t);
+	weft_tr_close(e.t);
 	unlink(path);
 }
 END_TEST
@@ -956,7 +956,7 @@ START_TEST(test_sigint)
 {
 	static const int sigs[2] = { SIGINT, SIGTERM };
 	struct evs e;
-	weft_trace_info info;
+	weft_tr_info info;
 
 	make_path("int");
 #ifdef __SANITIZE_THREAD__
@@ -971,7 +971,7 @@ START_TEST(test_sigint)
 	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == sigs[_i], "status %#x", st);
 	read_all(path, &e);
 	ck_assert_msg(e.end == 0, "read: %s", e.err);
-	weft_trace_get_info(e.t, &info);
+	weft_tr_get_info(e.t, &info);
 	ck_assert_int_eq(info.complete, 1);
 	ck_assert_uint_ge(e.n, 10000);
 	ck_assert_uint_ge(count(&e, WEFT_TEV_STW_BEGIN, 0, WEFT_TRACE_STW_TRACE), 1);

@@ -9,15 +9,15 @@
  * reported with the byte offset where it went wrong; the reader never
  * trusts a size it read without a bound. Format: doc/trace-format.md.
  *
- *   weft_trace *t;
+ *   weft_tr *t;
  *   char err[256];
- *   if (weft_trace_open("out.wt", &t, err, sizeof(err)) < 0) { puts(err); ... }
- *   weft_trace_event ev;
+ *   if (weft_tr_open("out.wt", &t, err, sizeof(err)) < 0) { puts(err); ... }
+ *   weft_tr_event ev;
  *   int r;
- *   while ((r = weft_trace_next(t, &ev)) > 0)
- *       printf("%llu %s\n", (unsigned long long)ev.ts, weft_trace_event_name(ev.type));
- *   if (r < 0) puts(weft_trace_error(t));
- *   weft_trace_close(t);
+ *   while ((r = weft_tr_next(t, &ev)) > 0)
+ *       printf("%llu %s\n", (unsigned long long)ev.ts, weft_tr_event_name(ev.type));
+ *   if (r < 0) puts(weft_tr_error(t));
+ *   weft_tr_close(t);
  */
 #ifndef WEFT_TRACE_H
 #define WEFT_TRACE_H
@@ -30,17 +30,17 @@ extern "C" {
 #endif
 
 /* libweft-trace is built with -fvisibility=hidden: only these are exported. */
-#if defined(WEFT_TRACE_BUILDING) && defined(__GNUC__)
-#define WEFT_TRACE_API __attribute__((visibility("default")))
+#if defined(WEFT_TR_BUILDING) && defined(__GNUC__)
+#define WEFT_TR_API __attribute__((visibility("default")))
 #else
-#define WEFT_TRACE_API
+#define WEFT_TR_API
 #endif
 
 /*
  * The events: X(NAME, number, argument count, string count, argument
  * names...). The numbers are part of the file format and never change
  * meaning. An event's strings (user annotations only) follow its
- * arguments; the reader hands them out in weft_trace_event.str.
+ * arguments; the reader hands them out in weft_tr_event.str.
  *
  * Conventions for the arguments:
  *   task   - task id (weft_task_id()); 0 is "no task" (a plain thread).
@@ -50,7 +50,7 @@ extern "C" {
  *            reader always reports the resolved number; in the file it
  *            is 0 when the previous numbered event of the task was on the
  *            same stream (the stream's own order suffices), as in Go.
- *   fn, site - code addresses, keys of weft_trace_string(): fn is an
+ *   fn, site - code addresses, keys of weft_tr_string(): fn is an
  *            entry function ("worker"), site a call site ("main+0x4c").
  *   obj    - the object waited on (a channel, mutex...), an opaque id.
  *   utask  - user task id (weft_trace_task_begin); 0 is "none".
@@ -90,7 +90,7 @@ enum weft_trace_type {
 /*
  * Why a task blocked (TASK_BLOCK reason, TASK_STATE reason): X(NAME,
  * number, name). The numbers are part of the file format; the runtime
- * records these as its wait reasons, and weft_trace_block_name() returns
+ * records these as its wait reasons, and weft_tr_block_name() returns
  * the names ("chan receive"). A new reason is one line here plus the
  * blocking call that passes it.
  */
@@ -127,7 +127,7 @@ enum weft_trace_stw { WEFT_TRACE_STW_USER = 0, WEFT_TRACE_STW_SET_PROCS = 1, WEF
 #define WEFT_TRACE_MAX_ARGS 5
 #define WEFT_TRACE_MAX_STR 1024 /* longer strings are cut by the writer */
 
-typedef struct weft_trace weft_trace;
+typedef struct weft_tr weft_tr;
 
 typedef struct {
 	int type;          /* enum weft_trace_type */
@@ -135,10 +135,10 @@ typedef struct {
 	uint64_t ts;       /* ns since the trace started */
 	uint64_t args[WEFT_TRACE_MAX_ARGS]; /* in the order of WEFT_TRACE_EVENTS; unused 0 */
 	const char *str[2]; /* the event's strings, NUL-terminated (NULL if none);
-			       valid until the next weft_trace_next() */
+			       valid until the next weft_tr_next() */
 	uint32_t strlen[2];
 	uint64_t offset;   /* byte offset of the chunk that holds it */
-} weft_trace_event;
+} weft_tr_event;
 
 typedef struct {
 	int version;
@@ -155,43 +155,43 @@ typedef struct {
 	uint64_t end_ts;       /* ns since the start when tracing stopped (a P may
 				  have been running since its last event); 0 if
 				  not recorded: the writer died, or predates it */
-} weft_trace_info;
+} weft_tr_info;
 
 /*
- * weft_trace_open - open and index @path. Returns 0, or a negative errno
+ * weft_tr_open - open and index @path. Returns 0, or a negative errno
  * with a message in @err (with the byte offset for a corrupt file).
  */
-WEFT_TRACE_API int weft_trace_open(const char *path, weft_trace **out, char *err, size_t errlen);
+WEFT_TR_API int weft_tr_open(const char *path, weft_tr **out, char *err, size_t errlen);
 
 /*
- * weft_trace_next - the next event in global order. Returns 1 with *@ev
+ * weft_tr_next - the next event in global order. Returns 1 with *@ev
  * filled, 0 at the end, or a negative errno (-EPROTO corrupt, -EPIPE
  * truncated: the events of every complete chunk came first); then
- * weft_trace_error() says what and where.
+ * weft_tr_error() says what and where.
  */
-WEFT_TRACE_API int weft_trace_next(weft_trace *t, weft_trace_event *ev);
+WEFT_TR_API int weft_tr_next(weft_tr *t, weft_tr_event *ev);
 
-WEFT_TRACE_API const char *weft_trace_error(const weft_trace *t);
-WEFT_TRACE_API void weft_trace_get_info(const weft_trace *t, weft_trace_info *info);
+WEFT_TR_API const char *weft_tr_error(const weft_tr *t);
+WEFT_TR_API void weft_tr_get_info(const weft_tr *t, weft_tr_info *info);
 
 /*
  * The name of a code address key: an entry function (TASK_CREATE and
  * TASK_STATE fn: "worker") or a call site (site: "main+0x4c"), or NULL.
- * weft_trace_fn_name is the same lookup. The names are read when the file
- * is opened, so these and weft_trace_get_info() may be called from one
- * thread while another calls weft_trace_next() (weft-trace reads on a
+ * weft_tr_fn_name is the same lookup. The names are read when the file
+ * is opened, so these and weft_tr_get_info() may be called from one
+ * thread while another calls weft_tr_next() (weft-trace reads on a
  * second thread this way); everything else wants one thread at a time.
  */
-WEFT_TRACE_API const char *weft_trace_string(const weft_trace *t, uint64_t key);
-WEFT_TRACE_API const char *weft_trace_fn_name(const weft_trace *t, uint64_t fn);
+WEFT_TR_API const char *weft_tr_string(const weft_tr *t, uint64_t key);
+WEFT_TR_API const char *weft_tr_fn_name(const weft_tr *t, uint64_t fn);
 
-WEFT_TRACE_API const char *weft_trace_event_name(int type);      /* "TASK_START"; NULL if unknown */
-WEFT_TRACE_API int weft_trace_event_nargs(int type);             /* -1 if unknown */
-WEFT_TRACE_API int weft_trace_event_nstr(int type);              /* -1 if unknown */
-WEFT_TRACE_API const char *weft_trace_arg_name(int type, int i); /* "task"; NULL if none */
-WEFT_TRACE_API const char *weft_trace_block_name(int reason);    /* "chan receive", ... */
+WEFT_TR_API const char *weft_tr_event_name(int type);      /* "TASK_START"; NULL if unknown */
+WEFT_TR_API int weft_tr_event_nargs(int type);             /* -1 if unknown */
+WEFT_TR_API int weft_tr_event_nstr(int type);              /* -1 if unknown */
+WEFT_TR_API const char *weft_tr_arg_name(int type, int i); /* "task"; NULL if none */
+WEFT_TR_API const char *weft_tr_block_name(int reason);    /* "chan receive", ... */
 
-WEFT_TRACE_API void weft_trace_close(weft_trace *t);
+WEFT_TR_API void weft_tr_close(weft_tr *t);
 
 #ifdef __cplusplus
 }

@@ -91,9 +91,9 @@ static uint32_t count(const uint8_t *p, size_t *len, bool names)
 			if (!(r = weft_tf_uvarint(r, end, &v)))
 				break;
 		} else {
-			if (r >= end || (na = weft_trace_event_nargs(*r)) < 0)
+			if (r >= end || (na = weft_tr_event_nargs(*r)) < 0)
 				break;
-			ns = weft_trace_event_nstr(*r++);
+			ns = weft_tr_event_nstr(*r++);
 			na++; /* the tick delta */
 		}
 		for (int i = 0; i < na && r; i++)
@@ -158,32 +158,32 @@ static void cook(const uint8_t *data, size_t size)
 	}
 }
 
-static void touch_names(const weft_trace *t, const weft_trace_event *ev)
+static void touch_names(const weft_tr *t, const weft_tr_event *ev)
 {
-	int n = weft_trace_event_nargs(ev->type);
+	int n = weft_tr_event_nargs(ev->type);
 
 	CHECK(n >= 0 && n <= WEFT_TRACE_MAX_ARGS);
-	CHECK(weft_trace_event_name(ev->type) != NULL);
-	CHECK(weft_trace_event_nstr(ev->type) >= 0);
+	CHECK(weft_tr_event_name(ev->type) != NULL);
+	CHECK(weft_tr_event_nstr(ev->type) >= 0);
 	for (int i = 0; i < n; i++) {
-		CHECK(weft_trace_arg_name(ev->type, i) != NULL);
-		const char *s = weft_trace_string(t, ev->args[i]); /* any key: fn, site or not */
+		CHECK(weft_tr_arg_name(ev->type, i) != NULL);
+		const char *s = weft_tr_string(t, ev->args[i]); /* any key: fn, site or not */
 		if (s)
 			(void)strlen(s);
 	}
 	for (int i = n; i < WEFT_TRACE_MAX_ARGS; i++)
 		CHECK(ev->args[i] == 0);
-	CHECK(weft_trace_arg_name(ev->type, n) == NULL);
+	CHECK(weft_tr_arg_name(ev->type, n) == NULL);
 	if (ev->type == WEFT_TEV_TASK_BLOCK || ev->type == WEFT_TEV_TASK_STATE)
-		CHECK(weft_trace_block_name((int)(ev->args[ev->type == WEFT_TEV_TASK_BLOCK ? 1 : 2] &
+		CHECK(weft_tr_block_name((int)(ev->args[ev->type == WEFT_TEV_TASK_BLOCK ? 1 : 2] &
 						  0xffff)) != NULL);
 	if (ev->type == WEFT_TEV_TASK_CREATE || ev->type == WEFT_TEV_TASK_STATE) {
-		const char *s = weft_trace_fn_name(t, ev->args[ev->type == WEFT_TEV_TASK_CREATE ? 2 : 3]);
+		const char *s = weft_tr_fn_name(t, ev->args[ev->type == WEFT_TEV_TASK_CREATE ? 2 : 3]);
 		if (s)
 			(void)strlen(s);
 	}
 	for (int i = 0; i < 2; i++) {
-		if (i >= weft_trace_event_nstr(ev->type)) {
+		if (i >= weft_tr_event_nstr(ev->type)) {
 			CHECK(ev->str[i] == NULL && ev->strlen[i] == 0);
 			continue;
 		}
@@ -196,9 +196,9 @@ static void touch_names(const weft_trace *t, const weft_trace_event *ev)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	weft_trace *t;
-	weft_trace_info info;
-	weft_trace_event ev;
+	weft_tr *t;
+	weft_tr_info info;
+	weft_tr_event ev;
 	char err[256];
 	uint64_t last = 0, n = 0;
 	int r;
@@ -215,18 +215,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	CHECK(ftruncate(memfd, 0) == 0);
 	CHECK(pwrite(memfd, data, size, 0) == (ssize_t)size);
-	if ((r = weft_trace_open(path, &t, err, sizeof(err))) < 0) {
+	if ((r = weft_tr_open(path, &t, err, sizeof(err))) < 0) {
 		CHECK(r == -EPROTO || r == -EPIPE || r == -ENOMEM);
 		CHECK(strlen(err) > 0);
 		if (getenv("FUZZ_VERBOSE"))
 			fprintf(stderr, "open: %s\n", err);
 		return 0;
 	}
-	weft_trace_get_info(t, &info);
+	weft_tr_get_info(t, &info);
 	CHECK(info.version >= WEFT_TF_VERSION_MIN && info.version <= WEFT_TF_VERSION);
 	CHECK(info.file_bytes == size);
-	CHECK(!strcmp(weft_trace_error(t), "no error"));
-	while ((r = weft_trace_next(t, &ev)) > 0) {
+	CHECK(!strcmp(weft_tr_error(t), "no error"));
+	while ((r = weft_tr_next(t, &ev)) > 0) {
 		CHECK(ev.p >= -1 && ev.p < WEFT_TF_MAX_PROCS);
 		CHECK(ev.ts >= last);
 		CHECK(ev.offset >= WEFT_TF_HEADER_SIZE && ev.offset < size);
@@ -236,14 +236,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (getenv("FUZZ_VERBOSE")) /* FUZZ_VERBOSE=1 tests/fuzz/replay FILE: what it reads */
 		fprintf(stderr, "%llu events, then %s\n", (unsigned long long)n,
-			r < 0 ? weft_trace_error(t) : "the end");
+			r < 0 ? weft_tr_error(t) : "the end");
 	if (r < 0) {
 		CHECK(r == -EPROTO || r == -EPIPE || r == -ENOMEM);
-		CHECK(strncmp(weft_trace_error(t), "offset ", 7) == 0);
-		CHECK(weft_trace_next(t, &ev) == r);
+		CHECK(strncmp(weft_tr_error(t), "offset ", 7) == 0);
+		CHECK(weft_tr_next(t, &ev) == r);
 	} else {
-		CHECK(weft_trace_next(t, &ev) == 0);
+		CHECK(weft_tr_next(t, &ev) == 0);
 	}
-	weft_trace_close(t);
+	weft_tr_close(t);
 	return 0;
 }

@@ -37,7 +37,7 @@ static inline const uint8_t *uvarint(const uint8_t *p, const uint8_t *end, uint6
 }
 
 /* Load the next chunk of @s. 1, 0 at the stream's end, or a negative errno. */
-static int next_chunk(weft_trace *t, struct stream *s)
+static int next_chunk(weft_tr *t, struct stream *s)
 {
 	while (s->left == 0) {
 		if (s->next == s->n)
@@ -65,11 +65,11 @@ static int next_chunk(weft_trace *t, struct stream *s)
 
 enum { BAD_END, BAD_TYPE, BAD_TICK, BAD_ARGS, BAD_STR, BAD_TASK0, BAD_NO_P, BAD_STATE, BAD_TAIL };
 
-static __attribute__((noinline, cold)) int bad_event(weft_trace *t, const struct stream *s,
+static __attribute__((noinline, cold)) int bad_event(weft_tr *t, const struct stream *s,
 						     int why, size_t at, int type,
 						     const uint64_t *args)
 {
-	const char *name = weft_trace_event_name(type);
+	const char *name = weft_tr_event_name(type);
 	unsigned long long id = args[0];
 
 	switch (why) {
@@ -110,7 +110,7 @@ static __attribute__((noinline, cold)) int bad_event(weft_trace *t, const struct
  * events before it are returned first. Returns 1, 0 at the stream's end,
  * how many events it decoded, 0 at the stream's end, or a negative errno.
  */
-int weft__tr_fill(weft_trace *t, struct stream *s)
+int weft__tr_fill(weft_tr *t, struct stream *s)
 {
 	int r;
 
@@ -201,7 +201,7 @@ bad:
 }
 
 /* The strings of @b (its stream's chunk is still loaded) into s->str and @ev. */
-void weft__tr_strings(struct stream *s, const struct bev *b, weft_trace_event *ev)
+void weft__tr_strings(struct stream *s, const struct bev *b, weft_tr_event *ev)
 {
 	const uint8_t *p = s->raw + b->str_pos, *end = s->raw + s->rawlen;
 

@@ -26,7 +26,7 @@ static int cmp_stream(const void *a, const void *b)
 	return kx < ky ? -1 : kx > ky;
 }
 
-int weft__tr_index(weft_trace *t)
+int weft__tr_index(weft_tr *t)
 {
 	uint64_t off = WEFT_TF_HEADER_SIZE;
 	uint8_t h[WEFT_TF_CHUNK_HEADER_SIZE];

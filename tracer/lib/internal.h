@@ -2,7 +2,7 @@
  * internal.h - the reader library's private types and the verbs its files
  * share (never installed; the public API is include/weft/trace.h).
  *
- * The library is one object, a weft_trace, read by one thread at a time
+ * The library is one object, a weft_tr, read by one thread at a time
  * (the names and the info may be read by another: see weft/trace.h). Its
  * files follow the reader's stages, each with its own essay:
  *
@@ -22,7 +22,7 @@
  *   - One file of 1600 lines (the first layout): each stage had its own
  *     section banner already; the stages share only the types below.
  *   - Splitting the state machine from the merge: check() and apply() are
- *     inlined into weft_trace_next's loop, which a call across files
+ *     inlined into weft_tr_next's loop, which a call across files
  *     would prevent (order.c holds all three).
  */
 #ifndef WEFT_TRACER_LIB_INTERNAL_H
@@ -129,10 +129,10 @@ struct name {
 	size_t off; /* in the pool */
 };
 
-struct weft_trace {
+struct weft_tr {
 	int fd;
 	uint64_t size;
-	weft_trace_info info;
+	weft_tr_info info;
 	uint64_t tick0;
 	uint64_t ns_int, ns_frac; /* ns per tick: ns_int + ns_frac / 2^64 */
 	uint64_t last_ts;         /* of the event returned last */
@@ -142,7 +142,7 @@ struct weft_trace {
 	struct hent *heap; /* the streams' heads, earliest first */
 	size_t nheap;
 	long taken; /* heap position of the stream whose head was returned, or -1 */
-#define NOT_STARTED (-2) /* taken before the first weft_trace_next() */
+#define NOT_STARTED (-2) /* taken before the first weft_tr_next() */
 	bool lossy; /* some tails are lost: a stall is not an error */
 	/* names of code keys: pool of NUL-terminated strings, and a hash index */
 	struct name *names;
@@ -167,7 +167,7 @@ struct weft_trace {
 };
 
 /* Ticks since the start to ns: rel * 1e9 / ticks_per_sec, in fixed point. */
-static inline uint64_t to_ns(const weft_trace *t, uint64_t tick)
+static inline uint64_t to_ns(const weft_tr *t, uint64_t tick)
 {
 	uint64_t rel = tick >= t->tick0 ? tick - t->tick0 : 0;
 #ifdef __SIZEOF_INT128__
@@ -178,25 +178,25 @@ static inline uint64_t to_ns(const weft_trace *t, uint64_t tick)
 }
 
 /* reader.c */
-__attribute__((format(printf, 4, 5))) int weft__tr_fail(weft_trace *t, int err, uint64_t off,
+__attribute__((format(printf, 4, 5))) int weft__tr_fail(weft_tr *t, int err, uint64_t off,
 							 const char *fmt, ...);
 
 /* readahead.c */
-int weft__tr_read_at(weft_trace *t, void *buf, size_t n, uint64_t off);
-int weft__tr_load(weft_trace *t, uint64_t off, uint32_t zsize, uint32_t rawsize, uint8_t *dst);
-void weft__tr_helper_start(weft_trace *t);
-void weft__tr_helper_stop(weft_trace *t);
-void weft__tr_ask_ahead(weft_trace *t, struct stream *s, size_t k);
-int weft__tr_take_ahead(weft_trace *t, struct stream *s, size_t k);
+int weft__tr_read_at(weft_tr *t, void *buf, size_t n, uint64_t off);
+int weft__tr_load(weft_tr *t, uint64_t off, uint32_t zsize, uint32_t rawsize, uint8_t *dst);
+void weft__tr_helper_start(weft_tr *t);
+void weft__tr_helper_stop(weft_tr *t);
+void weft__tr_ask_ahead(weft_tr *t, struct stream *s, size_t k);
+int weft__tr_take_ahead(weft_tr *t, struct stream *s, size_t k);
 
 /* index.c */
-int weft__tr_index(weft_trace *t);
+int weft__tr_index(weft_tr *t);
 
 /* names.c */
-int weft__tr_add_names(weft_trace *t, uint64_t off, const uint8_t *p, size_t len, uint32_t n);
+int weft__tr_add_names(weft_tr *t, uint64_t off, const uint8_t *p, size_t len, uint32_t n);
 
 /* decode.c */
-int weft__tr_fill(weft_trace *t, struct stream *s);
-void weft__tr_strings(struct stream *s, const struct bev *b, weft_trace_event *ev);
+int weft__tr_fill(weft_tr *t, struct stream *s);
+void weft__tr_strings(struct stream *s, const struct bev *b, weft_tr_event *ev);
 
 #endif /* WEFT_TRACER_LIB_INTERNAL_H */

@@ -5,8 +5,8 @@
  *
  * The code-key names are loaded while the file is indexed, before the
  * first event is read, into one pool of NUL-terminated strings with an
- * open-addressing index; after weft_trace_open() they are read-only, which
- * is why weft_trace_string() may be called from another thread while one
+ * open-addressing index; after weft_tr_open() they are read-only, which
+ * is why weft_tr_string() may be called from another thread while one
  * reads events (weft-trace does).
  *
  * Rejected:
@@ -28,29 +28,29 @@ static const char *const ev_argnames[WEFT_TEV_MAX][WEFT_TRACE_MAX_ARGS + 1] = {
 #undef ARGN_
 };
 
-const char *weft_trace_event_name(int type)
+const char *weft_tr_event_name(int type)
 {
 	return type > 0 && type < WEFT_TEV_MAX ? ev_names[type] : NULL;
 }
 
-int weft_trace_event_nargs(int type)
+int weft_tr_event_nargs(int type)
 {
 	return type > 0 && type < WEFT_TEV_MAX && ev_names[type] ? weft_tf_traits[type].nargs : -1;
 }
 
-int weft_trace_event_nstr(int type)
+int weft_tr_event_nstr(int type)
 {
 	return type > 0 && type < WEFT_TEV_MAX && ev_names[type] ? weft_tf_traits[type].nstr : -1;
 }
 
-const char *weft_trace_arg_name(int type, int i)
+const char *weft_tr_arg_name(int type, int i)
 {
-	if (weft_trace_event_nargs(type) < 0 || i < 0 || i >= weft_tf_traits[type].nargs)
+	if (weft_tr_event_nargs(type) < 0 || i < 0 || i >= weft_tf_traits[type].nargs)
 		return NULL;
 	return ev_argnames[type][i];
 }
 
-const char *weft_trace_block_name(int reason)
+const char *weft_tr_block_name(int reason)
 {
 	return weft_tf_block_name(reason);
 }
@@ -63,7 +63,7 @@ static size_t hash_slot(uint64_t key, size_t cap)
 }
 
 /* The slot of @key in the name index: its own, or the empty one it would take. */
-static size_t name_slot(const weft_trace *t, uint64_t key)
+static size_t name_slot(const weft_tr *t, uint64_t key)
 {
 	size_t j = hash_slot(key, t->name_cap);
 
@@ -72,7 +72,7 @@ static size_t name_slot(const weft_trace *t, uint64_t key)
 	return j;
 }
 
-static int grow_names(weft_trace *t)
+static int grow_names(weft_tr *t)
 {
 	size_t cap = t->name_cap ? 2 * t->name_cap : 64;
 	uint32_t *idx = calloc(cap, sizeof(*idx));
@@ -88,7 +88,7 @@ static int grow_names(weft_trace *t)
 }
 
 /* Add the @n name records of a strings chunk (at @off); a key named again keeps its first name. */
-int weft__tr_add_names(weft_trace *t, uint64_t off, const uint8_t *p, size_t len, uint32_t n)
+int weft__tr_add_names(weft_tr *t, uint64_t off, const uint8_t *p, size_t len, uint32_t n)
 {
 	const uint8_t *end = p + len;
 
@@ -142,7 +142,7 @@ int weft__tr_add_names(weft_trace *t, uint64_t off, const uint8_t *p, size_t len
 	return 0;
 }
 
-const char *weft_trace_string(const weft_trace *t, uint64_t key)
+const char *weft_tr_string(const weft_tr *t, uint64_t key)
 {
 	if (!t->name_cap)
 		return NULL;
@@ -152,8 +152,8 @@ const char *weft_trace_string(const weft_trace *t, uint64_t key)
 	return NULL;
 }
 
-const char *weft_trace_fn_name(const weft_trace *t, uint64_t fn)
+const char *weft_tr_fn_name(const weft_tr *t, uint64_t fn)
 {
-	return weft_trace_string(t, fn);
+	return weft_tr_string(t, fn);
 }
 

@@ -2,7 +2,7 @@
  * order.c - the causal order: the live tasks, their state machine (the
  * traits' transitions), and the merge of the streams' heads by time that
  * takes a head only when its task is ready for it (the "frontier").
- * weft_trace_next() is here, with check() and apply() inlined into it.
+ * weft_tr_next() is here, with check() and apply() inlined into it.
  *
  * Rejected: see reader.c (ordering by sequence numbers alone, failing at
  * once on a head not ready, keeping every task ever seen).
@@ -11,7 +11,7 @@
 
 /* ---- live tasks --------------------------------------------------------------- */
 
-static size_t task_slot(const weft_trace *t, uint64_t id)
+static size_t task_slot(const weft_tr *t, uint64_t id)
 {
 	/* Runs of 16 ids share a group of slots: ids are handed out in order,
 	 * and tasks are mostly created, started and ended in that order. */
@@ -20,7 +20,7 @@ static size_t task_slot(const weft_trace *t, uint64_t id)
 }
 
 /* The entry of task @id, or the empty slot where it would go (id 0). */
-static inline struct task *task_find(const weft_trace *t, uint64_t id)
+static inline struct task *task_find(const weft_tr *t, uint64_t id)
 {
 	size_t mask = t->task_cap - 1;
 
@@ -29,7 +29,7 @@ static inline struct task *task_find(const weft_trace *t, uint64_t id)
 			return &t->tasks[j];
 }
 
-static int task_grow(weft_trace *t)
+static int task_grow(weft_tr *t)
 {
 	size_t cap = t->task_cap * 2;
 	struct task *old = t->tasks, *nt = calloc(cap, sizeof(*nt));
@@ -53,7 +53,7 @@ static int task_grow(weft_trace *t)
 }
 
 /* A new entry for @id in @slot, its empty slot from task_find(). NULL: out of memory. */
-static struct task *task_add(weft_trace *t, struct task *slot, uint64_t id)
+static struct task *task_add(weft_tr *t, struct task *slot, uint64_t id)
 {
 	if (2 * (t->ntasks + 1) > t->task_cap) {
 		if (task_grow(t) < 0)
@@ -66,7 +66,7 @@ static struct task *task_add(weft_trace *t, struct task *slot, uint64_t id)
 }
 
 /* Remove @x, shifting back the entries its slot displaced (no tombstones). */
-static void task_del(weft_trace *t, struct task *x)
+static void task_del(weft_tr *t, struct task *x)
 {
 	size_t mask = t->task_cap - 1, i = (size_t)(x - t->tasks), j = i;
 
@@ -114,7 +114,7 @@ static inline int seq_of(const struct task *x, int p, uint64_t arg, uint64_t *se
  * that moves a task); *@seq: the resolved sequence number of a numbered
  * event.
  */
-static inline __attribute__((always_inline)) int check(const weft_trace *t, const struct bev *b,
+static inline __attribute__((always_inline)) int check(const weft_tr *t, const struct bev *b,
 							int p, struct task **xp, uint64_t *seq)
 {
 	const struct weft_tf_traits *r = &weft_tf_traits[b->type];
@@ -136,7 +136,7 @@ static inline __attribute__((always_inline)) int check(const weft_trace *t, cons
 }
 
 /* check(), out of line for the rare paths. */
-static __attribute__((noinline)) int check_slow(const weft_trace *t, const struct bev *b, int p,
+static __attribute__((noinline)) int check_slow(const weft_tr *t, const struct bev *b, int p,
 						struct task **xp, uint64_t *seq)
 {
 	return check(t, b, p, xp, seq);
@@ -146,7 +146,7 @@ static __attribute__((noinline)) int check_slow(const weft_trace *t, const struc
  * Apply the event @type with arguments @args (check() said RDY_OK) of
  * stream @s to its task's slot @x; a resolved seq goes into @args.
  */
-static inline int apply(weft_trace *t, struct stream *s, int type, uint64_t *args,
+static inline int apply(weft_tr *t, struct stream *s, int type, uint64_t *args,
 			struct task *x, uint64_t seq)
 {
 	const struct weft_tf_traits *r = &weft_tf_traits[type];
@@ -200,10 +200,10 @@ static const char *where(int p, char *buf, size_t n)
 }
 
 /* Fail: no head is ready; @b of @s is the earliest, not ready for @why. */
-static int not_ready(weft_trace *t, const struct stream *s, const struct bev *b,
+static int not_ready(weft_tr *t, const struct stream *s, const struct bev *b,
 		     const struct task *x, int why)
 {
-	const char *name = weft_trace_event_name(b->type);
+	const char *name = weft_tr_event_name(b->type);
 	unsigned long long id = b->args[0];
 	char here[32], state[48], there[32];
 
@@ -260,7 +260,7 @@ static inline void swap(struct hent *a, struct hent *b)
  * order: the entry at @i was just written field by field, and reading it
  * back whole would stall on store forwarding.
  */
-static inline void sift_down(weft_trace *t, size_t i)
+static inline void sift_down(weft_tr *t, size_t i)
 {
 	struct hent *h = t->heap;
 
@@ -276,7 +276,7 @@ static inline void sift_down(weft_trace *t, size_t i)
 	}
 }
 
-static void sift_up(weft_trace *t, size_t i)
+static void sift_up(weft_tr *t, size_t i)
 {
 	struct hent *h = t->heap;
 
@@ -290,7 +290,7 @@ static void sift_up(weft_trace *t, size_t i)
 }
 
 /* Move the stream at heap position @pos to its next head and restore the heap. */
-static inline int refill(weft_trace *t, size_t pos)
+static inline int refill(weft_tr *t, size_t pos)
 {
 	struct hent *h = &t->heap[pos];
 	uint64_t old = h->tick;
@@ -319,7 +319,7 @@ static inline int refill(weft_trace *t, size_t pos)
 }
 
 /* Decode the first events of every stream and build the heap. */
-static int start(weft_trace *t)
+static int start(weft_tr *t)
 {
 	for (size_t i = 0; i < t->nstreams; i++) {
 		struct stream *s = &t->streams[i];
@@ -341,7 +341,7 @@ static int start(weft_trace *t)
  * its task (what it waits for may be lost), or fail. Returns the heap
  * position, or a negative errno.
  */
-static __attribute__((noinline)) long frontier(weft_trace *t, struct task **xp, uint64_t *seq)
+static __attribute__((noinline)) long frontier(weft_tr *t, struct task **xp, uint64_t *seq)
 {
 	struct hent *h0 = &t->heap[0];
 	long pos = -1;
@@ -369,7 +369,7 @@ static __attribute__((noinline)) long frontier(weft_trace *t, struct task **xp, 
 	return 0;
 }
 
-int weft_trace_next(weft_trace *t, weft_trace_event *ev)
+int weft_tr_next(weft_tr *t, weft_tr_event *ev)
 {
 	struct task *x;
 	uint64_t seq = 0;

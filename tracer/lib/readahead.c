@@ -7,7 +7,7 @@
  */
 #include "internal.h"
 
-int weft__tr_read_at(weft_trace *t, void *buf, size_t n, uint64_t off)
+int weft__tr_read_at(weft_tr *t, void *buf, size_t n, uint64_t off)
 {
 	size_t got = 0;
 
@@ -52,7 +52,7 @@ static void unpack(int fd, void *zbuf, ZSTD_DCtx *dctx, uint64_t off, uint32_t z
 	}
 }
 
-static int unpack_failed(weft_trace *t, uint64_t off, uint32_t rawsize, const struct zres *res)
+static int unpack_failed(weft_tr *t, uint64_t off, uint32_t rawsize, const struct zres *res)
 {
 	uint64_t at = off + WEFT_TF_CHUNK_HEADER_SIZE;
 
@@ -67,7 +67,7 @@ static int unpack_failed(weft_trace *t, uint64_t off, uint32_t rawsize, const st
 }
 
 /* Decompress the payload of the chunk at @off into @dst (rawsize bytes). */
-int weft__tr_load(weft_trace *t, uint64_t off, uint32_t zsize, uint32_t rawsize,
+int weft__tr_load(weft_tr *t, uint64_t off, uint32_t zsize, uint32_t rawsize,
 			uint8_t *dst)
 {
 	struct zres res;
@@ -145,7 +145,7 @@ static void helper_free(struct helper *h)
 }
 
 /* Start the helper if some stream has more than one chunk (else it has nothing to do). */
-void weft__tr_helper_start(weft_trace *t)
+void weft__tr_helper_start(weft_tr *t)
 {
 	struct helper *h;
 	bool useful = false;
@@ -167,7 +167,7 @@ void weft__tr_helper_start(weft_trace *t)
 	t->helper = h;
 }
 
-void weft__tr_helper_stop(weft_trace *t)
+void weft__tr_helper_stop(weft_tr *t)
 {
 	struct helper *h = t->helper;
 
@@ -183,7 +183,7 @@ void weft__tr_helper_stop(weft_trace *t)
 }
 
 /* Ask the helper for chunk @k of @s. */
-void weft__tr_ask_ahead(weft_trace *t, struct stream *s, size_t k)
+void weft__tr_ask_ahead(weft_tr *t, struct stream *s, size_t k)
 {
 	struct helper *h = t->helper;
 
@@ -202,7 +202,7 @@ void weft__tr_ask_ahead(weft_trace *t, struct stream *s, size_t k)
 }
 
 /* Chunk @k of @s, which was asked for (the next one), into s->raw. */
-int weft__tr_take_ahead(weft_trace *t, struct stream *s, size_t k)
+int weft__tr_take_ahead(weft_tr *t, struct stream *s, size_t k)
 {
 	struct helper *h = t->helper;
 	struct chunk_ref *c = &s->chunks[k];

@@ -49,13 +49,13 @@
  *     in; a task not in it is unknown (it ran before the trace started and
  *     the snapshot is missing, or it ended): its first event is believed,
  *     and an explicit seq is taken as it comes.
- *   - weft_trace_next returns the events of a stream in the stream's order,
+ *   - weft_tr_next returns the events of a stream in the stream's order,
  *     and an event with an explicit seq s of task T only after T's event
  *     with seq s - 1.
- *   - An error sticks: once weft_trace_next failed it fails again.
+ *   - An error sticks: once weft_tr_next failed it fails again.
  *
  * Lossy files. A file that ends inside a chunk (a killed writer) is read
- * up to its last whole chunk, then weft_trace_next() returns -EPIPE saying
+ * up to its last whole chunk, then weft_tr_next() returns -EPIPE saying
  * where it ends. In such a file, and in one whose writer died before it
  * set the complete flag, each stream lost a different tail, so a head may
  * wait for an event that was lost: when no head is ready there, the
@@ -89,7 +89,7 @@
  */
 #include "internal.h"
 
-__attribute__((format(printf, 4, 5))) int weft__tr_fail(weft_trace *t, int err, uint64_t off,
+__attribute__((format(printf, 4, 5))) int weft__tr_fail(weft_tr *t, int err, uint64_t off,
 						      const char *fmt, ...)
 {
 	va_list ap;
@@ -103,9 +103,9 @@ __attribute__((format(printf, 4, 5))) int weft__tr_fail(weft_trace *t, int err, 
 	return err;
 }
 
-int weft_trace_open(const char *path, weft_trace **out, char *errbuf, size_t errlen)
+int weft_tr_open(const char *path, weft_tr **out, char *errbuf, size_t errlen)
 {
-	weft_trace *t = calloc(1, sizeof(*t));
+	weft_tr *t = calloc(1, sizeof(*t));
 	uint8_t h[WEFT_TF_HEADER_SIZE];
 	struct stat st;
 	int err;
@@ -203,21 +203,21 @@ int weft_trace_open(const char *path, weft_trace **out, char *errbuf, size_t err
 	return 0;
 out:
 	snprintf(errbuf, errlen, "%s: %s", path, t->msg);
-	weft_trace_close(t);
+	weft_tr_close(t);
 	return err;
 }
 
-const char *weft_trace_error(const weft_trace *t)
+const char *weft_tr_error(const weft_tr *t)
 {
 	return t->failed ? t->msg : "no error";
 }
 
-void weft_trace_get_info(const weft_trace *t, weft_trace_info *info)
+void weft_tr_get_info(const weft_tr *t, weft_tr_info *info)
 {
 	*info = t->info;
 }
 
-void weft_trace_close(weft_trace *t)
+void weft_tr_close(weft_tr *t)
 {
 	if (!t)
 		return;

@@ -65,12 +65,12 @@ static int opt(void *ctx, const char *name, const char *v)
 static const char *const state_names[] = { "?", "runnable", "running", "blocked", "syscall" };
 static const char *const stw_names[] = { "user", "set_procs", "trace" };
 
-static bool names_task(const weft_trace_event *ev, uint64_t id)
+static bool names_task(const weft_tr_event *ev, uint64_t id)
 {
-	int n = weft_trace_event_nargs(ev->type);
+	int n = weft_tr_event_nargs(ev->type);
 
 	for (int i = 0; i < n; i++) {
-		const char *a = weft_trace_arg_name(ev->type, i);
+		const char *a = weft_tr_arg_name(ev->type, i);
 		if (ev->args[i] == id &&
 		    (strcmp(a, "task") == 0 || strcmp(a, "parent") == 0 || strcmp(a, "by") == 0))
 			return true;
@@ -101,7 +101,7 @@ static int run(int argc, char **argv)
 	struct opts o = { .from = 0, .to = INT64_MAX, .task = 0, .p = 0, .has_p = false };
 	struct tool_trace tt;
 	struct names names;
-	weft_trace_event *ev;
+	weft_tr_event *ev;
 	const char *file;
 	int r;
 
@@ -123,19 +123,19 @@ static int run(int argc, char **argv)
 			continue;
 		if (ev->p >= 0)
 			printf("%14.3f P%-3d %-15s", (double)ev->ts / 1e3, ev->p,
-			       weft_trace_event_name(ev->type));
+			       weft_tr_event_name(ev->type));
 		else
-			printf("%14.3f -    %-15s", (double)ev->ts / 1e3, weft_trace_event_name(ev->type));
-		int n = weft_trace_event_nargs(ev->type);
+			printf("%14.3f -    %-15s", (double)ev->ts / 1e3, weft_tr_event_name(ev->type));
+		int n = weft_tr_event_nargs(ev->type);
 		for (int i = 0; i < n; i++) {
-			const char *a = weft_trace_arg_name(ev->type, i);
+			const char *a = weft_tr_arg_name(ev->type, i);
 			uint64_t v = ev->args[i];
 			if (strcmp(a, "fn") == 0 || strcmp(a, "site") == 0) {
 				printf(" %s=%s", a, v ? names_get(&names, names_intern(&names, v)) : "-");
 			} else if (strcmp(a, "reason") == 0 && ev->type != WEFT_TEV_STW_BEGIN) {
 				if (ev->type == WEFT_TEV_TASK_STATE && v == 0)
 					continue;
-				printf(" reason=\"%s\"", weft_trace_block_name((int)v));
+				printf(" reason=\"%s\"", weft_tr_block_name((int)v));
 			} else if (strcmp(a, "reason") == 0) {
 				printf(" reason=%s", v < 3 ? stw_names[v] : "?");
 			} else if (strcmp(a, "state") == 0) {

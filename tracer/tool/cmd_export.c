@@ -383,7 +383,7 @@ static void flow_to(struct ctx *c, struct mtask *t, int p)
 
 /* ---- events --------------------------------------------------------------------- */
 
-static void on_event(struct ctx *c, const weft_trace_event *ev)
+static void on_event(struct ctx *c, const weft_tr_event *ev)
 {
 	struct model *m = c->m;
 	struct mtask *t;
@@ -514,7 +514,7 @@ static int run(int argc, char **argv)
 	struct tool_trace tt;
 	struct model m;
 	struct u64map sysc; /* task -> struct sysc */
-	weft_trace_event *ev;
+	weft_tr_event *ev;
 	const char *file, *out = NULL;
 	int r;
 

@@ -332,7 +332,7 @@ static void h_busy(void *x, struct model *m, int nbusy, uint64_t t0, uint64_t t1
 /* ---- collect: the pass over the trace --------------------------------------------- */
 
 /* What the model does not keep that the report wants: waiters per object, steals, stops. */
-static void on_event(struct ctx *c, struct model *m, const weft_trace_event *ev)
+static void on_event(struct ctx *c, struct model *m, const weft_tr_event *ev)
 {
 	switch (ev->type) {
 	case WEFT_TEV_TASK_BLOCK:
@@ -372,7 +372,7 @@ static void on_event(struct ctx *c, struct model *m, const weft_trace_event *ev)
 /* Every event through the model (and its hooks) and on_event: 0, or -1 on a bad trace. */
 static int collect(struct ctx *c, struct tool_trace *tt, struct model *m)
 {
-	weft_trace_event *ev;
+	weft_tr_event *ev;
 	int r;
 
 	while ((r = tool_next(tt, &ev)) > 0) {
@@ -463,7 +463,7 @@ struct figures {
 	struct top_obj top;
 };
 
-static void figures(struct ctx *c, const struct model *m, const weft_trace_info *info,
+static void figures(struct ctx *c, const struct model *m, const weft_tr_info *info,
 		    struct figures *f)
 {
 	double busyw = 0;
@@ -595,7 +595,7 @@ static bool contention(const struct contention_in *in, struct verdict *v)
 		return false;
 	if (top->o2)
 		snprintf(other, sizeof(other), " and in %s at %s",
-			 weft_trace_block_name(top->o2->reason), in->site2);
+			 weft_tr_block_name(top->o2->reason), in->site2);
 	v->kind = "contention";
 	struct contend_words words = contend_words(top->o->reason);
 	snprintf(v->text, sizeof(v->text),
@@ -604,7 +604,7 @@ static bool contention(const struct contention_in *in, struct verdict *v)
 		 "waiting on it (one wait every %s), %s blocked in all (%s each on average, "
 		 "%.1f tasks waiting on average through the %s run). %s",
 		 words.noun, top->w,
-		 weft_trace_block_name(top->o->reason), in->site, other,
+		 weft_tr_block_name(top->o->reason), in->site, other,
 		 top->o->obj, top->n, 100.0 * (double)top->n / (double)in->runs, in->runs,
 		 fmt_dur(e, in->dur / (double)top->n), fmt_dur(a, top->ns),
 		 fmt_dur(b, top->ns / (double)top->n), top->ns / in->dur, fmt_dur(d, in->dur),
@@ -825,7 +825,7 @@ static void print_json(const struct ctx *c, struct model *m, const struct figure
 	       c->stw_n, c->stw_total, c->stw_max, c->stw_wait_max);
 	printf(",\"top_block\":");
 	if (top->o) {
-		printf("{\"reason\":\"%s\",\"site\":", weft_trace_block_name(top->o->reason));
+		printf("{\"reason\":\"%s\",\"site\":", weft_tr_block_name(top->o->reason));
 		json_str(stdout, names_get(&m->sites, top->o->site));
 		printf(",\"obj\":%" PRIu64 ",\"ns\":%.0f,\"waits\":%" PRIu64
 		       ",\"max_waiters\":%" PRId64 "}",

@@ -40,7 +40,7 @@ static int run(int argc, char **argv)
 {
 	struct tool_trace tt;
 	struct model m;
-	weft_trace_event *ev;
+	weft_tr_event *ev;
 	const char *file;
 	bool json;
 	uint64_t bytype[WEFT_TEV_MAX] = { 0 };
@@ -97,7 +97,7 @@ static int run(int argc, char **argv)
 	}
 	model_finish(&m);
 
-	const weft_trace_info *in = &tt.info;
+	const weft_tr_info *in = &tt.info;
 	uint64_t dur = m.now - m.first_ts, nev = tt.nread;
 	double bpe = nev ? (double)in->file_bytes / (double)nev : 0;
 	double ratio = in->file_bytes ? (double)in->raw_bytes / (double)in->file_bytes : 0;
@@ -122,9 +122,9 @@ static int run(int argc, char **argv)
 		       ratio, stall_n, stall_ns, steals, stolen, steal_failed, stw_n, stw_wait,
 		       m.anomalies);
 		for (int i = 1, first = 1; i < WEFT_TEV_MAX; i++) {
-			if (!weft_trace_event_name(i))
+			if (!weft_tr_event_name(i))
 				continue;
-			printf("%s\"%s\":%" PRIu64, first ? "" : ",", weft_trace_event_name(i), bytype[i]);
+			printf("%s\"%s\":%" PRIu64, first ? "" : ",", weft_tr_event_name(i), bytype[i]);
 			first = 0;
 		}
 		printf("},\"per_p\":[");
@@ -164,8 +164,8 @@ static int run(int argc, char **argv)
 			       m.anomalies);
 		printf("\nevents by type\n");
 		for (int i = 1; i < WEFT_TEV_MAX; i++)
-			if (weft_trace_event_name(i) && bytype[i])
-				printf("  %-16s %12" PRIu64 "  %5.1f%%\n", weft_trace_event_name(i),
+			if (weft_tr_event_name(i) && bytype[i])
+				printf("  %-16s %12" PRIu64 "  %5.1f%%\n", weft_tr_event_name(i),
 				       bytype[i], nev ? 100.0 * (double)bytype[i] / (double)nev : 0.0);
 		printf("\nper P (share of %s)  running    sched     idle      stw  syscall\n",
 		       fmt_dur(b1, (double)dur));

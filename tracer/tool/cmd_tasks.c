@@ -136,7 +136,7 @@ static void who(struct model *m, uint64_t id, char *buf, size_t n)
 }
 
 /* One line of the task's life; @before is its state before @ev. */
-static void life_line(struct ctx *c, struct model *m, const weft_trace_event *ev,
+static void life_line(struct ctx *c, struct model *m, const weft_tr_event *ev,
 		      const struct mtask *before, bool existed)
 {
 	char what[400], w[200], d1[32];
@@ -157,7 +157,7 @@ static void life_line(struct ctx *c, struct model *m, const weft_trace_event *ev
 			 : ev->args[1] == WEFT_TRACE_STATE_RUNNING ? "running"
 			 : ev->args[1] == WEFT_TRACE_STATE_BLOCKED ? "blocked: "
 			 : "in a syscall",
-			 ev->args[1] == WEFT_TRACE_STATE_BLOCKED ? weft_trace_block_name((int)ev->args[2]) : "",
+			 ev->args[1] == WEFT_TRACE_STATE_BLOCKED ? weft_tr_block_name((int)ev->args[2]) : "",
 			 "");
 		break;
 	case WEFT_TEV_TASK_START:
@@ -174,13 +174,13 @@ static void life_line(struct ctx *c, struct model *m, const weft_trace_event *ev
 	case WEFT_TEV_TASK_BLOCK:
 		site = names_get(&m->sites, names_intern(&m->sites, ev->args[3]));
 		snprintf(what, sizeof(what), "blocked: %s on %#" PRIx64 " at %s (ran %s)",
-			 weft_trace_block_name((int)ev->args[1]), ev->args[2], site,
+			 weft_tr_block_name((int)ev->args[1]), ev->args[2], site,
 			 fmt_dur(d1, lasted));
 		break;
 	case WEFT_TEV_TASK_UNBLOCK:
 		who(m, ev->args[1], w, sizeof(w));
 		snprintf(what, sizeof(what), "unblocked by %s after %s %s", w, fmt_dur(d1, lasted),
-			 weft_trace_block_name(before->reason));
+			 weft_tr_block_name(before->reason));
 		break;
 	case WEFT_TEV_SYSCALL_ENTER:
 		site = names_get(&m->sites, names_intern(&m->sites, ev->args[1]));
@@ -195,7 +195,7 @@ static void life_line(struct ctx *c, struct model *m, const weft_trace_event *ev
 	}
 	if (c->json) {
 		printf("%s{\"ts_ns\":%" PRIu64 ",\"p\":%d,\"event\":\"%s\",\"what\":", c->nlines ? "," : "",
-		       ev->ts, ev->p, weft_trace_event_name(ev->type));
+		       ev->ts, ev->p, weft_tr_event_name(ev->type));
 		json_str(stdout, what);
 		if (ev->type == WEFT_TEV_TASK_UNBLOCK)
 			printf(",\"by\":%" PRIu64, ev->args[1]);
@@ -211,7 +211,7 @@ static void life_line(struct ctx *c, struct model *m, const weft_trace_event *ev
 	c->nlines++;
 }
 
-static bool is_own(const weft_trace_event *ev, uint64_t id)
+static bool is_own(const weft_tr_event *ev, uint64_t id)
 {
 	switch (ev->type) {
 	case WEFT_TEV_TASK_CREATE: case WEFT_TEV_TASK_START: case WEFT_TEV_TASK_END:
@@ -261,12 +261,12 @@ static void report(struct ctx *c, struct model *m)
 			for (int r = 0, k = 0; r < NREASON; r++)
 				if (a->nblock[r])
 					printf("%s\"%s\":%.0f", k++ ? "," : "",
-					       r ? weft_trace_block_name(r) : "other", a->blocked[r]);
+					       r ? weft_tr_block_name(r) : "other", a->blocked[r]);
 			printf("},\"blocks\":{");
 			for (int r = 0, k = 0; r < NREASON; r++)
 				if (a->nblock[r])
 					printf("%s\"%s\":%" PRIu64, k++ ? "," : "",
-					       r ? weft_trace_block_name(r) : "other", a->nblock[r]);
+					       r ? weft_tr_block_name(r) : "other", a->nblock[r]);
 			printf("}}");
 		}
 		printf("]}\n");
@@ -291,7 +291,7 @@ static void report(struct ctx *c, struct model *m)
 				for (int r = 0, k = 0; r < NREASON; r++)
 					if (a->nblock[r])
 						printf("%s %s %s (%" PRIu64 "x)", k++ ? "," : "",
-						       r ? weft_trace_block_name(r) : "other",
+						       r ? weft_tr_block_name(r) : "other",
 						       fmt_dur(b[5], a->blocked[r]), a->nblock[r]);
 				printf("\n");
 			}
@@ -326,7 +326,7 @@ static int run(int argc, char **argv)
 	struct ctx c = { 0 };
 	struct tool_trace tt;
 	struct model m;
-	weft_trace_event *ev;
+	weft_tr_event *ev;
 	const char *file;
 	int r;
 
@@ -372,7 +372,7 @@ static int run(int argc, char **argv)
 			for (int i = 0, k = 0; i < NREASON; i++)
 				if (c.nblock[i])
 					printf("%s\"%s\":%.0f", k++ ? "," : "",
-					       i ? weft_trace_block_name(i) : "other", c.blocked[i]);
+					       i ? weft_tr_block_name(i) : "other", c.blocked[i]);
 			printf("}}\n");
 		} else if (!c.seen) {
 			printf("task %" PRIu64 " is not in this trace\n", c.task);
@@ -384,7 +384,7 @@ static int run(int argc, char **argv)
 			for (int i = 0, k = 0; i < NREASON; i++)
 				if (c.nblock[i])
 					printf("%s%s %s", k++ ? ", " : " (",
-					       i ? weft_trace_block_name(i) : "other",
+					       i ? weft_tr_block_name(i) : "other",
 					       fmt_dur(b[3], c.blocked[i]));
 			printf("%s%s\n", blk > 0 ? ")" : "", c.alive ? "; alive at the end" : "");
 		}

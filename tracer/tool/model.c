@@ -338,7 +338,7 @@ static inline bool legal(const struct mtask *t, int type)
 	return (weft_tf_traits[type].from & WEFT_TF_SBIT(t->state)) != 0;
 }
 
-static void ev_create(struct model *m, const weft_trace_event *ev)
+static void ev_create(struct model *m, const weft_tr_event *ev)
 {
 	uint64_t id = ev->args[0], parent = ev->args[1];
 	struct mtask *t, *pt;
@@ -372,7 +372,7 @@ static void ev_create(struct model *m, const weft_trace_event *ev)
 		m->h.task_new(m->h.ctx, m, t, parent, true);
 }
 
-static void ev_state(struct model *m, const weft_trace_event *ev)
+static void ev_state(struct model *m, const weft_tr_event *ev)
 {
 	struct mtask *t = task_get(m, ev->args[0]);
 
@@ -403,7 +403,7 @@ static void ev_state(struct model *m, const weft_trace_event *ev)
 	}
 }
 
-static void ev_start(struct model *m, const weft_trace_event *ev)
+static void ev_start(struct model *m, const weft_tr_event *ev)
 {
 	struct mtask *t = task_get(m, ev->args[0]);
 
@@ -445,7 +445,7 @@ static struct mtask *stop_running(struct model *m, uint64_t id, int why)
 	return t;
 }
 
-static void ev_end(struct model *m, const weft_trace_event *ev)
+static void ev_end(struct model *m, const weft_tr_event *ev)
 {
 	struct mtask *t = stop_running(m, ev->args[0], WHY_END);
 
@@ -458,7 +458,7 @@ static void ev_end(struct model *m, const weft_trace_event *ev)
 	task_del(m, t);
 }
 
-static void ev_unblock(struct model *m, const weft_trace_event *ev)
+static void ev_unblock(struct model *m, const weft_tr_event *ev)
 {
 	struct mtask *t = task_get(m, ev->args[0]), *by;
 
@@ -489,7 +489,7 @@ static void ev_unblock(struct model *m, const weft_trace_event *ev)
 	set_runnable(m, t);
 }
 
-static void ev_syscall_enter(struct model *m, const weft_trace_event *ev)
+static void ev_syscall_enter(struct model *m, const weft_tr_event *ev)
 {
 	struct mtask *t = task_get(m, ev->args[0]);
 
@@ -516,7 +516,7 @@ static void ev_syscall_enter(struct model *m, const weft_trace_event *ev)
 	}
 }
 
-static void ev_syscall_exit(struct model *m, const weft_trace_event *ev)
+static void ev_syscall_exit(struct model *m, const weft_tr_event *ev)
 {
 	struct mtask *t = task_get(m, ev->args[0]);
 
@@ -553,7 +553,7 @@ static void ev_syscall_exit(struct model *m, const weft_trace_event *ev)
 	}
 }
 
-static void ev_proc_start(struct model *m, const weft_trace_event *ev)
+static void ev_proc_start(struct model *m, const weft_tr_event *ev)
 {
 	struct mp *p = getp(m, (int64_t)ev->args[0]);
 
@@ -566,7 +566,7 @@ static void ev_proc_start(struct model *m, const weft_trace_event *ev)
 	p_update(m, (int)ev->args[0]);
 }
 
-static void ev_proc_stop(struct model *m, const weft_trace_event *ev)
+static void ev_proc_stop(struct model *m, const weft_tr_event *ev)
 {
 	int id = (int)ev->args[0];
 	struct mp *p = getp(m, (int64_t)ev->args[0]);
@@ -589,7 +589,7 @@ static void ev_proc_stop(struct model *m, const weft_trace_event *ev)
 	p_update(m, id);
 }
 
-static void ev_handoff(struct model *m, const weft_trace_event *ev)
+static void ev_handoff(struct model *m, const weft_tr_event *ev)
 {
 	int id = (int)ev->args[0];
 	struct mp *p = getp(m, (int64_t)ev->args[0]);
@@ -611,7 +611,7 @@ static void ev_handoff(struct model *m, const weft_trace_event *ev)
 	busy_recount(m);
 }
 
-static void ev_stw_begin(struct model *m, const weft_trace_event *ev)
+static void ev_stw_begin(struct model *m, const weft_tr_event *ev)
 {
 	m->stw = true;
 	m->stw_p = ev->p;
@@ -619,7 +619,7 @@ static void ev_stw_begin(struct model *m, const weft_trace_event *ev)
 	all_update(m);
 }
 
-static void ev_stw_end(struct model *m, const weft_trace_event *ev)
+static void ev_stw_end(struct model *m, const weft_tr_event *ev)
 {
 	(void)ev;
 	if (!m->stw)
@@ -649,14 +649,14 @@ static void ev_stw_end(struct model *m, const weft_trace_event *ev)
 	busy_recount(m);
 }
 
-void model_init(struct model *m, weft_trace *t, const struct model_hooks *h)
+void model_init(struct model *m, weft_tr *t, const struct model_hooks *h)
 {
 	memset(m, 0, sizeof(*m));
 	if (h)
 		m->h = *h;
-	weft_trace_info info;
+	weft_tr_info info;
 
-	weft_trace_get_info(t, &info);
+	weft_tr_get_info(t, &info);
 	m->procs = info.procs > 0 && info.procs <= MODEL_MAX_P ? info.procs : 0;
 	m->end_ts = info.end_ts;
 	names_init(&m->fns, t);
@@ -667,7 +667,7 @@ void model_init(struct model *m, weft_trace *t, const struct model_hooks *h)
 	m->busy_cap = 2;
 }
 
-void model_event(struct model *m, const weft_trace_event *ev)
+void model_event(struct model *m, const weft_tr_event *ev)
 {
 	if (!m->started) {
 		m->started = true;

@@ -118,8 +118,8 @@ struct model {
 	uint64_t tasks_created, tasks_ended, starts;
 };
 
-void model_init(struct model *m, weft_trace *t, const struct model_hooks *h);
-void model_event(struct model *m, const weft_trace_event *ev);
+void model_init(struct model *m, weft_tr *t, const struct model_hooks *h);
+void model_event(struct model *m, const weft_tr_event *ev);
 /* The trace ended: close every open run, wait and P segment when tracing
  * stopped (the header's end), or at the last event (m->now). */
 void model_finish(struct model *m);

@@ -21,7 +21,7 @@
 #include "tool.h"
 #include "u64map.h"
 
-void names_init(struct names *nm, weft_trace *t)
+void names_init(struct names *nm, weft_tr *t)
 {
 	memset(nm, 0, sizeof(*nm));
 	nm->t = t;
@@ -64,7 +64,7 @@ const char *names_get(struct names *nm, uint32_t idx)
 	if (idx == 0 || idx >= nm->n)
 		return "-";
 	if (!nm->name[idx]) {
-		const char *s = weft_trace_string(nm->t, nm->keys[idx]);
+		const char *s = weft_tr_string(nm->t, nm->keys[idx]);
 		nm->name[idx] = s ? s : "?";
 	}
 	return nm->name[idx];

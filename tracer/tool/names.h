@@ -16,7 +16,7 @@
 #include "u64map.h"
 
 struct names {
-	weft_trace *t;
+	weft_tr *t;
 	uint64_t *keys;       /* by index */
 	const char **name;    /* by index, resolved lazily */
 	size_t n, cap;        /* indices given (with 0), room in keys and name */
@@ -24,7 +24,7 @@ struct names {
 	uint64_t last_key;    /* a one-entry cache: spawn loops repeat one key */
 	uint32_t last_idx;
 };
-void names_init(struct names *nm, weft_trace *t);
+void names_init(struct names *nm, weft_tr *t);
 uint32_t names_intern(struct names *nm, uint64_t key);
 const char *names_get(struct names *nm, uint32_t idx); /* "?" if unnamed, "-" for 0 */
 void names_free(struct names *nm);

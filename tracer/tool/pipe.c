@@ -15,13 +15,13 @@
  * Both counters change under the mutex; a batch's contents are written
  * by the reader before `filled` passes it and read by the command after,
  * so the mutex orders them. Everything the reader thread touches in the
- * weft_trace is its own; the command may look names up meanwhile
- * (weft_trace_string() reads the name index, fixed at open). The message
+ * weft_tr is its own; the command may look names up meanwhile
+ * (weft_tr_string() reads the name index, fixed at open). The message
  * of a failure is read after the failing batch was published under the
  * mutex. Who may call what while the reader thread runs:
  *
- *   reader thread   weft_trace_next (produce), filled++
- *   command         used++, weft_trace_string, weft_trace_error (after a
+ *   reader thread   weft_tr_next (produce), filled++
+ *   command         used++, weft_tr_string, weft_tr_error (after a
  *                   batch that ended with r < 0)
  *
  * Rejected: a lock-free ring with spinning, which on two CPUs takes one
@@ -61,14 +61,14 @@ struct tool_pipe {
 };
 
 /* Fill @b from the reader: up to TOOL_BATCH events, the strings copied. */
-static void produce(weft_trace *t, struct tool_batch *b)
+static void produce(weft_tr *t, struct tool_batch *b)
 {
 	b->n = 0;
 	b->r = 1;
 	b->arena_len = 0;
 	while (b->n < TOOL_BATCH) {
-		weft_trace_event *ev = &b->ev[b->n];
-		int r = weft_trace_next(t, ev);
+		weft_tr_event *ev = &b->ev[b->n];
+		int r = weft_tr_next(t, ev);
 		if (r <= 0) {
 			b->r = r;
 			return;
@@ -210,11 +210,11 @@ int tool_open(struct tool_trace *tt, const char *cmd, const char *path)
 	memset(tt, 0, sizeof(*tt));
 	tt->cmd = cmd;
 	tt->path = path;
-	if (weft_trace_open(path, &tt->t, err, sizeof(err)) < 0) {
+	if (weft_tr_open(path, &tt->t, err, sizeof(err)) < 0) {
 		tool_err(cmd, "%s", err);
 		return -1;
 	}
-	weft_trace_get_info(tt->t, &tt->info);
+	weft_tr_get_info(tt->t, &tt->info);
 	tt->progress = isatty(2) && !getenv("WEFT_TRACE_NO_PROGRESS");
 	tt->tick_every = 1 << 20;
 	tt->progress_s = 0.25;
@@ -239,7 +239,7 @@ static void progress_clear(struct tool_trace *tt)
 	}
 }
 
-int tool_next_slow(struct tool_trace *tt, weft_trace_event **ev)
+int tool_next_slow(struct tool_trace *tt, weft_tr_event **ev)
 {
 	for (;;) {
 		if (tt->cur < tt->end) {
@@ -266,7 +266,7 @@ int tool_next_slow(struct tool_trace *tt, weft_trace_event **ev)
 	}
 	progress_clear(tt);
 	if (tt->end_r < 0) {
-		tool_err(tt->cmd, "%s: %s", tt->path, weft_trace_error(tt->t));
+		tool_err(tt->cmd, "%s: %s", tt->path, weft_tr_error(tt->t));
 		return -1;
 	}
 	return 0;
@@ -281,6 +281,6 @@ void tool_close(struct tool_trace *tt)
 		free(tt->batch);
 	tt->batch = NULL;
 	tt->cur = tt->end = NULL;
-	weft_trace_close(tt->t);
+	weft_tr_close(tt->t);
 	tt->t = NULL;
 }

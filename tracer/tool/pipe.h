@@ -3,7 +3,7 @@
  * events one at a time with progress on a terminal, close it.
  *
  * Events are read in batches. With more than one CPU a reader thread
- * fills them (weft_trace_next, strings copied into the batch) while the
+ * fills them (weft_tr_next, strings copied into the batch) while the
  * command consumes the previous ones, so a command costs the slower of
  * the reader and its own analysis instead of their sum. TOOL_NBATCH
  * batches bound the memory (about 1.5 MB). WEFT_TRACE_THREADS=0 reads on
@@ -25,7 +25,7 @@
 #define TOOL_ARENA (16 * (WEFT_TRACE_MAX_STR + 1))
 
 struct tool_batch {
-	weft_trace_event ev[TOOL_BATCH];
+	weft_tr_event ev[TOOL_BATCH];
 	unsigned n;          /* events in ev */
 	int r;               /* after them: 1 more to come, 0 the end, or a negative errno */
 	size_t arena_len;
@@ -35,10 +35,10 @@ struct tool_batch {
 struct tool_pipe;
 
 struct tool_trace {
-	weft_trace *t;
+	weft_tr *t;
 	const char *cmd, *path;
-	weft_trace_info info;
-	weft_trace_event *cur, *end;       /* the batch being consumed */
+	weft_tr_info info;
+	weft_tr_event *cur, *end;       /* the batch being consumed */
 	int end_r;                         /* its r */
 	struct tool_batch *batch;          /* it */
 	struct tool_pipe *pipe;            /* the reader thread, or NULL */
@@ -58,8 +58,8 @@ int tool_open(struct tool_trace *tt, const char *cmd, const char *path);
  * -1 after printing the reader's message (with the byte offset). Shows
  * progress on a terminal.
  */
-int tool_next_slow(struct tool_trace *tt, weft_trace_event **ev);
-static inline int tool_next(struct tool_trace *tt, weft_trace_event **ev)
+int tool_next_slow(struct tool_trace *tt, weft_tr_event **ev);
+static inline int tool_next(struct tool_trace *tt, weft_tr_event **ev)
 {
 	if (__builtin_expect(tt->cur < tt->end && tt->nread < tt->next_tick, 1)) {
 		*ev = tt->cur++;
