@@ -25,8 +25,9 @@
  *    32  u32 payload size (compressed)             36 u32 raw size
  *    40  u32 events              44 u32 zero
  *   The payload is one zstd frame (with its checksum) of raw size bytes.
- *   struct weft_tf_header and struct weft_tf_chunk with their _put/_get
- *   functions are the only code that knows these offsets.
+ *   WEFT_TF_HEADER_FIELDS and WEFT_TF_CHUNK_FIELDS (offset and size of
+ *   each field, put and get derived from them) are the only code that
+ *   knows these offsets.
  *
  * Events (kind 1 raw bytes): a type byte, the tick delta from the previous
  * event of the chunk (the first: from the chunk's first tick) as a
@@ -147,22 +148,30 @@ struct weft_tf_header {
 	uint64_t end_tick;       /* when tracing stopped, 0 until complete */
 };
 
+/* The header's fields after the magic: X(field, offset, bytes). The one
+ * place that pairs a field with its bytes; put and get are derived. */
+#define WEFT_TF_HEADER_FIELDS(X)                                                           \
+	X(version, WEFT_TF_H_VERSION, 2)                                                   \
+	X(size, WEFT_TF_H_SIZE, 2)                                                         \
+	X(clock, WEFT_TF_H_CLOCK, 1)                                                       \
+	X(flags, WEFT_TF_H_FLAGS, 1)                                                       \
+	X(length, WEFT_TF_H_LENGTH, 6)                                                     \
+	X(ticks_per_sec, WEFT_TF_H_FREQ, 8)                                                \
+	X(tick0, WEFT_TF_H_TICK0, 8)                                                       \
+	X(start_unix_ns, WEFT_TF_H_UNIX, 8)                                                \
+	X(procs, WEFT_TF_H_PROCS, 4)                                                       \
+	X(pid, WEFT_TF_H_PID, 4)                                                           \
+	X(end_tick, WEFT_TF_H_END, 8)
+
+#define WEFT_TF_PUT_(f, off, n) weft_tf_put_le(h + (off), (uint64_t)x->f, (n));
+#define WEFT_TF_GET_(f, off, n) x->f = (__typeof__(x->f))weft_tf_get_le(h + (off), (n));
+
 static inline void weft_tf_header_put(uint8_t h[WEFT_TF_HEADER_SIZE],
 				      const struct weft_tf_header *x)
 {
 	memset(h, 0, WEFT_TF_HEADER_SIZE);
 	memcpy(h + WEFT_TF_H_MAGIC, WEFT_TF_MAGIC, 8);
-	weft_tf_put_le(h + WEFT_TF_H_VERSION, x->version, 2);
-	weft_tf_put_le(h + WEFT_TF_H_SIZE, x->size, 2);
-	h[WEFT_TF_H_CLOCK] = x->clock;
-	h[WEFT_TF_H_FLAGS] = x->flags;
-	weft_tf_put_le(h + WEFT_TF_H_LENGTH, x->length, 6);
-	weft_tf_put_le(h + WEFT_TF_H_FREQ, x->ticks_per_sec, 8);
-	weft_tf_put_le(h + WEFT_TF_H_TICK0, x->tick0, 8);
-	weft_tf_put_le(h + WEFT_TF_H_UNIX, (uint64_t)x->start_unix_ns, 8);
-	weft_tf_put_le(h + WEFT_TF_H_PROCS, x->procs, 4);
-	weft_tf_put_le(h + WEFT_TF_H_PID, x->pid, 4);
-	weft_tf_put_le(h + WEFT_TF_H_END, x->end_tick, 8);
+	WEFT_TF_HEADER_FIELDS(WEFT_TF_PUT_)
 }
 
 /* Decode @h into *@x. Returns false if the magic is not a weft trace's;
@@ -170,17 +179,7 @@ static inline void weft_tf_header_put(uint8_t h[WEFT_TF_HEADER_SIZE],
 static inline bool weft_tf_header_get(const uint8_t h[WEFT_TF_HEADER_SIZE],
 				      struct weft_tf_header *x)
 {
-	x->version = (uint16_t)weft_tf_get_le(h + WEFT_TF_H_VERSION, 2);
-	x->size = (uint16_t)weft_tf_get_le(h + WEFT_TF_H_SIZE, 2);
-	x->clock = h[WEFT_TF_H_CLOCK];
-	x->flags = h[WEFT_TF_H_FLAGS];
-	x->length = weft_tf_get_le(h + WEFT_TF_H_LENGTH, 6);
-	x->ticks_per_sec = weft_tf_get_le(h + WEFT_TF_H_FREQ, 8);
-	x->tick0 = weft_tf_get_le(h + WEFT_TF_H_TICK0, 8);
-	x->start_unix_ns = (int64_t)weft_tf_get_le(h + WEFT_TF_H_UNIX, 8);
-	x->procs = (uint32_t)weft_tf_get_le(h + WEFT_TF_H_PROCS, 4);
-	x->pid = (uint32_t)weft_tf_get_le(h + WEFT_TF_H_PID, 4);
-	x->end_tick = weft_tf_get_le(h + WEFT_TF_H_END, 8);
+	WEFT_TF_HEADER_FIELDS(WEFT_TF_GET_)
 	return memcmp(h + WEFT_TF_H_MAGIC, WEFT_TF_MAGIC, 8) == 0;
 }
 
@@ -207,35 +206,35 @@ struct weft_tf_chunk {
 	uint32_t zsize, rawsize, nev;   /* payload bytes, decompressed bytes, events */
 };
 
+/* The chunk header's fields: X(field, offset, bytes). */
+#define WEFT_TF_CHUNK_FIELDS(X)                                                            \
+	X(magic, WEFT_TF_C_MAGIC, 4)                                                       \
+	X(kind, WEFT_TF_C_KIND, 1)                                                         \
+	X(stream_kind, WEFT_TF_C_STREAM_KIND, 1)                                           \
+	X(stream_id, WEFT_TF_C_STREAM_ID, 4)                                               \
+	X(seq, WEFT_TF_C_SEQ, 4)                                                           \
+	X(t_first, WEFT_TF_C_T_FIRST, 8)                                                   \
+	X(t_last, WEFT_TF_C_T_LAST, 8)                                                     \
+	X(zsize, WEFT_TF_C_ZSIZE, 4)                                                       \
+	X(rawsize, WEFT_TF_C_RAWSIZE, 4)                                                   \
+	X(nev, WEFT_TF_C_NEV, 4)
+
+/* Encode *@x; its magic is set here, whatever x->magic holds. */
 static inline void weft_tf_chunk_put(uint8_t h[WEFT_TF_CHUNK_HEADER_SIZE],
 				     const struct weft_tf_chunk *c)
 {
+	struct weft_tf_chunk m = *c;
+	const struct weft_tf_chunk *x = &m;
+
+	m.magic = WEFT_TF_CHUNK_MAGIC;
 	memset(h, 0, WEFT_TF_CHUNK_HEADER_SIZE);
-	weft_tf_put_le(h + WEFT_TF_C_MAGIC, WEFT_TF_CHUNK_MAGIC, 4);
-	h[WEFT_TF_C_KIND] = c->kind;
-	h[WEFT_TF_C_STREAM_KIND] = c->stream_kind;
-	weft_tf_put_le(h + WEFT_TF_C_STREAM_ID, c->stream_id, 4);
-	weft_tf_put_le(h + WEFT_TF_C_SEQ, c->seq, 4);
-	weft_tf_put_le(h + WEFT_TF_C_T_FIRST, c->t_first, 8);
-	weft_tf_put_le(h + WEFT_TF_C_T_LAST, c->t_last, 8);
-	weft_tf_put_le(h + WEFT_TF_C_ZSIZE, c->zsize, 4);
-	weft_tf_put_le(h + WEFT_TF_C_RAWSIZE, c->rawsize, 4);
-	weft_tf_put_le(h + WEFT_TF_C_NEV, c->nev, 4);
+	WEFT_TF_CHUNK_FIELDS(WEFT_TF_PUT_)
 }
 
 static inline void weft_tf_chunk_get(const uint8_t h[WEFT_TF_CHUNK_HEADER_SIZE],
-				     struct weft_tf_chunk *c)
+				     struct weft_tf_chunk *x)
 {
-	c->magic = (uint32_t)weft_tf_get_le(h + WEFT_TF_C_MAGIC, 4);
-	c->kind = h[WEFT_TF_C_KIND];
-	c->stream_kind = h[WEFT_TF_C_STREAM_KIND];
-	c->stream_id = (uint32_t)weft_tf_get_le(h + WEFT_TF_C_STREAM_ID, 4);
-	c->seq = (uint32_t)weft_tf_get_le(h + WEFT_TF_C_SEQ, 4);
-	c->t_first = weft_tf_get_le(h + WEFT_TF_C_T_FIRST, 8);
-	c->t_last = weft_tf_get_le(h + WEFT_TF_C_T_LAST, 8);
-	c->zsize = (uint32_t)weft_tf_get_le(h + WEFT_TF_C_ZSIZE, 4);
-	c->rawsize = (uint32_t)weft_tf_get_le(h + WEFT_TF_C_RAWSIZE, 4);
-	c->nev = (uint32_t)weft_tf_get_le(h + WEFT_TF_C_NEV, 4);
+	WEFT_TF_CHUNK_FIELDS(WEFT_TF_GET_)
 }
 
 /* ---- the traits of each event ----------------------------------------------- */

@@ -338,6 +338,18 @@ static inline bool legal(const struct mtask *t, int type)
 	return (weft_tf_traits[type].from & WEFT_TF_SBIT(t->state)) != 0;
 }
 
+/* The task of @ev (its argument 0), or NULL to skip the event; *@ok: it is
+ * in a state @ev leaves from; if not, the anomaly is counted. */
+static struct mtask *task_of(struct model *m, const weft_tr_event *ev, bool *ok)
+{
+	struct mtask *t = task_get(m, ev->args[0]);
+
+	*ok = t && legal(t, ev->type);
+	if (t && !*ok)
+		m->anomalies++;
+	return t;
+}
+
 static void ev_create(struct model *m, const weft_tr_event *ev)
 {
 	uint64_t id = ev->args[0], parent = ev->args[1];
@@ -491,12 +503,12 @@ static void ev_unblock(struct model *m, const weft_tr_event *ev)
 
 static void ev_syscall_enter(struct model *m, const weft_tr_event *ev)
 {
-	struct mtask *t = task_get(m, ev->args[0]);
+	bool ok;
+	struct mtask *t = task_of(m, ev, &ok);
 
 	if (!t)
 		return;
-	if (!legal(t, WEFT_TEV_SYSCALL_ENTER)) {
-		m->anomalies++;
+	if (!ok) {
 		if (ev->p >= 0 && getp(m, ev->p)) {
 			t = model_task(m, ev->args[0]);
 			wait_end(m, t, 0);
@@ -518,14 +530,11 @@ static void ev_syscall_enter(struct model *m, const weft_tr_event *ev)
 
 static void ev_syscall_exit(struct model *m, const weft_tr_event *ev)
 {
-	struct mtask *t = task_get(m, ev->args[0]);
+	bool ok;
+	struct mtask *t = task_of(m, ev, &ok);
 
-	if (!t)
+	if (!t || !ok)
 		return;
-	if (!legal(t, WEFT_TEV_SYSCALL_EXIT)) {
-		m->anomalies++;
-		return;
-	}
 	int old = t->p;
 	wait_end(m, t, 0);
 	if (old >= 0 && old < m->np && m->ps[old].cur == t->id &&
