@@ -100,9 +100,12 @@ int weft__procs_init(int nprocs)
 		S.pcount++;
 	}
 	atomic_store(&S.nprocs, nprocs);
-	/* Ps go idle from the last so that P0 is taken first. */
+	/* Ps go idle from the last so that P0 is taken first. No M exists
+	 * yet; the lock is taken because pidleput's rule says so. */
+	weft__sched_lock();
 	for (int i = nprocs - 1; i >= 0; i--)
 		weft__pidleput(S.allp[i]);
+	weft__sched_unlock();
 	return 0;
 }
 

@@ -199,7 +199,7 @@ static inline bool stw_or_exit_pending(void)
 	return atomic_load_explicit(&weft__safepoint_pending, relaxed) & WEFT__SP_STOP;
 }
 
-/* ---- P lists (sched lock held) ------------------------------------------ */
+/* ---- P lists (pidleput, pidleget: sched lock held) ----------------------- */
 
 void weft__pidleput(struct weft__p *p)
 {
@@ -224,6 +224,12 @@ struct weft__p *weft__pidleget(void)
 	return p;
 }
 
+/*
+ * @m's own thread, holding no P (or, in weft_set_procs, the caller's P
+ * that was just retired), takes @p, which it was handed (pidleget,
+ * startm's nextp, a P stopped or taken from a syscall) and nobody else
+ * runs. Without the sched lock: every caller has dropped it.
+ */
 void weft__acquirep(struct weft__m *m, struct weft__p *p)
 {
 	m->p = p;
@@ -449,7 +455,7 @@ static struct weft__m *newm(struct weft__p *p, bool spinning)
 		return NULL;
 	m->nextp = p;
 	m->spinning = spinning;
-	pthread_mutex_lock(&S.lock);
+	weft__sched_lock();
 	m->id = S.mnext++;
 	m->rand = 0x9E3779B97F4A7C15ULL * (uint64_t)(m->id + 1) ^ (uint64_t)weft__nanotime();
 	if (!m->rand)
@@ -457,16 +463,16 @@ static struct weft__m *newm(struct weft__p *p, bool spinning)
 	m->alllink = S.allm;
 	S.allm = m;
 	S.mcount++;
-	pthread_mutex_unlock(&S.lock);
+	weft__sched_unlock();
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	err = pthread_create(&m->thread, &attr, mstart, m);
 	pthread_attr_destroy(&attr);
 	if (err) {
-		pthread_mutex_lock(&S.lock);
+		weft__sched_lock();
 		S.mcount--;
 		m->exited = true; /* kept on allm, freed at shutdown */
-		pthread_mutex_unlock(&S.lock);
+		weft__sched_unlock();
 		return NULL;
 	}
 	return m;
@@ -480,9 +486,9 @@ void weft__startm(struct weft__p *p, bool spinning)
 {
 	struct weft__m *m;
 
-	pthread_mutex_lock(&S.lock);
+	weft__sched_lock();
 	if (!p && !(p = weft__pidleget())) {
-		pthread_mutex_unlock(&S.lock);
+		weft__sched_unlock();
 		if (spinning)
 			atomic_fetch_sub(&S.nmspinning, 1);
 		return;
@@ -492,13 +498,13 @@ void weft__startm(struct weft__p *p, bool spinning)
 		S.midle = m->link;
 		S.nmidle--;
 	}
-	pthread_mutex_unlock(&S.lock);
+	weft__sched_unlock();
 	if (!m) {
 		if (!newm(p, spinning)) {
 			/* No thread: give the P back; a later wake-up retries. */
-			pthread_mutex_lock(&S.lock);
+			weft__sched_lock();
 			weft__pidleput(p);
-			pthread_mutex_unlock(&S.lock);
+			weft__sched_unlock();
 			if (spinning)
 				atomic_fetch_sub(&S.nmspinning, 1);
 		}
@@ -525,10 +531,10 @@ void weft__wakep(void)
 /* Park the calling M until startm hands it a P (or shutdown). */
 void weft__stopm(struct weft__m *m)
 {
-	pthread_mutex_lock(&S.lock);
+	weft__sched_lock();
 	if (atomic_load(&S.shutdown)) {
 		/* shutdown_begin already woke the idle list: do not join it. */
-		pthread_mutex_unlock(&S.lock);
+		weft__sched_unlock();
 		return;
 	}
 	atomic_store_explicit(&m->park, 0, relaxed);
@@ -536,7 +542,7 @@ void weft__stopm(struct weft__m *m)
 	S.midle = m;
 	S.nmidle++;
 	weft__checkdead();
-	pthread_mutex_unlock(&S.lock);
+	weft__sched_unlock();
 	weft__rcu_offline(); /* no P: holds up no grace period while parked */
 	while (atomic_load_explicit(&m->park, memory_order_acquire) == 0)
 		weft__futex_wait(&m->park, 0, -1);
@@ -563,7 +569,7 @@ void weft__handoffp(struct weft__p *p)
 			return;
 		}
 	}
-	pthread_mutex_lock(&S.lock);
+	weft__sched_lock();
 	if (atomic_load(&weft__safepoint_pending) & WEFT__SP_STOP) {
 		/* The world is stopping: count this P as stopped. */
 		atomic_store(&p->status, WEFT__P_STOPPED);
@@ -571,11 +577,11 @@ void weft__handoffp(struct weft__p *p)
 			atomic_store(&S.stopnote, 1);
 			weft__futex_wake(&S.stopnote, 1);
 		}
-		pthread_mutex_unlock(&S.lock);
+		weft__sched_unlock();
 		return;
 	}
 	weft__pidleput(p);
-	pthread_mutex_unlock(&S.lock);
+	weft__sched_unlock();
 	/* A task may have been queued while we decided: recheck (see essay). */
 	weft__heavy_fence();
 	if (work_anywhere())
@@ -614,7 +620,13 @@ static inline void after_switch(struct weft__m *m)
 		runq_put(m->p, m->after_task);
 		break;
 	case WEFT__A_UNLOCK:
+#ifdef WEFT_DEBUG
+		m->dbg_unlockf = true;
 		m->after_fn(m->after_arg);
+		m->dbg_unlockf = false;
+#else
+		m->after_fn(m->after_arg);
+#endif
 		break;
 	case WEFT__A_FREE:
 		recycle(m->p, m->after_task);
@@ -742,15 +754,15 @@ top:
 	if (m->spinning && (t = steal_work(m)))
 		return t;
 
-	pthread_mutex_lock(&S.lock);
+	weft__sched_lock();
 	if (stw_or_exit_pending() || gq_nonempty()) {
-		pthread_mutex_unlock(&S.lock);
+		weft__sched_unlock();
 		goto top;
 	}
 	WEFT__TRACE(p, PROC_STOP, 1, p->id, 0, 0);
 	m->p = NULL;
 	weft__pidleput(p);
-	pthread_mutex_unlock(&S.lock);
+	weft__sched_unlock();
 
 	was_spinning = m->spinning;
 	if (was_spinning) {
@@ -759,9 +771,9 @@ top:
 	}
 	weft__heavy_fence(); /* pairs with weft__light_fence of submitters */
 	if (work_anywhere()) {
-		pthread_mutex_lock(&S.lock);
+		weft__sched_lock();
 		p = weft__pidleget();
-		pthread_mutex_unlock(&S.lock);
+		weft__sched_unlock();
 		if (p) {
 			weft__acquirep(m, p);
 			if (was_spinning) {
@@ -798,10 +810,10 @@ static void mexit(struct weft__m *m)
 		free(m);
 		return;
 	}
-	pthread_mutex_lock(&S.lock);
+	weft__sched_lock();
 	S.mcount--;
 	m->exited = true;
-	pthread_mutex_unlock(&S.lock);
+	weft__sched_unlock();
 	atomic_fetch_add(&S.done, 1);
 	weft__futex_wake(&S.done, 1);
 }
@@ -1145,13 +1157,13 @@ int weft__sched_start_main(weft_fn fn, void *arg)
 	WEFT__TSAN_RELEASE(t);
 	atomic_fetch_add(&S.gq_len, 1);
 	cds_wfcq_enqueue(&S.gq_head, &S.gq_tail, &t->gnode);
-	pthread_mutex_lock(&S.lock);
+	weft__sched_lock();
 	p = weft__pidleget();
-	pthread_mutex_unlock(&S.lock);
+	weft__sched_unlock();
 	if (!newm(p, false)) {
-		pthread_mutex_lock(&S.lock);
+		weft__sched_lock();
 		weft__pidleput(p);
-		pthread_mutex_unlock(&S.lock);
+		weft__sched_unlock();
 		return -EAGAIN;
 	}
 	return 0;

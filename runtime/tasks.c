@@ -43,6 +43,24 @@ struct weft__slab {
 
 static size_t next_slab_n = SLAB_MIN;
 
+/* The descriptor lock (S.tlock); WEFT_DEBUG builds record who holds it,
+ * as weft__sched_lock does for the sched lock. */
+static inline void tlock(void)
+{
+	pthread_mutex_lock(&S.tlock);
+#ifdef WEFT_DEBUG
+	atomic_store_explicit(&S.dbg_tlock_holder, weft__dbg_tid(), memory_order_relaxed);
+#endif
+}
+
+static inline void tunlock(void)
+{
+#ifdef WEFT_DEBUG
+	atomic_store_explicit(&S.dbg_tlock_holder, 0, memory_order_relaxed);
+#endif
+	pthread_mutex_unlock(&S.tlock);
+}
+
 static struct weft__slab *slab_new(void)
 {
 	size_t n = next_slab_n;
@@ -135,7 +153,7 @@ struct weft__task *weft__task_alloc(struct weft__p *p)
 		reset(t);
 		return t;
 	}
-	pthread_mutex_lock(&S.tlock);
+	tlock();
 	if (p) {
 		/* Refill half a cache at once so the next spawns stay local. */
 		for (int i = 0; i < WEFT__TFREE_MAX / 2 && S.tfree; i++) {
@@ -149,13 +167,13 @@ struct weft__task *weft__task_alloc(struct weft__p *p)
 		if ((t = p->tfree)) {
 			p->tfree = t->link;
 			p->ntfree--;
-			pthread_mutex_unlock(&S.tlock);
+			tunlock();
 			reset(t);
 			return t;
 		}
 	}
 	t = global_take();
-	pthread_mutex_unlock(&S.tlock);
+	tunlock();
 	if (t)
 		reset(t);
 	return t;
@@ -184,18 +202,18 @@ void weft__task_free(struct weft__p *p, struct weft__task *t)
 				tail = t;
 			n++;
 		}
-		pthread_mutex_lock(&S.tlock);
+		tlock();
 		tail->link = S.tfree;
 		S.tfree = head;
 		S.ntfree += n;
-		pthread_mutex_unlock(&S.tlock);
+		tunlock();
 		return;
 	}
-	pthread_mutex_lock(&S.tlock);
+	tlock();
 	t->link = S.tfree;
 	S.tfree = t;
 	S.ntfree++;
-	pthread_mutex_unlock(&S.tlock);
+	tunlock();
 }
 
 uint64_t weft__task_newid(struct weft__p *p)
@@ -216,7 +234,7 @@ uint64_t weft__task_newid(struct weft__p *p)
  */
 void weft__tasks_foreach(void (*fn)(struct weft__task *, void *), void *arg)
 {
-	pthread_mutex_lock(&S.tlock);
+	tlock();
 	for (struct weft__slab *s = S.slabs; s; s = s->next) {
 		struct weft__task *t = slab_tasks(s);
 		for (size_t i = 0; i < s->n; i++)
@@ -224,7 +242,7 @@ void weft__tasks_foreach(void (*fn)(struct weft__task *, void *), void *arg)
 			    WEFT__T_FREE)
 				fn(&t[i], arg);
 	}
-	pthread_mutex_unlock(&S.tlock);
+	tunlock();
 }
 
 /* Shutdown: free every slab (stacks were released by the caller). */

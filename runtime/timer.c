@@ -349,10 +349,10 @@ bool weft__timers_sleep(struct weft__m *m)
 			 * the role free and takes it; one that did so before
 			 * left us its P.
 			 */
-			pthread_mutex_lock(&S.lock);
+			weft__sched_lock();
 			p = weft__pidleget();
 			atomic_store(&S.tsleeper, 0);
-			pthread_mutex_unlock(&S.lock);
+			weft__sched_unlock();
 			if (!p)
 				return false; /* every P is busy; they run their own timers */
 			weft__acquirep(m, p);
