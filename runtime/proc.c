@@ -112,6 +112,7 @@ int weft__procs_init(int nprocs)
 /* World stopped: give @p's queued tasks and caches to the others. */
 static void p_retire(struct weft__p *p)
 {
+	WEFT__ASSERT(weft__world_stopped());
 	weft__move_p_work_to_global(p);
 	weft__timers_move(p, S.allp[0]);
 	while (p->nstacks > 0) {

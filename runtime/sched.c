@@ -203,6 +203,7 @@ static inline bool stw_or_exit_pending(void)
 
 void weft__pidleput(struct weft__p *p)
 {
+	WEFT__ASSERT(weft__sched_locked());
 	WEFT__ASSERT(weft__deque_size_hint(&p->rq) == 0);
 	p->m = NULL;
 	atomic_store_explicit(&p->status, WEFT__P_IDLE, relaxed);
@@ -215,6 +216,7 @@ struct weft__p *weft__pidleget(void)
 {
 	struct weft__p *p = S.pidle;
 
+	WEFT__ASSERT(weft__sched_locked());
 	if (p) {
 		S.pidle = p->link;
 		p->link = NULL;
@@ -232,6 +234,7 @@ struct weft__p *weft__pidleget(void)
  */
 void weft__acquirep(struct weft__m *m, struct weft__p *p)
 {
+	WEFT__ASSERT(m == weft__getm() && (!m->p || weft__world_stopped()));
 	m->p = p;
 	p->m = m;
 	atomic_store_explicit(&p->status, WEFT__P_RUNNING, relaxed);
@@ -264,6 +267,7 @@ static struct weft__task *gq_get(struct weft__p *p, int64_t max)
 	struct weft__task *first = NULL;
 	struct cds_wfcq_node *node;
 
+	WEFT__ASSERT(weft__owns(p));
 	if (n <= 0)
 		return NULL;
 	n = n / procs + 1;
@@ -310,6 +314,7 @@ static inline void wake_if_idle(void)
 /* Owner of @p: make @t runnable at the bottom of the deque. */
 static inline void runq_put(struct weft__p *p, struct weft__task *t)
 {
+	WEFT__ASSERT(weft__owns(p));
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
 	if (__builtin_expect(weft__deque_push(&p->rq, t) != 0, 0)) {
 		weft__inject(t);
@@ -321,6 +326,7 @@ static inline void runq_put(struct weft__p *p, struct weft__task *t)
 /* Owner of @p: the oldest local task (top of the deque), or NULL. */
 static struct weft__task *take_oldest(struct weft__p *p)
 {
+	WEFT__ASSERT(weft__owns(p));
 	return weft__deque_take_top(&p->rq);
 }
 
@@ -328,7 +334,10 @@ static struct weft__task *take_oldest(struct weft__p *p)
 static inline struct weft__task *pick_local(struct weft__p *p)
 {
 	struct weft__task *t;
-	uint32_t tick = weft__tick(&p->schedtick);
+	uint32_t tick;
+
+	WEFT__ASSERT(weft__owns(p));
+	tick = weft__tick(&p->schedtick);
 
 	if (__builtin_expect(tick % WEFT__FAIR_TICK == 0, 0)) {
 		weft__timers_check(p, true);
@@ -369,6 +378,7 @@ void weft__move_p_work_to_global(struct weft__p *p)
 {
 	struct weft__task *t;
 
+	WEFT__ASSERT(weft__world_stopped());
 	if ((t = atomic_exchange(&p->runnext, NULL)))
 		weft__inject(t);
 	while ((t = weft__deque_pop(&p->rq)))
@@ -385,6 +395,7 @@ static struct weft__task *steal_from(struct weft__p *p, struct weft__p *v, bool 
 	struct weft__task *first = NULL, *t;
 	int aborts = 0;
 
+	WEFT__ASSERT(weft__owns(p)); /* pushes on its deque */
 	if (n > WEFT__STEAL_MAX)
 		n = WEFT__STEAL_MAX;
 	while (n > 0) {
@@ -486,6 +497,7 @@ void weft__startm(struct weft__p *p, bool spinning)
 {
 	struct weft__m *m;
 
+	WEFT__ASSERT(!spinning || atomic_load_explicit(&S.nmspinning, relaxed) > 0);
 	weft__sched_lock();
 	if (!p && !(p = weft__pidleget())) {
 		weft__sched_unlock();
@@ -531,6 +543,7 @@ void weft__wakep(void)
 /* Park the calling M until startm hands it a P (or shutdown). */
 void weft__stopm(struct weft__m *m)
 {
+	WEFT__ASSERT(m == weft__getm() && !m->curg && !m->p);
 	weft__sched_lock();
 	if (atomic_load(&S.shutdown)) {
 		/* shutdown_begin already woke the idle list: do not join it. */
@@ -556,6 +569,8 @@ void weft__stopm(struct weft__m *m)
 /* Give away @p (taken from a syscall): to an M if it has work, else idle. */
 void weft__handoffp(struct weft__p *p)
 {
+	/* sysmon, which won the CAS SYSCALL -> RUNNING */
+	WEFT__ASSERT(weft__on_plain() && atomic_load(&p->status) == WEFT__P_RUNNING);
 	p->m = NULL;
 	if (weft__p_has_work(p) || gq_nonempty()) {
 		weft__startm(p, false);
@@ -594,6 +609,7 @@ static void task_entry(void *xfer);
 
 static void recycle(struct weft__p *p, struct weft__task *t)
 {
+	WEFT__ASSERT(!p || weft__owns(p)); /* p->stacks: owner only */
 	weft__ctx_release(&t->ctx);
 	if (t->stack) {
 		if (p && p->nstacks < WEFT__STACK_CACHE) {
@@ -648,6 +664,7 @@ static void give_stack(struct weft__p *p, struct weft__task *t)
 {
 	struct weft__stack s;
 
+	WEFT__ASSERT(weft__owns(p)); /* p->stacks: owner only */
 	if (p->nstacks > 0)
 		t->stack = p->stacks[--p->nstacks];
 	else if (weft__stack_global_get(&s) || weft__stack_map(&s, S.stack_size) == 0)
@@ -689,6 +706,7 @@ static struct weft__m *schedule_away(struct weft__m *m, struct weft__task *cur, 
 {
 	struct weft__task *next;
 
+	WEFT__ASSERT(m == weft__getm() && m->curg == cur);
 	if (__builtin_expect(!stw_or_exit_pending(), 1) && (next = pick_local(m->p)))
 		return run_task(m, &cur->ctx, next, dying);
 	return to_g0(m, &cur->ctx, dying);
@@ -699,6 +717,7 @@ void weft__mcall(struct weft__m *m, int after, void (*fn)(void *), void *arg)
 {
 	struct weft__task *t = m->curg;
 
+	WEFT__ASSERT(m == weft__getm() && t);
 	m->after = after;
 	m->after_task = t;
 	m->after_fn = fn;
@@ -710,6 +729,7 @@ void weft__mcall(struct weft__m *m, int after, void (*fn)(void *), void *arg)
 
 static void resetspinning(struct weft__m *m)
 {
+	WEFT__ASSERT(weft__on_g0());
 	m->spinning = false;
 	if (atomic_fetch_sub(&S.nmspinning, 1) == 1)
 		weft__wakep(); /* we were the last one looking: keep one looking */
@@ -722,6 +742,7 @@ static struct weft__task *findrunnable(struct weft__m *m)
 	struct weft__p *p;
 	bool was_spinning;
 
+	WEFT__ASSERT(m == weft__getm() && weft__on_g0());
 top:
 	weft__rcu_quiescent(&m->rcu);
 	if (atomic_load(&S.shutdown) || atomic_load(&m->sys) == WEFT__M_SYS_ABANDONED)
@@ -793,6 +814,7 @@ static void schedule_loop(struct weft__m *m)
 {
 	struct weft__task *t;
 
+	WEFT__ASSERT(m == weft__getm() && weft__on_g0());
 	while ((t = findrunnable(m))) {
 		if (m->spinning)
 			resetspinning(m);
@@ -802,6 +824,7 @@ static void schedule_loop(struct weft__m *m)
 
 static void mexit(struct weft__m *m)
 {
+	WEFT__ASSERT(m == weft__getm() && weft__on_g0());
 	weft__rcu_unregister();
 	weft__altstack_fini(m);
 	setm(NULL);
@@ -911,6 +934,7 @@ void weft__park(int reason, const void *obj, void (*unlockf)(void *), void *arg)
 	if (!t)
 		weft__fatal("a blocking call (%s) was made outside a task",
 			    weft_tf_block_name(reason));
+	WEFT__ASSERT(m->after == WEFT__A_NONE);
 	t->wait_reason = reason;
 	t->wait_obj = obj;
 	atomic_store_explicit(&t->status, WEFT__T_WAITING, relaxed);
@@ -930,6 +954,7 @@ void weft__ready_on(struct weft__p *p, struct weft__task *t)
 {
 	struct weft__task *old;
 
+	WEFT__ASSERT(weft__owns(p));
 	t->wait_reason = WEFT_TRACE_BLOCK_NONE;
 	t->wait_obj = NULL;
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
@@ -982,6 +1007,7 @@ static void extern_key_make(void)
 
 void weft__extern_enter(void)
 {
+	WEFT__ASSERT(weft__on_plain());
 	pthread_once(&extern_once, extern_key_make);
 	if (pthread_getspecific(extern_key))
 		return;
@@ -994,6 +1020,7 @@ static struct weft__m *step_aside(struct weft__m *m)
 {
 	struct weft__task *cur = m->curg;
 
+	WEFT__ASSERT(m == weft__getm() && cur && weft__owns(m->p));
 	atomic_store_explicit(&cur->status, WEFT__T_RUNNABLE, relaxed);
 	WEFT__TRACE_SWITCH(m->p, TASK_YIELD, 1, cur->id, 0, 0, 0);
 	m->after = WEFT__A_INJECT;
@@ -1071,6 +1098,7 @@ WEFT_API void weft_yield(void)
 		return;
 	}
 	p = m->p;
+	WEFT__ASSERT(weft__owns(p)); /* not between weft_syscall_enter and _exit */
 	tick = weft__tick(&p->schedtick);
 	if (__builtin_expect(atomic_load_explicit(&p->preempt, relaxed), 0))
 		atomic_store_explicit(&p->preempt, 0, relaxed);

@@ -67,6 +67,7 @@ void weft__stw_participate(struct weft__m *m)
 {
 	struct weft__p *p = m->p;
 
+	WEFT__ASSERT(m == weft__getm() && !m->curg && weft__owns(p));
 	weft__sched_lock();
 	if (!(atomic_load(&weft__safepoint_pending) & WEFT__SP_STOP) || atomic_load(&S.shutdown)) {
 		weft__sched_unlock();

@@ -55,6 +55,7 @@ WEFT_API void weft_syscall_enter(void)
 	if (!m || !(t = m->curg))
 		return;
 	p = m->p;
+	WEFT__ASSERT(weft__owns(p)); /* p->syscalltick: owner only */
 	WEFT__TRACE(p, SYSCALL_ENTER, 2, t->id, weft__trace_code(__builtin_return_address(0)), 0);
 	m->oldp = p;
 	m->sys_stack = t->stack;

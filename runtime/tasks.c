@@ -47,6 +47,7 @@ static size_t next_slab_n = SLAB_MIN;
  * as weft__sched_lock does for the sched lock. */
 static inline void tlock(void)
 {
+	WEFT__ASSERT(weft__spin_nheld() == 0); /* HACKING.md §4.1: no pthread lock */
 	pthread_mutex_lock(&S.tlock);
 #ifdef WEFT_DEBUG
 	atomic_store_explicit(&S.dbg_tlock_holder, weft__dbg_tid(), memory_order_relaxed);
@@ -110,6 +111,9 @@ static struct weft__task *global_take(void)
 	struct weft__task *t = S.tfree;
 	struct weft__slab *s;
 
+	WEFT__ASSERT(atomic_load_explicit(&S.dbg_tlock_holder, memory_order_relaxed) ==
+		     weft__dbg_tid());
+
 	if (t) {
 		S.tfree = t->link;
 		S.ntfree--;
@@ -147,6 +151,8 @@ struct weft__task *weft__task_alloc(struct weft__p *p)
 {
 	struct weft__task *t;
 
+	WEFT__ASSERT(!p || weft__owns(p));
+
 	if (p && (t = p->tfree)) {
 		p->tfree = t->link;
 		p->ntfree--;
@@ -181,6 +187,7 @@ struct weft__task *weft__task_alloc(struct weft__p *p)
 
 void weft__task_free(struct weft__p *p, struct weft__task *t)
 {
+	WEFT__ASSERT(!p || weft__owns(p));
 	atomic_store_explicit(&t->status, WEFT__T_FREE, memory_order_relaxed);
 	t->fn = NULL;
 	t->arg = NULL;
@@ -218,6 +225,7 @@ void weft__task_free(struct weft__p *p, struct weft__task *t)
 
 uint64_t weft__task_newid(struct weft__p *p)
 {
+	WEFT__ASSERT(!p || weft__owns(p)); /* p->id_next: owner only */
 	if (!p)
 		return atomic_fetch_add_explicit(&S.next_id, 1, memory_order_relaxed);
 	if (p->id_next == p->id_end) {
@@ -234,6 +242,7 @@ uint64_t weft__task_newid(struct weft__p *p)
  */
 void weft__tasks_foreach(void (*fn)(struct weft__task *, void *), void *arg)
 {
+	WEFT__ASSERT(weft__sched_locked() || weft__world_stopped() || S.mcount == 0);
 	tlock();
 	for (struct weft__slab *s = S.slabs; s; s = s->next) {
 		struct weft__task *t = slab_tasks(s);
@@ -250,6 +259,7 @@ void weft__tasks_destroy(void)
 {
 	struct weft__slab *s, *n;
 
+	WEFT__ASSERT(S.mcount == 0);
 	for (s = S.slabs; s; s = n) {
 		struct weft__task *t = slab_tasks(s);
 		n = s->next;
