@@ -63,12 +63,12 @@
  * waiters only if this wins their select. Waiters whose select fired
  * elsewhere are dropped on the way.
  */
-static struct weft__waiter *waitq_take(struct weft__waitq *q)
+static struct weft__waiter *waitq_take(struct weft_chan *c, struct weft__waitq *q)
 {
 	struct weft__waiter *w;
 
 	while ((w = q->first)) {
-		weft__waitq_remove(q, w);
+		weft__waitq_remove(q, w, &c->lock);
 		if (!w->sel)
 			return w;
 		int zero = 0;
@@ -84,8 +84,9 @@ static struct weft__waiter *waitq_take(struct weft__waitq *q)
 static inline void block(struct weft_chan *c, struct weft__waitq *q, struct weft__waiter *w,
 		  int reason)
 {
+	WEFT__ASSERT(weft__spin_held(&c->lock));
 	weft__waiter_init(w);
-	weft__waitq_push(q, w);
+	weft__waitq_push(q, w, &c->lock);
 	weft__waiter_block(w, reason, c, &c->lock);
 }
 
@@ -147,10 +148,11 @@ int weft__chan_try_send_locked(struct weft_chan *c, const void *elem, struct wef
 	struct weft__waiter *w;
 	size_t n;
 
+	WEFT__ASSERT(weft__spin_held(&c->lock));
 	*wake = NULL;
 	if (c->closed)
 		return -EPIPE;
-	if ((w = waitq_take(&c->recvq))) {
+	if ((w = waitq_take(c, &c->recvq))) {
 		copy(w->elem, elem, c->elem_size);
 		w->result = 0;
 		*wake = w;
@@ -172,8 +174,9 @@ int weft__chan_try_recv_locked(struct weft_chan *c, void *elem, struct weft__wai
 	struct weft__waiter *w;
 	size_t n;
 
+	WEFT__ASSERT(weft__spin_held(&c->lock));
 	*wake = NULL;
-	if ((w = waitq_take(&c->sendq))) {
+	if ((w = waitq_take(c, &c->sendq))) {
 		if (c->cap == 0) {
 			copy(elem, w->elem, c->elem_size);
 		} else {
@@ -274,13 +277,13 @@ WEFT_API int weft_chan_close(weft_chan *c)
 		return -EPIPE;
 	}
 	c->closed = 1;
-	while ((w = waitq_take(&c->recvq))) {
+	while ((w = waitq_take(c, &c->recvq))) {
 		zero(w->elem, c->elem_size);
 		w->result = -EPIPE;
 		w->next = list;
 		list = w;
 	}
-	while ((w = waitq_take(&c->sendq))) {
+	while ((w = waitq_take(c, &c->sendq))) {
 		w->result = -EPIPE;
 		w->next = list;
 		list = w;

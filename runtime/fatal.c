@@ -164,6 +164,7 @@ void weft__checkdead(void)
 {
 	int threads;
 
+	WEFT__ASSERT(weft__sched_locked() && !weft__on_task());
 	if (atomic_load(&S.shutdown) || atomic_load(&S.stw_owner))
 		return;
 	if (S.nmidle < S.mcount)

@@ -186,6 +186,9 @@ struct weft__m {
 	bool exited;
 	/* urcu-qsbr reader (rcu.h): set on the M's thread when it starts */
 	struct weft__rcu_reader rcu;
+#ifdef WEFT_DEBUG
+	bool dbg_unlockf;           /* after_switch is running a park's unlockf */
+#endif
 };
 
 /* ---- the scheduler --------------------------------------------------- */
@@ -253,6 +256,13 @@ struct weft__sched {
 	/* config */
 	size_t stack_size;
 	bool membarrier;               /* asymmetric fences available */
+
+#ifdef WEFT_DEBUG
+	/* Who holds lock and tlock (weft__dbg_tid), 0: nobody. Written by the
+	 * holder under the lock, read relaxed by anyone: a thread finds its
+	 * own id there only if it wrote it, so "held by me" needs no more. */
+	_Atomic int32_t dbg_lock_holder, dbg_tlock_holder;
+#endif
 };
 
 extern struct weft__sched weft__sched;
@@ -311,6 +321,95 @@ static inline struct weft__m *weft__getm(void)
 	return weft__getm_slow();
 }
 #endif
+
+/*
+ * Who is calling, for the precondition asserts of WEFT_DEBUG builds
+ * (HACKING.md §6; WEFT__ASSERT discards its argument otherwise, so these
+ * cost nothing in release builds):
+ *   weft__on_task()        a task's stack (the running task of an M)
+ *   weft__on_g0()          an M's own stack: the scheduler loop
+ *   weft__on_plain()       a thread that is not an M (plain threads,
+ *                          weft_main's thread, sysmon, the flusher)
+ *   weft__owns(p)          the calling M holds @p and is not inside
+ *                          weft_syscall_enter/exit (where sysmon or a
+ *                          stopper may take @p)
+ *   weft__world_stopped()  the caller is the task holding the world
+ *                          stopped (stw.c)
+ *   weft__sched_locked()   the calling thread holds the sched lock
+ *   weft__spin_held(l)     the calling thread holds spin lock @l (spin.h)
+ *   weft__in_unlockf()     the caller runs as a weft__park unlockf
+ */
+static inline bool weft__on_task(void)
+{
+	struct weft__m *m = weft__getm();
+	return m && m->curg;
+}
+
+static inline bool weft__on_g0(void)
+{
+	struct weft__m *m = weft__getm();
+	return m && !m->curg;
+}
+
+static inline bool weft__on_plain(void)
+{
+	return !weft__getm();
+}
+
+/* Not "&& p->m == m": after the syscall-exit ABA of HACKING.md §12 item 8
+ * p->m names another M while this one rightly runs on @p. */
+static inline bool weft__owns(const struct weft__p *p)
+{
+	struct weft__m *m = weft__getm();
+	return m && p && m->p == p &&
+	       atomic_load_explicit(&m->sys, memory_order_relaxed) == WEFT__M_SYS_NONE;
+}
+
+#ifdef WEFT_DEBUG
+bool weft__world_stopped(void); /* stw.c */
+
+static inline bool weft__sched_locked(void)
+{
+	return atomic_load_explicit(&weft__sched.dbg_lock_holder, memory_order_relaxed) ==
+	       weft__dbg_tid();
+}
+
+static inline bool weft__in_unlockf(void)
+{
+	struct weft__m *m = weft__getm();
+	return m && m->dbg_unlockf;
+}
+#endif
+
+/*
+ * The sched lock. Every lock and unlock of weft__sched.lock goes through
+ * these, so that WEFT_DEBUG builds know who holds it (pthread has no "held
+ * by me" query, and an error-checking mutex would change the lock's
+ * behaviour between builds). In release builds they are the bare calls.
+ * The debug check: no spin lock is held while taking it (HACKING.md §4),
+ * except in a park's window, where the parked task's lock is still held
+ * and a timer fired by pick_local may start an M (HACKING.md §4.2).
+ */
+static inline void weft__sched_lock(void)
+{
+#ifdef WEFT_DEBUG
+	struct weft__m *m = weft__getm();
+	WEFT__ASSERT(weft__spin_nheld() == 0 || (m && m->after == WEFT__A_UNLOCK));
+#endif
+	pthread_mutex_lock(&weft__sched.lock);
+#ifdef WEFT_DEBUG
+	atomic_store_explicit(&weft__sched.dbg_lock_holder, weft__dbg_tid(), memory_order_relaxed);
+#endif
+}
+
+static inline void weft__sched_unlock(void)
+{
+#ifdef WEFT_DEBUG
+	WEFT__ASSERT(weft__sched_locked());
+	atomic_store_explicit(&weft__sched.dbg_lock_holder, 0, memory_order_relaxed);
+#endif
+	pthread_mutex_unlock(&weft__sched.lock);
+}
 
 /*
  * weft__park - block the running task. @unlockf(@arg) runs after the task

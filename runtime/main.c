@@ -62,14 +62,14 @@ void weft__shutdown_begin(void)
 
 	atomic_store(&S.shutdown, 1);
 	atomic_fetch_or(&weft__safepoint_pending, WEFT__SP_STOP);
-	pthread_mutex_lock(&S.lock);
+	weft__sched_lock();
 	for (m = S.midle; m; m = m->link) {
 		atomic_store(&m->park, 1);
 		weft__futex_wake(&m->park, 1);
 	}
 	S.midle = NULL;
 	S.nmidle = 0;
-	pthread_mutex_unlock(&S.lock);
+	weft__sched_unlock();
 	weft__timers_kick();
 	weft__sysmon_wake();
 	atomic_fetch_add(&S.done, 1);
@@ -84,7 +84,7 @@ static void wait_for_ms(void)
 		int left;
 
 		if (atomic_load(&S.shutdown)) {
-			pthread_mutex_lock(&S.lock);
+			weft__sched_lock();
 			for (struct weft__m *m = S.allm; m; m = m->alllink) {
 				int s = WEFT__M_SYS_IN;
 
@@ -106,7 +106,7 @@ static void wait_for_ms(void)
 				}
 			}
 			left = S.mcount;
-			pthread_mutex_unlock(&S.lock);
+			weft__sched_unlock();
 			if (left == 0)
 				return;
 		}

@@ -90,9 +90,9 @@ WEFT_API void weft_mutex_lock(weft_mutex *m)
 		weft__waiter_init(&me);
 		me.result = 0;
 		if (front)
-			weft__waitq_push_front(&mx->q, &me);
+			weft__waitq_push_front(&mx->q, &me, &mx->lock);
 		else
-			weft__waitq_push(&mx->q, &me);
+			weft__waitq_push(&mx->q, &me, &mx->lock);
 		weft__waiter_block(&me, WEFT_TRACE_BLOCK_MUTEX, m, &mx->lock);
 		if (me.result == 1)
 			return; /* handed off: we own it */
@@ -116,7 +116,7 @@ WEFT_API void weft_mutex_unlock(weft_mutex *m)
 	weft__spin_lock(&mx->lock);
 	w = mx->q.first;
 	if (w)
-		weft__waitq_remove(&mx->q, w);
+		weft__waitq_remove(&mx->q, w, &mx->lock);
 	if (!mx->q.first)
 		atomic_fetch_and(&mx->state, ~WAITERS);
 	if (w && weft__nanotime() - w->since >= STARVE_NS) {

@@ -65,7 +65,8 @@ void weft__spin_lock_slow(weft__spin *l)
 		int32_t z = 0;
 
 		if (atomic_load_explicit(&l->v, memory_order_relaxed) == 0 &&
-		    atomic_compare_exchange_weak_explicit(&l->v, &z, 1, memory_order_acquire,
+		    atomic_compare_exchange_weak_explicit(&l->v, &z, WEFT__SPIN_MINE(),
+							  memory_order_acquire,
 							  memory_order_relaxed))
 			return;
 		if (n < 64)
@@ -74,6 +75,29 @@ void weft__spin_lock_slow(weft__spin *l)
 			sched_yield(); /* the holder's thread was preempted */
 	}
 }
+
+#ifdef WEFT_DEBUG
+static __thread int32_t dbg_tid;  /* the thread's id, 0 until asked */
+static __thread int dbg_nspin;    /* spin locks this thread holds */
+
+__attribute__((noinline)) int32_t weft__dbg_tid(void)
+{
+	if (!dbg_tid)
+		dbg_tid = (int32_t)gettid();
+	return dbg_tid;
+}
+
+__attribute__((noinline)) void weft__dbg_spin_count(int delta)
+{
+	dbg_nspin += delta;
+	WEFT__ASSERT(dbg_nspin >= 0);
+}
+
+__attribute__((noinline)) int weft__spin_nheld(void)
+{
+	return dbg_nspin;
+}
+#endif
 
 void weft__spin_unlock_fn(void *l)
 {

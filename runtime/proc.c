@@ -100,15 +100,19 @@ int weft__procs_init(int nprocs)
 		S.pcount++;
 	}
 	atomic_store(&S.nprocs, nprocs);
-	/* Ps go idle from the last so that P0 is taken first. */
+	/* Ps go idle from the last so that P0 is taken first. No M exists
+	 * yet; the lock is taken because pidleput's rule says so. */
+	weft__sched_lock();
 	for (int i = nprocs - 1; i >= 0; i--)
 		weft__pidleput(S.allp[i]);
+	weft__sched_unlock();
 	return 0;
 }
 
 /* World stopped: give @p's queued tasks and caches to the others. */
 static void p_retire(struct weft__p *p)
 {
+	WEFT__ASSERT(weft__world_stopped());
 	weft__move_p_work_to_global(p);
 	weft__timers_move(p, S.allp[0]);
 	while (p->nstacks > 0) {

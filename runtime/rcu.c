@@ -86,6 +86,7 @@ void weft__rcu_unregister(void)
 /* A grace period waits for this M (or it is offline: then nothing). */
 void weft__rcu_quiescent_slow(void)
 {
+	WEFT__ASSERT(weft__getm() != NULL); /* a registered M */
 	if (!urcu_qsbr_read_ongoing())
 		return; /* offline: a quiescent state would bring it online */
 	WEFT__TSAN_RELEASE(&tsan_gp);

@@ -199,10 +199,11 @@ static inline bool stw_or_exit_pending(void)
 	return atomic_load_explicit(&weft__safepoint_pending, relaxed) & WEFT__SP_STOP;
 }
 
-/* ---- P lists (sched lock held) ------------------------------------------ */
+/* ---- P lists (pidleput, pidleget: sched lock held) ----------------------- */
 
 void weft__pidleput(struct weft__p *p)
 {
+	WEFT__ASSERT(weft__sched_locked());
 	WEFT__ASSERT(weft__deque_size_hint(&p->rq) == 0);
 	p->m = NULL;
 	atomic_store_explicit(&p->status, WEFT__P_IDLE, relaxed);
@@ -215,6 +216,7 @@ struct weft__p *weft__pidleget(void)
 {
 	struct weft__p *p = S.pidle;
 
+	WEFT__ASSERT(weft__sched_locked());
 	if (p) {
 		S.pidle = p->link;
 		p->link = NULL;
@@ -224,8 +226,15 @@ struct weft__p *weft__pidleget(void)
 	return p;
 }
 
+/*
+ * @m's own thread, holding no P (or, in weft_set_procs, the caller's P
+ * that was just retired), takes @p, which it was handed (pidleget,
+ * startm's nextp, a P stopped or taken from a syscall) and nobody else
+ * runs. Without the sched lock: every caller has dropped it.
+ */
 void weft__acquirep(struct weft__m *m, struct weft__p *p)
 {
+	WEFT__ASSERT(m == weft__getm() && (!m->p || weft__world_stopped()));
 	m->p = p;
 	p->m = m;
 	atomic_store_explicit(&p->status, WEFT__P_RUNNING, relaxed);
@@ -258,6 +267,7 @@ static struct weft__task *gq_get(struct weft__p *p, int64_t max)
 	struct weft__task *first = NULL;
 	struct cds_wfcq_node *node;
 
+	WEFT__ASSERT(weft__owns(p));
 	if (n <= 0)
 		return NULL;
 	n = n / procs + 1;
@@ -304,6 +314,7 @@ static inline void wake_if_idle(void)
 /* Owner of @p: make @t runnable at the bottom of the deque. */
 static inline void runq_put(struct weft__p *p, struct weft__task *t)
 {
+	WEFT__ASSERT(weft__owns(p));
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
 	if (__builtin_expect(weft__deque_push(&p->rq, t) != 0, 0)) {
 		weft__inject(t);
@@ -315,6 +326,7 @@ static inline void runq_put(struct weft__p *p, struct weft__task *t)
 /* Owner of @p: the oldest local task (top of the deque), or NULL. */
 static struct weft__task *take_oldest(struct weft__p *p)
 {
+	WEFT__ASSERT(weft__owns(p));
 	return weft__deque_take_top(&p->rq);
 }
 
@@ -322,7 +334,10 @@ static struct weft__task *take_oldest(struct weft__p *p)
 static inline struct weft__task *pick_local(struct weft__p *p)
 {
 	struct weft__task *t;
-	uint32_t tick = weft__tick(&p->schedtick);
+	uint32_t tick;
+
+	WEFT__ASSERT(weft__owns(p));
+	tick = weft__tick(&p->schedtick);
 
 	if (__builtin_expect(tick % WEFT__FAIR_TICK == 0, 0)) {
 		weft__timers_check(p, true);
@@ -363,6 +378,7 @@ void weft__move_p_work_to_global(struct weft__p *p)
 {
 	struct weft__task *t;
 
+	WEFT__ASSERT(weft__world_stopped());
 	if ((t = atomic_exchange(&p->runnext, NULL)))
 		weft__inject(t);
 	while ((t = weft__deque_pop(&p->rq)))
@@ -379,6 +395,7 @@ static struct weft__task *steal_from(struct weft__p *p, struct weft__p *v, bool 
 	struct weft__task *first = NULL, *t;
 	int aborts = 0;
 
+	WEFT__ASSERT(weft__owns(p)); /* pushes on its deque */
 	if (n > WEFT__STEAL_MAX)
 		n = WEFT__STEAL_MAX;
 	while (n > 0) {
@@ -449,7 +466,7 @@ static struct weft__m *newm(struct weft__p *p, bool spinning)
 		return NULL;
 	m->nextp = p;
 	m->spinning = spinning;
-	pthread_mutex_lock(&S.lock);
+	weft__sched_lock();
 	m->id = S.mnext++;
 	m->rand = 0x9E3779B97F4A7C15ULL * (uint64_t)(m->id + 1) ^ (uint64_t)weft__nanotime();
 	if (!m->rand)
@@ -457,16 +474,16 @@ static struct weft__m *newm(struct weft__p *p, bool spinning)
 	m->alllink = S.allm;
 	S.allm = m;
 	S.mcount++;
-	pthread_mutex_unlock(&S.lock);
+	weft__sched_unlock();
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	err = pthread_create(&m->thread, &attr, mstart, m);
 	pthread_attr_destroy(&attr);
 	if (err) {
-		pthread_mutex_lock(&S.lock);
+		weft__sched_lock();
 		S.mcount--;
 		m->exited = true; /* kept on allm, freed at shutdown */
-		pthread_mutex_unlock(&S.lock);
+		weft__sched_unlock();
 		return NULL;
 	}
 	return m;
@@ -480,9 +497,10 @@ void weft__startm(struct weft__p *p, bool spinning)
 {
 	struct weft__m *m;
 
-	pthread_mutex_lock(&S.lock);
+	WEFT__ASSERT(!spinning || atomic_load_explicit(&S.nmspinning, relaxed) > 0);
+	weft__sched_lock();
 	if (!p && !(p = weft__pidleget())) {
-		pthread_mutex_unlock(&S.lock);
+		weft__sched_unlock();
 		if (spinning)
 			atomic_fetch_sub(&S.nmspinning, 1);
 		return;
@@ -492,13 +510,13 @@ void weft__startm(struct weft__p *p, bool spinning)
 		S.midle = m->link;
 		S.nmidle--;
 	}
-	pthread_mutex_unlock(&S.lock);
+	weft__sched_unlock();
 	if (!m) {
 		if (!newm(p, spinning)) {
 			/* No thread: give the P back; a later wake-up retries. */
-			pthread_mutex_lock(&S.lock);
+			weft__sched_lock();
 			weft__pidleput(p);
-			pthread_mutex_unlock(&S.lock);
+			weft__sched_unlock();
 			if (spinning)
 				atomic_fetch_sub(&S.nmspinning, 1);
 		}
@@ -525,10 +543,11 @@ void weft__wakep(void)
 /* Park the calling M until startm hands it a P (or shutdown). */
 void weft__stopm(struct weft__m *m)
 {
-	pthread_mutex_lock(&S.lock);
+	WEFT__ASSERT(m == weft__getm() && !m->curg && !m->p);
+	weft__sched_lock();
 	if (atomic_load(&S.shutdown)) {
 		/* shutdown_begin already woke the idle list: do not join it. */
-		pthread_mutex_unlock(&S.lock);
+		weft__sched_unlock();
 		return;
 	}
 	atomic_store_explicit(&m->park, 0, relaxed);
@@ -536,7 +555,7 @@ void weft__stopm(struct weft__m *m)
 	S.midle = m;
 	S.nmidle++;
 	weft__checkdead();
-	pthread_mutex_unlock(&S.lock);
+	weft__sched_unlock();
 	weft__rcu_offline(); /* no P: holds up no grace period while parked */
 	while (atomic_load_explicit(&m->park, memory_order_acquire) == 0)
 		weft__futex_wait(&m->park, 0, -1);
@@ -550,6 +569,8 @@ void weft__stopm(struct weft__m *m)
 /* Give away @p (taken from a syscall): to an M if it has work, else idle. */
 void weft__handoffp(struct weft__p *p)
 {
+	/* sysmon, which won the CAS SYSCALL -> RUNNING */
+	WEFT__ASSERT(weft__on_plain() && atomic_load(&p->status) == WEFT__P_RUNNING);
 	p->m = NULL;
 	if (weft__p_has_work(p) || gq_nonempty()) {
 		weft__startm(p, false);
@@ -563,7 +584,7 @@ void weft__handoffp(struct weft__p *p)
 			return;
 		}
 	}
-	pthread_mutex_lock(&S.lock);
+	weft__sched_lock();
 	if (atomic_load(&weft__safepoint_pending) & WEFT__SP_STOP) {
 		/* The world is stopping: count this P as stopped. */
 		atomic_store(&p->status, WEFT__P_STOPPED);
@@ -571,11 +592,11 @@ void weft__handoffp(struct weft__p *p)
 			atomic_store(&S.stopnote, 1);
 			weft__futex_wake(&S.stopnote, 1);
 		}
-		pthread_mutex_unlock(&S.lock);
+		weft__sched_unlock();
 		return;
 	}
 	weft__pidleput(p);
-	pthread_mutex_unlock(&S.lock);
+	weft__sched_unlock();
 	/* A task may have been queued while we decided: recheck (see essay). */
 	weft__heavy_fence();
 	if (work_anywhere())
@@ -588,6 +609,7 @@ static void task_entry(void *xfer);
 
 static void recycle(struct weft__p *p, struct weft__task *t)
 {
+	WEFT__ASSERT(!p || weft__owns(p)); /* p->stacks: owner only */
 	weft__ctx_release(&t->ctx);
 	if (t->stack) {
 		if (p && p->nstacks < WEFT__STACK_CACHE) {
@@ -614,7 +636,13 @@ static inline void after_switch(struct weft__m *m)
 		runq_put(m->p, m->after_task);
 		break;
 	case WEFT__A_UNLOCK:
+#ifdef WEFT_DEBUG
+		m->dbg_unlockf = true;
 		m->after_fn(m->after_arg);
+		m->dbg_unlockf = false;
+#else
+		m->after_fn(m->after_arg);
+#endif
 		break;
 	case WEFT__A_FREE:
 		recycle(m->p, m->after_task);
@@ -636,6 +664,7 @@ static void give_stack(struct weft__p *p, struct weft__task *t)
 {
 	struct weft__stack s;
 
+	WEFT__ASSERT(weft__owns(p)); /* p->stacks: owner only */
 	if (p->nstacks > 0)
 		t->stack = p->stacks[--p->nstacks];
 	else if (weft__stack_global_get(&s) || weft__stack_map(&s, S.stack_size) == 0)
@@ -677,6 +706,7 @@ static struct weft__m *schedule_away(struct weft__m *m, struct weft__task *cur, 
 {
 	struct weft__task *next;
 
+	WEFT__ASSERT(m == weft__getm() && m->curg == cur);
 	if (__builtin_expect(!stw_or_exit_pending(), 1) && (next = pick_local(m->p)))
 		return run_task(m, &cur->ctx, next, dying);
 	return to_g0(m, &cur->ctx, dying);
@@ -687,6 +717,7 @@ void weft__mcall(struct weft__m *m, int after, void (*fn)(void *), void *arg)
 {
 	struct weft__task *t = m->curg;
 
+	WEFT__ASSERT(m == weft__getm() && t);
 	m->after = after;
 	m->after_task = t;
 	m->after_fn = fn;
@@ -698,6 +729,7 @@ void weft__mcall(struct weft__m *m, int after, void (*fn)(void *), void *arg)
 
 static void resetspinning(struct weft__m *m)
 {
+	WEFT__ASSERT(weft__on_g0());
 	m->spinning = false;
 	if (atomic_fetch_sub(&S.nmspinning, 1) == 1)
 		weft__wakep(); /* we were the last one looking: keep one looking */
@@ -710,6 +742,7 @@ static struct weft__task *findrunnable(struct weft__m *m)
 	struct weft__p *p;
 	bool was_spinning;
 
+	WEFT__ASSERT(m == weft__getm() && weft__on_g0());
 top:
 	weft__rcu_quiescent(&m->rcu);
 	if (atomic_load(&S.shutdown) || atomic_load(&m->sys) == WEFT__M_SYS_ABANDONED)
@@ -742,15 +775,15 @@ top:
 	if (m->spinning && (t = steal_work(m)))
 		return t;
 
-	pthread_mutex_lock(&S.lock);
+	weft__sched_lock();
 	if (stw_or_exit_pending() || gq_nonempty()) {
-		pthread_mutex_unlock(&S.lock);
+		weft__sched_unlock();
 		goto top;
 	}
 	WEFT__TRACE(p, PROC_STOP, 1, p->id, 0, 0);
 	m->p = NULL;
 	weft__pidleput(p);
-	pthread_mutex_unlock(&S.lock);
+	weft__sched_unlock();
 
 	was_spinning = m->spinning;
 	if (was_spinning) {
@@ -759,9 +792,9 @@ top:
 	}
 	weft__heavy_fence(); /* pairs with weft__light_fence of submitters */
 	if (work_anywhere()) {
-		pthread_mutex_lock(&S.lock);
+		weft__sched_lock();
 		p = weft__pidleget();
-		pthread_mutex_unlock(&S.lock);
+		weft__sched_unlock();
 		if (p) {
 			weft__acquirep(m, p);
 			if (was_spinning) {
@@ -781,6 +814,7 @@ static void schedule_loop(struct weft__m *m)
 {
 	struct weft__task *t;
 
+	WEFT__ASSERT(m == weft__getm() && weft__on_g0());
 	while ((t = findrunnable(m))) {
 		if (m->spinning)
 			resetspinning(m);
@@ -790,6 +824,7 @@ static void schedule_loop(struct weft__m *m)
 
 static void mexit(struct weft__m *m)
 {
+	WEFT__ASSERT(m == weft__getm() && weft__on_g0());
 	weft__rcu_unregister();
 	weft__altstack_fini(m);
 	setm(NULL);
@@ -798,10 +833,10 @@ static void mexit(struct weft__m *m)
 		free(m);
 		return;
 	}
-	pthread_mutex_lock(&S.lock);
+	weft__sched_lock();
 	S.mcount--;
 	m->exited = true;
-	pthread_mutex_unlock(&S.lock);
+	weft__sched_unlock();
 	atomic_fetch_add(&S.done, 1);
 	weft__futex_wake(&S.done, 1);
 }
@@ -899,6 +934,7 @@ void weft__park(int reason, const void *obj, void (*unlockf)(void *), void *arg)
 	if (!t)
 		weft__fatal("a blocking call (%s) was made outside a task",
 			    weft_tf_block_name(reason));
+	WEFT__ASSERT(m->after == WEFT__A_NONE);
 	t->wait_reason = reason;
 	t->wait_obj = obj;
 	atomic_store_explicit(&t->status, WEFT__T_WAITING, relaxed);
@@ -918,6 +954,7 @@ void weft__ready_on(struct weft__p *p, struct weft__task *t)
 {
 	struct weft__task *old;
 
+	WEFT__ASSERT(weft__owns(p));
 	t->wait_reason = WEFT_TRACE_BLOCK_NONE;
 	t->wait_obj = NULL;
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
@@ -970,6 +1007,7 @@ static void extern_key_make(void)
 
 void weft__extern_enter(void)
 {
+	WEFT__ASSERT(weft__on_plain());
 	pthread_once(&extern_once, extern_key_make);
 	if (pthread_getspecific(extern_key))
 		return;
@@ -982,6 +1020,7 @@ static struct weft__m *step_aside(struct weft__m *m)
 {
 	struct weft__task *cur = m->curg;
 
+	WEFT__ASSERT(m == weft__getm() && cur && weft__owns(m->p));
 	atomic_store_explicit(&cur->status, WEFT__T_RUNNABLE, relaxed);
 	WEFT__TRACE_SWITCH(m->p, TASK_YIELD, 1, cur->id, 0, 0, 0);
 	m->after = WEFT__A_INJECT;
@@ -1059,6 +1098,7 @@ WEFT_API void weft_yield(void)
 		return;
 	}
 	p = m->p;
+	WEFT__ASSERT(weft__owns(p)); /* not between weft_syscall_enter and _exit */
 	tick = weft__tick(&p->schedtick);
 	if (__builtin_expect(atomic_load_explicit(&p->preempt, relaxed), 0))
 		atomic_store_explicit(&p->preempt, 0, relaxed);
@@ -1145,13 +1185,13 @@ int weft__sched_start_main(weft_fn fn, void *arg)
 	WEFT__TSAN_RELEASE(t);
 	atomic_fetch_add(&S.gq_len, 1);
 	cds_wfcq_enqueue(&S.gq_head, &S.gq_tail, &t->gnode);
-	pthread_mutex_lock(&S.lock);
+	weft__sched_lock();
 	p = weft__pidleget();
-	pthread_mutex_unlock(&S.lock);
+	weft__sched_unlock();
 	if (!newm(p, false)) {
-		pthread_mutex_lock(&S.lock);
+		weft__sched_lock();
 		weft__pidleput(p);
-		pthread_mutex_unlock(&S.lock);
+		weft__sched_unlock();
 		return -EAGAIN;
 	}
 	return 0;

@@ -79,6 +79,7 @@ static void arm_and_unlock(void *arg)
 {
 	struct sel_state *s = arg;
 
+	WEFT__ASSERT(weft__in_unlockf());
 	if (s->timer)
 		weft__timer_add(weft__getm()->p, s->timer);
 	unlock_all(s);
@@ -99,6 +100,7 @@ static void timeout_fire(struct weft__timer *t, struct weft__p *runp)
 /* A plain thread waits for a case or the deadline (0: none). */
 static void thread_wait(struct weft__select *sel, int64_t deadline)
 {
+	WEFT__ASSERT(weft__on_plain());
 	while (atomic_load_explicit(&sel->futex, memory_order_acquire) == 0) {
 		int64_t left = -1;
 
@@ -231,7 +233,7 @@ WEFT_API int weft_select(weft_case *cases, size_t n, int64_t timeout_ns)
 		w[i].result = -EPIPE;
 		weft__waitq_push(cases[i].op == WEFT_SEND ? &cases[i].chan->sendq
 							  : &cases[i].chan->recvq,
-				 &w[i]);
+				 &w[i], &cases[i].chan->lock);
 	}
 	if ((sel.task = w[order[0]].task)) {
 		if (deadline) {
@@ -255,7 +257,7 @@ WEFT_API int weft_select(weft_case *cases, size_t n, int64_t timeout_ns)
 		size_t i = order[k];
 		weft__waitq_remove(cases[i].op == WEFT_SEND ? &cases[i].chan->sendq
 							    : &cases[i].chan->recvq,
-				   &w[i]);
+				   &w[i], &cases[i].chan->lock);
 	}
 	unlock_all(&st);
 	fired = sel.fired;

@@ -46,9 +46,37 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fatal.h"
+
+/*
+ * The lock word: 0 free, non-zero held. Release builds store 1; WEFT_DEBUG
+ * builds store the holder's thread id (weft__dbg_tid, never 0), so that
+ * "this thread holds @l" can be asserted without growing the lock: it sits
+ * in the fixed-size weft_wg and weft_mutex, which have no room for an
+ * owner field (wg.c, mutex.c assert their sizes).
+ */
 typedef struct {
 	_Atomic int32_t v;
 } weft__spin;
+
+#ifdef WEFT_DEBUG
+/* os.c: the calling thread's id (gettid, cached), and the number of spin
+ * locks it holds. Out of line, so that a task that moved to another thread
+ * never uses a cached thread-local address (see weft__getm). A spin lock is
+ * always released on the thread that took it: a task that parks hands it
+ * to weft__park, whose unlockf runs on the same M (after_switch). */
+int32_t weft__dbg_tid(void);
+void weft__dbg_spin_count(int delta);
+int weft__spin_nheld(void);
+#define WEFT__SPIN_MINE() weft__dbg_tid()
+/* Debug only: the calling thread holds @l. */
+static inline bool weft__spin_held(weft__spin *l)
+{
+	return atomic_load_explicit(&l->v, memory_order_relaxed) == weft__dbg_tid();
+}
+#else
+#define WEFT__SPIN_MINE() 1
+#endif
 
 /* os.c: the contended path (pause, then sched_yield). */
 void weft__spin_lock_slow(weft__spin *l);
@@ -56,22 +84,39 @@ void weft__spin_lock_slow(weft__spin *l);
 static inline void weft__spin_lock(weft__spin *l)
 {
 	int32_t z = 0;
-	if (__builtin_expect(atomic_compare_exchange_weak_explicit(&l->v, &z, 1,
+	if (__builtin_expect(atomic_compare_exchange_weak_explicit(&l->v, &z, WEFT__SPIN_MINE(),
 								   memory_order_acquire,
 								   memory_order_relaxed),
-			     1))
+			     1)) {
+#ifdef WEFT_DEBUG
+		weft__dbg_spin_count(1);
+#endif
 		return;
+	}
 	weft__spin_lock_slow(l);
+#ifdef WEFT_DEBUG
+	weft__dbg_spin_count(1);
+#endif
 }
 static inline bool weft__spin_trylock(weft__spin *l)
 {
 	int32_t z = 0;
-	return atomic_load_explicit(&l->v, memory_order_relaxed) == 0 &&
-	       atomic_compare_exchange_strong_explicit(&l->v, &z, 1, memory_order_acquire,
-						       memory_order_relaxed);
+	bool ok = atomic_load_explicit(&l->v, memory_order_relaxed) == 0 &&
+		  atomic_compare_exchange_strong_explicit(&l->v, &z, WEFT__SPIN_MINE(),
+							  memory_order_acquire,
+							  memory_order_relaxed);
+#ifdef WEFT_DEBUG
+	if (ok)
+		weft__dbg_spin_count(1);
+#endif
+	return ok;
 }
 static inline void weft__spin_unlock(weft__spin *l)
 {
+#ifdef WEFT_DEBUG
+	WEFT__ASSERT(weft__spin_held(l)); /* released by the thread that took it */
+	weft__dbg_spin_count(-1);
+#endif
 	atomic_store_explicit(&l->v, 0, memory_order_release);
 }
 

@@ -46,14 +46,31 @@
 
 static struct weft__task *stw_task; /* the task holding the world stopped */
 
+#ifdef WEFT_DEBUG
+/*
+ * The caller is the task holding the world stopped (from the moment it
+ * set stw_task in weft_stop_the_world until weft_start_the_world). Read
+ * without the lock: the stopper reads its own write; any other caller
+ * reads something that is not its task either way (and is about to fail
+ * an assert).
+ */
+bool weft__world_stopped(void)
+{
+	struct weft__m *m = weft__getm();
+
+	return m && m->curg && m->curg == stw_task;
+}
+#endif
+
 /* g0 of @m, holding m->p, WEFT__SP_STOP set: stop this P and park the M. */
 void weft__stw_participate(struct weft__m *m)
 {
 	struct weft__p *p = m->p;
 
-	pthread_mutex_lock(&S.lock);
+	WEFT__ASSERT(m == weft__getm() && !m->curg && weft__owns(p));
+	weft__sched_lock();
 	if (!(atomic_load(&weft__safepoint_pending) & WEFT__SP_STOP) || atomic_load(&S.shutdown)) {
-		pthread_mutex_unlock(&S.lock);
+		weft__sched_unlock();
 		return;
 	}
 	m->p = NULL;
@@ -63,7 +80,7 @@ void weft__stw_participate(struct weft__m *m)
 		atomic_store(&S.stopnote, 1);
 		weft__futex_wake(&S.stopnote, 1);
 	}
-	pthread_mutex_unlock(&S.lock);
+	weft__sched_unlock();
 	if (m->spinning) {
 		m->spinning = false;
 		atomic_fetch_sub(&S.nmspinning, 1);
@@ -134,7 +151,7 @@ WEFT_API void weft_stop_the_world(const char *reason)
 		    : strcmp(reason, "set_procs") == 0 ? WEFT_TRACE_STW_SET_PROCS
 		    : strcmp(reason, "trace") == 0 ? WEFT_TRACE_STW_TRACE : WEFT_TRACE_STW_USER, 0, 0);
 	mine = m->p;
-	pthread_mutex_lock(&S.lock);
+	weft__sched_lock();
 	stw_task = m->curg;
 	S.stw_reason = reason ? reason : "user";
 	n = atomic_load(&S.nprocs);
@@ -152,15 +169,15 @@ WEFT_API void weft_stop_the_world(const char *reason)
 	}
 	while (S.stopwait > 0) {
 		atomic_store(&S.stopnote, 0);
-		pthread_mutex_unlock(&S.lock);
+		weft__sched_unlock();
 		/* Offline: a P we wait for may be held by a trace stop that
 		 * waits for a grace period (rcu.c). */
 		weft__rcu_offline();
 		weft__futex_wait(&S.stopnote, 0, -1);
 		weft__rcu_online();
-		pthread_mutex_lock(&S.lock);
+		weft__sched_lock();
 	}
-	pthread_mutex_unlock(&S.lock);
+	weft__sched_unlock();
 	atomic_store(&S.stw_last_wait_ns, weft__nanotime() - t0);
 	atomic_fetch_add(&S.stw_count, 1);
 }
@@ -177,7 +194,7 @@ WEFT_API void weft_start_the_world(void)
 		weft__fatal("weft_start_the_world called by task %llu, which did not stop it",
 			    (unsigned long long)m->curg->id);
 	WEFT__TRACE(weft__trace_p(m), STW_END, 1, atomic_load(&S.stw_last_wait_ns), 0, 0);
-	pthread_mutex_lock(&S.lock);
+	weft__sched_lock();
 	stw_task = NULL;
 	atomic_fetch_and(&weft__safepoint_pending, ~WEFT__SP_STOP);
 	n = atomic_load(&S.nprocs);
@@ -192,7 +209,7 @@ WEFT_API void weft_start_the_world(void)
 			weft__pidleput(p);
 		}
 	}
-	pthread_mutex_unlock(&S.lock);
+	weft__sched_unlock();
 	for (int i = 0; i < nstart; i++)
 		weft__startm(start[i], false);
 	atomic_store(&S.stw_owner, 0);

@@ -35,7 +35,7 @@ static void enter_while_pending(struct weft__p *p)
 
 	if (atomic_load(&S.shutdown))
 		return; /* handled once m->sys is set, below */
-	pthread_mutex_lock(&S.lock);
+	weft__sched_lock();
 	if ((atomic_load(&weft__safepoint_pending) & WEFT__SP_STOP) &&
 	    atomic_compare_exchange_strong(&p->status, &s, WEFT__P_STOPPED)) {
 		if (--S.stopwait == 0) {
@@ -43,7 +43,7 @@ static void enter_while_pending(struct weft__p *p)
 			weft__futex_wake(&S.stopnote, 1);
 		}
 	}
-	pthread_mutex_unlock(&S.lock);
+	weft__sched_unlock();
 }
 
 WEFT_API void weft_syscall_enter(void)
@@ -55,6 +55,7 @@ WEFT_API void weft_syscall_enter(void)
 	if (!m || !(t = m->curg))
 		return;
 	p = m->p;
+	WEFT__ASSERT(weft__owns(p)); /* p->syscalltick: owner only */
 	WEFT__TRACE(p, SYSCALL_ENTER, 2, t->id, weft__trace_code(__builtin_return_address(0)), 0);
 	m->oldp = p;
 	m->sys_stack = t->stack;
@@ -88,10 +89,10 @@ static void exit_slow(struct weft__m *m, struct weft__task *t)
 	struct weft__p *p = NULL;
 
 	m->p = NULL;
-	pthread_mutex_lock(&S.lock);
+	weft__sched_lock();
 	if (!(atomic_load(&weft__safepoint_pending) & WEFT__SP_STOP))
 		p = weft__pidleget();
-	pthread_mutex_unlock(&S.lock);
+	weft__sched_unlock();
 	if (p) {
 		weft__acquirep(m, p);
 		atomic_store_explicit(&t->status, WEFT__T_RUNNING, memory_order_relaxed);

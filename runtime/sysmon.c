@@ -109,9 +109,9 @@ static void *sysmon_main(void *arg)
 			weft__futex_wait(&S.sysmon_note, 0, IDLE_SLEEP_NS);
 			atomic_store(&S.sysmon_sleeping, 0);
 			if (atomic_load(&S.npidle) == atomic_load(&S.nprocs)) {
-				pthread_mutex_lock(&S.lock);
+				weft__sched_lock();
 				weft__checkdead();
-				pthread_mutex_unlock(&S.lock);
+				weft__sched_unlock();
 			}
 			delay = TICK_MIN_NS;
 			quiet = 0;

@@ -43,6 +43,25 @@ struct weft__slab {
 
 static size_t next_slab_n = SLAB_MIN;
 
+/* The descriptor lock (S.tlock); WEFT_DEBUG builds record who holds it,
+ * as weft__sched_lock does for the sched lock. */
+static inline void tlock(void)
+{
+	WEFT__ASSERT(weft__spin_nheld() == 0); /* HACKING.md §4.1: no pthread lock */
+	pthread_mutex_lock(&S.tlock);
+#ifdef WEFT_DEBUG
+	atomic_store_explicit(&S.dbg_tlock_holder, weft__dbg_tid(), memory_order_relaxed);
+#endif
+}
+
+static inline void tunlock(void)
+{
+#ifdef WEFT_DEBUG
+	atomic_store_explicit(&S.dbg_tlock_holder, 0, memory_order_relaxed);
+#endif
+	pthread_mutex_unlock(&S.tlock);
+}
+
 static struct weft__slab *slab_new(void)
 {
 	size_t n = next_slab_n;
@@ -92,6 +111,9 @@ static struct weft__task *global_take(void)
 	struct weft__task *t = S.tfree;
 	struct weft__slab *s;
 
+	WEFT__ASSERT(atomic_load_explicit(&S.dbg_tlock_holder, memory_order_relaxed) ==
+		     weft__dbg_tid());
+
 	if (t) {
 		S.tfree = t->link;
 		S.ntfree--;
@@ -129,13 +151,15 @@ struct weft__task *weft__task_alloc(struct weft__p *p)
 {
 	struct weft__task *t;
 
+	WEFT__ASSERT(!p || weft__owns(p));
+
 	if (p && (t = p->tfree)) {
 		p->tfree = t->link;
 		p->ntfree--;
 		reset(t);
 		return t;
 	}
-	pthread_mutex_lock(&S.tlock);
+	tlock();
 	if (p) {
 		/* Refill half a cache at once so the next spawns stay local. */
 		for (int i = 0; i < WEFT__TFREE_MAX / 2 && S.tfree; i++) {
@@ -149,13 +173,13 @@ struct weft__task *weft__task_alloc(struct weft__p *p)
 		if ((t = p->tfree)) {
 			p->tfree = t->link;
 			p->ntfree--;
-			pthread_mutex_unlock(&S.tlock);
+			tunlock();
 			reset(t);
 			return t;
 		}
 	}
 	t = global_take();
-	pthread_mutex_unlock(&S.tlock);
+	tunlock();
 	if (t)
 		reset(t);
 	return t;
@@ -163,6 +187,7 @@ struct weft__task *weft__task_alloc(struct weft__p *p)
 
 void weft__task_free(struct weft__p *p, struct weft__task *t)
 {
+	WEFT__ASSERT(!p || weft__owns(p));
 	atomic_store_explicit(&t->status, WEFT__T_FREE, memory_order_relaxed);
 	t->fn = NULL;
 	t->arg = NULL;
@@ -184,22 +209,23 @@ void weft__task_free(struct weft__p *p, struct weft__task *t)
 				tail = t;
 			n++;
 		}
-		pthread_mutex_lock(&S.tlock);
+		tlock();
 		tail->link = S.tfree;
 		S.tfree = head;
 		S.ntfree += n;
-		pthread_mutex_unlock(&S.tlock);
+		tunlock();
 		return;
 	}
-	pthread_mutex_lock(&S.tlock);
+	tlock();
 	t->link = S.tfree;
 	S.tfree = t;
 	S.ntfree++;
-	pthread_mutex_unlock(&S.tlock);
+	tunlock();
 }
 
 uint64_t weft__task_newid(struct weft__p *p)
 {
+	WEFT__ASSERT(!p || weft__owns(p)); /* p->id_next: owner only */
 	if (!p)
 		return atomic_fetch_add_explicit(&S.next_id, 1, memory_order_relaxed);
 	if (p->id_next == p->id_end) {
@@ -216,7 +242,8 @@ uint64_t weft__task_newid(struct weft__p *p)
  */
 void weft__tasks_foreach(void (*fn)(struct weft__task *, void *), void *arg)
 {
-	pthread_mutex_lock(&S.tlock);
+	WEFT__ASSERT(weft__sched_locked() || weft__world_stopped() || S.mcount == 0);
+	tlock();
 	for (struct weft__slab *s = S.slabs; s; s = s->next) {
 		struct weft__task *t = slab_tasks(s);
 		for (size_t i = 0; i < s->n; i++)
@@ -224,7 +251,7 @@ void weft__tasks_foreach(void (*fn)(struct weft__task *, void *), void *arg)
 			    WEFT__T_FREE)
 				fn(&t[i], arg);
 	}
-	pthread_mutex_unlock(&S.tlock);
+	tunlock();
 }
 
 /* Shutdown: free every slab (stacks were released by the caller). */
@@ -232,6 +259,7 @@ void weft__tasks_destroy(void)
 {
 	struct weft__slab *s, *n;
 
+	WEFT__ASSERT(S.mcount == 0);
 	for (s = S.slabs; s; s = n) {
 		struct weft__task *t = slab_tasks(s);
 		n = s->next;

@@ -132,7 +132,10 @@ static void update_timer0(struct weft__p *p)
 static void heap_remove(struct weft__p *p, int i)
 {
 	struct weft__timer *t = p->timers[i];
-	int last = --p->ntimers;
+	int last;
+
+	WEFT__ASSERT(weft__spin_held(&p->tlock));
+	last = --p->ntimers;
 
 	if (i != last) {
 		place(p, i, p->timers[last]);
@@ -151,6 +154,7 @@ static void heap_remove(struct weft__p *p, int i)
 /* tlock held. */
 static void heap_push(struct weft__p *p, struct weft__timer *t)
 {
+	WEFT__ASSERT(weft__spin_held(&p->tlock));
 	if (p->ntimers == p->tcap) {
 		int cap = p->tcap ? 2 * p->tcap : 64;
 		struct weft__timer **a = realloc(p->timers, (size_t)cap * sizeof(*a));
@@ -184,6 +188,7 @@ void weft__timer_add(struct weft__p *p, struct weft__timer *t)
 	int64_t when = t->when, until;
 	bool first;
 
+	WEFT__ASSERT(weft__owns(p) || weft__world_stopped());
 	weft__spin_lock(&p->tlock);
 	heap_push(p, t);
 	first = t->idx == 0;
@@ -236,6 +241,7 @@ int weft__timers_run(struct weft__p *heap, struct weft__p *runp, int64_t now, bo
 	struct weft__timer *due[WEFT__TIMER_BATCH];
 	int n = 0;
 
+	WEFT__ASSERT(weft__owns(runp));
 	if (max > WEFT__TIMER_BATCH)
 		max = WEFT__TIMER_BATCH;
 	if (trylock) {
@@ -280,6 +286,7 @@ bool weft__timers_steal(struct weft__p *runp)
 	int64_t now = 0;
 	int fired = 0;
 
+	WEFT__ASSERT(weft__owns(runp));
 	for (int i = 0; i < n; i++) {
 		struct weft__p *p = S.allp[i];
 		int64_t w = atomic_load_explicit(&p->timer0, memory_order_relaxed);
@@ -305,6 +312,7 @@ bool weft__timers_sleep(struct weft__m *m)
 {
 	struct weft__p *p;
 
+	WEFT__ASSERT(m == weft__getm() && !m->curg && !m->p);
 	for (;;) {
 		int64_t next = timers_next(), now;
 		bool due = false;
@@ -349,10 +357,10 @@ bool weft__timers_sleep(struct weft__m *m)
 			 * the role free and takes it; one that did so before
 			 * left us its P.
 			 */
-			pthread_mutex_lock(&S.lock);
+			weft__sched_lock();
 			p = weft__pidleget();
 			atomic_store(&S.tsleeper, 0);
-			pthread_mutex_unlock(&S.lock);
+			weft__sched_unlock();
 			if (!p)
 				return false; /* every P is busy; they run their own timers */
 			weft__acquirep(m, p);
@@ -369,6 +377,7 @@ bool weft__timers_sleep(struct weft__m *m)
 /* World stopped: @from is being removed; its timers move to @to. */
 void weft__timers_move(struct weft__p *from, struct weft__p *to)
 {
+	WEFT__ASSERT(weft__world_stopped());
 	weft__spin_lock(&from->tlock);
 	weft__spin_lock(&to->tlock);
 	while (from->ntimers > 0) {
@@ -386,6 +395,7 @@ void weft__timers_move(struct weft__p *from, struct weft__p *to)
 /* Teardown: the heap's array (timers themselves belong to their owners). */
 void weft__timers_free(struct weft__p *p)
 {
+	WEFT__ASSERT(weft__sched.mcount == 0);
 	free(p->timers);
 	p->timers = NULL;
 	p->ntimers = p->tcap = 0;
@@ -409,6 +419,7 @@ static void sleep_arm(void *arg)
 {
 	struct weft__m *m = weft__getm();
 
+	WEFT__ASSERT(weft__in_unlockf());
 	weft__timer_add(m->p, arg);
 }
 

@@ -86,6 +86,7 @@ static inline void weft__timers_check(struct weft__p *p, bool force)
 {
 	int64_t w = atomic_load_explicit(&p->timer0, memory_order_relaxed);
 
+	WEFT__ASSERT(weft__owns(p));
 	if (__builtin_expect(w != 0, 0) &&
 	    (force || !atomic_load_explicit(&p->runnext, memory_order_relaxed))) {
 		int64_t now = weft__nanotime();

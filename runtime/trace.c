@@ -296,6 +296,7 @@ static int install(void)
 	struct weft__tbuf *b;
 	int64_t stalled;
 
+	WEFT__ASSERT(weft__world_stopped() || weft__trace_prestart || !atomic_load(&S.running));
 	for (int i = 0; i < WEFT_MAX_PROCS; i++)
 		if (S.allp[i]) /* a new session names every key again */
 			memset(S.allp[i]->tkeys, 0, sizeof(S.allp[i]->tkeys));
@@ -503,6 +504,7 @@ void weft__trace_add_procs(int n)
 {
 	int64_t stalled;
 
+	WEFT__ASSERT(weft__world_stopped());
 	for (int i = 0; i < n; i++) {
 		struct weft__p *p = S.allp[i];
 		if (p->tbuf)

@@ -145,6 +145,8 @@ void weft__trace_ev(struct weft__p *p, int type, int nargs, uint64_t a0, uint64_
 {
 	uint64_t a[5] = { a0, a1, a2, a3, a4 };
 
+	/* Another P's buffer: the snapshot of install (world stopped). */
+	WEFT__ASSERT(!p || weft__owns(p) || weft__world_stopped());
 	if (p && p->tbuf) {
 		struct weft__tbuf *b = p->tbuf;
 		if (__builtin_expect(b->len + EV_MAX > BUF_SIZE, 0)) {
@@ -169,6 +171,7 @@ void weft__trace_ev(struct weft__p *p, int type, int nargs, uint64_t a0, uint64_
 void weft__trace_ev_str(struct weft__p *p, int type, int nargs, const uint64_t *a, int nstr,
 			 const char *const *str, const size_t *len)
 {
+	WEFT__ASSERT(!p || weft__owns(p));
 	if (p && p->tbuf) {
 		if (p->tbuf->len + EV_STR_MAX > BUF_SIZE)
 			rotate(&p->tbuf, &weft__tsess.pseq[p->id]);

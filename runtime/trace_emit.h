@@ -147,6 +147,7 @@ static inline void weft__trace_emit(struct weft__p *p, int type, int n, uint64_t
 	struct weft__tbuf *b;
 	const uint64_t a[WEFT_TRACE_MAX_ARGS] = { a0, a1, a2, a3, a4 };
 
+	WEFT__ASSERT(!p || weft__owns(p) || weft__world_stopped());
 	if (__builtin_expect(!p || !(b = p->tbuf) || b->nev == 0 ||
 				     b->len + WEFT__TEV_MAX > WEFT__TBUF_SIZE, 0)) {
 		weft__trace_ev(p, type, n, a0, a1, a2, a3, a4);

@@ -12,6 +12,7 @@ void weft__waiter_wake(struct weft__waiter *w)
 {
 	struct weft__task *t = w->task;
 
+	WEFT__ASSERT(weft__spin_nheld() == 0);
 	if (t) {
 		weft__ready(t);
 		return;
@@ -29,6 +30,7 @@ void weft__waiter_wake(struct weft__waiter *w)
 
 void weft__waiter_block(struct weft__waiter *w, int reason, const void *obj, weft__spin *lock)
 {
+	WEFT__ASSERT(weft__spin_held(lock) && w->queued);
 	if (w->task) {
 		weft__park(reason, obj, weft__spin_unlock_fn, lock);
 		return;

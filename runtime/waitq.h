@@ -33,9 +33,10 @@
  *
  * Who may call what:
  *   weft__waiter_init             the waiting thread, before queueing @w
- *   weft__waitq_push/_push_front  the queue's lock held
- *   weft__waitq_remove            the queue's lock held; a no-op if @w is
- *                                 not queued (select's clean-up relies on it)
+ *   weft__waitq_push/_push_front  the queue's lock held (passed, asserted)
+ *   weft__waitq_remove            the queue's lock held (passed, asserted);
+ *                                 a no-op if @w is not queued (select's
+ *                                 clean-up relies on it)
  *   weft__waiter_block            the queue's lock held, @w queued; returns
  *                                 with the lock released, once woken
  *   weft__waiter_wake             NO lock held: waking a task may start an
@@ -86,8 +87,28 @@ struct weft__waitq {
 	struct weft__waiter *first, *last;
 };
 
-/* Queue's lock held: append @w. */
-static inline void weft__waitq_push(struct weft__waitq *q, struct weft__waiter *w)
+/*
+ * weft__waitq_push(q, w, lock), weft__waitq_push_front(q, w, lock) and
+ * weft__waitq_remove(q, w, lock) take the lock that guards @q (the
+ * channel's, the mutex's, the wait group's) only so that WEFT_DEBUG builds
+ * assert the caller holds it: the queue has no room to remember its lock
+ * (it sits in the fixed-size weft_wg and weft_mutex). They are macros so
+ * that release builds drop the argument before the compiler sees it (an
+ * unused parameter of an inline function still perturbs register
+ * allocation in weft_select).
+ */
+#ifdef WEFT_DEBUG
+#define WEFT__WAITQ_LOCKED(op, q, w, lock) \
+	(WEFT__ASSERT(weft__spin_held(lock)), op((q), (w)))
+#else
+#define WEFT__WAITQ_LOCKED(op, q, w, lock) op((q), (w))
+#endif
+#define weft__waitq_push(q, w, lock) WEFT__WAITQ_LOCKED(weft__waitq_push_, q, w, lock)
+#define weft__waitq_push_front(q, w, lock) WEFT__WAITQ_LOCKED(weft__waitq_push_front_, q, w, lock)
+#define weft__waitq_remove(q, w, lock) WEFT__WAITQ_LOCKED(weft__waitq_remove_, q, w, lock)
+
+/* The queue's lock held: append @w. */
+static inline void weft__waitq_push_(struct weft__waitq *q, struct weft__waiter *w)
 {
 	w->next = NULL;
 	w->prev = q->last;
@@ -99,8 +120,8 @@ static inline void weft__waitq_push(struct weft__waitq *q, struct weft__waiter *
 	w->queued = true;
 }
 
-/* Queue's lock held: put @w first (a mutex waiter that lost a race). */
-static inline void weft__waitq_push_front(struct weft__waitq *q, struct weft__waiter *w)
+/* The queue's lock held: put @w first (a mutex waiter that lost a race). */
+static inline void weft__waitq_push_front_(struct weft__waitq *q, struct weft__waiter *w)
 {
 	w->prev = NULL;
 	w->next = q->first;
@@ -112,8 +133,8 @@ static inline void weft__waitq_push_front(struct weft__waitq *q, struct weft__wa
 	w->queued = true;
 }
 
-/* Queue's lock held: take @w out of @q if it is queued. */
-static inline void weft__waitq_remove(struct weft__waitq *q, struct weft__waiter *w)
+/* The queue's lock held: take @w out of @q if it is queued. */
+static inline void weft__waitq_remove_(struct weft__waitq *q, struct weft__waiter *w)
 {
 	if (!w->queued)
 		return;

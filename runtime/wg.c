@@ -106,6 +106,6 @@ WEFT_API void weft_wg_wait(weft_wg *wgp)
 			break;
 	}
 	weft__waiter_init(&me);
-	weft__waitq_push(&wg->q, &me);
+	weft__waitq_push(&wg->q, &me, &wg->lock);
 	weft__waiter_block(&me, WEFT_TRACE_BLOCK_WG, wgp, &wg->lock);
 }

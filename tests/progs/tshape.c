@@ -48,7 +48,9 @@ static void die(const char *what)
 	exit(1);
 }
 
-static void go(weft_fn fn, void *arg)
+/* go and spawn_blocked are inlined even at -O0 (--enable-debug): the tool
+ * tests expect the spawn site in main_*, not in a helper. */
+static inline __attribute__((always_inline)) void go(weft_fn fn, void *arg)
 {
 	if (weft_go(fn, arg) != 0)
 		die("weft_go failed");
@@ -138,7 +140,7 @@ static void pipe_writer(void *a)
 }
 
 /* Spawn @fn and let it run until it blocks (one P: it runs before us). */
-static uint64_t spawn_blocked(weft_fn fn)
+static inline __attribute__((always_inline)) uint64_t spawn_blocked(weft_fn fn)
 {
 	go(fn, NULL);
 	weft_yield();
