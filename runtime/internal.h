@@ -22,6 +22,12 @@
  * Who may touch what is written at each field and verb: "owner" is the M
  * that holds the P (p->m), "sched lock" is weft__sched.lock, "STW" means
  * the world is stopped (stw.c).
+ *
+ * Rejected: one header for the whole runtime (the first layout: 743
+ * lines holding the tracer's emit path, channels, timers and the spin
+ * lock beside G/M/P, with declarations under the wrong file's label);
+ * the trace hooks here (they live in trace_emit.h, included by the files
+ * that have hooks).
  */
 #ifndef WEFT_INTERNAL_H
 #define WEFT_INTERNAL_H

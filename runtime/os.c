@@ -6,6 +6,10 @@
  *
  * Kept apart from sched.c so that a port to another OS replaces this file
  * (libuv's src/unix/ split). Linux only for now.
+ *
+ * Rejected: #ifdefs per OS inside sched.c and timer.c (every port would
+ * touch the scheduler); the futex system call by hand (liburcu's wrapper
+ * already handles its errors and the fallbacks).
  */
 #include "config.h"
 

@@ -25,6 +25,9 @@
  *   weft__rcu_offline/_online        the M's own thread, paired
  *   weft__rcu_synchronize            any thread outside a read-side section
  *   weft__rcu_mutex_lock             any thread (an online M waits offline)
+ *
+ * Rejected: see rcu.c (liburcu's inline QSBR calls at schedule points;
+ * other threads as readers).
  */
 #ifndef WEFT_RCU_H
 #define WEFT_RCU_H

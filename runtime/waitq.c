@@ -1,5 +1,6 @@
 /*
  * waitq.c - blocking on a waiter and waking it (the design is in waitq.h).
+ * Rejected: see waitq.h.
  */
 #include "config.h"
 
