@@ -388,6 +388,31 @@ static inline bool weft__in_unlockf(void)
 #endif
 
 /*
+ * A pthread mutex whose holder WEFT_DEBUG builds record in @holder
+ * (weft__dbg_tid, 0: nobody; relaxed: only the holder compares it with
+ * itself), for "lock held" asserts. The sched lock and the descriptor
+ * lock use it; release builds make the bare calls.
+ */
+#ifdef WEFT_DEBUG
+static inline void weft__mutex_lock_dbg(pthread_mutex_t *l, _Atomic int32_t *holder)
+{
+	pthread_mutex_lock(l);
+	atomic_store_explicit(holder, weft__dbg_tid(), memory_order_relaxed);
+}
+
+static inline void weft__mutex_unlock_dbg(pthread_mutex_t *l, _Atomic int32_t *holder)
+{
+	atomic_store_explicit(holder, 0, memory_order_relaxed);
+	pthread_mutex_unlock(l);
+}
+#define weft__mutex_lock(l, holder) weft__mutex_lock_dbg((l), (holder))
+#define weft__mutex_unlock(l, holder) weft__mutex_unlock_dbg((l), (holder))
+#else
+#define weft__mutex_lock(l, holder) pthread_mutex_lock(l)
+#define weft__mutex_unlock(l, holder) pthread_mutex_unlock(l)
+#endif
+
+/*
  * The sched lock. Every lock and unlock of weft__sched.lock goes through
  * these, so that WEFT_DEBUG builds know who holds it (pthread has no "held
  * by me" query, and an error-checking mutex would change the lock's
@@ -402,19 +427,13 @@ static inline void weft__sched_lock(void)
 	struct weft__m *m = weft__getm();
 	WEFT__ASSERT(weft__spin_nheld() == 0 || (m && m->after == WEFT__A_UNLOCK));
 #endif
-	pthread_mutex_lock(&weft__sched.lock);
-#ifdef WEFT_DEBUG
-	atomic_store_explicit(&weft__sched.dbg_lock_holder, weft__dbg_tid(), memory_order_relaxed);
-#endif
+	weft__mutex_lock(&weft__sched.lock, &weft__sched.dbg_lock_holder);
 }
 
 static inline void weft__sched_unlock(void)
 {
-#ifdef WEFT_DEBUG
 	WEFT__ASSERT(weft__sched_locked());
-	atomic_store_explicit(&weft__sched.dbg_lock_holder, 0, memory_order_relaxed);
-#endif
-	pthread_mutex_unlock(&weft__sched.lock);
+	weft__mutex_unlock(&weft__sched.lock, &weft__sched.dbg_lock_holder);
 }
 
 /*

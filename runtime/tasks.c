@@ -48,18 +48,12 @@ static size_t next_slab_n = SLAB_MIN;
 static inline void tlock(void)
 {
 	WEFT__ASSERT(weft__spin_nheld() == 0); /* HACKING.md §4.1: no pthread lock */
-	pthread_mutex_lock(&S.tlock);
-#ifdef WEFT_DEBUG
-	atomic_store_explicit(&S.dbg_tlock_holder, weft__dbg_tid(), memory_order_relaxed);
-#endif
+	weft__mutex_lock(&S.tlock, &S.dbg_tlock_holder);
 }
 
 static inline void tunlock(void)
 {
-#ifdef WEFT_DEBUG
-	atomic_store_explicit(&S.dbg_tlock_holder, 0, memory_order_relaxed);
-#endif
-	pthread_mutex_unlock(&S.tlock);
+	weft__mutex_unlock(&S.tlock, &S.dbg_tlock_holder);
 }
 
 static struct weft__slab *slab_new(void)

@@ -84,16 +84,13 @@ int weft__tr_index(weft_tr *t)
 			}
 			int key = skind == WEFT_TF_STREAM_P ? (int)id : WEFT_TF_MAX_PROCS;
 			if (by_id[key] < 0) {
-				if (t->nstreams == t->capstreams) {
-					size_t cap = t->capstreams ? 2 * t->capstreams : 4;
-					struct stream *ns = realloc(t->streams, cap * sizeof(*ns));
-					if (!ns) {
-						err = weft__tr_fail(t, -ENOMEM, off, "out of memory for the index");
-						break;
-					}
-					t->streams = ns;
-					t->capstreams = cap;
+				struct stream *all = weft__tr_grow(t->streams, &t->capstreams,
+								   t->nstreams + 1, sizeof(*all), 4);
+				if (!all) {
+					err = weft__tr_fail(t, -ENOMEM, off, "out of memory for the index");
+					break;
 				}
+				t->streams = all;
 				by_id[key] = (int16_t)t->nstreams;
 				struct stream *ns = &t->streams[t->nstreams++];
 				memset(ns, 0, sizeof(*ns));
@@ -102,16 +99,13 @@ int weft__tr_index(weft_tr *t)
 				ns->p = skind == WEFT_TF_STREAM_P ? (int)id : GLOBAL;
 			}
 			struct stream *s = &t->streams[by_id[key]];
-			if (s->n == s->cap) {
-				size_t cap = s->cap ? 2 * s->cap : 16;
-				struct chunk_ref *c = realloc(s->chunks, cap * sizeof(*c));
-				if (!c) {
-					err = weft__tr_fail(t, -ENOMEM, off, "out of memory for the index");
-					break;
-				}
-				s->chunks = c;
-				s->cap = cap;
+			struct chunk_ref *refs = weft__tr_grow(s->chunks, &s->cap, s->n + 1,
+							       sizeof(*refs), 16);
+			if (!refs) {
+				err = weft__tr_fail(t, -ENOMEM, off, "out of memory for the index");
+				break;
 			}
+			s->chunks = refs;
 			s->chunks[s->n++] = (struct chunk_ref){ off, zsize, rawsize, nev, ch.seq,
 								ch.t_first };
 			if (rawsize > s->rawcap)

@@ -177,6 +177,27 @@ static inline uint64_t to_ns(const weft_tr *t, uint64_t tick)
 #endif
 }
 
+/*
+ * Room for @need (>= 1) elements of @size bytes in @arr, an array of *@cap
+ * (0 for none yet): doubled from @first until they fit. Returns the array
+ * (moved, or @arr if it had room), or NULL out of memory with @arr and
+ * *@cap as they were.
+ */
+static inline void *weft__tr_grow(void *arr, size_t *cap, size_t need, size_t size, size_t first)
+{
+	size_t c = *cap ? *cap : first;
+	void *n;
+
+	if (need <= *cap)
+		return arr;
+	while (c < need)
+		c *= 2;
+	if (!(n = realloc(arr, c * size)))
+		return NULL;
+	*cap = c;
+	return n;
+}
+
 /* reader.c */
 __attribute__((format(printf, 4, 5))) int weft__tr_fail(weft_tr *t, int err, uint64_t off,
 							 const char *fmt, ...);

@@ -110,24 +110,15 @@ int weft__tr_add_names(weft_tr *t, uint64_t off, const uint8_t *p, size_t len, u
 		/* Each name costs its bytes, its record and two index slots. */
 		if (t->pool_len + sl + 1 + (t->nnames + 1) * (sizeof(struct name) + 8) > MAX_NAMES)
 			return weft__tr_fail(t, -EPROTO, off, "more than %d MiB of names", MAX_NAMES >> 20);
-		if (t->nnames == t->capnames) {
-			size_t cap = t->capnames ? 2 * t->capnames : 64;
-			struct name *nn = realloc(t->names, cap * sizeof(*nn));
-			if (!nn)
-				return weft__tr_fail(t, -ENOMEM, off, "out of memory for names");
-			t->names = nn;
-			t->capnames = cap;
-		}
-		if (t->pool_len + sl + 1 > t->pool_cap) {
-			size_t cap = t->pool_cap ? 2 * t->pool_cap : 4096;
-			while (cap < t->pool_len + sl + 1)
-				cap *= 2;
-			char *np = realloc(t->pool, cap);
-			if (!np)
-				return weft__tr_fail(t, -ENOMEM, off, "out of memory for names");
-			t->pool = np;
-			t->pool_cap = cap;
-		}
+		struct name *names = weft__tr_grow(t->names, &t->capnames, t->nnames + 1,
+						   sizeof(*names), 64);
+		if (names)
+			t->names = names;
+		char *pool = names ? weft__tr_grow(t->pool, &t->pool_cap, t->pool_len + sl + 1, 1, 4096)
+				   : NULL;
+		if (!pool)
+			return weft__tr_fail(t, -ENOMEM, off, "out of memory for names");
+		t->pool = pool;
 		memcpy(t->pool + t->pool_len, p, sl);
 		t->pool[t->pool_len + sl] = 0;
 		t->names[t->nnames].key = key;
