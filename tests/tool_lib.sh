@@ -30,6 +30,16 @@ shape() {
 		fail "tshape $2 failed"
 }
 
+# need_tool CMD [PACKAGE]: skip the test (77) without CMD, or fail when
+# WEFT_REQUIRE_TOOLS=1 (.ci/run: the tools are installed there, a skip
+# would hide a broken export)
+need_tool() {
+	command -v "$1" > /dev/null 2>&1 && return 0
+	[ "${WEFT_REQUIRE_TOOLS:-0}" = 1 ] && fail "$1 not found (Debian package ${2:-$1}; ./dev setup)"
+	echo "SKIP: $1 not found (Debian package ${2:-$1}; ./dev setup installs it)"
+	exit 77
+}
+
 # check JSONFILE PYEXPR [MESSAGE]: the expression over d (the parsed file) holds
 check() {
 	python3 - "$1" "$2" "${3:-}" <<'PY' || exit 1
