@@ -233,6 +233,7 @@ struct weft__sched {
 	/* shutdown and the thread that called weft_main */
 	_Atomic int running;
 	_Atomic int shutdown;
+	_Atomic int extern_go;         /* plain threads inside weft_go (teardown waits for 0) */
 	_Atomic int32_t done;          /* futex: weft_main waits here */
 	_Atomic(struct weft__task *) main_task;
 

@@ -15,10 +15,12 @@
  *   2. weft_main() abandons every M that sits in a syscall (CAS on m->sys,
  *      see syscall.c) and waits for the others to exit. An M that enters a
  *      syscall during this wakes weft_main() to be abandoned in turn.
- *   3. With no M left, it frees every stack (of runnable, blocked and
- *      stopped tasks alike) except the abandoned ones, the descriptors, the
- *      Ps, the caches, and restores the signal handlers. weft_main() can
- *      then be called again.
+ *   3. With no M left, it waits for plain threads inside weft_go (they
+ *      back off with -EINVAL once they see shutdown), empties the global
+ *      run queue (its nodes live in the descriptors), then frees every
+ *      stack (of runnable, blocked and stopped tasks alike) except the
+ *      abandoned ones, the descriptors, the Ps, the caches, and restores
+ *      the signal handlers. weft_main() can then be called again.
  */
 #include "config.h"
 
@@ -139,14 +141,18 @@ static void teardown(void)
 		free(m);
 	}
 	S.allm = NULL;
+	/* A plain thread inside weft_go finishes its inject first (sched.c). */
+	while (atomic_load(&S.extern_go))
+		sched_yield();
+	/* Empty the global queue while the descriptors its nodes live in
+	 * still exist (they go with the slabs below). */
+	while (cds_wfcq_dequeue_blocking(&S.gq_head, &S.gq_tail))
+		;
+	cds_wfcq_destroy(&S.gq_head, &S.gq_tail);
 	weft__tasks_foreach(free_stack_of, NULL);
 	weft__procs_free();
 	weft__tasks_destroy();
 	weft__stack_global_drain();
-	/* Drain the global queue's nodes (descriptors are gone with the slabs). */
-	while (cds_wfcq_dequeue_blocking(&S.gq_head, &S.gq_tail))
-		;
-	cds_wfcq_destroy(&S.gq_head, &S.gq_tail);
 	weft__signals_restore();
 	pthread_mutex_destroy(&S.tlock);
 	pthread_mutex_destroy(&S.lock);

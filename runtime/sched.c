@@ -1067,11 +1067,24 @@ WEFT_API int weft_go(weft_fn fn, void *arg)
 		}
 		return 0;
 	}
-	if (!atomic_load(&S.running) || atomic_load(&S.shutdown))
+	/*
+	 * A plain thread may race the end of the run: it announces itself
+	 * (extern_go) before it looks at shutdown, and teardown sets shutdown
+	 * before it waits for extern_go to drop to 0 (both sequentially
+	 * consistent), so either this thread sees the end and backs off, or
+	 * teardown waits until its task is in the global queue, which it then
+	 * frees with the rest.
+	 */
+	atomic_fetch_add(&S.extern_go, 1);
+	if (!atomic_load(&S.running) || atomic_load(&S.shutdown)) {
+		atomic_fetch_sub(&S.extern_go, 1);
 		return -EINVAL;
+	}
 	weft__extern_enter();
-	if (!(t = weft__task_alloc(NULL)))
+	if (!(t = weft__task_alloc(NULL))) {
+		atomic_fetch_sub(&S.extern_go, 1);
 		return -ENOMEM;
+	}
 	t->fn = fn;
 	t->arg = arg;
 	t->id = weft__task_newid(NULL);
@@ -1079,6 +1092,7 @@ WEFT_API int weft_go(weft_fn fn, void *arg)
 		      weft__trace_code(__builtin_return_address(0)), 0);
 	t->tlastp = WEFT__TSTREAM_M;
 	weft__inject(t);
+	atomic_fetch_sub(&S.extern_go, 1);
 	return 0;
 }
 
