@@ -40,7 +40,11 @@
  * is turned on before any other P runs again. With the Ps running (RCU on
  * this side too), a state read during the grace period could be older or
  * newer than the events recorded around it, and the reader has only the
- * clock to order the global stream against the Ps'.
+ * clock to order the global stream against the Ps'. start_lock is not
+ * held across that stop (a task waiting for it would block its M, and
+ * the stop would wait for that P for ever): the session is marked
+ * `installing`, and a weft_trace_stop() that comes in meanwhile yields
+ * until the buffers are in.
  *
  * Stopping uses RCU - liburcu's QSBR flavour, whose readers are the Ms
  * (rcu.c) - so that it does not pause the program. What it protects: each
@@ -109,6 +113,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -142,7 +147,8 @@ struct weft__tsession weft__tsess;
 struct weft__tglobal weft__tglob = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool active;
+static bool active;     /* a session exists (under start_lock) */
+static bool installing; /* ... and its buffers are not installed yet */
 
 /* ---- clock ------------------------------------------------------------------ */
 
@@ -414,7 +420,11 @@ WEFT_API int weft_trace_start(const char *path)
 		goto fail;
 	atomic_fetch_add(&S.nhelpers, 1); /* not a possible waker: see checkdead */
 	active = true;
+	installing = true;
 	weft__trace_signals_install();
+	/* The world is stopped without start_lock held: a task waiting for
+	 * that lock would block its M, and the stop would wait for its P for
+	 * ever. A stop that comes in now waits for `installing` to clear. */
 	pthread_mutex_unlock(&start_lock);
 	if (in_task) {
 		weft_stop_the_world("trace");
@@ -423,6 +433,9 @@ WEFT_API int weft_trace_start(const char *path)
 	} else {
 		install();
 	}
+	weft__rcu_mutex_lock(&start_lock);
+	installing = false;
+	pthread_mutex_unlock(&start_lock);
 	return 0;
 fail:
 	ZSTD_freeCCtx(weft__tsess.zc);
@@ -443,6 +456,17 @@ WEFT_API int weft_trace_stop(void)
 	if (!in_task && atomic_load(&S.running) && !weft__trace_prestart)
 		return -EINVAL;
 	weft__rcu_mutex_lock(&start_lock);
+	/* A start in another task is between its unlock and its install:
+	 * let it finish (yielding, so that its stop of the world can take
+	 * our P). */
+	while (active && installing) {
+		pthread_mutex_unlock(&start_lock);
+		if (in_task)
+			weft_yield();
+		else
+			sched_yield();
+		weft__rcu_mutex_lock(&start_lock);
+	}
 	if (!active) {
 		pthread_mutex_unlock(&start_lock);
 		return -EINVAL;

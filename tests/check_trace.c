@@ -980,6 +980,71 @@ START_TEST(test_sigint)
 }
 END_TEST
 
+/* ---- start in one task racing stop in another --------------------------------- */
+
+/*
+ * weft_trace_start() in one task and weft_trace_stop() in another, at the
+ * same moment, many times: start used to make the session active before
+ * its buffers were installed, and a stop that came in between took
+ * buffers that did not exist yet (a crash every run). Each pair must end
+ * with a start that returned 0 or -EBUSY, a stop that returned 0 or
+ * -EINVAL, and, once both are done, a session that stops cleanly.
+ */
+#define RACE_ROUNDS 200
+
+static _Atomic int race_go;
+static int race_start_r, race_stop_r;
+static weft_wg race_wg = WEFT_WG_INIT;
+
+static void race_starter(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&race_go))
+		weft_yield();
+	race_start_r = weft_trace_start(path);
+	weft_wg_done(&race_wg);
+}
+
+static void race_stopper(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&race_go))
+		weft_yield();
+	race_stop_r = weft_trace_stop();
+	weft_wg_done(&race_wg);
+}
+
+static void main_race(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < RACE_ROUNDS; i++) {
+		atomic_store(&race_go, 0);
+		weft_wg_add(&race_wg, 2);
+		go_ok(race_starter, NULL);
+		go_ok(race_stopper, NULL);
+		weft_yield();
+		atomic_store(&race_go, 1);
+		weft_wg_wait(&race_wg);
+		ck_assert_msg(race_start_r == 0 || race_start_r == -EBUSY, "start: %d", race_start_r);
+		ck_assert_msg(race_stop_r == 0 || race_stop_r == -EINVAL, "stop: %d", race_stop_r);
+		int r = weft_trace_stop(); /* whatever is left running */
+		ck_assert_msg(r == 0 || r == -EINVAL, "final stop: %d", r);
+		ck_assert_int_eq(weft_trace_enabled(), 0);
+	}
+}
+
+START_TEST(test_start_stop_race)
+{
+	make_path("race");
+	run_main(2, main_race, NULL);
+	struct evs e;
+	read_all(path, &e); /* the last session's file reads back whole */
+	ck_assert_msg(e.end == 0, "read: %s", e.err);
+	free_all(&e);
+	unlink(path);
+}
+END_TEST
+
 static Suite *trace_suite(void)
 {
 	Suite *s = suite_create("trace");
@@ -996,6 +1061,7 @@ static Suite *trace_suite(void)
 	tcase_add_loop_test(tc, test_tiny_mem, 0, 2);
 	tcase_add_test(tc, test_sigkill);
 	tcase_add_loop_test(tc, test_sigint, 0, 2);
+	tcase_add_test(tc, test_start_stop_race);
 	suite_add_tcase(s, tc);
 	return s;
 }
