@@ -182,6 +182,7 @@ struct weft__m {
 	/* syscalls */
 	_Atomic int sys;            /* enum weft__msys */
 	struct weft__p *oldp;
+	uint32_t oldp_tick;             /* oldp->syscalltick when the syscall began */
 	void *sys_stack;            /* the task's stack, copied at syscall enter:
 				     * owned by this M once abandoned */
 	size_t sys_stack_size;

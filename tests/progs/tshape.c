@@ -22,6 +22,11 @@
  *            unbuffered channel and receiving one result on it from a
  *            helper task, both computing ~20 us: every wait is on a
  *            different object, no phase is serial and no chain is long.
+ *   handoff  eight tasks make N (default 20000) blocking syscalls between
+ *            them (nanosleep of 20-300 us, marked with weft_syscall_enter/
+ *            exit), computing a little between two: the monitor hands
+ *            their Ps off again and again, and a P handed off is often in
+ *            a syscall of another task when the first one returns.
  *   strings  N (default 20000) tasks, each logging one numbered message
  *            of about 1000 bytes under a region: many events with long
  *            strings, for the reading of strings across batches.
@@ -31,9 +36,11 @@
  * come from the amount of computation and the order of operations.
  */
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <weft.h>
@@ -350,6 +357,34 @@ __attribute__((noinline)) static void main_objs(void)
 	free(objs_chans);
 }
 
+/* ---- handoff ---------------------------------------------------------------- */
+
+static _Atomic long handoff_left;
+
+static void handoff_worker(void *a)
+{
+	unsigned seed = (unsigned)(uintptr_t)a * 2654435761u + 1;
+	(void)a;
+	while (atomic_fetch_sub(&handoff_left, 1) > 0) {
+		seed = seed * 1103515245u + 12345u;
+		struct timespec ts = { 0, 20000 + (long)(seed >> 8) % 280000 };
+		weft_syscall_enter();
+		nanosleep(&ts, NULL);
+		weft_syscall_exit();
+		compute(2000);
+	}
+	weft_wg_done(&wg);
+}
+
+__attribute__((noinline)) static void main_handoff(void)
+{
+	atomic_store(&handoff_left, n_items);
+	weft_wg_add(&wg, 8);
+	for (long i = 0; i < 8; i++)
+		go(handoff_worker, (void *)i);
+	weft_wg_wait(&wg);
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 static void main_task(void *a)
@@ -372,6 +407,8 @@ static void main_task(void *a)
 		main_strings();
 	else if (strcmp(mode, "objs") == 0)
 		main_objs();
+	else if (strcmp(mode, "handoff") == 0)
+		main_handoff();
 	else
 		die("unknown mode");
 	if (weft_trace_stop() != 0)
@@ -381,7 +418,7 @@ static void main_task(void *a)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fputs("usage: tshape mix|tiny|contend|serial|chain|objs|strings FILE [N]\n", stderr);
+		fputs("usage: tshape mix|tiny|contend|serial|chain|objs|strings|handoff FILE [N]\n", stderr);
 		return 2;
 	}
 	mode = argv[1];
