@@ -338,7 +338,8 @@ static inline struct weft__m *weft__getm(void)
  *   weft__on_g0()          an M's own stack: the scheduler loop
  *   weft__on_plain()       a thread that is not an M (plain threads,
  *                          weft_main's thread, sysmon, the flusher)
- *   weft__owns(p)          the calling M holds @p and is not inside
+ *   weft__owns(p)          the calling M holds @p (both ways: m->p and
+ *                          p->m) and is not inside
  *                          weft_syscall_enter/exit (where sysmon or a
  *                          stopper may take @p)
  *   weft__world_stopped()  the caller is the task holding the world
@@ -369,7 +370,7 @@ static inline bool weft__on_plain(void)
 static inline bool weft__owns(const struct weft__p *p)
 {
 	struct weft__m *m = weft__getm();
-	return m && p && m->p == p &&
+	return m && p && m->p == p && p->m == m &&
 	       atomic_load_explicit(&m->sys, memory_order_relaxed) == WEFT__M_SYS_NONE;
 }
 
