@@ -21,10 +21,14 @@
  * to the OS thread, and a task may resume on another thread.
  *
  * Environment variables read by weft_main():
- *   WEFT_PROCS  number of Ps (default: CPUs in the process's affinity mask).
- *   WEFT_STACK  usable bytes of each task stack, rounded up to the page size
- *               (default 256 KiB; minimum 16 KiB). A guard page below it
- *               turns an overflow into a named fatal error.
+ *   WEFT_PROCS  number of Ps, 1 to WEFT_MAX_PROCS (default: CPUs in the
+ *               process's affinity mask).
+ *   WEFT_STACK  usable bytes of each task stack, with an optional k, M or
+ *               G suffix, rounded up to the page size (default 256 KiB;
+ *               minimum 16 KiB). A guard page below it turns an overflow
+ *               into a named fatal error.
+ * A value weft cannot use is never replaced by a default: weft_main()
+ * says on stderr which variable and what it accepts, and returns -EINVAL.
  */
 #ifndef WEFT_H
 #define WEFT_H
@@ -377,12 +381,16 @@ WEFT_API void weft_mutex_unlock(weft_mutex *m);
  * compressed. Briefly stops the world to install the per-P buffers and to
  * record the state of every existing task. Setting WEFT_TRACE=path in the
  * environment traces a whole weft_main() run without code changes;
- * WEFT_TRACE_LEVEL sets the zstd level (default 1) and WEFT_TRACE_MAX_MEM
- * the buffer memory (bytes, or with an M suffix; default 64M): a P that
- * would exceed it waits for the writer and records the wait.
+ * WEFT_TRACE_LEVEL sets the zstd level (-7 to 19, default 1) and
+ * WEFT_TRACE_MAX_MEM the buffer memory (bytes, with an optional k, M or G
+ * suffix; default 64M): a P that would exceed it waits for the writer and
+ * records the wait. A bad value of either is refused (said on stderr,
+ * -EINVAL), not replaced by the default.
  * Returns 0; -EBUSY if a trace is already being written; -EINVAL if @path
- * is NULL or the caller is a plain thread while the runtime runs; an
- * open() error. Call from a task.
+ * is NULL, if the caller is not a task (a plain thread, or any thread
+ * before weft_main() runs: there is no P to record on yet; WEFT_TRACE is
+ * the way to trace from the very start), or if WEFT_TRACE_LEVEL or
+ * WEFT_TRACE_MAX_MEM is bad; an open() error. Call from a task.
  */
 WEFT_API int weft_trace_start(const char *path);
 

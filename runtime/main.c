@@ -50,12 +50,23 @@ static int config(int *nprocs, size_t *stack)
 		*nprocs = WEFT_MAX_PROCS;
 	if ((e = getenv("WEFT_PROCS")) && *e) {
 		char *end;
+		errno = 0;
 		long n = strtol(e, &end, 10);
-		if (*end || n < 1 || n > WEFT_MAX_PROCS)
+		if (errno || *end || n < 1 || n > WEFT_MAX_PROCS) {
+			fprintf(stderr, "weft: WEFT_PROCS=%s: want a whole number from 1 to %d\n", e,
+				WEFT_MAX_PROCS);
 			return -EINVAL;
+		}
 		*nprocs = (int)n;
 	}
-	return weft__stack_size_parse(getenv("WEFT_STACK"), stack);
+	if (weft__stack_size_parse((e = getenv("WEFT_STACK")), stack) != 0) {
+		fprintf(stderr,
+			"weft: WEFT_STACK=%s: want a size in bytes with an optional k, M or G "
+			"suffix, from 1 to %lld G\n",
+			e, (long long)(WEFT__STACK_MAX >> 30));
+		return -EINVAL;
+	}
+	return 0;
 }
 
 void weft__shutdown_begin(void)

@@ -237,25 +237,47 @@ static void write_header(uint64_t freq, bool complete, uint64_t end)
 }
 
 /* An integer from the environment within [lo, hi], else @def. */
-static int env_int(const char *name, int def, int lo, int hi)
+/* WEFT_TRACE_LEVEL: the zstd level, @lo..@hi; *@v the default if unset.
+ * -EINVAL (said on stderr) if set to anything else. */
+static int env_level(int *v, int lo, int hi)
 {
-	const char *e = getenv(name);
+	const char *e = getenv("WEFT_TRACE_LEVEL");
 	char *end;
-	long v;
+	long l;
 
 	if (!e || !*e)
-		return def;
-	v = strtol(e, &end, 10);
-	return *end || v < lo || v > hi ? def : (int)v;
+		return 0;
+	errno = 0;
+	l = strtol(e, &end, 10);
+	if (errno || *end || l < lo || l > hi) {
+		fprintf(stderr, "weft: WEFT_TRACE_LEVEL=%s: want a zstd level from %d to %d\n", e, lo,
+			hi);
+		return -EINVAL;
+	}
+	*v = (int)l;
+	return 0;
 }
 
-/* WEFT_TRACE_MAX_MEM: bytes, "64M" and "512k" accepted; the default if unset or bad. */
-static size_t max_mem(void)
+/* WEFT_TRACE_MAX_MEM: bytes ("64M", "512k", "1G"); *@v the default if
+ * unset. -EINVAL (said on stderr) if set to anything else. */
+static int max_mem(size_t *v)
 {
 	const char *e = getenv("WEFT_TRACE_MAX_MEM");
-	long long v = e && *e ? weft__parse_size(e) : -1;
+	long long l;
 
-	return v > 0 && v <= (1LL << 40) ? (size_t)v : DEFAULT_MAX_MEM;
+	*v = DEFAULT_MAX_MEM;
+	if (!e || !*e)
+		return 0;
+	l = weft__parse_size(e);
+	if (l <= 0 || l > (1LL << 40)) {
+		fprintf(stderr,
+			"weft: WEFT_TRACE_MAX_MEM=%s: want a size in bytes with an optional k, M "
+			"or G suffix, at most 1024G\n",
+			e);
+		return -EINVAL;
+	}
+	*v = (size_t)l;
+	return 0;
 }
 
 static int snapshot_state(struct weft__task *t)
@@ -375,10 +397,17 @@ WEFT_API int weft_trace_start(const char *path)
 	bool in_task = m && m->curg;
 	int err;
 
+	int level = 1;
+	size_t mem;
+
 	if (!path)
 		return -EINVAL;
-	if (!in_task && atomic_load(&S.running) && !weft__trace_prestart)
+	/* From a task, or from weft_main itself (WEFT_TRACE): with no runtime
+	 * there is no P to record on (weft.h). */
+	if (!in_task && !weft__trace_prestart)
 		return -EINVAL;
+	if ((err = env_level(&level, -7, 19)) != 0 || (err = max_mem(&mem)) != 0)
+		return err;
 	weft__rcu_mutex_lock(&start_lock);
 	if (active) {
 		pthread_mutex_unlock(&start_lock);
@@ -391,8 +420,8 @@ WEFT_API int weft_trace_start(const char *path)
 		pthread_mutex_unlock(&start_lock);
 		return err;
 	}
-	weft__tsess.level = env_int("WEFT_TRACE_LEVEL", 1, -7, 19);
-	weft__tsess.max_bufs = max_mem() / sizeof(struct weft__tbuf);
+	weft__tsess.level = level;
+	weft__tsess.max_bufs = mem / sizeof(struct weft__tbuf);
 	if (weft__tsess.max_bufs < (size_t)atomic_load(&S.nprocs) + 2)
 		weft__tsess.max_bufs = (size_t)atomic_load(&S.nprocs) + 2; /* one each, one spare */
 	weft__tsess.tsc = tsc_usable();
