@@ -380,7 +380,11 @@ WEFT_API void weft_mutex_unlock(weft_mutex *m);
  * stop-the-world, Ps starting and stopping) into the file at @path,
  * compressed. Briefly stops the world to install the per-P buffers and to
  * record the state of every existing task. Setting WEFT_TRACE=path in the
- * environment traces a whole weft_main() run without code changes;
+ * environment traces a whole weft_main() run without code changes
+ * ("%p" in the path is the process id); weft_main() takes WEFT_TRACE out
+ * of the environment once read unless the path has "%p", so that a weft
+ * program it starts never writes over the same file (with "%p", each
+ * writes its own);
  * WEFT_TRACE_LEVEL sets the zstd level (-7 to 19, default 1) and
  * WEFT_TRACE_MAX_MEM the buffer memory (bytes, with an optional k, M or G
  * suffix; default 64M): a P that would exceed it waits for the writer and

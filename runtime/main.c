@@ -25,6 +25,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -169,14 +170,39 @@ static void teardown(void)
 	pthread_mutex_destroy(&S.lock);
 }
 
-/* WEFT_TRACE=path: trace the whole run, with no change to the program. */
+/*
+ * WEFT_TRACE=path: trace the whole run, with no change to the program.
+ * "%p" in the path is this process's id ("%%" a percent sign), and the
+ * variable stays in the environment: every weft program it runs traces
+ * to a file of its own. Without "%p" the variable is taken out of the
+ * environment once read, so that a weft program started by this one
+ * (which would inherit it) never writes over this file.
+ */
 static void trace_from_env(void)
 {
-	const char *path = getenv("WEFT_TRACE");
+	const char *e = getenv("WEFT_TRACE");
+	char path[4096];
+	size_t n = 0;
+	bool pid = false;
 	int err;
 
-	if (!path || !*path)
+	if (!e || !*e)
 		return;
+	for (const char *c = e; *c && n < sizeof(path) - 24; c++) {
+		if (c[0] == '%' && c[1] == 'p') {
+			n += (size_t)snprintf(path + n, sizeof(path) - n, "%d", (int)getpid());
+			pid = true;
+			c++;
+		} else if (c[0] == '%' && c[1] == '%') {
+			path[n++] = '%';
+			c++;
+		} else {
+			path[n++] = *c;
+		}
+	}
+	path[n] = 0;
+	if (!pid)
+		unsetenv("WEFT_TRACE");
 	weft__trace_prestart = true;
 	err = weft_trace_start(path);
 	weft__trace_prestart = false;
