@@ -194,6 +194,12 @@ WEFT_API const char *weft_strerror(int err);
  *
  * "Blocks" below: a task parks; a plain thread sleeps on a futex (so
  * threads and tasks can talk through channels).
+ *
+ * A NULL channel is Go's nil channel: weft_chan_send and weft_chan_recv
+ * on it block for ever (a task so blocked counts for the deadlock check),
+ * weft_chan_try_send/try_recv return -EAGAIN, weft_chan_len/cap return 0,
+ * a select ignores its cases, and weft_chan_close(NULL) is a fatal misuse
+ * (message, exit status 2), as close(nil) panics in Go.
  * ---------------------------------------------------------------------- */
 
 typedef struct weft_chan weft_chan;
@@ -276,7 +282,7 @@ typedef struct {
  * index of the case that fired, with its result set to 0 or -EPIPE (the
  * channel is closed: a receive gets a zero-filled element). Cases whose
  * chan is NULL are ignored; a select with no case left blocks forever (a
- * deadlock if nothing else runs).
+ * deadlock if nothing else runs), on a plain thread as in a task.
  * @timeout_ns: -1 waits as long as it takes; 0 never blocks and returns
  * -EAGAIN if no case is ready; > 0 waits at most that long and returns
  * -ETIMEDOUT if no case fired by then (a select without active cases then

@@ -166,6 +166,35 @@ START_TEST(test_deadlock_chan)
 }
 END_TEST
 
+/* A NULL channel is Go's nil channel: a send blocks for ever (here, the
+ * only task: a deadlock named as such), a close is a misuse named by
+ * its call (both were a bare SIGSEGV). */
+START_TEST(test_nil_chan_send)
+{
+	expect_fatal("deadlock", "nilsend", "WEFT_PROCS=1", "all tasks are asleep - deadlock!",
+		     "task 1 (main_nilsend): blocked on chan send", NULL);
+}
+END_TEST
+
+START_TEST(test_nil_chan_close)
+{
+	expect_fatal("deadlock", "nilclose", "WEFT_PROCS=1", "weft_chan_close of a NULL channel",
+		     NULL);
+}
+END_TEST
+
+/* weft.h allows select on plain threads: an empty one blocks there as it
+ * does in a task (it was a "blocking call outside a task" fatal). */
+START_TEST(test_empty_select_thread)
+{
+	struct child c;
+
+	run_child(&c, "deadlock", "selthread", "WEFT_PROCS=2");
+	ck_assert_msg(c.status == 0, "status %d, output:\n%s", c.status, c.out);
+	ck_assert_msg(strstr(c.out, "the thread sleeps in its empty select"), "output:\n%s", c.out);
+}
+END_TEST
+
 START_TEST(test_chan_free_busy)
 {
 	expect_fatal("deadlock", "free", "WEFT_PROCS=1", "weft: fatal: weft_chan_free: channel",
@@ -293,6 +322,9 @@ static Suite *fatal_suite(void)
 	tcase_add_test(tc, test_no_deadlock_wg_thread);
 	tcase_add_test(tc, test_deadlock_wg_after_thread);
 	tcase_add_test(tc, test_chan_free_busy);
+	tcase_add_test(tc, test_nil_chan_send);
+	tcase_add_test(tc, test_nil_chan_close);
+	tcase_add_test(tc, test_empty_select_thread);
 	tcase_add_test(tc, test_stack_overflow);
 	tcase_add_test(tc, test_wg_negative);
 	tcase_add_test(tc, test_mutex_unlock_unlocked);
