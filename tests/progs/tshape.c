@@ -25,6 +25,11 @@
  *   strings  N (default 20000) tasks, each logging one numbered message
  *            of about 1000 bytes under a region: many events with long
  *            strings, for the reading of strings across batches.
+ *   wake     one P: four waiters block receiving; a waker blocks once
+ *            (receiving its go-ahead from main), then wakes all four
+ *            and computes (2 UNIT) before it ends, so they wait
+ *            runnable for that long, woken after the waker's block site;
+ *            main waits on a wait group all the while.
  *
  * The trace runs from weft_trace_start() in the main task to
  * weft_trace_stop() at its end. Nothing here measures time: the shapes
@@ -350,6 +355,45 @@ __attribute__((noinline)) static void main_objs(void)
 	free(objs_chans);
 }
 
+/* ---- wake ------------------------------------------------------------------- */
+
+#define WAKE_N 4
+static weft_chan *c_go, *c_wake;
+
+static void wake_waiter(void *a)
+{
+	int v;
+	(void)a;
+	weft_chan_recv(c_wake, &v);
+	weft_wg_done(&wg);
+}
+
+static void waker(void *a)
+{
+	int v = 1;
+	(void)a;
+	weft_chan_recv(c_go, &v); /* its one block: the wakes come after it */
+	for (int i = 0; i < WAKE_N; i++)
+		weft_chan_send(c_wake, &v); /* a waiter is there: readied, no block */
+	compute(2 * UNIT);                  /* one P: they wait runnable meanwhile */
+}
+
+__attribute__((noinline)) static void main_wake(void)
+{
+	int v = 1;
+
+	c_go = weft_chan_make(sizeof(int), 0);
+	c_wake = weft_chan_make(sizeof(int), 0);
+	weft_wg_add(&wg, WAKE_N);
+	for (int i = 0; i < WAKE_N; i++)
+		spawn_blocked(wake_waiter);
+	spawn_blocked(waker);
+	weft_chan_send(c_go, &v);
+	weft_wg_wait(&wg);
+	weft_chan_free(c_go);
+	weft_chan_free(c_wake);
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 static void main_task(void *a)
@@ -372,6 +416,8 @@ static void main_task(void *a)
 		main_strings();
 	else if (strcmp(mode, "objs") == 0)
 		main_objs();
+	else if (strcmp(mode, "wake") == 0)
+		main_wake();
 	else
 		die("unknown mode");
 	if (weft_trace_stop() != 0)
@@ -381,7 +427,7 @@ static void main_task(void *a)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fputs("usage: tshape mix|tiny|contend|serial|chain|objs|strings FILE [N]\n", stderr);
+		fputs("usage: tshape mix|tiny|contend|serial|chain|objs|strings|wake FILE [N]\n", stderr);
 		return 2;
 	}
 	mode = argv[1];
