@@ -25,11 +25,12 @@
  *   strings  N (default 20000) tasks, each logging one numbered message
  *            of about 1000 bytes under a region: many events with long
  *            strings, for the reading of strings across batches.
- *   wake     one P: four waiters block receiving; a waker blocks once
- *            (receiving its go-ahead from main), then wakes all four
- *            and computes (2 UNIT) before it ends, so they wait
- *            runnable for that long, woken after the waker's block site;
- *            main waits on a wait group all the while.
+ *   wake     one P: four waiters block receiving; a waker wakes two of
+ *            them, blocks once (receiving its go-ahead from main), wakes
+ *            the other two and computes (2 UNIT) before it ends: those two
+ *            wait runnable for that long, woken after the waker's block
+ *            site (the first two, woken before it, hardly wait); main waits
+ *            on a wait group all the while.
  *
  * The trace runs from weft_trace_start() in the main task to
  * weft_trace_stop() at its end. Nothing here measures time: the shapes
@@ -372,10 +373,13 @@ static void waker(void *a)
 {
 	int v = 1;
 	(void)a;
-	weft_chan_recv(c_go, &v); /* its one block: the wakes come after it */
-	for (int i = 0; i < WAKE_N; i++)
-		weft_chan_send(c_wake, &v); /* a waiter is there: readied, no block */
-	compute(2 * UNIT);                  /* one P: they wait runnable meanwhile */
+	/* A waiter is there: each send readies it and does not block. */
+	for (int i = 0; i < WAKE_N / 2; i++)
+		weft_chan_send(c_wake, &v);
+	weft_chan_recv(c_go, &v); /* its one block */
+	for (int i = 0; i < WAKE_N / 2; i++)
+		weft_chan_send(c_wake, &v);
+	compute(2 * UNIT); /* one P: the last two wait runnable meanwhile */
 }
 
 __attribute__((noinline)) static void main_wake(void)
