@@ -736,7 +736,7 @@ START_TEST(test_bad_files)
 	/* Cut short: the complete chunks are read, then where it ends. */
 	spit(bad, buf, n - 5);
 	ck_assert_int_eq(try_read(bad, msg, sizeof(msg)), -EPIPE);
-	ck_assert_msg(strstr(msg, "ends inside a chunk"), "%s", msg);
+	ck_assert_msg(strstr(msg, "ends inside the chunk"), "%s", msg);
 
 	/* Every truncation point gives an error or a clean read, never a crash. */
 	for (size_t cut = 0; cut < n; cut += 1 + cut / 16) {
