@@ -2,7 +2,7 @@
 """go_trace_check.py - open a Go execution trace with the real `go tool trace`
 and report what it saw, for tests/tool_go.test.
 
-    go_trace_check.py TRACE --summary OUT.json [--pidfile FILE]
+    go_trace_check.py TRACE --summary OUT.json [--pidfile FILE] [--weft FILE.json]
 
 1. `go tool trace -d TRACE` must parse it (exit 0, no error); from its
    event list (one event a line: "TS Type p=P g=G off=O args...") it counts
@@ -17,7 +17,9 @@ and report what it saw, for tests/tool_go.test.
 3. The summary (JSON) has what the test checks: goroutines, types,
    groups (entry function -> goroutines, from /goroutines), user task
    types, region types, the samples of each profile and the function
-   names in them.
+   names in them; with --weft, the JSON of that file (weft-trace tasks
+   --json of the same trace) as "weft", with its blocks by reason summed
+   over the functions ("weft_blocks") and its runs ("weft_runs").
 """
 import gzip
 import html
@@ -79,6 +81,7 @@ def main():
     trace = args[0]
     out = args[args.index("--summary") + 1]
     pidfile = args[args.index("--pidfile") + 1] if "--pidfile" in args else None
+    weft = args[args.index("--weft") + 1] if "--weft" in args else None
     env = dict(os.environ, BROWSER="/bin/true")
     s = {"types": {}, "profiles": {}, "profile_funcs": {}}
 
@@ -160,6 +163,14 @@ def main():
     finally:
         srv.kill()
         srv.wait()
+    if weft:
+        with open(weft) as f:
+            s["weft"] = json.load(f)
+        s["weft_blocks"], s["weft_runs"] = {}, 0
+        for fn in s["weft"]["functions"]:
+            s["weft_runs"] += fn["runs"]
+            for r, n in fn.get("blocks", {}).items():
+                s["weft_blocks"][r] = s["weft_blocks"].get(r, 0) + n
     with open(out, "w") as f:
         json.dump(s, f, indent=1)
     print("ok: %s: %d goroutines, pages answer" % (trace, s["goroutines"]))
