@@ -3,6 +3,7 @@
 and report what it saw, for tests/tool_go.test.
 
     go_trace_check.py TRACE --summary OUT.json [--pidfile FILE] [--weft FILE.json]
+                      [--stats FILE.json]
 
 1. `go tool trace -d TRACE` must parse it (exit 0, no error); from its
    event list (one event a line: "TS Type p=P g=G off=O args...") it counts
@@ -19,7 +20,8 @@ and report what it saw, for tests/tool_go.test.
    types, region types, the samples of each profile and the function
    names in them; with --weft, the JSON of that file (weft-trace tasks
    --json of the same trace) as "weft", with its blocks by reason summed
-   over the functions ("weft_blocks") and its runs ("weft_runs").
+   over the functions ("weft_blocks") and its runs ("weft_runs"); with
+   --stats, that file (weft-trace stats --json) as "stats".
 """
 import gzip
 import html
@@ -82,6 +84,7 @@ def main():
     out = args[args.index("--summary") + 1]
     pidfile = args[args.index("--pidfile") + 1] if "--pidfile" in args else None
     weft = args[args.index("--weft") + 1] if "--weft" in args else None
+    stats = args[args.index("--stats") + 1] if "--stats" in args else None
     env = dict(os.environ, BROWSER="/bin/true")
     s = {"types": {}, "profiles": {}, "profile_funcs": {}}
 
@@ -171,6 +174,9 @@ def main():
             s["weft_runs"] += fn["runs"]
             for r, n in fn.get("blocks", {}).items():
                 s["weft_blocks"][r] = s["weft_blocks"].get(r, 0) + n
+    if stats:
+        with open(stats) as f:
+            s["stats"] = json.load(f)
     with open(out, "w") as f:
         json.dump(s, f, indent=1)
     print("ok: %s: %d goroutines, pages answer" % (trace, s["goroutines"]))
