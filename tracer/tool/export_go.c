@@ -1,28 +1,33 @@
 /*
  * export_go.c - weft-trace export --format go: the trace as a Go 1.19
- * execution trace, which `go tool trace` (Go 1.19 up to 1.21) opens with
- * all its pages: the timeline, goroutine analysis, user tasks and regions,
- * the blocking, syscall and scheduler-latency profiles and the MMU plot.
- * The writer's specification, checked against the real tool, is
- * /work/shared/research/go119-trace-format.md (the "spec" below, by section).
+ * execution trace, which `go tool trace` (tested with Go 1.19.8) opens
+ * with all its pages: the timeline, goroutine analysis, user tasks and
+ * regions, the blocking, syscall and scheduler-latency profiles and the
+ * MMU plot. Go does not document the format; the rules kept here are
+ * those of its writer, src/runtime/trace.go, its parser and validator,
+ * src/internal/trace/parser.go and order.go, and cmd/trace (cited below
+ * by file), as the project's notes on them (go119-trace-format.md) list
+ * them.
  *
  * Glossary. A weft P is a Go P (the same dense ids); a weft task is a
  * goroutine with the task's id as its G id (weft never reuses one); a
  * thread (M) is only the display value of ProcStart. G 0 is Go's "no
  * goroutine" (the scheduler's context): events that weft records without
- * a task (a wakeup by a timer or a plain thread, p = -1) are written on a
- * real P that runs no goroutine at that moment, as G 0's (spec section 8).
+ * a task (a wakeup by a timer or a plain thread, p = -1) are written on
+ * a real P that runs no goroutine at that moment, as G 0's (parser.go
+ * accepts a GoUnblock or GoCreate by G 0 on a P that runs none).
  *
- * Stacks. weft records code addresses, not stacks: a task's entry function
- * and, per event, the call site (the block, syscall or spawn site,
- * "worker+0x2b"). A goroutine's creation stack is its entry function
- * (one frame, what the tool names goroutine groups by); an event's stack
- * is [site, entry function] - the site string is the frame's function,
- * so pprof lists where tasks block - or [entry function] for events that
- * carry no site (yield, annotations, a wake by a task). Each distinct
- * frame gets an invented PC, 0x401000 + 0x40 * its index: non-zero and
- * unique, because the tool keys goroutine groups, region types and
- * profile locations by PC (spec section 3). Frames have no file or line.
+ * Stacks. weft records code addresses, not stacks: a task's entry
+ * function and, per event, the call site (the block, syscall or spawn
+ * site, "worker+0x2b"). A goroutine's creation stack is its entry
+ * function (one frame, what the tool names goroutine groups by); an
+ * event's stack is [site, entry function] - the site string is the
+ * frame's function, so pprof lists where tasks block - or [entry
+ * function] for events that carry no site (yield, annotations, a wake by
+ * a task). Each distinct frame gets an invented PC, 0x401000 + 0x40 *
+ * its index: non-zero and unique, because the tool keys goroutine
+ * groups, region types and profile locations by PC (cmd/trace:
+ * goroutines.go, annotations.go, pprof.go). Frames have no file or line.
  *
  * Events. Block reasons map to Go's typed blocks (go_block_type: the one
  * place a new reason is mapped, e.g. a future network poller to
@@ -31,10 +36,11 @@
  * is GoSysExit + GoStart (without a P: GoSysExit, the start follows).
  * Stop-the-world is GCSTWStart (kind 1, "sweep termination": the format
  * has no other kind) ... GCSTWDone on the stopping P, *not* wrapped in
- * GCStart/GCDone: the parser and the MMU treat a STW on its own, and a GC
- * would be a lie that the goroutine analysis charges to every goroutine
- * alive (GC time). User tasks, regions and logs become UserTaskCreate/End,
- * UserRegion and UserLog, written on the P where their task runs.
+ * GCStart/GCDone: the parser and the MMU treat a STW on its own, and a
+ * GC would be a lie that the goroutine analysis charges to every
+ * goroutine alive (GC time). User tasks, regions and logs become
+ * UserTaskCreate/End, UserRegion and UserLog, written on the P where
+ * their task runs.
  *
  * The state. Every event is applied to a small model of Go's view: per
  * live goroutine its state (runnable, running on P, waiting, in a
@@ -42,46 +48,51 @@
  * number and its open regions; per P the goroutine it runs and whether
  * it was started. Every Go event is written by an operation that checks
  * and updates that view, so what is written is always what the parser's
- * validator accepts (spec section 6.1), whatever the input: a trace that
- * contradicts itself (a start of a task that is still blocked, a run
- * that never said it ended) gets the smallest repair - an unblock by G 0,
- * a preemption - instead of an invalid file. Sequence numbers count in
- * the order written, which is the reader's merged order: causal, since
- * the reader orders ties by weft's own per-task numbers.
+ * validator accepts (parser.go's postProcessTrace), whatever the input:
+ * a trace that contradicts itself (a start of a task that is still
+ * blocked, a run that never said it ended) gets the smallest repair - an
+ * unblock by G 0, a preemption - instead of an invalid file. Sequence
+ * numbers count in the order written, which is the reader's merged
+ * order: causal, since the reader orders ties by weft's own per-task
+ * numbers.
  *
  * Streaming and memory. The reader returns events in global time order;
  * Go wants per-P batches whose events the parser merges back (EvBatch).
- * Each P gets a byte buffer, written out as a batch when it reaches 64 KB
- * (the batches of one P stay in time order; those of different Ps may
- * interleave, spec section 2.4). Memory is the live goroutines (with their
- * region stacks), a buffer per P, and the string, frame and stack tables,
- * which grow with the distinct functions, sites and annotation names, not
- * with the trace's length; the tables are written after the events (spec
- * section 1). Timestamps are nanoseconds (EvFrequency 1e9).
+ * Each P gets a byte buffer, written out as a batch when it reaches 64
+ * KB (the batches of one P stay in time order; those of different Ps may
+ * interleave: parser.go concatenates a P's batches and order.go merges
+ * the Ps). Memory is the live goroutines (with their region stacks), a
+ * buffer per P, and the string, frame and stack tables, which grow with
+ * the distinct functions, sites and annotation names, not with the
+ * trace's length; the tables are written after the events, as the
+ * runtime does (the parser resolves them after reading everything).
+ * Timestamps are nanoseconds (EvFrequency 1e9).
  *
- * Windows and the start. Go's goroutines in progress when tracing started
- * are GoCreate + GoWaiting/GoInSyscall, and a GoStart for those running
- * (spec section 8). The view is kept from the first event, but nothing is
- * written until the window opens: at the first event at or after --from
- * that is not part of weft's start snapshot (PROC_START, TASK_STATE). At
- * that point the whole view is written as such a snapshot - the Ps
- * started, every live task created (by G 0, without a creator stack: it
- * was not created then) and put in its state - so a window and weft's own
- * mid-run start are one path. Regions open at that point are not written
- * (their start is not in the window; Go accepts an end without a start,
- * but the end is left out too). At the end (of the trace or the window)
- * every running goroutine is descheduled (GoSched, or GoSysBlock if in a
- * syscall), an open stop-the-world is closed and every P stopped, as the
- * runtime's StopTrace does: the tool crashes on anything left open.
+ * Windows and the start. Go's goroutines in progress when tracing
+ * started are GoCreate + GoWaiting/GoInSyscall, and a GoStart for those
+ * running (runtime/trace.go's StartTrace). The view is kept from the
+ * first event, but nothing is written until the window opens: at the
+ * first event at or after --from that is not part of weft's start
+ * snapshot (PROC_START, TASK_STATE). At that point the whole view is
+ * written as such a snapshot - the Ps started, every live task created
+ * (by G 0, without a creator stack: it was not created then) and put in
+ * its state - so a window and weft's own mid-run start are one path.
+ * Regions open at that point are not written (their start is not in the
+ * window; Go accepts an end without a start, but the end is left out
+ * too). At the end (of the trace or the window) every running goroutine
+ * is descheduled (GoSched, or GoSysBlock if in a syscall), an open
+ * stop-the-world is closed and every P stopped, as the runtime's
+ * StopTrace does: the tool crashes on anything left open.
  *
  * Rejected: a batch per change of P (valid, but the reader alternates Ps
  * every few events, and each batch costs its header); GoStartLocal and
  * friends (an optimisation of the runtime's writer, the plain forms are
- * always valid); writing EvTimerGoroutine(0) so that G 0's wakeups show on
- * the Timers row (it would put there every wakeup by a plain thread too);
- * a GC around each stop-the-world (see above); making the site's function
- * name the symbol only, with the offset as the line (pprof would merge
- * the sites of one function in its main views, which is where one looks).
+ * always valid); writing EvTimerGoroutine(0) so that G 0's wakeups show
+ * on the Timers row (it would put there every wakeup by a plain thread
+ * too); a GC around each stop-the-world (see above); making the site's
+ * function name the symbol only, with the offset as the line (pprof
+ * would merge the sites of one function in its main views, which is
+ * where one looks).
  */
 #include "config.h"
 
