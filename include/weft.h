@@ -161,7 +161,13 @@ WEFT_API void weft_syscall_exit(void);
  * world, the caller first waits for that to finish.
  * Blocks the caller's thread (its P is kept). Tasks only; a no-op on a
  * plain thread. Must be paired with weft_start_the_world() by the same
- * task, and must not be nested.
+ * task. While it holds the world stopped, the task must not wait for
+ * anything another task would do: weft_sleep, a blocking channel
+ * operation or select, weft_mutex_lock of a held mutex, weft_wg_wait, a
+ * nested weft_stop_the_world, weft_set_procs and weft_trace_start are
+ * each a fatal error naming the call (message, exit status 2), never a
+ * hang. weft_yield returns at once, and a marked syscall
+ * (weft_syscall_enter/exit, e.g. writing a snapshot) works and keeps the P.
  */
 WEFT_API void weft_stop_the_world(const char *reason);
 

@@ -307,6 +307,34 @@ START_TEST(test_trace_before_main)
 }
 END_TEST
 
+/* ---- calls that would wait for ever while the world is stopped ---------------- */
+
+START_TEST(test_stw_misuse)
+{
+	static const char *mode[] = { "sleep", "chan", "mutex", "wg", "select",
+				      "nested", "setprocs", "trace" };
+	static const char *call[] = { "weft_sleep", "weft_chan_recv", "weft_mutex_lock",
+				      "weft_wg_wait", "weft_select", "weft_stop_the_world (nested)",
+				      "weft_set_procs", "weft_trace_start" };
+	char want[128];
+
+	snprintf(want, sizeof(want), "weft: fatal: %s while the world is stopped", call[_i]);
+	expect_fatal("stwmisuse", mode[_i], "WEFT_PROCS=2", "stopped", want, NULL);
+}
+END_TEST
+
+/* A marked syscall while stopped (writing a snapshot) works (it hung). */
+START_TEST(test_stw_syscall)
+{
+	struct child c;
+
+	run_child(&c, "stwmisuse", "syscall", "WEFT_PROCS=2");
+	ck_assert_msg(c.status == 0, "status %d, output:\n%s", c.status, c.out);
+	ck_assert_msg(strstr(c.out, "written while stopped") && strstr(c.out, "done"),
+		      "output:\n%s", c.out);
+}
+END_TEST
+
 static Suite *fatal_suite(void)
 {
 	Suite *s = suite_create("fatal");
@@ -333,6 +361,8 @@ static Suite *fatal_suite(void)
 	tcase_add_loop_test(tc, test_bad_trace_env, 0, 7);
 	tcase_add_loop_test(tc, test_good_trace_env, 0, 3);
 	tcase_add_test(tc, test_trace_before_main);
+	tcase_add_loop_test(tc, test_stw_misuse, 0, 8);
+	tcase_add_test(tc, test_stw_syscall);
 	suite_add_tcase(s, tc);
 	return s;
 }
