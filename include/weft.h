@@ -74,6 +74,17 @@ typedef void (*weft_fn)(void *arg);
  *    thread frees the task's stack and exits without running it further.
  * After it returns, weft_main() may be called again.
  *
+ * Deadlock: when every task is blocked and nothing can ever wake one,
+ * weft_main() prints "weft: fatal: all tasks are asleep - deadlock!" with
+ * each blocked task and exits with status 2, as Go does. Counted as
+ * possible wake-ups, so that no deadlock is reported while any remains: a
+ * running or runnable task, a sleeping one (an armed timer), a task in a
+ * marked syscall, a plain thread inside a weft call, and any thread of the
+ * process that is not weft's own, the thread that called weft_main() and
+ * the sanitizers' excepted, whenever it was made (it may call in later).
+ * So a program with a thread of its own that never calls in is not
+ * reported: it hangs instead.
+ *
  * Returns 0 when @fn returned; -EINVAL if @fn is NULL or WEFT_PROCS or
  * WEFT_STACK is malformed; -EBUSY if the runtime is already running (a
  * second weft_main() from a task or another thread); -ENOMEM or -EAGAIN

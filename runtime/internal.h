@@ -248,7 +248,8 @@ struct weft__sched {
 
 	/* deadlock detection */
 	_Atomic int nextern;           /* live plain threads that called in */
-	int baseline_threads;          /* threads before weft_main started */
+	int baseline_threads;          /* threads not ours that cannot call in: weft_main's
+					* caller and the sanitizers' (checkdead) */
 	_Atomic int nhelpers;          /* our own threads besides Ms and sysmon (trace flusher) */
 
 	/* sysmon */
