@@ -3,6 +3,7 @@
  * opens. This file is the command (options, the output file, the warning
  * for big JSON); each format is a file of its own behind export.h:
  *
+ *   perfetto  Perfetto's protobuf trace, gzip'd: the default (export_perfetto.c)
  *   chrome    Chrome trace-event JSON (export_chrome.c)
  *
  * Rejected: a command per format (they share the window, the output and
@@ -24,6 +25,27 @@ static const char help[] =
 	"\n"
 	"Writes the trace in a format that a viewer opens.\n"
 	"\n"
+	"  --format perfetto  (the default) Perfetto's native protobuf trace, gzip'd,\n"
+	"                   for ui.perfetto.dev (Open trace file) and trace_processor:\n"
+	"                   about 2.5 bytes an event, for traces of any size.\n"
+	"                     - under the process \"weft pid N\", in this order: a\n"
+	"                       track per P (P0, P1, ...) with a slice per run\n"
+	"                       named by the task's entry function, its id in the\n"
+	"                       arg \"task\" and how it ended in \"end\" (yield,\n"
+	"                       block: reason at call site, syscall, end); the\n"
+	"                       user's regions nested in the runs; logs and the\n"
+	"                       \"spawn\" and \"wake\" markers as instants;\n"
+	"                     - stop-the-world; wakeups by timers and threads;\n"
+	"                     - counters: tasks runnable, running, in a syscall,\n"
+	"                       and Ps spinning (held by a thread, no task);\n"
+	"                     - a track per thread (M) with its syscalls; a track\n"
+	"                       per user task;\n"
+	"                     - a flow arrow from each spawn and wake marker to\n"
+	"                       the run it caused (to \"not run before the end\"\n"
+	"                       when the task did not run again).\n"
+	"                   Binary: give -o FILE (or redirect); --no-gzip writes it\n"
+	"                   uncompressed (about 8 times bigger).\n"
+	"\n"
 	"  --format chrome  Chrome trace-event JSON, for chrome://tracing and (as a\n"
 	"                   legacy format) Perfetto's UI. About 150 bytes an event:\n"
 	"                   for traces under a million events.\n"
@@ -39,7 +61,8 @@ static const char help[] =
 	"  -o OUT           where to write (default: standard output); the file\n"
 	"                   appears when it is complete (a temporary beside it until\n"
 	"                   then), and a file already there is replaced only then\n"
-	"  --gzip           gzip the output\n"
+	"  --gzip, --no-gzip  gzip the output or not (default: perfetto yes,\n"
+	"                   chrome no)\n"
 	"  --from US        only what happens at or after US microseconds\n"
 	"  --to US          only what happens at or before US microseconds\n"
 	"\n"
@@ -54,6 +77,7 @@ struct fmt {
 };
 
 static const struct fmt fmts[] = {
+	{ "perfetto", export_perfetto, true, true },
 	{ "chrome", export_chrome, false, false },
 };
 #define NFMTS (sizeof(fmts) / sizeof(fmts[0]))
