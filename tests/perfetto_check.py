@@ -183,8 +183,6 @@ def main():
                                  clock=None)
         else:
             s = seqs[sid]
-            if not flags & 2 and "track_event" in pk:
-                bad("sequence %d: a track event without SEQ_NEEDS_INCREMENTAL_STATE" % sid)
         if "trace_packet_defaults" in pk:
             d = one(pk, "trace_packet_defaults")
             s["clock"] = one(d, "timestamp_clock_id")

@@ -74,11 +74,14 @@ struct fmt {
 	int (*run)(struct export_args *a);
 	bool binary; /* refuse to write it to a terminal */
 	bool gzip;   /* gzip'd unless --no-gzip */
+	int level;   /* deflate's level (0: zlib's default) */
 };
 
 static const struct fmt fmts[] = {
-	{ "perfetto", export_perfetto, true, true },
-	{ "chrome", export_chrome, false, false },
+	/* Level 2: as fast as 1 on this output (deflate's time is its input's
+	 * size) and 13% smaller; 6 is 3.5 times slower for 11% less (issue 14). */
+	{ "perfetto", export_perfetto, true, true, 2 },
+	{ "chrome", export_chrome, false, false, 0 },
 };
 #define NFMTS (sizeof(fmts) / sizeof(fmts[0]))
 
@@ -149,7 +152,8 @@ static int run(int argc, char **argv)
 	if (tool_open(&tt, "export", file) < 0)
 		return TOOL_EXIT_BAD;
 	struct export_args a = { .tt = &tt, .out = &out, .from = o.from, .to = o.to };
-	if (!(a.f = tool_out_open(&out, "export", to_stdout ? NULL : o.out, gzip, 0))) {
+	if (!(a.f = tool_out_open(&out, "export", to_stdout ? NULL : o.out, gzip,
+				  o.fmt->level))) {
 		tool_close(&tt);
 		return TOOL_EXIT_BAD;
 	}

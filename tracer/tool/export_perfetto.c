@@ -152,7 +152,7 @@ enum {
 };
 
 enum { TE_SLICE_BEGIN = 1, TE_SLICE_END = 2, TE_INSTANT = 3, TE_COUNTER = 4 };
-enum { SEQ_CLEARED = 1, SEQ_NEEDS_STATE = 2 };
+enum { SEQ_CLEARED = 1 };
 enum { CLOCK_BOOTTIME = 6, CLOCK_SEQ = 64 };
 enum { ORDER_CHRONOLOGICAL = 2, ORDER_EXPLICIT = 3 };
 enum { UNIT_COUNT = 2 };
@@ -187,10 +187,20 @@ static const char *const key_name[K_MAX] = {
 	[K_UTASK] = "utask", [K_PARENT] = "parent", [K_MESSAGE] = "message",
 };
 
+/* Event names of ours: iid n + 1 on every sequence, defined at first use
+ * (the strings and functions' names get iids after them). */
+enum { N_SPAWN, N_WAKE, N_NOT_RUN, N_NEVER_RAN, N_STW, N_MAX };
+static const char *const fixed_name[N_MAX] = {
+	[N_SPAWN] = "spawn",
+	[N_WAKE] = "wake",
+	[N_NOT_RUN] = "not run before the end",
+	[N_NEVER_RAN] = "never ran",
+	[N_STW] = "stop-the-world",
+};
+
 #define INTERN_MAX 65536 /* strings per table and sequence; then inline */
 #define MAX_DEPTH 64
 #define FLUSH_AT (256u << 10)
-#define END_FLOWS_PER_PACKET 4096
 
 static const char *const why_name[] = {
 	[WHY_END] = "end",
@@ -212,12 +222,14 @@ struct ient {
 struct seq {
 	uint32_t id;
 	bool started;
-	uint64_t last;      /* the last timestamp written */
-	uint64_t track;     /* the default track (TrackEventDefaults) */
-	uint32_t keys;      /* bit k: key k defined */
-	uint32_t next_name; /* last event-name iid given */
-	uint32_t next_val;  /* last string-value iid given */
-	uint32_t *fn_iid;   /* model fns index -> event-name iid (0: none yet) */
+	uint64_t last;                       /* the last timestamp written */
+	uint64_t track;                      /* the default track (TrackEventDefaults) */
+	uint32_t keys;                       /* bit k: key k defined */
+	uint32_t fixed;                      /* bit n: name n defined */
+	uint32_t why_iid[WHY_TRACE_END + 1]; /* string-value iid of why_name[w], 0 none yet */
+	uint32_t next_name;                  /* last event-name iid given */
+	uint32_t next_val;                   /* last string-value iid given */
+	uint32_t *fn_iid;                    /* model fns index -> event-name iid (0: none yet) */
 	size_t nfn;
 	struct u64map names; /* hashed strings and codes -> event-name iid */
 	struct u64map vals;  /* -> string-value iid */
@@ -258,7 +270,7 @@ struct ctx {
 	struct u64map utasks;      /* utask -> struct utask * */
 	struct u64map sysc;        /* task -> struct sysc */
 	uint64_t flow_id;
-	uint64_t *end_flows; /* flows terminated at the end */
+	uint64_t *end_flows; /* flows pending at the end: (id, task) pairs */
 	size_t nend_flows, end_flows_cap;
 	bool stw;
 	uint64_t stw_start;
@@ -329,6 +341,7 @@ static void seq_init(struct seq *s, uint32_t id, uint64_t track)
 	memset(s, 0, sizeof(*s));
 	s->id = id;
 	s->track = track;
+	s->next_name = N_MAX;
 	u64map_init(&s->names, sizeof(struct ient), U64MAP_MIXED);
 	u64map_init(&s->vals, sizeof(struct ient), U64MAP_MIXED);
 }
@@ -388,6 +401,16 @@ static void seq_start(struct ctx *c, struct seq *s, uint64_t ts)
 	s->last = ts;
 }
 
+static inline uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
 /* Write the packet made of c->te (and c->in) on @s at @ts. */
 static void emit(struct ctx *c, struct seq *s, uint64_t ts)
 {
@@ -400,21 +423,32 @@ static void emit(struct ctx *c, struct seq *s, uint64_t ts)
 	uint64_t delta = ts - s->last;
 	s->last = ts;
 	size_t tel = c->te.len, inl = c->in.len;
-	size_t body = 1 + vsize(delta) + 1 + vsize(s->id) + 2 + 1 + vsize(tel) + tel;
+	size_t body = 1 + vsize(delta) + 1 + vsize(s->id) + 1 + vsize(tel) + tel;
 	if (inl)
 		body += 1 + vsize(inl) + inl;
 	struct pb *b = &c->out;
 	pb_reserve(b, body + 8);
-	pb_tag(b, F_TRACE_PACKET, PB_LEN);
-	pb_varint(b, body);
-	pb_uint(b, F_TP_TIMESTAMP, delta);
-	pb_uint(b, F_TP_SEQ_ID, s->id);
-	pb_uint(b, F_TP_SEQ_FLAGS, SEQ_NEEDS_STATE);
-	pb_bytes(b, F_TP_TRACK_EVENT, c->te.buf, tel);
-	if (inl)
-		pb_bytes(b, F_TP_INTERNED, c->in.buf, inl);
+	uint8_t *p = b->buf + b->len;
+	*p++ = F_TRACE_PACKET << 3 | PB_LEN;
+	p = put_varint(p, body);
+	*p++ = F_TP_TIMESTAMP << 3 | PB_VARINT;
+	p = put_varint(p, delta);
+	*p++ = F_TP_SEQ_ID << 3 | PB_VARINT;
+	p = put_varint(p, s->id);
+	*p++ = F_TP_TRACK_EVENT << 3 | PB_LEN;
+	p = put_varint(p, tel);
+	memcpy(p, c->te.buf, tel);
+	p += tel;
+	if (inl) {
+		*p++ = F_TP_INTERNED << 3 | PB_LEN;
+		p = put_varint(p, inl);
+		memcpy(p, c->in.buf, inl);
+		p += inl;
+	}
+	b->len = (size_t)(p - b->buf);
 	c->te.len = c->in.len = 0;
-	flush_maybe(c);
+	if (b->len >= FLUSH_AT)
+		pb_flush(b, c->f);
 }
 
 /* A packet with no sequence and no time: a track's descriptor, built by the caller. */
@@ -574,6 +608,15 @@ static void te_name_fn(struct ctx *c, struct seq *s, uint32_t fn)
 	pb_uint(&c->te, F_TE_NAME_IID, s->fn_iid[fn]);
 }
 
+static inline void te_name_fixed(struct ctx *c, struct seq *s, int n)
+{
+	if (!(s->fixed & (1u << n))) {
+		s->fixed |= 1u << n;
+		intern_def(&c->in, F_IN_EVENT_NAMES, (uint32_t)n + 1, fixed_name[n]);
+	}
+	pb_uint(&c->te, F_TE_NAME_IID, (uint64_t)n + 1);
+}
+
 static inline uint32_t key_iid(struct ctx *c, struct seq *s, int k)
 {
 	if (!(s->keys & (1u << k))) {
@@ -613,6 +656,20 @@ static void te_str(struct ctx *c, struct seq *s, int k, const char *v, uint64_t 
 static inline void te_track(struct ctx *c, uint64_t uuid)
 {
 	pb_uint(&c->te, F_TE_TRACK_UUID, uuid);
+}
+
+/* The annotation "end" = why_name[@why]. */
+static void te_why(struct ctx *c, struct seq *s, int why)
+{
+	uint32_t kiid = key_iid(c, s, K_END);
+	if (!s->why_iid[why]) {
+		s->why_iid[why] = ++s->next_val;
+		intern_def(&c->in, F_IN_STRING_VALUES, s->why_iid[why], why_name[why]);
+	}
+	size_t at = nb_begin(&c->te, F_TE_ANNOTATION);
+	pb_uint(&c->te, F_DA_NAME_IID, kiid);
+	pb_uint(&c->te, F_DA_STRING_IID, s->why_iid[why]);
+	nb_end(&c->te, at);
 }
 
 /* ---- runs, regions, flows -------------------------------------------------------- */
@@ -691,7 +748,7 @@ static void end_reason(struct ctx *c, struct seq *s, struct mtask *t, int why)
 			snprintf(buf, sizeof(buf), "syscall at %s", names_get(&m->sites, site));
 		te_str(c, s, K_END, buf, code, false);
 	} else {
-		te_str(c, s, K_END, why_name[why], (3ull << 62) | (uint64_t)why, false);
+		te_why(c, s, why);
 	}
 }
 
@@ -712,12 +769,15 @@ static void h_run(void *x, struct model *m, struct mtask *t, int p, uint64_t t0,
 }
 
 /* A flow that will never reach a run: end it on an instant of the wakeups track. */
-static void flow_orphan(struct ctx *c, uint64_t id, const char *why)
+/* A flow that will never reach a run of @task: end it on an instant of
+ * the wakeups track (@name N_NEVER_RAN or N_NOT_RUN) at @at. */
+static void flow_orphan(struct ctx *c, uint64_t id, uint64_t task, int name, uint64_t at)
 {
 	te_start(c, TE_INSTANT);
-	te_name(c, &c->global, why);
+	te_name_fixed(c, &c->global, name);
+	te_uint(c, &c->global, K_TASK, task);
 	pb_fixed64(&c->te, F_TE_TERMINATING_FLOW_IDS, id);
-	emit(c, &c->global, c->m->now);
+	emit(c, &c->global, at);
 }
 
 /* @t was created or woken now by what runs on @p: the marker, the flow's source. */
@@ -737,8 +797,7 @@ static void flow_from(struct ctx *c, struct mtask *t, int p, bool create)
 		s = &c->global;
 		te_start(c, TE_INSTANT); /* on the wakeups track, the global sequence's default */
 	}
-	te_name_code(c, s, (3ull << 62) | create, create ? "spawn" : "wake");
-	te_uint(c, s, K_TASK, t->id);
+	te_name_fixed(c, s, create ? N_SPAWN : N_WAKE);
 	pb_fixed64(&c->te, F_TE_FLOW_IDS, t->aux);
 	if (pending) /* woken again before it ran: its first flow ends here */
 		pb_fixed64(&c->te, F_TE_TERMINATING_FLOW_IDS, pending);
@@ -771,14 +830,15 @@ static void h_gone(void *x, struct model *m, struct mtask *t, bool ended)
 	if (!t->aux)
 		return;
 	if (ended) {
-		flow_orphan(c, t->aux, "never ran");
+		flow_orphan(c, t->aux, t->id, N_NEVER_RAN, c->m->now);
 	} else {
-		if (c->nend_flows == c->end_flows_cap) {
+		if (c->nend_flows + 2 > c->end_flows_cap) {
 			c->end_flows_cap = c->end_flows_cap ? c->end_flows_cap * 2 : 256;
 			c->end_flows =
 				tool_realloc(c->end_flows, c->end_flows_cap, sizeof(uint64_t));
 		}
 		c->end_flows[c->nend_flows++] = t->aux;
+		c->end_flows[c->nend_flows++] = t->id;
 	}
 	t->aux = 0;
 }
@@ -885,7 +945,7 @@ static void stw_begin(struct ctx *c, uint64_t at)
 {
 	te_start(c, TE_SLICE_BEGIN);
 	te_track(c, U_STW);
-	te_name(c, &c->global, "stop-the-world");
+	te_name_fixed(c, &c->global, N_STW);
 	te_str(c, &c->global, K_REASON, stw_reason_name[c->stw_reason], 0, false);
 	emit(c, &c->global, at);
 }
@@ -1047,7 +1107,7 @@ static void run_check(struct ctx *c, int p)
 		struct seq *s = pseq(c, p);
 		regions_end(c, s, c->open[p], m->now);
 		te_start(c, TE_SLICE_END);
-		te_str(c, s, K_END, why_name[WHY_LOST], (3ull << 62) | WHY_LOST, false);
+		te_why(c, s, WHY_LOST);
 		emit(c, s, m->now);
 	}
 	/* A run the model did not count as a start (a syscall that returned
@@ -1055,16 +1115,11 @@ static void run_check(struct ctx *c, int p)
 	run_begin(c, t, p, m->now, m->starts == c->starts_before);
 }
 
-/* Write the flows still pending at the end on instants of the wakeups track. */
+/* End the flows still pending at the end, each on an instant naming its task. */
 static void end_flows(struct ctx *c, uint64_t at)
 {
-	for (size_t i = 0; i < c->nend_flows; i += END_FLOWS_PER_PACKET) {
-		te_start(c, TE_INSTANT);
-		te_name(c, &c->global, "not run before the end");
-		for (size_t j = i; j < c->nend_flows && j < i + END_FLOWS_PER_PACKET; j++)
-			pb_fixed64(&c->te, F_TE_TERMINATING_FLOW_IDS, c->end_flows[j]);
-		emit(c, &c->global, at);
-	}
+	for (size_t i = 0; i + 1 < c->nend_flows; i += 2)
+		flow_orphan(c, c->end_flows[i], c->end_flows[i + 1], N_NOT_RUN, at);
 	c->nend_flows = 0;
 }
 
