@@ -146,6 +146,8 @@ def main():
     flow_end = defaultdict(list)
     names = defaultdict(int)
     ends = defaultdict(int)
+    end_values = set()
+    parents = defaultdict(set)  # slice name -> names of the slices it began inside
     n = dict(packets=0, events=0, slices=0, instants=0, counters=0, runs=0, runs_started=0,
              spawns=0, wakes=0, syscalls=0, stw=0, utasks=0, logs=0, regions=0, descriptors=0)
 
@@ -263,6 +265,8 @@ def main():
         if typ == "TYPE_SLICE_BEGIN":
             if name is None:
                 bad("track %s: a slice without a name" % tname)
+            if open_slices[track]:
+                parents[name].add(open_slices[track][-1][1])
             open_slices[track].append((ts, name, ann))
             names[name] += 1
             n["slices"] += 1
@@ -291,6 +295,7 @@ def main():
                 if "task" not in b[2]:
                     bad("track %s: an end reason on a slice that is not a run (%r)" % (tname, b[1]))
                 ends[ann["end"].split(":")[0].split(" at ")[0]] += 1
+                end_values.add(ann["end"])
         elif typ == "TYPE_INSTANT":
             n["instants"] += 1
             names[name] += 1
@@ -345,7 +350,9 @@ def main():
         bad("no P track")
 
     summary = dict(n, flows=nflows, tracks=len(tracks), sequences=len(seqs), gzipped=gzipped,
-                   p_order=porder, names=dict(names), ends=dict(ends))
+                   p_order=porder, names=dict(names), ends=dict(ends),
+                   end_values=sorted(end_values),
+                   parents={k: sorted(v) for k, v in parents.items()})
     if stats:
         by = stats["events_by_type"]
         want = dict(runs_started=stats["task_starts"], spawns=stats["tasks_created"],
