@@ -79,9 +79,10 @@ struct fmt {
 };
 
 static const struct fmt fmts[] = {
-	/* Level 2: as fast as 1 on this output (deflate's time is its input's
-	 * size) and 13% smaller; 6 is 3.5 times slower for 11% less (issue 14). */
-	{ "perfetto", export_perfetto, true, true, 2 },
+	/* deflate level 1: deflate is most of the export's time; 2 is 13%
+	 * smaller and 5% slower, 6 is 23% smaller and 3.5 times slower
+	 * (bench/RESULTS.md, issue 14). */
+	{ "perfetto", export_perfetto, true, true, 1 },
 	{ "chrome", export_chrome, false, false, 0 },
 };
 #define NFMTS (sizeof(fmts) / sizeof(fmts[0]))

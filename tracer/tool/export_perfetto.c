@@ -3,8 +3,8 @@
  * the trace as Perfetto's own protobuf trace (a `Trace`: repeated
  * `TracePacket`, each with one TrackEvent), which ui.perfetto.dev and
  * trace_processor open gzip'd or not. Written with pb.h, no library, as
- * the reader reads: a 10 M-event trace becomes about 20 bytes an event
- * (against JSON's 150) and opens where the JSON does not.
+ * the reader reads: on bench-tool's 10 M-event trace, 26 bytes an event,
+ * 3.7 gzip'd (JSON: 155), so it opens where the JSON does not.
  *
  * Layout (tracks, all under one process track "weft pid N" whose children
  * are ordered explicitly - TrackDescriptor.child_ordering EXPLICIT and a
@@ -18,7 +18,8 @@
  *                 (the importer merges an END's args into the slice's);
  *                 the user's regions as slices nested in the runs (a piece
  *                 per run, as the chrome export does); logs, and the
- *                 "spawn" and "wake" markers, as instant events;
+ *                 "spawn" and "wake" markers, as instant events (the
+ *                 marker names no task: its arrow leads to the run);
  *   stop-the-world, wakeups (timers, threads: unblocks by no running task);
  *   counters      tasks runnable, running, in a syscall, and "Ps spinning":
  *                 Ps held by a thread with no task (the model's SCHED and
@@ -40,7 +41,11 @@
  * sequence's default track, the counter sequence's extra counter tracks)
  * and a ClockSnapshot tying the sequence-scoped incremental clock 64 to
  * BOOTTIME at its first timestamp; every later packet carries the
- * nanoseconds since the sequence's previous packet. Names, annotation
+ * nanoseconds since the sequence's previous packet, and no flags: the
+ * SEQ_NEEDS_INCREMENTAL_STATE flag only lets an importer skip packets
+ * whose incremental state a writer lost, which a file written whole never
+ * has, and trace_processor resolves interned names without it, so it
+ * would cost 2 bytes a packet (8% of the file) for nothing. Names, annotation
  * keys and string values are interned per sequence, each defined in the
  * interned_data of the first packet that uses it. Every timestamp written
  * is the time of the event being applied (or the window's edges), which
@@ -56,9 +61,10 @@
  * sequence cannot go back), before we know whether the task will ever
  * run again, so a streaming writer cannot drop an unmatched source after
  * the fact; instead no id is ever left open: a task still waiting when
- * the trace (or the window) ends has its flow terminated there by one
- * instant "not run before the end" on the wakeups track (the arrow says
- * exactly that: woken, never ran in what was exported); a task woken
+ * the trace (or the window) ends has its flow terminated there by an
+ * instant "not run before the end" naming the task on the wakeups track
+ * (the arrow says exactly that: woken, never ran in what was exported;
+ * the tasks are the model's live ones, so the list is bounded); a task woken
  * again before it ran has its first flow terminated on the second marker;
  * a task that leaves the model without running again (an anomaly) by an
  * instant "never ran". So every id written has exactly one source and
@@ -77,7 +83,16 @@
  * packets, for what the run slices and counters already show); a
  * unit_multiplier_ns above 1 (weft's ticks are not whole nanoseconds, so
  * it would move events, and gzip takes most of what it saves);
- * ThreadDescriptor tracks for the Ms (their order is the UI's own).
+ * ThreadDescriptor tracks for the Ms (their order is the UI's own); the
+ * task id on the markers (8 bytes on a third of the packets, and the
+ * arrow's end names the task); the deprecated varint flow ids (fields 36
+ * and 42: 10 bytes less a flow, but kept only for old writers).
+ *
+ * Cost (bench/RESULTS.md, issue 14): deflate is about half of the time of
+ * a gzip'd export, which is why cmd_export.c asks for level 1 and the
+ * packets are lean; the encoding itself writes each packet once, its
+ * track event built in a small buffer and copied behind the packet's
+ * header.
  */
 #include "config.h"
 
@@ -200,7 +215,7 @@ static const char *const fixed_name[N_MAX] = {
 
 #define INTERN_MAX 65536 /* strings per table and sequence; then inline */
 #define MAX_DEPTH 64
-#define FLUSH_AT (256u << 10)
+#define FLUSH_AT (1u << 20) /* stdio hands writes this big to the gzip layer directly */
 
 static const char *const why_name[] = {
 	[WHY_END] = "end",
@@ -521,7 +536,7 @@ static void describe_m(struct ctx *c, int64_t mid)
 	describe(c, U_M(mid), U_MS, name, mid < RANK_OTHER ? (int)mid : RANK_OTHER, NULL);
 }
 
-static struct seq *pseq(struct ctx *c, int p)
+static struct seq *pseq_make(struct ctx *c, int p)
 {
 	if (p >= c->nps) {
 		int n = p + 1;
@@ -535,6 +550,13 @@ static struct seq *pseq(struct ctx *c, int p)
 		describe_p(c, p);
 	}
 	return c->ps[p];
+}
+
+static inline struct seq *pseq(struct ctx *c, int p)
+{
+	if (__builtin_expect(p < c->nps && c->ps[p], 1))
+		return c->ps[p];
+	return pseq_make(c, p);
 }
 
 /* ---- the track event being built ------------------------------------------------- */
@@ -653,6 +675,18 @@ static void te_str(struct ctx *c, struct seq *s, int k, const char *v, uint64_t 
 	nb_end(&c->te, at);
 }
 
+/* A flow id (fixed64 @field, whose tag is two bytes). */
+static inline void te_flow(struct ctx *c, unsigned field, uint64_t id)
+{
+	pb_reserve(&c->te, 10);
+	uint8_t *p = c->te.buf + c->te.len;
+	p[0] = (uint8_t)((field << 3 | PB_I64) | 0x80);
+	p[1] = (uint8_t)(field >> 4);
+	for (int i = 0; i < 8; i++)
+		p[2 + i] = (uint8_t)(id >> (8 * i));
+	c->te.len += 10;
+}
+
 static inline void te_track(struct ctx *c, uint64_t uuid)
 {
 	pb_uint(&c->te, F_TE_TRACK_UUID, uuid);
@@ -718,7 +752,7 @@ static void run_begin(struct ctx *c, struct mtask *t, int p, uint64_t at, bool r
 	if (resumed)
 		te_str(c, s, K_FROM, "syscall", 0, false);
 	if (t->aux) {
-		pb_fixed64(&c->te, F_TE_TERMINATING_FLOW_IDS, t->aux);
+		te_flow(c, F_TE_TERMINATING_FLOW_IDS, t->aux);
 		t->aux = 0;
 	}
 	emit(c, s, at);
@@ -776,7 +810,7 @@ static void flow_orphan(struct ctx *c, uint64_t id, uint64_t task, int name, uin
 	te_start(c, TE_INSTANT);
 	te_name_fixed(c, &c->global, name);
 	te_uint(c, &c->global, K_TASK, task);
-	pb_fixed64(&c->te, F_TE_TERMINATING_FLOW_IDS, id);
+	te_flow(c, F_TE_TERMINATING_FLOW_IDS, id);
 	emit(c, &c->global, at);
 }
 
@@ -798,9 +832,9 @@ static void flow_from(struct ctx *c, struct mtask *t, int p, bool create)
 		te_start(c, TE_INSTANT); /* on the wakeups track, the global sequence's default */
 	}
 	te_name_fixed(c, s, create ? N_SPAWN : N_WAKE);
-	pb_fixed64(&c->te, F_TE_FLOW_IDS, t->aux);
+	te_flow(c, F_TE_FLOW_IDS, t->aux);
 	if (pending) /* woken again before it ran: its first flow ends here */
-		pb_fixed64(&c->te, F_TE_TERMINATING_FLOW_IDS, pending);
+		te_flow(c, F_TE_TERMINATING_FLOW_IDS, pending);
 	emit(c, s, m->now);
 }
 
@@ -874,11 +908,14 @@ static void counters(struct ctx *c, bool fin)
 		return;
 	for (int i = 0; i < m->np; i++) {
 		const struct mp *p = &m->ps[i];
-		if (p->cur && !p->insys)
-			v[1]++;
-		if (p->cat == PC_SCHED || p->cat == PC_SEARCH)
-			v[3]++;
+		v[1] += p->cur && !p->insys;
+		v[3] += p->cat == PC_SCHED || p->cat == PC_SEARCH;
 	}
+	/* The common case: nothing changed, nothing pending. */
+	const int64_t *last = c->c_pending ? c->pv : c->cv;
+	if (!fin && !c->c_pending && c->c_any && v[0] == last[0] && v[1] == last[1] &&
+	    v[2] == last[2] && v[3] == last[3])
+		return;
 	uint64_t now = m->now > c->to ? c->to : m->now;
 	if (c->c_pending && (now >= c->c_last + 1000 || fin)) {
 		uint64_t at = c->c_last + 1000 < now ? c->c_last + 1000 : now;
