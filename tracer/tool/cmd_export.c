@@ -27,7 +27,7 @@ static const char help[] =
 	"\n"
 	"  --format perfetto  (the default) Perfetto's native protobuf trace, gzip'd,\n"
 	"                   for ui.perfetto.dev (Open trace file) and trace_processor:\n"
-	"                   about 3 bytes an event (26 uncompressed), so traces of\n"
+	"                   about 4 bytes an event (26 uncompressed), so traces of\n"
 	"                   tens of millions of events open.\n"
 	"                     - under the process \"weft pid N\", in this order: a\n"
 	"                       track per P (P0, P1, ...) with a slice per run\n"
@@ -45,7 +45,7 @@ static const char help[] =
 	"                       the run it caused (to \"not run before the end\"\n"
 	"                       when the task did not run again).\n"
 	"                   Binary: give -o FILE (or redirect); --no-gzip writes it\n"
-	"                   uncompressed (about 8 times bigger).\n"
+	"                   uncompressed (about 7 times bigger).\n"
 	"\n"
 	"  --format chrome  Chrome trace-event JSON, for chrome://tracing and (as a\n"
 	"                   legacy format) Perfetto's UI. About 150 bytes an event:\n"
@@ -169,7 +169,7 @@ static int run(int argc, char **argv)
 		tool_err("export",
 			 "%llu events, %.0f MB of JSON: more than Perfetto's UI and "
 			 "chrome://tracing load well; --format perfetto (the default) writes "
-			 "about a 48th of it gzip'd (a 6th uncompressed)",
+			 "about a 40th of it gzip'd (a 6th uncompressed)",
 			 (unsigned long long)a.nevents, bytes / 1e6);
 	return 0;
 }

@@ -1199,6 +1199,7 @@ int export_perfetto(struct export_args *a)
 	struct tool_trace *tt = a->tt;
 	struct model m;
 	weft_tr_event *ev;
+	bool cut = false;
 	int r;
 
 	c.f = a->f;
@@ -1217,8 +1218,10 @@ int export_perfetto(struct export_args *a)
 	model_init(&m, tt->t, &h);
 	describe_all(&c, tt);
 	while ((r = tool_next(tt, &ev)) > 0) {
-		if (ev->ts > c.to)
+		if (ev->ts > c.to) {
+			cut = true; /* what is open at TO goes on after it */
 			break;
+		}
 		if (!c.live && ev->ts >= c.from) {
 			window_open(&c, c.from); /* with the model as it was before FROM */
 		}
@@ -1259,15 +1262,17 @@ int export_perfetto(struct export_args *a)
 		c.ev = NULL;
 	}
 	if (r >= 0) {
-		if (c.to != UINT64_MAX && c.to > m.now)
+		/* The end: TO if the trace goes on after it, else when tracing
+		 * stopped (model_finish: the header's end, or the last event). */
+		if (cut) {
 			m.now = c.to;
+			m.end_ts = 0;
+		}
 		uint64_t fin = m.end_ts > m.now ? m.end_ts : m.now;
-		if (fin > c.to)
-			fin = c.to;
 		if (!c.live && m.started && c.from <= fin)
 			window_open(&c, c.from);
-		model_finish(
-			&m); /* ends the runs (h_run) and collects the pending flows (h_gone) */
+		/* Ends the runs (h_run) and collects the pending flows (h_gone). */
+		model_finish(&m);
 		if (c.live) {
 			uint64_t at = m.now < c.to ? m.now : c.to;
 			for (size_t i = 0; i < c.sysc.cap; i++) {
