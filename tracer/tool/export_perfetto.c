@@ -265,6 +265,12 @@ struct sysc {
 	bool open; /* its slice was begun */
 };
 
+/* The run slice open on a P's track, and how many region slices are open in it. */
+struct orun {
+	uint64_t task; /* 0: none */
+	uint32_t regions;
+};
+
 struct ctx {
 	FILE *f;
 	struct model *m;
@@ -277,7 +283,7 @@ struct ctx {
 	struct seq global, counters, ms;
 	struct seq **ps; /* by P, made when first used */
 	int nps;
-	uint64_t *open; /* by P: the task whose run slice is open, 0 none */
+	struct orun *open; /* by P: the run slice open on its track */
 	int nopen;
 	int described_p;           /* P tracks described: [0, described_p) */
 	struct u64map described_m; /* M + 1 -> (nothing) */
@@ -717,24 +723,31 @@ static void open_grow(struct ctx *c, int p)
 	}
 }
 
-static void regions_begin(struct ctx *c, struct seq *s, uint64_t task, uint64_t at)
+static void region_begin(struct ctx *c, int p, const char *name, uint64_t at)
 {
-	struct region *r = u64map_get_ptr(&c->regions, task);
-	if (!r)
-		return;
-	for (int i = 0; i < r->depth && i < MAX_DEPTH; i++) {
-		te_start(c, TE_SLICE_BEGIN);
-		te_name(c, s, r->name[i]);
-		emit(c, s, at);
-	}
+	struct seq *s = pseq(c, p);
+	te_start(c, TE_SLICE_BEGIN);
+	te_name(c, s, name);
+	emit(c, s, at);
+	c->open[p].regions++;
 }
 
-static void regions_end(struct ctx *c, struct seq *s, uint64_t task, uint64_t at)
+/* The pieces of @task's open regions in the run that begins on @p. */
+static void regions_begin(struct ctx *c, int p, uint64_t task, uint64_t at)
 {
 	struct region *r = u64map_get_ptr(&c->regions, task);
 	if (!r)
 		return;
-	for (int i = r->depth < MAX_DEPTH ? r->depth : MAX_DEPTH; i > 0; i--) {
+	for (int i = 0; i < r->depth && i < MAX_DEPTH; i++)
+		region_begin(c, p, r->name[i], at);
+}
+
+/* End the region slices open in the run on @p (as many as were begun,
+ * whatever the task's regions are now). */
+static void regions_end(struct ctx *c, int p, uint64_t at)
+{
+	struct seq *s = pseq(c, p);
+	for (; c->open[p].regions > 0; c->open[p].regions--) {
 		te_start(c, TE_SLICE_END);
 		emit(c, s, at);
 	}
@@ -745,7 +758,8 @@ static void run_begin(struct ctx *c, struct mtask *t, int p, uint64_t at, bool r
 {
 	struct seq *s = pseq(c, p);
 	open_grow(c, p);
-	c->open[p] = t->id;
+	c->open[p].task = t->id;
+	c->open[p].regions = 0;
 	te_start(c, TE_SLICE_BEGIN);
 	te_name_fn(c, s, t->fn);
 	te_uint(c, s, K_TASK, t->id);
@@ -756,7 +770,7 @@ static void run_begin(struct ctx *c, struct mtask *t, int p, uint64_t at, bool r
 		t->aux = 0;
 	}
 	emit(c, s, at);
-	regions_begin(c, s, t->id, at);
+	regions_begin(c, p, t->id, at);
 }
 
 /* The text of "end" for a run of @t that ended for @why, from the event being applied. */
@@ -792,14 +806,14 @@ static void h_run(void *x, struct model *m, struct mtask *t, int p, uint64_t t0,
 	struct ctx *c = x;
 	(void)m, (void)t0;
 
-	if (p < 0 || p >= c->nopen || c->open[p] != t->id)
+	if (p < 0 || p >= c->nopen || c->open[p].task != t->id)
 		return;
 	struct seq *s = pseq(c, p);
-	regions_end(c, s, t->id, t1);
+	regions_end(c, p, t1);
 	te_start(c, TE_SLICE_END);
 	end_reason(c, s, t, why);
 	emit(c, s, t1);
-	c->open[p] = 0;
+	c->open[p].task = 0;
 }
 
 /* A flow that will never reach a run: end it on an instant of the wakeups track. */
@@ -824,7 +838,8 @@ static void flow_from(struct ctx *c, struct mtask *t, int p, bool create)
 	if (!c->live)
 		return;
 	t->aux = ++c->flow_id;
-	if (p >= 0 && p < m->np && p < c->nopen && c->open[p] && m->ps[p].cur == c->open[p]) {
+	if (p >= 0 && p < m->np && p < c->nopen && c->open[p].task &&
+	    m->ps[p].cur == c->open[p].task) {
 		s = pseq(c, p);
 		te_start(c, TE_INSTANT);
 	} else {
@@ -1037,12 +1052,8 @@ static void on_event(struct ctx *c, const weft_tr_event *ev)
 			tool_oom();
 		r->depth++;
 		t = model_task(m, ev->args[0]);
-		if (c->live && t && t->p >= 0 && t->p < c->nopen && c->open[t->p] == t->id) {
-			struct seq *s = pseq(c, t->p);
-			te_start(c, TE_SLICE_BEGIN);
-			te_name(c, s, name);
-			emit(c, s, m->now);
-		}
+		if (c->live && t && t->p >= 0 && t->p < c->nopen && c->open[t->p].task == t->id)
+			region_begin(c, t->p, name, m->now);
 		break;
 	}
 	case WEFT_TEV_REGION_END: {
@@ -1054,9 +1065,11 @@ static void on_event(struct ctx *c, const weft_tr_event *ev)
 			break;
 		}
 		t = model_task(m, ev->args[0]);
-		if (c->live && t && t->p >= 0 && t->p < c->nopen && c->open[t->p] == t->id) {
+		if (c->live && t && t->p >= 0 && t->p < c->nopen && c->open[t->p].task == t->id &&
+		    c->open[t->p].regions > 0) {
 			te_start(c, TE_SLICE_END);
 			emit(c, pseq(c, t->p), m->now);
+			c->open[t->p].regions--;
 		}
 		free(r->name[--r->depth]);
 		r->name[r->depth] = NULL;
@@ -1136,13 +1149,13 @@ static void run_check(struct ctx *c, int p)
 
 	if (!c->live || p < 0 || p >= m->np || !m->ps[p].cur || m->ps[p].insys)
 		return;
-	if (p < c->nopen && c->open[p] == m->ps[p].cur)
+	if (p < c->nopen && c->open[p].task == m->ps[p].cur)
 		return;
 	if (!(t = model_task(m, m->ps[p].cur)))
 		return;
-	if (p < c->nopen && c->open[p]) { /* the model moved on without ending it */
+	if (p < c->nopen && c->open[p].task) { /* the model moved on without ending it */
 		struct seq *s = pseq(c, p);
-		regions_end(c, s, c->open[p], m->now);
+		regions_end(c, p, m->now);
 		te_start(c, TE_SLICE_END);
 		te_why(c, s, WHY_LOST);
 		emit(c, s, m->now);
