@@ -21,10 +21,14 @@
  * to the OS thread, and a task may resume on another thread.
  *
  * Environment variables read by weft_main():
- *   WEFT_PROCS  number of Ps (default: CPUs in the process's affinity mask).
- *   WEFT_STACK  usable bytes of each task stack, rounded up to the page size
- *               (default 256 KiB; minimum 16 KiB). A guard page below it
- *               turns an overflow into a named fatal error.
+ *   WEFT_PROCS  number of Ps, 1 to WEFT_MAX_PROCS (default: CPUs in the
+ *               process's affinity mask).
+ *   WEFT_STACK  usable bytes of each task stack, with an optional k, M or
+ *               G suffix, rounded up to the page size (default 256 KiB;
+ *               minimum 16 KiB). A guard page below it turns an overflow
+ *               into a named fatal error.
+ * A value weft cannot use is never replaced by a default: weft_main()
+ * says on stderr which variable and what it accepts, and returns -EINVAL.
  */
 #ifndef WEFT_H
 #define WEFT_H
@@ -157,7 +161,13 @@ WEFT_API void weft_syscall_exit(void);
  * world, the caller first waits for that to finish.
  * Blocks the caller's thread (its P is kept). Tasks only; a no-op on a
  * plain thread. Must be paired with weft_start_the_world() by the same
- * task, and must not be nested.
+ * task. While it holds the world stopped, the task must not wait for
+ * anything another task would do: weft_sleep, a blocking channel
+ * operation or select, weft_mutex_lock of a held mutex, weft_wg_wait, a
+ * nested weft_stop_the_world, weft_set_procs and weft_trace_start are
+ * each a fatal error naming the call (message, exit status 2), never a
+ * hang. weft_yield returns at once, and a marked syscall
+ * (weft_syscall_enter/exit, e.g. writing a snapshot) works and keeps the P.
  */
 WEFT_API void weft_stop_the_world(const char *reason);
 
@@ -190,6 +200,12 @@ WEFT_API const char *weft_strerror(int err);
  *
  * "Blocks" below: a task parks; a plain thread sleeps on a futex (so
  * threads and tasks can talk through channels).
+ *
+ * A NULL channel is Go's nil channel: weft_chan_send and weft_chan_recv
+ * on it block for ever (a task so blocked counts for the deadlock check),
+ * weft_chan_try_send/try_recv return -EAGAIN, weft_chan_len/cap return 0,
+ * a select ignores its cases, and weft_chan_close(NULL) is a fatal misuse
+ * (message, exit status 2), as close(nil) panics in Go.
  * ---------------------------------------------------------------------- */
 
 typedef struct weft_chan weft_chan;
@@ -272,7 +288,7 @@ typedef struct {
  * index of the case that fired, with its result set to 0 or -EPIPE (the
  * channel is closed: a receive gets a zero-filled element). Cases whose
  * chan is NULL are ignored; a select with no case left blocks forever (a
- * deadlock if nothing else runs).
+ * deadlock if nothing else runs), on a plain thread as in a task.
  * @timeout_ns: -1 waits as long as it takes; 0 never blocks and returns
  * -EAGAIN if no case is ready; > 0 waits at most that long and returns
  * -ETIMEDOUT if no case fired by then (a select without active cases then
@@ -376,13 +392,21 @@ WEFT_API void weft_mutex_unlock(weft_mutex *m);
  * stop-the-world, Ps starting and stopping) into the file at @path,
  * compressed. Briefly stops the world to install the per-P buffers and to
  * record the state of every existing task. Setting WEFT_TRACE=path in the
- * environment traces a whole weft_main() run without code changes;
- * WEFT_TRACE_LEVEL sets the zstd level (default 1) and WEFT_TRACE_MAX_MEM
- * the buffer memory (bytes, or with an M suffix; default 64M): a P that
- * would exceed it waits for the writer and records the wait.
+ * environment traces a whole weft_main() run without code changes
+ * ("%p" in the path is the process id); weft_main() takes WEFT_TRACE out
+ * of the environment once read unless the path has "%p", so that a weft
+ * program it starts never writes over the same file (with "%p", each
+ * writes its own);
+ * WEFT_TRACE_LEVEL sets the zstd level (-7 to 19, default 1) and
+ * WEFT_TRACE_MAX_MEM the buffer memory (bytes, with an optional k, M or G
+ * suffix; default 64M): a P that would exceed it waits for the writer and
+ * records the wait. A bad value of either is refused (said on stderr,
+ * -EINVAL), not replaced by the default.
  * Returns 0; -EBUSY if a trace is already being written; -EINVAL if @path
- * is NULL or the caller is a plain thread while the runtime runs; an
- * open() error. Call from a task.
+ * is NULL, if the caller is not a task (a plain thread, or any thread
+ * before weft_main() runs: there is no P to record on yet; WEFT_TRACE is
+ * the way to trace from the very start), or if WEFT_TRACE_LEVEL or
+ * WEFT_TRACE_MAX_MEM is bad; an open() error. Call from a task.
  */
 WEFT_API int weft_trace_start(const char *path);
 

@@ -48,7 +48,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "fatal.h"
 #include "internal.h"
 #include "chan.h"
 #include "trace_emit.h"
@@ -245,32 +247,57 @@ static int chan_recv(struct weft_chan *c, void *elem, bool may_block)
 	return me.result;
 }
 
+static void unlock_nothing(void *arg)
+{
+	(void)arg;
+}
+
+void weft__block_forever(int reason)
+{
+	if (weft__on_task()) {
+		weft__park(reason, NULL, unlock_nothing, NULL);
+		weft__throw("a task blocked for ever was woken");
+	}
+	for (;;)
+		pause();
+}
+
+/* A NULL channel is Go's nil channel: sending and receiving block for
+ * ever, trying never succeeds (-EAGAIN), closing is a fatal misuse, its
+ * length and capacity are 0. */
+
 WEFT_API int weft_chan_send(weft_chan *c, const void *elem)
 {
 	WEFT__SITE();
+	if (__builtin_expect(!c, 0))
+		weft__block_forever(WEFT_TRACE_BLOCK_CHAN_SEND);
 	return chan_send(c, elem, true);
 }
 
 WEFT_API int weft_chan_recv(weft_chan *c, void *elem)
 {
 	WEFT__SITE();
+	if (__builtin_expect(!c, 0))
+		weft__block_forever(WEFT_TRACE_BLOCK_CHAN_RECV);
 	return chan_recv(c, elem, true);
 }
 
 WEFT_API int weft_chan_try_send(weft_chan *c, const void *elem)
 {
-	return chan_send(c, elem, false);
+	return c ? chan_send(c, elem, false) : -EAGAIN;
 }
 
 WEFT_API int weft_chan_try_recv(weft_chan *c, void *elem)
 {
-	return chan_recv(c, elem, false);
+	return c ? chan_recv(c, elem, false) : -EAGAIN;
 }
 
 WEFT_API int weft_chan_close(weft_chan *c)
 {
 	struct weft__waiter *list = NULL, *w;
 
+	if (!c)
+		weft__fatal("weft_chan_close of a NULL channel");
 	weft__spin_lock(&c->lock);
 	if (c->closed) {
 		weft__spin_unlock(&c->lock);
@@ -298,10 +325,12 @@ WEFT_API int weft_chan_close(weft_chan *c)
 
 WEFT_API size_t weft_chan_len(const weft_chan *c)
 {
+	if (!c)
+		return 0;
 	return atomic_load_explicit(&((weft_chan *)c)->count, memory_order_relaxed);
 }
 
 WEFT_API size_t weft_chan_cap(const weft_chan *c)
 {
-	return c->cap;
+	return c ? c->cap : 0;
 }

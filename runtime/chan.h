@@ -47,6 +47,9 @@ struct weft_chan {
  * -EPIPE when done (with *@wake set to a waiter to wake after unlocking, or
  * NULL), -EAGAIN when it would block. */
 int weft__chan_try_send_locked(struct weft_chan *c, const void *elem, struct weft__waiter **wake);
+/* Block for ever, as Go does on a nil channel and an empty select: a task
+ * parks with @reason (the deadlock check sees it), a plain thread sleeps. */
+__attribute__((noreturn)) void weft__block_forever(int reason);
 int weft__chan_try_recv_locked(struct weft_chan *c, void *elem, struct weft__waiter **wake);
 
 #endif /* WEFT_CHAN_H */

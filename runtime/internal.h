@@ -182,6 +182,8 @@ struct weft__m {
 	/* syscalls */
 	_Atomic int sys;            /* enum weft__msys */
 	struct weft__p *oldp;
+	uint32_t oldp_tick;             /* oldp->syscalltick when the syscall began */
+	bool stw_syscall;            /* in a syscall made while holding the world stopped */
 	void *sys_stack;            /* the task's stack, copied at syscall enter:
 				     * owned by this M once abandoned */
 	size_t sys_stack_size;
@@ -233,6 +235,7 @@ struct weft__sched {
 	/* shutdown and the thread that called weft_main */
 	_Atomic int running;
 	_Atomic int shutdown;
+	_Atomic int extern_go;         /* plain threads inside weft_go (teardown waits for 0) */
 	_Atomic int32_t done;          /* futex: weft_main waits here */
 	_Atomic(struct weft__task *) main_task;
 
@@ -336,7 +339,8 @@ static inline struct weft__m *weft__getm(void)
  *   weft__on_g0()          an M's own stack: the scheduler loop
  *   weft__on_plain()       a thread that is not an M (plain threads,
  *                          weft_main's thread, sysmon, the flusher)
- *   weft__owns(p)          the calling M holds @p and is not inside
+ *   weft__owns(p)          the calling M holds @p (both ways: m->p and
+ *                          p->m) and is not inside
  *                          weft_syscall_enter/exit (where sysmon or a
  *                          stopper may take @p)
  *   weft__world_stopped()  the caller is the task holding the world
@@ -367,13 +371,17 @@ static inline bool weft__on_plain(void)
 static inline bool weft__owns(const struct weft__p *p)
 {
 	struct weft__m *m = weft__getm();
-	return m && p && m->p == p &&
+	return m && p && m->p == p && p->m == m &&
 	       atomic_load_explicit(&m->sys, memory_order_relaxed) == WEFT__M_SYS_NONE;
 }
 
-#ifdef WEFT_DEBUG
-bool weft__world_stopped(void); /* stw.c */
+/* stw.c; in every build: blocking calls refuse to park the stopper. */
+bool weft__world_stopped(void);
+/* A fatal error naming @call if the caller holds the world stopped: it
+ * would wait for ever for something only a stopped P can do. */
+void weft__stw_forbid(const char *call);
 
+#ifdef WEFT_DEBUG
 static inline bool weft__sched_locked(void)
 {
 	return atomic_load_explicit(&weft__sched.dbg_lock_holder, memory_order_relaxed) ==

@@ -15,14 +15,17 @@
  *   2. weft_main() abandons every M that sits in a syscall (CAS on m->sys,
  *      see syscall.c) and waits for the others to exit. An M that enters a
  *      syscall during this wakes weft_main() to be abandoned in turn.
- *   3. With no M left, it frees every stack (of runnable, blocked and
- *      stopped tasks alike) except the abandoned ones, the descriptors, the
- *      Ps, the caches, and restores the signal handlers. weft_main() can
- *      then be called again.
+ *   3. With no M left, it waits for plain threads inside weft_go (they
+ *      back off with -EINVAL once they see shutdown), empties the global
+ *      run queue (its nodes live in the descriptors), then frees every
+ *      stack (of runnable, blocked and stopped tasks alike) except the
+ *      abandoned ones, the descriptors, the Ps, the caches, and restores
+ *      the signal handlers. weft_main() can then be called again.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -48,12 +51,23 @@ static int config(int *nprocs, size_t *stack)
 		*nprocs = WEFT_MAX_PROCS;
 	if ((e = getenv("WEFT_PROCS")) && *e) {
 		char *end;
+		errno = 0;
 		long n = strtol(e, &end, 10);
-		if (*end || n < 1 || n > WEFT_MAX_PROCS)
+		if (errno || *end || n < 1 || n > WEFT_MAX_PROCS) {
+			fprintf(stderr, "weft: WEFT_PROCS=%s: want a whole number from 1 to %d\n", e,
+				WEFT_MAX_PROCS);
 			return -EINVAL;
+		}
 		*nprocs = (int)n;
 	}
-	return weft__stack_size_parse(getenv("WEFT_STACK"), stack);
+	if (weft__stack_size_parse((e = getenv("WEFT_STACK")), stack) != 0) {
+		fprintf(stderr,
+			"weft: WEFT_STACK=%s: want a size in bytes with an optional k, M or G "
+			"suffix, from 1 to %lld G\n",
+			e, (long long)(WEFT__STACK_MAX >> 30));
+		return -EINVAL;
+	}
+	return 0;
 }
 
 void weft__shutdown_begin(void)
@@ -139,27 +153,56 @@ static void teardown(void)
 		free(m);
 	}
 	S.allm = NULL;
+	/* A plain thread inside weft_go finishes its inject first (sched.c). */
+	while (atomic_load(&S.extern_go))
+		sched_yield();
+	/* Empty the global queue while the descriptors its nodes live in
+	 * still exist (they go with the slabs below). */
+	while (cds_wfcq_dequeue_blocking(&S.gq_head, &S.gq_tail))
+		;
+	cds_wfcq_destroy(&S.gq_head, &S.gq_tail);
 	weft__tasks_foreach(free_stack_of, NULL);
 	weft__procs_free();
 	weft__tasks_destroy();
 	weft__stack_global_drain();
-	/* Drain the global queue's nodes (descriptors are gone with the slabs). */
-	while (cds_wfcq_dequeue_blocking(&S.gq_head, &S.gq_tail))
-		;
-	cds_wfcq_destroy(&S.gq_head, &S.gq_tail);
 	weft__signals_restore();
 	pthread_mutex_destroy(&S.tlock);
 	pthread_mutex_destroy(&S.lock);
 }
 
-/* WEFT_TRACE=path: trace the whole run, with no change to the program. */
+/*
+ * WEFT_TRACE=path: trace the whole run, with no change to the program.
+ * "%p" in the path is this process's id ("%%" a percent sign), and the
+ * variable stays in the environment: every weft program it runs traces
+ * to a file of its own. Without "%p" the variable is taken out of the
+ * environment once read, so that a weft program started by this one
+ * (which would inherit it) never writes over this file.
+ */
 static void trace_from_env(void)
 {
-	const char *path = getenv("WEFT_TRACE");
+	const char *e = getenv("WEFT_TRACE");
+	char path[4096];
+	size_t n = 0;
+	bool pid = false;
 	int err;
 
-	if (!path || !*path)
+	if (!e || !*e)
 		return;
+	for (const char *c = e; *c && n < sizeof(path) - 24; c++) {
+		if (c[0] == '%' && c[1] == 'p') {
+			n += (size_t)snprintf(path + n, sizeof(path) - n, "%d", (int)getpid());
+			pid = true;
+			c++;
+		} else if (c[0] == '%' && c[1] == '%') {
+			path[n++] = '%';
+			c++;
+		} else {
+			path[n++] = *c;
+		}
+	}
+	path[n] = 0;
+	if (!pid)
+		unsetenv("WEFT_TRACE");
 	weft__trace_prestart = true;
 	err = weft_trace_start(path);
 	weft__trace_prestart = false;

@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -111,30 +112,28 @@ void weft__spin_unlock_fn(void *l)
 /* "123", "64k", "2M": bytes; -1 if malformed (WEFT_STACK, WEFT_TRACE_MAX_MEM). */
 long long weft__parse_size(const char *s)
 {
-	char *end;
-	long long v;
+	long long v = 0;
+	int shift = 0;
 
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || end == s || v <= 0)
+	/* Digits by hand: strtoll would take a sign and leading spaces, and
+	 * report overflow only through errno. */
+	if (!s || *s < '0' || *s > '9')
 		return -1;
-	switch (*end) {
-	case 'k':
-	case 'K':
-		v *= 1024;
-		end++;
-		break;
-	case 'm':
-	case 'M':
-		v *= 1024 * 1024;
-		end++;
-		break;
-	case 0:
-		break;
-	default:
-		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (LLONG_MAX - (*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
 	}
-	return *end ? -1 : v;
+	switch (*s) {
+	case 'k': case 'K': shift = 10; s++; break;
+	case 'm': case 'M': shift = 20; s++; break;
+	case 'g': case 'G': shift = 30; s++; break;
+	case 0: break;
+	default: return -1;
+	}
+	if (*s || v <= 0 || v > (LLONG_MAX >> shift))
+		return -1;
+	return v << shift;
 }
 
 /* Number of threads in this process (/proc/self/stat field 20), or -1. */

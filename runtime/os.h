@@ -45,8 +45,9 @@ int64_t weft__nanotime(void);
 /* Number of threads in this process (/proc/self/stat), or -1. */
 int weft__proc_threads(void);
 
-/* A size from the environment ("123", "64k", "2M"): bytes; -1 if malformed
- * (WEFT_STACK, WEFT_TRACE_MAX_MEM). */
+/* A size from the environment ("123", "64k", "2M", "1G"): bytes; -1 if
+ * malformed, not positive or beyond a long long (WEFT_STACK,
+ * WEFT_TRACE_MAX_MEM). */
 long long weft__parse_size(const char *s);
 
 #endif /* WEFT_OS_H */

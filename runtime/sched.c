@@ -926,6 +926,20 @@ static void task_entry(void *xfer)
 	}
 }
 
+/* The public call that parks with @reason, for messages. */
+static const char *park_call(int reason)
+{
+	switch (reason) {
+	case WEFT_TRACE_BLOCK_WG: return "weft_wg_wait";
+	case WEFT_TRACE_BLOCK_MUTEX: return "weft_mutex_lock";
+	case WEFT_TRACE_BLOCK_CHAN_SEND: return "weft_chan_send";
+	case WEFT_TRACE_BLOCK_CHAN_RECV: return "weft_chan_recv";
+	case WEFT_TRACE_BLOCK_SELECT: return "weft_select";
+	case WEFT_TRACE_BLOCK_SLEEP: return "weft_sleep";
+	default: return "a blocking call";
+	}
+}
+
 void weft__park(int reason, const void *obj, void (*unlockf)(void *), void *arg)
 {
 	struct weft__m *m = weft__getm();
@@ -934,6 +948,8 @@ void weft__park(int reason, const void *obj, void (*unlockf)(void *), void *arg)
 	if (!t)
 		weft__fatal("a blocking call (%s) was made outside a task",
 			    weft_tf_block_name(reason));
+	if (__builtin_expect(weft__world_stopped(), 0))
+		weft__stw_forbid(park_call(reason));
 	WEFT__ASSERT(m->after == WEFT__A_NONE);
 	t->wait_reason = reason;
 	t->wait_obj = obj;
@@ -1067,11 +1083,24 @@ WEFT_API int weft_go(weft_fn fn, void *arg)
 		}
 		return 0;
 	}
-	if (!atomic_load(&S.running) || atomic_load(&S.shutdown))
+	/*
+	 * A plain thread may race the end of the run: it announces itself
+	 * (extern_go) before it looks at shutdown, and teardown sets shutdown
+	 * before it waits for extern_go to drop to 0 (both sequentially
+	 * consistent), so either this thread sees the end and backs off, or
+	 * teardown waits until its task is in the global queue, which it then
+	 * frees with the rest.
+	 */
+	atomic_fetch_add(&S.extern_go, 1);
+	if (!atomic_load(&S.running) || atomic_load(&S.shutdown)) {
+		atomic_fetch_sub(&S.extern_go, 1);
 		return -EINVAL;
+	}
 	weft__extern_enter();
-	if (!(t = weft__task_alloc(NULL)))
+	if (!(t = weft__task_alloc(NULL))) {
+		atomic_fetch_sub(&S.extern_go, 1);
 		return -ENOMEM;
+	}
 	t->fn = fn;
 	t->arg = arg;
 	t->id = weft__task_newid(NULL);
@@ -1079,6 +1108,7 @@ WEFT_API int weft_go(weft_fn fn, void *arg)
 		      weft__trace_code(__builtin_return_address(0)), 0);
 	t->tlastp = WEFT__TSTREAM_M;
 	weft__inject(t);
+	atomic_fetch_sub(&S.extern_go, 1);
 	return 0;
 }
 

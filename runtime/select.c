@@ -49,11 +49,6 @@
 
 #define SMALL 8
 
-static void nothing(void *arg)
-{
-	(void)arg;
-}
-
 struct sel_state {
 	struct weft_chan **locks; /* distinct channels, address order */
 	size_t nlocks;
@@ -196,9 +191,9 @@ WEFT_API int weft_select(weft_case *cases, size_t n, int64_t timeout_ns)
 		goto out;
 	}
 	if (nactive == 0 && timeout_ns < 0) {
-		/* Nothing can ever fire: block forever, as Go's empty select. */
-		weft__park(WEFT_TRACE_BLOCK_SELECT, NULL, nothing, NULL);
-		weft__throw("an empty select was woken");
+		/* Nothing can ever fire: block forever, as Go's empty select
+		 * (a plain thread too: weft.h allows select there). */
+		weft__block_forever(WEFT_TRACE_BLOCK_SELECT);
 	}
 
 	lock_all(&st);

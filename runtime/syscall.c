@@ -6,7 +6,9 @@
  * monitor thread when the call lasts (sysmon.c), or a stop-the-world.
  * weft_syscall_exit() tries the reverse CAS; if it wins (the common, short
  * call) nothing else happened and the task simply goes on: two stores and
- * a CAS, no lock. If it loses, the task looks for an idle P; failing that
+ * a CAS, no lock. Nothing else, unless the P's syscall tick moved: then
+ * the P was handed off and is in another task's syscall now, and the CAS
+ * took it from that one (retook(), below). If it loses, the task looks for an idle P; failing that
  * it queues itself on the global run queue and its M parks.
  *
  * So a task blocked in read() costs its P only ~20 us, and a short call
@@ -57,12 +59,19 @@ WEFT_API void weft_syscall_enter(void)
 	p = m->p;
 	WEFT__ASSERT(weft__owns(p)); /* p->syscalltick: owner only */
 	WEFT__TRACE(p, SYSCALL_ENTER, 2, t->id, weft__trace_code(__builtin_return_address(0)), 0);
+	if (__builtin_expect(weft__world_stopped(), 0)) {
+		/* The stopper writing its snapshot: nobody else could run on
+		 * the P, so it keeps it (stw.c, "Misuse"). */
+		m->stw_syscall = true;
+		return;
+	}
 	m->oldp = p;
 	m->sys_stack = t->stack;
 	m->sys_stack_size = weft__stack_map_size(S.stack_size);
 	t->wait_reason = WEFT_TRACE_BLOCK_SYSCALL;
 	atomic_store_explicit(&t->status, WEFT__T_SYSCALL, memory_order_relaxed);
 	weft__tick(&p->syscalltick);
+	m->oldp_tick = atomic_load_explicit(&p->syscalltick, memory_order_relaxed);
 	atomic_store(&p->status, WEFT__P_SYSCALL); /* seq_cst: see stw.c, step 3 */
 	if (atomic_load(&weft__safepoint_pending) & WEFT__SP_STOP)
 		enter_while_pending(p);
@@ -81,6 +90,25 @@ WEFT_API void weft_syscall_enter(void)
 		atomic_fetch_add(&S.done, 1);
 		weft__futex_wake(&S.done, 1);
 	}
+}
+
+/*
+ * The CAS from SYSCALL won, but the P is not in our syscall: while we
+ * were in the kernel the monitor handed it to another M, whose task is
+ * now in a syscall on it (its tick moved). The P is ours all the same -
+ * that other task's exit will find it RUNNING (or see the tick moved
+ * again) and take the slow path, as if the monitor had handed it off -
+ * so make it so: the P's thread is this one, and the trace says the P
+ * was taken from that syscall before this one ends on it (Go's
+ * exitsyscallfast_reacquired does the same). Before this, the task
+ * simply took the P back and the trace showed two tasks on one P.
+ */
+static void retook(struct weft__m *m, struct weft__p *p)
+{
+	p->m = m;
+	weft__tick(&p->syscalltick); /* the other task's tick no longer matches */
+	WEFT__TRACE(p, SYSCALL_HANDOFF, 1, p->id, 0, 0);
+	WEFT__TRACE(p, PROC_START, 2, p->id, m->id, 0);
 }
 
 /* The task lost its P while in the kernel. */
@@ -122,6 +150,11 @@ WEFT_API void weft_syscall_exit(void)
 
 	if (!m || !(t = m->curg))
 		return;
+	if (__builtin_expect(m->stw_syscall, 0)) {
+		m->stw_syscall = false;
+		WEFT__TRACE(m->p, SYSCALL_EXIT, 1, t->id, 0, 0);
+		return;
+	}
 	if (!atomic_compare_exchange_strong(&m->sys, &s, WEFT__M_SYS_NONE)) {
 		if (s == WEFT__M_SYS_ABANDONED)
 			exit_abandoned(m);
@@ -133,6 +166,10 @@ WEFT_API void weft_syscall_exit(void)
 	m->oldp = NULL;
 	s = WEFT__P_SYSCALL;
 	if (__builtin_expect(atomic_compare_exchange_strong(&p->status, &s, WEFT__P_RUNNING), 1)) {
+		if (__builtin_expect(atomic_load_explicit(&p->syscalltick, memory_order_relaxed) !=
+					     m->oldp_tick,
+				     0))
+			retook(m, p);
 		atomic_store_explicit(&t->status, WEFT__T_RUNNING, memory_order_relaxed);
 		WEFT__TRACE(p, SYSCALL_EXIT, 1, t->id, 0, 0);
 		return;

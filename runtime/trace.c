@@ -40,7 +40,11 @@
  * is turned on before any other P runs again. With the Ps running (RCU on
  * this side too), a state read during the grace period could be older or
  * newer than the events recorded around it, and the reader has only the
- * clock to order the global stream against the Ps'.
+ * clock to order the global stream against the Ps'. start_lock is not
+ * held across that stop (a task waiting for it would block its M, and
+ * the stop would wait for that P for ever): the session is marked
+ * `installing`, and a weft_trace_stop() that comes in meanwhile yields
+ * until the buffers are in.
  *
  * Stopping uses RCU - liburcu's QSBR flavour, whose readers are the Ms
  * (rcu.c) - so that it does not pause the program. What it protects: each
@@ -109,6 +113,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -142,7 +147,8 @@ struct weft__tsession weft__tsess;
 struct weft__tglobal weft__tglob = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool active;
+static bool active;     /* a session exists (under start_lock) */
+static bool installing; /* ... and its buffers are not installed yet */
 
 /* ---- clock ------------------------------------------------------------------ */
 
@@ -231,25 +237,47 @@ static void write_header(uint64_t freq, bool complete, uint64_t end)
 }
 
 /* An integer from the environment within [lo, hi], else @def. */
-static int env_int(const char *name, int def, int lo, int hi)
+/* WEFT_TRACE_LEVEL: the zstd level, @lo..@hi; *@v the default if unset.
+ * -EINVAL (said on stderr) if set to anything else. */
+static int env_level(int *v, int lo, int hi)
 {
-	const char *e = getenv(name);
+	const char *e = getenv("WEFT_TRACE_LEVEL");
 	char *end;
-	long v;
+	long l;
 
 	if (!e || !*e)
-		return def;
-	v = strtol(e, &end, 10);
-	return *end || v < lo || v > hi ? def : (int)v;
+		return 0;
+	errno = 0;
+	l = strtol(e, &end, 10);
+	if (errno || *end || l < lo || l > hi) {
+		fprintf(stderr, "weft: WEFT_TRACE_LEVEL=%s: want a zstd level from %d to %d\n", e, lo,
+			hi);
+		return -EINVAL;
+	}
+	*v = (int)l;
+	return 0;
 }
 
-/* WEFT_TRACE_MAX_MEM: bytes, "64M" and "512k" accepted; the default if unset or bad. */
-static size_t max_mem(void)
+/* WEFT_TRACE_MAX_MEM: bytes ("64M", "512k", "1G"); *@v the default if
+ * unset. -EINVAL (said on stderr) if set to anything else. */
+static int max_mem(size_t *v)
 {
 	const char *e = getenv("WEFT_TRACE_MAX_MEM");
-	long long v = e && *e ? weft__parse_size(e) : -1;
+	long long l;
 
-	return v > 0 && v <= (1LL << 40) ? (size_t)v : DEFAULT_MAX_MEM;
+	*v = DEFAULT_MAX_MEM;
+	if (!e || !*e)
+		return 0;
+	l = weft__parse_size(e);
+	if (l <= 0 || l > (1LL << 40)) {
+		fprintf(stderr,
+			"weft: WEFT_TRACE_MAX_MEM=%s: want a size in bytes with an optional k, M "
+			"or G suffix, at most 1024G\n",
+			e);
+		return -EINVAL;
+	}
+	*v = (size_t)l;
+	return 0;
 }
 
 static int snapshot_state(struct weft__task *t)
@@ -369,10 +397,18 @@ WEFT_API int weft_trace_start(const char *path)
 	bool in_task = m && m->curg;
 	int err;
 
+	int level = 1;
+	size_t mem;
+
 	if (!path)
 		return -EINVAL;
-	if (!in_task && atomic_load(&S.running) && !weft__trace_prestart)
+	/* From a task, or from weft_main itself (WEFT_TRACE): with no runtime
+	 * there is no P to record on (weft.h). */
+	if (!in_task && !weft__trace_prestart)
 		return -EINVAL;
+	weft__stw_forbid("weft_trace_start");
+	if ((err = env_level(&level, -7, 19)) != 0 || (err = max_mem(&mem)) != 0)
+		return err;
 	weft__rcu_mutex_lock(&start_lock);
 	if (active) {
 		pthread_mutex_unlock(&start_lock);
@@ -385,8 +421,8 @@ WEFT_API int weft_trace_start(const char *path)
 		pthread_mutex_unlock(&start_lock);
 		return err;
 	}
-	weft__tsess.level = env_int("WEFT_TRACE_LEVEL", 1, -7, 19);
-	weft__tsess.max_bufs = max_mem() / sizeof(struct weft__tbuf);
+	weft__tsess.level = level;
+	weft__tsess.max_bufs = mem / sizeof(struct weft__tbuf);
 	if (weft__tsess.max_bufs < (size_t)atomic_load(&S.nprocs) + 2)
 		weft__tsess.max_bufs = (size_t)atomic_load(&S.nprocs) + 2; /* one each, one spare */
 	weft__tsess.tsc = tsc_usable();
@@ -414,7 +450,11 @@ WEFT_API int weft_trace_start(const char *path)
 		goto fail;
 	atomic_fetch_add(&S.nhelpers, 1); /* not a possible waker: see checkdead */
 	active = true;
+	installing = true;
 	weft__trace_signals_install();
+	/* The world is stopped without start_lock held: a task waiting for
+	 * that lock would block its M, and the stop would wait for its P for
+	 * ever. A stop that comes in now waits for `installing` to clear. */
 	pthread_mutex_unlock(&start_lock);
 	if (in_task) {
 		weft_stop_the_world("trace");
@@ -423,6 +463,9 @@ WEFT_API int weft_trace_start(const char *path)
 	} else {
 		install();
 	}
+	weft__rcu_mutex_lock(&start_lock);
+	installing = false;
+	pthread_mutex_unlock(&start_lock);
 	return 0;
 fail:
 	ZSTD_freeCCtx(weft__tsess.zc);
@@ -443,6 +486,17 @@ WEFT_API int weft_trace_stop(void)
 	if (!in_task && atomic_load(&S.running) && !weft__trace_prestart)
 		return -EINVAL;
 	weft__rcu_mutex_lock(&start_lock);
+	/* A start in another task is between its unlock and its install:
+	 * let it finish (yielding, so that its stop of the world can take
+	 * our P). */
+	while (active && installing) {
+		pthread_mutex_unlock(&start_lock);
+		if (in_task)
+			weft_yield();
+		else
+			sched_yield();
+		weft__rcu_mutex_lock(&start_lock);
+	}
 	if (!active) {
 		pthread_mutex_unlock(&start_lock);
 		return -EINVAL;

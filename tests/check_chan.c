@@ -684,12 +684,29 @@ START_TEST(test_select_exactly_once_p2)
 }
 END_TEST
 
+/* A NULL channel is Go's nil channel (weft.h): trying never succeeds, its
+ * length and capacity are 0 (the blocking calls block for ever:
+ * check_fatal's nil cases). Any caller, no runtime needed. */
+START_TEST(test_nil_chan)
+{
+	int v = 7;
+
+	ck_assert_int_eq(weft_chan_try_send(NULL, &v), -EAGAIN);
+	ck_assert_int_eq(weft_chan_try_recv(NULL, &v), -EAGAIN);
+	ck_assert_int_eq(v, 7);
+	ck_assert_uint_eq(weft_chan_len(NULL), 0);
+	ck_assert_uint_eq(weft_chan_cap(NULL), 0);
+	weft_chan_free(NULL);
+}
+END_TEST
+
 static Suite *chan_suite(void)
 {
 	Suite *s = suite_create("chan");
 	TCase *tc = tcase_create("chan");
 
 	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_nil_chan);
 	tcase_add_test(tc, test_pingpong_p1);
 	tcase_add_test(tc, test_pingpong_p2);
 	tcase_add_test(tc, test_buffered_fifo);

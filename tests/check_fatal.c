@@ -12,6 +12,7 @@
 #include <spawn.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,11 +25,12 @@ struct child {
 	char out[16384];
 };
 
-static void run_child(struct child *c, const char *prog, const char *arg, const char *env)
+static void run_child2(struct child *c, const char *prog, const char *arg, const char *arg2,
+		       const char *env)
 {
 	const char *dir = getenv("WEFT_TEST_PROGS");
 	char path[4096];
-	char *argv[3];
+	char *argv[4];
 	int pfd[2], st;
 	pid_t pid;
 	posix_spawn_file_actions_t fa;
@@ -39,7 +41,8 @@ static void run_child(struct child *c, const char *prog, const char *arg, const 
 	snprintf(path, sizeof(path), "%s/%s", dir, prog);
 	argv[0] = path;
 	argv[1] = (char *)arg;
-	argv[2] = NULL;
+	argv[2] = arg ? (char *)arg2 : NULL;
+	argv[3] = NULL;
 	if (env)
 		putenv((char *)env);
 	ck_assert_int_eq(pipe(pfd), 0);
@@ -56,6 +59,11 @@ static void run_child(struct child *c, const char *prog, const char *arg, const 
 	close(pfd[0]);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	c->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void run_child(struct child *c, const char *prog, const char *arg, const char *env)
+{
+	run_child2(c, prog, arg, NULL, env);
 }
 
 /* Run a child that must die of a fatal error: exit status 2, and every one
@@ -158,6 +166,35 @@ START_TEST(test_deadlock_chan)
 }
 END_TEST
 
+/* A NULL channel is Go's nil channel: a send blocks for ever (here, the
+ * only task: a deadlock named as such), a close is a misuse named by
+ * its call (both were a bare SIGSEGV). */
+START_TEST(test_nil_chan_send)
+{
+	expect_fatal("deadlock", "nilsend", "WEFT_PROCS=1", "all tasks are asleep - deadlock!",
+		     "task 1 (main_nilsend): blocked on chan send", NULL);
+}
+END_TEST
+
+START_TEST(test_nil_chan_close)
+{
+	expect_fatal("deadlock", "nilclose", "WEFT_PROCS=1", "weft_chan_close of a NULL channel",
+		     NULL);
+}
+END_TEST
+
+/* weft.h allows select on plain threads: an empty one blocks there as it
+ * does in a task (it was a "blocking call outside a task" fatal). */
+START_TEST(test_empty_select_thread)
+{
+	struct child c;
+
+	run_child(&c, "deadlock", "selthread", "WEFT_PROCS=2");
+	ck_assert_msg(c.status == 0, "status %d, output:\n%s", c.status, c.out);
+	ck_assert_msg(strstr(c.out, "the thread sleeps in its empty select"), "output:\n%s", c.out);
+}
+END_TEST
+
 START_TEST(test_chan_free_busy)
 {
 	expect_fatal("deadlock", "free", "WEFT_PROCS=1", "weft: fatal: weft_chan_free: channel",
@@ -185,6 +222,119 @@ START_TEST(test_mutex_unlock_unlocked)
 }
 END_TEST
 
+/* ---- configuration errors: named, never silent ------------------------------- */
+
+/* The README's hello world with @env set: it must exit 1 (weft_main
+ * returned -EINVAL) and say each of the NULL-terminated messages. */
+static void expect_config_error(const char *arg, const char *arg2, const char *env, ...)
+{
+	struct child c;
+	const char *msg;
+	va_list ap;
+
+	run_child2(&c, "envcheck", arg, arg2, env);
+	va_start(ap, env);
+	while ((msg = va_arg(ap, const char *)))
+		if (!strstr(c.out, msg))
+			ck_abort_msg("%s: missing \"%s\" in output:\n%s", env, msg, c.out);
+	va_end(ap);
+}
+
+START_TEST(test_bad_procs)
+{
+	static const char *bad[] = { "WEFT_PROCS=zero", "WEFT_PROCS=0", "WEFT_PROCS=-3",
+				     "WEFT_PROCS=100000", "WEFT_PROCS=2x" };
+	char want[64];
+
+	snprintf(want, sizeof(want), "a whole number from 1 to %d", WEFT_MAX_PROCS);
+	expect_config_error(NULL, NULL, bad[_i], bad[_i], want, "status=-22", NULL);
+}
+END_TEST
+
+START_TEST(test_bad_stack)
+{
+	static const char *bad[] = { "WEFT_STACK=12q", "WEFT_STACK=17592186044416M",
+				     "WEFT_STACK=99999999999999999999", "WEFT_STACK=-1",
+				     "WEFT_STACK=1T" };
+
+	expect_config_error(NULL, NULL, bad[_i], bad[_i], "WEFT_STACK", "status=-22", NULL);
+}
+END_TEST
+
+/* Bad trace settings refuse the trace with the variable named; the
+ * program runs on untraced. Good ones (a G suffix among them) work. */
+START_TEST(test_bad_trace_env)
+{
+	static const char *bad[] = { "WEFT_TRACE_MAX_MEM=abc", "WEFT_TRACE_MAX_MEM=0",
+				     "WEFT_TRACE_MAX_MEM=-1", "WEFT_TRACE_MAX_MEM=1Q",
+				     "WEFT_TRACE_LEVEL=abc", "WEFT_TRACE_LEVEL=99",
+				     "WEFT_TRACE_LEVEL=3x" };
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/weft-envcheck-%d.wt",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+	expect_config_error("trace", path, bad[_i], bad[_i], "trace_start=-22", "status=0", NULL);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(test_good_trace_env)
+{
+	static const char *good[] = { "WEFT_TRACE_MAX_MEM=1G", "WEFT_TRACE_MAX_MEM=16M",
+				      "WEFT_TRACE_LEVEL=3" };
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/weft-envcheck-%d.wt",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+	expect_config_error("trace", path, good[_i], "trace_start=0", "status=0", NULL);
+	unlink(path);
+}
+END_TEST
+
+/* weft_trace_start before weft_main: -EINVAL (weft.h), not a file the
+ * reader cannot read ("TASK_START without a P"). */
+START_TEST(test_trace_before_main)
+{
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/weft-envcheck-before-%d.wt",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+	unlink(path);
+	expect_config_error("before", path, "WEFT_ENVCHECK=1", "before_main=-22", "status=0",
+			    NULL);
+	ck_assert_msg(stat(path, &st) != 0, "weft_trace_start before weft_main created %s", path);
+}
+END_TEST
+
+/* ---- calls that would wait for ever while the world is stopped ---------------- */
+
+START_TEST(test_stw_misuse)
+{
+	static const char *mode[] = { "sleep", "chan", "mutex", "wg", "select",
+				      "nested", "setprocs", "trace" };
+	static const char *call[] = { "weft_sleep", "weft_chan_recv", "weft_mutex_lock",
+				      "weft_wg_wait", "weft_select", "weft_stop_the_world (nested)",
+				      "weft_set_procs", "weft_trace_start" };
+	char want[128];
+
+	snprintf(want, sizeof(want), "weft: fatal: %s while the world is stopped", call[_i]);
+	expect_fatal("stwmisuse", mode[_i], "WEFT_PROCS=2", "stopped", want, NULL);
+}
+END_TEST
+
+/* A marked syscall while stopped (writing a snapshot) works (it hung). */
+START_TEST(test_stw_syscall)
+{
+	struct child c;
+
+	run_child(&c, "stwmisuse", "syscall", "WEFT_PROCS=2");
+	ck_assert_msg(c.status == 0, "status %d, output:\n%s", c.status, c.out);
+	ck_assert_msg(strstr(c.out, "written while stopped") && strstr(c.out, "done"),
+		      "output:\n%s", c.out);
+}
+END_TEST
+
 static Suite *fatal_suite(void)
 {
 	Suite *s = suite_create("fatal");
@@ -200,9 +350,19 @@ static Suite *fatal_suite(void)
 	tcase_add_test(tc, test_no_deadlock_wg_thread);
 	tcase_add_test(tc, test_deadlock_wg_after_thread);
 	tcase_add_test(tc, test_chan_free_busy);
+	tcase_add_test(tc, test_nil_chan_send);
+	tcase_add_test(tc, test_nil_chan_close);
+	tcase_add_test(tc, test_empty_select_thread);
 	tcase_add_test(tc, test_stack_overflow);
 	tcase_add_test(tc, test_wg_negative);
 	tcase_add_test(tc, test_mutex_unlock_unlocked);
+	tcase_add_loop_test(tc, test_bad_procs, 0, 5);
+	tcase_add_loop_test(tc, test_bad_stack, 0, 5);
+	tcase_add_loop_test(tc, test_bad_trace_env, 0, 7);
+	tcase_add_loop_test(tc, test_good_trace_env, 0, 3);
+	tcase_add_test(tc, test_trace_before_main);
+	tcase_add_loop_test(tc, test_stw_misuse, 0, 8);
+	tcase_add_test(tc, test_stw_syscall);
 	suite_add_tcase(s, tc);
 	return s;
 }

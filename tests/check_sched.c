@@ -409,6 +409,54 @@ START_TEST(test_exit_leaves_tasks)
 }
 END_TEST
 
+/*
+ * The main task returns while tasks sit in the global run queue: a plain
+ * thread keeps spawning into it (weft_go from a plain thread injects
+ * there) and, at one P, the main task busy-waits without a scheduling
+ * point, so none of them runs. The end must free them all (teardown once
+ * drained that queue after freeing the descriptors its nodes live in: a
+ * crash every time), and the thread's weft_go, racing the end, must get
+ * -EINVAL and never touch freed memory.
+ */
+static _Atomic long gq_spawned;
+static _Atomic int gq_last_err;
+
+static void *gq_spawner(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		int r = weft_go(nop, NULL);
+		if (r) {
+			atomic_store(&gq_last_err, r);
+			return NULL;
+		}
+		atomic_fetch_add(&gq_spawned, 1);
+	}
+}
+
+static void return_with_global_queue(void *arg)
+{
+	pthread_t *th = arg;
+
+	ck_assert_int_eq(pthread_create(th, NULL, gq_spawner, NULL), 0);
+	while (atomic_load(&gq_spawned) < 2000)
+		; /* no scheduling point: at one P, nothing else runs */
+}
+
+START_TEST(test_exit_with_global_queue)
+{
+	for (int round = 0; round < 5; round++) {
+		pthread_t th;
+		atomic_store(&gq_spawned, 0);
+		atomic_store(&gq_last_err, 0);
+		run_main(1, return_with_global_queue, &th);
+		pthread_join(th, NULL);
+		ck_assert_int_eq(atomic_load(&gq_last_err), -EINVAL);
+		ck_assert_int_ge(atomic_load(&gq_spawned), 2000);
+	}
+}
+END_TEST
+
 static Suite *sched_suite(void)
 {
 	Suite *s = suite_create("sched");
@@ -425,6 +473,7 @@ static Suite *sched_suite(void)
 	tcase_add_test(tc, test_spawn_from_thread);
 	tcase_add_test(tc, test_api_edges);
 	tcase_add_test(tc, test_exit_leaves_tasks);
+	tcase_add_test(tc, test_exit_with_global_queue);
 	suite_add_tcase(s, tc);
 	return s;
 }

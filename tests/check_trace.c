@@ -736,7 +736,7 @@ START_TEST(test_bad_files)
 	/* Cut short: the complete chunks are read, then where it ends. */
 	spit(bad, buf, n - 5);
 	ck_assert_int_eq(try_read(bad, msg, sizeof(msg)), -EPIPE);
-	ck_assert_msg(strstr(msg, "ends inside a chunk"), "%s", msg);
+	ck_assert_msg(strstr(msg, "ends inside the chunk"), "%s", msg);
 
 	/* Every truncation point gives an error or a clean read, never a crash. */
 	for (size_t cut = 0; cut < n; cut += 1 + cut / 16) {
@@ -980,6 +980,153 @@ START_TEST(test_sigint)
 }
 END_TEST
 
+/* ---- WEFT_TRACE and the programs a traced program runs -------------------------- */
+
+/* Run tests/progs/envcheck spawn (a weft program that runs itself as a
+ * child and waits) with WEFT_TRACE=@trace; return the two pids. */
+static void run_spawner(const char *trace, int *parent, int *child)
+{
+	const char *dir = getenv("WEFT_TEST_PROGS");
+	char prog[4096], out[4096];
+	char *argv[3];
+	int pfd[2], st;
+	pid_t pid;
+	size_t len = 0;
+	ssize_t n;
+	posix_spawn_file_actions_t fa;
+
+	ck_assert_msg(dir != NULL, "WEFT_TEST_PROGS is not set (run through make check)");
+	snprintf(prog, sizeof(prog), "%s/envcheck", dir);
+	argv[0] = prog;
+	argv[1] = (char *)"spawn";
+	argv[2] = NULL;
+	setenv("WEFT_TRACE", trace, 1);
+	ck_assert_int_eq(pipe(pfd), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+	posix_spawn_file_actions_addclose(&fa, pfd[0]);
+	ck_assert_int_eq(posix_spawn(&pid, prog, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	unsetenv("WEFT_TRACE");
+	close(pfd[1]);
+	while ((n = read(pfd[0], out + len, sizeof(out) - 1 - len)) > 0)
+		len += (size_t)n;
+	out[len] = 0;
+	close(pfd[0]);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "envcheck spawn: status %d:\n%s", st,
+		      out);
+	const char *l = strstr(out, "parent=");
+	ck_assert_msg(l && sscanf(l, "parent=%d child=%d", parent, child) == 2, "output:\n%s", out);
+}
+
+/* The trace at @p reads back whole and was written by process @pid. */
+static void expect_trace_of(const char *p, int pid)
+{
+	char err[512];
+	weft_tr *t;
+	ck_assert_msg(weft_tr_open(p, &t, err, sizeof(err)) == 0, "%s: %s", p, err);
+	weft_tr_info info;
+	weft_tr_get_info(t, &info);
+	weft_tr_close(t);
+	ck_assert_msg(info.pid == pid, "%s was written by pid %d, not %d", p, info.pid, pid);
+	struct evs e;
+	read_all(p, &e);
+	ck_assert_msg(e.end == 0, "%s: %s", p, e.err);
+	free_all(&e);
+}
+
+/* A traced program that runs another weft program: the child used to
+ * inherit WEFT_TRACE and write over the parent's file (unreadable, or
+ * the child's trace). weft_main takes the variable out of the
+ * environment once read; with %p in the path it stays, and each process
+ * writes its own file. */
+START_TEST(test_env_child)
+{
+	int parent, child;
+	char p2[300], pc[300];
+
+	make_path("envchild");
+	run_spawner(path, &parent, &child);
+	expect_trace_of(path, parent);
+	unlink(path);
+
+	snprintf(p2, sizeof(p2), "%s.%%p", path);
+	run_spawner(p2, &parent, &child);
+	snprintf(pc, sizeof(pc), "%s.%d", path, parent);
+	expect_trace_of(pc, parent);
+	unlink(pc);
+	snprintf(pc, sizeof(pc), "%s.%d", path, child);
+	expect_trace_of(pc, child);
+	unlink(pc);
+}
+END_TEST
+
+/* ---- start in one task racing stop in another --------------------------------- */
+
+/*
+ * weft_trace_start() in one task and weft_trace_stop() in another, at the
+ * same moment, many times: start used to make the session active before
+ * its buffers were installed, and a stop that came in between took
+ * buffers that did not exist yet (a crash every run). Each pair must end
+ * with a start that returned 0 or -EBUSY, a stop that returned 0 or
+ * -EINVAL, and, once both are done, a session that stops cleanly.
+ */
+#define RACE_ROUNDS 200
+
+static _Atomic int race_go;
+static int race_start_r, race_stop_r;
+static weft_wg race_wg = WEFT_WG_INIT;
+
+static void race_starter(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&race_go))
+		weft_yield();
+	race_start_r = weft_trace_start(path);
+	weft_wg_done(&race_wg);
+}
+
+static void race_stopper(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&race_go))
+		weft_yield();
+	race_stop_r = weft_trace_stop();
+	weft_wg_done(&race_wg);
+}
+
+static void main_race(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < RACE_ROUNDS; i++) {
+		atomic_store(&race_go, 0);
+		weft_wg_add(&race_wg, 2);
+		go_ok(race_starter, NULL);
+		go_ok(race_stopper, NULL);
+		weft_yield();
+		atomic_store(&race_go, 1);
+		weft_wg_wait(&race_wg);
+		ck_assert_msg(race_start_r == 0 || race_start_r == -EBUSY, "start: %d", race_start_r);
+		ck_assert_msg(race_stop_r == 0 || race_stop_r == -EINVAL, "stop: %d", race_stop_r);
+		int r = weft_trace_stop(); /* whatever is left running */
+		ck_assert_msg(r == 0 || r == -EINVAL, "final stop: %d", r);
+		ck_assert_int_eq(weft_trace_enabled(), 0);
+	}
+}
+
+START_TEST(test_start_stop_race)
+{
+	make_path("race");
+	run_main(2, main_race, NULL);
+	struct evs e;
+	read_all(path, &e); /* the last session's file reads back whole */
+	ck_assert_msg(e.end == 0, "read: %s", e.err);
+	free_all(&e);
+	unlink(path);
+}
+END_TEST
+
 static Suite *trace_suite(void)
 {
 	Suite *s = suite_create("trace");
@@ -996,6 +1143,8 @@ static Suite *trace_suite(void)
 	tcase_add_loop_test(tc, test_tiny_mem, 0, 2);
 	tcase_add_test(tc, test_sigkill);
 	tcase_add_loop_test(tc, test_sigint, 0, 2);
+	tcase_add_test(tc, test_start_stop_race);
+	tcase_add_test(tc, test_env_child);
 	suite_add_tcase(s, tc);
 	return s;
 }

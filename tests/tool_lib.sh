@@ -25,9 +25,16 @@ fail() {
 }
 
 # shape PROCS MODE [N]: write $TMP/MODE.wt (and $TMP/MODE.ids: name=id lines)
+# Every trace the runtime writes must fit the scheduler's state machine:
+# weft-trace stats counts the events that do not ("anomalies"), and a
+# correct program has none (a syscall exit that took back a P handed off
+# to another task's syscall once made thousands).
 shape() {
 	WEFT_PROCS=$1 "$TSHAPE" "$2" "$TMP/$2.wt" ${3:-} > "$TMP/$2.ids" ||
 		fail "tshape $2 failed"
+	"$WT" stats --json "$TMP/$2.wt" > "$TMP/$2.stats.json" || fail "stats on tshape $2"
+	python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(d["anomalies"] != 0)' \
+		"$TMP/$2.stats.json" || fail "tshape $2 at $1 Ps: $(grep -o '"anomalies": *[0-9]*' "$TMP/$2.stats.json") in its trace"
 }
 
 # need_tool CMD [PACKAGE]: skip the test (77) without CMD, or fail when

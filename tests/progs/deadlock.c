@@ -18,14 +18,23 @@
  *   deadlock wgafter a plain thread waits on a wait group a task completes
  *                    and exits; main then waits on a wait group nobody
  *                    completes: a deadlock once the thread is gone
+ *   deadlock nilsend the main task sends on a NULL channel (Go's nil
+ *                    channel: blocks for ever, so a deadlock)
+ *   deadlock nilclose the main task closes a NULL channel (a fatal misuse)
+ *   deadlock selthread a plain thread selects on no case with no timeout
+ *                    (blocks for ever, as a task would) while the main
+ *                    task returns: NOT a misuse, must exit 0
  * The runtime must print "weft: fatal: all tasks are asleep - deadlock!"
  * and each blocked task, and exit with status 2.
  */
+#define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <weft.h>
 
@@ -206,6 +215,56 @@ static void main_after(void *arg)
 	weft_chan_recv(c, &v);
 }
 
+static void main_nilsend(void *arg)
+{
+	int v = 1;
+	(void)arg;
+	weft_chan_send(NULL, &v);
+}
+
+static void main_nilclose(void *arg)
+{
+	(void)arg;
+	weft_chan_close(NULL);
+}
+
+static _Atomic int selthread_tid;
+
+static void *selecting_thread(void *arg)
+{
+	(void)arg;
+	atomic_store(&selthread_tid, (int)gettid());
+	weft_select(NULL, 0, -1);
+	puts("an empty select returned");
+	return NULL;
+}
+
+/* Until the thread sleeps (its state in /proc is S): it is then inside
+ * the select, which must not have killed the program. */
+static void main_selthread(void *arg)
+{
+	pthread_t th;
+	char path[64], buf[256];
+	(void)arg;
+	pthread_create(&th, NULL, selecting_thread, NULL);
+	for (;;) {
+		int tid = atomic_load(&selthread_tid);
+		if (tid) {
+			snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+			FILE *f = fopen(path, "r");
+			size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+			if (f)
+				fclose(f);
+			buf[n] = 0;
+			char *rp = strrchr(buf, ')');
+			if (rp && rp[1] == ' ' && rp[2] == 'S')
+				break;
+		}
+		weft_yield();
+	}
+	puts("the thread sleeps in its empty select");
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "wg";
@@ -227,6 +286,12 @@ int main(int argc, char **argv)
 		fn = main_after;
 	else if (strcmp(mode, "wgafter") == 0)
 		fn = main_wgafter;
+	else if (strcmp(mode, "nilsend") == 0)
+		fn = main_nilsend;
+	else if (strcmp(mode, "nilclose") == 0)
+		fn = main_nilclose;
+	else if (strcmp(mode, "selthread") == 0)
+		fn = main_selthread;
 	else if (strcmp(mode, "wgthread") == 0) {
 		/* The thread exists before weft_main: only its waiting tells the
 		 * deadlock detector that it may still wake a task. */

@@ -22,18 +22,31 @@
  *            unbuffered channel and receiving one result on it from a
  *            helper task, both computing ~20 us: every wait is on a
  *            different object, no phase is serial and no chain is long.
+ *   handoff  eight tasks make N (default 20000) blocking syscalls between
+ *            them (nanosleep of 20-300 us, marked with weft_syscall_enter/
+ *            exit), computing a little between two: the monitor hands
+ *            their Ps off again and again, and a P handed off is often in
+ *            a syscall of another task when the first one returns.
  *   strings  N (default 20000) tasks, each logging one numbered message
  *            of about 1000 bytes under a region: many events with long
  *            strings, for the reading of strings across batches.
+ *   wake     one P: four waiters block receiving; a waker wakes two of
+ *            them, blocks once (receiving its go-ahead from main), wakes
+ *            the other two and computes (2 UNIT) before it ends: those two
+ *            wait runnable for that long, woken after the waker's block
+ *            site (the first two, woken before it, hardly wait); main waits
+ *            on a wait group all the while.
  *
  * The trace runs from weft_trace_start() in the main task to
  * weft_trace_stop() at its end. Nothing here measures time: the shapes
  * come from the amount of computation and the order of operations.
  */
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <weft.h>
@@ -350,6 +363,76 @@ __attribute__((noinline)) static void main_objs(void)
 	free(objs_chans);
 }
 
+/* ---- handoff ---------------------------------------------------------------- */
+
+static _Atomic long handoff_left;
+
+static void handoff_worker(void *a)
+{
+	unsigned seed = (unsigned)(uintptr_t)a * 2654435761u + 1;
+	(void)a;
+	while (atomic_fetch_sub(&handoff_left, 1) > 0) {
+		seed = seed * 1103515245u + 12345u;
+		struct timespec ts = { 0, 20000 + (long)(seed >> 8) % 280000 };
+		weft_syscall_enter();
+		nanosleep(&ts, NULL);
+		weft_syscall_exit();
+		compute(2000);
+	}
+	weft_wg_done(&wg);
+}
+
+__attribute__((noinline)) static void main_handoff(void)
+{
+	atomic_store(&handoff_left, n_items);
+	weft_wg_add(&wg, 8);
+	for (long i = 0; i < 8; i++)
+		go(handoff_worker, (void *)i);
+	weft_wg_wait(&wg);
+}
+
+/* ---- wake ------------------------------------------------------------------- */
+
+#define WAKE_N 4
+static weft_chan *c_go, *c_wake;
+
+static void wake_waiter(void *a)
+{
+	int v;
+	(void)a;
+	weft_chan_recv(c_wake, &v);
+	weft_wg_done(&wg);
+}
+
+static void waker(void *a)
+{
+	int v = 1;
+	(void)a;
+	/* A waiter is there: each send readies it and does not block. */
+	for (int i = 0; i < WAKE_N / 2; i++)
+		weft_chan_send(c_wake, &v);
+	weft_chan_recv(c_go, &v); /* its one block */
+	for (int i = 0; i < WAKE_N / 2; i++)
+		weft_chan_send(c_wake, &v);
+	compute(2 * UNIT); /* one P: the last two wait runnable meanwhile */
+}
+
+__attribute__((noinline)) static void main_wake(void)
+{
+	int v = 1;
+
+	c_go = weft_chan_make(sizeof(int), 0);
+	c_wake = weft_chan_make(sizeof(int), 0);
+	weft_wg_add(&wg, WAKE_N);
+	for (int i = 0; i < WAKE_N; i++)
+		spawn_blocked(wake_waiter);
+	spawn_blocked(waker);
+	weft_chan_send(c_go, &v);
+	weft_wg_wait(&wg);
+	weft_chan_free(c_go);
+	weft_chan_free(c_wake);
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 static void main_task(void *a)
@@ -372,6 +455,10 @@ static void main_task(void *a)
 		main_strings();
 	else if (strcmp(mode, "objs") == 0)
 		main_objs();
+	else if (strcmp(mode, "handoff") == 0)
+		main_handoff();
+	else if (strcmp(mode, "wake") == 0)
+		main_wake();
 	else
 		die("unknown mode");
 	if (weft_trace_stop() != 0)
@@ -381,7 +468,8 @@ static void main_task(void *a)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fputs("usage: tshape mix|tiny|contend|serial|chain|objs|strings FILE [N]\n", stderr);
+		fputs("usage: tshape mix|tiny|contend|serial|chain|objs|strings|handoff|wake FILE [N]\n",
+		      stderr);
 		return 2;
 	}
 	mode = argv[1];

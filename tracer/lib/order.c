@@ -391,7 +391,8 @@ int weft_tr_next(weft_tr *t, weft_tr_event *ev)
 	if (__builtin_expect(t->nheap == 0, 0)) {
 		if (t->truncated_at)
 			return weft__tr_fail(t, -EPIPE, t->truncated_at,
-				    "the file ends inside a chunk (%llu bytes): it was cut short",
+				    "the file ends inside the chunk that starts here (the file is "
+				    "%llu bytes): it was cut short",
 				    (unsigned long long)t->size);
 		if (t->whole_len)
 			return weft__tr_fail(t, -EPIPE, t->size,

@@ -5,6 +5,7 @@
  *
  *   perfetto  Perfetto's protobuf trace, gzip'd: the default (export_perfetto.c)
  *   chrome    Chrome trace-event JSON (export_chrome.c)
+ *   go        a Go 1.19 execution trace for `go tool trace` (export_go.c)
  *
  * Rejected: a command per format (they share the window, the output and
  * the help, and users look for one verb).
@@ -59,11 +60,24 @@ static const char help[] =
 	"                       it caused; counters: tasks runnable, running, in a\n"
 	"                       syscall; user tasks as async slices.\n"
 	"\n"
+	"  --format go      a Go 1.19 execution trace: `go tool trace FILE` (tested\n"
+	"                   with Go 1.19) opens it with all its pages. Each P is a Go P,\n"
+	"                   each task a goroutine (its id the G id) named by its\n"
+	"                   entry function; blocks become Go's blocking events\n"
+	"                   (chan send/receive, select, sync for mutex, wait group\n"
+	"                   and semaphore, sleep), syscalls handed off GoSysBlock,\n"
+	"                   stop-the-world a STW; call sites (\"worker+0x2b\") are\n"
+	"                   the stack frames, so the blocking, syscall and\n"
+	"                   scheduler-latency profiles say where; user tasks,\n"
+	"                   regions and logs are Go's annotations. With --from,\n"
+	"                   the tasks alive then start as goroutines in progress.\n"
+	"                   Binary: give -o FILE.\n"
+	"\n"
 	"  -o OUT           where to write (default: standard output); the file\n"
 	"                   appears when it is complete (a temporary beside it until\n"
 	"                   then), and a file already there is replaced only then\n"
 	"  --gzip, --no-gzip  gzip the output or not (default: perfetto yes,\n"
-	"                   chrome no)\n"
+	"                   chrome and go no)\n"
 	"  --from US        only what happens at or after US microseconds\n"
 	"  --to US          only what happens at or before US microseconds\n"
 	"\n"
@@ -84,6 +98,7 @@ static const struct fmt fmts[] = {
 	 * (bench/RESULTS.md, issue 14). */
 	{ "perfetto", export_perfetto, true, true, 1 },
 	{ "chrome", export_chrome, false, false, 0 },
+	{ "go", export_go, true, false, 0 },
 };
 #define NFMTS (sizeof(fmts) / sizeof(fmts[0]))
 

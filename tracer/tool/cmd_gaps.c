@@ -369,7 +369,9 @@ static void on_event(struct ctx *c, struct model *m, const weft_tr_event *ev)
 	}
 }
 
-/* Every event through the model (and its hooks) and on_event: 0, or -1 on a bad trace. */
+/* Every event through the model (and its hooks) and on_event: 0; 1 when the
+ * file is damaged after some good events (they are reported); -1 when
+ * nothing could be read. */
 static int collect(struct ctx *c, struct tool_trace *tt, struct model *m)
 {
 	weft_tr_event *ev;
@@ -379,12 +381,12 @@ static int collect(struct ctx *c, struct tool_trace *tt, struct model *m)
 		model_event(m, ev);
 		on_event(c, m, ev);
 	}
-	if (r < 0)
+	if (r < 0 && !tool_partial(tt))
 		return -1;
 	model_finish(m);
 	if (c->in_phase)
 		phase_close(c, c->par_since ? c->par_since : m->now);
-	return 0;
+	return r < 0 ? 1 : 0;
 }
 
 /* ---- figures -------------------------------------------------------------------------- */
@@ -781,7 +783,7 @@ static void print_json(const struct ctx *c, struct model *m, const struct figure
 	double busy_t = f->busy_t, t1 = f->t1, t0b = f->t0b;
 	int np = f->np;
 
-	printf("{\"duration_ns\":%.0f,\"ps\":%d,\"tasks\":%" PRIu64 ",\"runs\":%" PRIu64
+	printf("\"duration_ns\":%.0f,\"ps\":%d,\"tasks\":%" PRIu64 ",\"runs\":%" PRIu64
 	       ",\"per_p\":[",
 	       dur, np, m->tasks_created, m->starts);
 	for (int i = 0; i < np; i++) {
@@ -925,20 +927,23 @@ static int run(int argc, char **argv)
 				 .task_gone = h_gone, .busy = h_busy };
 	model_init(&m, tt.t, &h);
 	r = collect(&c, &tt, &m);
-	if (r == 0) {
+	if (r >= 0) {
 		figures(&c, &m, &tt.info, &f);
 		nv = judge(&c, &m, &f, v);
-		if (json)
+		if (json) {
+			tool_json_open(&tt);
 			print_json(&c, &m, &f, v, nv);
-		else
+		} else {
+			tool_partial_text(&tt);
 			print_text(file, &c, &m, &f, v, nv);
+		}
 	}
 	free(c.objs);
 	u64map_free(&c.oidx);
 	free(c.fn_ns);
 	model_free(&m);
 	tool_close(&tt);
-	return r < 0 ? TOOL_EXIT_BAD : 0;
+	return r != 0 ? TOOL_EXIT_BAD : 0;
 }
 
 const struct tool_cmd cmd_gaps = { "gaps", "scheduler gaps, parallelism, verdicts in words", help,

@@ -90,7 +90,7 @@ static int run(int argc, char **argv)
 		}
 	}
 	free(mseen);
-	if (r < 0) {
+	if (r < 0 && !tool_partial(&tt)) {
 		model_free(&m);
 		tool_close(&tt);
 		return TOOL_EXIT_BAD;
@@ -104,7 +104,8 @@ static int run(int argc, char **argv)
 	char b1[32], b2[32], b3[32];
 
 	if (json) {
-		printf("{\"file\":");
+		tool_json_open(&tt);
+		printf("\"file\":");
 		json_str(stdout, file);
 		printf(",\"version\":%d,\"clock\":\"%s\",\"complete\":%s,\"pid\":%d,"
 		       "\"duration_ns\":%" PRIu64 ",\"first_ns\":%" PRIu64 ",\"last_ns\":%" PRIu64 ",\"procs\":%d,\"ps\":%d,\"ms\":%" PRIu64
@@ -137,6 +138,7 @@ static int run(int argc, char **argv)
 		}
 		printf("]}\n");
 	} else {
+		tool_partial_text(&tt);
 		printf("trace        %s: format %d, %s clock, pid %d%s\n", file, in->version,
 		       in->clock ? "TSC" : "monotonic", in->pid,
 		       in->complete ? "" : ", INCOMPLETE (the writer died: each stream's "
@@ -181,7 +183,7 @@ static int run(int argc, char **argv)
 	}
 	model_free(&m);
 	tool_close(&tt);
-	return 0;
+	return r < 0 ? TOOL_EXIT_BAD : 0;
 }
 
 const struct tool_cmd cmd_stats = { "stats", "counts, sizes, per-P utilisation", help, run };

@@ -231,7 +231,7 @@ static int cmp_exec(const void *a, const void *b)
 	return x->exec < y->exec ? 1 : x->exec > y->exec ? -1 : 0;
 }
 
-static void report(struct ctx *c, struct model *m)
+static void report(struct ctx *c, struct model *m, const struct tool_trace *tt)
 {
 	struct fnagg **v = tool_calloc(c->nfa + 1, sizeof(*v));
 	size_t n = 0;
@@ -245,7 +245,8 @@ static void report(struct ctx *c, struct model *m)
 		}
 	qsort(v, n, sizeof(*v), cmp_exec);
 	if (c->json) {
-		printf("{\"duration_ns\":%" PRIu64 ",\"tasks\":%" PRIu64 ",\"functions\":[",
+		tool_json_open(tt);
+		printf("\"duration_ns\":%" PRIu64 ",\"tasks\":%" PRIu64 ",\"functions\":[",
 		       m->now - m->first_ts, tasks);
 		for (size_t i = 0; i < n; i++) {
 			struct fnagg *a = v[i];
@@ -350,7 +351,7 @@ static int run(int argc, char **argv)
 		}
 		model_event(&m, ev);
 	}
-	if (r < 0) {
+	if (r < 0 && !tool_partial(&tt)) {
 		if (c.task && c.json)
 			printf("]}\n");
 		ctx_free(&c);
@@ -366,7 +367,13 @@ static int run(int argc, char **argv)
 		for (int i = 0; i < NREASON; i++)
 			blk += c.blocked[i];
 		if (c.json) {
-			printf("],\"seen\":%s,\"runs\":%" PRIu64 ",\"exec_ns\":%.0f,\"sched_wait_ns\":%.0f,"
+			printf("],");
+			if (tool_partial(&tt)) {
+				printf("\"partial\":true,\"error\":");
+				json_str(stdout, weft_tr_error(tt.t));
+				putchar(',');
+			}
+			printf("\"seen\":%s,\"runs\":%" PRIu64 ",\"exec_ns\":%.0f,\"sched_wait_ns\":%.0f,"
 			       "\"blocked_ns\":{",
 			       c.seen ? "true" : "false", c.runs, c.exec, c.wait);
 			for (int i = 0, k = 0; i < NREASON; i++)
@@ -375,8 +382,12 @@ static int run(int argc, char **argv)
 					       i ? weft_tr_block_name(i) : "other", c.blocked[i]);
 			printf("}}\n");
 		} else if (!c.seen) {
+			tool_partial_text(&tt);
 			printf("task %" PRIu64 " is not in this trace\n", c.task);
 		} else {
+			if (tool_partial(&tt))
+				printf("\n");
+			tool_partial_text(&tt);
 			printf("\ntask %" PRIu64 "%s%s%s: ran %s in %" PRIu64 " runs, runnable %s, "
 			       "blocked %s",
 			       c.task, fn ? " (" : "", fn ? names_get(&m.fns, fn) : "", fn ? ")" : "",
@@ -389,12 +400,14 @@ static int run(int argc, char **argv)
 			printf("%s%s\n", blk > 0 ? ")" : "", c.alive ? "; alive at the end" : "");
 		}
 	} else {
-		report(&c, &m);
+		if (!c.json)
+			tool_partial_text(&tt);
+		report(&c, &m, &tt);
 	}
 	ctx_free(&c);
 	model_free(&m);
 	tool_close(&tt);
-	return 0;
+	return r < 0 ? TOOL_EXIT_BAD : 0;
 }
 
 const struct tool_cmd cmd_tasks = { "tasks", "per entry function: execution, waits, blocking",

@@ -27,5 +27,6 @@ struct export_args {
  * reader's message (a bad trace); write errors are the caller's (ferror). */
 int export_chrome(struct export_args *a);
 int export_perfetto(struct export_args *a);
+int export_go(struct export_args *a);
 
 #endif /* WEFT_TRACE_EXPORT_H */

@@ -6,6 +6,7 @@
  *   weft-trace tasks FILE            the goroutine-analysis page as text
  *   weft-trace gaps FILE             scheduler overhead, parallelism, verdicts
  *   weft-trace export --format chrome FILE -o out.json
+ *   weft-trace pprof --kind sync FILE -o sync.pb.gz   for go tool pprof
  *   weft-trace help [CMD]
  *
  * One file per command (cmd_*.c), each with its help text beside its code;
@@ -25,7 +26,7 @@
 #include "tool.h"
 
 static const struct tool_cmd *const cmds[] = {
-	&cmd_stats, &cmd_dump, &cmd_tasks, &cmd_gaps, &cmd_export,
+	&cmd_stats, &cmd_dump, &cmd_tasks, &cmd_gaps, &cmd_export, &cmd_pprof,
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 

@@ -9,7 +9,10 @@
  *
  * Invariants: o->f is the only stream the command sees; o->raw is the
  * file (or stdout) and is closed last; the temporary is removed on every
- * path that does not rename it.
+ * path that does not rename it; only a regular file (or a new name) is
+ * ever replaced, and through a symbolic link the file it points to is,
+ * not the link. Anything else (/dev/null, a FIFO, /dev/stdout) is written
+ * in place and left where it is, whatever happens.
  *
  * Rejected: gzopen()/gzwrite (zlib's gz* layer would do, but it cannot
  * write to an already-open stdout without dup games, and the cookie keeps
@@ -90,15 +93,30 @@ static int gz_close(void *cookie)
 
 FILE *tool_out_open(struct tool_out *o, const char *cmd, const char *path, bool gzip, int level)
 {
+	struct stat st;
+
 	memset(o, 0, sizeof(*o));
 	o->cmd = cmd;
 	if (!path || strcmp(path, "-") == 0) {
 		o->raw = stdout;
-	} else {
-		size_t n = strlen(path);
+	} else if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		/* A device, a FIFO, a terminal (or a link to one): write to it
+		 * as it is; it is never renamed over or removed. */
 		o->path = path;
+		if (!(o->raw = fopen(path, "w"))) {
+			tool_err(cmd, "%s: %s", path, strerror(errno));
+			return NULL;
+		}
+	} else {
+		/* A regular file or a new name: a temporary beside it (beside
+		 * the file a symbolic link points to, so the link stays). */
+		char *real = lstat(path, &st) == 0 && S_ISLNK(st.st_mode) ? realpath(path, NULL) : NULL;
+		const char *target = real ? real : path;
+		size_t n = strlen(target);
+		o->path = path;
+		o->target = real;
 		o->tmp = tool_calloc(n + 8, 1);
-		memcpy(o->tmp, path, n);
+		memcpy(o->tmp, target, n);
 		memcpy(o->tmp + n, ".XXXXXX", 8);
 		int fd = mkstemp(o->tmp);
 		if (fd < 0 || !(o->raw = fdopen(fd, "w"))) {
@@ -108,10 +126,15 @@ FILE *tool_out_open(struct tool_out *o, const char *cmd, const char *path, bool 
 				unlink(o->tmp);
 			}
 			free(o->tmp);
-			o->tmp = NULL;
+			free(o->target);
+			o->tmp = o->target = NULL;
 			return NULL;
 		}
-		fchmod(fd, 0644 & ~umask(umask(0)));
+		/* mkstemp makes it 0600; a new file is 0666 less the umask, a
+		 * replaced one keeps its mode. */
+		mode_t um = umask(0);
+		umask(um);
+		fchmod(fd, stat(target, &st) == 0 ? st.st_mode & 07777 : 0666 & ~um);
 	}
 	if (!gzip) {
 		o->f = o->raw;
@@ -169,7 +192,7 @@ int tool_out_close(struct tool_out *o, bool ok)
 		tool_err(o->cmd, "%s: write error: %s", o->path ? o->path : "standard output",
 			 e ? strerror(e) : "I/O error");
 	if (o->tmp) {
-		if (ok && !werr && rename(o->tmp, o->path) != 0) {
+		if (ok && !werr && rename(o->tmp, o->target ? o->target : o->path) != 0) {
 			tool_err(o->cmd, "%s: cannot rename %s over it: %s", o->path, o->tmp,
 				 strerror(errno));
 			werr = 1;
@@ -177,7 +200,8 @@ int tool_out_close(struct tool_out *o, bool ok)
 		if (!ok || werr)
 			unlink(o->tmp);
 		free(o->tmp);
-		o->tmp = NULL;
+		free(o->target);
+		o->tmp = o->target = NULL;
 	}
 	return werr || !ok ? -1 : 0;
 }

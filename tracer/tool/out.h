@@ -9,8 +9,9 @@
  * !ok or a write failed, removes the temporary. So a bad trace, a full
  * disk or a crash never leaves half a file under NAME, and a file that
  * was already there is replaced only by a complete one: nothing we did
- * not create is ever deleted. To standard output (NAME NULL or "-") the
- * bytes go as they come.
+ * not create is ever deleted. To standard output (NAME NULL or "-"), and
+ * to anything that is not a regular file (/dev/null, a FIFO), the bytes
+ * go as they come and nothing is ever removed.
  *
  * Rejected: unlinking NAME on failure (the old export did: it deletes what
  * was there before we ran); piping through gzip(1) (a process to manage,
@@ -30,6 +31,7 @@ struct tool_out {
 	const char *cmd;   /* for messages */
 	const char *path;  /* NAME, or NULL for standard output */
 	char *tmp;         /* NAME.XXXXXX while writing */
+	char *target;      /* what NAME links to (the file replaced), or NULL */
 	FILE *raw;         /* the file under the gzip stream */
 	struct tool_out_gz *gz;
 	bool werr;         /* a write failed (the gzip layer's own errors) */

@@ -272,6 +272,29 @@ int tool_next_slow(struct tool_trace *tt, weft_tr_event **ev)
 	return 0;
 }
 
+bool tool_partial(const struct tool_trace *tt)
+{
+	return tt->end_r < 0 && tt->nread > 0;
+}
+
+void tool_partial_text(const struct tool_trace *tt)
+{
+	if (tool_partial(tt))
+		printf("PARTIAL: %s is damaged; this covers the %llu events before the damage "
+		       "(%s)\n\n",
+		       tt->path, (unsigned long long)tt->nread, weft_tr_error(tt->t));
+}
+
+void tool_json_open(const struct tool_trace *tt)
+{
+	putchar('{');
+	if (tool_partial(tt)) {
+		printf("\"partial\":true,\"error\":");
+		json_str(stdout, weft_tr_error(tt->t));
+		putchar(',');
+	}
+}
+
 void tool_close(struct tool_trace *tt)
 {
 	progress_clear(tt);

@@ -70,4 +70,17 @@ static inline int tool_next(struct tool_trace *tt, weft_tr_event **ev)
 }
 void tool_close(struct tool_trace *tt);
 
+/*
+ * A damaged file (cut inside a chunk, a bad chunk) after at least one good
+ * event: tool_next returned -1 (the error printed with its offset), and
+ * the commands that summarise (stats, tasks, gaps) still report what the
+ * intact part holds, then exit 1. tool_partial() says whether that is the
+ * case; tool_partial_text() prints the line that heads such a report and
+ * tool_json_open() opens a JSON report ("{", and "partial":true,"error":
+ * "..." when partial).
+ */
+bool tool_partial(const struct tool_trace *tt);
+void tool_partial_text(const struct tool_trace *tt);
+void tool_json_open(const struct tool_trace *tt);
+
 #endif /* WEFT_TRACE_PIPE_H */

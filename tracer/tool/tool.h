@@ -26,7 +26,8 @@ struct tool_cmd {
 	int (*run)(int argc, char **argv);
 };
 
-extern const struct tool_cmd cmd_stats, cmd_dump, cmd_tasks, cmd_gaps, cmd_export;
+extern const struct tool_cmd cmd_stats, cmd_dump, cmd_tasks, cmd_gaps, cmd_export,
+	cmd_pprof;
 
 /* Exit statuses: 0 fine, 1 a bad trace or an I/O error, 2 a usage error. */
 #define TOOL_EXIT_BAD 1
