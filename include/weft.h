@@ -411,8 +411,12 @@ WEFT_API void weft_mutex_unlock(weft_mutex *m);
  * WEFT_TRACE_LEVEL sets the zstd level (-7 to 19, default 1) and
  * WEFT_TRACE_MAX_MEM the buffer memory (bytes, with an optional k, M or G
  * suffix; default 64M): a P that would exceed it waits for the writer and
- * records the wait. A bad value of either is refused (said on stderr,
- * -EINVAL), not replaced by the default.
+ * records the wait (it is raised to one 64 KiB buffer per P plus two when
+ * smaller, at start and when weft_set_procs adds Ps). A bad value of
+ * either is refused (said on stderr, -EINVAL), not replaced by the
+ * default. A child made by fork() does not trace (none of the writer's
+ * threads survive into it): tracing is off there, and the parent's trace
+ * goes on.
  * Returns 0; -EBUSY if a trace is already being written; -EINVAL if @path
  * is NULL, if the caller is not a task (a plain thread, or any thread
  * before weft_main() runs: there is no P to record on yet; WEFT_TRACE is

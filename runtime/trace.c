@@ -391,6 +391,27 @@ static void uninstall(void)
 	pthread_mutex_unlock(&weft__tglob.lock);
 }
 
+/*
+ * fork(): the child has none of our threads, so no flusher: it must not
+ * record (its buffers would fill and wait for ever). It drops the session
+ * without touching the parent's file: tracing is off, and start_lock,
+ * which another thread may have held at the fork, is made new.
+ */
+static void trace_atfork_child(void)
+{
+	atomic_store(&weft__trace_on, 0);
+	pthread_mutex_init(&start_lock, NULL);
+	active = false;
+	installing = false;
+}
+
+static void trace_atfork_once(void)
+{
+	pthread_atfork(NULL, NULL, trace_atfork_child);
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
 WEFT_API int weft_trace_start(const char *path)
 {
 	struct weft__m *m = weft__getm();
@@ -407,6 +428,7 @@ WEFT_API int weft_trace_start(const char *path)
 	if (!in_task && !weft__trace_prestart)
 		return -EINVAL;
 	weft__stw_forbid("weft_trace_start");
+	pthread_once(&atfork_once, trace_atfork_once);
 	if ((err = env_level(&level, -7, 19)) != 0 || (err = max_mem(&mem)) != 0)
 		return err;
 	weft__rcu_mutex_lock(&start_lock);
@@ -559,6 +581,13 @@ void weft__trace_add_procs(int n)
 	int64_t stalled;
 
 	WEFT__ASSERT(weft__world_stopped());
+	/* Each P holds a buffer at all times: the cap must leave one per P,
+	 * the global one and a spare (as at start), or the Ps made here
+	 * would wait, the world stopped, for a buffer no one can return. */
+	pthread_mutex_lock(&weft__tsess.pool_lock);
+	if (weft__tsess.max_bufs < (size_t)n + 2)
+		weft__tsess.max_bufs = (size_t)n + 2;
+	pthread_mutex_unlock(&weft__tsess.pool_lock);
 	for (int i = 0; i < n; i++) {
 		struct weft__p *p = S.allp[i];
 		if (p->tbuf)

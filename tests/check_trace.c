@@ -1062,6 +1062,93 @@ START_TEST(test_env_child)
 }
 END_TEST
 
+/* ---- weft_set_procs and fork while tracing --------------------------------------- */
+
+/*
+ * weft_set_procs(256) while tracing under a small WEFT_TRACE_MAX_MEM: the
+ * new Ps need a buffer each, with the world stopped, and the cap left
+ * none to give (it waited for ever). The trace then reads back whole.
+ */
+static void main_grow(void *arg)
+{
+	(void)arg;
+	ck_assert_int_eq(weft_trace_start(path), 0);
+	ck_assert_int_eq(weft_set_procs(WEFT_MAX_PROCS), 2); /* the previous count */
+	weft_yield();
+	ck_assert_int_eq(weft_set_procs(2), WEFT_MAX_PROCS);
+	ck_assert_int_eq(weft_trace_stop(), 0);
+}
+
+START_TEST(test_set_procs_small_mem)
+{
+	struct evs e;
+
+	make_path("grow");
+	setenv("WEFT_TRACE_MAX_MEM", "1M", 1);
+	run_main(2, main_grow, NULL);
+	unsetenv("WEFT_TRACE_MAX_MEM");
+	read_all(path, &e);
+	ck_assert_msg(e.end == 0, "read: %s", e.err);
+	free_all(&e);
+	unlink(path);
+}
+END_TEST
+
+/*
+ * A traced program forks, and the child goes on using weft on its one
+ * thread: it has no trace writer (threads do not survive fork), so it
+ * used to hang when its buffers filled. The child stops tracing at fork;
+ * the parent's trace goes on and reads back whole.
+ */
+static void fork_child_task(void *arg)
+{
+	(void)arg;
+}
+
+static void main_fork(void *arg)
+{
+	pid_t pid;
+	int st;
+
+	(void)arg;
+	ck_assert_int_eq(weft_trace_start(path), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* Far more events than the buffers hold (1M of memory). */
+		for (int i = 0; i < 300000; i++) {
+			if (weft_go(fork_child_task, NULL) != 0)
+				_exit(3);
+			weft_yield();
+		}
+		_exit(weft_trace_enabled() ? 4 : 0);
+	}
+	weft_syscall_enter();
+	pid_t w = waitpid(pid, &st, 0);
+	weft_syscall_exit();
+	ck_assert_int_eq(w, pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the forked child: status %d", st);
+	for (int i = 0; i < 1000; i++)
+		go_ok(fork_child_task, NULL);
+	ck_assert_int_eq(weft_trace_stop(), 0);
+}
+
+START_TEST(test_fork_while_tracing)
+{
+	struct evs e;
+
+	make_path("fork");
+	setenv("WEFT_TRACE_MAX_MEM", "1M", 1);
+	run_main(1, main_fork, NULL);
+	unsetenv("WEFT_TRACE_MAX_MEM");
+	read_all(path, &e);
+	ck_assert_msg(e.end == 0, "read: %s", e.err);
+	ck_assert_uint_ge(count(&e, WEFT_TEV_TASK_CREATE, -1, 0), 1000);
+	free_all(&e);
+	unlink(path);
+}
+END_TEST
+
 /* ---- start in one task racing stop in another --------------------------------- */
 
 /*
@@ -1145,6 +1232,8 @@ static Suite *trace_suite(void)
 	tcase_add_loop_test(tc, test_sigint, 0, 2);
 	tcase_add_test(tc, test_start_stop_race);
 	tcase_add_test(tc, test_env_child);
+	tcase_add_test(tc, test_set_procs_small_mem);
+	tcase_add_test(tc, test_fork_while_tracing);
 	suite_add_tcase(s, tc);
 	return s;
 }
