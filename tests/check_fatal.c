@@ -222,6 +222,26 @@ START_TEST(test_stack_frame_gap)
 }
 END_TEST
 
+/* A frame that jumps its own gap and the victim's stack (without writing
+ * it) and faults in the gap below the victim: the stack pointer it moved
+ * there names big_frame's overflow, with the advice to build with the
+ * protection. */
+START_TEST(test_stack_frame_jump)
+{
+	struct child c;
+
+	run_child(&c, "overflow-noprobe", "jump", NULL);
+	if (c.status == 77) {
+		fprintf(stderr, "test_stack_frame_jump: %s", c.out);
+		return;
+	}
+	ck_assert_msg(c.status == 2, "status %d, output:\n%s", c.status, c.out);
+	ck_assert_msg(strstr(c.out, "(big_frame) overflowed its 32768-byte stack") &&
+			      strstr(c.out, "build with -fstack-clash-protection"),
+		      "output:\n%s", c.out);
+}
+END_TEST
+
 /* A 200 KiB frame jumps any gap; built with the stack-clash protection
  * weft.pc recommends (the test programs are), its probes fault in the gap. */
 START_TEST(test_stack_frame_probed)
@@ -375,6 +395,7 @@ static Suite *fatal_suite(void)
 	tcase_add_test(tc, test_empty_select_thread);
 	tcase_add_test(tc, test_stack_overflow);
 	tcase_add_test(tc, test_stack_frame_gap);
+	tcase_add_test(tc, test_stack_frame_jump);
 	tcase_add_test(tc, test_stack_frame_probed);
 	tcase_add_test(tc, test_null_not_overflow);
 	tcase_add_test(tc, test_wg_negative);

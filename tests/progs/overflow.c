@@ -15,17 +15,28 @@
  *                    jumps any gap: only stack-clash protection (this
  *                    build's, weft.pc's recommendation) makes its probes
  *                    fault in the gap.
+ *   overflow jump    built as overflow-noprobe, on a 32 KiB stack: a frame
+ *                    of two gaps and a half stack whose far end lands in
+ *                    the gap below the victim's stack (past its own gap and
+ *                    the victim's stack, which it does not write): the
+ *                    fault is in another stack's gap, and the frame moved
+ *                    the stack pointer there, so it is still named as
+ *                    big_frame's overflow. Exits 77 (nothing to check)
+ *                    when the victim's stack is not right below.
+ *                    (Below a one-page guard, the far end lands below
+ *                    the victim, in whatever lies there.)
  *   overflow null    a task writes through a NULL pointer: an ordinary
  *                    crash (SIGSEGV), which must not be called an overflow.
  * When the victim finds its canary overwritten it says so and the program
- * exits with 3 (what a one-page guard let happen, silently). frame and
- * huge run on one P (WEFT_PROCS=1 unless set), so that no new M's thread
+ * exits with 3 (what a one-page guard let happen, silently). frame, huge
+ * and jump run on one P (WEFT_PROCS=1 unless set), so that no new M's thread
  * stack is mapped between the two tasks' stacks.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <weft.h>
 
@@ -84,19 +95,54 @@ __attribute__((noinline)) static void frame_200k(void)
 	touch(buf, sizeof(buf));
 }
 
+/* runtime/stack.h's gap: 64 KiB in whole pages, and a page. */
+static size_t gap_size(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	return ((64 * 1024 + page - 1) & ~(page - 1)) + page;
+}
+
+#define JUMP_STACK (32 * 1024)
+
+/* A frame whose far end lies half a stack below two gaps and a stack
+ * below the caller's stack top, written there only. */
+__attribute__((noinline)) static void frame_jump(void)
+{
+	size_t n = JUMP_STACK + 2 * gap_size() + JUMP_STACK / 2;
+	volatile char *buf = __builtin_alloca(n);
+
+	buf[0] = 'X';
+	buf[n - 1] = 'X';
+}
+
 static void big_frame(void *arg)
 {
 	volatile char here;
 	int one = 1;
+	int how = *(int *)arg;
 
 	if (getenv("OVERFLOW_VERBOSE"))
 		printf("big_frame: stack near %p\n", (void *)&here);
 	weft_chan_send(ready, &one); /* we have a stack now */
 	weft_chan_recv(go, &one);
-	if (arg)
+	if (how == 'j') {
+		/* The victim's stack must be the one right below ours (below
+		 * our gap, or below a one-page guard): its canary less than a
+		 * gap and a stack below our stack. */
+		uintptr_t top = (uintptr_t)&here, c = (uintptr_t)canary;
+
+		if (c >= top - JUMP_STACK || c < top - 2 * JUMP_STACK - gap_size()) {
+			printf("big_frame: the victim's stack is not right below ours; "
+			       "nothing to check\n");
+			exit(77);
+		}
+		frame_jump();
+	} else if (how == 'h') {
 		frame_200k();
-	else
+	} else {
 		frame_60k();
+	}
 	printf("big_frame: returned\n");
 	weft_chan_send(done, &one);
 }
@@ -120,8 +166,9 @@ static void victim(void *arg)
 	weft_chan_send(done, &one);
 }
 
-static void neighbours(int huge)
+static void neighbours(int how)
 {
+	static int how_;
 	int one = 1;
 
 	ready = weft_chan_make(sizeof(int), 0);
@@ -130,7 +177,8 @@ static void neighbours(int huge)
 	check = weft_chan_make(sizeof(int), 0);
 	/* One at a time, so that the victim's stack is mapped right after
 	 * (and so, on Linux, right below) the big frame's. */
-	weft_go(big_frame, huge ? &one : NULL);
+	how_ = how;
+	weft_go(big_frame, &how_);
 	weft_chan_recv(ready, &one);
 	weft_go(victim, NULL);
 	weft_chan_recv(ready, &one);
@@ -158,12 +206,8 @@ static void main_task(void *arg)
 {
 	weft_wg wg = WEFT_WG_INIT;
 	(void)arg;
-	if (mode && !strcmp(mode, "frame")) {
-		neighbours(0);
-		return;
-	}
-	if (mode && !strcmp(mode, "huge")) {
-		neighbours(1);
+	if (mode && (!strcmp(mode, "frame") || !strcmp(mode, "huge") || !strcmp(mode, "jump"))) {
+		neighbours(mode[0]);
 		return;
 	}
 	weft_go(mode && !strcmp(mode, "null") ? null_write : runaway_recursion, NULL);
@@ -174,8 +218,10 @@ static void main_task(void *arg)
 int main(int argc, char **argv)
 {
 	mode = argc > 1 ? argv[1] : NULL;
-	if (mode && (!strcmp(mode, "frame") || !strcmp(mode, "huge")))
+	if (mode && (!strcmp(mode, "frame") || !strcmp(mode, "huge") || !strcmp(mode, "jump")))
 		setenv("WEFT_PROCS", "1", 0);
+	if (mode && !strcmp(mode, "jump"))
+		setenv("WEFT_STACK", "32k", 1);
 	setvbuf(stdout, NULL, _IONBF, 0);
 	return weft_main(main_task, NULL) == 0 ? 0 : 1;
 }
