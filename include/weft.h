@@ -35,13 +35,13 @@
  *               NULL pointer) is not called an overflow: the program dies
  *               of the signal as it would without weft.
  *               Frames larger than the gap: compile your program with
- *               -fstack-clash-protection (GCC 8+; Clang 11+ on x86-64). A frame
- *               larger than a page then touches every page on its way
- *               down, and faults in the gap; without it, one frame larger
- *               than the gap can land in the stack of the task below and
- *               write there without any fault. `pkg-config --cflags weft`
- *               carries the flag when the compiler that built weft has it,
- *               and libweft is built with it.
+ *               -fstack-clash-protection (GCC 8+; Clang 11+ on x86-64).
+ *               A frame larger than a page then touches every page on
+ *               its way down, and faults in the gap; without it, one
+ *               frame larger than the gap can land in the stack of the
+ *               task below and write there without any fault.
+ *               `pkg-config --cflags weft` carries the flag when the
+ *               compiler that built weft has it; libweft is built with it.
  * A value weft cannot use is never replaced by a default: weft_main()
  * says on stderr which variable and what it accepts, and returns -EINVAL.
  */

@@ -273,8 +273,9 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 		if (how == JUMPED) {
 			weft__wbuf_str(&b, "weft: a frame went past the ");
 			weft__wbuf_u64(&b, weft__stack_gap());
-			weft__wbuf_str(&b, "-byte gap below the stack and may have written over "
-					   "what lies below it: build with -fstack-clash-protection\n");
+			weft__wbuf_str(&b,
+				       "-byte gap below the stack and may have written over "
+				       "what lies below it: build with -fstack-clash-protection\n");
 		}
 		weft__write_all(2, line, b.len);
 		_exit(2);

@@ -183,7 +183,7 @@ static void neighbours(int how)
 	weft_go(victim, NULL);
 	weft_chan_recv(ready, &one);
 	weft_chan_send(go, &one);
-	weft_chan_recv(done, &one); /* big_frame returned (it must not) */
+	weft_chan_recv(done, &one);  /* big_frame returned (it must not) */
 	weft_chan_send(check, &one); /* the victim checks its canary */
 	weft_chan_recv(done, &one);
 	printf("victim: canary intact\n");
