@@ -25,8 +25,23 @@
  *               process's affinity mask).
  *   WEFT_STACK  usable bytes of each task stack, with an optional k, M or
  *               G suffix, rounded up to the page size (default 256 KiB;
- *               minimum 16 KiB). A guard page below it turns an overflow
- *               into a named fatal error.
+ *               minimum 16 KiB). Below each stack lies a gap of 64 KiB
+ *               and a page that is never accessible (address space only:
+ *               a stack costs WEFT_STACK + 68 KiB of it, no memory). A
+ *               task that runs off its stack into the gap, or whose stack
+ *               pointer a frame moved below its stack, dies with a named
+ *               fatal error: "weft: fatal: task N (fn) overflowed its
+ *               S-byte stack", exit status 2. A fault anywhere else (a
+ *               NULL pointer) is not called an overflow: the program dies
+ *               of the signal as it would without weft.
+ *               Frames larger than the gap: compile your program with
+ *               -fstack-clash-protection (GCC 8+; Clang 11+ on x86-64).
+ *               A frame larger than a page then touches every page on
+ *               its way down, and faults in the gap; without it, one
+ *               frame larger than the gap can land in the stack of the
+ *               task below and write there without any fault.
+ *               `pkg-config --cflags weft` carries the flag when the
+ *               compiler that built weft has it; libweft is built with it.
  * A value weft cannot use is never replaced by a default: weft_main()
  * says on stderr which variable and what it accepts, and returns -EINVAL.
  */

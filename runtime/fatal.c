@@ -3,16 +3,36 @@
  * program mistakes (fatal), the deadlock report and the stack-overflow
  * handler.
  *
- * Stack overflow. Every task stack has a PROT_NONE guard page below it
- * (stack.c). Running into it raises SIGSEGV on the overflowed stack, which
- * has no room for a handler, so every M installs an alternate signal stack
- * (sigaltstack, ALTSTACK_SIZE) and the handler runs there with SA_ONSTACK.
- * If the fault address lies in the running task's guard page (or just
- * below it: a large frame can jump the page), the handler names the task
- * and exits with status 2. Any other fault is not ours: the handler puts
- * back the disposition it replaced and returns, the instruction faults
- * again and the program dies as it would have without weft (or the
- * previously installed handler, such as a sanitizer's, reports it).
+ * Stack overflow. Every task stack has a PROT_NONE gap below it (stack.h
+ * says how large and why). Running into it raises SIGSEGV on the
+ * overflowed stack, which has no room for a handler, so every M installs
+ * an alternate signal stack (sigaltstack, ALTSTACK_SIZE) and the handler
+ * runs there with SA_ONSTACK. A fault is an overflow of the task that runs
+ * on the faulting thread (m->curg: the fault is synchronous, nobody else
+ * can have caused it) when
+ *  - its address lies in that task's gap, or within a gap's size below it
+ *    (an unmapped hole where a stack below was unmapped), or
+ *  - the interrupted stack pointer (read from the signal's ucontext on
+ *    x86-64 and AArch64) lies below the task's stack, in the gap or past
+ *    it (by JUMP_MAX at most, and not on the M's alternate stack, where a
+ *    handler of the program's may run), and the address is no more than a
+ *    page below that pointer: a frame moved the pointer off the stack and
+ *    its far end faulted, in another stack's gap or in a hole. A frame
+ *    that large got there only without -fstack-clash-protection, so the
+ *    message says so.
+ * The handler then names the task (id, entry function, stack size) and
+ * exits with status 2. Any other fault is not ours - a NULL or wild
+ * pointer, on a task or not: the stack pointer is on the stack and the
+ * address is not in its gap - and the handler puts back the disposition
+ * it replaced and returns, the instruction faults again and the program
+ * dies as it would have without weft (or the previously installed handler,
+ * such as a sanitizer's, reports it).
+ *
+ * Rejected: finding the stack nearest to the fault address in a registry
+ * of every mapped stack, and naming its task. When a frame jumps a whole
+ * neighbour, the nearest stack above the fault is the neighbour's, which
+ * did not overflow; the stack pointer says which stack did, and needs no
+ * registry that the handler would have to read while Ms change it.
  *
  * Deadlock. When the last M goes idle (stopm) and nothing could wake a
  * task - no M in a syscall, no plain thread that called into weft still
@@ -30,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -38,7 +59,9 @@
 
 #define S weft__sched
 #define ALTSTACK_SIZE (64 * 1024)
-#define GUARD_SLACK (64 * 1024)
+/* How far below its stack a frame may have moved the stack pointer and
+ * still be taken for an overflow of it (past that, not a frame). */
+#define JUMP_MAX ((uintptr_t)1 << 30)
 
 void weft__write_all(int fd, const char *p, size_t n)
 {
@@ -215,33 +238,76 @@ void weft__checkdead(void)
 static struct sigaction old_segv, old_bus;
 static bool installed;
 
+/* The interrupted stack pointer, or 0 where we cannot read it. */
+static uintptr_t fault_sp(void *uc)
+{
+	const ucontext_t *u = uc;
+
+#if defined(__x86_64__)
+	return (uintptr_t)u->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+	return (uintptr_t)u->uc_mcontext.sp;
+#else
+	(void)u;
+	return 0;
+#endif
+}
+
+enum overflow { NOT_OURS, IN_GAP, JUMPED };
+
+/* Is a fault at @addr with the stack pointer at @sp an overflow of the
+ * stack mapped at @map, run by @m (see the essay)? */
+static enum overflow classify(struct weft__m *m, void *map, uintptr_t addr, uintptr_t sp)
+{
+	uintptr_t lo = (uintptr_t)map;
+	uintptr_t base = (uintptr_t)weft__stack_base(map);
+	uintptr_t gap = base - lo;
+	uintptr_t alt = (uintptr_t)m->altstack;
+
+	if (addr < base && addr + gap >= lo)
+		return addr >= lo ? IN_GAP : JUMPED;
+	if (sp && sp < base && sp + JUMP_MAX >= lo && addr + weft__page_size() >= sp &&
+	    !(sp >= alt && sp - alt < m->altstack_size))
+		return JUMPED;
+	return NOT_OURS;
+}
+
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
 	struct weft__m *m = weft__getm();
 	struct weft__task *t = m ? m->curg : NULL;
 	uintptr_t addr = (uintptr_t)si->si_addr;
+	enum overflow how;
 
-	(void)uc;
-	if (t && t->stack) {
-		uintptr_t lo = (uintptr_t)t->stack;
-		uintptr_t hi = (uintptr_t)weft__stack_base(t->stack);
-		if (addr < hi && addr + GUARD_SLACK >= lo) {
-			char line[512], name[256];
-			struct weft__wbuf b = { line, 0, sizeof(line) };
+	if (t && t->stack && (how = classify(m, t->stack, addr, fault_sp(uc))) != NOT_OURS) {
+		char line[640], name[256];
+		struct weft__wbuf b = { line, 0, sizeof(line) };
+		uintptr_t base = (uintptr_t)weft__stack_base(t->stack);
 
-			weft__symbolize((const void *)t->fn, name, sizeof(name));
-			weft__wbuf_str(&b, "weft: fatal: task ");
-			weft__wbuf_u64(&b, t->id);
-			weft__wbuf_str(&b, " (");
-			weft__wbuf_str(&b, name);
-			weft__wbuf_str(&b, ") overflowed its ");
-			weft__wbuf_u64(&b, S.stack_size);
-			weft__wbuf_str(&b, "-byte stack (fault at ");
-			weft__wbuf_hex(&b, addr);
-			weft__wbuf_str(&b, "; raise WEFT_STACK)\n");
-			weft__write_all(2, line, b.len);
-			_exit(2);
+		weft__symbolize((const void *)t->fn, name, sizeof(name));
+		weft__wbuf_str(&b, "weft: fatal: task ");
+		weft__wbuf_u64(&b, t->id);
+		weft__wbuf_str(&b, " (");
+		weft__wbuf_str(&b, name);
+		weft__wbuf_str(&b, ") overflowed its ");
+		weft__wbuf_u64(&b, S.stack_size);
+		weft__wbuf_str(&b, "-byte stack (fault at ");
+		weft__wbuf_hex(&b, addr);
+		if (addr < base) {
+			weft__wbuf_str(&b, ", ");
+			weft__wbuf_u64(&b, base - addr);
+			weft__wbuf_str(&b, " bytes below it");
 		}
+		weft__wbuf_str(&b, "; raise WEFT_STACK)\n");
+		if (how == JUMPED) {
+			weft__wbuf_str(&b, "weft: a frame went past the ");
+			weft__wbuf_u64(&b, weft__stack_gap());
+			weft__wbuf_str(&b,
+				       "-byte gap below the stack and may have written over "
+				       "what lies below it: build with -fstack-clash-protection\n");
+		}
+		weft__write_all(2, line, b.len);
+		_exit(2);
 	}
 	/* Not ours: restore what was there and let the fault happen again. */
 	sigaction(sig, sig == SIGSEGV ? &old_segv : &old_bus, NULL);

@@ -72,8 +72,8 @@ enum weft__tstatus {
  */
 struct weft__task {
 	struct weft__ctx ctx;
-	void *stack;               /* mapping of S.stack_size + a guard page; NULL
-				    * until first run */
+	void *stack;               /* mapping of S.stack_size + the gap below
+				    * (stack.h); NULL until first run */
 	weft_fn fn;
 	void *arg;
 	uint64_t id;

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include "ctx.h" /* WEFT_ASAN */
 #include "os.h"
 #include "stack.h"
 
@@ -31,11 +32,23 @@ size_t weft__page_size(void)
 	return page;
 }
 
+size_t weft__stack_gap(void)
+{
+	static size_t gap;
+
+	if (!gap) {
+		size_t page = weft__page_size();
+		gap = ((WEFT__STACK_PROBE_MAX + page - 1) & ~(page - 1)) + page;
+	}
+	return gap;
+}
+
 int weft__stack_size_parse(const char *spec, size_t *usable)
 {
 	size_t page = weft__page_size();
 	long long v;
 
+	(void)weft__stack_gap(); /* set it here, before any M reads it */
 	*usable = WEFT__STACK_DEFAULT;
 	if (!spec || !*spec)
 		return 0;
@@ -48,17 +61,21 @@ int weft__stack_size_parse(const char *spec, size_t *usable)
 	return 0;
 }
 
+/*
+ * The whole range is reserved inaccessible, then the usable part opened:
+ * the gap is never writable, so it never counts against the commit limit
+ * (vm.overcommit_memory=2 ignores MAP_NORESERVE for writable mappings).
+ */
 int weft__stack_map(struct weft__stack *s, size_t usable)
 {
-	size_t page = weft__page_size();
-	size_t size = usable + page; /* the guard page, then the stack */
+	size_t gap = weft__stack_gap();
+	size_t size = gap + usable;
 	void *p;
 
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		 -1, 0);
+	p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -ENOMEM;
-	if (mprotect(p, page, PROT_NONE) != 0) {
+	if (mprotect((char *)p + gap, usable, PROT_READ | PROT_WRITE) != 0) {
 		munmap(p, size);
 		return -ENOMEM;
 	}

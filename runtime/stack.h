@@ -1,13 +1,35 @@
 /*
  * stack.h - task stacks (internal).
  *
- * A stack is one anonymous mapping: a PROT_NONE guard page at the low end
- * and the usable part above it. Stacks are made on first run of a task and
+ * A stack is one anonymous mapping: a PROT_NONE gap at the low end and the
+ * usable part above it. Stacks are made on first run of a task and
  * recycled through a per-P cache (WEFT__STACK_CACHE entries), then a global
  * cache, then munmap. A million short tasks thus reuse a handful of warm
  * stacks; a spawned task that has not run yet owns none.
  *
- * Each stack is two VMAs (guard and body). Linux caps a process at
+ * The gap. Stacks grow down, and the kernel places one mapping right below
+ * the previous one, so what lies below a stack's lowest byte is usually
+ * another task's stack. The gap between them is WEFT__STACK_GAP bytes (64
+ * KiB and one page) of address space that is never accessible: a frame that
+ * runs off its stack by less than that faults in its own gap, and fatal.c
+ * names the overflow. 64 KiB is the largest distance that code compiled
+ * with -fstack-clash-protection may reach below the last address it
+ * touched without probing (GCC's guard size on AArch64; 4 KiB on x86-64,
+ * where every larger frame is probed page by page); the extra page covers
+ * the x86-64 red zone and AArch64's 1 KiB of unprobed outgoing arguments.
+ * So with stack-clash protection no frame can reach a neighbour: a large
+ * one probes its way down into the gap and faults there. Without it, a
+ * frame larger than the gap may land in the neighbour and write there
+ * without a fault; configure builds libweft with the protection and
+ * weft.pc recommends it to programs (weft.h, WEFT_STACK).
+ *
+ * Cost: address space only. The gap is mapped PROT_NONE and MAP_NORESERVE,
+ * so it takes no memory, no commit charge and no page tables; at the
+ * default 256 KiB a stack takes 324 KiB of address space, a million of
+ * them 324 GiB of the 128 TiB a 47-bit user space has. What bounds live
+ * stacks is the mapping count instead (below).
+ *
+ * Each stack is two VMAs (gap and body). Linux caps a process at
  * vm.max_map_count mappings (65530 by default), so about 32 thousand tasks
  * can be alive *with a stack* (running or blocked) at once; spawned but not
  * yet run tasks do not count. weft_go never fails for it; the first run of
@@ -17,10 +39,15 @@
  * (S.stack_size: WEFT_STACK, at least WEFT__STACK_MIN, whole pages), so a
  * stack is passed around as the address of its mapping alone, and this
  * file is the one place that knows what the mapping adds to the usable
- * size (the guard page) and where the usable part starts.
+ * size (the gap) and where the usable part starts.
  *
  * Who may call: any thread. The global cache has its own mutex, held only
  * around an array push or pop; the per-P caches are the Ps' (proc.c).
+ *
+ * Rejected: a one-page guard (what this was): a frame of a few KiB more
+ * than the page jumped it into the neighbour's stack, silently. A gap
+ * as large as a whole stack, to catch larger unprotected frames too: it
+ * only moves the size that jumps, and the protection catches them all.
  */
 #ifndef WEFT_STACK_H
 #define WEFT_STACK_H
@@ -28,8 +55,8 @@
 #include <stddef.h>
 
 struct weft__stack {
-	void *map;       /* start of the mapping (the guard page) */
-	size_t map_size; /* guard + usable */
+	void *map;       /* start of the mapping (the gap) */
+	size_t map_size; /* gap + usable */
 };
 
 #define WEFT__STACK_DEFAULT (256 * 1024)
@@ -37,6 +64,11 @@ struct weft__stack {
 #define WEFT__STACK_MAX (1LL << 36)
 
 size_t weft__page_size(void);
+
+/* The PROT_NONE gap below every stack (see above): 64 KiB rounded up to
+ * whole pages, and one page more. Async-signal-safe once a stack exists. */
+#define WEFT__STACK_PROBE_MAX (64 * 1024)
+size_t weft__stack_gap(void);
 
 /*
  * The usable size of task stacks for WEFT_STACK=@spec ("65536", "64k",
@@ -46,16 +78,16 @@ size_t weft__page_size(void);
  */
 int weft__stack_size_parse(const char *spec, size_t *usable);
 
-/* The size of the mapping of a stack with @usable bytes (guard included). */
+/* The size of the mapping of a stack with @usable bytes (gap included). */
 static inline size_t weft__stack_map_size(size_t usable)
 {
-	return usable + weft__page_size();
+	return usable + weft__stack_gap();
 }
 
-/* The lowest usable byte of the stack mapped at @map: the guard page's end. */
+/* The lowest usable byte of the stack mapped at @map: the gap's end. */
 static inline void *weft__stack_base(void *map)
 {
-	return (char *)map + weft__page_size();
+	return (char *)map + weft__stack_gap();
 }
 
 /* 0, or -ENOMEM when the mapping could not be made. */

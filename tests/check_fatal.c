@@ -3,7 +3,9 @@
  * from outside. Each case runs a child program from tests/progs (path in
  * WEFT_TEST_PROGS), reads its stderr and checks the exit status (2) and
  * the message: deadlock with each blocked task named, stack overflow with
- * the task and the stack size, a negative wait-group counter.
+ * the task and the stack size (a large frame too, never a neighbour's
+ * stack overwritten; a NULL write is no overflow), a negative wait-group
+ * counter.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -283,6 +285,72 @@ START_TEST(test_stack_overflow)
 }
 END_TEST
 
+/* A 60 KiB frame - less than the 64 KiB that stack-clash protection may
+ * leave unprobed - compiled without the protection, run off a 32 KiB
+ * stack: its far end must fault in the gap below the stack and be named,
+ * not land in the stack mapped below it (the victim's canary: exit 3). */
+START_TEST(test_stack_frame_gap)
+{
+	expect_fatal("overflow-noprobe", "frame", "WEFT_STACK=32k", "weft: fatal: task ",
+		     "(big_frame) overflowed its 32768-byte stack", "bytes below it", NULL);
+}
+END_TEST
+
+/* A frame that jumps its own gap and the victim's stack (without writing
+ * it) and faults in the gap below the victim: the stack pointer it moved
+ * there names big_frame's overflow, with the advice to build with the
+ * protection. */
+START_TEST(test_stack_frame_jump)
+{
+	struct child c;
+
+	run_child(&c, "overflow-noprobe", "jump", NULL);
+	if (c.status == 77) {
+		fprintf(stderr, "test_stack_frame_jump: %s", c.out);
+		return;
+	}
+	ck_assert_msg(c.status == 2, "status %d, output:\n%s", c.status, c.out);
+	ck_assert_msg(strstr(c.out, "(big_frame) overflowed its 32768-byte stack") &&
+			      strstr(c.out, "build with -fstack-clash-protection"),
+		      "output:\n%s", c.out);
+}
+END_TEST
+
+/* A 200 KiB frame jumps any gap; built with the stack-clash protection
+ * weft.pc recommends (the test programs are), its probes fault in the gap. */
+START_TEST(test_stack_frame_probed)
+{
+	const char *sc = getenv("WEFT_STACK_CLASH_CFLAGS");
+
+	if (!sc || !*sc) {
+		fprintf(stderr, "test_stack_frame_probed: the compiler has no "
+				"-fstack-clash-protection; nothing to check\n");
+		return;
+	}
+	expect_fatal("overflow", "huge", "WEFT_STACK=64k", "weft: fatal: task ",
+		     "(big_frame) overflowed its 65536-byte stack", NULL);
+}
+END_TEST
+
+/* A NULL write in a task is an ordinary crash, never called an overflow. */
+START_TEST(test_null_not_overflow)
+{
+	const char *san = getenv("WEFT_SAN_CFLAGS");
+	struct child c;
+
+	run_child(&c, "overflow", "null", NULL);
+	ck_assert_msg(!strstr(c.out, "overflowed"), "a NULL write named an overflow:\n%s", c.out);
+	ck_assert_msg(!strstr(c.out, "survived"), "the NULL write did not fault:\n%s", c.out);
+	/* A sanitizer's SEGV handler reports it and exits 1; without one the
+	 * program dies of the signal, as it would without weft. */
+	if (!san || !*san)
+		ck_assert_msg(c.status == 128 + SIGSEGV, "status %d, output:\n%s", c.status, c.out);
+	else
+		ck_assert_msg(c.status != 0 && c.status != 2, "status %d, output:\n%s", c.status,
+			      c.out);
+}
+END_TEST
+
 START_TEST(test_wg_negative)
 {
 	expect_fatal("wgneg", NULL, NULL, "weft: fatal: negative wait group counter", NULL);
@@ -431,6 +499,10 @@ static Suite *fatal_suite(void)
 	tcase_add_test(tc, test_nil_chan_close);
 	tcase_add_test(tc, test_empty_select_thread);
 	tcase_add_test(tc, test_stack_overflow);
+	tcase_add_test(tc, test_stack_frame_gap);
+	tcase_add_test(tc, test_stack_frame_jump);
+	tcase_add_test(tc, test_stack_frame_probed);
+	tcase_add_test(tc, test_null_not_overflow);
 	tcase_add_test(tc, test_wg_negative);
 	tcase_add_test(tc, test_mutex_unlock_unlocked);
 	tcase_add_loop_test(tc, test_bad_procs, 0, 5);
