@@ -141,8 +141,9 @@ static int run(int argc, char **argv)
 		tool_partial_text(&tt);
 		printf("trace        %s: format %d, %s clock, pid %d%s\n", file, in->version,
 		       in->clock ? "TSC" : "monotonic", in->pid,
-		       in->complete ? "" : ", INCOMPLETE (the writer died: each stream's "
-					  "events after its last chunk are lost)");
+		       in->complete ? "" : ", INCOMPLETE (not finalized: the program is still "
+					  "writing it, or died; each stream's events after its "
+					  "last chunk are not in the file)");
 		printf("duration     %s (events from %.3f to %.3f us)\n", fmt_dur(b1, (double)dur),
 		       (double)m.first_ts / 1e3, (double)m.now / 1e3);
 		printf("Ps           %d at start, %d seen\n", in->procs, m.np);

@@ -537,8 +537,11 @@ int export_chrome(struct export_args *a)
 		on_event(&c, ev);
 		counters(&c, false);
 	}
-	if (r >= 0) {
-		if (c.to != UINT64_MAX && c.to > m.now)
+	/* On a damaged trace too: to standard output (a file is removed) the
+	 * events before the damage go out as well-formed JSON, the error on
+	 * stderr and the exit status say the rest. */
+	{
+		if (r >= 0 && c.to != UINT64_MAX && c.to > m.now)
 			m.now = c.to;
 		model_finish(&m);
 		if (c.stw && slice(&c, PID_P, TID_STW, c.stw_start, m.now, "stop-the-world", "stw"))

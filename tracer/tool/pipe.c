@@ -30,11 +30,15 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -209,15 +213,85 @@ static void next_batch(struct tool_trace *tt)
 	tt->end_r = b->r;
 }
 
+/*
+ * "-" (standard input) or a pipe: the reader seeks (it indexes the
+ * chunks first), so the bytes are copied into an anonymous file first.
+ * Returns its descriptor, or -1 after a message.
+ */
+static int copy_stream(const char *cmd, const char *name, int in)
+{
+	char buf[1 << 16];
+	ssize_t n;
+	int fd = memfd_create("weft-trace-input", MFD_CLOEXEC);
+
+	if (fd < 0) {
+		tool_err(cmd, "%s: memfd_create: %s", name, strerror(errno));
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || write(fd, buf, (size_t)n) != n) {
+			tool_err(cmd, "%s: %s: %s", name, n < 0 ? "read" : "copying it",
+				 strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
 int tool_open(struct tool_trace *tt, const char *cmd, const char *path)
 {
-	char err[600];
+	char err[600], proc[64];
+	const char *name = path, *open_path = path;
+	struct stat st;
+	int in = -1;
 
 	memset(tt, 0, sizeof(*tt));
 	tt->cmd = cmd;
 	tt->path = path;
-	if (weft_tr_open(path, &tt->t, err, sizeof(err)) < 0) {
-		tool_err(cmd, "%s", err);
+	tt->copy_fd = -1;
+	if (strcmp(path, "-") == 0) {
+		name = tt->path = "standard input";
+		if (isatty(0)) {
+			tool_err(cmd, "-: standard input is a terminal, not a trace (redirect a file into it)");
+			return -1;
+		}
+		in = 0;
+	} else if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
+			if ((in = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+				tool_err(cmd, "%s: %s", path, strerror(errno));
+				return -1;
+			}
+		} else {
+			tool_err(cmd, "%s: %s, not a trace file", path,
+				 S_ISDIR(st.st_mode)   ? "a directory"
+				 : S_ISCHR(st.st_mode) ? "a character device"
+				 : S_ISBLK(st.st_mode) ? "a block device"
+						       : "not a regular file");
+			return -1;
+		}
+	}
+	if (in >= 0) {
+		tt->copy_fd = copy_stream(cmd, name, in);
+		if (in != 0)
+			close(in);
+		if (tt->copy_fd < 0)
+			return -1;
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", tt->copy_fd);
+		open_path = proc;
+	}
+	if (weft_tr_open(open_path, &tt->t, err, sizeof(err)) < 0) {
+		/* The reader names the path it opened: name ours. */
+		size_t k = strlen(open_path);
+		if (open_path != path && strncmp(err, open_path, k) == 0)
+			tool_err(cmd, "%s%s", name, err + k);
+		else
+			tool_err(cmd, "%s", err);
+		if (tt->copy_fd >= 0)
+			close(tt->copy_fd);
 		return -1;
 	}
 	weft_tr_get_info(tt->t, &tt->info);
@@ -312,4 +386,7 @@ void tool_close(struct tool_trace *tt)
 	tt->cur = tt->end = NULL;
 	weft_tr_close(tt->t);
 	tt->t = NULL;
+	if (tt->copy_fd >= 0)
+		close(tt->copy_fd);
+	tt->copy_fd = -1;
 }

@@ -37,6 +37,7 @@ struct tool_pipe;
 struct tool_trace {
 	weft_tr *t;
 	const char *cmd, *path;
+	int copy_fd;         /* "-" or a pipe: the anonymous copy read, or -1 */
 	weft_tr_info info;
 	weft_tr_event *cur, *end;       /* the batch being consumed */
 	int end_r;                         /* its r */
@@ -51,7 +52,9 @@ struct tool_trace {
 	double last_progress;
 };
 
-/* Open @path; on failure print the reader's message and return -1. */
+/* Open @path ("-": standard input; a pipe or FIFO is read whole first);
+ * on failure print why (the reader's message with its offset, or what the
+ * path is instead of a trace) and return -1. */
 int tool_open(struct tool_trace *tt, const char *cmd, const char *path);
 /*
  * The next event in *@ev (the caller's to change until the next call): 1, 0 at the end, or
