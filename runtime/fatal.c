@@ -96,6 +96,7 @@ void weft__throw(const char *why)
 	weft__write_all(2, pre, sizeof(pre) - 1);
 	weft__write_all(2, why, strlen(why));
 	weft__write_all(2, "\n", 1);
+	weft__trace_die(WEFT_TRACE_END_SIGNAL, SIGABRT, 0);
 	abort();
 }
 
@@ -116,6 +117,7 @@ void weft__fatal(const char *fmt, ...)
 		n = (int)sizeof(buf) - 2;
 	buf[n++] = '\n';
 	weft__write_all(2, buf, (size_t)n);
+	weft__trace_die(WEFT_TRACE_END_FATAL, 2, 0);
 	_exit(2);
 }
 
@@ -156,6 +158,7 @@ static void deadlock_report(void)
 
 	weft__write_all(2, head, sizeof(head) - 1);
 	weft__tasks_foreach(report_task, NULL);
+	weft__trace_die(WEFT_TRACE_END_FATAL, 2, 0);
 	_exit(2);
 }
 
@@ -211,11 +214,16 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 			weft__wbuf_hex(&b, addr);
 			weft__wbuf_str(&b, "; raise WEFT_STACK)\n");
 			weft__write_all(2, line, b.len);
+			weft__trace_die(WEFT_TRACE_END_FATAL, 2, 1);
 			_exit(2);
 		}
 	}
-	/* Not ours: restore what was there and let the fault happen again. */
-	sigaction(sig, sig == SIGSEGV ? &old_segv : &old_bus, NULL);
+	/* Not ours: restore what was there and let the fault happen again.
+	 * If that is the default, the process dies of it: finish the trace. */
+	const struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
+	if (!(old->sa_flags & SA_SIGINFO) && old->sa_handler == SIG_DFL)
+		weft__trace_die(WEFT_TRACE_END_SIGNAL, sig, 1);
+	sigaction(sig, old, NULL);
 }
 
 int weft__signals_install(void)
