@@ -32,6 +32,27 @@
  * P waits for the flusher to give one back and records how long (STALL):
  * nothing is dropped.
  *
+ * A buffer fills in seconds on a busy P, never on an idle or stuck one,
+ * so every 100 ms (WEFT__TFLUSH_PERIOD) the flusher also writes what each
+ * stream's current buffer holds and the file does not: a SIGKILLed or
+ * hung program loses at most the last 100 ms of each P. The emitter
+ * publishes each event by storing the buffer's length with release
+ * (weft__tbuf_publish_len: a plain store on x86, the same instructions as
+ * before), and the flusher copies the prefix it loads with acquire, while
+ * the P goes on writing after it; the part becomes a chunk of its own
+ * (trace_flush.c, "The writer"). The same copy is what the death paths
+ * write.
+ *
+ * Dying (trace_flush.c has the protocol). The deadlock report, a weft
+ * fatal error, a stack overflow, weft__throw, abort(), a crash with no
+ * handler, exit() and SIGINT/SIGTERM each finish the file before the
+ * process ends: tracing off, the flusher's work taken over, every queued
+ * buffer and every stream's current prefix written, the header marked
+ * complete with how it ended (format version 4). No P has to reach a
+ * scheduling point for it, so a program stuck in a loop ends at once on
+ * Ctrl-C with its trace; in exchange each stream ends where its P was,
+ * not at one consistent cut as weft_trace_stop() makes.
+ *
  * Starting happens under stop-the-world (or before the first task runs,
  * for WEFT_TRACE). A trace begun mid-run records every existing task's
  * state (TASK_STATE), so that blocked tasks show as blocked, and that
@@ -88,10 +109,11 @@
  * WEFT__SITE) are recorded as small code keys and named by the flusher.
  *
  * Signals. SIGINT and SIGTERM (when their disposition is the default)
- * finalize the file: the handler wakes the flusher, which starts a task
- * that calls weft_trace_stop(); stop re-raises the signal. A SIGKILL
- * leaves every chunk written so far, and the header's "complete" flag
- * unset, so the reader can say the tail is lost.
+ * finish the file: the handler wakes the flusher, which takes the death
+ * path and sends the signal again with the old disposition back; SIGABRT
+ * finishes it in its handler. A SIGKILL leaves every chunk written so
+ * far (each P's events up to the last periodic flush), and the header's
+ * "complete" flag unset, so the reader can say the tail is lost.
  *
  * Rejected:
  *   - Stopping under stop-the-world, as the first version did: with every
@@ -105,6 +127,14 @@
  *   - Compressing on the emitting P: zstd costs ~1-3 ns/byte, on the
  *     flusher it overlaps with the program.
  *   - Resolving names on the emit path: a symbol lookup is microseconds.
+ *   - Finishing on SIGINT/SIGTERM with weft_trace_stop() in a task the
+ *     flusher started (the first version): it waited for every P to reach
+ *     a scheduling point, so a program stuck in a loop ignored Ctrl-C and
+ *     a second one killed it with an empty trace; and the flusher, which
+ *     must never wait on an emitter, called weft_go, which emits.
+ *   - A periodic flush by the Ps themselves, each handing over its partial
+ *     buffer at its next scheduling point (Go's way): the P stuck in a
+ *     loop is the one whose events matter, and it never gets there.
  *
  * Not yet: a per-M buffer for Ms without a P (they share the global one
  * under a mutex; they are rare: plain threads, sysmon, syscall exits).

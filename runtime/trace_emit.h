@@ -14,7 +14,9 @@
  *
  * Invariants: p->tbuf is written only by the M that owns @p, or under a
  * stopped world / after the RCU grace periods of weft_trace_stop (see
- * trace.c); an event's arguments are evaluated only when tracing is on, so
+ * trace.c); the file writer reads a buffer being filled only below its
+ * length, which is stored with release once an event is whole
+ * (weft__tbuf_publish_len); an event's arguments are evaluated only when tracing is on, so
  * they may call weft__trace_code() and weft__trace_seq(); every argument
  * that is a code key (the traits' fn and site) is passed through
  * weft__trace_key() so the flusher names it.

@@ -12,7 +12,10 @@
  * Locks: the start lock (trace.c) orders starts and stops; the global
  * buffer's lock (weft__tglob.lock) is taken by any thread without a P and
  * by stop, the pool lock (weft__tsess.pool_lock) inside it (HACKING.md has
- * the order).
+ * the order). The file belongs to the thread whose id is in
+ * weft__tsess.wlock (trace_flush.c, "The writer"): a spin word, not a
+ * mutex, because a signal handler takes it; it is taken under none of
+ * the locks above except by a death path, which may run under any.
  *
  * Rejected: one 1100-line trace.c (the first layout); per-file statics
  * passed around by pointer (every function would take the session).
