@@ -42,8 +42,8 @@ static int stream_of(const struct weft__tbuf *b)
 /*
  * @b (fresh from weft__tbuf_reset) becomes the buffer its stream fills:
  * in *@slot for the emitters, and in the session's cur[] for the writer.
- * The release orders b's reset, and the enqueue of the buffer it
- * replaces, before the writer's acquire of cur[] (trace_flush.c).
+ * The release orders b's reset before the writer's acquire of cur[]
+ * (trace_flush.c).
  */
 void weft__tbuf_publish(struct weft__tbuf **slot, struct weft__tbuf *b)
 {
@@ -156,7 +156,12 @@ static void ev_write_str(struct weft__tbuf *b, uint64_t now, int type, int nargs
 	weft__tbuf_publish_len(b, (size_t)(p - b->data));
 }
 
-/* Hand @*slot to the flusher and put a fresh buffer in its place. */
+/*
+ * Hand @*slot to the flusher and put a fresh buffer in its place. The
+ * new one is published before the old one is queued: so the flusher,
+ * which recycles only what it dequeued, never finds a buffer it has
+ * recycled in cur[] (trace_flush.c, "The writer").
+ */
 static void rotate(struct weft__tbuf **slot)
 {
 	struct weft__tbuf *old = *slot, *b;
@@ -164,10 +169,10 @@ static void rotate(struct weft__tbuf **slot)
 	uint32_t id = old->stream_id;
 	int64_t stalled;
 
-	weft__tbuf_enqueue(old); /* the flusher owns it from here: no more reads */
 	b = weft__tbuf_get(&stalled);
 	weft__tbuf_reset(b, WEFT_TF_CHUNK_EVENTS, kind, id);
 	weft__tbuf_publish(slot, b);
+	weft__tbuf_enqueue(old); /* the flusher owns it from here: no more reads */
 	if (stalled) {
 		uint64_t a = (uint64_t)stalled;
 		ev_write(b, weft__trace_ticks(), WEFT_TEV_STALL, 1, &a);

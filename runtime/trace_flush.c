@@ -14,13 +14,17 @@
  * process is ending), the stopper once the flusher is joined. Everything
  * marked "writer" in trace_writer.h is under it, and so are the queue's
  * dequeue end (liburcu's single-consumer dequeue) and each buffer's f_*
- * fields. A buffer still being filled is read up to its published length
- * (acquire, pairing with weft__tbuf_publish_len) and only once the
- * stream's older buffers are written (its seq is the one the writer
- * expects: the filler enqueues the old buffer before it publishes the
- * new one in cur[], release/acquire). A part written early is a chunk of
- * its own, re-encoded so that it starts as a chunk does (first delta 0,
- * task ids from 0); the rest of the buffer follows as another.
+ * fields. A buffer still being filled (the one in cur[]) is read up to
+ * its published length (acquire, pairing with weft__tbuf_publish_len),
+ * and only when its seq is the one the writer expects next for its
+ * stream, i.e. the stream's older buffers are written (a filler that
+ * rotates publishes the new buffer, then queues the old one). Because
+ * of that order a buffer the writer has recycled (only what it dequeued:
+ * already replaced in cur[], which the dequeue's acquire makes visible)
+ * is never found in cur[] again until a filler reset and published it.
+ * A part written early is a chunk of its own, re-encoded so that it
+ * starts as a chunk does (first delta 0, task ids from 0); the rest of
+ * the buffer follows as another.
  *
  * Rejected:
  *   - compressing on the emitting P, resolving names on the emit path
@@ -660,12 +664,14 @@ void weft__trace_die(int reason, int code, int in_signal)
 	TS.raw_only = in_signal;
 	if (!in_signal && TS.level > 1)
 		ZSTD_CCtx_setParameter(TS.zc, ZSTD_c_compressionLevel, 1);
-	while (write_queued(!in_signal))
+	/* Buffers are not recycled: an M still in an event that stalled at
+	 * the memory cap may wait for ever, the process is ending. */
+	while (write_queued(false))
 		;
 	for (int s = 0; s <= WEFT__TSTREAM_GLOBAL; s++) {
 		struct weft__tbuf *b = atomic_load_explicit(&TS.cur[s], memory_order_acquire);
 		if (b && b->seq != TS.wnext[s]) /* rotated since the queue was empty */
-			while (write_queued(!in_signal))
+			while (write_queued(false))
 				;
 		write_current(s);
 	}
@@ -678,6 +684,14 @@ void weft__trace_die(int reason, int code, int in_signal)
 }
 
 /* ---- the flusher ------------------------------------------------------------ */
+
+/* A death path has the file: the process is ending. Wait for it here,
+ * not by returning (a thread that ended unjoined is a leak to TSan). */
+static _Noreturn void flusher_retire(void)
+{
+	for (;;)
+		pause();
+}
 
 void *weft__trace_flusher_main(void *arg)
 {
@@ -698,7 +712,7 @@ void *weft__trace_flusher_main(void *arg)
 		for (;;) {
 			bool more;
 			if (!flusher_take(tid))
-				return NULL;
+				flusher_retire();
 			more = write_queued(true);
 			writer_put();
 			if (!more || atomic_load(&sig_pending))
@@ -709,7 +723,7 @@ void *weft__trace_flusher_main(void *arg)
 		int64_t now = weft__nanotime();
 		if (now >= next) {
 			if (!flusher_take(tid))
-				return NULL;
+				flusher_retire();
 			for (int s = 0; s <= WEFT__TSTREAM_GLOBAL; s++)
 				write_current(s);
 			writer_put();
