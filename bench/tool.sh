@@ -17,6 +17,14 @@
 #   dump > /dev/null            every event printed: the weft analogue of
 #   go tool trace -d            Go's parse-and-print (BENCH_TOOL_GO=0 skips
 #                               it: it takes ~40 s and 3 GB a run here)
+#   export (perfetto, gzip)     the default export: Perfetto's protobuf,
+#                               gzip'd (deflate on a thread of its own)
+#   export (perfetto, inline)   the same, WEFT_TRACE_THREADS=0
+#   export --no-gzip            Perfetto's protobuf, raw
+#   export --format chrome      the JSON (1.5 GB here; BENCH_TOOL_JSON=0
+#                               skips it)
+#   export --format go          the Go 1.19 trace
+# and then the size of each export, in bytes per weft event.
 #
 # Environment: BENCH_RUNS, BENCH_TOOL_N, BENCH_TOOL_GO, WEFT_BENCH_DIR (the
 # weft programs, default this directory), WEFT_TRACE_BIN (default
@@ -56,8 +64,15 @@ else
 	with_go=0
 fi
 
-labels=("stats" "gaps" "tasks" "stats (one thread)" "gaps (one thread)" "dump > /dev/null")
+labels=("stats" "gaps" "tasks" "stats (one thread)" "gaps (one thread)" "dump > /dev/null"
+	"export (perfetto, gzip)" "export (perfetto, inline)" "export --no-gzip" "export --format go")
+[[ ${BENCH_TOOL_JSON:-1} == 1 ]] && labels+=("export --format chrome")
 declare -A cmdline=(
+	["export (perfetto, gzip)"]="$wt export -o $tmp/out.pftrace.gz $tmp/big.wt"
+	["export (perfetto, inline)"]="env WEFT_TRACE_THREADS=0 $wt export -o $tmp/out1.pftrace.gz $tmp/big.wt"
+	["export --no-gzip"]="$wt export --no-gzip -o $tmp/out.pftrace $tmp/big.wt"
+	["export --format go"]="$wt export --format go -o $tmp/out.go.trace $tmp/big.wt"
+	["export --format chrome"]="$wt export --format chrome -o $tmp/out.json $tmp/big.wt"
 	["stats"]="$wt stats $tmp/big.wt"
 	["gaps"]="$wt gaps $tmp/big.wt"
 	["tasks"]="$wt tasks $tmp/big.wt"
@@ -126,4 +141,12 @@ rate = ev / m / 1e6 if m > 0 else float("inf")
 rss = "%.1f MB" % (kib / 1024) if kib < 1024 * 1024 else "%.2f GB" % (kib / 1024 / 1024)
 print("| %s | %.2f s (%.2f-%.2f) | %.1f | %.2f s | %s |" % (label, m, wall[0], wall[-1], rate, med(user), rss))
 ' "$l" "$ev"
+done
+echo
+echo "| export | bytes | bytes/event |"
+echo "|---|---|---|"
+for f in out.pftrace.gz out.pftrace out.go.trace out.json; do
+	[[ -f $tmp/$f ]] || continue
+	b=$(stat -c %s "$tmp/$f")
+	echo "| $f | $b | $(python3 -c "print('%.2f' % ($b / $events))") |"
 done

@@ -74,6 +74,17 @@ typedef void (*weft_fn)(void *arg);
  *    thread frees the task's stack and exits without running it further.
  * After it returns, weft_main() may be called again.
  *
+ * Deadlock: when every task is blocked and nothing can ever wake one,
+ * weft_main() prints "weft: fatal: all tasks are asleep - deadlock!" with
+ * each blocked task and exits with status 2, as Go does. Counted as
+ * possible wake-ups, so that no deadlock is reported while any remains: a
+ * running or runnable task, a sleeping one (an armed timer), a task in a
+ * marked syscall, a plain thread inside a weft call, and any thread of the
+ * process that is not weft's own, the thread that called weft_main() and
+ * the sanitizers' excepted, whenever it was made (it may call in later).
+ * So a program with a thread of its own that never calls in is not
+ * reported: it hangs instead.
+ *
  * Returns 0 when @fn returned; -EINVAL if @fn is NULL or WEFT_PROCS or
  * WEFT_STACK is malformed; -EBUSY if the runtime is already running (a
  * second weft_main() from a task or another thread); -ENOMEM or -EAGAIN
@@ -161,7 +172,13 @@ WEFT_API void weft_syscall_exit(void);
  * world, the caller first waits for that to finish.
  * Blocks the caller's thread (its P is kept). Tasks only; a no-op on a
  * plain thread. Must be paired with weft_start_the_world() by the same
- * task, and must not be nested.
+ * task. While it holds the world stopped, the task must not wait for
+ * anything another task would do: weft_sleep, a blocking channel
+ * operation or select, weft_mutex_lock of a held mutex, weft_wg_wait, a
+ * nested weft_stop_the_world, weft_set_procs and weft_trace_start are
+ * each a fatal error naming the call (message, exit status 2), never a
+ * hang. weft_yield returns at once, and a marked syscall
+ * (weft_syscall_enter/exit, e.g. writing a snapshot) works and keeps the P.
  */
 WEFT_API void weft_stop_the_world(const char *reason);
 

@@ -162,13 +162,39 @@ static void deadlock_report(void)
 	_exit(2);
 }
 
-/* sched lock held, by an M about to park or by sysmon. */
+struct census {
+	long blocked, other;
+};
+
+static void count_task(struct weft__task *t, void *arg)
+{
+	struct census *c = arg;
+	int st = atomic_load_explicit(&t->status, memory_order_relaxed);
+
+	if (st == WEFT__T_WAITING)
+		c->blocked++;
+	else if (st == WEFT__T_RUNNABLE || st == WEFT__T_RUNNING || st == WEFT__T_SYSCALL)
+		c->other++;
+}
+
+/*
+ * sched lock held, by an M about to park or by sysmon. A deadlock is
+ * reported only when it is one: the main task exists (not during start-up,
+ * whatever woke sysmon early: a signal, a slow WEFT_TRACE open), no M runs,
+ * nothing is queued, no timer is armed, at least one task is blocked and
+ * every task is (a runnable one is on its way to a queue), no plain thread
+ * is inside a weft call, and no thread exists that could still call in:
+ * every thread of the process but ours (Ms, sysmon, helpers), the thread
+ * that called weft_main and the sanitizers' own counts as a possible
+ * waker, whenever it was made - as Go counts its cgo threads.
+ */
 void weft__checkdead(void)
 {
+	struct census c = { 0, 0 };
 	int threads;
 
 	WEFT__ASSERT(weft__sched_locked() && !weft__on_task());
-	if (atomic_load(&S.shutdown) || atomic_load(&S.stw_owner))
+	if (atomic_load(&S.shutdown) || atomic_load(&S.stw_owner) || !atomic_load(&S.main_task))
 		return;
 	if (S.nmidle < S.mcount)
 		return; /* an M runs or is in a syscall */
@@ -177,9 +203,12 @@ void weft__checkdead(void)
 	for (int i = 0; i < atomic_load(&S.nprocs); i++)
 		if (weft__p_has_work(S.allp[i]) || atomic_load(&S.allp[i]->timer0) != 0)
 			return; /* work queued, or a timer will ready a task */
-	/* Threads we do not know of (made since start) might wake a task. */
+	/* Any thread besides ours might still wake a task. */
 	threads = weft__proc_threads();
 	if (threads < 0 || threads > S.baseline_threads + S.mcount + 1 + atomic_load(&S.nhelpers))
+		return;
+	weft__tasks_foreach(count_task, &c);
+	if (c.blocked == 0 || c.other > 0)
 		return;
 	deadlock_report();
 }

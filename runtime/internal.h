@@ -183,6 +183,7 @@ struct weft__m {
 	_Atomic int sys;            /* enum weft__msys */
 	struct weft__p *oldp;
 	uint32_t oldp_tick;             /* oldp->syscalltick when the syscall began */
+	bool stw_syscall;            /* in a syscall made while holding the world stopped */
 	void *sys_stack;            /* the task's stack, copied at syscall enter:
 				     * owned by this M once abandoned */
 	size_t sys_stack_size;
@@ -247,7 +248,8 @@ struct weft__sched {
 
 	/* deadlock detection */
 	_Atomic int nextern;           /* live plain threads that called in */
-	int baseline_threads;          /* threads before weft_main started */
+	int baseline_threads;          /* threads not ours that cannot call in: weft_main's
+					* caller and the sanitizers' (checkdead) */
 	_Atomic int nhelpers;          /* our own threads besides Ms and sysmon (trace flusher) */
 
 	/* sysmon */
@@ -374,9 +376,13 @@ static inline bool weft__owns(const struct weft__p *p)
 	       atomic_load_explicit(&m->sys, memory_order_relaxed) == WEFT__M_SYS_NONE;
 }
 
-#ifdef WEFT_DEBUG
-bool weft__world_stopped(void); /* stw.c */
+/* stw.c; in every build: blocking calls refuse to park the stopper. */
+bool weft__world_stopped(void);
+/* A fatal error naming @call if the caller holds the world stopped: it
+ * would wait for ever for something only a stopped P can do. */
+void weft__stw_forbid(const char *call);
 
+#ifdef WEFT_DEBUG
 static inline bool weft__sched_locked(void)
 {
 	return atomic_load_explicit(&weft__sched.dbg_lock_holder, memory_order_relaxed) ==

@@ -238,6 +238,7 @@ WEFT_API int weft_main(weft_fn fn, void *arg)
 		return err;
 	if (!atomic_compare_exchange_strong(&S.running, &zero, 1))
 		return -EBUSY;
+	int threads0 = weft__proc_threads(); /* the caller's and any the program made */
 	weft__ctx_defaults_init();
 	if ((err = weft__sched_init(nprocs, stack)) != 0)
 		goto fail;
@@ -245,10 +246,13 @@ WEFT_API int weft_main(weft_fn fn, void *arg)
 		goto fail;
 	if ((err = weft__sysmon_start()) != 0)
 		goto fail;
-	/* Threads that exist now (less sysmon) cannot be the ones that would
-	 * wake a task later. Counted after the first pthread_create because
-	 * sanitizers start their helper threads lazily there. */
-	S.baseline_threads = weft__proc_threads() - 1;
+	/* Threads that are not possible wakers (checkdead): the caller's, and
+	 * those the sanitizers start lazily at the first pthread_create (the
+	 * count now, less sysmon, less the threads that were there before:
+	 * those are the program's, and may call in at any time). */
+	S.baseline_threads = 1 + (threads0 > 0 ? weft__proc_threads() - 1 - threads0 : 0);
+	if (S.baseline_threads < 1)
+		S.baseline_threads = 1;
 	trace_from_env();
 	if ((err = weft__sched_start_main(fn, arg)) != 0) {
 		weft__shutdown_begin();

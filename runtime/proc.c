@@ -163,6 +163,7 @@ WEFT_API int weft_set_procs(int n)
 
 	if (!m || !m->curg || n < 1 || n > WEFT_MAX_PROCS)
 		return -EINVAL;
+	weft__stw_forbid("weft_set_procs");
 	weft_stop_the_world("set_procs");
 	m = weft__getm();
 	old = atomic_load(&S.nprocs);

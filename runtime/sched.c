@@ -926,6 +926,20 @@ static void task_entry(void *xfer)
 	}
 }
 
+/* The public call that parks with @reason, for messages. */
+static const char *park_call(int reason)
+{
+	switch (reason) {
+	case WEFT_TRACE_BLOCK_WG: return "weft_wg_wait";
+	case WEFT_TRACE_BLOCK_MUTEX: return "weft_mutex_lock";
+	case WEFT_TRACE_BLOCK_CHAN_SEND: return "weft_chan_send";
+	case WEFT_TRACE_BLOCK_CHAN_RECV: return "weft_chan_recv";
+	case WEFT_TRACE_BLOCK_SELECT: return "weft_select";
+	case WEFT_TRACE_BLOCK_SLEEP: return "weft_sleep";
+	default: return "a blocking call";
+	}
+}
+
 void weft__park(int reason, const void *obj, void (*unlockf)(void *), void *arg)
 {
 	struct weft__m *m = weft__getm();
@@ -934,6 +948,8 @@ void weft__park(int reason, const void *obj, void (*unlockf)(void *), void *arg)
 	if (!t)
 		weft__fatal("a blocking call (%s) was made outside a task",
 			    weft_tf_block_name(reason));
+	if (__builtin_expect(weft__world_stopped(), 0))
+		weft__stw_forbid(park_call(reason));
 	WEFT__ASSERT(m->after == WEFT__A_NONE);
 	t->wait_reason = reason;
 	t->wait_obj = obj;

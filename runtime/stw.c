@@ -29,6 +29,14 @@
  * Invariant: while the world is stopped, every P but the stopper's is
  * STOPPED or DEAD, no M holds one, and no thief runs (a thief needs a P).
  *
+ * Misuse. The stopper must not park (a channel, a mutex, a wait group,
+ * weft_sleep...): its P would be stopped under it and nothing would ever
+ * run again. weft__park refuses, and so do a nested stop,
+ * weft_set_procs and weft_trace_start: each is a fatal error naming the
+ * call (weft__stw_forbid), never a silent hang. A marked syscall is
+ * allowed - writing a snapshot of the stopped program is what a stop is
+ * for - and keeps its P (syscall.c): nobody else could use it.
+ *
  * Rejected: signalling threads to stop them at any instruction (Go's async
  * preemption) - C code between two instructions is not at a point where
  * its state can be inspected or its locks known.
@@ -44,23 +52,31 @@
 
 #define S weft__sched
 
-static struct weft__task *stw_task; /* the task holding the world stopped */
+/* The task holding the world stopped: written under the sched lock, read
+ * without it (relaxed) by safepoints and the misuse checks. */
+static _Atomic(struct weft__task *) stw_task;
 
-#ifdef WEFT_DEBUG
 /*
  * The caller is the task holding the world stopped (from the moment it
  * set stw_task in weft_stop_the_world until weft_start_the_world). Read
  * without the lock: the stopper reads its own write; any other caller
- * reads something that is not its task either way (and is about to fail
- * an assert).
+ * reads something that is not its task either way.
  */
 bool weft__world_stopped(void)
 {
 	struct weft__m *m = weft__getm();
 
-	return m && m->curg && m->curg == stw_task;
+	return m && m->curg && m->curg == atomic_load_explicit(&stw_task, memory_order_relaxed);
 }
-#endif
+
+void weft__stw_forbid(const char *call)
+{
+	if (__builtin_expect(weft__world_stopped(), 0))
+		weft__fatal("%s while the world is stopped (by weft_stop_the_world in this task): "
+			    "it would wait for ever for a P that cannot run; call "
+			    "weft_start_the_world first",
+			    call);
+}
 
 /* g0 of @m, holding m->p, WEFT__SP_STOP set: stop this P and park the M. */
 void weft__stw_participate(struct weft__m *m)
@@ -105,7 +121,7 @@ void weft__safepoint_slow(void)
 	if (!m || !(t = m->curg))
 		return;
 	if (pending & WEFT__SP_STOP) {
-		if (t == stw_task)
+		if (t == atomic_load_explicit(&stw_task, memory_order_relaxed))
 			return; /* the stopper itself keeps running */
 		if (atomic_load(&S.shutdown)) {
 			/* weft_main is ending: this task is abandoned here. */
@@ -134,6 +150,7 @@ WEFT_API void weft_stop_the_world(const char *reason)
 
 	if (!m || !m->curg)
 		return;
+	weft__stw_forbid("weft_stop_the_world (nested)");
 	for (;;) {
 		int zero = 0;
 		if (atomic_compare_exchange_strong(&S.stw_owner, &zero, 1))
@@ -152,7 +169,7 @@ WEFT_API void weft_stop_the_world(const char *reason)
 		    : strcmp(reason, "trace") == 0 ? WEFT_TRACE_STW_TRACE : WEFT_TRACE_STW_USER, 0, 0);
 	mine = m->p;
 	weft__sched_lock();
-	stw_task = m->curg;
+	atomic_store_explicit(&stw_task, m->curg, memory_order_relaxed);
 	S.stw_reason = reason ? reason : "user";
 	n = atomic_load(&S.nprocs);
 	S.stopwait = n - 1;
@@ -190,12 +207,12 @@ WEFT_API void weft_start_the_world(void)
 
 	if (!m || !m->curg)
 		return;
-	if (stw_task != m->curg)
+	if (atomic_load_explicit(&stw_task, memory_order_relaxed) != m->curg)
 		weft__fatal("weft_start_the_world called by task %llu, which did not stop it",
 			    (unsigned long long)m->curg->id);
 	WEFT__TRACE(weft__trace_p(m), STW_END, 1, atomic_load(&S.stw_last_wait_ns), 0, 0);
 	weft__sched_lock();
-	stw_task = NULL;
+	atomic_store_explicit(&stw_task, NULL, memory_order_relaxed);
 	atomic_fetch_and(&weft__safepoint_pending, ~WEFT__SP_STOP);
 	n = atomic_load(&S.nprocs);
 	for (int i = 0; i < n; i++) {

@@ -59,6 +59,12 @@ WEFT_API void weft_syscall_enter(void)
 	p = m->p;
 	WEFT__ASSERT(weft__owns(p)); /* p->syscalltick: owner only */
 	WEFT__TRACE(p, SYSCALL_ENTER, 2, t->id, weft__trace_code(__builtin_return_address(0)), 0);
+	if (__builtin_expect(weft__world_stopped(), 0)) {
+		/* The stopper writing its snapshot: nobody else could run on
+		 * the P, so it keeps it (stw.c, "Misuse"). */
+		m->stw_syscall = true;
+		return;
+	}
 	m->oldp = p;
 	m->sys_stack = t->stack;
 	m->sys_stack_size = weft__stack_map_size(S.stack_size);
@@ -144,6 +150,11 @@ WEFT_API void weft_syscall_exit(void)
 
 	if (!m || !(t = m->curg))
 		return;
+	if (__builtin_expect(m->stw_syscall, 0)) {
+		m->stw_syscall = false;
+		WEFT__TRACE(m->p, SYSCALL_EXIT, 1, t->id, 0, 0);
+		return;
+	}
 	if (!atomic_compare_exchange_strong(&m->sys, &s, WEFT__M_SYS_NONE)) {
 		if (s == WEFT__M_SYS_ABANDONED)
 			exit_abandoned(m);

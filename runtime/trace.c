@@ -447,6 +447,7 @@ WEFT_API int weft_trace_start(const char *path)
 	 * there is no P to record on (weft.h). */
 	if (!in_task && !weft__trace_prestart)
 		return -EINVAL;
+	weft__stw_forbid("weft_trace_start");
 	if ((err = env_level(&level, -7, 19)) != 0 || (err = max_mem(&mem)) != 0)
 		return err;
 	weft__rcu_mutex_lock(&start_lock);

@@ -24,6 +24,12 @@
  *   deadlock selthread a plain thread selects on no case with no timeout
  *                    (blocks for ever, as a task would) while the main
  *                    task returns: NOT a misuse, must exit 0
+ *   deadlock prethread a plain thread made before weft_main sends to the
+ *                    main task on a channel 100 ms after it blocked: NOT
+ *                    a deadlock (the thread may call in), must exit 0
+ *   deadlock itimer  SIGALRM every 50 us (an interval timer, as a sampling
+ *                    profiler sets) while tasks sleep and finish: no false
+ *                    report at start-up or later, must exit 0
  * The runtime must print "weft: fatal: all tasks are asleep - deadlock!"
  * and each blocked task, and exit with status 2.
  */
@@ -32,6 +38,8 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/time.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -265,6 +273,55 @@ static void main_selthread(void *arg)
 	puts("the thread sleeps in its empty select");
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+static weft_chan *pre_chan;
+static _Atomic int pre_blocked;
+
+static void *pre_thread(void *arg)
+{
+	int v = 42;
+	(void)arg;
+	/* Not a weft call until the send: the runtime cannot know of us. */
+	while (!atomic_load(&pre_blocked))
+		sched_yield();
+	struct timespec ts = { 0, 100000000 };
+	nanosleep(&ts, NULL);
+	weft_chan_send(pre_chan, &v);
+	return NULL;
+}
+
+static void main_prethread(void *arg)
+{
+	int v = 0;
+	(void)arg;
+	atomic_store(&pre_blocked, 1);
+	weft_chan_recv(pre_chan, &v);
+	printf("received %d from a thread made before weft_main\n", v);
+}
+
+static void itimer_done(void *arg)
+{
+	weft_sleep(200000);
+	weft_wg_done(arg);
+}
+
+static void main_itimer(void *arg)
+{
+	weft_wg wg = WEFT_WG_INIT;
+	(void)arg;
+	for (int round = 0; round < 20; round++) {
+		weft_wg_add(&wg, 4);
+		for (int i = 0; i < 4; i++)
+			weft_go(itimer_done, &wg);
+		weft_wg_wait(&wg);
+	}
+	puts("itimer: done");
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "wg";
@@ -292,7 +349,23 @@ int main(int argc, char **argv)
 		fn = main_nilclose;
 	else if (strcmp(mode, "selthread") == 0)
 		fn = main_selthread;
-	else if (strcmp(mode, "wgthread") == 0) {
+	else if (strcmp(mode, "prethread") == 0) {
+		pthread_t th;
+		pre_chan = weft_chan_make(sizeof(int), 0);
+		pthread_create(&th, NULL, pre_thread, NULL);
+		int r = weft_main(main_prethread, NULL);
+		pthread_join(th, NULL);
+		return r == 0 ? 0 : 1;
+	} else if (strcmp(mode, "itimer") == 0) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_alarm;
+		sa.sa_flags = SA_RESTART;
+		sigaction(SIGALRM, &sa, NULL);
+		struct itimerval it = { { 0, 50 }, { 0, 50 } };
+		setitimer(ITIMER_REAL, &it, NULL);
+		return weft_main(main_itimer, NULL) == 0 ? 0 : 1;
+	} else if (strcmp(mode, "wgthread") == 0) {
 		/* The thread exists before weft_main: only its waiting tells the
 		 * deadlock detector that it may still wake a task. */
 		pthread_t th;

@@ -26,6 +26,7 @@ struct export_args {
 /* Each returns 0 when the whole trace was written, or -1 after the
  * reader's message (a bad trace); write errors are the caller's (ferror). */
 int export_chrome(struct export_args *a);
+int export_perfetto(struct export_args *a);
 int export_go(struct export_args *a);
 
 #endif /* WEFT_TRACE_EXPORT_H */

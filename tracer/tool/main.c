@@ -5,14 +5,17 @@
  *   weft-trace dump FILE             one event a line
  *   weft-trace tasks FILE            the goroutine-analysis page as text
  *   weft-trace gaps FILE             scheduler overhead, parallelism, verdicts
+ *   weft-trace export FILE -o out.pftrace.gz          for Perfetto (the default)
+ *   weft-trace export --format go FILE -o out.trace   for go tool trace
  *   weft-trace export --format chrome FILE -o out.json
  *   weft-trace pprof --kind sync FILE -o sync.pb.gz   for go tool pprof
  *   weft-trace help [CMD]
  *
  * One file per command (cmd_*.c), each with its help text beside its code;
  * what they share has a file per concept: tool.c (options, messages,
- * output), pipe.c (reading a trace), model.c (the state model), names.c,
- * hist.c and u64map.h (the one hash table). Everything
+ * output), pipe.c (reading a trace), model.c (the state model), out.c
+ * (the output file, gzip), pb.h (protobuf by hand), names.c, hist.c and
+ * u64map.h (the one hash table); export's formats are export_*.c. Everything
  * reads the trace through the installed reader library (<weft/trace.h>):
  * there is no second parser to drift from the format.
  */
@@ -40,8 +43,10 @@ static void usage(FILE *f)
 		fprintf(f, "  %-8s %s\n", cmds[i]->name, cmds[i]->summary);
 	fputs("  help     weft-trace help COMMAND: the command's options\n\n"
 	      "A first look at a trace: weft-trace gaps FILE, then\n"
-	      "weft-trace export --format chrome FILE -o out.json and open out.json in\n"
-	      "Perfetto's UI (ui.perfetto.dev) or chrome://tracing.\n"
+	      "weft-trace export FILE -o out.pftrace.gz and open it in Perfetto's UI\n"
+	      "(ui.perfetto.dev, Open trace file); or weft-trace export --format go\n"
+	      "FILE -o out.trace for go tool trace, weft-trace pprof --kind sync FILE\n"
+	      "-o sync.pb.gz for go tool pprof.\n"
 	      "Exit status: 0 fine, 1 a bad or unreadable trace (the message gives the\n"
 	      "byte offset), 2 a usage error.\n",
 	      f);

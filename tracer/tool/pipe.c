@@ -128,14 +128,20 @@ static int cpus(void)
 	return (int)sysconf(_SC_NPROCESSORS_ONLN);
 }
 
+bool tool_use_threads(void)
+{
+	const char *env = getenv("WEFT_TRACE_THREADS");
+
+	/* unset: a thread if there is a CPU for it; "0": none; else: one */
+	return env ? strcmp(env, "0") != 0 : cpus() >= 2;
+}
+
 /* Start the reader thread, or allocate the one batch of reading inline. */
 static void pipe_start(struct tool_trace *tt)
 {
-	const char *env = getenv("WEFT_TRACE_THREADS");
 	struct tool_pipe *pp = NULL;
 
-	/* unset: a thread if there is a CPU for it; "0": none; else: one */
-	if (env ? strcmp(env, "0") != 0 : cpus() >= 2)
+	if (tool_use_threads())
 		pp = calloc(1, sizeof(*pp));
 	if (!pp) {
 		tt->batch = tool_calloc(1, sizeof(*tt->batch));

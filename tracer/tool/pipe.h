@@ -69,6 +69,10 @@ static inline int tool_next(struct tool_trace *tt, weft_tr_event **ev)
 	return tool_next_slow(tt, ev);
 }
 void tool_close(struct tool_trace *tt);
+/* Whether a command may use a helper thread: WEFT_TRACE_THREADS ("0" no,
+ * anything else yes), else when this process has at least two CPUs. The
+ * reader thread and out.c's deflate thread ask. */
+bool tool_use_threads(void);
 
 /*
  * A damaged file (cut inside a chunk, a bad chunk) after at least one good
