@@ -10,8 +10,9 @@
  * A file is a header followed by chunks. Everything is little-endian.
  *
  *   header (64 bytes)
- *     0  magic "WEFTTRC\0"        8  u16 version (3)   10 u16 header size
- *    12  u32 zero                 16 u8 clock (0 monotonic ns, 1 TSC)
+ *     0  magic "WEFTTRC\0"        8  u16 version (4)   10 u16 header size
+ *    12  u8 end reason (4)        13 u8 end code (4)  14 u16 zero
+ *    16  u8 clock (0 monotonic ns, 1 TSC)
  *    17  u8 flags (bit 0: complete)                 18 u48 file length (complete)
  *    24  u64 ticks per second     32 u64 ticks at start
  *    40  i64 CLOCK_REALTIME ns at start             48 u32 Ps at start
@@ -83,7 +84,7 @@
 #include "weft/trace.h"
 
 #define WEFT_TF_MAGIC "WEFTTRC"
-#define WEFT_TF_VERSION 3
+#define WEFT_TF_VERSION 4               /* 4: the end reason and code (bytes 12, 13) */
 #define WEFT_TF_VERSION_MIN 2           /* version 2: task ids written as they are */
 #define WEFT_TF_HEADER_SIZE 64
 #define WEFT_TF_CHUNK_MAGIC 0x4b484357u /* "WCHK" */
@@ -125,6 +126,8 @@ enum {
 	WEFT_TF_H_MAGIC = 0,
 	WEFT_TF_H_VERSION = 8,
 	WEFT_TF_H_SIZE = 10,
+	WEFT_TF_H_REASON = 12, /* version 4 */
+	WEFT_TF_H_CODE = 13,
 	WEFT_TF_H_CLOCK = 16,
 	WEFT_TF_H_FLAGS = 17,
 	WEFT_TF_H_LENGTH = 18, /* 6 bytes */
@@ -140,6 +143,8 @@ struct weft_tf_header {
 	uint16_t version, size;  /* WEFT_TF_VERSION, WEFT_TF_HEADER_SIZE */
 	uint8_t clock;           /* enum weft_tf_clock */
 	uint8_t flags;           /* WEFT_TF_FLAG_* */
+	uint8_t end_reason;      /* enum weft_trace_end (version 4; 0 before) */
+	uint8_t end_code;        /* its signal or exit status */
 	uint64_t length;         /* the file's length when complete, 0: not recorded */
 	uint64_t ticks_per_sec;
 	uint64_t tick0;          /* ticks at start */
@@ -153,6 +158,8 @@ struct weft_tf_header {
 #define WEFT_TF_HEADER_FIELDS(X)                                                           \
 	X(version, WEFT_TF_H_VERSION, 2)                                                   \
 	X(size, WEFT_TF_H_SIZE, 2)                                                         \
+	X(end_reason, WEFT_TF_H_REASON, 1)                                                 \
+	X(end_code, WEFT_TF_H_CODE, 1)                                                     \
 	X(clock, WEFT_TF_H_CLOCK, 1)                                                       \
 	X(flags, WEFT_TF_H_FLAGS, 1)                                                       \
 	X(length, WEFT_TF_H_LENGTH, 6)                                                     \

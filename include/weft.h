@@ -437,6 +437,24 @@ WEFT_API void weft_mutex_unlock(weft_mutex *m);
  * before weft_main() runs: there is no P to record on yet; WEFT_TRACE is
  * the way to trace from the very start), or if WEFT_TRACE_LEVEL or
  * WEFT_TRACE_MAX_MEM is bad; an open() error. Call from a task.
+ *
+ * What a trace keeps when the program does not stop it:
+ *   - The writer writes what every P has recorded every 100 ms (while it
+ *     keeps up with the program: at the memory cap it is behind anyway),
+ *     so a program that hangs, or is killed by SIGKILL (or calls _exit(),
+ *     or dies of a signal weft does not catch), leaves a readable file
+ *     missing at most the last 100 ms of each P's events (and a chunk cut
+ *     short), marked incomplete.
+ *   - A program that dies with the trace running finishes the file first,
+ *     with every event recorded so far, marked complete with how it ended
+ *     (weft_tr_info.end_reason): the deadlock report, any "weft: fatal"
+ *     error, a stack overflow, abort() and a crash (when their signal's
+ *     disposition is the default), exit() from any thread, and SIGINT or
+ *     SIGTERM (when their disposition is the default; the program then
+ *     dies of the signal, promptly even if a task is stuck in a loop; a
+ *     second one kills at once). Each P's events then end where that P
+ *     was, not at one instant as with weft_trace_stop().
+ *   - A forked child that dies does not touch its parent's trace.
  */
 WEFT_API int weft_trace_start(const char *path);
 

@@ -119,6 +119,7 @@ void weft__throw(const char *why)
 	weft__write_all(2, pre, sizeof(pre) - 1);
 	weft__write_all(2, why, strlen(why));
 	weft__write_all(2, "\n", 1);
+	weft__trace_die(WEFT_TRACE_END_SIGNAL, SIGABRT, 0);
 	abort();
 }
 
@@ -139,6 +140,7 @@ void weft__fatal(const char *fmt, ...)
 		n = (int)sizeof(buf) - 2;
 	buf[n++] = '\n';
 	weft__write_all(2, buf, (size_t)n);
+	weft__trace_die(WEFT_TRACE_END_FATAL, 2, 0);
 	_exit(2);
 }
 
@@ -179,6 +181,7 @@ static void deadlock_report(void)
 
 	weft__write_all(2, head, sizeof(head) - 1);
 	weft__tasks_foreach(report_task, NULL);
+	weft__trace_die(WEFT_TRACE_END_FATAL, 2, 0);
 	_exit(2);
 }
 
@@ -307,10 +310,15 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 				       "what lies below it: build with -fstack-clash-protection\n");
 		}
 		weft__write_all(2, line, b.len);
+		weft__trace_die(WEFT_TRACE_END_FATAL, 2, 1);
 		_exit(2);
 	}
-	/* Not ours: restore what was there and let the fault happen again. */
-	sigaction(sig, sig == SIGSEGV ? &old_segv : &old_bus, NULL);
+	/* Not ours: restore what was there and let the fault happen again.
+	 * If that is the default, the process dies of it: finish the trace. */
+	const struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
+	if (!(old->sa_flags & SA_SIGINFO) && old->sa_handler == SIG_DFL)
+		weft__trace_die(WEFT_TRACE_END_SIGNAL, sig, 1);
+	sigaction(sig, old, NULL);
 }
 
 int weft__signals_install(void)

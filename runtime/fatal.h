@@ -21,6 +21,14 @@
 __attribute__((noreturn, cold)) void weft__throw(const char *why);
 __attribute__((noreturn, cold, format(printf, 1, 2))) void weft__fatal(const char *fmt, ...);
 
+/*
+ * A trace being written is finished before the process dies (trace_flush.c):
+ * @reason enum weft_trace_end, @code its signal or exit status; @in_signal
+ * from a signal handler (no allocation, no lock, no compression). Returns
+ * when done, at once when no trace runs. Any thread.
+ */
+void weft__trace_die(int reason, int code, int in_signal);
+
 /* Async-signal-safe formatting into a caller's buffer (used on fatal paths). */
 struct weft__wbuf {
 	char *p;

@@ -32,6 +32,27 @@
  * P waits for the flusher to give one back and records how long (STALL):
  * nothing is dropped.
  *
+ * A buffer fills in seconds on a busy P, never on an idle or stuck one,
+ * so every 100 ms (WEFT__TFLUSH_PERIOD) the flusher also writes what each
+ * stream's current buffer holds and the file does not: a SIGKILLed or
+ * hung program loses at most the last 100 ms of each P. The emitter
+ * publishes each event by storing the buffer's length with release
+ * (weft__tbuf_publish_len: a plain store on x86, the same instructions as
+ * before), and the flusher copies the prefix it loads with acquire, while
+ * the P goes on writing after it; the part becomes a chunk of its own
+ * (trace_flush.c, "The writer"). The same copy is what the death paths
+ * write.
+ *
+ * Dying (trace_flush.c has the protocol). The deadlock report, a weft
+ * fatal error, a stack overflow, weft__throw, abort(), a crash with no
+ * handler, exit() and SIGINT/SIGTERM each finish the file before the
+ * process ends: tracing off, the flusher's work taken over, every queued
+ * buffer and every stream's current prefix written, the header marked
+ * complete with how it ended (format version 4). No P has to reach a
+ * scheduling point for it, so a program stuck in a loop ends at once on
+ * Ctrl-C with its trace; in exchange each stream ends where its P was,
+ * not at one consistent cut as weft_trace_stop() makes.
+ *
  * Starting happens under stop-the-world (or before the first task runs,
  * for WEFT_TRACE). A trace begun mid-run records every existing task's
  * state (TASK_STATE), so that blocked tasks show as blocked, and that
@@ -88,10 +109,11 @@
  * WEFT__SITE) are recorded as small code keys and named by the flusher.
  *
  * Signals. SIGINT and SIGTERM (when their disposition is the default)
- * finalize the file: the handler wakes the flusher, which starts a task
- * that calls weft_trace_stop(); stop re-raises the signal. A SIGKILL
- * leaves every chunk written so far, and the header's "complete" flag
- * unset, so the reader can say the tail is lost.
+ * finish the file: the handler wakes the flusher, which takes the death
+ * path and sends the signal again with the old disposition back; SIGABRT
+ * finishes it in its handler. A SIGKILL leaves every chunk written so
+ * far (each P's events up to the last periodic flush), and the header's
+ * "complete" flag unset, so the reader can say the tail is lost.
  *
  * Rejected:
  *   - Stopping under stop-the-world, as the first version did: with every
@@ -105,6 +127,14 @@
  *   - Compressing on the emitting P: zstd costs ~1-3 ns/byte, on the
  *     flusher it overlaps with the program.
  *   - Resolving names on the emit path: a symbol lookup is microseconds.
+ *   - Finishing on SIGINT/SIGTERM with weft_trace_stop() in a task the
+ *     flusher started (the first version): it waited for every P to reach
+ *     a scheduling point, so a program stuck in a loop ignored Ctrl-C and
+ *     a second one killed it with an empty trace; and the flusher, which
+ *     must never wait on an emitter, called weft_go, which emits.
+ *   - A periodic flush by the Ps themselves, each handing over its partial
+ *     buffer at its next scheduling point (Go's way): the P stuck in a
+ *     loop is the one whose events matter, and it never gets there.
  *
  * Not yet: a per-M buffer for Ms without a P (they share the global one
  * under a mutex; they are rare: plain threads, sysmon, syscall exits).
@@ -214,26 +244,38 @@ static int base_cb(struct dl_phdr_info *info, size_t size, void *arg)
  * header also records the file's length, so that a reader tells a copy cut
  * between two chunks from the whole file (both are valid chunk sequences).
  */
-static void write_header(uint64_t freq, bool complete, uint64_t end)
+/* @reason: enum weft_trace_end, NONE while the trace runs. Async-signal-safe
+ * (the death paths, trace_flush.c). */
+void weft__trace_write_header(uint64_t freq, int reason, int code, uint64_t end)
 {
 	uint8_t h[WEFT_TF_HEADER_SIZE];
-	struct timespec rt;
+	bool complete = reason != WEFT_TRACE_END_NONE;
 
-	clock_gettime(CLOCK_REALTIME, &rt);
 	weft_tf_header_put(h, &(struct weft_tf_header){
 		.version = WEFT_TF_VERSION,
 		.size = WEFT_TF_HEADER_SIZE,
+		.end_reason = (uint8_t)reason,
+		.end_code = (uint8_t)code,
 		.clock = weft__tsess.tsc ? WEFT_TF_CLOCK_TSC : WEFT_TF_CLOCK_MONO,
 		.flags = complete ? WEFT_TF_FLAG_COMPLETE : 0,
 		.length = complete ? WEFT_TF_HEADER_SIZE + weft__tsess.file_bytes : 0,
 		.ticks_per_sec = freq,
 		.tick0 = weft__tsess.tick0,
-		.start_unix_ns = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec,
-		.procs = (uint32_t)atomic_load(&S.nprocs),
-		.pid = (uint32_t)getpid(),
+		.start_unix_ns = weft__tsess.unix0,
+		.procs = weft__tsess.procs0,
+		.pid = (uint32_t)weft__tsess.pid,
 		.end_tick = end });
 	if (pwrite(weft__tsess.fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) && !weft__tsess.err)
 		weft__tsess.err = errno ? -errno : -EIO;
+}
+
+/* The tick rate measured from the start to (@mono1, @tick1). */
+uint64_t weft__trace_freq(int64_t mono1, uint64_t tick1)
+{
+	if (weft__tsess.tsc && mono1 > weft__tsess.mono0)
+		return (uint64_t)((long double)(tick1 - weft__tsess.tick0) * 1e9L /
+				  (long double)(mono1 - weft__tsess.mono0));
+	return weft__tsess.tsc ? weft__tsess.freq0 : 1000000000;
 }
 
 /* An integer from the environment within [lo, hi], else @def. */
@@ -330,14 +372,14 @@ static int install(void)
 			memset(S.allp[i]->tkeys, 0, sizeof(S.allp[i]->tkeys));
 	for (int i = 0; i < n; i++) {
 		struct weft__p *p = S.allp[i];
-		p->tbuf = weft__tbuf_get(&stalled);
-		weft__tbuf_reset(p->tbuf, WEFT_TF_CHUNK_EVENTS, WEFT_TF_STREAM_P, (uint32_t)i);
+		b = weft__tbuf_get(&stalled);
+		weft__tbuf_reset(b, WEFT_TF_CHUNK_EVENTS, WEFT_TF_STREAM_P, (uint32_t)i);
+		weft__tbuf_publish(&p->tbuf, b);
 	}
 	b = weft__tbuf_get(&stalled);
 	weft__tbuf_reset(b, WEFT_TF_CHUNK_EVENTS, WEFT_TF_STREAM_M, 0);
 	pthread_mutex_lock(&weft__tglob.lock);
-	weft__tglob.buf = b;
-	weft__tglob.seq = 0;
+	weft__tbuf_publish(&weft__tglob.buf, b);
 	pthread_mutex_unlock(&weft__tglob.lock);
 	for (int i = 0; i < n; i++) {
 		struct weft__p *p = S.allp[i];
@@ -371,23 +413,22 @@ static void uninstall(void)
 	 * which cannot happen while our P runs this. */
 	for (int i = 0; i < S.pcount; i++) {
 		struct weft__p *p = S.allp[i];
-		if (p && p->tbuf) {
-			p->tbuf->seq = weft__tsess.pseq[i]++;
-			if (p->tbuf->nev)
-				weft__tbuf_enqueue(p->tbuf);
+		struct weft__tbuf *b = p ? p->tbuf : NULL;
+		if (b) {
+			weft__tbuf_unpublish(&p->tbuf);
+			if (b->nev)
+				weft__tbuf_enqueue(b);
 			else
-				weft__tbuf_put(p->tbuf);
-			p->tbuf = NULL;
+				weft__tbuf_put(b);
 		}
 	}
 	pthread_mutex_lock(&weft__tglob.lock);
-	if (weft__tglob.buf->nev) {
-		weft__tglob.buf->seq = weft__tglob.seq++;
-		weft__tbuf_enqueue(weft__tglob.buf);
-	} else {
-		weft__tbuf_put(weft__tglob.buf);
-	}
-	weft__tglob.buf = NULL;
+	struct weft__tbuf *g = weft__tglob.buf;
+	weft__tbuf_unpublish(&weft__tglob.buf);
+	if (g->nev)
+		weft__tbuf_enqueue(g);
+	else
+		weft__tbuf_put(g);
 	pthread_mutex_unlock(&weft__tglob.lock);
 }
 
@@ -437,6 +478,8 @@ WEFT_API int weft_trace_start(const char *path)
 		return -EBUSY;
 	}
 	memset(&weft__tsess, 0, sizeof(weft__tsess));
+	weft__tsess.pid = getpid();
+	snprintf(weft__tsess.path, sizeof(weft__tsess.path), "%s", path);
 	weft__tsess.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (weft__tsess.fd < 0) {
 		err = -errno;
@@ -452,7 +495,11 @@ WEFT_API int weft_trace_start(const char *path)
 	weft__tsess.zc = ZSTD_createCCtx();
 	weft__tsess.zcap = ZSTD_compressBound(BUF_SIZE);
 	weft__tsess.zbuf = malloc(weft__tsess.zcap);
-	if (!weft__tsess.zc || !weft__tsess.zbuf) {
+	/* The writer's own memory, so that a death path allocates nothing. */
+	weft__tsess.scratch = malloc(BUF_SIZE + 2 * EV_MAX);
+	weft__tsess.capseen = 1024;
+	weft__tsess.seen = calloc(weft__tsess.capseen, sizeof(*weft__tsess.seen));
+	if (!weft__tsess.zc || !weft__tsess.zbuf || !weft__tsess.scratch || !weft__tsess.seen) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -463,7 +510,14 @@ WEFT_API int weft_trace_start(const char *path)
 	dl_iterate_phdr(base_cb, &weft__tsess.code_base);
 	weft__tsess.mono0 = weft__nanotime();
 	weft__tsess.tick0 = weft__trace_ticks();
-	write_header(weft__tsess.tsc ? calibrate() : 1000000000, false, 0);
+	{
+		struct timespec rt;
+		clock_gettime(CLOCK_REALTIME, &rt);
+		weft__tsess.unix0 = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec;
+	}
+	weft__tsess.procs0 = (uint32_t)atomic_load(&S.nprocs);
+	weft__tsess.freq0 = weft__tsess.tsc ? calibrate() : 1000000000;
+	weft__trace_write_header(weft__tsess.freq0, WEFT_TRACE_END_NONE, 0, 0);
 	if (lseek(weft__tsess.fd, WEFT_TF_HEADER_SIZE, SEEK_SET) < 0 || weft__tsess.err) {
 		err = weft__tsess.err ? weft__tsess.err : -errno;
 		goto fail;
@@ -474,6 +528,8 @@ WEFT_API int weft_trace_start(const char *path)
 	active = true;
 	installing = true;
 	weft__trace_signals_install();
+	weft__trace_exit_hook();
+	atomic_store(&weft__tsess.live, 1); /* the death paths may finish the file */
 	/* The world is stopped without start_lock held: a task waiting for
 	 * that lock would block its M, and the stop would wait for its P for
 	 * ever. A stop that comes in now waits for `installing` to clear. */
@@ -492,6 +548,8 @@ WEFT_API int weft_trace_start(const char *path)
 fail:
 	ZSTD_freeCCtx(weft__tsess.zc);
 	free(weft__tsess.zbuf);
+	free(weft__tsess.scratch);
+	free(weft__tsess.seen);
 	close(weft__tsess.fd);
 	pthread_mutex_unlock(&start_lock);
 	return err;
@@ -531,17 +589,19 @@ WEFT_API int weft_trace_stop(void)
 	weft__futex_wake(&weft__tsess.q_note, 1);
 	pthread_join(weft__tsess.flusher, NULL);
 	atomic_fetch_sub(&S.nhelpers, 1);
+	/* The file is ours, unless a death path took it: then the process is
+	 * about to end, and this waits for that. */
+	weft__writer_take();
+	atomic_store(&weft__tsess.live, 0);
 	/* The measured tick rate over the whole trace. */
-	freq = 1000000000;
-	if (weft__tsess.tsc && mono1 > weft__tsess.mono0)
-		freq = (uint64_t)((long double)(tick1 - weft__tsess.tick0) * 1e9L /
-				  (long double)(mono1 - weft__tsess.mono0));
-	write_header(freq, true, tick1);
+	freq = weft__trace_freq(mono1, tick1);
+	weft__trace_write_header(freq, WEFT_TRACE_END_STOP, 0, tick1);
 	err = weft__tsess.err;
 	if (fsync(weft__tsess.fd) != 0 && !err && errno != EINVAL)
 		err = -errno;
 	if (close(weft__tsess.fd) != 0 && !err)
 		err = -errno;
+	atomic_store(&weft__tsess.wlock, 0);
 	while (weft__tsess.pool) {
 		struct weft__tbuf *b = weft__tsess.pool;
 		weft__tsess.pool = b->next;
@@ -549,14 +609,16 @@ WEFT_API int weft_trace_stop(void)
 	}
 	ZSTD_freeCCtx(weft__tsess.zc);
 	free(weft__tsess.zbuf);
+	free(weft__tsess.scratch);
 	free(weft__tsess.seen);
 	pthread_mutex_destroy(&weft__tsess.pool_lock);
 	active = false;
 	int sig = weft__trace_signals_restore();
 	pthread_mutex_unlock(&start_lock);
-	/* Finalized because of a SIGINT/SIGTERM: now let it do what it does. */
+	/* A SIGINT/SIGTERM that came after the flusher ended: the file is
+	 * finished, now let it do what it does. */
 	if (sig)
-		raise(sig);
+		kill(getpid(), sig);
 	return err;
 }
 
@@ -590,10 +652,12 @@ void weft__trace_add_procs(int n)
 	pthread_mutex_unlock(&weft__tsess.pool_lock);
 	for (int i = 0; i < n; i++) {
 		struct weft__p *p = S.allp[i];
+		struct weft__tbuf *b;
 		if (p->tbuf)
 			continue;
-		p->tbuf = weft__tbuf_get(&stalled);
-		weft__tbuf_reset(p->tbuf, WEFT_TF_CHUNK_EVENTS, WEFT_TF_STREAM_P, (uint32_t)i);
+		b = weft__tbuf_get(&stalled);
+		weft__tbuf_reset(b, WEFT_TF_CHUNK_EVENTS, WEFT_TF_STREAM_P, (uint32_t)i);
+		weft__tbuf_publish(&p->tbuf, b);
 	}
 }
 

@@ -30,6 +30,35 @@ void weft__tbuf_reset(struct weft__tbuf *b, int kind, int stream_kind, uint32_t 
 	b->t_first = b->t_prev = 0;
 	b->last_task = 0;
 	b->keys_new = false;
+	b->f_len = 0;
+	b->f_tick = b->f_task = 0;
+}
+
+static int stream_of(const struct weft__tbuf *b)
+{
+	return b->stream_kind == WEFT_TF_STREAM_P ? (int)b->stream_id : WEFT__TSTREAM_GLOBAL;
+}
+
+/*
+ * @b (fresh from weft__tbuf_reset) becomes the buffer its stream fills:
+ * in *@slot for the emitters, and in the session's cur[] for the writer.
+ * The release orders b's reset before the writer's acquire of cur[]
+ * (trace_flush.c).
+ */
+void weft__tbuf_publish(struct weft__tbuf **slot, struct weft__tbuf *b)
+{
+	int s = stream_of(b);
+
+	b->seq = weft__tsess.bseq[s]++;
+	*slot = b;
+	atomic_store_explicit(&weft__tsess.cur[s], b, memory_order_release);
+}
+
+/* The stream of *@slot stops (trace stop): the writer forgets its buffer. */
+void weft__tbuf_unpublish(struct weft__tbuf **slot)
+{
+	atomic_store_explicit(&weft__tsess.cur[stream_of(*slot)], NULL, memory_order_release);
+	*slot = NULL;
 }
 
 /* A buffer from the pool, or a new one under the cap. NULL: at the cap. */
@@ -93,47 +122,57 @@ struct weft__tbuf *weft__tbuf_get(int64_t *stalled)
 	return b;
 }
 
-static inline void ev_write(struct weft__tbuf *b, uint64_t now, int type, int nargs,
-			    const uint64_t *a)
+/* Encode an event at the end of @b; the byte after it (not published). */
+static inline uint8_t *ev_put(struct weft__tbuf *b, uint64_t now, int type, int nargs,
+			      const uint64_t *a)
 {
 	if (b->nev == 0)
 		b->t_first = b->t_prev = now;
 	uint8_t *q = weft_tf_put_event(b->data + b->len, type, now - b->t_prev, nargs, a,
 				       &b->last_task);
-	b->len = (size_t)(q - b->data);
 	b->t_prev = now;
 	b->nev++;
+	return q;
 }
 
-/* An event with strings (user annotations): each is a length and bytes. */
+static inline void ev_write(struct weft__tbuf *b, uint64_t now, int type, int nargs,
+			    const uint64_t *a)
+{
+	weft__tbuf_publish_len(b, (size_t)(ev_put(b, now, type, nargs, a) - b->data));
+}
+
+/* An event with strings (user annotations): each is a length and bytes;
+ * published whole. */
 static void ev_write_str(struct weft__tbuf *b, uint64_t now, int type, int nargs,
 			 const uint64_t *a, int nstr, const char *const *str, const size_t *len)
 {
-	uint8_t *p;
+	uint8_t *p = ev_put(b, now, type, nargs, a);
 
-	ev_write(b, now, type, nargs, a);
-	p = b->data + b->len;
 	for (int i = 0; i < nstr; i++) {
 		p = weft_tf_put_uvarint(p, len[i]);
 		memcpy(p, str[i], len[i]);
 		p += len[i];
 	}
-	b->len = (size_t)(p - b->data);
+	weft__tbuf_publish_len(b, (size_t)(p - b->data));
 }
 
-/* Hand @*slot to the flusher and put a fresh buffer in its place. */
-static void rotate(struct weft__tbuf **slot, uint32_t *seq)
+/*
+ * Hand @*slot to the flusher and put a fresh buffer in its place. The
+ * new one is published before the old one is queued: so the flusher,
+ * which recycles only what it dequeued, never finds a buffer it has
+ * recycled in cur[] (trace_flush.c, "The writer").
+ */
+static void rotate(struct weft__tbuf **slot)
 {
 	struct weft__tbuf *old = *slot, *b;
 	int kind = old->stream_kind;
 	uint32_t id = old->stream_id;
 	int64_t stalled;
 
-	old->seq = (*seq)++;
-	weft__tbuf_enqueue(old); /* the flusher owns it from here: no more reads */
 	b = weft__tbuf_get(&stalled);
 	weft__tbuf_reset(b, WEFT_TF_CHUNK_EVENTS, kind, id);
-	*slot = b;
+	weft__tbuf_publish(slot, b);
+	weft__tbuf_enqueue(old); /* the flusher owns it from here: no more reads */
 	if (stalled) {
 		uint64_t a = (uint64_t)stalled;
 		ev_write(b, weft__trace_ticks(), WEFT_TEV_STALL, 1, &a);
@@ -150,7 +189,7 @@ void weft__trace_ev(struct weft__p *p, int type, int nargs, uint64_t a0, uint64_
 	if (p && p->tbuf) {
 		struct weft__tbuf *b = p->tbuf;
 		if (__builtin_expect(b->len + EV_MAX > BUF_SIZE, 0)) {
-			rotate(&p->tbuf, &weft__tsess.pseq[p->id]);
+			rotate(&p->tbuf);
 			b = p->tbuf;
 		}
 		weft__trace_keys(p, b, type, a);
@@ -160,7 +199,7 @@ void weft__trace_ev(struct weft__p *p, int type, int nargs, uint64_t a0, uint64_
 	pthread_mutex_lock(&weft__tglob.lock);
 	if (weft__tglob.buf) {
 		if (weft__tglob.buf->len + EV_MAX > BUF_SIZE)
-			rotate(&weft__tglob.buf, &weft__tglob.seq);
+			rotate(&weft__tglob.buf);
 		weft__trace_keys(NULL, weft__tglob.buf, type, a);
 		ev_write(weft__tglob.buf, weft__trace_ticks(), type, nargs, a);
 	}
@@ -174,14 +213,14 @@ void weft__trace_ev_str(struct weft__p *p, int type, int nargs, const uint64_t *
 	WEFT__ASSERT(!p || weft__owns(p));
 	if (p && p->tbuf) {
 		if (p->tbuf->len + EV_STR_MAX > BUF_SIZE)
-			rotate(&p->tbuf, &weft__tsess.pseq[p->id]);
+			rotate(&p->tbuf);
 		ev_write_str(p->tbuf, weft__trace_ticks(), type, nargs, a, nstr, str, len);
 		return;
 	}
 	pthread_mutex_lock(&weft__tglob.lock);
 	if (weft__tglob.buf) {
 		if (weft__tglob.buf->len + EV_STR_MAX > BUF_SIZE)
-			rotate(&weft__tglob.buf, &weft__tglob.seq);
+			rotate(&weft__tglob.buf);
 		ev_write_str(weft__tglob.buf, weft__trace_ticks(), type, nargs, a, nstr, str, len);
 	}
 	pthread_mutex_unlock(&weft__tglob.lock);

@@ -14,7 +14,9 @@
  *
  * Invariants: p->tbuf is written only by the M that owns @p, or under a
  * stopped world / after the RCU grace periods of weft_trace_stop (see
- * trace.c); an event's arguments are evaluated only when tracing is on, so
+ * trace.c); the file writer reads a buffer being filled only below its
+ * length, which is stored with release once an event is whole
+ * (weft__tbuf_publish_len); an event's arguments are evaluated only when tracing is on, so
  * they may call weft__trace_code() and weft__trace_seq(); every argument
  * that is a code key (the traits' fn and site) is passed through
  * weft__trace_key() so the flusher names it.
@@ -54,14 +56,28 @@ struct weft__tbuf {
 	uint8_t kind;              /* chunk kind */
 	uint8_t stream_kind;
 	uint32_t stream_id;
-	uint32_t seq;
+	uint32_t seq;              /* its number among its stream's buffers */
 	uint64_t t_first, t_prev;
 	uint64_t last_task;        /* previous task-id argument (delta base) */
 	bool keys_new;             /* may hold a code key not yet named (flusher) */
 	uint32_t nev;
-	size_t len;
+	size_t len;                /* bytes of whole events: stored with release
+				      (weft__tbuf_publish_len), so that the
+				      writer may copy a prefix while the buffer
+				      fills (trace.c, "Flushing") */
+	/* the file writer's own (trace_flush.c): what of it is written */
+	size_t f_len;
+	uint64_t f_tick, f_task;   /* the tick and task id of the event before f_len */
 	uint8_t data[WEFT__TBUF_SIZE];
 };
+
+/* @b holds @len bytes of whole events: the writer's copy may take them.
+ * A release store (a plain store on x86); pairs with the acquire load
+ * of the periodic flush and the death path (trace_flush.c). */
+static inline void weft__tbuf_publish_len(struct weft__tbuf *b, size_t len)
+{
+	__atomic_store_n(&b->len, len, __ATOMIC_RELEASE);
+}
 
 extern _Atomic int weft__trace_on;
 extern bool weft__trace_prestart;
@@ -158,7 +174,7 @@ static inline void weft__trace_emit(struct weft__p *p, int type, int n, uint64_t
 	weft__trace_keys(p, b, type, a);
 	uint8_t *q = weft_tf_put_event(b->data + b->len, type, now - b->t_prev, n, a,
 				       &b->last_task);
-	b->len = (size_t)(q - b->data);
+	weft__tbuf_publish_len(b, (size_t)(q - b->data));
 	b->t_prev = now;
 	b->nev++;
 }

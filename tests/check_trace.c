@@ -599,6 +599,7 @@ START_TEST(test_stop_busy)
 		ck_assert_msg(e.end == 0, "round %d: read: %s", round, e.err);
 		weft_tr_get_info(e.t, &info);
 		ck_assert_int_eq(info.complete, 1);
+		ck_assert_int_eq(info.end_reason, WEFT_TRACE_END_STOP);
 		for (size_t i = 0; i < e.n; i++) {
 			if (e.v[i].p > 0)
 				other_ps++;
@@ -941,6 +942,7 @@ START_TEST(test_sigkill)
 	ck_assert_msg(r == 0, "open: %s", e.err);
 	weft_tr_get_info(e.t, &info);
 	ck_assert_int_eq(info.complete, 0); /* the loss is visible */
+	ck_assert_int_eq(info.end_reason, WEFT_TRACE_END_NONE);
 	size_t n = 0;
 	while ((r = weft_tr_next(e.t, &ev)) > 0)
 		n++;
@@ -973,10 +975,153 @@ START_TEST(test_sigint)
 	ck_assert_msg(e.end == 0, "read: %s", e.err);
 	weft_tr_get_info(e.t, &info);
 	ck_assert_int_eq(info.complete, 1);
+	ck_assert_int_eq(info.end_reason, WEFT_TRACE_END_SIGNAL);
+	ck_assert_int_eq(info.end_code, sigs[_i]);
 	ck_assert_uint_ge(e.n, 10000);
 	ck_assert_uint_ge(count(&e, WEFT_TEV_STW_BEGIN, 0, WEFT_TRACE_STW_TRACE), 1);
 	free_all(&e);
 	unlink(path);
+}
+END_TEST
+
+/* ---- programs that die ------------------------------------------------------------ */
+
+/*
+ * Run tests/progs/tracedie @mode writing to path at @procs Ps; with @sig,
+ * wait for its "ready" and send @sig. Returns the wait status. A child
+ * that never ends (a signal that does nothing) fails the case by the
+ * Check timeout: that is the hang these cases exist to catch.
+ */
+static int run_tracedie(const char *mode, int sig, int procs)
+{
+	const char *dir = getenv("WEFT_TEST_PROGS");
+	char prog[4096], buf[16], np[16];
+	char *argv[4];
+	int pfd[2], st;
+	pid_t pid;
+	posix_spawn_file_actions_t fa;
+
+	ck_assert_msg(dir != NULL, "WEFT_TEST_PROGS is not set (run through make check)");
+	snprintf(prog, sizeof(prog), "%s/tracedie", dir);
+	snprintf(np, sizeof(np), "%d", procs);
+	setenv("WEFT_PROCS", np, 1);
+	argv[0] = prog;
+	argv[1] = (char *)mode;
+	argv[2] = path;
+	argv[3] = NULL;
+	ck_assert_int_eq(pipe(pfd), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+	posix_spawn_file_actions_addclose(&fa, pfd[0]);
+	ck_assert_int_eq(posix_spawn(&pid, prog, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pfd[1]);
+	unsetenv("WEFT_PROCS");
+	if (sig) {
+		ck_assert_int_eq(read(pfd[0], buf, 6), 6);
+		ck_assert_int_eq(kill(pid, sig), 0);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	close(pfd[0]);
+	return st;
+}
+
+/* The trace of a tracedie run holds what it recorded before dying: the
+ * three children's creates (named) and starts (before their wg_done; a
+ * child's END may come after the main task went on to die), and the
+ * marker. */
+static void check_died(int reason, int code)
+{
+	bool complete = reason != WEFT_TRACE_END_NONE;
+	struct evs e;
+	weft_tr_info info;
+	uint64_t kids[3];
+	size_t creates = 0, starts = 0, marks = 0;
+
+	read_all(path, &e);
+	/* A SIGKILL may cut the chunk being written: the ones before it read. */
+	ck_assert_msg(e.end == 0 || (!complete && e.end == -EPIPE), "read: %s", e.err);
+	weft_tr_get_info(e.t, &info);
+	ck_assert_int_eq(info.complete, complete);
+	ck_assert_int_eq(info.end_reason, reason);
+	ck_assert_int_eq(info.end_code, code);
+	for (size_t i = 0; i < e.n; i++) {
+		const weft_tr_event *v = &e.v[i];
+		if (v->type == WEFT_TEV_TASK_CREATE) {
+			const char *name = weft_tr_fn_name(e.t, v->args[2]);
+			if (name && strcmp(name, "die_child") == 0 && creates < 3)
+				kids[creates++] = v->args[0];
+		} else if (v->type == WEFT_TEV_TASK_START) {
+			for (size_t k = 0; k < creates; k++)
+				starts += v->args[0] == kids[k];
+		} else if (v->type == WEFT_TEV_LOG && v->str[1] && strcmp(v->str[1], "marker") == 0) {
+			marks++;
+		}
+	}
+	ck_assert_msg(creates == 3, "%zu creates of die_child in %zu events", creates, e.n);
+	ck_assert_uint_ge(starts, 3);
+	ck_assert_uint_eq(marks, 1);
+	free_all(&e);
+	unlink(path);
+}
+
+/* Deadlock report, weft: fatal, stack overflow, abort(), exit() from a
+ * task: at one P and at two. */
+static const struct {
+	const char *mode;
+	int status; /* exit status, or -signal */
+	int reason; /* what the trace's header says */
+} deaths[] = {
+	{ "deadlock", 2, WEFT_TRACE_END_FATAL },   { "fatal", 2, WEFT_TRACE_END_FATAL },
+	{ "overflow", 2, WEFT_TRACE_END_FATAL },   { "abort", -SIGABRT, WEFT_TRACE_END_SIGNAL },
+	{ "exit", 3, WEFT_TRACE_END_EXIT },
+};
+#define NDEATHS (int)(sizeof(deaths) / sizeof(deaths[0]))
+
+START_TEST(test_died)
+{
+	int k = _i % NDEATHS, st;
+
+	make_path("died");
+	st = run_tracedie(deaths[k].mode, 0, 1 + _i / NDEATHS);
+	if (deaths[k].status >= 0)
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == deaths[k].status,
+			      "%s: status %#x", deaths[k].mode, st);
+	else
+		ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == -deaths[k].status,
+			      "%s: status %#x", deaths[k].mode, st);
+	check_died(deaths[k].reason, abs(deaths[k].status));
+}
+END_TEST
+
+/* A task spins with no scheduling point: SIGINT and SIGTERM still end
+ * the program, by the signal, with every event recorded before on disk. */
+START_TEST(test_sig_spin)
+{
+	static const int sigs[2] = { SIGINT, SIGTERM };
+	int sig = sigs[_i % 2], st;
+
+#ifdef __SANITIZE_THREAD__
+	fprintf(stderr, "test_sig_spin: skipped under ThreadSanitizer (deferred signals)\n");
+	return;
+#endif
+	make_path("spin");
+	st = run_tracedie("spin", sig, 1 + _i / 2);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == sig, "status %#x", st);
+	check_died(WEFT_TRACE_END_SIGNAL, sig);
+}
+END_TEST
+
+/* SIGKILL once the periodic flush has written the marker: the events
+ * recorded before it are in the file, though no buffer was ever full. */
+START_TEST(test_kill_periodic)
+{
+	int st;
+
+	make_path("periodic");
+	st = run_tracedie("killed", SIGKILL, 1 + _i);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status %#x", st);
+	check_died(WEFT_TRACE_END_NONE, 0);
 }
 END_TEST
 
@@ -1234,6 +1379,13 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, test_env_child);
 	tcase_add_test(tc, test_set_procs_small_mem);
 	tcase_add_test(tc, test_fork_while_tracing);
+	suite_add_tcase(s, tc);
+	/* Programs that die or hang: a hang is the failure, so a shorter limit. */
+	tc = tcase_create("death");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_died, 0, 2 * NDEATHS);
+	tcase_add_loop_test(tc, test_sig_spin, 0, 4);
+	tcase_add_loop_test(tc, test_kill_periodic, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

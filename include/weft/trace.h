@@ -124,6 +124,26 @@ enum weft_trace_state {
 /* STW_BEGIN reason. */
 enum weft_trace_stw { WEFT_TRACE_STW_USER = 0, WEFT_TRACE_STW_SET_PROCS = 1, WEFT_TRACE_STW_TRACE = 2 };
 
+/*
+ * How a trace ended (weft_tr_info.end_reason). Only STOP is a consistent
+ * end: the others were finished by a program that was dying, whose Ps
+ * each stopped recording wherever they were (so a task may have been
+ * woken on one P with the wake lost on another), and the reader treats
+ * the file as it does one cut short.
+ */
+enum weft_trace_end {
+	WEFT_TRACE_END_NONE = 0,   /* not finished: the writer was killed (SIGKILL,
+				      _exit, power) and each P lost at most its last
+				      100 ms of events; or still being written */
+	WEFT_TRACE_END_STOP = 1,   /* weft_trace_stop() or the end of weft_main() */
+	WEFT_TRACE_END_SIGNAL = 2, /* the program died of signal end_code (SIGINT,
+				      SIGTERM, SIGABRT, a crash) */
+	WEFT_TRACE_END_FATAL = 3,  /* a weft fatal error (the deadlock report, a
+				      stack overflow, "weft: fatal: ..."); end_code
+				      is the exit status, 2 */
+	WEFT_TRACE_END_EXIT = 4,   /* exit(end_code) while tracing */
+};
+
 #define WEFT_TRACE_MAX_ARGS 5
 #define WEFT_TRACE_MAX_STR 1024 /* longer strings are cut by the writer */
 
@@ -147,14 +167,19 @@ typedef struct {
 	int64_t start_unix_ns; /* wall clock when the trace started */
 	int procs;             /* Ps when it started */
 	int pid;
-	int complete;          /* 1: finalized by weft_trace_stop (or a SIGINT/SIGTERM);
-				  0: the writer died - each stream's events after its
-				  last chunk in the file are lost */
+	int complete;          /* 1: finished (end_reason says how): every event
+				  recorded is in the file; 0: the writer was
+				  killed - each stream's events after its last
+				  chunk in the file are lost */
 	uint64_t chunks, events; /* as indexed when opened */
 	uint64_t file_bytes, raw_bytes;
 	uint64_t end_ts;       /* ns since the start when tracing stopped (a P may
 				  have been running since its last event); 0 if
 				  not recorded: the writer died, or predates it */
+	int end_reason;        /* enum weft_trace_end (files before version 4:
+				  STOP when complete) */
+	int end_code;          /* the signal (END_SIGNAL) or exit status (END_FATAL,
+				  END_EXIT); else 0 */
 } weft_tr_info;
 
 /*

@@ -161,6 +161,18 @@ int weft_tr_open(const char *path, weft_tr **out, char *errbuf, size_t errlen)
 	t->delta_ids = t->info.version >= 3;
 	t->info.clock = hd.clock;
 	t->info.complete = (hd.flags & WEFT_TF_FLAG_COMPLETE) != 0;
+	/* Before version 4 a complete file was stopped. */
+	t->info.end_reason = hd.version >= 4 ? hd.end_reason : WEFT_TRACE_END_NONE;
+	t->info.end_code = hd.version >= 4 ? hd.end_code : 0;
+	if (t->info.complete && t->info.end_reason == WEFT_TRACE_END_NONE)
+		t->info.end_reason = WEFT_TRACE_END_STOP;
+	if ((!t->info.complete && t->info.end_reason != WEFT_TRACE_END_NONE) ||
+	    t->info.end_reason > WEFT_TRACE_END_EXIT) {
+		err = weft__tr_fail(t, -EPROTO, WEFT_TF_H_REASON,
+				    "end reason %d with the complete flag %s", t->info.end_reason,
+				    t->info.complete ? "set" : "clear");
+		goto out;
+	}
 	t->info.ticks_per_sec = hd.ticks_per_sec;
 	t->tick0 = hd.tick0;
 	t->info.start_unix_ns = hd.start_unix_ns;
@@ -191,7 +203,10 @@ int weft_tr_open(const char *path, weft_tr **out, char *errbuf, size_t errlen)
 		t->whole_len = len; /* cut short: an error after every event in the file */
 	if ((err = weft__tr_index(t)) < 0)
 		goto out;
-	t->lossy = !t->info.complete || t->truncated_at || t->whole_len;
+	/* A file finished by a dying program ends each stream where its P
+	 * was: a wake may be lost on one stream and its start kept on another. */
+	t->lossy = !t->info.complete || t->truncated_at || t->whole_len ||
+		   t->info.end_reason != WEFT_TRACE_END_STOP;
 	t->heap = malloc((t->nstreams + 1) * sizeof(*t->heap));
 	if (!t->heap) {
 		err = weft__tr_fail(t, -ENOMEM, 0, "out of memory");

@@ -36,6 +36,14 @@ static const char help[] =
 
 #define MAX_MID 65536
 
+/* How the trace ended (enum weft_trace_end), for stats' "end". */
+static const char *end_name(int reason)
+{
+	static const char *const names[] = { "none", "stop", "signal", "fatal", "exit" };
+
+	return reason >= 0 && reason <= WEFT_TRACE_END_EXIT ? names[reason] : "unknown";
+}
+
 static int run(int argc, char **argv)
 {
 	struct tool_trace tt;
@@ -107,6 +115,7 @@ static int run(int argc, char **argv)
 		tool_json_open(&tt);
 		printf("\"file\":");
 		json_str(stdout, file);
+		printf(",\"end\":\"%s\",\"end_code\":%d", end_name(in->end_reason), in->end_code);
 		printf(",\"version\":%d,\"clock\":\"%s\",\"complete\":%s,\"pid\":%d,"
 		       "\"duration_ns\":%" PRIu64 ",\"first_ns\":%" PRIu64 ",\"last_ns\":%" PRIu64 ",\"procs\":%d,\"ps\":%d,\"ms\":%" PRIu64
 		       ",\"ms_created\":%" PRIu64 ",\"tasks_created\":%" PRIu64
@@ -144,6 +153,10 @@ static int run(int argc, char **argv)
 		       in->complete ? "" : ", INCOMPLETE (not finalized: the program is still "
 					  "writing it, or died; each stream's events after its "
 					  "last chunk are not in the file)");
+		if (in->complete && in->end_reason != WEFT_TRACE_END_STOP)
+			printf("ended by     %s %d: the program died; each P's events end where "
+			       "it was\n",
+			       end_name(in->end_reason), in->end_code);
 		printf("duration     %s (events from %.3f to %.3f us)\n", fmt_dur(b1, (double)dur),
 		       (double)m.first_ts / 1e3, (double)m.now / 1e3);
 		printf("Ps           %d at start, %d seen\n", in->procs, m.np);
