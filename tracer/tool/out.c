@@ -21,8 +21,9 @@
  * fails with the saved errno; the temporary is removed on every path
  * that does not rename it; only a regular file (or a new name) is ever
  * replaced, and through a symbolic link the file it points to is, not
- * the link. Anything else (/dev/null, a FIFO, /dev/stdout) is written in
- * place and left where it is, whatever happens.
+ * the link. Anything else (/dev/null, a FIFO, /dev/stdout and the other
+ * names of an open descriptor, whatever they lead to) is written in place
+ * and left where it is, whatever happens.
  *
  * Rejected: gzopen()/gzwrite (zlib's gz* layer would do, but it cannot
  * write to an already-open stdout without dup games, and the cookie keeps
@@ -223,6 +224,25 @@ static void gz_start_thread(struct tool_out_gz *g)
 	}
 }
 
+/*
+ * @path names an open descriptor (/dev/stdout, /dev/fd/N, /proc/self/fd/N,
+ * or a link to one): the shell's redirection, written in place even when
+ * it is a regular file - renaming over it would leave the descriptor on
+ * the old file.
+ */
+static bool fd_alias(const char *path)
+{
+	char target[64];
+	ssize_t n;
+
+	if (strncmp(path, "/dev/fd/", 8) == 0 || strncmp(path, "/proc/", 6) == 0)
+		return true;
+	if ((n = readlink(path, target, sizeof(target) - 1)) <= 0)
+		return false;
+	target[n] = 0;
+	return strncmp(target, "/proc/", 6) == 0 || strncmp(target, "/dev/fd/", 8) == 0;
+}
+
 FILE *tool_out_open(struct tool_out *o, const char *cmd, const char *path, bool gzip, int level)
 {
 	struct stat st;
@@ -231,7 +251,7 @@ FILE *tool_out_open(struct tool_out *o, const char *cmd, const char *path, bool 
 	o->cmd = cmd;
 	if (!path || strcmp(path, "-") == 0) {
 		o->raw = stdout;
-	} else if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+	} else if ((stat(path, &st) == 0 && !S_ISREG(st.st_mode)) || fd_alias(path)) {
 		/* A device, a FIFO, a terminal (or a link to one): write to it
 		 * as it is; it is never renamed over or removed. */
 		o->path = path;
