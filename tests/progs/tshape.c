@@ -32,7 +32,7 @@
  *            strings, for the reading of strings across batches.
  *   wake     one P: four waiters block receiving; a waker wakes two of
  *            them, blocks once (receiving its go-ahead from main), wakes
- *            the other two and computes (2 UNIT) before it ends: those two
+ *            the other two and computes (10 UNIT) before it ends: those two
  *            wait runnable for that long, woken after the waker's block
  *            site (the first two, woken before it, hardly wait); main waits
  *            on a wait group all the while.
@@ -414,7 +414,7 @@ static void waker(void *a)
 	weft_chan_recv(c_go, &v); /* its one block */
 	for (int i = 0; i < WAKE_N / 2; i++)
 		weft_chan_send(c_wake, &v);
-	compute(2 * UNIT); /* one P: the last two wait runnable meanwhile */
+	compute(10 * UNIT); /* one P: the last two wait runnable meanwhile */
 }
 
 __attribute__((noinline)) static void main_wake(void)
