@@ -50,6 +50,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h> /* ssize_t */
 
 #include <weft/version.h>
 
@@ -407,6 +408,132 @@ WEFT_API int weft_mutex_trylock(weft_mutex *m);
  * in Go, a mutex is not tied to the task that locked it). Never blocks.
  */
 WEFT_API void weft_mutex_unlock(weft_mutex *m);
+
+/* ------------------------------------------------------------------------
+ * Sockets and file descriptors on the scheduler (runtime/netpoll.c)
+ *
+ * A task that waits for a socket blocks only itself: the fd is watched by
+ * the runtime's epoll netpoller, and its P runs other tasks meanwhile. A
+ * hundred thousand idle connections cost no thread each, only their
+ * tasks' stacks and a small descriptor per fd.
+ *
+ * Deadlines are absolute weft_now() nanoseconds; -1 means none. A
+ * deadline already past makes a call that would wait return -ETIMEDOUT at
+ * once (what needs no wait still happens: a read with bytes buffered
+ * returns them).
+ *
+ * The netpoller registers an fd once, the first time a call waits on it,
+ * and sets O_NONBLOCK on its file description then (fds made by
+ * weft_net_listen/accept/dial are non-blocking and close-on-exec from the
+ * start). Close such an fd with weft_close(): a plain close() leaves the
+ * netpoller's record of the fd behind, and a task waiting on it, or on a
+ * new fd that reuses the number, may then wait until its deadline.
+ *
+ * From a plain thread (not a task) each call works as its blocking POSIX
+ * equivalent (waiting in poll(2), with the deadline), as channels do.
+ * A task waiting on an fd may be woken from outside the program, so the
+ * deadlock report never fires while one waits. In a trace the waits are
+ * the block reasons "net read" and "net write", with the call site.
+ * ------------------------------------------------------------------------ */
+
+enum { WEFT_FD_READ = 1, WEFT_FD_WRITE = 2 };
+
+/**
+ * weft_fd_wait - block until @fd is readable (WEFT_FD_READ) and/or
+ * writable (WEFT_FD_WRITE), as @events asks.
+ *
+ * Returns 0 when it is, or may be: a wake-up means "try the call", which
+ * may still say EAGAIN (as with edge-triggered epoll and Go's poller).
+ * -ETIMEDOUT when @deadline_ns passed, -ECANCELED when another task or
+ * thread closed @fd with weft_close(), -EBADF for an fd that is not open,
+ * -EINVAL for @events with neither bit, -EPERM for an fd epoll refuses (a
+ * regular file or a directory is always ready: read it with weft_read).
+ * Any fd epoll accepts: sockets, pipes, FIFOs, terminals, eventfds,
+ * timerfds, signalfds. Several tasks may wait on one fd; an edge wakes
+ * them all. Blocks the task (trace: "net read", or "net write" when only
+ * WEFT_FD_WRITE is asked); on a plain thread, blocks the thread in poll(2).
+ */
+WEFT_API int weft_fd_wait(int fd, int events, int64_t deadline_ns);
+
+/**
+ * weft_read - read up to @n bytes of @fd into @buf.
+ *
+ * Returns the count (> 0), 0 at end of file (or for @n == 0), or -errno:
+ * -ETIMEDOUT, -ECANCELED (weft_close() by another task), -EBADF,
+ * -ECONNRESET, ... Blocks only the task while nothing is there. An fd
+ * epoll refuses (a regular file, whose reads may still wait for the disk)
+ * is read inside weft_syscall_enter/exit instead, so a slow disk costs a
+ * thread for the call, not a P; the deadline does not apply to it.
+ * Any caller.
+ */
+WEFT_API ssize_t weft_read(int fd, void *buf, size_t n, int64_t deadline_ns);
+
+/**
+ * weft_write - write all @n bytes of @buf to @fd.
+ *
+ * Returns @n once every byte is written. If an error stops it after k
+ * bytes (0 < k < n) were written, returns k: a short count always means an
+ * error, and calling again with the rest reports which (-ETIMEDOUT for a
+ * deadline that passed, -EPIPE or -ECONNRESET for a connection that broke,
+ * -EBADF after a weft_close()). That is the convention of POSIX write(2)
+ * interrupted after a partial transfer: no caller loses track of bytes
+ * that left. If nothing was written, returns -errno (-ETIMEDOUT,
+ * -ECANCELED, -EPIPE, ...). A socket whose peer left yields -EPIPE, never
+ * SIGPIPE. Regular files go through weft_syscall_enter/exit, as in
+ * weft_read(). Any caller.
+ */
+WEFT_API ssize_t weft_write(int fd, const void *buf, size_t n, int64_t deadline_ns);
+
+/**
+ * weft_close - close @fd; the tasks waiting on it wake with -ECANCELED.
+ * Returns 0 or -errno of close(2) (-EBADF). The netpoller forgets the fd
+ * first, so a new fd that reuses the number starts afresh. Any caller.
+ */
+WEFT_API int weft_close(int fd);
+
+/**
+ * weft_net_listen - a listening socket bound to @addr.
+ *
+ * @addr: "host:port" (an IPv4 address or a name), "[v6]:port", or
+ * "unix:/path". An empty host (":8080") means 127.0.0.1: listening on
+ * every interface is asked for by name ("0.0.0.0:8080", "[::]:8080").
+ * Port 0 picks a free port (weft_net_addr() tells which). Names resolve
+ * through getaddrinfo inside weft_syscall_enter/exit. TCP sockets get
+ * SO_REUSEADDR; a unix path that exists is an error (-EADDRINUSE), never
+ * removed. @backlog <= 0 means SOMAXCONN.
+ * Returns the fd (non-blocking, close-on-exec) or -errno: -EINVAL for an
+ * address that does not parse, -EADDRINUSE, -EACCES, -ENOENT for a name
+ * that does not resolve, ... Never blocks the P. Any caller.
+ */
+WEFT_API int weft_net_listen(const char *addr, int backlog);
+
+/**
+ * weft_net_accept - the next connection on @lfd (from weft_net_listen).
+ * Returns the connected fd (non-blocking, close-on-exec, TCP_NODELAY on
+ * TCP) or -errno: -ETIMEDOUT, -ECANCELED, -EBADF, -EMFILE, ... Blocks the
+ * task until a peer connects. Any caller.
+ */
+WEFT_API int weft_net_accept(int lfd, int64_t deadline_ns);
+
+/**
+ * weft_net_dial - connect to @addr (the forms of weft_net_listen; an empty
+ * host means 127.0.0.1). Each address a name resolves to is tried in turn
+ * until one connects.
+ * Returns the connected fd (non-blocking, close-on-exec, TCP_NODELAY on
+ * TCP) or -errno: -ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH, -EINVAL (an
+ * address that does not parse), -ENOENT (a name that does not resolve),
+ * ... Blocks the task while connecting. Any caller.
+ */
+WEFT_API int weft_net_dial(const char *addr, int64_t deadline_ns);
+
+/**
+ * weft_net_addr - write the local address of socket @fd into @buf in the
+ * form weft_net_listen() takes: "127.0.0.1:41234", "[::1]:8080",
+ * "unix:/tmp/s". Returns its length (without the NUL), -ENOSPC when @len
+ * is too small (@buf then holds ""), -EBADF, -ENOTSOCK, -EAFNOSUPPORT for
+ * another family. Never blocks. Any caller.
+ */
+WEFT_API int weft_net_addr(int fd, char *buf, size_t len);
 
 /* ------------------------------------------------------------------------
  * Execution tracing (format: doc/trace-format.md; reader: <weft/trace.h>)

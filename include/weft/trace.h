@@ -104,7 +104,9 @@ enum weft_trace_type {
 	X(SELECT, 6, "select")                                                             \
 	X(SLEEP, 7, "sleep")                                                               \
 	X(SYSCALL, 8, "syscall")                                                           \
-	X(STW, 9, "stop-the-world")
+	X(STW, 9, "stop-the-world")                                                        \
+	X(NET_READ, 10, "net read")                                                        \
+	X(NET_WRITE, 11, "net write")
 
 enum weft_trace_block {
 #define WEFT_TRACE_BLOCK_ENUM_(name, num, str) WEFT_TRACE_BLOCK_##name = num,
