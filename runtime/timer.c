@@ -74,6 +74,7 @@
 #include "rcu.h"
 #include "spin.h"
 #include "timer.h"
+#include "netpoll.h"
 #include "trace_emit.h"
 
 #define S weft__sched
@@ -177,6 +178,9 @@ void weft__timers_kick(void)
 {
 	atomic_store(&S.tnote, 1);
 	weft__futex_wake(&S.tnote, 1);
+	/* seq_cst both: the sleeper stores tpolling, then reads tnote. */
+	if (atomic_load(&S.tpolling))
+		weft__netpoll_break();
 }
 
 /*
@@ -310,47 +314,60 @@ bool weft__timers_steal(struct weft__p *runp)
  */
 bool weft__timers_sleep(struct weft__m *m)
 {
+	struct weft__netlist l = { NULL, 0 };
 	struct weft__p *p;
 
 	WEFT__ASSERT(m == weft__getm() && !m->curg && !m->p);
 	for (;;) {
 		int64_t next = timers_next(), now;
-		bool due = false;
+		bool due = false, poll = weft__netpoll_waiting();
 
-		if (!next)
+		if (!next && !poll)
 			return false;
 		if (atomic_exchange(&S.tsleeper, 1)) {
 			/* Another M has the role; make sure it knows our deadline. */
 			int64_t until = atomic_load(&S.tsleep_until);
-			if (until && next < until)
+			if (until && next && next < until)
 				weft__timers_kick();
 			return false;
 		}
 		for (;;) {
 			atomic_store(&S.tnote, 0);
 			next = timers_next();
+			poll = weft__netpoll_waiting();
 			atomic_store(&S.tsleep_until, next ? next : INT64_MAX);
 			weft__fence();
 			int64_t again = timers_next();
 			if (again && (!next || again < next))
 				continue; /* an earlier timer arrived meanwhile */
-			if (!next || atomic_load(&S.shutdown))
+			if ((!next && !poll) || atomic_load(&S.shutdown))
 				break;
 			now = weft__nanotime();
-			if (next <= now) {
+			if (next && next <= now) {
 				due = true;
 				break;
 			}
 			weft__rcu_offline(); /* no P, maybe for long (rcu.c) */
-			weft__futex_wait(&S.tnote, 0, next - now);
+			if (weft__netpoll_inited()) {
+				/* The poller: epoll_wait until the next timer (netpoll.c). */
+				atomic_store(&S.tpolling, 1);
+				if (!atomic_load(&S.tnote))
+					weft__netpoll(next ? next - now : -1, &l);
+				atomic_store(&S.tpolling, 0);
+			} else {
+				weft__futex_wait(&S.tnote, 0, next ? next - now : -1);
+			}
 			weft__rcu_online();
+			if (l.n)
+				break;
 		}
 		atomic_store(&S.tsleep_until, 0);
 		if (atomic_load(&S.shutdown)) {
 			atomic_store(&S.tsleeper, 0);
+			weft__netlist_ready(&l, NULL);
 			return true;
 		}
-		if (due) {
+		if (due || l.n) {
 			/*
 			 * Take an idle P and give up the role in one critical
 			 * section: an M that puts its P idle after this sees
@@ -361,14 +378,20 @@ bool weft__timers_sleep(struct weft__m *m)
 			p = weft__pidleget();
 			atomic_store(&S.tsleeper, 0);
 			weft__sched_unlock();
-			if (!p)
-				return false; /* every P is busy; they run their own timers */
+			if (!p) {
+				/* Every P is busy; they run their own timers, and
+				 * take what the network readied from the global queue. */
+				weft__netlist_ready(&l, NULL);
+				return false;
+			}
 			weft__acquirep(m, p);
+			weft__netlist_ready(&l, p);
 			return true;
 		}
 		/*
-		 * No timer left. An M that failed to take the role meanwhile
-		 * relies on us: give it up, then look again (seq_cst both).
+		 * Nothing to wait for. An M that failed to take the role
+		 * meanwhile relies on us: give it up, then look again (seq_cst
+		 * both).
 		 */
 		atomic_store(&S.tsleeper, 0);
 	}
