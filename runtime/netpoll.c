@@ -32,11 +32,14 @@
  * returns at once (maybe spuriously: "try again").
  *
  * Deadlines are timers (timer.c) in the waiting task's frame, armed on
- * its P's heap by the unlockf. A timer that fires takes the descriptor's
- * lock and, if the waiter is still listed, unlists it with -ETIMEDOUT and
- * readies it; whichever of the edge, the timer and weft_close() unlists
- * the waiter first decides its result. Woken, the task deletes its timer,
- * which waits for a timer fn still running, before its frame goes.
+ * its P's heap by the unlockf. The result is decided by whoever claims the
+ * waiter first (a CAS on w->claimed, as select's sel->done): an edge or a
+ * weft_close(), which unlist it under the descriptor's lock and then
+ * claim it, or the timer, which claims it without any lock (a timer may
+ * fire inside the park window of a task holding this very lock, HACKING.md
+ * §4.2) and readies it with -ETIMEDOUT; the task, woken by its timer,
+ * takes itself off the lists. Then it deletes its timer, which waits for a
+ * timer fn still running, before its frame goes.
  *
  * Who polls (Go's findRunnable, proc.go):
  *   - a P out of local work polls without blocking before it steals, if
@@ -60,8 +63,9 @@
  * weft_syscall_enter/exit, so a slow disk costs a thread, not a P.
  *
  * Invariants:
- *   - a waiter is on its descriptor's lists exactly while it is not done;
- *     done and result change only under the descriptor's lock;
+ *   - a waiter is on its descriptor's lists while w->listed (lock); once
+ *     claimed, nobody but the claimer writes its result, and only the
+ *     claimer readies it;
  *   - weft__np.waiters counts listed waiters; while it is non-zero the
  *     deadlock check does not fire (an fd can be woken from outside);
  *   - an fd is registered with epoll while its descriptor is in state
@@ -146,10 +150,11 @@ struct weft__pwait {
 	struct weft__task *t;
 	struct pd *pd;
 	struct weft__pwait *next[2], *prev[2]; /* on wq[d] when events has d */
-	struct weft__pwait *chain;             /* on a netlist once done */
+	struct weft__pwait *chain;             /* on a netlist once claimed */
 	int events;                            /* WEFT_FD_READ | WEFT_FD_WRITE */
-	int result;                            /* 0, -ETIMEDOUT, -ECANCELED */
-	bool done;
+	_Atomic int claimed;                   /* 0 -> 1 by who decides the result */
+	int result;                            /* 0, -ETIMEDOUT, -ECANCELED (the claimer's) */
+	bool listed;                           /* on the wait lists (lock) */
 	bool first;                            /* it made weft__np.waiters non-zero */
 	struct weft__timer timer;
 };
@@ -218,32 +223,6 @@ static inline uint64_t pd_tag(int fd, uint32_t seq)
 	return (uint64_t)seq << 32 | (uint32_t)fd;
 }
 
-/* Lock held: take every waiter of direction @d off the lists, with @result,
- * onto @l. */
-static void take_waiters(struct pd *pd, int d, int result, struct weft__netlist *l)
-{
-	struct weft__pwait *w;
-
-	while ((w = pd->wq[d])) {
-		for (int k = 0; k < 2; k++) {
-			if (!(w->events & (1 << k)))
-				continue;
-			if (w->prev[k])
-				w->prev[k]->next[k] = w->next[k];
-			else
-				pd->wq[k] = w->next[k];
-			if (w->next[k])
-				w->next[k]->prev[k] = w->prev[k];
-		}
-		w->done = true;
-		w->result = result;
-		w->chain = l->head;
-		l->head = w;
-		l->n++;
-		atomic_fetch_sub(&weft__np.waiters, 1);
-	}
-}
-
 /* Lock held: @w (listed) off its lists. */
 static void unlist(struct weft__pwait *w)
 {
@@ -259,8 +238,29 @@ static void unlist(struct weft__pwait *w)
 		if (w->next[k])
 			w->next[k]->prev[k] = w->prev[k];
 	}
-	w->done = true;
+	w->listed = false;
 	atomic_fetch_sub(&weft__np.waiters, 1);
+}
+
+/*
+ * Lock held: take every waiter of direction @d off the lists; those whose
+ * deadline did not claim them first get @result and go on @l.
+ */
+static void take_waiters(struct pd *pd, int d, int result, struct weft__netlist *l)
+{
+	struct weft__pwait *w;
+
+	while ((w = pd->wq[d])) {
+		int zero = 0;
+
+		unlist(w);
+		if (!atomic_compare_exchange_strong(&w->claimed, &zero, 1))
+			continue; /* its timer readied it; it will look at the lists */
+		w->result = result;
+		w->chain = l->head;
+		l->head = w;
+		l->n++;
+	}
 }
 
 /*
@@ -482,21 +482,21 @@ void weft__netpoll_fini(void)
 
 /* ---- waiting ------------------------------------------------------------------ */
 
+/*
+ * A deadline passed. Like select's timeout, it takes no lock: it may fire
+ * in the park window of a task that holds this very descriptor's lock
+ * (HACKING.md §4.2). It claims the waiter and readies it; the waiter takes
+ * itself off the lists.
+ */
 static void wait_timeout(struct weft__timer *tm, struct weft__p *runp)
 {
 	struct weft__pwait *w = tm->arg;
-	struct pd *pd = w->pd;
-	struct weft__task *t = NULL;
+	int zero = 0;
 
-	weft__spin_lock(&pd->lock);
-	if (!w->done) {
-		unlist(w);
-		w->result = -ETIMEDOUT;
-		t = w->t;
-	}
-	weft__spin_unlock(&pd->lock);
-	if (t)
-		weft__ready_on(runp, t);
+	if (!atomic_compare_exchange_strong(&w->claimed, &zero, 1))
+		return; /* an edge or a close was first */
+	w->result = -ETIMEDOUT;
+	weft__ready_on(runp, w->t);
 }
 
 /*
@@ -580,6 +580,8 @@ static int task_wait(struct pd *pd, int events, const uint32_t *snap, int64_t de
 			w.next[d]->prev[d] = &w;
 		pd->wq[d] = &w;
 	}
+	w.listed = true;
+	atomic_init(&w.claimed, 0);
 	w.first = atomic_fetch_add(&weft__np.waiters, 1) == 0;
 	if (deadline >= 0) {
 		w.timer.when = deadline;
@@ -591,11 +593,16 @@ static int task_wait(struct pd *pd, int events, const uint32_t *snap, int64_t de
 	weft__park(reason, pd, wait_arm, &w);
 	if (deadline >= 0)
 		weft__timer_del(&w.timer); /* waits for a fn still running */
-	if (!snap && w.result == 0) {
+	if (w.result == -ETIMEDOUT || !snap) {
+		/* The timer claimed us without the lock: we may still be listed
+		 * (an edge or close unlists under the lock before claiming). */
 		weft__spin_lock(&pd->lock);
-		for (int k = 0; k < 2; k++)
-			if (events & (1 << k))
-				pd->taken[k] = atomic_load(&pd->gen[k]);
+		if (w.listed)
+			unlist(&w);
+		if (!snap && w.result == 0)
+			for (int k = 0; k < 2; k++)
+				if (events & (1 << k))
+					pd->taken[k] = atomic_load(&pd->gen[k]);
 		weft__spin_unlock(&pd->lock);
 	}
 	return w.result;
