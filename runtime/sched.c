@@ -30,6 +30,9 @@
  * any queue: their timers sit in the P's timer heap (timer.c), and a P
  * checks it at each schedule when a deadline exists; the fired task takes
  * runnext. An M with nothing to do sleeps until the earliest deadline.
+ * Tasks waiting on an fd are parked on its descriptor (netpoll.c); a P out
+ * of local work polls epoll without blocking before it steals, and the M
+ * that sleeps until the next deadline sleeps in epoll_wait.
  * Fairness: LIFO is unfair by construction, and runnext lets two tasks
  * ping-pong forever. So every WEFT__FAIR_TICK-th schedule of a P first
  * looks at the global queue and then takes the *oldest* local task (from

@@ -20,16 +20,22 @@
  *     anyway (the partner moves to the deque);
  *   - a P that ran out of local work runs every P's expired timers before
  *     it steals (the heap's owner may be busy in a long task, or idle);
- *   - when every P is idle, one M - the timer sleeper - sleeps on a futex
- *     until the earliest deadline of all heaps, then takes an idle P and
- *     goes through the scheduler loop, which runs the timers. So an idle
+ *   - when every P is idle, one M - the timer sleeper - sleeps until the
+ *     earliest deadline of all heaps, then takes an idle P and goes
+ *     through the scheduler loop, which runs the timers. So an idle
  *     program sleeps exactly until its next timer, not a fixed tick. A
  *     task that arms an earlier timer than the sleeper's deadline kicks it
  *     (the futex word tnote) and it recomputes.
+ * The sleeper is also the netpoller's (netpoll.c): once the program has
+ * used the netpoller, it sleeps in epoll_wait with the same timeout
+ * instead of on the futex, as Go's findrunnable does, and holds the role
+ * while tasks wait on fds even with no timer; a kick then also writes the
+ * eventfd (S.tpolling says it is in epoll_wait). Tasks the poll readies
+ * go to the idle P it takes, or to the global queue if none is idle. One
+ * sleeper, not two.
  * The sleeper is not on the idle M list, so the deadlock check (which
  * fires only when every M is idle) never fires while a timer is pending:
- * a sleeping task is not deadlocked. This is also where the netpoller will
- * block later (epoll_wait with the same timeout, as Go's findrunnable).
+ * a sleeping task is not deadlocked.
  *
  * Firing. fn runs after the timer is off its heap and with no lock held;
  * it readies tasks on the firing M's P (@runp). t->firing is 1 while fn
@@ -44,9 +50,11 @@
  *   - p->timer0 == heap[0]->when, or 0 when the heap is empty (tlock);
  *   - at most one M holds the sleeper role (S.tsleeper); tsleep_until is
  *     its deadline while it sleeps, 0 otherwise. While a timer is pending
- *     and every P is idle, some M holds the role: an M that goes idle
+ *     or a task waits on an fd, and every P is idle, some M holds the role: an M that goes idle
  *     tries to take it after putting its P idle, and the holder gives it
  *     up only in the sched-lock section that looks for an idle P.
+ *   - No lost kick in epoll_wait: the kicker stores tnote then reads
+ *     tpolling, the sleeper stores tpolling then reads tnote (seq_cst).
  *   - No lost kick: timer_add publishes timer0 then reads tsleep_until;
  *     the sleeper publishes tsleep_until then reads every timer0 (seq_cst
  *     both): one of the two sees the other.
