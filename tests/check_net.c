@@ -176,7 +176,11 @@ static void get(int fd, void *buf, size_t len, int64_t deadline)
  * reordered, or taken from another connection fails the comparison.
  * The writer and the reader of a client are separate tasks (a client
  * that wrote a whole 64 KiB message before reading could fill both
- * directions' buffers and wait for ever, with the server).
+ * directions' buffers and wait for ever, with the server), and the writer
+ * is at most two messages ahead of the reader (credits on a channel): with
+ * 2,000 writers free to run ahead, the kernel buffered hundreds of MB,
+ * went into TCP memory pressure, dropped segments (TcpExtTCPRcvQDrop) and
+ * left connections stalled in retransmission back-off for minutes.
  */
 #define ECHO_CONNS 2000
 #define ECHO_MSGS 200
@@ -184,11 +188,14 @@ static void get(int fd, void *buf, size_t len, int64_t deadline)
 #define ECHO_MAX 65536
 #define PAT_LEN (4u << 20)
 
+#define ECHO_AHEAD 2
+
 struct echo_client {
 	uint64_t seed;
 	size_t base; /* offset of the stream in the pattern */
 	uint64_t total;
 	int fd;
+	weft_chan *credits; /* ECHO_AHEAD tokens: messages sent, not yet back */
 };
 
 static unsigned char *pat; /* PAT_LEN + ECHO_MAX: the tail repeats the head */
@@ -252,9 +259,11 @@ static void echo_reader(void *arg)
 {
 	struct echo_client *c = arg;
 	unsigned char buf[32768];
-	uint64_t got = 0;
+	uint64_t got = 0, s = c->seed, msg_end;
+	int token = 1, m = 0;
 	ssize_t n;
 
+	msg_end = echo_msgs ? msg_size(&s) : 0;
 	while ((n = weft_read(c->fd, buf, sizeof(buf), -1)) > 0) {
 		if (got + (uint64_t)n > c->total)
 			ck_abort_msg("client %ld: %llu bytes back, more than the %llu sent",
@@ -265,6 +274,13 @@ static void echo_reader(void *arg)
 				     (long)(c - clients), (unsigned long long)got,
 				     (unsigned long long)(got + (uint64_t)n));
 		got += (uint64_t)n;
+		/* A credit back for each message complete. */
+		while (m < echo_msgs && got >= msg_end) {
+			if (weft_chan_send(c->credits, &token) != 0)
+				ck_abort_msg("client %ld: credits", (long)(c - clients));
+			if (++m < echo_msgs)
+				msg_end += msg_size(&s);
+		}
 	}
 	if (n < 0)
 		ck_abort_msg("client %ld: weft_read: %s", (long)(c - clients), weft_strerror((int)n));
@@ -273,6 +289,7 @@ static void echo_reader(void *arg)
 			     (unsigned long long)got, (unsigned long long)c->total);
 	atomic_fetch_add(&echoed, got);
 	ck_assert_int_eq(weft_close(c->fd), 0);
+	weft_chan_free(c->credits);
 	weft_wg_done(&echo_wg);
 }
 
@@ -280,15 +297,24 @@ static void echo_client(void *arg)
 {
 	struct echo_client *c = arg;
 	uint64_t s = c->seed, off = 0;
+	int token;
 
 	c->fd = weft_net_dial(echo_addr, -1);
 	if (c->fd < 0)
 		ck_abort_msg("client %ld: weft_net_dial: %s", (long)(c - clients),
 			     weft_strerror(c->fd));
+	c->credits = weft_chan_make(sizeof(int), ECHO_AHEAD + 1);
+	ck_assert_ptr_nonnull(c->credits);
+	for (int k = 0; k < ECHO_AHEAD; k++)
+		ck_assert_int_eq(weft_chan_send(c->credits, &k), 0);
 	go_ok(echo_reader, c);
 	for (int m = 0; m < echo_msgs; m++) {
 		size_t len = msg_size(&s);
-		ssize_t w = weft_write(c->fd, pat + (c->base + off) % PAT_LEN, len, -1);
+		ssize_t w;
+
+		if (weft_chan_recv(c->credits, &token) != 0)
+			ck_abort_msg("client %ld: credits", (long)(c - clients));
+		w = weft_write(c->fd, pat + (c->base + off) % PAT_LEN, len, -1);
 		if (w != (ssize_t)len)
 			ck_abort_msg("client %ld: weft_write of %zu: %zd (%s)", (long)(c - clients),
 				     len, w, w < 0 ? weft_strerror((int)w) : "short");
@@ -336,6 +362,8 @@ static bool sanitized(void)
 START_TEST(test_echo)
 {
 	raise_nofile(4 * ECHO_CONNS + 64);
+	atomic_store(&echoed, 0);
+	atomic_store(&echo_accepted, 0);
 	echo_msgs = sanitized() ? ECHO_MSGS_SAN : ECHO_MSGS;
 	make_pattern(0x5eed);
 	clients = calloc(ECHO_CONNS, sizeof(*clients));
@@ -434,6 +462,7 @@ START_TEST(test_idle_connections)
 	pid_t pid;
 
 	raise_nofile(IDLE_CONNS + 64);
+	atomic_store(&idle_entered, 0);
 	idle_lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_ge(idle_lfd, 0);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -743,35 +772,68 @@ END_TEST
  * At two Ps the waiter may not have parked yet when the fd is closed:
  * then its call finds the fd closed (-EBADF). Either way it returns, and
  * nothing else: over many rounds, no waiter hangs or gets another answer.
+ * A waiter that is still waiting 20 s after the close has parked after it
+ * and nothing will wake it: the case fails then, naming the waiter (the
+ * bound only turns a hang into a message).
  */
+static const char *const waiter_kind[] = { "weft_read", "weft_fd_wait",
+					   "weft_read with a far deadline", "weft_net_accept" };
+static weft_chan *finished;
+
+static void race_waiter(void *arg)
+{
+	struct waiter *w = arg;
+	char c;
+
+	switch (w->kind) {
+	case 0:
+		w->result = weft_read(w->fd, &c, 1, -1);
+		break;
+	case 1:
+		w->result = weft_fd_wait(w->fd, WEFT_FD_READ, -1);
+		break;
+	default:
+		w->result = weft_read(w->fd, &c, 1, weft_now() + 600000 * MS);
+		break;
+	}
+	weft_chan_send(finished, &w->kind);
+}
+
 static void main_close_race(void *arg)
 {
 	struct waiter ws[3];
 	int v;
 
 	(void)arg;
-	ready = weft_chan_make(sizeof(int), 3);
-	for (int round = 0; round < 300; round++) {
-		int a, b;
+	finished = weft_chan_make(sizeof(int), 3);
+	for (int round = 0; round < 2000; round++) {
+		int a, b, done = 0;
 		tcp_pair(&a, &b);
-		weft_wg_add(&waiters_wg, 3);
 		for (int i = 0; i < 3; i++) {
 			ws[i] = (struct waiter){ i, a, 1 };
-			go_ok(waiter_task, &ws[i]);
+			go_ok(race_waiter, &ws[i]);
 		}
 		for (int i = 0; i < round % 4; i++)
 			weft_yield();
 		ck_assert_int_eq(weft_close(a), 0);
-		weft_wg_wait(&waiters_wg);
 		for (int i = 0; i < 3; i++) {
-			ck_assert_int_eq(weft_chan_recv(ready, &v), 0);
-			if (ws[i].result != -ECANCELED && ws[i].result != -EBADF)
-				ck_abort_msg("round %d, waiter %d: %ld (%s)", round, i, ws[i].result,
-					     weft_strerror((int)ws[i].result));
+			weft_case cs[1] = { { finished, WEFT_RECV, &v, 0 } };
+			if (weft_select(cs, 1, 20000 * MS) != 0) {
+				for (int k = 0; k < 3; k++)
+					if (!(done & 1 << k))
+						ck_abort_msg("round %d: %s still waits 20 s after weft_close "
+							     "of its fd",
+							     round, waiter_kind[k]);
+			}
+			done |= 1 << v;
 		}
+		for (int i = 0; i < 3; i++)
+			if (ws[i].result != -ECANCELED && ws[i].result != -EBADF)
+				ck_abort_msg("round %d, %s: %ld (%s)", round, waiter_kind[i],
+					     ws[i].result, weft_strerror((int)ws[i].result));
 		weft_close(b);
 	}
-	weft_chan_free(ready);
+	weft_chan_free(finished);
 }
 
 START_TEST(test_close_race)
@@ -1602,30 +1664,37 @@ START_TEST(test_port0)
 }
 END_TEST
 
+/* One case per subject, so that CK_RUN_CASE=echo ./tests/check_net runs one. */
 static Suite *net_suite(void)
 {
 	Suite *s = suite_create("net");
-	TCase *tc = tcase_create("net");
+	struct {
+		const char *name;
+		const TTest *tests[4];
+		int loops[4];
+	} cases[] = {
+		{ "echo", { test_echo }, { 2 } },
+		{ "idle", { test_idle_connections }, { 2 } },
+		{ "deadline", { test_deadlines, test_many_deadlines }, { 2, 2 } },
+		{ "close", { test_close_wakes_waiters, test_close_race }, { 1, 1 } },
+		{ "file", { test_regular_file }, { 1 } },
+		{ "deadlock",
+		  { test_no_deadlock_socket_wait, test_no_deadlock_accept_wait,
+		    test_deadlock_after_socket_waits },
+		  { 4, 2, 2 } },
+		{ "input", { test_bad_input }, { 1 } },
+		{ "threads", { test_plain_threads, test_no_runtime }, { 2, 1 } },
+		{ "write", { test_write_short }, { 4 } },
+		{ "addr", { test_unix, test_ipv6, test_port0 }, { 2, 2, 2 } },
+	};
 
-	tcase_set_timeout(tc, 240);
-	tcase_add_loop_test(tc, test_echo, 0, 2);
-	tcase_add_loop_test(tc, test_idle_connections, 0, 2);
-	tcase_add_loop_test(tc, test_deadlines, 0, 2);
-	tcase_add_loop_test(tc, test_many_deadlines, 0, 2);
-	tcase_add_test(tc, test_close_wakes_waiters);
-	tcase_add_test(tc, test_close_race);
-	tcase_add_test(tc, test_regular_file);
-	tcase_add_loop_test(tc, test_no_deadlock_socket_wait, 0, 4);
-	tcase_add_loop_test(tc, test_no_deadlock_accept_wait, 0, 2);
-	tcase_add_loop_test(tc, test_deadlock_after_socket_waits, 0, 2);
-	tcase_add_test(tc, test_bad_input);
-	tcase_add_loop_test(tc, test_plain_threads, 0, 2);
-	tcase_add_test(tc, test_no_runtime);
-	tcase_add_loop_test(tc, test_write_short, 0, 4);
-	tcase_add_loop_test(tc, test_unix, 0, 2);
-	tcase_add_loop_test(tc, test_ipv6, 0, 2);
-	tcase_add_loop_test(tc, test_port0, 0, 2);
-	suite_add_tcase(s, tc);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		TCase *tc = tcase_create(cases[i].name);
+		tcase_set_timeout(tc, 240);
+		for (int k = 0; k < 4 && cases[i].tests[k]; k++)
+			tcase_add_loop_test(tc, cases[i].tests[k], 0, cases[i].loops[k]);
+		suite_add_tcase(s, tc);
+	}
 	return s;
 }
 
