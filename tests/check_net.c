@@ -32,6 +32,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <linux/netlink.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -490,6 +491,9 @@ START_TEST(test_idle_connections)
 		      "%d threads with %d connections blocked in weft_read at %d P (%d before "
 		      "weft_main)",
 		      idle_threads, IDLE_CONNS, procs, idle_threads_before);
+	fprintf(stderr, "check_net: %d threads with %d connections blocked in weft_read at %d P (%d "
+			"before weft_main)\n",
+		idle_threads, IDLE_CONNS, procs, idle_threads_before);
 	close(go[1]);
 	close(idle_lfd);
 }
@@ -561,12 +565,10 @@ static void main_deadlines(void *arg)
 			weft_yield();
 	}
 
-	/* What needs no wait still happens with a past deadline. */
+	/* What needs no wait still happens with a past deadline (weft_fd_wait:
+	 * test_fd_wait_ready). */
 	put(b, "hello");
 	d = weft_now() - 1;
-	ck_assert_int_eq(weft_fd_wait(a, WEFT_FD_READ, d), 0);
-	ck_assert_int_eq(weft_fd_wait(a, WEFT_FD_WRITE, d), 0);
-	ck_assert_int_eq(weft_fd_wait(a, WEFT_FD_READ | WEFT_FD_WRITE, d), 0);
 	n = weft_read(a, buf, sizeof(buf), d);
 	ck_assert_int_eq(n, 5);
 	ck_assert_int_eq(memcmp(buf, "hello", 5), 0);
@@ -599,6 +601,43 @@ static void main_deadlines(void *arg)
 START_TEST(test_deadlines)
 {
 	run_main(procs_of(_i), main_deadlines, (void *)(intptr_t)procs_of(_i));
+}
+END_TEST
+
+/*
+ * weft_fd_wait with a past deadline on an fd that is ready: nothing to
+ * wait for, so 0 (the header: "what needs no wait still happens"), for a
+ * socket with bytes buffered and one with room to write, whether or not
+ * the poller has seen the edge yet.
+ */
+static void main_fd_wait_ready(void *arg)
+{
+	int a, b;
+	char buf[8];
+	int64_t d;
+
+	(void)arg;
+	tcp_pair(&a, &b);
+	d = weft_now() - 1;
+	/* A fresh socket has room to write. */
+	ck_assert_int_eq(weft_fd_wait(a, WEFT_FD_WRITE, d), 0);
+	put(b, "hello");
+	ck_assert_int_eq(weft_fd_wait(a, WEFT_FD_READ, d), 0);
+	ck_assert_int_eq(weft_fd_wait(a, WEFT_FD_READ | WEFT_FD_WRITE, d), 0);
+	/* After a wait that the edge ended (the poller saw it). */
+	get(a, buf, 5, -1);
+	weft_yield();
+	put(b, "again");
+	ck_assert_int_eq(weft_fd_wait(a, WEFT_FD_READ, -1), 0);
+	ck_assert_int_eq(weft_fd_wait(a, WEFT_FD_READ, d), 0);
+	get(a, buf, 5, -1);
+	weft_close(a);
+	weft_close(b);
+}
+
+START_TEST(test_fd_wait_ready)
+{
+	run_main(procs_of(_i), main_fd_wait_ready, NULL);
 }
 END_TEST
 
@@ -983,15 +1022,32 @@ static const char *child_line(struct child *c, const char *prefix)
 	}
 }
 
-/* Read the rest of the output; the exit status (or 128 + signal). */
+/*
+ * Read the rest of the output; the exit status (or 128 + signal). A child
+ * that has not ended 60 s after the call is killed and the case fails:
+ * the bound only turns a hang into a message with the output so far.
+ */
 static int child_end(struct child *c)
 {
+	int64_t give_up = weft_now() + 60000 * MS;
 	ssize_t n;
 	int st;
 
-	while ((n = read(c->out, c->text + c->len, sizeof(c->text) - 1 - c->len)) > 0)
+	for (;;) {
+		struct pollfd p = { c->out, POLLIN, 0 };
+		int64_t left = give_up - weft_now();
+		if (left <= 0 || poll(&p, 1, (int)(left / MS) + 1) == 0) {
+			kill(c->pid, SIGKILL);
+			waitpid(c->pid, &st, 0);
+			ck_abort_msg("the child had not ended 60 s later (killed); its output:\n%s",
+				     c->text);
+		}
+		n = read(c->out, c->text + c->len, sizeof(c->text) - 1 - c->len);
+		if (n <= 0)
+			break;
 		c->len += (size_t)n;
-	c->text[c->len] = 0;
+		c->text[c->len] = 0;
+	}
 	close(c->out);
 	ck_assert_int_eq(waitpid(c->pid, &st, 0), c->pid);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
@@ -1675,7 +1731,7 @@ static Suite *net_suite(void)
 	} cases[] = {
 		{ "echo", { test_echo }, { 2 } },
 		{ "idle", { test_idle_connections }, { 2 } },
-		{ "deadline", { test_deadlines, test_many_deadlines }, { 2, 2 } },
+		{ "deadline", { test_deadlines, test_many_deadlines, test_fd_wait_ready }, { 2, 2, 2 } },
 		{ "close", { test_close_wakes_waiters, test_close_race }, { 1, 1 } },
 		{ "file", { test_regular_file }, { 1 } },
 		{ "deadlock",
