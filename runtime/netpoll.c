@@ -218,6 +218,8 @@ static struct pd *pd_of(int fd, bool make)
 	return &chunk[fd & (PD_CHUNK - 1)];
 }
 
+void weft__netpoll_break(void);
+
 static inline uint64_t pd_tag(int fd, uint32_t seq)
 {
 	return (uint64_t)seq << 32 | (uint32_t)fd;
@@ -239,7 +241,13 @@ static void unlist(struct weft__pwait *w)
 			w->next[k]->prev[k] = w->prev[k];
 	}
 	w->listed = false;
-	atomic_fetch_sub(&weft__np.waiters, 1);
+	/*
+	 * The last waiter gone while an M blocks in epoll_wait with no timer:
+	 * it must stop holding the sleeper role, or the deadlock check (which
+	 * waits for every M to be idle) could never run again.
+	 */
+	if (atomic_fetch_sub(&weft__np.waiters, 1) == 1 && atomic_load(&weft__np.lastpoll) == 0)
+		weft__netpoll_break();
 }
 
 /*
