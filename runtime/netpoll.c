@@ -106,6 +106,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,7 +130,10 @@ struct weft__netpoll_state weft__np;
 
 /* ---- descriptors ------------------------------------------------------------ */
 
-enum { PD_NEW = 0, PD_POLL, PD_FILE };
+/* NEW: not registered (yet, or since weft_close); POLL: registered; FILE:
+ * epoll refused it; CLOSING: weft_close is between forgetting and close(2)
+ * (nobody may register the number until the fd is really gone). */
+enum { PD_NEW = 0, PD_POLL, PD_FILE, PD_CLOSING };
 enum { DIR_R = 0, DIR_W = 1 };
 
 #define PD_CHUNK_SHIFT 10
@@ -326,6 +330,10 @@ static int pd_open(int fd, struct pd **out)
 	if (!(pd = pd_of(fd, true)))
 		return fd >> PD_CHUNK_SHIFT >= PD_NCHUNKS ? -EMFILE : -ENOMEM;
 	*out = pd;
+	/* A weft_close of this number is in progress: let it finish, so that
+	 * we register the fd that exists after it (or get EBADF). */
+	while (atomic_load_explicit(&pd->state, memory_order_acquire) == PD_CLOSING)
+		sched_yield();
 	if (atomic_load_explicit(&pd->state, memory_order_acquire) != PD_NEW)
 		return 0;
 	weft__spin_lock(&pd->lock);
@@ -838,31 +846,38 @@ WEFT_API ssize_t weft_write(int fd, const void *buf, size_t n, int64_t deadline_
 WEFT_API int weft_close(int fd)
 {
 	struct weft__netlist l = { NULL, 0 };
-	struct pd *pd;
+	struct pd *pd = NULL;
+	bool registered = false;
+	int r;
 
 	if (fd < 0)
 		return -EBADF;
 	if (weft__netpoll_inited() && (pd = pd_of(fd, false))) {
-		bool registered;
-
 		weft__spin_lock(&pd->lock);
 		registered = atomic_load(&pd->state) == PD_POLL;
-		pd->seq++; /* events already queued for it are stale */
-		atomic_store(&pd->state, PD_NEW);
+		atomic_fetch_add(&pd->seq, 1); /* events already queued for it are stale */
+		atomic_store(&pd->state, PD_CLOSING);
 		take_waiters(pd, DIR_R, -ECANCELED, &l);
 		take_waiters(pd, DIR_W, -ECANCELED, &l);
 		weft__spin_unlock(&pd->lock);
 		/* A dup of the fd would keep the registration alive: drop it. */
 		if (registered)
 			epoll_ctl(NP.epfd, EPOLL_CTL_DEL, fd, NULL);
-		if (l.n) {
-			struct weft__m *m = weft__getm();
-			if (!m)
-				weft__extern_enter(); /* a plain thread that wakes tasks */
-			weft__netlist_ready(&l, m && m->curg ? weft__trace_p(m) : NULL);
-		}
 	}
-	return close(fd) < 0 ? -errno : 0;
+	r = close(fd) < 0 ? -errno : 0;
+	if (pd) {
+		/* Only now may the number be registered again (pd_open waited;
+		 * pd_fresh, for a new fd of ours, may already have). */
+		uint8_t closing = PD_CLOSING;
+		atomic_compare_exchange_strong(&pd->state, &closing, PD_NEW);
+	}
+	if (l.n) {
+		struct weft__m *m = weft__getm();
+		if (!m)
+			weft__extern_enter(); /* a plain thread that wakes tasks */
+		weft__netlist_ready(&l, m && m->curg ? weft__trace_p(m) : NULL);
+	}
+	return r;
 }
 
 /* ---- addresses ----------------------------------------------------------------- */
