@@ -451,9 +451,9 @@ void weft__netlist_ready(struct weft__netlist *l, struct weft__p *p)
 {
 	struct weft__pwait *w = l->head, *next;
 
-	while (w) {
+	for (bool first = true; w; first = false) {
 		next = w->chain; /* @w's frame may be gone once its task runs */
-		weft__ready_polled(w->t, p);
+		weft__ready_polled(w->t, p, first);
 		w = next;
 	}
 	l->head = NULL;
