@@ -18,7 +18,8 @@
  * on 127.0.0.1 (one to three tasks accepting on one listener, a task per
  * connection) and exchange 5 to 44 messages of up to 16 KiB, every byte
  * checked; each read, write and accept has a random deadline (none, past,
- * or up to 2 ms: -ETIMEDOUT is retried, a short write count continues);
+ * or up to 2 ms: -ETIMEDOUT, never before the deadline, is retried, and a
+ * short write count continues);
  * some clients first dial a port nobody listens on (-ECONNREFUSED). A
  * quarter of the clients are victims: a racer task weft_close()s their fd
  * at a random moment while the client and up to two weft_fd_wait tasks
@@ -306,8 +307,8 @@ static _Atomic long net_msgs, net_cut, net_timeouts, net_refusals;
 
 static void net_fail(const char *what, long r)
 {
-	printf("FAIL: %s: %ld (%s) (replay: stress -m net -s %" PRIu64 " -r 1)\n", what, r,
-	       r < 0 ? weft_strerror((int)r) : "", seed);
+	printf("FAIL: %s: %ld%s%s%s (replay: stress -m net -s %" PRIu64 " -r 1)\n", what, r,
+	       r < 0 ? " (" : "", r < 0 ? weft_strerror((int)r) : "", r < 0 ? ")" : "", seed);
 	fflush(stdout);
 	_exit(1);
 }
@@ -325,18 +326,29 @@ static int64_t net_deadline(uint64_t *s)
 	}
 }
 
+/* A call with deadline @d said -ETIMEDOUT: never before @d. */
+static void net_timed_out(int64_t d, const char *what)
+{
+	int64_t now = weft_now();
+
+	if (d < 0 || now < d)
+		net_fail(what, d < 0 ? -1 : (long)(d - now));
+	atomic_fetch_add_explicit(&net_timeouts, 1, memory_order_relaxed);
+}
+
 /* Write all of @buf; 0, or the error that ended it (never -ETIMEDOUT). */
 static long net_write_all(int fd, const void *buf, size_t n, uint64_t *s)
 {
 	const char *p = buf;
 
 	while (n > 0) {
-		ssize_t r = weft_write(fd, p, n, net_deadline(s));
+		int64_t d = net_deadline(s);
+		ssize_t r = weft_write(fd, p, n, d);
 		if (r > 0) {
 			p += r;
 			n -= (size_t)r;
 		} else if (r == -ETIMEDOUT) {
-			atomic_fetch_add_explicit(&net_timeouts, 1, memory_order_relaxed);
+			net_timed_out(d, "weft_write timed out early (ns)");
 		} else {
 			return r;
 		}
@@ -351,10 +363,11 @@ static void net_server_conn(void *arg)
 	char buf[NET_MAX_MSG];
 
 	for (;;) {
-		ssize_t n = weft_read(fd, buf, 1 + draw(&s, sizeof(buf)), net_deadline(&s));
+		int64_t d = net_deadline(&s);
+		ssize_t n = weft_read(fd, buf, 1 + draw(&s, sizeof(buf)), d);
 		long r;
 		if (n == -ETIMEDOUT) {
-			atomic_fetch_add_explicit(&net_timeouts, 1, memory_order_relaxed);
+			net_timed_out(d, "server: weft_read timed out early (ns)");
 			continue;
 		}
 		if (n == 0 || n == -ECONNRESET)
@@ -394,9 +407,12 @@ static void net_acceptor(void *arg)
 			break;
 		if (fd != -ETIMEDOUT)
 			net_fail("weft_net_accept", fd);
-		r = weft_fd_wait(net_lfd, WEFT_FD_READ, net_deadline(&s));
+		int64_t d = net_deadline(&s);
+		r = weft_fd_wait(net_lfd, WEFT_FD_READ, d);
 		if (r == -ECANCELED || r == -EBADF)
 			break;
+		if (r == -ETIMEDOUT)
+			net_timed_out(d, "weft_fd_wait on the listener timed out early (ns)");
 		if (r != 0 && r != -ETIMEDOUT)
 			net_fail("weft_fd_wait on the listener", r);
 	}
@@ -424,13 +440,14 @@ static void net_racer(void *arg)
 	weft_wg_done(&c->helpers);
 }
 
-/* Waits on a victim's fd beside the client. */
+/* Waits on a victim's fd beside the client: half of them with no deadline,
+ * so that one left parked after the racer's close hangs the round. */
 static void net_fd_waiter(void *arg)
 {
 	struct net_client *c = arg;
-	uint64_t s = mix(c->rng ^ 0xfd);
-	int r = weft_fd_wait(c->fd, draw(&s, 2) ? WEFT_FD_READ : WEFT_FD_READ | WEFT_FD_WRITE,
-			     weft_now() + (int64_t)draw(&s, 3000) * 1000);
+	uint64_t s = mix(c->rng ^ 0xfd ^ (uint64_t)weft_self() << 32);
+	int64_t d = draw(&s, 2) ? -1 : weft_now() + (int64_t)draw(&s, 3000) * 1000;
+	int r = weft_fd_wait(c->fd, WEFT_FD_READ, d);
 
 	if (r != 0 && r != -ETIMEDOUT && r != -ECANCELED && r != -EBADF && r != -EPERM)
 		net_fail("a victim's weft_fd_wait", r);
@@ -493,9 +510,10 @@ static void net_client(void *arg)
 		if (r && net_cut_off(c, r, "client: weft_write"))
 			goto out;
 		while (have < len) {
-			ssize_t n = weft_read(c->fd, back + have, len - have, net_deadline(&s));
+			int64_t d = net_deadline(&s);
+			ssize_t n = weft_read(c->fd, back + have, len - have, d);
 			if (n == -ETIMEDOUT) {
-				atomic_fetch_add_explicit(&net_timeouts, 1, memory_order_relaxed);
+				net_timed_out(d, "client: weft_read timed out early (ns)");
 				continue;
 			}
 			if (n <= 0 && net_cut_off(c, n, "client: weft_read"))
