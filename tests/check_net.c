@@ -126,9 +126,10 @@ static void raise_nofile(rlim_t need)
 		struct rlimit up = { need, need };
 		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
 			return;
-		ck_abort_msg("this test needs %lu file descriptors, but RLIMIT_NOFILE's hard limit "
-			     "is %lu and cannot be raised here: run it with `ulimit -Hn %lu` or more",
-			     (unsigned long)need, (unsigned long)rl.rlim_max, (unsigned long)need);
+		ck_abort_msg(
+			"this test needs %lu file descriptors, but RLIMIT_NOFILE's hard limit "
+			"is %lu and cannot be raised here: run it with `ulimit -Hn %lu` or more",
+			(unsigned long)need, (unsigned long)rl.rlim_max, (unsigned long)need);
 	}
 	rl.rlim_cur = rl.rlim_max;
 	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
@@ -308,10 +309,12 @@ static void echo_reader(void *arg)
 		}
 	}
 	if (n < 0)
-		ck_abort_msg("client %ld: weft_read: %s", (long)(c - clients), weft_strerror((int)n));
+		ck_abort_msg("client %ld: weft_read: %s", (long)(c - clients),
+			     weft_strerror((int)n));
 	if (got != c->total)
-		ck_abort_msg("client %ld: end of file after %llu of %llu bytes", (long)(c - clients),
-			     (unsigned long long)got, (unsigned long long)c->total);
+		ck_abort_msg("client %ld: end of file after %llu of %llu bytes",
+			     (long)(c - clients), (unsigned long long)got,
+			     (unsigned long long)c->total);
 	atomic_fetch_add(&echoed, got);
 	ck_assert_int_eq(weft_close(c->fd), 0);
 	weft_chan_free(c->credits);
@@ -516,8 +519,9 @@ START_TEST(test_idle_connections)
 		      "%d threads with %d connections blocked in weft_read at %d P (%d before "
 		      "weft_main)",
 		      idle_threads, idle_conns, procs, idle_threads_before);
-	fprintf(stderr, "check_net: %d threads with %d connections blocked in weft_read at %d P (%d "
-			"before weft_main)\n",
+	fprintf(stderr,
+		"check_net: %d threads with %d connections blocked in weft_read at %d P (%d "
+		"before weft_main)\n",
 		idle_threads, idle_conns, procs, idle_threads_before);
 	close(go[1]);
 	close(idle_lfd);
@@ -585,7 +589,8 @@ static void main_deadlines(void *arg)
 		ck_assert_int_eq(weft_fd_wait(a, WEFT_FD_READ, p), -ETIMEDOUT);
 		if (procs == 1)
 			ck_assert_msg(atomic_load(&flag_ran) == 0,
-				      "a call with a past deadline (%lld) let another task run", (long long)p);
+				      "a call with a past deadline (%lld) let another task run",
+				      (long long)p);
 		while (!atomic_load(&flag_ran))
 			weft_yield();
 	}
@@ -709,10 +714,13 @@ START_TEST(test_many_deadlines)
 	atomic_store(&dead_early, 0);
 	atomic_store(&dead_bad, 0);
 	run_main(procs_of(_i), main_many_deadlines, NULL);
-	ck_assert_msg(atomic_load(&dead_bad) == 0, "%d of %d waits on a silent socket ended without "
-		      "-ETIMEDOUT", atomic_load(&dead_bad), NDEAD);
-	ck_assert_msg(atomic_load(&dead_early) == 0, "%d of %d waits timed out before their deadline",
-		      atomic_load(&dead_early), NDEAD);
+	ck_assert_msg(atomic_load(&dead_bad) == 0,
+		      "%d of %d waits on a silent socket ended without "
+		      "-ETIMEDOUT",
+		      atomic_load(&dead_bad), NDEAD);
+	ck_assert_msg(atomic_load(&dead_early) == 0,
+		      "%d of %d waits timed out before their deadline", atomic_load(&dead_early),
+		      NDEAD);
 }
 END_TEST
 
@@ -793,8 +801,8 @@ static void main_close_wakes(void *arg)
 	ck_assert_int_eq(weft_close(lfd), 0);
 	weft_wg_wait(&waiters_wg);
 	for (int i = 0; i < 4; i++)
-		ck_assert_msg(ws[i].result == -ECANCELED, "waiter %d (kind %d): %ld (%s)", i, ws[i].kind,
-			      ws[i].result, weft_strerror((int)ws[i].result));
+		ck_assert_msg(ws[i].result == -ECANCELED, "waiter %d (kind %d): %ld (%s)", i,
+			      ws[i].kind, ws[i].result, weft_strerror((int)ws[i].result));
 	/* The fd is closed now. */
 	ck_assert_int_eq(weft_read(a, &c, 1, -1), -EBADF);
 	ck_assert_int_eq(weft_close(a), -EBADF);
@@ -908,9 +916,10 @@ static void main_close_race(void *arg)
 			if (weft_select(cs, 1, 20000 * MS) != 0) {
 				for (int k = 0; k < 3; k++)
 					if (!(done & 1 << k))
-						ck_abort_msg("round %d: %s still waits 20 s after weft_close "
-							     "of its fd",
-							     round, waiter_kind(k));
+						ck_abort_msg(
+							"round %d: %s still waits 20 s after weft_close "
+							"of its fd",
+							round, waiter_kind(k));
 			}
 			done |= 1 << v;
 		}
@@ -968,7 +977,8 @@ static void main_regular_file(void *arg)
 	/* Read back in odd-sized pieces, then end of file. */
 	fd = open(file_path, O_RDONLY | O_CLOEXEC);
 	ck_assert_int_ge(fd, 0);
-	while ((n = weft_read(fd, buf + got, got + 77777 > FILE_LEN ? FILE_LEN - got : 77777, 1)) > 0)
+	while ((n = weft_read(fd, buf + got, got + 77777 > FILE_LEN ? FILE_LEN - got : 77777, 1)) >
+	       0)
 		got += (size_t)n;
 	ck_assert_int_eq(n, 0);
 	ck_assert_uint_eq(got, FILE_LEN);
@@ -1189,8 +1199,8 @@ START_TEST(test_no_deadlock_socket_wait)
 	wait_all_asleep(&c);
 	ck_assert_int_eq(write(fd, "go", 2), 2);
 	st = child_end(&c);
-	ck_assert_msg(st == 0, "netwait %s at %s P: status %d, output:\n%s", modes[_i / 2], procs, st,
-		      c.text);
+	ck_assert_msg(st == 0, "netwait %s at %s P: status %d, output:\n%s", modes[_i / 2], procs,
+		      st, c.text);
 	ck_assert_msg(strstr(c.text, "woken by the socket"), "output:\n%s", c.text);
 	close(fd);
 	close(lfd);
@@ -1218,8 +1228,9 @@ START_TEST(test_no_deadlock_accept_wait)
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || write(fd, "go", 2) != 2) {
 		st = child_end(&c);
-		ck_abort_msg("netwait accept at %s P: could not connect to it; status %d, output:\n%s",
-			     procs, st, c.text);
+		ck_abort_msg(
+			"netwait accept at %s P: could not connect to it; status %d, output:\n%s",
+			procs, st, c.text);
 	}
 	st = child_end(&c);
 	ck_assert_msg(st == 0, "netwait accept at %s P: status %d, output:\n%s", procs, st, c.text);
@@ -1251,9 +1262,21 @@ END_TEST
 static void main_bad_input(void *arg)
 {
 	static const char *const bad[] = {
-		"", "nohost", "1.2.3.4", "[::1", "[::1]", "::1:80", "127.0.0.1:99999",
-		"localhost:99999", "127.0.0.1:", "127.0.0.1:abc", "127.0.0.1:-1", "127.0.0.1:8x",
-		"1.2.3.4.5:80x", "[::1]x:80", "unix:",
+		"",
+		"nohost",
+		"1.2.3.4",
+		"[::1",
+		"[::1]",
+		"::1:80",
+		"127.0.0.1:99999",
+		"localhost:99999",
+		"127.0.0.1:",
+		"127.0.0.1:abc",
+		"127.0.0.1:-1",
+		"127.0.0.1:8x",
+		"1.2.3.4.5:80x",
+		"[::1]x:80",
+		"unix:",
 	};
 	char addr[128], longpath[256], buf[64], c;
 	int a, b, lfd, r, p[2];
@@ -1565,8 +1588,8 @@ static void main_write_broken(void *arg)
 	ck_assert_msg(n >= 65536 && n < (ssize_t)BIG, "32 MiB to a peer that leaves: %zd (%s)", n,
 		      n < 0 ? weft_strerror((int)n) : "");
 	n = weft_write(a, big + n, BIG - (size_t)n, -1);
-	ck_assert_msg(n == -EPIPE || n == -ECONNRESET, "the call after the short count: %zd (%s)", n,
-		      weft_strerror((int)n));
+	ck_assert_msg(n == -EPIPE || n == -ECONNRESET, "the call after the short count: %zd (%s)",
+		      n, weft_strerror((int)n));
 	n = weft_write(a, "x", 1, -1);
 	ck_assert_msg(n == -EPIPE || n == -ECONNRESET, "and after: %zd (%s)", n,
 		      weft_strerror((int)n));
@@ -1720,8 +1743,8 @@ static void main_port0(void *arg)
 	(void)arg;
 	lfd = listen_at("127.0.0.1:0", addr, sizeof(addr));
 	port = atoi(addr + 10);
-	ck_assert_msg(strncmp(addr, "127.0.0.1:", 10) == 0 && port > 0 && port < 65536, "address %s",
-		      addr);
+	ck_assert_msg(strncmp(addr, "127.0.0.1:", 10) == 0 && port > 0 && port < 65536,
+		      "address %s", addr);
 	check_fd_flags(lfd, false);
 	a = weft_net_dial(addr, -1);
 	ck_assert_int_ge(a, 0);
@@ -1732,8 +1755,8 @@ static void main_port0(void *arg)
 	ck_assert_int_gt(weft_net_addr(b, got, sizeof(got)), 0);
 	ck_assert_str_eq(got, addr);
 	ck_assert_int_gt(weft_net_addr(a, got, sizeof(got)), 0);
-	ck_assert_msg(strncmp(got, "127.0.0.1:", 10) == 0 && atoi(got + 10) != port, "dialed end %s",
-		      got);
+	ck_assert_msg(strncmp(got, "127.0.0.1:", 10) == 0 && atoi(got + 10) != port,
+		      "dialed end %s", got);
 	round_trips(a, b, 50);
 	weft_close(a);
 	weft_close(b);
@@ -1782,7 +1805,9 @@ static Suite *net_suite(void)
 	} cases[] = {
 		{ "echo", { test_echo }, { 2 } },
 		{ "idle", { test_idle_connections }, { 2 } },
-		{ "deadline", { test_deadlines, test_many_deadlines, test_fd_wait_ready }, { 2, 2, 2 } },
+		{ "deadline",
+		  { test_deadlines, test_many_deadlines, test_fd_wait_ready },
+		  { 2, 2, 2 } },
 		{ "close", { test_close_wakes_waiters, test_close_race }, { 1, 1 } },
 		{ "file", { test_regular_file }, { 1 } },
 		{ "deadlock",

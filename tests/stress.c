@@ -457,8 +457,8 @@ static void net_fd_waiter(void *arg)
 /* Did a victim's call end its session? Anything else is a failure. */
 static bool net_cut_off(struct net_client *c, long r, const char *what)
 {
-	if (c->victim && (r == 0 || r == -ECANCELED || r == -EBADF || r == -EPIPE ||
-			  r == -ECONNRESET)) {
+	if (c->victim &&
+	    (r == 0 || r == -ECANCELED || r == -EBADF || r == -EPIPE || r == -ECONNRESET)) {
 		atomic_fetch_add_explicit(&net_cut, 1, memory_order_relaxed);
 		return true;
 	}
@@ -755,16 +755,16 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "-m") == 0 && i + 1 < argc) {
 			pc = strcmp(argv[++i], "pc") == 0;
 			net = strcmp(argv[i], "net") == 0;
-		}
-		else if (strcmp(argv[i], "-P") == 0 && i + 1 < argc)
+		} else if (strcmp(argv[i], "-P") == 0 && i + 1 < argc)
 			fixed_procs = atoi(argv[++i]);
 		else if (strcmp(argv[i], "-i") == 0)
 			alarm_storm = true;
 		else if (strcmp(argv[i], "-t") == 0 && i + 1 < argc)
 			trace = argv[++i];
 		else {
-			fprintf(stderr, "usage: stress [-s SEED] [-r ROUNDS] [-m tree|pc|net] [-P PROCS] [-i] "
-					"[-t TRACE]\n");
+			fprintf(stderr,
+				"usage: stress [-s SEED] [-r ROUNDS] [-m tree|pc|net] [-P PROCS] [-i] "
+				"[-t TRACE]\n");
 			return 2;
 		}
 	}
@@ -782,8 +782,11 @@ int main(int argc, char **argv)
 		if (trace)
 			setenv("WEFT_TRACE", trace, 1); /* weft_main takes it out once read */
 		long us = alarm_storm ? 50 + (long)(mix(seed ^ 0xa1) % 151) : 0;
-		printf("stress: %sseed=%" PRIu64 " procs=%s%s%s ... ", pc ? "pc " : net ? "net " : "", seed, procs,
-		       us ? " itimer=" : "", us ? "on" : "");
+		printf("stress: %sseed=%" PRIu64 " procs=%s%s%s ... ",
+		       pc    ? "pc "
+		       : net ? "net "
+			     : "",
+		       seed, procs, us ? " itimer=" : "", us ? "on" : "");
 		fflush(stdout);
 		storm(us);
 		if (pc || net) {
