@@ -458,6 +458,9 @@ void weft__park(int reason, const void *obj, void (*unlockf)(void *), void *arg)
  * a task, the global queue otherwise. Any thread. */
 void weft__ready(struct weft__task *t);
 
+/* syscall.c: weft_syscall_enter with the call site to record. */
+void weft__syscall_enter_at(const void *site);
+
 /* A random number (per M; per thread on plain threads). */
 uint32_t weft__rand(void);
 

@@ -218,6 +218,8 @@ static struct pd *pd_of(int fd, bool make)
 	return &chunk[fd & (PD_CHUNK - 1)];
 }
 
+void weft__netpoll_break(void);
+
 static inline uint64_t pd_tag(int fd, uint32_t seq)
 {
 	return (uint64_t)seq << 32 | (uint32_t)fd;
@@ -239,7 +241,13 @@ static void unlist(struct weft__pwait *w)
 			w->next[k]->prev[k] = w->prev[k];
 	}
 	w->listed = false;
-	atomic_fetch_sub(&weft__np.waiters, 1);
+	/*
+	 * The last waiter gone while an M blocks in epoll_wait with no timer:
+	 * it must stop holding the sleeper role, or the deadlock check (which
+	 * waits for every M to be idle) could never run again.
+	 */
+	if (atomic_fetch_sub(&weft__np.waiters, 1) == 1 && atomic_load(&weft__np.lastpoll) == 0)
+		weft__netpoll_break();
 }
 
 /*
@@ -543,7 +551,7 @@ enum { CALL_WAIT, CALL_READ, CALL_WRITE, CALL_ACCEPT, CALL_DIAL };
  * value its last return saw. 0, -ETIMEDOUT, -ECANCELED.
  */
 static int task_wait(struct pd *pd, int events, const uint32_t *snap, int64_t deadline,
-		     int call)
+		     int call, const void *site)
 {
 	struct weft__m *m = weft__getm();
 	struct weft__pwait w;
@@ -590,6 +598,9 @@ static int task_wait(struct pd *pd, int events, const uint32_t *snap, int64_t de
 		atomic_init(&w.timer.p, NULL);
 		atomic_init(&w.timer.firing, 0);
 	}
+	/* The call site as the trace records it: a TLS value, and this task
+	 * may have moved to another M since its call began. */
+	weft__site = site;
 	weft__park(reason, pd, wait_arm, &w);
 	if (deadline >= 0)
 		weft__timer_del(&w.timer); /* waits for a fn still running */
@@ -666,7 +677,8 @@ WEFT_API int weft_fd_wait(int fd, int events, int64_t deadline_ns)
 	struct pd *pd;
 	int err;
 
-	WEFT__SITE();
+	const void *site = __builtin_return_address(0);
+
 	if (!(events & (WEFT_FD_READ | WEFT_FD_WRITE)) || (events & ~(WEFT_FD_READ | WEFT_FD_WRITE)))
 		return -EINVAL;
 	if (fd < 0)
@@ -677,16 +689,16 @@ WEFT_API int weft_fd_wait(int fd, int events, int64_t deadline_ns)
 		return err;
 	if (atomic_load(&pd->state) == PD_FILE)
 		return -EPERM;
-	return task_wait(pd, events, NULL, deadline_ns, CALL_WAIT);
+	return task_wait(pd, events, NULL, deadline_ns, CALL_WAIT, site);
 }
 
 /* A regular file: the call inside the syscall handoff. */
-static ssize_t file_io(int fd, void *buf, size_t n, bool wr)
+static ssize_t file_io(int fd, void *buf, size_t n, bool wr, const void *site)
 {
 	ssize_t r;
 	int err;
 
-	weft_syscall_enter();
+	weft__syscall_enter_at(site); /* the caller of weft_read/write */
 	do
 		r = wr ? write(fd, buf, n) : read(fd, buf, n);
 	while (r < 0 && errno == EINTR);
@@ -702,7 +714,8 @@ WEFT_API ssize_t weft_read(int fd, void *buf, size_t n, int64_t deadline_ns)
 	ssize_t r;
 	int err;
 
-	WEFT__SITE();
+	const void *site = __builtin_return_address(0);
+
 	if (fd < 0)
 		return -EBADF;
 	if (!on_task()) {
@@ -721,7 +734,7 @@ WEFT_API ssize_t weft_read(int fd, void *buf, size_t n, int64_t deadline_ns)
 	if ((err = pd_open(fd, &pd)) != 0)
 		return err;
 	if (atomic_load(&pd->state) == PD_FILE)
-		return file_io(fd, buf, n, false);
+		return file_io(fd, buf, n, false, site);
 	for (;;) {
 		snapshot(pd, snap);
 		r = read(fd, buf, n);
@@ -731,7 +744,7 @@ WEFT_API ssize_t weft_read(int fd, void *buf, size_t n, int64_t deadline_ns)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -errno;
-		if ((err = task_wait(pd, WEFT_FD_READ, snap, deadline_ns, CALL_READ)) != 0)
+		if ((err = task_wait(pd, WEFT_FD_READ, snap, deadline_ns, CALL_READ, site)) != 0)
 			return err;
 	}
 }
@@ -739,10 +752,10 @@ WEFT_API ssize_t weft_read(int fd, void *buf, size_t n, int64_t deadline_ns)
 /* Wait for @events on @fd: a task parks (with @snap as in task_wait), a
  * plain thread polls. */
 static int wait_for(struct pd *pd, int fd, int events, const uint32_t *snap, int64_t deadline,
-		    int call)
+		    int call, const void *site)
 {
 	if (on_task())
-		return task_wait(pd, events, snap, deadline, call);
+		return task_wait(pd, events, snap, deadline, call, site);
 	return plain_wait(fd, events, deadline);
 }
 
@@ -766,7 +779,8 @@ WEFT_API ssize_t weft_write(int fd, const void *buf, size_t n, int64_t deadline_
 	size_t done = 0;
 	int err;
 
-	WEFT__SITE();
+	const void *site = __builtin_return_address(0);
+
 	if (fd < 0)
 		return -EBADF;
 	if (n > SSIZE_MAX)
@@ -776,7 +790,7 @@ WEFT_API ssize_t weft_write(int fd, const void *buf, size_t n, int64_t deadline_
 			return err;
 		if (atomic_load(&pd->state) == PD_FILE) {
 			while (done < n) {
-				ssize_t r = file_io(fd, (void *)(p + done), n - done, true);
+				ssize_t r = file_io(fd, (void *)(p + done), n - done, true, site);
 				if (r <= 0)
 					return done ? (ssize_t)done : r < 0 ? r : -EIO;
 				done += (size_t)r;
@@ -800,7 +814,7 @@ WEFT_API ssize_t weft_write(int fd, const void *buf, size_t n, int64_t deadline_
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return done ? (ssize_t)done : -errno;
-		if ((err = wait_for(pd, fd, WEFT_FD_WRITE, snap, deadline_ns, CALL_WRITE)) != 0)
+		if ((err = wait_for(pd, fd, WEFT_FD_WRITE, snap, deadline_ns, CALL_WRITE, site)) != 0)
 			return done ? (ssize_t)done : err;
 	}
 	return (ssize_t)n;
@@ -864,7 +878,7 @@ static int gai_errno(int e)
  * need no lookup; names go to getaddrinfo inside the syscall handoff
  * (it may wait for DNS).
  */
-static int resolve(const char *addr, bool passive, struct target *tg)
+static int resolve(const char *addr, bool passive, struct target *tg, const void *site)
 {
 	struct addrinfo hints = { 0 };
 	char host[256], port[8];
@@ -923,7 +937,7 @@ static int resolve(const char *addr, bool passive, struct target *tg)
 		if (addr[0] == '[')
 			return -EINVAL; /* brackets hold an address, not a name */
 		hints.ai_flags &= ~AI_NUMERICHOST;
-		weft_syscall_enter();
+		weft__syscall_enter_at(site);
 		e = getaddrinfo(host, port, &hints, &tg->ai);
 		weft_syscall_exit();
 	}
@@ -952,7 +966,9 @@ WEFT_API int weft_net_listen(const char *addr, int backlog)
 	struct pd *pd;
 	int fd = -1, err;
 
-	if ((err = resolve(addr, true, &tg)) != 0)
+	const void *site = __builtin_return_address(0);
+
+	if ((err = resolve(addr, true, &tg, site)) != 0)
 		return err;
 	if (backlog <= 0)
 		backlog = SOMAXCONN;
@@ -998,7 +1014,8 @@ WEFT_API int weft_net_accept(int lfd, int64_t deadline_ns)
 	uint32_t snap[2] = { 0, 0 };
 	int err;
 
-	WEFT__SITE();
+	const void *site = __builtin_return_address(0);
+
 	if (lfd < 0)
 		return -EBADF;
 	if (on_task() && (err = pd_open(lfd, &pd)) != 0)
@@ -1025,13 +1042,14 @@ WEFT_API int weft_net_accept(int lfd, int64_t deadline_ns)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -errno;
-		if (pd && (err = task_wait(pd, WEFT_FD_READ, snap, deadline_ns, CALL_ACCEPT)) != 0)
+		if (pd && (err = task_wait(pd, WEFT_FD_READ, snap, deadline_ns, CALL_ACCEPT, site)) != 0)
 			return err;
 	}
 }
 
 /* Connect the fresh socket @fd to @sa; 0 or -errno (the fd stays open). */
-static int connect_one(int fd, const struct sockaddr *sa, socklen_t salen, int64_t deadline)
+static int connect_one(int fd, const struct sockaddr *sa, socklen_t salen, int64_t deadline,
+		       const void *site)
 {
 	struct pd *pd;
 	uint32_t snap[2];
@@ -1058,7 +1076,7 @@ static int connect_one(int fd, const struct sockaddr *sa, socklen_t salen, int64
 			return 0;
 		if (errno != ENOTCONN)
 			return -errno;
-		if ((err = wait_for(pd, fd, WEFT_FD_WRITE, snap, deadline, CALL_DIAL)) != 0)
+		if ((err = wait_for(pd, fd, WEFT_FD_WRITE, snap, deadline, CALL_DIAL, site)) != 0)
 			return err;
 	}
 }
@@ -1068,14 +1086,15 @@ WEFT_API int weft_net_dial(const char *addr, int64_t deadline_ns)
 	struct target tg;
 	int err, fd;
 
-	WEFT__SITE();
-	if ((err = resolve(addr, false, &tg)) != 0)
+	const void *site = __builtin_return_address(0);
+
+	if ((err = resolve(addr, false, &tg, site)) != 0)
 		return err;
 	if (tg.is_unix) {
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return -errno;
-		if ((err = connect_one(fd, (struct sockaddr *)&tg.un, tg.unlen, deadline_ns)) != 0) {
+		if ((err = connect_one(fd, (struct sockaddr *)&tg.un, tg.unlen, deadline_ns, site)) != 0) {
 			weft_close(fd);
 			return err;
 		}
@@ -1088,7 +1107,7 @@ WEFT_API int weft_net_dial(const char *addr, int64_t deadline_ns)
 			err = -errno;
 			continue;
 		}
-		err = connect_one(fd, ai->ai_addr, ai->ai_addrlen, deadline_ns);
+		err = connect_one(fd, ai->ai_addr, ai->ai_addrlen, deadline_ns, site);
 		if (err == 0) {
 			set_nodelay(fd, ai->ai_family);
 			target_free(&tg);
