@@ -527,7 +527,7 @@ void weft__pidleput(struct weft__p *p);
 void weft__acquirep(struct weft__m *m, struct weft__p *p);
 void weft__wakep(void);
 void weft__ready_on(struct weft__p *p, struct weft__task *t);
-void weft__ready_polled(struct weft__task *t, struct weft__p *p);
+void weft__ready_polled(struct weft__task *t, struct weft__p *p, bool first);
 void weft__inject(struct weft__task *t);
 bool weft__p_has_work(struct weft__p *p);
 void weft__move_p_work_to_global(struct weft__p *p);
