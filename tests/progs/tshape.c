@@ -49,8 +49,8 @@
  *            buffer and waits in net write, again and again (at one P the
  *            reader, already blocked in net read, runs only when the writer
  *            blocks). net_server's read is the longest network wait by far.
- *   netherd  four herd_waiter tasks wait in weft_read on one socket;
- *            herd_pitcher sends one byte N times (default
+ *   netherd  four herd_waiter tasks wait in weft_fd_wait (then read(2)) on
+ *            one socket; herd_pitcher sends one byte N times (default
  *            20000), each time waiting in weft_read for the reply of the
  *            waiter that got it, then closes its end (the herd reads the
  *            end of file and ends). Every run ends waiting on that one
@@ -62,6 +62,7 @@
  * come from the amount of computation and the order of operations.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -577,18 +578,27 @@ __attribute__((noinline)) static void main_net(void)
 #define HERD 4
 static int herd_sp[2];
 
-/* All four in weft_read on one fd: each wait compares the fd's edges with
- * those before its own read(), whatever the other waiters took. */
+/* read(2) and weft_fd_wait, four tasks on one fd: a waiter whose read
+ * said EAGAIN before an edge that another waiter's wake took must still
+ * see the byte (or the end of file) and not sleep for ever. */
 static void herd_waiter(void *a)
 {
 	char ch;
-	ssize_t n;
 	(void)a;
-	while ((n = weft_read(herd_sp[1], &ch, 1, -1)) == 1)
-		if (weft_write(herd_sp[1], &ch, 1, -1) != 1)
-			die("netherd: the reply");
-	if (n != 0) /* 0: the pitcher closed its end */
-		die("netherd: read");
+	for (;;) {
+		ssize_t n = read(herd_sp[1], &ch, 1);
+		if (n == 0)
+			break; /* the pitcher closed its end */
+		if (n == 1) {
+			if (weft_write(herd_sp[1], &ch, 1, -1) != 1)
+				die("netherd: the reply");
+			continue;
+		}
+		if (errno != EAGAIN)
+			die("netherd: read");
+		if (weft_fd_wait(herd_sp[1], WEFT_FD_READ, -1) != 0)
+			die("netherd: weft_fd_wait");
+	}
 	weft_wg_done(&wg);
 }
 
