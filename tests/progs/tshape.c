@@ -556,9 +556,6 @@ __attribute__((noinline)) static void main_net(void)
 {
 	int small = 4096;
 
-	/* The pair first: fd numbers that no weft_close'd socket had before
-	 * (the netpoller's record of a number outlives it, and may make a first
-	 * weft_fd_wait on its next fd return at once: allowed, but not this shape). */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, net_sp) != 0 ||
 	    setsockopt(net_sp[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)) != 0)
 		die("net: socketpair");
