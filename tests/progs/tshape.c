@@ -474,7 +474,8 @@ static int net_sp[2];
 /* The client: a plain thread, outside the scheduler, with plain POSIX calls. */
 static void *net_peer(void *a)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)(uintptr_t)a) };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)(uintptr_t)a) };
 	char buf[8];
 	size_t got = 0;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -604,7 +605,8 @@ static void herd_pitcher(void *a)
 	char ch = 'p';
 	(void)a;
 	for (long i = 0; i < n_items; i++)
-		if (weft_write(herd_sp[0], &ch, 1, -1) != 1 || weft_read(herd_sp[0], &ch, 1, -1) != 1)
+		if (weft_write(herd_sp[0], &ch, 1, -1) != 1 ||
+		    weft_read(herd_sp[0], &ch, 1, -1) != 1)
 			die("netherd: the pitch");
 	weft_close(herd_sp[0]); /* the herd reads the end of file */
 	weft_wg_done(&wg);

@@ -40,12 +40,13 @@
  * started) gets no leaf: the time is the entry function's own. A wake by
  * no task (by 0: a timer, the monitor, a plain thread) is the one frame
  * "(timer or thread)", or "(network)" when the task was waiting in net
- * read or net write (the netpoller readied it, or its deadline passed). Go's profile counts only wakes and creations; here
- * the other ways into the run queue keep their time under frames of
- * their own, so that the profile's total is the tasks command's "wait":
- * "(yield)" under the yielding task's entry, "(syscall returned, P
- * taken)" under the task's entry (it came back to find its P handed
- * off), "(runnable when tracing started)".
+ * read or net write (the netpoller readied it, or its deadline passed).
+ * Go's profile counts only wakes and creations; here the other ways into
+ * the run queue keep their time under frames of their own, so that the
+ * profile's total is the tasks command's "wait": "(yield)" under the
+ * yielding task's entry, "(syscall returned, P taken)" under the task's
+ * entry (it came back to find its P handed off), "(runnable when tracing
+ * started)".
  *
  * Every sample has the label fn = the waiting task's entry function (for
  * sched that is not in the stack, which is the waker's): `go tool pprof
@@ -368,7 +369,8 @@ static void h_wait(void *x, struct model *m, struct mtask *t, int state, uint64_
 		t->aux = 0;
 		break;
 	case WEFT_TF_T_BLOCKED:
-		if ((c->kind == K_SYNC && is_sync(t->reason)) || (c->kind == K_NET && is_net(t->reason)))
+		if ((c->kind == K_SYNC && is_sync(t->reason)) ||
+		    (c->kind == K_NET && is_net(t->reason)))
 			add(c, t, site_stack(c, t, t->site), t0, t1);
 		if (c->kind == K_SCHED)
 			t->aux = waker_stack(c, by, t->reason); /* it is made runnable next */
@@ -496,7 +498,8 @@ static int opt(void *x, const char *name, const char *v)
 				o->kind = k;
 		if (o->kind < 0)
 			return tool_usage(&cmd_pprof,
-					  "--kind: '%s' is not one of sync, net, sched, syscall", v);
+					  "--kind: '%s' is not one of sync, net, sched, syscall",
+					  v);
 	} else if (strcmp(name, "o") == 0 || strcmp(name, "output") == 0) {
 		o->out = v;
 	} else {

@@ -134,7 +134,8 @@ static void who(struct model *m, uint64_t id, char *buf, size_t n)
 	struct mtask *t = model_task(m, id);
 
 	if (!id)
-		snprintf(buf, n, "the runtime (a timer, the netpoller, the monitor or a plain thread)");
+		snprintf(buf, n,
+			 "the runtime (a timer, the netpoller, the monitor or a plain thread)");
 	else
 		snprintf(buf, n, "task %" PRIu64 " (%s)", id, t ? model_fn_name(m, t) : "?");
 }

@@ -82,7 +82,7 @@ struct ctx {
 	uint64_t from, to;
 	bool first;
 	int cur_p;             /* the P of the event being applied */
-	const weft_tr_event *ev; /* the event being applied */
+	const weft_tr_event *ev; /* that event */
 	uint64_t flow_id;
 	uint64_t wake_end;     /* end of the last wake slice */
 	struct u64map regions; /* task -> struct region */

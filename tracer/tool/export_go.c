@@ -32,9 +32,10 @@
  * Events. Block reasons map to Go's typed blocks (go_block_type: the one
  * place a new reason is mapped; "net read" and "net write", the
  * netpoller's waits, are GoBlockNet, which feeds the tool's network
- * profile, `-pprof=net`, and its Network row); a syscall is GoSysCall, and when the monitor hands its P
- * off (SYSCALL_HANDOFF) GoSysBlock + ProcStop on that P; its exit on a P
- * is GoSysExit + GoStart (without a P: GoSysExit, the start follows).
+ * profile, `-pprof=net`, and its Network row); a syscall is GoSysCall,
+ * and when the monitor hands its P off (SYSCALL_HANDOFF) GoSysBlock +
+ * ProcStop on that P; its exit on a P is GoSysExit + GoStart (without a
+ * P: GoSysExit, the start follows).
  * Stop-the-world is GCSTWStart (kind 1, "sweep termination": the format
  * has no other kind) ... GCSTWDone on the stopping P, *not* wrapped in
  * GCStart/GCDone: the parser and the MMU treat a STW on its own, and a
