@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "netpoll.h"
 #include "os.h"
 #include "symbol.h"
 
@@ -223,6 +224,8 @@ void weft__checkdead(void)
 		return; /* an M runs or is in a syscall */
 	if (atomic_load(&S.nextern) > 0 || atomic_load(&S.gq_len) > 0)
 		return;
+	if (weft__netpoll_waiting())
+		return; /* a task waits on an fd: the outside world may wake it */
 	for (int i = 0; i < atomic_load(&S.nprocs); i++)
 		if (weft__p_has_work(S.allp[i]) || atomic_load(&S.allp[i]->timer0) != 0)
 			return; /* work queued, or a timer will ready a task */

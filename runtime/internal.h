@@ -262,6 +262,8 @@ struct weft__sched {
 	_Atomic int tsleeper;          /* 1 while one M holds the role */
 	_Atomic int64_t tsleep_until;  /* its deadline; 0 when nobody sleeps */
 	_Atomic int32_t tnote;         /* futex: kicks it */
+	_Atomic int tpolling;          /* 1 while it waits in epoll_wait (netpoll.c):
+					* a kick writes the eventfd too */
 
 	/* config */
 	size_t stack_size;
@@ -508,6 +510,8 @@ void weft__sysmon_wake(void); /* any thread */
  *   pidleget, pidleput                        sched lock held
  *   acquirep                                  @m's own thread, @p just taken
  *   ready_on                                  owner of @p
+ *   ready_polled                              the netpoller: owner of @p, or
+ *                                             any thread with @p NULL
  *   move_p_work_to_global                     STW only
  *   mcall                                     the task running on @m
  *   sched_init, sched_start_main              weft_main's thread
@@ -520,6 +524,7 @@ void weft__pidleput(struct weft__p *p);
 void weft__acquirep(struct weft__m *m, struct weft__p *p);
 void weft__wakep(void);
 void weft__ready_on(struct weft__p *p, struct weft__task *t);
+void weft__ready_polled(struct weft__task *t, struct weft__p *p);
 void weft__inject(struct weft__task *t);
 bool weft__p_has_work(struct weft__p *p);
 void weft__move_p_work_to_global(struct weft__p *p);

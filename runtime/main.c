@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "netpoll.h"
 #include "os.h"
 #include "timer.h"
 #include "trace_emit.h"
@@ -163,6 +164,7 @@ static void teardown(void)
 	cds_wfcq_destroy(&S.gq_head, &S.gq_tail);
 	weft__tasks_foreach(free_stack_of, NULL);
 	weft__procs_free();
+	weft__netpoll_fini();
 	weft__tasks_destroy();
 	weft__stack_global_drain();
 	weft__signals_restore();

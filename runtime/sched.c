@@ -30,6 +30,9 @@
  * any queue: their timers sit in the P's timer heap (timer.c), and a P
  * checks it at each schedule when a deadline exists; the fired task takes
  * runnext. An M with nothing to do sleeps until the earliest deadline.
+ * Tasks waiting on an fd are parked on its descriptor (netpoll.c); a P out
+ * of local work polls epoll without blocking before it steals, and the M
+ * that sleeps until the next deadline sleeps in epoll_wait.
  * Fairness: LIFO is unfair by construction, and runnext lets two tasks
  * ping-pong forever. So every WEFT__FAIR_TICK-th schedule of a P first
  * looks at the global queue and then takes the *oldest* local task (from
@@ -106,6 +109,7 @@
 
 #include "internal.h"
 #include "os.h"
+#include "netpoll.h"
 #include "rcu.h"
 #include "timer.h"
 #include "trace_emit.h"
@@ -764,6 +768,9 @@ top:
 		return t;
 	if (weft__timers_steal(p) && (t = pick_local(p)))
 		return t;
+	/* Before stealing, as Go: the network's ready tasks, without blocking. */
+	if (weft__netpoll_find(p) && (t = pick_local(p)))
+		return t;
 
 	if (!m->spinning) {
 		int busy = atomic_load(&S.nprocs) - atomic_load(&S.npidle);
@@ -936,6 +943,8 @@ static const char *park_call(int reason)
 	case WEFT_TRACE_BLOCK_CHAN_RECV: return "weft_chan_recv";
 	case WEFT_TRACE_BLOCK_SELECT: return "weft_select";
 	case WEFT_TRACE_BLOCK_SLEEP: return "weft_sleep";
+	case WEFT_TRACE_BLOCK_NET_READ: return "weft_read";
+	case WEFT_TRACE_BLOCK_NET_WRITE: return "weft_write";
 	default: return "a blocking call";
 	}
 }
@@ -980,6 +989,27 @@ void weft__ready_on(struct weft__p *p, struct weft__task *t)
 		runq_put(p, old);
 	else
 		wake_if_idle();
+}
+
+/*
+ * The netpoller readies @t (its wait is over): onto @p's deque, which the
+ * caller owns, or with @p NULL onto the global queue (an M with no P,
+ * sysmon, a plain thread's weft_close). The waker recorded is the running
+ * task, if any (weft_close), else none (the network).
+ */
+void weft__ready_polled(struct weft__task *t, struct weft__p *p)
+{
+	struct weft__m *m = weft__getm();
+
+	WEFT__ASSERT(!p || weft__owns(p));
+	t->wait_reason = WEFT_TRACE_BLOCK_NONE;
+	t->wait_obj = NULL;
+	WEFT__TRACE(p, TASK_UNBLOCK, 3, t->id, m && m->curg ? m->curg->id : 0,
+		    weft__trace_seq(t, p));
+	if (p)
+		runq_put(p, t);
+	else
+		weft__inject(t);
 }
 
 void weft__ready(struct weft__task *t)

@@ -23,6 +23,7 @@
 #include <errno.h>
 
 #include "internal.h"
+#include "netpoll.h"
 #include "os.h"
 #include "trace_emit.h"
 
@@ -118,6 +119,7 @@ static void *sysmon_main(void *arg)
 			continue;
 		}
 		weft__futex_wait(&S.sysmon_note, 0, delay);
+		weft__netpoll_sysmon(weft__nanotime());
 		if (retake(weft__nanotime(), &insys) > 0 || insys) {
 			delay = TICK_MIN_NS;
 			quiet = 0;

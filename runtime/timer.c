@@ -20,16 +20,22 @@
  *     anyway (the partner moves to the deque);
  *   - a P that ran out of local work runs every P's expired timers before
  *     it steals (the heap's owner may be busy in a long task, or idle);
- *   - when every P is idle, one M - the timer sleeper - sleeps on a futex
- *     until the earliest deadline of all heaps, then takes an idle P and
- *     goes through the scheduler loop, which runs the timers. So an idle
+ *   - when every P is idle, one M - the timer sleeper - sleeps until the
+ *     earliest deadline of all heaps, then takes an idle P and goes
+ *     through the scheduler loop, which runs the timers. So an idle
  *     program sleeps exactly until its next timer, not a fixed tick. A
  *     task that arms an earlier timer than the sleeper's deadline kicks it
  *     (the futex word tnote) and it recomputes.
+ * The sleeper is also the netpoller's (netpoll.c): once the program has
+ * used the netpoller, it sleeps in epoll_wait with the same timeout
+ * instead of on the futex, as Go's findrunnable does, and holds the role
+ * while tasks wait on fds even with no timer; a kick then also writes the
+ * eventfd (S.tpolling says it is in epoll_wait). Tasks the poll readies
+ * go to the idle P it takes, or to the global queue if none is idle. One
+ * sleeper, not two.
  * The sleeper is not on the idle M list, so the deadlock check (which
  * fires only when every M is idle) never fires while a timer is pending:
- * a sleeping task is not deadlocked. This is also where the netpoller will
- * block later (epoll_wait with the same timeout, as Go's findrunnable).
+ * a sleeping task is not deadlocked.
  *
  * Firing. fn runs after the timer is off its heap and with no lock held;
  * it readies tasks on the firing M's P (@runp). t->firing is 1 while fn
@@ -44,9 +50,11 @@
  *   - p->timer0 == heap[0]->when, or 0 when the heap is empty (tlock);
  *   - at most one M holds the sleeper role (S.tsleeper); tsleep_until is
  *     its deadline while it sleeps, 0 otherwise. While a timer is pending
- *     and every P is idle, some M holds the role: an M that goes idle
+ *     or a task waits on an fd, and every P is idle, some M holds the role: an M that goes idle
  *     tries to take it after putting its P idle, and the holder gives it
  *     up only in the sched-lock section that looks for an idle P.
+ *   - No lost kick in epoll_wait: the kicker stores tnote then reads
+ *     tpolling, the sleeper stores tpolling then reads tnote (seq_cst).
  *   - No lost kick: timer_add publishes timer0 then reads tsleep_until;
  *     the sleeper publishes tsleep_until then reads every timer0 (seq_cst
  *     both): one of the two sees the other.
@@ -74,6 +82,7 @@
 #include "rcu.h"
 #include "spin.h"
 #include "timer.h"
+#include "netpoll.h"
 #include "trace_emit.h"
 
 #define S weft__sched
@@ -177,6 +186,9 @@ void weft__timers_kick(void)
 {
 	atomic_store(&S.tnote, 1);
 	weft__futex_wake(&S.tnote, 1);
+	/* seq_cst both: the sleeper stores tpolling, then reads tnote. */
+	if (atomic_load(&S.tpolling))
+		weft__netpoll_break();
 }
 
 /*
@@ -310,47 +322,60 @@ bool weft__timers_steal(struct weft__p *runp)
  */
 bool weft__timers_sleep(struct weft__m *m)
 {
+	struct weft__netlist l = { NULL, 0 };
 	struct weft__p *p;
 
 	WEFT__ASSERT(m == weft__getm() && !m->curg && !m->p);
 	for (;;) {
 		int64_t next = timers_next(), now;
-		bool due = false;
+		bool due = false, poll = weft__netpoll_waiting();
 
-		if (!next)
+		if (!next && !poll)
 			return false;
 		if (atomic_exchange(&S.tsleeper, 1)) {
 			/* Another M has the role; make sure it knows our deadline. */
 			int64_t until = atomic_load(&S.tsleep_until);
-			if (until && next < until)
+			if (until && next && next < until)
 				weft__timers_kick();
 			return false;
 		}
 		for (;;) {
 			atomic_store(&S.tnote, 0);
 			next = timers_next();
+			poll = weft__netpoll_waiting();
 			atomic_store(&S.tsleep_until, next ? next : INT64_MAX);
 			weft__fence();
 			int64_t again = timers_next();
 			if (again && (!next || again < next))
 				continue; /* an earlier timer arrived meanwhile */
-			if (!next || atomic_load(&S.shutdown))
+			if ((!next && !poll) || atomic_load(&S.shutdown))
 				break;
 			now = weft__nanotime();
-			if (next <= now) {
+			if (next && next <= now) {
 				due = true;
 				break;
 			}
 			weft__rcu_offline(); /* no P, maybe for long (rcu.c) */
-			weft__futex_wait(&S.tnote, 0, next - now);
+			if (weft__netpoll_inited()) {
+				/* The poller: epoll_wait until the next timer (netpoll.c). */
+				atomic_store(&S.tpolling, 1);
+				if (!atomic_load(&S.tnote))
+					weft__netpoll(next ? next - now : -1, &l);
+				atomic_store(&S.tpolling, 0);
+			} else {
+				weft__futex_wait(&S.tnote, 0, next ? next - now : -1);
+			}
 			weft__rcu_online();
+			if (l.n)
+				break;
 		}
 		atomic_store(&S.tsleep_until, 0);
 		if (atomic_load(&S.shutdown)) {
 			atomic_store(&S.tsleeper, 0);
+			weft__netlist_ready(&l, NULL);
 			return true;
 		}
-		if (due) {
+		if (due || l.n) {
 			/*
 			 * Take an idle P and give up the role in one critical
 			 * section: an M that puts its P idle after this sees
@@ -361,14 +386,20 @@ bool weft__timers_sleep(struct weft__m *m)
 			p = weft__pidleget();
 			atomic_store(&S.tsleeper, 0);
 			weft__sched_unlock();
-			if (!p)
-				return false; /* every P is busy; they run their own timers */
+			if (!p) {
+				/* Every P is busy; they run their own timers, and
+				 * take what the network readied from the global queue. */
+				weft__netlist_ready(&l, NULL);
+				return false;
+			}
 			weft__acquirep(m, p);
+			weft__netlist_ready(&l, p);
 			return true;
 		}
 		/*
-		 * No timer left. An M that failed to take the role meanwhile
-		 * relies on us: give it up, then look again (seq_cst both).
+		 * Nothing to wait for. An M that failed to take the role
+		 * meanwhile relies on us: give it up, then look again (seq_cst
+		 * both).
 		 */
 		atomic_store(&S.tsleeper, 0);
 	}

@@ -27,7 +27,8 @@
  *   weft__timers_check     owner of @p (its scheduling points)
  *   weft__timers_run       the M that owns @runp; @heap any P
  *   weft__timers_steal     owner of @runp, out of local work
- *   weft__timers_sleep     an M with no P, about to park
+ *   weft__timers_sleep     an M with no P, about to park (it is also the
+ *                          netpoller's blocking poll, netpoll.h)
  *   weft__timers_kick      any thread
  *   weft__timers_move      the world stopped (a P is being retired)
  *   weft__timers_free      teardown, no M left
