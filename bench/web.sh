@@ -6,7 +6,7 @@
 # Usage: bench/web.sh [mandelweb] [echo] [idle]   (default: all three)
 #
 #   mandelweb  each server is loaded with hey (Debian's, the workshop's
-#              tool) in three shapes:
+#              tool) in four shapes:
 #                workshop-1  hey -c 1 -n N1 -q 1 /mandelbrot   (section 4.9.3:
 #                            one request a second; the workshop sends 1000,
 #                            N1 keeps a run short)
@@ -17,6 +17,8 @@
 #                throughput  hey -c 32 -z Ss /mandelbrot?size=SIZE (a small
 #                            picture, so that the network path, HTTP and
 #                            the scheduler matter)
+#                index       hey -c 32 -z Ss /   (no picture at all: HTTP,
+#                            the network path and the scheduler alone)
 #              weft and Go alternately (weft, Go, weft, Go, ...), each run
 #              on a fresh server (-addr 127.0.0.1:0; the address is read
 #              from its "listening on" line) warmed by 2 requests first; at
@@ -42,11 +44,12 @@
 #   BENCH_WEB_N5        requests of workshop-5 (default 50)
 #   BENCH_WEB_SECONDS   duration of throughput (default 10)
 #   BENCH_WEB_SIZE      the picture's side in throughput (default 16)
+#   BENCH_WEB_SHAPES    the shapes to run (default: all four, in order)
 #   WEFT_BENCH_DIR      where bench/mandelweb and bench/echo are (default:
 #                       this directory)
 # Needs hey and go (./dev bench installs both: BENCH_PACKAGES); a missing
 # one, or a bench/mandelweb not built (configure: http-parser, libpng),
-# skips its part with a message. About 25 minutes at the defaults on the
+# skips its part with a message. About 35 minutes at the defaults on the
 # 2-vCPU machine of RESULTS.md; run it alone (hey shares the CPUs).
 set -euo pipefail
 
@@ -58,6 +61,7 @@ n1=${BENCH_WEB_N1:-20}
 n5=${BENCH_WEB_N5:-50}
 secs=${BENCH_WEB_SECONDS:-10}
 small=${BENCH_WEB_SIZE:-16}
+shapes=${BENCH_WEB_SHAPES:-workshop-1 workshop-5 throughput index}
 
 usage() {
 	echo "usage: $0 [mandelweb] [echo] [idle]   (BENCH_RUNS, BENCH_PROCS, BENCH_WEB_*: see the script)" >&2
@@ -67,6 +71,7 @@ for v in "$runs" "$n1" "$n5" "$secs" "$small"; do
 	[[ $v =~ ^[1-9][0-9]*$ ]] || usage
 done
 for p in $procs; do [[ $p =~ ^[1-9][0-9]*$ ]] || usage; done
+for s in $shapes; do [[ $s =~ ^(workshop-1|workshop-5|throughput|index)$ ]] || usage; done
 [[ -n ${procs// /} ]] || usage
 parts=("$@")
 [[ ${#parts[@]} -gt 0 ]] || parts=(mandelweb echo idle)
@@ -133,6 +138,7 @@ hey_run() {
 	workshop-1) args=(-c 1 -n "$n1" -q 1) path=/mandelbrot ;;
 	workshop-5) args=(-c 5 -n "$n5" -q 5) path=/mandelbrot ;;
 	throughput) args=(-c 32 -z "${secs}s") path="/mandelbrot?size=$small" ;;
+	index) args=(-c 32 -z "${secs}s") path=/ ;;
 	esac
 	start_server "$impl" "$p"
 	hey -c 1 -n 2 "$srv_url$path" >/dev/null 2>&1 || true
@@ -158,7 +164,7 @@ hey_run() {
 }
 
 part_mandelweb() {
-	local shapes=(workshop-1 workshop-5 throughput) impls=()
+	local impls=()
 	res=$tmp/web
 	: >"$res"
 	: >"$tmp/notes"
@@ -181,11 +187,11 @@ part_mandelweb() {
 	echo "- machine: $(nproc) CPUs, ${model:-unknown model}, $(uname -sr); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	[[ $have_go == 0 ]] || echo "- go: $(go version)"
 	echo "- hey: $(command -v hey) ($(dpkg-query -W -f='${Version}' hey 2>/dev/null || echo '?')), on the same CPUs"
-	echo "- shapes: workshop-1 = hey -c 1 -n $n1 -q 1 /mandelbrot; workshop-5 = hey -c 5 -n $n5 -q 5 /mandelbrot; throughput = hey -c 32 -z ${secs}s /mandelbrot?size=$small"
+	echo "- shapes: workshop-1 = hey -c 1 -n $n1 -q 1 /mandelbrot; workshop-5 = hey -c 5 -n $n5 -q 5 /mandelbrot; throughput = hey -c 32 -z ${secs}s /mandelbrot?size=$small; index = hey -c 32 -z ${secs}s /"
 	echo "- runs: $runs per cell, each on a fresh server warmed by 2 requests, weft and Go alternating"
 	echo
 	for p in $procs; do
-		for shape in "${shapes[@]}"; do
+		for shape in $shapes; do
 			echo "running mandelweb $shape procs=$p: ${impls[*]} x $runs" >&2
 			for ((r = 0; r < runs; r++)); do
 				for impl in "${impls[@]}"; do
@@ -198,7 +204,7 @@ part_mandelweb() {
 	cat "$tmp/notes"
 	echo "| shape | procs | weft req/s | Go req/s | weft/Go | weft p50 ms | Go p50 ms | weft p99 ms | Go p99 ms | weft p99 / Go p99 |"
 	echo "|---|---|---|---|---|---|---|---|---|---|"
-	for shape in "${shapes[@]}"; do
+	for shape in $shapes; do
 		for p in $procs; do
 			local wr gr w50 g50 w99 g99 nw ng
 			wr=$(awk -v s="$shape" -v p="$p" '$1 == s && $2 == p && $3 == "weft" { print $4 }' "$res" | median)
