@@ -18,31 +18,25 @@
  *   plain     seq on the process's own thread, without weft_main(): the
  *             plain-C reference for seq (no runtime, so no -trace)
  *
- * The kernel is the workshop's to the bit, so that the checksum (the sum of
- * the gray levels) is the Go program's: pixel (x, y) of an image of h rows
- * and w columns is C = (2x/1000 - 1.5) + (2y/1000 - 1)i - the scale is the
+ * The kernel is the workshop's to the bit (mandel_gray of mandel.h at zoom
+ * 2, shared with bench/mandelweb), so that the checksum (the sum of the
+ * gray levels) is the Go program's: pixel (x, y) of an image of h rows and
+ * w columns is C = (2x/1000 - 1.5) + (2y/1000 - 1)i - the scale is the
  * iteration count n = 1000, not the image size, so a 1024x1024 image covers
- * [-1.5, 0.546] x [-1, 1.046] - iterated at most 1000 times while
- * Tr + Ti <= 4, in exactly the Go expression order, and painted gray
- * (unsigned char)(Tr * Ti * 2). The workshop's 1024x1024 picture sums to
- * 16949539. Two details keep that exact:
- *   - Go converts the product to a byte by truncation and wraps modulo
- *     256 (it can reach 800 and more); C's float-to-unsigned-char
- *     conversion of such a value is undefined, so it goes through long,
- *     exactly, because -h and -w are bounded (MAX_SIDE keeps |C| < 92 and
- *     the product far below 2^31).
- *   - `2 * zr * zi + ci` must not become a fused multiply-add (it changes
- *     pixels): Makefile.am builds this file with -ffp-contract=off (GCC
- *     ignores the FP_CONTRACT pragma), and the Go twin rounds the product
- *     with an explicit float64() conversion for the same reason on arm64.
+ * [-1.5, 0.546] x [-1, 1.046]. The workshop's 1024x1024 picture sums to
+ * 16949539. Two details keep that exact (mandel.h says more): the
+ * conversion of the product to a byte goes through long, exact because -h
+ * and -w are bounded (MAX_SIDE keeps |C| < 92 and the product far below
+ * 2^31); and `2 * zr * zi + ci` must not become a fused multiply-add:
+ * Makefile.am builds this file with -ffp-contract=off (GCC ignores the
+ * FP_CONTRACT pragma), and the Go twin rounds the product with an explicit
+ * float64() conversion for the same reason on arm64.
  *
  * The image: gray[x * w + y], row x holding one real part, as the
- * workshop's [][]color.RGBA (one byte a pixel here, four there). The
- * workshop's image reports Bounds() = (0, 0, h, w) and At(x, y) = row x,
- * column y, so its PNG is h pixels wide and w tall, the real axis running
- * left to right; the encoder here writes that same PNG (8-bit RGB, as Go's
- * encoder writes an opaque RGBA image), transposing row by row. libpng's
- * defaults match Go's: zlib level 6, adaptive filters.
+ * workshop's [][]color.RGBA (one byte a pixel here, four there). Its PNG
+ * is h pixels wide and w tall, the real axis running left to right, as the
+ * workshop's; mandel_png (mandel.c) writes it, 8-bit RGB, with libpng's
+ * defaults, which match Go's: zlib level 6, adaptive filters.
  *
  * Flags (Go's flag syntax: -name value, -name=value, --name):
  *   -mode M       seq (default), px, row, workers, buffered, plain
@@ -68,14 +62,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#ifdef HAVE_LIBPNG
-#include <png.h>
-#endif
 #include <stdbool.h>
 #include <stdint.h>
 #include <unistd.h>
 
 #include "../bench/bench.h"
+#include "mandel.h"
 
 #define MAX_SIDE 32768
 
@@ -126,22 +118,10 @@ static _Noreturn void die(const char *what, int err)
 	exit(1);
 }
 
-/* The workshop's fillPixel and paint. */
+/* The workshop's fillPixel and paint (mandel.h), at its zoom 2. */
 static void paint(int x, int y)
 {
-	const int n = 1000;
-	const double limit = 2.0;
-	double zr = 0, zi = 0, tr = 0, ti = 0;
-	double cr = 2 * (double)x / n - 1.5;
-	double ci = 2 * (double)y / n - 1.0;
-
-	for (int i = 0; i < n && tr + ti <= limit * limit; i++) {
-		zi = 2 * zr * zi + ci;
-		zr = tr - ti + cr;
-		tr = zr * zr;
-		ti = zi * zi;
-	}
-	mb.gray[(size_t)x * mb.w + y] = (unsigned char)(long)(tr * ti * 2);
+	mb.gray[(size_t)x * mb.w + y] = mandel_gray(2, x, y);
 }
 
 static void go_or_die(weft_fn fn, void *arg)
@@ -253,11 +233,10 @@ static void fill(void)
 
 #ifdef HAVE_LIBPNG
 /*
- * PNG output. libpng writes through png_out_write into a 64 KiB buffer;
- * only the write(2) of a full buffer is a system call, and it is marked
- * as one (weft_syscall_enter/exit, as are open and close) so that a trace
- * shows it where Go's shows its own writes. libpng's errors longjmp to
- * write_png's setjmp.
+ * PNG output. mandel_png (libpng) writes through png_out_write into a
+ * 64 KiB buffer; only the write(2) of a full buffer is a system call, and
+ * it is marked as one (weft_syscall_enter/exit, as are open and close) so
+ * that a trace shows it where Go's shows its own writes.
  */
 struct png_out {
 	int fd;
@@ -326,55 +305,27 @@ static int out_flush(struct png_out *o)
 	return 0;
 }
 
-static void png_out_write(png_structp png, png_bytep data, size_t size)
+/* mandel_png's sink: 0 or -errno. */
+static int png_out_write(void *ctx, const void *data, size_t size)
 {
-	struct png_out *o = png_get_io_ptr(png);
+	struct png_out *o = ctx;
+	const unsigned char *p = data;
 
 	while (size > 0) {
 		size_t room = sizeof(o->buf) - o->len;
 		size_t k = size < room ? size : room;
 
-		memcpy(o->buf + o->len, data, k);
+		memcpy(o->buf + o->len, p, k);
 		o->len += k;
-		data += k;
+		p += k;
 		size -= k;
 		if (o->len == sizeof(o->buf)) {
 			int err = out_flush(o);
 
 			if (err < 0)
-				png_error(png, strerror(-err));
+				return err;
 		}
 	}
-}
-
-static void png_out_flush(png_structp png)
-{
-	int err = out_flush(png_get_io_ptr(png));
-
-	if (err < 0)
-		png_error(png, strerror(-err));
-}
-
-/*
- * Encode mb.gray as the workshop's PNG (h wide, w tall) through @png into
- * @row, a buffer of one PNG row: 0, or -1 if libpng failed (it has printed
- * "libpng error: ..."). Nothing here is live across the setjmp.
- */
-static int encode_png(png_structp png, png_infop info, png_bytep row)
-{
-	if (setjmp(png_jmpbuf(png)))
-		return -1;
-	png_set_IHDR(png, info, (png_uint_32)mb.h, (png_uint_32)mb.w, 8, PNG_COLOR_TYPE_RGB,
-		     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-	png_write_info(png, info);
-	for (int y = 0; y < mb.w; y++) {
-		const unsigned char *g = mb.gray + y;
-
-		for (int x = 0; x < mb.h; x++, g += mb.w)
-			row[3 * x] = row[3 * x + 1] = row[3 * x + 2] = *g;
-		png_write_row(png, row);
-	}
-	png_write_end(png, NULL);
 	return 0;
 }
 
@@ -382,12 +333,9 @@ static int encode_png(png_structp png, png_infop info, png_bytep row)
 static int write_png(const char *path)
 {
 	struct png_out *o = malloc(sizeof(*o));
-	png_bytep row = malloc((size_t)mb.h * 3);
-	png_structp png = NULL;
-	png_infop info = NULL;
 	int ret = -1, err;
 
-	if (!o || !row) {
+	if (!o) {
 		fprintf(stderr, "mandelbrot: out of memory\n");
 		goto out;
 	}
@@ -397,15 +345,11 @@ static int write_png(const char *path)
 		fprintf(stderr, "mandelbrot: %s: %s\n", path, strerror(-o->fd));
 		goto out;
 	}
-	png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-	if (png)
-		info = png_create_info_struct(png);
-	if (!info) {
+	/* Its other errors, libpng has printed ("libpng error: ..."). */
+	err = mandel_png(mb.gray, mb.h, mb.w, png_out_write, o);
+	if (err == -ENOMEM)
 		fprintf(stderr, "mandelbrot: libpng: out of memory\n");
-		goto out_close;
-	}
-	png_set_write_fn(png, o, png_out_write, png_out_flush);
-	if (encode_png(png, info, row) < 0)
+	if (err < 0)
 		goto out_close;
 	err = out_flush(o);
 	if (err < 0) {
@@ -414,14 +358,12 @@ static int write_png(const char *path)
 	}
 	ret = 0;
 out_close:
-	png_destroy_write_struct(&png, &info);
 	err = task_close(o->fd);
 	if (err < 0 && ret == 0) {
 		fprintf(stderr, "mandelbrot: %s: %s\n", path, strerror(-err));
 		ret = -1;
 	}
 out:
-	free(row);
 	free(o);
 	return ret;
 }

@@ -525,11 +525,14 @@ static void wait_timeout(struct weft__timer *tm, struct weft__p *runp)
 }
 
 /*
- * The first waiter: make sure an M will block in epoll_wait when Ps idle.
- * A timer sleeper on its futex (the poller did not exist when it began)
- * is kicked into epoll; with no sleeper and an idle P, an M is started,
- * which finds nothing to run and becomes the poller. Otherwise only sysmon
- * would look, every 10 ms, while this P stays busy.
+ * The first waiter, whose P stays busy (the parker's M went on to another
+ * task): make sure an M blocks in epoll_wait while other Ps idle. A timer
+ * sleeper on its futex (the poller did not exist when it began) is kicked
+ * into epoll; with no sleeper and an idle P, an M is started, which finds
+ * nothing to run and becomes the poller. Otherwise only sysmon would look,
+ * every 10 ms. When the parker's P has nothing else to run (its M is on
+ * g0), that M becomes the poller itself: no nudge, or a lone connection
+ * would wake a second M per message.
  */
 static void nudge_poller(void)
 {
@@ -553,7 +556,7 @@ static void wait_arm(void *arg)
 		weft__timer_add(weft__getm()->p, &w->timer);
 	weft__spin_unlock(&w->pd->lock);
 	/* From here on @w may be woken and its frame gone. */
-	if (first)
+	if (first && weft__getm()->curg)
 		nudge_poller();
 }
 
