@@ -487,7 +487,13 @@ WEFT_API ssize_t weft_write(int fd, const void *buf, size_t n, int64_t deadline_
 /**
  * weft_close - close @fd; the tasks waiting on it wake with -ECANCELED.
  * Returns 0 or -errno of close(2) (-EBADF). The netpoller forgets the fd
- * first, so a new fd that reuses the number starts afresh. Any caller.
+ * first, so a new fd that reuses the number starts afresh. A call on @fd
+ * that is about to wait when the close comes returns -ECANCELED too, or
+ * -EBADF once the fd is gone. One that is inside its read(2) or write(2)
+ * at that moment races the close exactly as two threads' read(2) and
+ * close(2) do (Go's fd reference counts hold the close back; weft does
+ * not): close an fd when its other users are waiting on it or done with
+ * it. Any caller.
  */
 WEFT_API int weft_close(int fd);
 
