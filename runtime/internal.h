@@ -458,6 +458,9 @@ void weft__park(int reason, const void *obj, void (*unlockf)(void *), void *arg)
  * a task, the global queue otherwise. Any thread. */
 void weft__ready(struct weft__task *t);
 
+/* syscall.c: weft_syscall_enter with the call site to record. */
+void weft__syscall_enter_at(const void *site);
+
 /* A random number (per M; per thread on plain threads). */
 uint32_t weft__rand(void);
 
@@ -524,7 +527,7 @@ void weft__pidleput(struct weft__p *p);
 void weft__acquirep(struct weft__m *m, struct weft__p *p);
 void weft__wakep(void);
 void weft__ready_on(struct weft__p *p, struct weft__task *t);
-void weft__ready_polled(struct weft__task *t, struct weft__p *p);
+void weft__ready_polled(struct weft__task *t, struct weft__p *p, bool first);
 void weft__inject(struct weft__task *t);
 bool weft__p_has_work(struct weft__p *p);
 void weft__move_p_work_to_global(struct weft__p *p);

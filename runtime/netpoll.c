@@ -26,10 +26,14 @@
  * "parked", however many tasks wait on one fd, with no extra syscall per
  * wait: that is Go's pollDesc (pdReady/pdWait) with a counter instead of
  * a token, because weft lets several tasks wait on one fd (an edge wakes
- * them all; each retries its call). The public weft_fd_wait, whose
- * caller made the call itself, compares with the counter value that the
- * last weft_fd_wait of that direction returned on: an edge since then
- * returns at once (maybe spuriously: "try again").
+ * them all; each retries its call). The snapshot also holds the
+ * descriptor's sequence number: a weft_close() between the snapshot and
+ * the wait (the waiter had not queued yet, so the close could not wake
+ * it) is seen under the lock, and the call returns -ECANCELED instead of
+ * parking on a closed fd. The public weft_fd_wait, whose caller made the
+ * call itself and may not have drained the fd, looks at the level first
+ * with poll(2) (timeout 0) after its snapshot: readiness is level for
+ * its callers, as poll's is, at one syscall per wait.
  *
  * Deadlines are timers (timer.c) in the waiting task's frame, armed on
  * its P's heap by the unlockf. The result is decided by whoever claims the
@@ -102,6 +106,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,7 +130,10 @@ struct weft__netpoll_state weft__np;
 
 /* ---- descriptors ------------------------------------------------------------ */
 
-enum { PD_NEW = 0, PD_POLL, PD_FILE };
+/* NEW: not registered (yet, or since weft_close); POLL: registered; FILE:
+ * epoll refused it; CLOSING: weft_close is between forgetting and close(2)
+ * (nobody may register the number until the fd is really gone). */
+enum { PD_NEW = 0, PD_POLL, PD_FILE, PD_CLOSING };
 enum { DIR_R = 0, DIR_W = 1 };
 
 #define PD_CHUNK_SHIFT 10
@@ -139,9 +147,8 @@ struct pd {
 	weft__spin lock;
 	_Atomic uint8_t state;         /* PD_*; set under lock, read without */
 	bool sock;                     /* a socket: send with MSG_NOSIGNAL */
-	uint32_t seq;                  /* tag of the registration (lock) */
+	_Atomic uint32_t seq;          /* tag of the registration (lock to write) */
 	_Atomic uint32_t gen[2];       /* edges seen per direction (lock to write) */
-	uint32_t taken[2];             /* gen when weft_fd_wait last returned (lock) */
 	struct weft__pwait *wq[2];     /* waiters per direction (lock) */
 };
 
@@ -218,6 +225,14 @@ static struct pd *pd_of(int fd, bool make)
 	return &chunk[fd & (PD_CHUNK - 1)];
 }
 
+void weft__netpoll_break(void);
+
+/* What a caller saw before its syscall: task_wait parks only if neither
+ * moved (an edge: try again; a weft_close: the fd is gone). */
+struct snap {
+	uint32_t seq, gen[2];
+};
+
 static inline uint64_t pd_tag(int fd, uint32_t seq)
 {
 	return (uint64_t)seq << 32 | (uint32_t)fd;
@@ -239,7 +254,13 @@ static void unlist(struct weft__pwait *w)
 			w->next[k]->prev[k] = w->prev[k];
 	}
 	w->listed = false;
-	atomic_fetch_sub(&weft__np.waiters, 1);
+	/*
+	 * The last waiter gone while an M blocks in epoll_wait with no timer:
+	 * it must stop holding the sleeper role, or the deadlock check (which
+	 * waits for every M to be idle) could never run again.
+	 */
+	if (atomic_fetch_sub(&weft__np.waiters, 1) == 1 && atomic_load(&weft__np.lastpoll) == 0)
+		weft__netpoll_break();
 }
 
 /*
@@ -309,6 +330,10 @@ static int pd_open(int fd, struct pd **out)
 	if (!(pd = pd_of(fd, true)))
 		return fd >> PD_CHUNK_SHIFT >= PD_NCHUNKS ? -EMFILE : -ENOMEM;
 	*out = pd;
+	/* A weft_close of this number is in progress: let it finish, so that
+	 * we register the fd that exists after it (or get EBADF). */
+	while (atomic_load_explicit(&pd->state, memory_order_acquire) == PD_CLOSING)
+		sched_yield();
 	if (atomic_load_explicit(&pd->state, memory_order_acquire) != PD_NEW)
 		return 0;
 	weft__spin_lock(&pd->lock);
@@ -335,7 +360,7 @@ static int pd_fresh(int fd, struct pd **out)
 	weft__spin_lock(&pd->lock);
 	take_waiters(pd, DIR_R, -ECANCELED, &l);
 	take_waiters(pd, DIR_W, -ECANCELED, &l);
-	pd->seq++;
+	atomic_fetch_add(&pd->seq, 1);
 	atomic_store(&pd->state, PD_NEW);
 	err = pd_register(pd, fd);
 	weft__spin_unlock(&pd->lock);
@@ -426,9 +451,9 @@ void weft__netlist_ready(struct weft__netlist *l, struct weft__p *p)
 {
 	struct weft__pwait *w = l->head, *next;
 
-	while (w) {
+	for (bool first = true; w; first = false) {
 		next = w->chain; /* @w's frame may be gone once its task runs */
-		weft__ready_polled(w->t, p);
+		weft__ready_polled(w->t, p, first);
 		w = next;
 	}
 	l->head = NULL;
@@ -500,11 +525,14 @@ static void wait_timeout(struct weft__timer *tm, struct weft__p *runp)
 }
 
 /*
- * The first waiter: make sure an M will block in epoll_wait when Ps idle.
- * A timer sleeper on its futex (the poller did not exist when it began)
- * is kicked into epoll; with no sleeper and an idle P, an M is started,
- * which finds nothing to run and becomes the poller. Otherwise only sysmon
- * would look, every 10 ms, while this P stays busy.
+ * The first waiter, whose P stays busy (the parker's M went on to another
+ * task): make sure an M blocks in epoll_wait while other Ps idle. A timer
+ * sleeper on its futex (the poller did not exist when it began) is kicked
+ * into epoll; with no sleeper and an idle P, an M is started, which finds
+ * nothing to run and becomes the poller. Otherwise only sysmon would look,
+ * every 10 ms. When the parker's P has nothing else to run (its M is on
+ * g0), that M becomes the poller itself: no nudge, or a lone connection
+ * would wake a second M per message.
  */
 static void nudge_poller(void)
 {
@@ -528,7 +556,7 @@ static void wait_arm(void *arg)
 		weft__timer_add(weft__getm()->p, &w->timer);
 	weft__spin_unlock(&w->pd->lock);
 	/* From here on @w may be woken and its frame gone. */
-	if (first)
+	if (first && weft__getm()->curg)
 		nudge_poller();
 }
 
@@ -538,12 +566,12 @@ enum { CALL_WAIT, CALL_READ, CALL_WRITE, CALL_ACCEPT, CALL_DIAL };
 
 /*
  * The running task waits on @pd for @events until an edge moves a counter
- * past @snap (the directions' values before the caller's syscall), the
- * deadline passes, or weft_close. @snap NULL: weft_fd_wait's rule, the
- * value its last return saw. 0, -ETIMEDOUT, -ECANCELED.
+ * past @snap (the values before the caller's syscall), the deadline passes,
+ * or weft_close. 0, -ETIMEDOUT, -ECANCELED (also when the fd was closed
+ * with weft_close since @snap, before we could queue).
  */
-static int task_wait(struct pd *pd, int events, const uint32_t *snap, int64_t deadline,
-		     int call)
+static int task_wait(struct pd *pd, int events, const struct snap *snap, int64_t deadline,
+		     int call, const void *site)
 {
 	struct weft__m *m = weft__getm();
 	struct weft__pwait w;
@@ -553,17 +581,15 @@ static int task_wait(struct pd *pd, int events, const uint32_t *snap, int64_t de
 		weft__stw_forbid(wait_call[call]);
 	memset(&w, 0, sizeof(w));
 	weft__spin_lock(&pd->lock);
-	for (int d = 0; d < 2; d++) {
-		uint32_t g = atomic_load(&pd->gen[d]);
-		if (!(events & (1 << d)) || g == (snap ? snap[d] : pd->taken[d]))
-			continue;
-		/* An edge came since: try again. */
-		if (!snap)
-			for (int k = 0; k < 2; k++)
-				if (events & (1 << k))
-					pd->taken[k] = atomic_load(&pd->gen[k]);
+	if (atomic_load(&pd->seq) != snap->seq || atomic_load(&pd->state) != PD_POLL) {
 		weft__spin_unlock(&pd->lock);
-		return 0;
+		return -ECANCELED;
+	}
+	for (int d = 0; d < 2; d++) {
+		if ((events & (1 << d)) && atomic_load(&pd->gen[d]) != snap->gen[d]) {
+			weft__spin_unlock(&pd->lock); /* an edge came since: try again */
+			return 0;
+		}
 	}
 	if (deadline >= 0 && deadline <= weft__nanotime()) {
 		weft__spin_unlock(&pd->lock);
@@ -590,19 +616,18 @@ static int task_wait(struct pd *pd, int events, const uint32_t *snap, int64_t de
 		atomic_init(&w.timer.p, NULL);
 		atomic_init(&w.timer.firing, 0);
 	}
+	/* The call site as the trace records it: a TLS value, and this task
+	 * may have moved to another M since its call began. */
+	weft__site = site;
 	weft__park(reason, pd, wait_arm, &w);
 	if (deadline >= 0)
 		weft__timer_del(&w.timer); /* waits for a fn still running */
-	if (w.result == -ETIMEDOUT || !snap) {
+	if (w.result == -ETIMEDOUT) {
 		/* The timer claimed us without the lock: we may still be listed
 		 * (an edge or close unlists under the lock before claiming). */
 		weft__spin_lock(&pd->lock);
 		if (w.listed)
 			unlist(&w);
-		if (!snap && w.result == 0)
-			for (int k = 0; k < 2; k++)
-				if (events & (1 << k))
-					pd->taken[k] = atomic_load(&pd->gen[k]);
 		weft__spin_unlock(&pd->lock);
 	}
 	return w.result;
@@ -653,20 +678,24 @@ static inline bool on_task(void)
 }
 
 /* The counters before a syscall, for task_wait. */
-static inline void snapshot(struct pd *pd, uint32_t snap[2])
+static inline void snapshot(struct pd *pd, struct snap *snap)
 {
-	snap[0] = atomic_load_explicit(&pd->gen[0], memory_order_acquire);
-	snap[1] = atomic_load_explicit(&pd->gen[1], memory_order_acquire);
+	snap->seq = atomic_load_explicit(&pd->seq, memory_order_acquire);
+	snap->gen[0] = atomic_load_explicit(&pd->gen[0], memory_order_acquire);
+	snap->gen[1] = atomic_load_explicit(&pd->gen[1], memory_order_acquire);
 }
 
 /* ---- the public calls ------------------------------------------------------- */
 
 WEFT_API int weft_fd_wait(int fd, int events, int64_t deadline_ns)
 {
+	struct pollfd p = { fd, 0, 0 };
+	struct snap snap;
 	struct pd *pd;
 	int err;
 
-	WEFT__SITE();
+	const void *site = __builtin_return_address(0);
+
 	if (!(events & (WEFT_FD_READ | WEFT_FD_WRITE)) || (events & ~(WEFT_FD_READ | WEFT_FD_WRITE)))
 		return -EINVAL;
 	if (fd < 0)
@@ -677,16 +706,25 @@ WEFT_API int weft_fd_wait(int fd, int events, int64_t deadline_ns)
 		return err;
 	if (atomic_load(&pd->state) == PD_FILE)
 		return -EPERM;
-	return task_wait(pd, events, NULL, deadline_ns, CALL_WAIT);
+	/*
+	 * Level, not edge: the caller may not have drained the fd, so look
+	 * with poll(2) first; an edge after the snapshot still wakes us.
+	 */
+	snapshot(pd, &snap);
+	p.events = (short)((events & WEFT_FD_READ ? POLLIN | POLLRDHUP : 0) |
+			   (events & WEFT_FD_WRITE ? POLLOUT : 0));
+	if (poll(&p, 1, 0) > 0)
+		return p.revents & POLLNVAL ? -EBADF : 0;
+	return task_wait(pd, events, &snap, deadline_ns, CALL_WAIT, site);
 }
 
 /* A regular file: the call inside the syscall handoff. */
-static ssize_t file_io(int fd, void *buf, size_t n, bool wr)
+static ssize_t file_io(int fd, void *buf, size_t n, bool wr, const void *site)
 {
 	ssize_t r;
 	int err;
 
-	weft_syscall_enter();
+	weft__syscall_enter_at(site); /* the caller of weft_read/write */
 	do
 		r = wr ? write(fd, buf, n) : read(fd, buf, n);
 	while (r < 0 && errno == EINTR);
@@ -698,11 +736,12 @@ static ssize_t file_io(int fd, void *buf, size_t n, bool wr)
 WEFT_API ssize_t weft_read(int fd, void *buf, size_t n, int64_t deadline_ns)
 {
 	struct pd *pd;
-	uint32_t snap[2];
+	struct snap snap;
 	ssize_t r;
 	int err;
 
-	WEFT__SITE();
+	const void *site = __builtin_return_address(0);
+
 	if (fd < 0)
 		return -EBADF;
 	if (!on_task()) {
@@ -721,9 +760,9 @@ WEFT_API ssize_t weft_read(int fd, void *buf, size_t n, int64_t deadline_ns)
 	if ((err = pd_open(fd, &pd)) != 0)
 		return err;
 	if (atomic_load(&pd->state) == PD_FILE)
-		return file_io(fd, buf, n, false);
+		return file_io(fd, buf, n, false, site);
 	for (;;) {
-		snapshot(pd, snap);
+		snapshot(pd, &snap);
 		r = read(fd, buf, n);
 		if (r >= 0)
 			return r;
@@ -731,18 +770,18 @@ WEFT_API ssize_t weft_read(int fd, void *buf, size_t n, int64_t deadline_ns)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -errno;
-		if ((err = task_wait(pd, WEFT_FD_READ, snap, deadline_ns, CALL_READ)) != 0)
+		if ((err = task_wait(pd, WEFT_FD_READ, &snap, deadline_ns, CALL_READ, site)) != 0)
 			return err;
 	}
 }
 
 /* Wait for @events on @fd: a task parks (with @snap as in task_wait), a
  * plain thread polls. */
-static int wait_for(struct pd *pd, int fd, int events, const uint32_t *snap, int64_t deadline,
-		    int call)
+static int wait_for(struct pd *pd, int fd, int events, const struct snap *snap,
+		    int64_t deadline, int call, const void *site)
 {
 	if (on_task())
-		return task_wait(pd, events, snap, deadline, call);
+		return task_wait(pd, events, snap, deadline, call, site);
 	return plain_wait(fd, events, deadline);
 }
 
@@ -762,11 +801,12 @@ WEFT_API ssize_t weft_write(int fd, const void *buf, size_t n, int64_t deadline_
 {
 	const char *p = buf;
 	struct pd *pd = NULL;
-	uint32_t snap[2] = { 0, 0 };
+	struct snap snap = { 0, { 0, 0 } };
 	size_t done = 0;
 	int err;
 
-	WEFT__SITE();
+	const void *site = __builtin_return_address(0);
+
 	if (fd < 0)
 		return -EBADF;
 	if (n > SSIZE_MAX)
@@ -776,7 +816,7 @@ WEFT_API ssize_t weft_write(int fd, const void *buf, size_t n, int64_t deadline_
 			return err;
 		if (atomic_load(&pd->state) == PD_FILE) {
 			while (done < n) {
-				ssize_t r = file_io(fd, (void *)(p + done), n - done, true);
+				ssize_t r = file_io(fd, (void *)(p + done), n - done, true, site);
 				if (r <= 0)
 					return done ? (ssize_t)done : r < 0 ? r : -EIO;
 				done += (size_t)r;
@@ -788,7 +828,7 @@ WEFT_API ssize_t weft_write(int fd, const void *buf, size_t n, int64_t deadline_
 		ssize_t r;
 
 		if (pd)
-			snapshot(pd, snap);
+			snapshot(pd, &snap);
 		r = write_some(pd, fd, p + done, n - done);
 		if (r >= 0) {
 			done += (size_t)r;
@@ -800,7 +840,7 @@ WEFT_API ssize_t weft_write(int fd, const void *buf, size_t n, int64_t deadline_
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return done ? (ssize_t)done : -errno;
-		if ((err = wait_for(pd, fd, WEFT_FD_WRITE, snap, deadline_ns, CALL_WRITE)) != 0)
+		if ((err = wait_for(pd, fd, WEFT_FD_WRITE, &snap, deadline_ns, CALL_WRITE, site)) != 0)
 			return done ? (ssize_t)done : err;
 	}
 	return (ssize_t)n;
@@ -809,31 +849,38 @@ WEFT_API ssize_t weft_write(int fd, const void *buf, size_t n, int64_t deadline_
 WEFT_API int weft_close(int fd)
 {
 	struct weft__netlist l = { NULL, 0 };
-	struct pd *pd;
+	struct pd *pd = NULL;
+	bool registered = false;
+	int r;
 
 	if (fd < 0)
 		return -EBADF;
 	if (weft__netpoll_inited() && (pd = pd_of(fd, false))) {
-		bool registered;
-
 		weft__spin_lock(&pd->lock);
 		registered = atomic_load(&pd->state) == PD_POLL;
-		pd->seq++; /* events already queued for it are stale */
-		atomic_store(&pd->state, PD_NEW);
+		atomic_fetch_add(&pd->seq, 1); /* events already queued for it are stale */
+		atomic_store(&pd->state, PD_CLOSING);
 		take_waiters(pd, DIR_R, -ECANCELED, &l);
 		take_waiters(pd, DIR_W, -ECANCELED, &l);
 		weft__spin_unlock(&pd->lock);
 		/* A dup of the fd would keep the registration alive: drop it. */
 		if (registered)
 			epoll_ctl(NP.epfd, EPOLL_CTL_DEL, fd, NULL);
-		if (l.n) {
-			struct weft__m *m = weft__getm();
-			if (!m)
-				weft__extern_enter(); /* a plain thread that wakes tasks */
-			weft__netlist_ready(&l, m && m->curg ? weft__trace_p(m) : NULL);
-		}
 	}
-	return close(fd) < 0 ? -errno : 0;
+	r = close(fd) < 0 ? -errno : 0;
+	if (pd) {
+		/* Only now may the number be registered again (pd_open waited;
+		 * pd_fresh, for a new fd of ours, may already have). */
+		uint8_t closing = PD_CLOSING;
+		atomic_compare_exchange_strong(&pd->state, &closing, PD_NEW);
+	}
+	if (l.n) {
+		struct weft__m *m = weft__getm();
+		if (!m)
+			weft__extern_enter(); /* a plain thread that wakes tasks */
+		weft__netlist_ready(&l, m && m->curg ? weft__trace_p(m) : NULL);
+	}
+	return r;
 }
 
 /* ---- addresses ----------------------------------------------------------------- */
@@ -864,7 +911,7 @@ static int gai_errno(int e)
  * need no lookup; names go to getaddrinfo inside the syscall handoff
  * (it may wait for DNS).
  */
-static int resolve(const char *addr, bool passive, struct target *tg)
+static int resolve(const char *addr, bool passive, struct target *tg, const void *site)
 {
 	struct addrinfo hints = { 0 };
 	char host[256], port[8];
@@ -923,7 +970,7 @@ static int resolve(const char *addr, bool passive, struct target *tg)
 		if (addr[0] == '[')
 			return -EINVAL; /* brackets hold an address, not a name */
 		hints.ai_flags &= ~AI_NUMERICHOST;
-		weft_syscall_enter();
+		weft__syscall_enter_at(site);
 		e = getaddrinfo(host, port, &hints, &tg->ai);
 		weft_syscall_exit();
 	}
@@ -952,7 +999,9 @@ WEFT_API int weft_net_listen(const char *addr, int backlog)
 	struct pd *pd;
 	int fd = -1, err;
 
-	if ((err = resolve(addr, true, &tg)) != 0)
+	const void *site = __builtin_return_address(0);
+
+	if ((err = resolve(addr, true, &tg, site)) != 0)
 		return err;
 	if (backlog <= 0)
 		backlog = SOMAXCONN;
@@ -995,10 +1044,11 @@ WEFT_API int weft_net_listen(const char *addr, int backlog)
 WEFT_API int weft_net_accept(int lfd, int64_t deadline_ns)
 {
 	struct pd *pd = NULL, *npd;
-	uint32_t snap[2] = { 0, 0 };
+	struct snap snap = { 0, { 0, 0 } };
 	int err;
 
-	WEFT__SITE();
+	const void *site = __builtin_return_address(0);
+
 	if (lfd < 0)
 		return -EBADF;
 	if (on_task() && (err = pd_open(lfd, &pd)) != 0)
@@ -1009,7 +1059,7 @@ WEFT_API int weft_net_accept(int lfd, int64_t deadline_ns)
 		int fd;
 
 		if (pd)
-			snapshot(pd, snap);
+			snapshot(pd, &snap);
 		else if ((err = plain_wait(lfd, WEFT_FD_READ, deadline_ns)) != 0)
 			return err;
 		fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -1025,16 +1075,17 @@ WEFT_API int weft_net_accept(int lfd, int64_t deadline_ns)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -errno;
-		if (pd && (err = task_wait(pd, WEFT_FD_READ, snap, deadline_ns, CALL_ACCEPT)) != 0)
+		if (pd && (err = task_wait(pd, WEFT_FD_READ, &snap, deadline_ns, CALL_ACCEPT, site)) != 0)
 			return err;
 	}
 }
 
 /* Connect the fresh socket @fd to @sa; 0 or -errno (the fd stays open). */
-static int connect_one(int fd, const struct sockaddr *sa, socklen_t salen, int64_t deadline)
+static int connect_one(int fd, const struct sockaddr *sa, socklen_t salen, int64_t deadline,
+		       const void *site)
 {
 	struct pd *pd;
-	uint32_t snap[2];
+	struct snap snap;
 	int err;
 
 	if (connect(fd, sa, salen) == 0)
@@ -1049,7 +1100,7 @@ static int connect_one(int fd, const struct sockaddr *sa, socklen_t salen, int64
 		int soerr = 0;
 		socklen_t sl = sizeof(soerr);
 
-		snapshot(pd, snap);
+		snapshot(pd, &snap);
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
 			return -errno;
 		if (soerr)
@@ -1058,7 +1109,7 @@ static int connect_one(int fd, const struct sockaddr *sa, socklen_t salen, int64
 			return 0;
 		if (errno != ENOTCONN)
 			return -errno;
-		if ((err = wait_for(pd, fd, WEFT_FD_WRITE, snap, deadline, CALL_DIAL)) != 0)
+		if ((err = wait_for(pd, fd, WEFT_FD_WRITE, &snap, deadline, CALL_DIAL, site)) != 0)
 			return err;
 	}
 }
@@ -1068,14 +1119,15 @@ WEFT_API int weft_net_dial(const char *addr, int64_t deadline_ns)
 	struct target tg;
 	int err, fd;
 
-	WEFT__SITE();
-	if ((err = resolve(addr, false, &tg)) != 0)
+	const void *site = __builtin_return_address(0);
+
+	if ((err = resolve(addr, false, &tg, site)) != 0)
 		return err;
 	if (tg.is_unix) {
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return -errno;
-		if ((err = connect_one(fd, (struct sockaddr *)&tg.un, tg.unlen, deadline_ns)) != 0) {
+		if ((err = connect_one(fd, (struct sockaddr *)&tg.un, tg.unlen, deadline_ns, site)) != 0) {
 			weft_close(fd);
 			return err;
 		}
@@ -1088,7 +1140,7 @@ WEFT_API int weft_net_dial(const char *addr, int64_t deadline_ns)
 			err = -errno;
 			continue;
 		}
-		err = connect_one(fd, ai->ai_addr, ai->ai_addrlen, deadline_ns);
+		err = connect_one(fd, ai->ai_addr, ai->ai_addrlen, deadline_ns, site);
 		if (err == 0) {
 			set_nodelay(fd, ai->ai_family);
 			target_free(&tg);

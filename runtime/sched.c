@@ -992,12 +992,17 @@ void weft__ready_on(struct weft__p *p, struct weft__task *t)
 }
 
 /*
- * The netpoller readies @t (its wait is over): onto @p's deque, which the
- * caller owns, or with @p NULL onto the global queue (an M with no P,
- * sysmon, a plain thread's weft_close). The waker recorded is the running
- * task, if any (weft_close), else none (the network).
+ * The netpoller readies @t (its wait is over): onto @p, which the caller
+ * owns, or with @p NULL onto the global queue (an M with no P, sysmon, a
+ * plain thread's weft_close). On @p, the @first task of a poll takes an
+ * empty runnext without waking anyone: the poller, out of work, runs it
+ * itself next (Go's findRunnable runs the first task netpoll returns and
+ * injects only the rest), so a lone connection's wake-up does not start a
+ * second M that would steal it. The others go to the deque, which wakes an
+ * idle P for them. The waker recorded is the running task, if any
+ * (weft_close), else none (the network).
  */
-void weft__ready_polled(struct weft__task *t, struct weft__p *p)
+void weft__ready_polled(struct weft__task *t, struct weft__p *p, bool first)
 {
 	struct weft__m *m = weft__getm();
 
@@ -1006,10 +1011,18 @@ void weft__ready_polled(struct weft__task *t, struct weft__p *p)
 	t->wait_obj = NULL;
 	WEFT__TRACE(p, TASK_UNBLOCK, 3, t->id, m && m->curg ? m->curg->id : 0,
 		    weft__trace_seq(t, p));
-	if (p)
-		runq_put(p, t);
-	else
+	if (!p) {
 		weft__inject(t);
+		return;
+	}
+	if (first && !m->curg) {
+		struct weft__task *none = NULL;
+		atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
+		if (atomic_compare_exchange_strong_explicit(&p->runnext, &none, t,
+							    memory_order_release, relaxed))
+			return;
+	}
+	runq_put(p, t);
 }
 
 void weft__ready(struct weft__task *t)

@@ -50,6 +50,13 @@ static void enter_while_pending(struct weft__p *p)
 
 WEFT_API void weft_syscall_enter(void)
 {
+	weft__syscall_enter_at(__builtin_return_address(0));
+}
+
+/* weft_syscall_enter recording @site as the call site (the netpoller's
+ * file reads and name lookups record their caller's). */
+void weft__syscall_enter_at(const void *site)
+{
 	struct weft__m *m = weft__getm();
 	struct weft__task *t;
 	struct weft__p *p;
@@ -58,7 +65,7 @@ WEFT_API void weft_syscall_enter(void)
 		return;
 	p = m->p;
 	WEFT__ASSERT(weft__owns(p)); /* p->syscalltick: owner only */
-	WEFT__TRACE(p, SYSCALL_ENTER, 2, t->id, weft__trace_code(__builtin_return_address(0)), 0);
+	WEFT__TRACE(p, SYSCALL_ENTER, 2, t->id, weft__trace_code(site), 0);
 	if (__builtin_expect(weft__world_stopped(), 0)) {
 		/* The stopper writing its snapshot: nobody else could run on
 		 * the P, so it keeps it (stw.c, "Misuse"). */

@@ -162,6 +162,15 @@ START_TEST(test_deadlock_wg_after_thread)
 }
 END_TEST
 
+/* An M blocked in epoll_wait for tasks that no longer wait on any fd must
+ * not hold the deadlock check off for ever (it used to hang). */
+START_TEST(test_deadlock_after_net_wait)
+{
+	expect_fatal("deadlock", "netclose", "WEFT_PROCS=2", "all tasks are asleep - deadlock!",
+		     "task 1 (main_netclose): blocked on chan receive", NULL);
+}
+END_TEST
+
 START_TEST(test_deadlock_chan)
 {
 	expect_fatal("deadlock", "chan", "WEFT_PROCS=1", "all tasks are asleep - deadlock!",
@@ -487,6 +496,7 @@ static Suite *fatal_suite(void)
 	tcase_add_test(tc, test_deadlock_many);
 	tcase_add_test(tc, test_no_deadlock_with_thread);
 	tcase_add_test(tc, test_deadlock_chan);
+	tcase_add_test(tc, test_deadlock_after_net_wait);
 	tcase_add_loop_test(tc, test_no_deadlock_sleeper, 0, 2);
 	tcase_add_test(tc, test_deadlock_after_sleeper);
 	tcase_add_test(tc, test_no_deadlock_wg_thread);

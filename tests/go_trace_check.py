@@ -18,7 +18,8 @@ and report what it saw, for tests/tool_go.test.
 3. The summary (JSON) has what the test checks: goroutines, types,
    groups (entry function -> goroutines, from /goroutines), user task
    types, region types, the samples of each profile and the function
-   names in them; with --weft, the JSON of that file (weft-trace tasks
+   names in them, the unblocks drawn on the timeline's Network row
+   (network_unblocks: the wakes of goroutines blocked in GoBlockNet); with --weft, the JSON of that file (weft-trace tasks
    --json of the same trace) as "weft", with its blocks by reason summed
    over the functions ("weft_blocks") and its runs ("weft_runs"); with
    --stats, that file (weft-trace stats --json) as "stats".
@@ -140,6 +141,11 @@ def main():
         jt = json.loads(get("/jsontrace"))
         s["jsontrace_events"] = len(jt.get("traceEvents", []))
         s["jsontrace_slices"] = sorted({e["name"] for e in jt["traceEvents"] if e.get("ph") == "X"})
+        net_tids = {e.get("tid") for e in jt["traceEvents"]
+                    if e.get("ph") == "M" and e.get("name") == "thread_name"
+                    and e.get("args", {}).get("name") == "Network"}
+        s["network_unblocks"] = sum(1 for e in jt["traceEvents"] if e.get("tid") in net_tids
+                                    and e.get("ph") in ("i", "I") and e.get("name") == "unblock")
         get("/mmuPlot?flags=perProc")
         page = get("/goroutines").decode()
         groups = re.findall(r'<a href="(/goroutine\?id=\d+)">([^<]*)</a> N=(\d+)', page)

@@ -30,6 +30,12 @@
  *   deadlock itimer  SIGALRM every 50 us (an interval timer, as a sampling
  *                    profiler sets) while tasks sleep and finish: no false
  *                    report at start-up or later, must exit 0
+ *   deadlock netclose a task blocks reading a socket while main computes
+ *                    (so another M becomes the poller and blocks in
+ *                    epoll_wait), then main closes the socket with
+ *                    weft_close (the reader wakes with -ECANCELED and ends)
+ *                    and receives from a channel nobody holds: a deadlock
+ *                    once no task waits on an fd (the poller must give up)
  * The runtime must print "weft: fatal: all tasks are asleep - deadlock!"
  * and each blocked task, and exit with status 2.
  */
@@ -41,6 +47,7 @@
 #include <sys/time.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -322,12 +329,43 @@ static void main_itimer(void *arg)
 	puts("itimer: done");
 }
 
+static int net_sv[2];
+
+static void net_reader(void *arg)
+{
+	char c;
+	(void)arg;
+	printf("reader: %s\n", weft_strerror((int)weft_read(net_sv[0], &c, 1, -1)));
+	fflush(stdout);
+}
+
+static void main_netclose(void *arg)
+{
+	weft_chan *ch = weft_chan_make(1, 0);
+	volatile unsigned long spin = 0;
+	int64_t t0;
+	char c;
+
+	(void)arg;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, net_sv) != 0)
+		return;
+	weft_go(net_reader, NULL);
+	/* Compute, keeping this P, while the reader parks on the other. */
+	t0 = weft_now();
+	while (weft_now() - t0 < 50000000)
+		spin++;
+	weft_close(net_sv[0]);
+	weft_chan_recv(ch, &c);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "wg";
 	weft_fn fn = main_wg;
 
-	if (strcmp(mode, "many") == 0)
+	if (strcmp(mode, "netclose") == 0)
+		fn = main_netclose;
+	else if (strcmp(mode, "many") == 0)
 		fn = main_many;
 	else if (strcmp(mode, "thread") == 0)
 		fn = main_thread;

@@ -36,16 +36,42 @@
  *            wait runnable for that long, woken after the waker's block
  *            site (the first two, woken before it, hardly wait); main waits
  *            on a wait group all the while.
+ *   net      waits on sockets, both ways. (1) net_server listens on
+ *            127.0.0.1 (weft_net_listen, port 0), accepts a client that is
+ *            a plain thread - the world outside the program - and waits in
+ *            weft_read while the client computes (10 UNIT) before it sends
+ *            its request; the Ps have nothing to run meanwhile. Then it
+ *            answers with weft_write. (2) Over a socketpair whose sender
+ *            has a small buffer (SO_SNDBUF 4 KiB), net_writer writes 64
+ *            KiB in one weft_write to net_reader, who first waits in
+ *            weft_fd_wait for the socket to be readable, then reads 4 KiB
+ *            at a time and computes (UNIT / 16) after each: the writer fills the
+ *            buffer and waits in net write, again and again (at one P the
+ *            reader, already blocked in net read, runs only when the writer
+ *            blocks). net_server's read is the longest network wait by far.
+ *   netherd  four herd_waiter tasks wait in weft_fd_wait (then read(2)) on
+ *            one socket; herd_pitcher sends one byte N times (default
+ *            20000), each time waiting in weft_read for the reply of the
+ *            waiter that got it, then closes its end (the herd reads the
+ *            end of file and ends). Every run ends waiting on that one
+ *            socket, several tasks at once: the shape of contention on one
+ *            object, but on the network.
  *
  * The trace runs from weft_trace_start() in the main task to
  * weft_trace_stop() at its end. Nothing here measures time: the shapes
  * come from the amount of computation and the order of operations.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -435,6 +461,169 @@ __attribute__((noinline)) static void main_wake(void)
 	weft_chan_free(c_wake);
 }
 
+/* ---- net -------------------------------------------------------------------- */
+
+#define NET_BYTES (64 << 10)
+#define NET_CHUNK 4096
+#define NET_REQ "request"
+
+static pthread_t net_peer_thread;
+static bool net_peer_started;
+static int net_sp[2];
+
+/* The client: a plain thread, outside the scheduler, with plain POSIX calls. */
+static void *net_peer(void *a)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)(uintptr_t)a) };
+	char buf[8];
+	size_t got = 0;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		die("net: the client cannot connect");
+	compute(10 * UNIT); /* it thinks before it asks: the server waits in net read */
+	if (write(fd, NET_REQ, strlen(NET_REQ)) != (ssize_t)strlen(NET_REQ))
+		die("net: the client's write");
+	while (got < 2) {
+		ssize_t n = read(fd, buf + got, sizeof(buf) - got);
+		if (n <= 0)
+			die("net: the client's read");
+		got += (size_t)n;
+	}
+	if (memcmp(buf, "ok", 2) != 0)
+		die("net: the client's answer");
+	close(fd);
+	return NULL;
+}
+
+static void net_server(void *a)
+{
+	char addr[64], req[sizeof(NET_REQ)];
+	size_t got = 0;
+	(void)a;
+	int lfd = weft_net_listen("127.0.0.1:0", 4);
+	if (lfd < 0 || weft_net_addr(lfd, addr, sizeof(addr)) < 0 || !strrchr(addr, ':'))
+		die("net: listen");
+	long port = atol(strrchr(addr, ':') + 1);
+	if (pthread_create(&net_peer_thread, NULL, net_peer, (void *)(uintptr_t)port) != 0)
+		die("net: pthread_create");
+	net_peer_started = true;
+	int fd = weft_net_accept(lfd, -1);
+	if (fd < 0)
+		die("net: accept");
+	while (got < strlen(NET_REQ)) {
+		ssize_t n = weft_read(fd, req + got, strlen(NET_REQ) - got, -1);
+		if (n <= 0)
+			die("net: the server's read");
+		got += (size_t)n;
+	}
+	if (memcmp(req, NET_REQ, got) != 0 || weft_write(fd, "ok", 2, -1) != 2)
+		die("net: the server's answer");
+	weft_close(fd);
+	weft_close(lfd);
+	weft_wg_done(&wg);
+}
+
+static void net_reader(void *a)
+{
+	char buf[NET_CHUNK];
+	long got = 0;
+	(void)a;
+	if (weft_fd_wait(net_sp[1], WEFT_FD_READ, -1) != 0) /* at one P: before the writer runs */
+		die("net: the reader's wait");
+	while (got < NET_BYTES) {
+		ssize_t n = weft_read(net_sp[1], buf, sizeof(buf), -1);
+		if (n <= 0)
+			die("net: the reader's read");
+		got += n;
+		compute(UNIT / 16 * n / NET_CHUNK); /* slower than the writer */
+	}
+	weft_wg_done(&wg);
+}
+
+static void net_writer(void *a)
+{
+	static char buf[NET_BYTES];
+	(void)a;
+	memset(buf, 'w', sizeof(buf));
+	if (weft_write(net_sp[0], buf, sizeof(buf), -1) != (ssize_t)sizeof(buf))
+		die("net: the writer's write");
+	weft_wg_done(&wg);
+}
+
+__attribute__((noinline)) static void main_net(void)
+{
+	int small = 4096;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, net_sp) != 0 ||
+	    setsockopt(net_sp[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)) != 0)
+		die("net: socketpair");
+	weft_wg_add(&wg, 1);
+	go(net_server, NULL);
+	weft_wg_wait(&wg);
+	weft_wg_add(&wg, 2);
+	spawn_blocked(net_reader);
+	spawn_blocked(net_writer);
+	weft_wg_wait(&wg);
+	weft_close(net_sp[0]);
+	weft_close(net_sp[1]);
+}
+
+/* ---- netherd ---------------------------------------------------------------- */
+
+#define HERD 4
+static int herd_sp[2];
+
+/* read(2) and weft_fd_wait, four tasks on one fd: a waiter whose read
+ * said EAGAIN before an edge that another waiter's wake took must still
+ * see the byte (or the end of file) and not sleep for ever. */
+static void herd_waiter(void *a)
+{
+	char ch;
+	(void)a;
+	for (;;) {
+		ssize_t n = read(herd_sp[1], &ch, 1);
+		if (n == 0)
+			break; /* the pitcher closed its end */
+		if (n == 1) {
+			if (weft_write(herd_sp[1], &ch, 1, -1) != 1)
+				die("netherd: the reply");
+			continue;
+		}
+		if (errno != EAGAIN)
+			die("netherd: read");
+		if (weft_fd_wait(herd_sp[1], WEFT_FD_READ, -1) != 0)
+			die("netherd: weft_fd_wait");
+	}
+	weft_wg_done(&wg);
+}
+
+static void herd_pitcher(void *a)
+{
+	char ch = 'p';
+	(void)a;
+	for (long i = 0; i < n_items; i++)
+		if (weft_write(herd_sp[0], &ch, 1, -1) != 1 ||
+		    weft_read(herd_sp[0], &ch, 1, -1) != 1)
+			die("netherd: the pitch");
+	weft_close(herd_sp[0]); /* the herd reads the end of file */
+	weft_wg_done(&wg);
+}
+
+__attribute__((noinline)) static void main_netherd(void)
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, herd_sp) != 0)
+		die("netherd: socketpair");
+	weft_wg_add(&wg, HERD + 1);
+	for (int i = 0; i < HERD; i++)
+		spawn_blocked(herd_waiter);
+	go(herd_pitcher, NULL);
+	weft_wg_wait(&wg);
+	weft_close(herd_sp[1]);
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 static void main_task(void *a)
@@ -461,6 +650,10 @@ static void main_task(void *a)
 		main_handoff();
 	else if (strcmp(mode, "wake") == 0)
 		main_wake();
+	else if (strcmp(mode, "net") == 0)
+		main_net();
+	else if (strcmp(mode, "netherd") == 0)
+		main_netherd();
 	else
 		die("unknown mode");
 	if (weft_trace_stop() != 0)
@@ -470,7 +663,8 @@ static void main_task(void *a)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fputs("usage: tshape mix|tiny|contend|serial|chain|objs|strings|handoff|wake FILE [N]\n",
+		fputs("usage: tshape mix|tiny|contend|serial|chain|objs|strings|handoff|wake|net|netherd "
+		      "FILE [N]\n",
 		      stderr);
 		return 2;
 	}
@@ -478,5 +672,8 @@ int main(int argc, char **argv)
 	path = argv[2];
 	n_items = argc > 3 ? atol(argv[3]) : 20000;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	return weft_main(main_task, NULL) == 0 ? 0 : 1;
+	int r = weft_main(main_task, NULL);
+	if (net_peer_started)
+		pthread_join(net_peer_thread, NULL); /* a plain thread again: it may block */
+	return r == 0 ? 0 : 1;
 }

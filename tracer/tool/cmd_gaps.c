@@ -33,7 +33,13 @@
  *                      of all runs ended (the scheduling is hand-offs on
  *                      it): named with its block reason and call site.
  *                      Counted in runs, not time, so that the OS taking a
- *                      thread away does not hide it;
+ *                      thread away does not hide it. Waits for the world
+ *                      outside the program are never contention: sleep,
+ *                      syscalls, stop-the-world and the network (net read,
+ *                      net write: the netpoller's waits, on a socket the
+ *                      program does not fill itself - several tasks in
+ *                      accept on one listener are a server waiting for
+ *                      clients, not a lock);
  *   serial phase       the longest stretch where at most one P had a task
  *                      (short interruptions forgiven), with who ran;
  *   critical path      the span is nearly all the time some P was busy, or
@@ -42,7 +48,14 @@
  *                      first test alone because run times include the
  *                      time the OS took a thread away, which the trace
  *                      cannot see: it inflates the work off the path);
- *   stop-the-world     long pauses or long waits for the Ps to stop.
+ *   stop-the-world     long pauses or long waits for the Ps to stop;
+ *   network wait       a large share of the run with no P busy while some
+ *                      task waited in net read or net write: the program
+ *                      waits for its peers, and neither the scheduler nor
+ *                      more cores would make it faster (named with the
+ *                      call site that waited longest). The time is counted
+ *                      between events, from the model's count of busy Ps
+ *                      and a count of the tasks in a network wait.
  *
  * Structure, in the order run() calls them: collect (the model's hooks
  * and on_event, one streaming pass), figures (struct figures: every
@@ -55,7 +68,11 @@
  * bounded table of block objects (the least blocked are dropped when it
  * fills) and the three longest serial phases.
  *
- * Rejected: a windowed utilisation timeline (needs a window size the user
+ * Rejected: blaming a network wait on the waker (the netpoller or a
+ * plain thread wakes the task: the edge is outside the program, which the
+ * span ignores too); a network verdict from blocked time alone (a server
+ * whose Ps are busy with other connections while one waits has nothing to
+ * fix). Also: a windowed utilisation timeline (needs a window size the user
  * would have to guess; the export shows the timeline better); per-object
  * distinct-waiter sets (unbounded; the peak of concurrent waiters says
  * the same thing); verdicts that all read one shared struct of figures
@@ -93,7 +110,9 @@ static const char help[] =
 	"  - a verdict in plain words, each with its numbers: tasks too fine-\n"
 	"    grained, contention on one channel or mutex (reason and call site),\n"
 	"    a serial phase (where and how long), a critical path that leaves\n"
-	"    the other Ps idle, long stop-the-world pauses.\n"
+	"    the other Ps idle, long stop-the-world pauses, Ps idle while tasks\n"
+	"    wait for the network (net read/write: the peers are the limit).\n"
+	"    Waits for the network, sleeps and syscalls are never contention.\n"
 	"\n"
 	"  --json    the same as one JSON object (verdicts with a kind and text)\n"
 	"\n"
@@ -117,6 +136,7 @@ static const char help[] =
 #define CRIT_SPAN_ALONE 0.8    /* span / busy time that is a critical path by itself */
 #define STW_LONG_NS 1000000    /* a pause of 1 ms */
 #define STW_SHARE 0.05         /* of the run */
+#define NET_IDLE_SHARE 0.25    /* of the run with no P busy while tasks waited on the network */
 #define MAX_OBJS 4096
 
 /* The waits on one object for one reason at one call site. */
@@ -154,7 +174,35 @@ struct ctx {
 	struct phase best[3];
 	/* sched cost per run */
 	uint64_t sched_runs;
+	/* network waits (net read, net write) */
+	int64_t net_waiting, net_max_waiting; /* tasks in one now, most at once */
+	uint64_t net_waits, net_ns;           /* ended waits, their time */
+	uint64_t net_last, net_idle;          /* accounted up to; no P busy while some waited */
+	uint64_t *net_site_ns;                /* per site (names index), time waited there */
+	size_t nnet_site;
 };
+
+static bool is_net(int reason)
+{
+	return reason == WEFT_TRACE_BLOCK_NET_READ || reason == WEFT_TRACE_BLOCK_NET_WRITE;
+}
+
+/* Before an event at @now: the time since the last one, with the model's
+ * state then (busy Ps) and the tasks then in a network wait. */
+static void net_account(struct ctx *c, const struct model *m, uint64_t now)
+{
+	if (now <= c->net_last)
+		return;
+	if (c->net_last && c->net_waiting > 0 && m->nbusy == 0)
+		c->net_idle += now - c->net_last;
+	c->net_last = now;
+}
+
+static void net_wait_begins(struct ctx *c)
+{
+	if (++c->net_waiting > c->net_max_waiting)
+		c->net_max_waiting = c->net_waiting;
+}
 
 /* ---- hooks ---------------------------------------------------------------------- */
 
@@ -238,6 +286,15 @@ static void h_wait(void *x, struct model *m, struct mtask *t, int state, uint64_
 		if (t1 > t0 || t->state == WEFT_TF_T_RUNNABLE)
 			hist_add(&c->latency, t1 - t0);
 		return;
+	}
+	if (state == WEFT_TF_T_BLOCKED && is_net(t->reason)) {
+		if (c->net_waiting > 0)
+			c->net_waiting--;
+		c->net_waits++;
+		c->net_ns += t1 - t0;
+		c->net_site_ns = tool_grow_zero(c->net_site_ns, &c->nnet_site, t->site,
+						sizeof(*c->net_site_ns));
+		c->net_site_ns[t->site] += t1 - t0;
 	}
 	if (state != WEFT_TF_T_BLOCKED || !t->obj)
 		return;
@@ -335,7 +392,16 @@ static void h_busy(void *x, struct model *m, int nbusy, uint64_t t0, uint64_t t1
 static void on_event(struct ctx *c, struct model *m, const weft_tr_event *ev)
 {
 	switch (ev->type) {
+	case WEFT_TEV_TASK_STATE:
+		if (ev->args[1] == WEFT_TRACE_STATE_BLOCKED && is_net((int)ev->args[2]))
+			net_wait_begins(c);
+		break;
 	case WEFT_TEV_TASK_BLOCK:
+		if (is_net((int)ev->args[1])) {
+			struct mtask *t = model_task(m, ev->args[0]);
+			if (t && t->state == WEFT_TF_T_BLOCKED)
+				net_wait_begins(c);
+		}
 		if (ev->args[2]) {
 			struct mtask *t = model_task(m, ev->args[0]);
 			struct obj *o = t && t->state == WEFT_TF_T_BLOCKED
@@ -378,11 +444,13 @@ static int collect(struct ctx *c, struct tool_trace *tt, struct model *m)
 	int r;
 
 	while ((r = tool_next(tt, &ev)) > 0) {
+		net_account(c, m, ev->ts);
 		model_event(m, ev);
 		on_event(c, m, ev);
 	}
 	if (r < 0 && !tool_partial(tt))
 		return -1;
+	net_account(c, m, m->end_ts > m->now ? m->end_ts : m->now); /* model_finish's end */
 	model_finish(m);
 	if (c->in_phase)
 		phase_close(c, c->par_since ? c->par_since : m->now);
@@ -424,8 +492,9 @@ static struct top_obj top_object(struct ctx *c)
 		struct obj *b1 = NULL, *b2 = NULL;
 		for (; j < c->nobj && c->objs[j].obj == c->objs[i].obj; j++) {
 			struct obj *o = &c->objs[j];
+			/* Waits for the outside world: no task of the program is to blame. */
 			if (o->reason == WEFT_TRACE_BLOCK_SLEEP || o->reason == WEFT_TRACE_BLOCK_SYSCALL ||
-			    o->reason == WEFT_TRACE_BLOCK_STW)
+			    o->reason == WEFT_TRACE_BLOCK_STW || is_net(o->reason))
 				continue;
 			ns += o->ns;
 			n += o->n;
@@ -463,6 +532,8 @@ struct figures {
 	double med_exec;   /* median execution per task */
 	double tick_ns;    /* the trace clock's tick */
 	struct top_obj top;
+	uint32_t net_site; /* names index of the site that waited longest on the network */
+	double net_site_ns;
 };
 
 static void figures(struct ctx *c, const struct model *m, const weft_tr_info *info,
@@ -494,6 +565,11 @@ static void figures(struct ctx *c, const struct model *m, const weft_tr_info *in
 	f->med_exec = (double)hist_quantile(&c->texec, 0.5);
 	f->tick_ns = info->ticks_per_sec ? 1e9 / (double)info->ticks_per_sec : 1;
 	f->top = top_object(c);
+	for (size_t i = 0; i < c->nnet_site; i++)
+		if ((double)c->net_site_ns[i] > f->net_site_ns) {
+			f->net_site_ns = (double)c->net_site_ns[i];
+			f->net_site = (uint32_t)i;
+		}
 }
 
 /* ---- verdicts: one function each, on a struct of its inputs ---------------------------- */
@@ -702,6 +778,35 @@ static bool stop_the_world(const struct stop_the_world_in *in, struct verdict *v
 	return true;
 }
 
+/* No P busy for much of the run while tasks waited on the network. */
+struct network_wait_in {
+	double idle_ns;       /* no P busy while some task waited in net read/write */
+	double dur;
+	uint64_t waits;       /* network waits */
+	double ns;            /* their time in all */
+	int64_t max_waiting;  /* tasks waiting at once, at most */
+	const char *site;     /* the call site that waited longest */
+	double site_ns;
+};
+
+static bool network_wait(const struct network_wait_in *in, struct verdict *v)
+{
+	char a[32], b[32], d[32];
+
+	if (!(in->dur > 0 && in->waits && in->idle_ns >= NET_IDLE_SHARE * in->dur))
+		return false;
+	v->kind = "network_wait";
+	snprintf(v->text, sizeof(v->text),
+		 "waiting for the network: for %s (%.0f%% of the run) no P had a task to run "
+		 "while tasks waited in net read or net write (%" PRIu64 " waits, up to %" PRId64
+		 " at once, %s in all; longest at %s, %s). The program waits for its peers, not "
+		 "for the scheduler or the cores: more cores will not make it faster. If the peers "
+		 "could send more, serve more connections at once.",
+		 fmt_dur(a, in->idle_ns), 100.0 * in->idle_ns / in->dur, in->waits,
+		 in->max_waiting, fmt_dur(b, in->ns), in->site, fmt_dur(d, in->site_ns));
+	return true;
+}
+
 /* Every verdict, each on its inputs, in the order they are printed; the number that hold. */
 static int judge(const struct ctx *c, struct model *m, const struct figures *f,
 		 struct verdict v[MAX_VERDICTS])
@@ -745,6 +850,14 @@ static int judge(const struct ctx *c, struct model *m, const struct figures *f,
 		.max_wait_ns = c->stw_wait_max, .dur = f->dur,
 	};
 	if (stop_the_world(&stw, &v[nv]))
+		nv++;
+
+	struct network_wait_in net = {
+		.idle_ns = (double)c->net_idle, .dur = f->dur, .waits = c->net_waits,
+		.ns = (double)c->net_ns, .max_waiting = c->net_max_waiting,
+		.site = names_get(&m->sites, f->net_site), .site_ns = f->net_site_ns,
+	};
+	if (network_wait(&net, &v[nv]))
 		nv++;
 	return nv;
 }
@@ -825,6 +938,14 @@ static void print_json(const struct ctx *c, struct model *m, const struct figure
 	printf("],\"stw\":{\"pauses\":%" PRIu64 ",\"total_ns\":%" PRIu64 ",\"max_ns\":%" PRIu64
 	       ",\"max_wait_ns\":%" PRIu64 "}",
 	       c->stw_n, c->stw_total, c->stw_max, c->stw_wait_max);
+	printf(",\"net\":{\"waits\":%" PRIu64 ",\"blocked_ns\":%" PRIu64 ",\"max_waiting\":%" PRId64
+	       ",\"idle_waiting_ns\":%" PRIu64 ",\"top_site\":",
+	       c->net_waits, c->net_ns, c->net_max_waiting, c->net_idle);
+	if (c->net_waits)
+		json_str(stdout, names_get(&m->sites, f->net_site));
+	else
+		printf("null");
+	printf(",\"top_site_ns\":%.0f}", f->net_site_ns);
 	printf(",\"top_block\":");
 	if (top->o) {
 		printf("{\"reason\":\"%s\",\"site\":", weft_tr_block_name(top->o->reason));
@@ -871,6 +992,12 @@ static void print_text(const char *file, const struct ctx *c, const struct model
 	hist_text("execution per task", &c->texec);
 	printf("  %-22s %" PRIu64 " (%" PRIu64 " tasks), %" PRIu64 " failed probes\n", "steals",
 	       c->steals, c->stolen, c->failed);
+	if (c->net_waits)
+		printf("  %-22s %" PRIu64 " (net read, net write), %s in all, up to %" PRId64
+		       " at once; no P busy meanwhile %s (%.1f%% of the run)\n",
+		       "network waits", c->net_waits, fmt_dur(a, (double)c->net_ns),
+		       c->net_max_waiting, fmt_dur(b, (double)c->net_idle),
+		       dur > 0 ? 100.0 * (double)c->net_idle / dur : 0.0);
 	printf("\nparallelism\n");
 	printf("  work %s (all task run time), span %s (longest chain through creates and "
 	       "unblocks, %" PRIu32 " hand-offs)\n",
@@ -894,7 +1021,8 @@ static void print_text(const char *file, const struct ctx *c, const struct model
 	printf("\n\nverdict\n");
 	if (!nv)
 		printf("  nothing stands out: no fine grain, no contended object, no long serial "
-		       "phase, no dominant critical path, no long stop-the-world.\n");
+		       "phase, no dominant critical path, no long stop-the-world, no long wait "
+		       "for the network.\n");
 	for (int i = 0; i < nv; i++)
 		printf("  - %s\n", v[i].text);
 }
@@ -941,6 +1069,7 @@ static int run(int argc, char **argv)
 	free(c.objs);
 	u64map_free(&c.oidx);
 	free(c.fn_ns);
+	free(c.net_site_ns);
 	model_free(&m);
 	tool_close(&tt);
 	return r != 0 ? TOOL_EXIT_BAD : 0;

@@ -13,8 +13,14 @@
  *            group, semaphore (Go's GoBlockSend/Recv/Select/Sync/Cond):
  *            the call site where the task blocked, under its entry
  *            function. Not sleep (a timer, not a synchronisation: Go
- *            leaves GoSleep out too), not syscalls (their own kind), not
- *            stop-the-world (waiting for the runtime, not for another task).
+ *            leaves GoSleep out too), not syscalls and not network waits
+ *            (kinds of their own), not stop-the-world (waiting for the
+ *            runtime, not for another task).
+ *   net      blocked on net read or net write (the netpoller's waits in
+ *            weft_read, weft_write, weft_fd_wait, weft_net_accept and
+ *            weft_net_dial; Go's GoBlockNet, its -pprof=net): the call
+ *            site under the entry function. The waits for the outside
+ *            world, kept apart from the waits on the program's own tasks.
  *   sched    runnable until running (Go: GoUnblock/GoCreate to GoStart),
  *            keyed by who made the task runnable, as Go keys it by the
  *            waker's or creator's stack.
@@ -33,12 +39,14 @@
  * waker that had not blocked yet since it was created (or since tracing
  * started) gets no leaf: the time is the entry function's own. A wake by
  * no task (by 0: a timer, the monitor, a plain thread) is the one frame
- * "(timer or thread)". Go's profile counts only wakes and creations; here
- * the other ways into the run queue keep their time under frames of
- * their own, so that the profile's total is the tasks command's "wait":
- * "(yield)" under the yielding task's entry, "(syscall returned, P
- * taken)" under the task's entry (it came back to find its P handed
- * off), "(runnable when tracing started)".
+ * "(timer or thread)", or "(network)" when the task was waiting in net
+ * read or net write (the netpoller readied it, or its deadline passed).
+ * Go's profile counts only wakes and creations; here the other ways into
+ * the run queue keep their time under frames of their own, so that the
+ * profile's total is the tasks command's "wait": "(yield)" under the
+ * yielding task's entry, "(syscall returned, P taken)" under the task's
+ * entry (it came back to find its P handed off), "(runnable when tracing
+ * started)".
  *
  * Every sample has the label fn = the waiting task's entry function (for
  * sched that is not in the stack, which is the waker's): `go tool pprof
@@ -84,7 +92,7 @@
 #include "u64map.h"
 
 static const char help[] =
-	"usage: weft-trace pprof --kind sync|sched|syscall [--from US] [--to US]\n"
+	"usage: weft-trace pprof --kind sync|net|sched|syscall [--from US] [--to US]\n"
 	"                        -o OUT.pb.gz FILE\n"
 	"\n"
 	"Writes a profile derived from the trace in pprof's format (gzip'd), as\n"
@@ -96,17 +104,23 @@ static const char help[] =
 	"\n"
 	"  --kind sync     time blocked on chan send, chan receive, select, mutex,\n"
 	"                  wait group, semaphore, by the site where the task blocked.\n"
-	"                  Not sleep, syscalls or stop-the-world (as Go leaves sleep\n"
-	"                  out).\n"
+	"                  Not sleep, syscalls, network waits or stop-the-world (as\n"
+	"                  Go leaves sleep out).\n"
+	"  --kind net      time blocked on net read and net write (weft_read,\n"
+	"                  weft_write, weft_fd_wait, weft_net_accept, weft_net_dial\n"
+	"                  waiting for their fd), by the site where the task\n"
+	"                  blocked: Go's -pprof=net.\n"
 	"  --kind sched    time runnable before running, by who made the task\n"
 	"                  runnable: a creation by the spawn site under the creator's\n"
 	"                  entry function; a wake by the waker's entry function and,\n"
 	"                  under it, \"after SITE\": the last site where the waker\n"
 	"                  itself blocked or made a syscall (the trace does not say\n"
 	"                  where a wake is; the waker ran on from that site to it).\n"
-	"                  Wakes by no task: \"(timer or thread)\"; also \"(yield)\",\n"
-	"                  \"(syscall returned, P taken)\", \"(runnable when tracing\n"
-	"                  started)\", so that the total is `tasks`' wait.\n"
+	"                  Wakes by no task: \"(timer or thread)\", or \"(network)\"\n"
+	"                  when the task waited in net read or write; also\n"
+	"                  \"(yield)\", \"(syscall returned, P taken)\", \"(runnable\n"
+	"                  when tracing started)\", so that the total is `tasks`'\n"
+	"                  wait.\n"
 	"  --kind syscall  time between weft_syscall_enter and weft_syscall_exit, by\n"
 	"                  the site of the enter.\n"
 	"\n"
@@ -124,12 +138,21 @@ static const char help[] =
 	"Exit status 1 with the reader's message (and byte offset) on a bad file;\n"
 	"nothing is written under OUT then.\n";
 
-enum kind { K_SYNC, K_SCHED, K_SYSCALL };
-static const char *const kind_name[] = { "sync", "sched", "syscall" };
+enum kind { K_SYNC, K_SCHED, K_SYSCALL, K_NET, K_MAX };
+static const char *const kind_name[K_MAX] = { "sync", "sched", "syscall", "net" };
 
 /* A frame's key in the frames map: its kind << 32 | an index. */
 enum fkind { FR_FN = 1, FR_SITE, FR_AFTER, FR_PSEUDO };
-enum pseudo { PS_TIMER = 1, PS_YIELD, PS_SYSRET, PS_START, PS_UNKNOWN_TASK, PS_THREAD, PS_MAX };
+enum pseudo {
+	PS_TIMER = 1,
+	PS_YIELD,
+	PS_SYSRET,
+	PS_START,
+	PS_UNKNOWN_TASK,
+	PS_THREAD,
+	PS_NET,
+	PS_MAX
+};
 static const char *const pseudo_name[PS_MAX] = {
 	[PS_TIMER] = "(timer or thread)",
 	[PS_YIELD] = "(yield)",
@@ -137,6 +160,7 @@ static const char *const pseudo_name[PS_MAX] = {
 	[PS_START] = "(runnable when tracing started)",
 	[PS_UNKNOWN_TASK] = "(task not in the trace)",
 	[PS_THREAD] = "(not a task)",
+	[PS_NET] = "(network)",
 };
 
 struct frame {
@@ -279,9 +303,14 @@ static bool is_sync(int reason)
 	case WEFT_TRACE_BLOCK_CHAN_RECV:
 	case WEFT_TRACE_BLOCK_SELECT:
 		return true;
-	default: /* NONE (not known), SLEEP, SYSCALL, STW */
+	default: /* NONE (not known), SLEEP, SYSCALL, STW, NET_READ, NET_WRITE */
 		return false;
 	}
+}
+
+static bool is_net(int reason)
+{
+	return reason == WEFT_TRACE_BLOCK_NET_READ || reason == WEFT_TRACE_BLOCK_NET_WRITE;
 }
 
 /*
@@ -291,11 +320,11 @@ static bool is_sync(int reason)
  * where the task itself blocked or made a syscall (0: none yet).
  */
 
-/* The stack of a wake of anyone by task @by, now. */
-static uint32_t waker_stack(struct ctx *c, uint64_t by)
+/* The stack of a wake by task @by, now, of a task blocked for @reason. */
+static uint32_t waker_stack(struct ctx *c, uint64_t by, int reason)
 {
 	if (!by)
-		return pseudo_stack(c, PS_TIMER, NULL);
+		return pseudo_stack(c, is_net(reason) ? PS_NET : PS_TIMER, NULL);
 	struct mtask *w = model_task(c->m, by);
 	if (!w)
 		return pseudo_stack(c, PS_UNKNOWN_TASK, NULL);
@@ -340,10 +369,11 @@ static void h_wait(void *x, struct model *m, struct mtask *t, int state, uint64_
 		t->aux = 0;
 		break;
 	case WEFT_TF_T_BLOCKED:
-		if (c->kind == K_SYNC && is_sync(t->reason))
+		if ((c->kind == K_SYNC && is_sync(t->reason)) ||
+		    (c->kind == K_NET && is_net(t->reason)))
 			add(c, t, site_stack(c, t, t->site), t0, t1);
 		if (c->kind == K_SCHED)
-			t->aux = waker_stack(c, by); /* it is made runnable next */
+			t->aux = waker_stack(c, by, t->reason); /* it is made runnable next */
 		t->aux2 = t->site;
 		break;
 	case WEFT_TF_T_SYSCALL:
@@ -463,12 +493,13 @@ static int opt(void *x, const char *name, const char *v)
 
 	if (strcmp(name, "kind") == 0) {
 		o->kind = -1;
-		for (int k = 0; k < 3; k++)
+		for (int k = 0; k < K_MAX; k++)
 			if (strcmp(v, kind_name[k]) == 0)
 				o->kind = k;
 		if (o->kind < 0)
 			return tool_usage(&cmd_pprof,
-					  "--kind: '%s' is not one of sync, sched, syscall", v);
+					  "--kind: '%s' is not one of sync, net, sched, syscall",
+					  v);
 	} else if (strcmp(name, "o") == 0 || strcmp(name, "output") == 0) {
 		o->out = v;
 	} else {
@@ -510,7 +541,7 @@ static int run(int argc, char **argv)
 	if ((r = tool_getopt(&cmd_pprof, argc, argv, opts, opt, &o, &file, NULL)) != 0)
 		return r;
 	if (o.kind < 0)
-		return tool_usage(&cmd_pprof, "which profile? --kind sync, sched or syscall");
+		return tool_usage(&cmd_pprof, "which profile? --kind sync, net, sched or syscall");
 	if ((r = tool_check_window(&cmd_pprof, o.from, o.to)) != 0)
 		return r;
 	bool to_stdout = !o.out || strcmp(o.out, "-") == 0;

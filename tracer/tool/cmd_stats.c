@@ -3,7 +3,8 @@
  * time went. One pass through the model (model.c); counts by event type,
  * the header's facts (clock, Ps, completeness), bytes per event and the
  * compression ratio, stalls (the program waited for the trace writer),
- * steals, and each P's time as running / in the scheduler / idle /
+ * steals, the blocks by reason (chan receive, net read, ...), and each
+ * P's time as running / in the scheduler / idle /
  * stopped by a stop-the-world / in a syscall.
  */
 #include "config.h"
@@ -22,7 +23,8 @@ static const char help[] =
 	"What the trace holds: its duration, Ps, threads (Ms), tasks created and\n"
 	"ended, events by type, bytes per event on disk, the compression ratio,\n"
 	"whether the file is complete, stall records (the program waited for the\n"
-	"trace writer), steals, and each P's time:\n"
+	"trace writer), steals, blocks by reason (chan receive, mutex, net read,\n"
+	"net write, ...: `weft-trace tasks` says how long), and each P's time:\n"
 	"  running   a task ran on it\n"
 	"  sched     held by a thread, no task running: the scheduler, spinning\n"
 	"  idle      no thread held it\n"
@@ -52,6 +54,8 @@ static int run(int argc, char **argv)
 	const char *file;
 	bool json;
 	uint64_t bytype[WEFT_TEV_MAX] = { 0 };
+	uint64_t byreason[WEFT_TRACE_BLOCK_MAX] = { 0 }; /* TASK_BLOCKs; 0: none or unknown */
+	uint64_t nblock = 0;
 	uint64_t stall_n = 0, stall_ns = 0, steals = 0, stolen = 0, steal_failed = 0;
 	uint64_t stw_n = 0, stw_wait = 0, stw_max_wait = 0, mcreate = 0;
 	uint8_t *mseen;
@@ -69,6 +73,10 @@ static int run(int argc, char **argv)
 		if (ev->type > 0 && ev->type < WEFT_TEV_MAX)
 			bytype[ev->type]++;
 		switch (ev->type) {
+		case WEFT_TEV_TASK_BLOCK:
+			byreason[ev->args[1] < WEFT_TRACE_BLOCK_MAX ? ev->args[1] : 0]++;
+			nblock++;
+			break;
 		case WEFT_TEV_STALL:
 			stall_n++;
 			stall_ns += ev->args[0];
@@ -137,6 +145,11 @@ static int run(int argc, char **argv)
 			printf("%s\"%s\":%" PRIu64, first ? "" : ",", weft_tr_event_name(i), bytype[i]);
 			first = 0;
 		}
+		printf("},\"blocks_by_reason\":{");
+		for (int i = 0, k = 0; i < WEFT_TRACE_BLOCK_MAX; i++)
+			if (byreason[i])
+				printf("%s\"%s\":%" PRIu64, k++ ? "," : "",
+				       i ? weft_tr_block_name(i) : "other", byreason[i]);
 		printf("},\"per_p\":[");
 		for (int i = 0; i < m.np; i++) {
 			const struct mp *p = &m.ps[i];
@@ -169,6 +182,12 @@ static int run(int argc, char **argv)
 		       "%s raw, compression %.1fx\n",
 		       nev, in->chunks, fmt_count(b2, (double)in->file_bytes), bpe,
 		       fmt_count(b3, (double)in->raw_bytes), ratio);
+		printf("blocks       %" PRIu64, nblock);
+		for (int i = 0, k = 0; i < WEFT_TRACE_BLOCK_MAX; i++)
+			if (byreason[i])
+				printf("%s%" PRIu64 " %s", k++ ? ", " : ": ", byreason[i],
+				       i ? weft_tr_block_name(i) : "other");
+		printf("\n");
 		printf("stalls       %" PRIu64 " (%s waiting for the trace writer)\n", stall_n,
 		       fmt_dur(b1, (double)stall_ns));
 		printf("steals       %" PRIu64 " (%" PRIu64 " tasks), %" PRIu64 " failed probes\n",

@@ -4,7 +4,8 @@
  * Per entry function: how many tasks, their execution time (total, mean,
  * p99 over tasks, from a bounded histogram), the time they spent runnable
  * but not running (scheduler wait), and the time they spent blocked, by
- * reason (chan send/receive, select, sleep, mutex, wait group, syscall).
+ * reason (chan send/receive, select, sleep, mutex, wait group, semaphore,
+ * net read/write, syscall: every name of weft_tr_block_name()).
  * A task's figures are added to its function when it leaves the model
  * (it ended, or the trace did), so memory is the live tasks plus one
  * aggregate per function.
@@ -31,13 +32,16 @@ static const char help[] =
 	"Per task entry function: the number of tasks, their execution time\n"
 	"(total, mean and p99 over tasks), scheduler wait (runnable but not\n"
 	"running) and blocked time by reason: chan send, chan receive, select,\n"
-	"sleep, mutex, wait group, syscall (time inside weft_syscall_enter/exit).\n"
+	"sleep, mutex, wait group, semaphore, net read and net write (waits of the\n"
+	"netpoller: weft_read, weft_write, weft_fd_wait, weft_net_accept/dial),\n"
+	"stop-the-world, syscall (time inside weft_syscall_enter/exit).\n"
 	"Sorted by total execution time. Tasks still alive when the trace ends\n"
 	"count with what they did until then.\n"
 	"\n"
 	"  --task N  the life of task N instead: each transition (created,\n"
-	"            running on P, blocked and why, unblocked by which task,\n"
-	"            syscalls, ended), how long each state lasted, its totals\n"
+	"            running on P, blocked: why and at which call site,\n"
+	"            unblocked by which task, syscalls, ended), how long each\n"
+	"            state lasted, its totals\n"
 	"  --json    the same as JSON\n"
 	"\n"
 	"Exit status 1 with the reader's message (and byte offset) on a bad file.\n";
@@ -130,7 +134,8 @@ static void who(struct model *m, uint64_t id, char *buf, size_t n)
 	struct mtask *t = model_task(m, id);
 
 	if (!id)
-		snprintf(buf, n, "the runtime (a timer, the monitor or a plain thread)");
+		snprintf(buf, n,
+			 "the runtime (a timer, the netpoller, the monitor or a plain thread)");
 	else
 		snprintf(buf, n, "task %" PRIu64 " (%s)", id, t ? model_fn_name(m, t) : "?");
 }

@@ -7,7 +7,10 @@
  *
  * Layout of the output:
  *   process 1 "Ps": a row (thread) per P with a complete slice ("X") for
- *     every run of a task, named "fn #id"; the user's regions as slices
+ *     every run of a task, named "fn #id", whose args say how it ended
+ *     ("end") and, for a block, why and where ("block": "net read",
+ *     "site": "server+0x2b", the names of weft_tr_block_name and the
+ *     call site); the user's regions as slices
  *     nested in the runs; logs as instant events; a "stop-the-world" row;
  *     a "wakeups" row for unblocks that no running task made (timers, the
  *     monitor, plain threads); counters (runnable, running, in syscall).
@@ -79,6 +82,7 @@ struct ctx {
 	uint64_t from, to;
 	bool first;
 	int cur_p;             /* the P of the event being applied */
+	const weft_tr_event *ev; /* that event */
 	uint64_t flow_id;
 	uint64_t wake_end;     /* end of the last wake slice */
 	struct u64map regions; /* task -> struct region */
@@ -277,7 +281,14 @@ static void h_run(void *x, struct model *m, struct mtask *t, int p, uint64_t t0,
 	if (slice(c, PID_P, p, t0, t1, name, "task")) {
 		fprintf(c->f, ",\"args\":{\"task\":%" PRIu64 ",\"fn\":", t->id);
 		json_str(c->f, model_fn_name(m, t));
-		fprintf(c->f, ",\"end\":\"%s\"}}", why_name[why]);
+		fprintf(c->f, ",\"end\":\"%s\"", why_name[why]);
+		const weft_tr_event *ev = c->ev;
+		if (why == WHY_BLOCK && ev && ev->type == WEFT_TEV_TASK_BLOCK && ev->args[0] == t->id) {
+			fprintf(c->f, ",\"block\":\"%s\",\"site\":",
+				weft_tr_block_name(ev->args[1] < WEFT_TRACE_BLOCK_MAX ? (int)ev->args[1] : 0));
+			json_str(c->f, names_get(&m->sites, names_intern(&m->sites, ev->args[3])));
+		}
+		fputs("}}", c->f);
 	}
 	/* Pieces of the regions still open, outermost first. */
 	struct region *r = u64map_get_ptr(&c->regions, t->id);
@@ -506,6 +517,7 @@ int export_chrome(struct export_args *a)
 			ev->ts = last_ts + 1;
 		last_ts = ev->ts;
 		c.cur_p = ev->p;
+		c.ev = ev;
 		if (ev->type == WEFT_TEV_SYSCALL_EXIT) {
 			struct sysc *s = u64map_find(&sysc, ev->args[0]);
 			struct mtask *t = model_task(&m, ev->args[0]);
@@ -537,6 +549,7 @@ int export_chrome(struct export_args *a)
 		on_event(&c, ev);
 		counters(&c, false);
 	}
+	c.ev = NULL; /* the reader's event is gone; model_finish's runs end no block */
 	/* On a damaged trace too: to standard output (a file is removed) the
 	 * events before the damage go out as well-formed JSON, the error on
 	 * stderr and the exit status say the rest. */

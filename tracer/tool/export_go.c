@@ -30,10 +30,12 @@
  * goroutines.go, annotations.go, pprof.go). Frames have no file or line.
  *
  * Events. Block reasons map to Go's typed blocks (go_block_type: the one
- * place a new reason is mapped, e.g. a future network poller to
- * GoBlockNet); a syscall is GoSysCall, and when the monitor hands its P
- * off (SYSCALL_HANDOFF) GoSysBlock + ProcStop on that P; its exit on a P
- * is GoSysExit + GoStart (without a P: GoSysExit, the start follows).
+ * place a new reason is mapped; "net read" and "net write", the
+ * netpoller's waits, are GoBlockNet, which feeds the tool's network
+ * profile, `-pprof=net`, and its Network row); a syscall is GoSysCall,
+ * and when the monitor hands its P off (SYSCALL_HANDOFF) GoSysBlock +
+ * ProcStop on that P; its exit on a P is GoSysExit + GoStart (without a
+ * P: GoSysExit, the start follows).
  * Stop-the-world is GCSTWStart (kind 1, "sweep termination": the format
  * has no other kind) ... GCSTWDone on the stopping P, *not* wrapped in
  * GCStart/GCDone: the parser and the MMU treat a STW on its own, and a
@@ -587,9 +589,11 @@ static int running_p(struct ctx *c, uint64_t id)
 /* ---- the mapping ---------------------------------------------------------------- */
 
 /*
- * Go's event for a block reason. This is where a new reason is mapped: a
- * condition variable to GoBlockCond, a network poller's wait to
- * GoBlockNet (it feeds the tool's network profile and Network row).
+ * Go's event for a block reason. This is where a new reason is mapped (a
+ * condition variable would be GoBlockCond). The netpoller's waits are
+ * GoBlockNet, as Go's own poller's are: the tool's network profile
+ * (/io, -pprof=net) counts them from block to unblock, and an unblock of
+ * such a goroutine by G 0 is drawn on the Network row.
  */
 static int go_block_type(uint64_t reason)
 {
@@ -606,6 +610,9 @@ static int go_block_type(uint64_t reason)
 		return EvGoBlockSync;
 	case WEFT_TRACE_BLOCK_SLEEP:
 		return EvGoSleep;
+	case WEFT_TRACE_BLOCK_NET_READ:
+	case WEFT_TRACE_BLOCK_NET_WRITE:
+		return EvGoBlockNet;
 	default:
 		return EvGoBlock; /* none, syscall, stop-the-world, unknown */
 	}
