@@ -384,7 +384,8 @@ static void raise_nofile(long conns)
 			return;
 	}
 	setrlimit(RLIMIT_NOFILE, &rl);
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < want) {
 		fprintf(stderr, "echo: %ld connections need %lu fds; RLIMIT_NOFILE allows %lu "
 			"(raise the hard limit: ulimit -Hn, as root)\n",
 			conns, (unsigned long)want, (unsigned long)rl.rlim_cur);
@@ -406,7 +407,8 @@ static long parse_long(const char *s, long lo, long hi, const char *flag)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno || end == s || *end || v < lo || v > hi) {
-		fprintf(stderr, "echo: %s: want an integer in %ld..%ld, got '%s'\n", flag, lo, hi, s);
+		fprintf(stderr, "echo: %s: want an integer in %ld..%ld, got '%s'\n", flag, lo, hi,
+			s);
 		usage();
 	}
 	return v;
