@@ -6,6 +6,10 @@
 # traced and not, STORM_ROUNDS rounds each (default 3): no value lost or
 # received twice, no false deadlock report, and every trace readable with
 # no anomaly (weft-trace stats; WEFT_TRACE_BIN, default ./weft-trace).
+# Then the netpoller tier (stress -m net): echo clients and servers with
+# random deadlines, weft_close under waiters, refused dials, at 1, 2 and 8
+# Ps, NET_ROUNDS rounds each (default 3) under the same signal storm, then
+# as many traced (without it), each trace checked as above.
 set -eu
 dir=$(dirname "$0")
 bin=${STRESS_BIN:-./tests/stress}
@@ -37,5 +41,23 @@ for p in 1 2 8; do
     r=$((r + 1))
   done
   seed=$((seed + rounds))
+done
+echo "stress: netpoller, base seed $seed"
+nrounds=${NET_ROUNDS:-3}
+for p in 1 2 8; do
+  "$bin" -m net -i -P "$p" -s "$seed" -r "$nrounds" ||
+    { echo "stress: FAILED (net, $p Ps); replay with: $bin -m net -i -P $p -s <seed above> -r 1"; exit 1; }
+  r=0
+  while [ "$r" -lt "$nrounds" ]; do
+    s=$((seed + r))
+    "$bin" -m net -P "$p" -s "$s" -r 1 -t "$tmp/net.wt" ||
+      { echo "stress: FAILED (net, traced, $p Ps); replay with: $bin -m net -P $p -s $s -r 1 -t FILE"; exit 1; }
+    "$wt" stats --json "$tmp/net.wt" > "$tmp/stats.json" ||
+      { echo "stress: the net trace of seed $s at $p Ps is unreadable (kept: $tmp/net.wt)"; trap - EXIT; exit 1; }
+    python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(0 if d["anomalies"] == 0 and d["complete"] else 1)' "$tmp/stats.json" ||
+      { echo "stress: the net trace of seed $s at $p Ps has anomalies or is incomplete: $(head -c 400 "$tmp/stats.json")"; trap - EXIT; exit 1; }
+    r=$((r + 1))
+  done
+  seed=$((seed + nrounds))
 done
 echo "stress: passed"
