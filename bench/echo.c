@@ -30,8 +30,9 @@
  * (messages/s = 1e9 / X), printed by the client.
  *
  * -idle [N]: N connections (default 10,000) whose server tasks (the echo
- * tasks above, 4 KiB buffer included) are each blocked in weft_read, as
- * are the client's; once all are, the server prints its resident memory
+ * tasks above) each wait for their first bytes (weft_fd_wait, a "net
+ * read" wait), and whose client tasks are each blocked in weft_read; once
+ * all are, the server prints its resident memory
  * ("# idle-rss-kib: X", VmRSS), then writes a byte into each connection,
  * which the client's task sends back, the server's task echoes, and the
  * client reads before it closes: "idle-wake: X ms", until every server
