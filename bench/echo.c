@@ -30,8 +30,9 @@
  * (messages/s = 1e9 / X), printed by the client.
  *
  * -idle [N]: N connections (default 10,000) whose server tasks (the echo
- * tasks above, 4 KiB buffer included) are each blocked in weft_read, as
- * are the client's; once all are, the server prints its resident memory
+ * tasks above) each wait for their first bytes (weft_fd_wait, a "net
+ * read" wait), and whose client tasks are each blocked in weft_read; once
+ * all are, the server prints its resident memory
  * ("# idle-rss-kib: X", VmRSS), then writes a byte into each connection,
  * which the client's task sends back, the server's task echoes, and the
  * client reads before it closes: "idle-wake: X ms", until every server
@@ -400,7 +401,8 @@ static void raise_nofile(long conns)
 			return;
 	}
 	setrlimit(RLIMIT_NOFILE, &rl);
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < want) {
 		fprintf(stderr, "echo: %ld connections need %lu fds; RLIMIT_NOFILE allows %lu "
 			"(raise the hard limit: ulimit -Hn, as root)\n",
 			conns, (unsigned long)want, (unsigned long)rl.rlim_cur);
@@ -422,7 +424,8 @@ static long parse_long(const char *s, long lo, long hi, const char *flag)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno || end == s || *end || v < lo || v > hi) {
-		fprintf(stderr, "echo: %s: want an integer in %ld..%ld, got '%s'\n", flag, lo, hi, s);
+		fprintf(stderr, "echo: %s: want an integer in %ld..%ld, got '%s'\n", flag, lo, hi,
+			s);
 		usage();
 	}
 	return v;

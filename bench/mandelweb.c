@@ -299,7 +299,8 @@ static int resp_send(int fd, struct resp *r, int status, const char *type, const
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
 	n = snprintf(h, sizeof(h),
-		     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nDate: %s\r\n%s%s\r\n",
+		     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+		     "Date: %s\r\n%s%s\r\n",
 		     status, status_text(status), type, body, date, extra ? extra : "",
 		     close ? "Connection: close\r\n" : keep10 ? "Connection: keep-alive\r\n" : "");
 	if (n < 0 || n >= HEAD_ROOM)
@@ -379,8 +380,9 @@ static int serve_mandelbrot(int fd, const struct http_req *q, bool close, bool k
 			if (strcmp(v, mode_names[m]) == 0)
 				break;
 		if (n < 0 || m == sizeof(mode_names) / sizeof(mode_names[0]))
-			return send_text(fd, 400, TEXT_PLAIN, "bad mode: want row, seq, px or workers\n",
-					 NULL, close, keep10, q->head);
+			return send_text(fd, 400, TEXT_PLAIN,
+					 "bad mode: want row, seq, px or workers\n", NULL, close,
+					 keep10, q->head);
 		mode = (enum mode)m;
 	}
 	if ((n = http_req_query(q, "workers", v, sizeof(v))) != -1 &&
@@ -394,7 +396,8 @@ static int serve_mandelbrot(int fd, const struct http_req *q, bool close, bool k
 	p.gray = malloc((size_t)side * (size_t)side);
 	if (!p.gray || resp_start(&r) < 0) {
 		free(p.gray);
-		return send_text(fd, 500, TEXT_PLAIN, "out of memory\n", NULL, true, false, q->head);
+		return send_text(fd, 500, TEXT_PLAIN, "out of memory\n", NULL, true, false,
+				 q->head);
 	}
 	weft_trace_region_begin("mandelbrot");
 	err = fill(&p, mode, (int)workers);
@@ -408,7 +411,8 @@ static int serve_mandelbrot(int fd, const struct http_req *q, bool close, bool k
 	if (err == 0) {
 		err = resp_send(fd, &r, 200, "image/png", NULL, close, keep10, q->head);
 	} else {
-		send_text(fd, 500, TEXT_PLAIN, "cannot draw the picture\n", NULL, true, false, q->head);
+		send_text(fd, 500, TEXT_PLAIN, "cannot draw the picture\n", NULL, true, false,
+			  q->head);
 		err = -EPROTO; /* and close */
 	}
 	free(r.buf);
@@ -433,8 +437,8 @@ static int serve(int fd, const struct http_req *q)
 		err = send_text(fd, 405, TEXT_PLAIN, "405 method not allowed\n",
 				"Allow: GET, HEAD\r\n", close, keep10, false);
 	else if (is_index)
-		err = send_text(fd, 200, "text/html; charset=utf-8", index_html, NULL, close, keep10,
-				q->head);
+		err = send_text(fd, 200, "text/html; charset=utf-8", index_html, NULL, close,
+				keep10, q->head);
 	else
 		err = serve_mandelbrot(fd, q, close, keep10);
 	return err < 0 || close ? -1 : 0;
@@ -457,10 +461,11 @@ static void conn_task(void *arg)
 			break; /* end of file, idle too long, reset, shut down */
 		while (off < (size_t)n) {
 			size_t used;
-			enum http_req_state st = http_req_feed(&q, buf + off, (size_t)n - off, &used);
+			enum http_req_state st;
 			uint64_t ut;
 			int keep;
 
+			st = http_req_feed(&q, buf + off, (size_t)n - off, &used);
 			off += used;
 			if (st == HTTP_REQ_MORE)
 				break;
@@ -613,7 +618,8 @@ static void parse_flags(int argc, char **argv)
 		} else if (len == 4 && strncmp(name, "idle", 4) == 0) {
 			srv.idle_ns = parse_duration(val);
 			if (srv.idle_ns < 0) {
-				fprintf(stderr, "mandelweb: -idle: want a duration (500ms, 60s, 2m), got '%s'\n",
+				fprintf(stderr,
+					"mandelweb: -idle: want a duration (500ms, 2m), got '%s'\n",
 					val);
 				usage(2);
 			}

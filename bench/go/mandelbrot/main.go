@@ -2,8 +2,10 @@
 // Performance Go Workshop (chapter 4, "Execution Tracer"): the Go side of
 // examples/mandelbrot.c, with the same flags and output lines.
 //
-// What is kept from the workshop, so that the two programs can be checked
-// against each other and against the workshop's figures:
+// What is kept from the workshop (the kernel and the image are in
+// internal/mandel, shared with bench/go/mandelweb), so that the two
+// programs can be checked against each other and against the workshop's
+// figures:
 //   - the kernel: 1000 iterations, bailout |Z|^2 > 4, C = (2x/1000 - 1.5,
 //     2y/1000 - 1) where x indexes the -h dimension and y the -w one (the
 //     scale is the iteration count, not the image size), gray level
@@ -35,8 +37,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"image"
-	"image/color"
 	"image/png"
 	"os"
 	"runtime"
@@ -44,67 +44,34 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"weftbench/internal/mandel"
 )
 
 // maxSide bounds -h and -w: C stays below 92 in modulus, so Tr*Ti*2 stays
 // far below 2^31 and every conversion of it to an integer is exact.
 const maxSide = 32768
 
-type picture struct {
-	h, w int
-	rows [][]color.RGBA // rows[x][y]
-}
-
-func newPicture(h, w int) *picture {
-	p := &picture{h: h, w: w, rows: make([][]color.RGBA, h)}
-	for x := range p.rows {
-		p.rows[x] = make([]color.RGBA, w)
-	}
-	return p
-}
-
-func (p *picture) ColorModel() color.Model { return color.RGBAModel }
-func (p *picture) Bounds() image.Rectangle { return image.Rect(0, 0, p.h, p.w) }
-func (p *picture) At(x, y int) color.Color { return p.rows[x][y] }
-
-// paint computes pixel (x, y).
-func (p *picture) paint(x, y int) {
-	const iters = 1000
-	const limit = 2.0
-	var zr, zi, tr, ti float64
-	cr := 2*float64(x)/float64(iters) - 1.5
-	ci := 2*float64(y)/float64(iters) - 1.0
-
-	for i := 0; i < iters && tr+ti <= limit*limit; i++ {
-		// float64() rounds the product: no fused multiply-add on the
-		// CPUs where Go would fuse (arm64, ppc64, s390x), which would
-		// change pixels; on amd64 it compiles to the same code.
-		zi = float64(2*zr*zi) + ci
-		zr = tr - ti + cr
-		tr = zr * zr
-		ti = zi * zi
-	}
-	g := uint8(int64(tr * ti * 2))
-	p.rows[x][y] = color.RGBA{g, g, g, 255}
-}
+// picture is the workshop's image (internal/mandel, shared with mandelweb).
+type picture = mandel.Picture
 
 type pixel struct{ x, y int }
 
 func fillSeq(p *picture) {
-	for x := range p.rows {
-		for y := range p.rows[x] {
-			p.paint(x, y)
+	for x := range p.Rows {
+		for y := range p.Rows[x] {
+			p.Paint(x, y)
 		}
 	}
 }
 
 func fillPx(p *picture) {
 	var wg sync.WaitGroup
-	wg.Add(p.h * p.w)
-	for x := range p.rows {
-		for y := range p.rows[x] {
+	wg.Add(p.H * p.W)
+	for x := range p.Rows {
+		for y := range p.Rows[x] {
 			go func(x, y int) {
-				p.paint(x, y)
+				p.Paint(x, y)
 				wg.Done()
 			}(x, y)
 		}
@@ -114,11 +81,11 @@ func fillPx(p *picture) {
 
 func fillRow(p *picture) {
 	var wg sync.WaitGroup
-	wg.Add(p.h)
-	for x := range p.rows {
+	wg.Add(p.H)
+	for x := range p.Rows {
 		go func(x int) {
-			for y := range p.rows[x] {
-				p.paint(x, y)
+			for y := range p.Rows[x] {
+				p.Paint(x, y)
 			}
 			wg.Done()
 		}(x)
@@ -135,13 +102,13 @@ func fillWorkers(p *picture, workers, capacity int) {
 	for i := 0; i < workers; i++ {
 		go func() {
 			for px := range c {
-				p.paint(px.x, px.y)
+				p.Paint(px.x, px.y)
 			}
 			wg.Done()
 		}()
 	}
-	for x := range p.rows {
-		for y := range p.rows[x] {
+	for x := range p.Rows {
+		for y := range p.Rows[x] {
 			c <- pixel{x, y}
 		}
 	}
@@ -193,13 +160,13 @@ func main() {
 	case "workers":
 		fill = func(p *picture) { fillWorkers(p, *workers, 0) }
 	case "buffered":
-		fill = func(p *picture) { fillWorkers(p, *workers, p.h*p.w) }
+		fill = func(p *picture) { fillWorkers(p, *workers, p.H*p.W) }
 	default:
 		fmt.Fprintf(os.Stderr, "mandelbrot: unknown mode %q (seq, px, row, workers, buffered, plain)\n", *mode)
 		os.Exit(2)
 	}
 
-	p := newPicture(*h, *w)
+	p := mandel.New(*h, *w, 2)
 	if *tracef != "" {
 		tf, err := os.Create(*tracef)
 		if err != nil {
@@ -227,8 +194,8 @@ func main() {
 	}
 
 	var sum int64
-	for x := range p.rows {
-		for _, c := range p.rows[x] {
+	for x := range p.Rows {
+		for _, c := range p.Rows[x] {
 			sum += int64(c.R)
 		}
 	}

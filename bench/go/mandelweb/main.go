@@ -20,9 +20,9 @@
 //	other paths      404; other methods on the two: 405 (HEAD is GET
 //	                 without the body)
 //
-// The picture is the workshop's type: rows of color.RGBA behind At(), so
-// png.Encode reads it through the generic At path, as in the workshop and
-// bench/go/mandelbrot. Unlike the workshop's handler, the PNG is encoded
+// The picture is the workshop's type (internal/mandel, shared with
+// bench/go/mandelbrot): rows of color.RGBA behind At(), so png.Encode reads
+// it through the generic At path, as in the workshop. Unlike the workshop's handler, the PNG is encoded
 // into a buffer and sent with a Content-Length (the C side does the same),
 // not streamed in chunks; no request is logged (the workshop's logRequest
 // would be most of what the small-image benchmark measures).
@@ -38,8 +38,6 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"image"
-	"image/color"
 	"image/png"
 	"net"
 	"net/http"
@@ -53,6 +51,7 @@ import (
 	"time"
 
 	"weftbench/internal/benchio"
+	"weftbench/internal/mandel"
 )
 
 const (
@@ -61,81 +60,49 @@ const (
 	defaultSide = 512
 )
 
-type picture struct {
-	h, w int
-	zoom float64
-	m    [][]color.RGBA // m[x][y]
-}
-
-func (p *picture) At(x, y int) color.Color { return p.m[x][y] }
-func (p *picture) ColorModel() color.Model { return color.RGBAModel }
-func (p *picture) Bounds() image.Rectangle { return image.Rect(0, 0, p.h, p.w) }
-
-// fillPixel is the workshop's, with its Zoom a parameter (4 at 512).
-func (p *picture) fillPixel(x, y int) {
-	const n = 1000
-	const limit = 2.0
-	zr, zi, tr, ti := 0.0, 0.0, 0.0, 0.0
-	cr := p.zoom*float64(x)/n - 1.5
-	ci := p.zoom*float64(y)/n - 1.0
-
-	for i := 0; i < n && tr+ti <= limit*limit; i++ {
-		// float64() rounds the product: no fused multiply-add where
-		// Go would fuse (arm64, ...), which would change pixels.
-		zi = float64(2*zr*zi) + ci
-		zr = tr - ti + cr
-		tr = zr * zr
-		ti = zi * zi
-	}
-	g := uint8(int64(tr * ti * 2))
-	p.m[x][y] = color.RGBA{g, g, g, 255}
-}
-
-func (p *picture) fillRow(x int) {
-	for y := range p.m[x] {
-		p.fillPixel(x, y)
-	}
-}
+// picture is the workshop's image and kernel (internal/mandel, shared
+// with bench/go/mandelbrot), zoom 4*512/size.
+type picture struct{ *mandel.Picture }
 
 func (p *picture) fill(mode string, workers int) {
 	var wg sync.WaitGroup
 	switch mode {
 	case "seq":
-		for x := range p.m {
-			p.fillRow(x)
+		for x := range p.Rows {
+			p.PaintRow(x)
 		}
 	case "row":
-		wg.Add(p.h)
-		for x := range p.m {
+		wg.Add(p.H)
+		for x := range p.Rows {
 			go func(x int) {
-				p.fillRow(x)
+				p.PaintRow(x)
 				wg.Done()
 			}(x)
 		}
 		wg.Wait()
 	case "px":
-		wg.Add(p.h * p.w)
-		for x := range p.m {
-			for y := range p.m[x] {
+		wg.Add(p.H * p.W)
+		for x := range p.Rows {
+			for y := range p.Rows[x] {
 				go func(x, y int) {
-					p.fillPixel(x, y)
+					p.Paint(x, y)
 					wg.Done()
 				}(x, y)
 			}
 		}
 		wg.Wait()
 	case "workers":
-		c := make(chan int, p.h)
+		c := make(chan int, p.H)
 		wg.Add(workers)
 		for i := 0; i < workers; i++ {
 			go func() {
 				for x := range c {
-					p.fillRow(x)
+					p.PaintRow(x)
 				}
 				wg.Done()
 			}()
 		}
-		for x := range p.m {
+		for x := range p.Rows {
 			c <- x
 		}
 		close(c)
@@ -192,13 +159,10 @@ func mandelbrot(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("bad workers: want an integer in 1..%d", maxWorkers), http.StatusBadRequest)
 		return
 	}
-	p := &picture{h: side, w: side, zoom: 4 * defaultSide / float64(side), m: make([][]color.RGBA, side)}
-	for x := range p.m {
-		p.m[x] = make([]color.RGBA, side)
-	}
+	p := picture{mandel.New(side, side, 4*defaultSide/float64(side))}
 	p.fill(mode, workers)
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, p); err != nil {
+	if err := png.Encode(&buf, p.Picture); err != nil {
 		http.Error(w, "cannot draw the picture", http.StatusInternalServerError)
 		return
 	}
