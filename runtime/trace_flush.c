@@ -45,6 +45,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -119,6 +120,32 @@ static bool die_take(int tid)
 }
 
 /* ---- chunks ---------------------------------------------------------------- */
+
+static void write_all(const void *p, size_t n);
+
+/* @a then @b with one writev (the rest with write_all if it was short). */
+static void write_two(const void *a, size_t na, const void *b, size_t nb)
+{
+	struct iovec iov[2] = { { (void *)a, na }, { (void *)b, nb } };
+	ssize_t w;
+
+	if (TS.err)
+		return;
+	do
+		w = writev(TS.fd, iov, 2);
+	while (w < 0 && errno == EINTR);
+	if (w < 0) {
+		TS.err = -errno;
+		return;
+	}
+	TS.file_bytes += (size_t)w;
+	if ((size_t)w < na) {
+		write_all((const char *)a + w, na - (size_t)w);
+		write_all(b, nb);
+	} else if ((size_t)w < na + nb) {
+		write_all((const char *)b + ((size_t)w - na), nb - ((size_t)w - na));
+	}
+}
 
 static void write_all(const void *p, size_t n)
 {
@@ -245,11 +272,14 @@ static void write_chunk(int kind, int stream_kind, uint32_t id, uint32_t seq, ui
 						    .t_first = t0, .t_last = t1,
 						    .zsize = (uint32_t)z,
 						    .rawsize = (uint32_t)rawlen, .nev = nev });
-	write_all(h, sizeof(h));
-	if (stored)
+	if (stored) {
+		write_all(h, sizeof(h));
 		write_raw_frame(raw, rawlen);
-	else
-		write_all(TS.zbuf, z);
+	} else {
+		/* Header and payload in one call: a program killed between two
+		 * writes would leave a header whose payload never came. */
+		write_two(h, sizeof(h), TS.zbuf, z);
+	}
 	TS.raw_bytes += rawlen;
 }
 

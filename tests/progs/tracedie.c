@@ -15,10 +15,15 @@
  *   spin      writes "ready\n" and spins with no scheduling point; the
  *             parent then sends SIGINT or SIGTERM
  *   killed    waits (spinning, no event) until the file has grown after
- *             the marker, i.e. the periodic flush wrote it, writes
- *             "ready\n" and spins; the parent then sends SIGKILL
+ *             the marker, i.e. the periodic flush wrote it, and ends with
+ *             whole chunks (a growth seen between two writes of the
+ *             flusher is not yet the flush: the parent once killed it
+ *             there and found no event), writes "ready\n" and spins; the
+ *             parent then sends SIGKILL
  */
+#include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +33,33 @@
 
 #include <weft.h>
 
+#include "common/trace_format.h"
+
 static const char *mode, *path;
+
+/* The file is the header and whole chunks (each header's payload is all
+ * there), read with the format's own header layout. */
+static int whole_chunks(const char *file)
+{
+	uint8_t h[WEFT_TF_CHUNK_HEADER_SIZE];
+	struct weft_tf_chunk c;
+	struct stat st;
+	off_t off = WEFT_TF_HEADER_SIZE;
+	int fd = open(file, O_RDONLY), ok = 0;
+
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) == 0) {
+		while (off + (off_t)sizeof(h) <= st.st_size &&
+		       pread(fd, h, sizeof(h), off) == (ssize_t)sizeof(h)) {
+			weft_tf_chunk_get(h, &c);
+			off += (off_t)sizeof(h) + (off_t)c.zsize;
+		}
+		ok = off == st.st_size;
+	}
+	close(fd);
+	return ok;
+}
 static weft_wg wg = WEFT_WG_INIT;
 static volatile int limit = 1 << 30; /* never reached: the stack ends first */
 static volatile unsigned long spins;
@@ -108,7 +139,7 @@ static void main_task(void *arg)
 	} else if (strcmp(mode, "killed") == 0) {
 		/* A plain sleep, not weft_sleep: no event, so only the periodic
 		 * flush can make the file grow. */
-		while (size_of(path) <= before)
+		while (size_of(path) <= before || !whole_chunks(path))
 			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 		ready();
 		spin();
