@@ -48,7 +48,11 @@
  * Who polls (Go's findRunnable, proc.go):
  *   - a P out of local work polls without blocking before it steals, if
  *     tasks wait and no M is blocked in epoll_wait (lastpoll != 0); the
- *     tasks it finds go on its own deque, where idle Ps may steal them;
+ *     first task it finds takes its empty runnext and runs next, without
+ *     waking anyone (Go runs the first task netpoll returns), the others
+ *     go on its deque, which wakes idle Ps to steal them. (Waking an M for
+ *     the first one made a lone connection at 2 Ps wake a second M per
+ *     message, which then often stole the task: 1.57x Go's time.);
  *   - when every P is idle, the timer sleeper of timer.c blocks in
  *     epoll_wait until the earliest timer instead of on its futex: one
  *     sleeper, not two. Kicks (an earlier timer, shutdown) write the
@@ -56,9 +60,10 @@
  *     global queue if none is idle;
  *   - sysmon polls when nobody has for 10 ms, so busy Ps that never run
  *     out of work cannot starve the network (tasks to the global queue);
- *   - a task that becomes the first waiter while Ps are idle and nobody
- *     sleeps in the poller wakes an M, which finds nothing to run and
- *     becomes the poller.
+ *   - a task that becomes the first waiter while its P stays busy, other
+ *     Ps are idle and nobody sleeps in the poller wakes an M, which finds
+ *     nothing to run and becomes the poller (when its P has nothing else
+ *     to run, its own M becomes the poller).
  * Events are taken 128 at a time.
  *
  * Files. epoll refuses regular files and directories (EPERM): they are
@@ -91,6 +96,10 @@
  *     so a two-level array indexed by the fd is one load, lock-free.
  *   - A separate poller thread: two context switches per event and a
  *     second sleeper beside the timer sleeper.
+ *   - Reference counts on the calls in flight, so that weft_close holds
+ *     close(2) back until a read(2) running on the fd has left (Go's
+ *     fdMutex): two atomics on every call; a call racing a close inside
+ *     its syscall is the caller's race here, as with close(2) (weft.h).
  *   - Deleting the registration before every close only when the fd is
  *     dup'ed: the kernel keys a registration by file description, so a
  *     dup'ed fd would keep delivering events with a stale tag; weft_close
