@@ -165,6 +165,7 @@ static void teardown(void)
 	weft__tasks_foreach(free_stack_of, NULL);
 	weft__procs_free();
 	weft__netpoll_fini();
+	weft__proc_threads_close();
 	weft__tasks_destroy();
 	weft__stack_global_drain();
 	weft__signals_restore();
@@ -240,6 +241,7 @@ WEFT_API int weft_main(weft_fn fn, void *arg)
 		return err;
 	if (!atomic_compare_exchange_strong(&S.running, &zero, 1))
 		return -EBUSY;
+	weft__proc_threads_open();
 	int threads0 = weft__proc_threads(); /* the caller's and any the program made */
 	weft__ctx_defaults_init();
 	if ((err = weft__sched_init(nprocs, stack)) != 0)

@@ -136,19 +136,38 @@ long long weft__parse_size(const char *s)
 	return v << shift;
 }
 
+/*
+ * /proc/self/stat, opened by weft_main and read with pread: the deadlock
+ * check (fatal.c) runs on idle Ms and sysmon, and a runtime that opened a
+ * file there would take an fd number the program may count on (symbol.h).
+ */
+static int stat_fd = -1;
+
+void weft__proc_threads_open(void)
+{
+	if (stat_fd < 0)
+		stat_fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+}
+
+void weft__proc_threads_close(void)
+{
+	if (stat_fd >= 0)
+		close(stat_fd);
+	stat_fd = -1;
+}
+
 /* Number of threads in this process (/proc/self/stat field 20), or -1. */
 int weft__proc_threads(void)
 {
 	char buf[1024];
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	int fd = stat_fd;
 	ssize_t n;
 	char *p;
 	int field;
 
 	if (fd < 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
+	n = pread(fd, buf, sizeof(buf) - 1, 0); /* a seq file: read afresh at 0 */
 	if (n <= 0)
 		return -1;
 	buf[n] = 0;

@@ -44,6 +44,9 @@ void weft__futex_wake(_Atomic int32_t *addr, int n);
 int64_t weft__nanotime(void);
 /* Number of threads in this process (/proc/self/stat), or -1. */
 int weft__proc_threads(void);
+/* Open and close the file weft__proc_threads reads (weft_main's start and end). */
+void weft__proc_threads_open(void);
+void weft__proc_threads_close(void);
 
 /* A size from the environment ("123", "64k", "2M", "1G"): bytes; -1 if
  * malformed, not positive or beyond a long long (WEFT_STACK,

@@ -32,6 +32,13 @@
  *     use dladdr's name with an offset, which glibc's size check makes
  *     right; else the hex form and -ENOENT.
  *
+ * The tracer (trace_flush.c names entry functions and call sites while
+ * the program runs) uses weft__symcache: weft_trace_start maps the file
+ * of every object loaded then, once, on the caller's thread, and
+ * weft__symbolize_cached searches those mappings and never opens a file
+ * or allocates (so the trace's death paths may use it too). An object
+ * loaded after the start is named from dladdr (exported names) or in hex.
+ *
  * Choosing among symbols: the one with the highest start that contains the
  * address (nested or overlapping sizes are rare but exist in hand-written
  * code); among aliases at the same start, GLOBAL over WEAK over LOCAL, then
@@ -50,9 +57,17 @@
  *  - backtrace_symbols_fd / libbacktrace / libdw: the first only knows
  *    .dynsym; the others allocate and are heavy dependencies for a crash
  *    message.
- *  - A cache of the parsed tables: a fatal report symbolizes a handful of
- *    addresses once; mapping the file per call costs microseconds and keeps
- *    no state that could be half-updated when a signal arrives.
+ *  - A cache of the parsed tables for fatal reports: a fatal report
+ *    symbolizes a handful of addresses once; mapping the file per call
+ *    costs microseconds and keeps no state that could be half-updated
+ *    when a signal arrives. The tracer is different (below).
+ *  - The tracer opening files as it meets new functions (it did, through
+ *    weft__symbolize, on its flusher thread): a runtime that opens files
+ *    on a thread of its own takes fd numbers the program counts on - a
+ *    close(0) then open() to reopen stdin gets the wrong number, and a
+ *    close then dup2 onto the same number fails with EBUSY when it lands
+ *    between the other thread's fd allocation and its install (the
+ *    netpoller stress test did, one round in forty).
  *  - Reading the symbols from memory: .symtab is not part of any PT_LOAD
  *    segment, so it is only in the file.
  *  - Following .gnu_debuglink to separate debug files: needs path building
@@ -75,6 +90,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -339,18 +355,15 @@ static int elf_search(const struct elf_file *e, uint32_t type, uintptr_t rel, st
 }
 
 /*
- * Symbolize f->addr with the ELF file at @path, which must be the object
- * @f found, into @o. Writes to @o only on success. Returns 0, or -ENOENT if
- * the file cannot be read, is not that object, or has no symbol there.
+ * Map the ELF file at @path read-only if it is the object @f found (its
+ * program headers equal the loaded ones). 0 with @e set (the caller
+ * munmaps e->base, e->size), or -ENOENT.
  */
-static int symbolize_file(const char *path, const struct find_obj *f, struct out *o)
+static int map_file(const char *path, const struct find_obj *f, struct elf_file *e)
 {
-	uintptr_t rel = f->addr - f->bias;
-	struct elf_file e;
-	struct best b;
 	struct stat st;
 	void *map;
-	int fd, err;
+	int fd;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -364,24 +377,72 @@ static int symbolize_file(const char *path, const struct find_obj *f, struct out
 	close(fd); /* the mapping keeps the file */
 	if (map == MAP_FAILED)
 		return -ENOENT;
-
-	err = elf_open(&e, map, (size_t)st.st_size);
-	if (!err && !elf_is_loaded(&e, f))
-		err = -ENOENT;
-	if (!err) {
-		err = elf_search(&e, SHT_SYMTAB, rel, &b);
-		if (err)
-			err = elf_search(&e, SHT_DYNSYM, rel, &b);
+	if (elf_open(e, map, (size_t)st.st_size) != 0 || !elf_is_loaded(e, f)) {
+		munmap(map, (size_t)st.st_size);
+		return -ENOENT;
 	}
-	if (!err)
-		out_name(o, b.name, b.name_max, rel - b.start);
+	return 0;
+}
+
+/* Name f->addr from the mapped object @e into @o. 0, or -ENOENT. */
+static int symbolize_elf(const struct elf_file *e, const struct find_obj *f, struct out *o)
+{
+	uintptr_t rel = f->addr - f->bias;
+	struct best b;
+	int err;
+
+	err = elf_search(e, SHT_SYMTAB, rel, &b);
+	if (err)
+		err = elf_search(e, SHT_DYNSYM, rel, &b);
+	if (err)
+		return -ENOENT;
+	out_name(o, b.name, b.name_max, rel - b.start);
+	return 0;
+}
+
+/*
+ * Symbolize f->addr with the ELF file at @path, which must be the object
+ * @f found, into @o. Writes to @o only on success. Returns 0, or -ENOENT if
+ * the file cannot be read, is not that object, or has no symbol there.
+ */
+static int symbolize_file(const char *path, const struct find_obj *f, struct out *o)
+{
+	struct elf_file e;
+	int err;
+
+	if (map_file(path, f, &e) != 0)
+		return -ENOENT;
+	err = symbolize_elf(&e, f, o);
 	/*
 	 * A file truncated after we mapped it would SIGBUS above; a fatal
 	 * report racing with a rewrite of its own executable is not worth a
 	 * SIGBUS handler.
 	 */
-	munmap(map, (size_t)st.st_size);
-	return err ? -ENOENT : 0;
+	munmap((void *)e.base, e.size);
+	return err;
+}
+
+/* The object holding @a (f->found), as dl_iterate_phdr reports it. */
+static void find_obj(uintptr_t a, struct find_obj *f)
+{
+	f->addr = a;
+	f->found = 0;
+	f->bias = 0;
+	f->name = NULL;
+	f->phdr = NULL;
+	f->phnum = 0;
+	dl_iterate_phdr(find_obj_cb, f);
+}
+
+/* dladdr's answer when it is the only one: "name+0x1c", or the hex form. */
+static int symbolize_dl(int have_dl, const Dl_info *info, uintptr_t a, struct out *o)
+{
+	if (have_dl && info->dli_sname && info->dli_saddr && (uintptr_t)info->dli_saddr < a) {
+		out_name(o, info->dli_sname, SIZE_MAX, a - (uintptr_t)info->dli_saddr);
+		return 0;
+	}
+	out_hex(o, a);
+	return -ENOENT;
 }
 
 int weft__symbolize(const void *addr, char *buf, size_t len)
@@ -401,13 +462,7 @@ int weft__symbolize(const void *addr, char *buf, size_t len)
 		return 0;
 	}
 
-	f.addr = a;
-	f.found = 0;
-	f.bias = 0;
-	f.name = NULL;
-	f.phdr = NULL;
-	f.phnum = 0;
-	dl_iterate_phdr(find_obj_cb, &f);
+	find_obj(a, &f);
 	if (f.found && f.name && f.name[0]) {
 		if (symbolize_file(f.name, &f, &o) == 0)
 			return 0;
@@ -423,12 +478,117 @@ int weft__symbolize(const void *addr, char *buf, size_t len)
 		    symbolize_file(info.dli_fname, &f, &o) == 0)
 			return 0;
 	}
+	return symbolize_dl(have_dl, &info, a, &o);
+}
 
-	if (have_dl && info.dli_sname && info.dli_saddr && (uintptr_t)info.dli_saddr < a) {
-		out_name(&o, info.dli_sname, SIZE_MAX, a - (uintptr_t)info.dli_saddr);
+/* ---- the tracer's cache: every object mapped once, at trace start ---- */
+
+/* dl_iterate_phdr callback: note each object (its file is opened later,
+ * outside the loader's lock). */
+static int collect_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct weft__symcache *c = data;
+	struct weft__symobj *o;
+
+	(void)size;
+	if (c->n == c->cap) {
+		int cap = c->cap ? 2 * c->cap : 16;
+		struct weft__symobj *a = realloc(c->obj, (size_t)cap * sizeof(*a));
+		if (!a)
+			return 1; /* the objects noted so far; the rest get dladdr's names */
+		c->obj = a;
+		c->cap = cap;
+	}
+	o = &c->obj[c->n++];
+	memset(o, 0, sizeof(*o));
+	o->bias = info->dlpi_addr;
+	o->phdr = info->dlpi_phdr;
+	o->phnum = info->dlpi_phnum;
+	o->main = !info->dlpi_name || !info->dlpi_name[0];
+	if (!o->main && !(o->path = strdup(info->dlpi_name)))
+		o->probe = 0; /* no memory: this one gets dladdr's names */
+	for (ElfW(Half) i = 0; i < info->dlpi_phnum && (o->main || o->path); i++)
+		if (info->dlpi_phdr[i].p_type == PT_LOAD) {
+			o->probe = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
+			break;
+		}
+	return 0;
+}
+
+int weft__symcache_load(struct weft__symcache *c)
+{
+	int mapped = 0;
+
+	memset(c, 0, sizeof(*c));
+	dl_iterate_phdr(collect_cb, c);
+	for (int i = 0; i < c->n; i++) {
+		struct weft__symobj *o = &c->obj[i];
+		struct find_obj f = { .bias = o->bias, .phdr = o->phdr, .phnum = o->phnum };
+		struct elf_file e;
+		int err = -ENOENT;
+
+		if (!o->probe)
+			continue;
+		if (!o->main) {
+			err = map_file(o->path, &f, &e);
+		} else {
+			/* As weft__symbolize: /proc/self/exe, then argv[0] (dladdr). */
+			Dl_info info;
+			err = map_file("/proc/self/exe", &f, &e);
+			if (err && dladdr((const void *)o->probe, &info) && info.dli_fname &&
+			    info.dli_fname[0])
+				err = map_file(info.dli_fname, &f, &e);
+		}
+		if (err)
+			continue; /* the vDSO, a deleted library: dladdr's names */
+		o->map = e.base;
+		o->size = e.size;
+		mapped++;
+	}
+	return mapped;
+}
+
+void weft__symcache_drop(struct weft__symcache *c)
+{
+	for (int i = 0; i < c->n; i++) {
+		if (c->obj[i].map)
+			munmap((void *)c->obj[i].map, c->obj[i].size);
+		free(c->obj[i].path);
+	}
+	free(c->obj);
+	memset(c, 0, sizeof(*c));
+}
+
+int weft__symbolize_cached(const struct weft__symcache *c, const void *addr, char *buf,
+			   size_t len)
+{
+	struct out o;
+	struct find_obj f;
+	Dl_info info;
+	int have_dl;
+	uintptr_t a = (uintptr_t)addr;
+
+	out_init(&o, buf, len);
+	memset(&info, 0, sizeof(info));
+	have_dl = dladdr(addr, &info) != 0;
+	if (have_dl && info.dli_sname && (uintptr_t)info.dli_saddr == a) {
+		out_strn(&o, info.dli_sname, SIZE_MAX);
 		return 0;
 	}
+	find_obj(a, &f);
+	if (f.found) {
+		for (int i = 0; i < c->n; i++) {
+			const struct weft__symobj *ob = &c->obj[i];
+			struct elf_file e;
 
-	out_hex(&o, a);
-	return -ENOENT;
+			/* The same object: a library unloaded and another loaded at
+			 * its place has other program headers (or another bias). */
+			if (!ob->map || ob->bias != f.bias || ob->phdr != f.phdr)
+				continue;
+			if (elf_open(&e, ob->map, ob->size) == 0 && symbolize_elf(&e, &f, &o) == 0)
+				return 0;
+			break;
+		}
+	}
+	return symbolize_dl(have_dl, &info, a, &o);
 }

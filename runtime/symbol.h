@@ -9,7 +9,9 @@
 #ifndef WEFT_SYMBOL_H
 #define WEFT_SYMBOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * weft__symbolize - name the function that contains @addr.
@@ -37,5 +39,40 @@
  * Any thread.
  */
 int weft__symbolize(const void *addr, char *buf, size_t len);
+
+/*
+ * The tracer's symbolizer (trace_flush.c names entry functions and call
+ * sites while the program runs): every object loaded when the trace
+ * starts is opened and mapped once, by weft__symcache_load on the thread
+ * that calls weft_trace_start, and weft__symbolize_cached never opens a
+ * file. A runtime that opened files on a background thread would take fd
+ * numbers the program counts on ("close(0); open(...)" reopening stdin;
+ * a close followed by dup2 onto the same number fails with EBUSY while
+ * another thread's open holds the number half-made). Objects loaded after
+ * the start are named from dladdr (exported names) or in hex.
+ */
+struct weft__symobj {
+	uintptr_t bias;      /* dlpi_addr */
+	const void *phdr;    /* dlpi_phdr: identifies the object while loaded */
+	size_t phnum;
+	uintptr_t probe;     /* an address inside it (its first PT_LOAD) */
+	bool main;           /* the main program (no name) */
+	char *path;          /* its file (malloc'd); NULL for the main program */
+	const unsigned char *map; /* the file, mapped read-only; NULL: none */
+	size_t size;
+};
+
+struct weft__symcache {
+	struct weft__symobj *obj;
+	int n, cap;
+};
+
+/* Map every loaded object's file (allocates, opens files): how many were mapped. */
+int weft__symcache_load(struct weft__symcache *c);
+/* Unmap and free: nobody may use @c any more. */
+void weft__symcache_drop(struct weft__symcache *c);
+/* As weft__symbolize, from @c's mappings: opens no file, allocates nothing. */
+int weft__symbolize_cached(const struct weft__symcache *c, const void *addr, char *buf,
+			   size_t len);
 
 #endif /* WEFT_SYMBOL_H */

@@ -186,7 +186,7 @@ static bool tsc_usable(void)
 {
 #if defined(__x86_64__)
 	char line[4096];
-	FILE *f = fopen("/proc/cpuinfo", "r");
+	FILE *f = fopen("/proc/cpuinfo", "re");
 	bool c = false, n = false;
 
 	if (!f)
@@ -508,6 +508,8 @@ WEFT_API int weft_trace_start(const char *path)
 	pthread_mutex_init(&weft__tsess.pool_lock, NULL);
 	cds_wfcq_init(&weft__tsess.q_head, &weft__tsess.q_tail);
 	dl_iterate_phdr(base_cb, &weft__tsess.code_base);
+	/* Every file the names need, opened here, not on the flusher (symbol.h). */
+	weft__symcache_load(&weft__tsess.syms);
 	weft__tsess.mono0 = weft__nanotime();
 	weft__tsess.tick0 = weft__trace_ticks();
 	{
@@ -546,6 +548,7 @@ WEFT_API int weft_trace_start(const char *path)
 	pthread_mutex_unlock(&start_lock);
 	return 0;
 fail:
+	weft__symcache_drop(&weft__tsess.syms);
 	ZSTD_freeCCtx(weft__tsess.zc);
 	free(weft__tsess.zbuf);
 	free(weft__tsess.scratch);
@@ -611,6 +614,7 @@ WEFT_API int weft_trace_stop(void)
 	free(weft__tsess.zbuf);
 	free(weft__tsess.scratch);
 	free(weft__tsess.seen);
+	weft__symcache_drop(&weft__tsess.syms);
 	pthread_mutex_destroy(&weft__tsess.pool_lock);
 	active = false;
 	int sig = weft__trace_signals_restore();

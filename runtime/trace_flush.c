@@ -342,7 +342,7 @@ static void name_key(uint64_t key, bool site)
 		return;
 	const char *addr = weft__trace_code_addr(key);
 	/* A call site is a return address: name the call, one byte before. */
-	if (weft__symbolize(site ? addr - 1 : addr, name, sizeof(name)) < 0) {
+	if (weft__symbolize_cached(&TS.syms, site ? addr - 1 : addr, name, sizeof(name)) < 0) {
 		struct weft__wbuf w = { name, 0, sizeof(name) };
 		weft__wbuf_hex(&w, (uint64_t)(uintptr_t)addr);
 	}

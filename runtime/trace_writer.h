@@ -30,6 +30,7 @@
 #include <zstd.h>
 
 #include "internal.h"
+#include "symbol.h"
 #include "trace_emit.h"
 
 #define BUF_SIZE WEFT__TBUF_SIZE
@@ -40,6 +41,7 @@
 /* The session: one trace being written (start_lock orders them). */
 struct weft__tsession {
 	int fd;
+	struct weft__symcache syms; /* every object's file, mapped at start (symbol.h) */
 	int level;
 	int err;                   /* first write error (flusher) */
 	bool tsc;

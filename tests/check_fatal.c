@@ -171,6 +171,15 @@ START_TEST(test_deadlock_after_net_wait)
 }
 END_TEST
 
+/* With every fd number taken, the check must still see the deadlock: it
+ * opened /proc/self/stat each time, got EMFILE, and the program hung. */
+START_TEST(test_deadlock_fd_table_full)
+{
+	expect_fatal("deadlock", "fdfull", "WEFT_PROCS=2", "all tasks are asleep - deadlock!",
+		     "blocked on wait group", NULL);
+}
+END_TEST
+
 START_TEST(test_deadlock_chan)
 {
 	expect_fatal("deadlock", "chan", "WEFT_PROCS=1", "all tasks are asleep - deadlock!",
@@ -497,6 +506,7 @@ static Suite *fatal_suite(void)
 	tcase_add_test(tc, test_no_deadlock_with_thread);
 	tcase_add_test(tc, test_deadlock_chan);
 	tcase_add_test(tc, test_deadlock_after_net_wait);
+	tcase_add_test(tc, test_deadlock_fd_table_full);
 	tcase_add_loop_test(tc, test_no_deadlock_sleeper, 0, 2);
 	tcase_add_test(tc, test_deadlock_after_sleeper);
 	tcase_add_test(tc, test_no_deadlock_wg_thread);

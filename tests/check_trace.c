@@ -12,6 +12,7 @@
 #include <string.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1347,6 +1348,79 @@ static void main_race(void *arg)
 	}
 }
 
+/* ---- no file opened while the program runs ------------------------------- */
+
+#define NOFILE_TASKS 200
+static weft_wg nofile_wg = WEFT_WG_INIT;
+
+/* Static: only the executable's .symtab names it (dladdr cannot). */
+static void nofile_child(void *arg)
+{
+	(void)arg;
+	weft_yield();
+	weft_wg_done(&nofile_wg);
+}
+
+static void main_nofile(void *arg)
+{
+	struct rlimit old, rl;
+	int fds[64], n = 0;
+
+	(void)arg;
+	ck_assert_int_eq(weft_trace_start(path), 0);
+	/* Every fd number below a lowered limit taken: an open now fails. */
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	fds[n] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fds[n], 0);
+	rl = old;
+	rl.rlim_cur = (rlim_t)fds[n++] + 32;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	while (n < 64 && (fds[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+		n++;
+	ck_assert_int_lt(n, 64);
+	ck_assert_int_eq(errno, EMFILE);
+	weft_wg_add(&nofile_wg, NOFILE_TASKS);
+	for (int i = 0; i < NOFILE_TASKS; i++)
+		go_ok(nofile_child, NULL);
+	weft_wg_wait(&nofile_wg);
+	ck_assert_int_eq(weft_trace_stop(), 0);
+	while (n > 0)
+		close(fds[--n]);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+}
+
+/*
+ * The tracer names functions from the ELF files it opened at
+ * weft_trace_start, and opens nothing afterwards: a runtime that opens
+ * files on its own threads takes fd numbers the program counts on (a
+ * close then dup2 onto the number fails with EBUSY; close(0) then open()
+ * no longer gets 0). It used to open the executable on the flusher
+ * thread for each new function; with the fd table full, it named
+ * nofile_child in hex.
+ */
+START_TEST(test_no_files_while_running)
+{
+	struct evs e;
+	size_t named = 0;
+
+	make_path("nofile");
+	run_main(2, main_nofile, NULL);
+	read_all(path, &e);
+	ck_assert_msg(e.end == 0, "read: %s", e.err);
+	for (size_t i = 0; i < e.n; i++) {
+		const char *name;
+		if (e.v[i].type != WEFT_TEV_TASK_CREATE)
+			continue;
+		name = weft_tr_fn_name(e.t, e.v[i].args[2]);
+		if (name && strcmp(name, "nofile_child") == 0)
+			named++;
+	}
+	ck_assert_uint_eq(named, NOFILE_TASKS);
+	free_all(&e);
+	unlink(path);
+}
+END_TEST
+
 START_TEST(test_start_stop_race)
 {
 	make_path("race");
@@ -1376,6 +1450,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, test_sigkill);
 	tcase_add_loop_test(tc, test_sigint, 0, 2);
 	tcase_add_test(tc, test_start_stop_race);
+	tcase_add_test(tc, test_no_files_while_running);
 	tcase_add_test(tc, test_env_child);
 	tcase_add_test(tc, test_set_procs_small_mem);
 	tcase_add_test(tc, test_fork_while_tracing);

@@ -28,7 +28,12 @@
  * then puts /dev/null on the number with dup2, and dials and accepts hold
  * a mutex that the racer holds around close + dup2, so the victim's later
  * calls never reach another connection that reused its number: POSIX
- * gives no protection from that, and it is not what is tested.) A round
+ * gives no protection from that, and it is not what is tested. It holds
+ * only if nothing else in the process makes fds meanwhile: the runtime
+ * opens none while it runs (symbol.h); its trace flusher once opened the
+ * executable for each new function, which took the racer's number
+ * between close and dup2 - EBUSY, or another connection's fd closed
+ * under it, one round in forty.) A round
  * whose tasks are not all done 120 s after they should be fails, naming
  * what was left; weft_main must return 0 (no false deadlock report) and
  * the round must leave as many fds open as it found.
@@ -310,6 +315,8 @@ static void net_fail(const char *what, long r)
 	printf("FAIL: %s: %ld%s%s%s (replay: stress -m net -s %" PRIu64 " -r 1)\n", what, r,
 	       r < 0 ? " (" : "", r < 0 ? weft_strerror((int)r) : "", r < 0 ? ")" : "", seed);
 	fflush(stdout);
+	if (weft_trace_enabled())
+		weft_trace_stop(); /* the round's trace, for weft-trace tasks */
 	_exit(1);
 }
 
@@ -561,6 +568,8 @@ static void net_wait(weft_wg *wg)
 		       "stress -m net -s %" PRIu64 " -r 1)\n",
 		       atomic_load(&net_clients_left), atomic_load(&net_servers_left), seed);
 		fflush(stdout);
+		if (weft_trace_enabled())
+			weft_trace_stop(); /* weft-trace tasks FILE: who is left, blocked where */
 		_exit(1);
 	}
 	weft_chan_free(w.done);

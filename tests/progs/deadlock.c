@@ -36,6 +36,10 @@
  *                    weft_close (the reader wakes with -ECANCELED and ends)
  *                    and receives from a channel nobody holds: a deadlock
  *                    once no task waits on an fd (the poller must give up)
+ *   deadlock fdfull  the main task fills the fd table up to RLIMIT_NOFILE,
+ *                    then waits on a wait group nobody completes: still a
+ *                    deadlock (the check used to open /proc/self/stat each
+ *                    time, failed with EMFILE and never reported: a hang)
  * The runtime must print "weft: fatal: all tasks are asleep - deadlock!"
  * and each blocked task, and exit with status 2.
  */
@@ -44,6 +48,8 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 #include <signal.h>
 #include <string.h>
@@ -358,6 +364,25 @@ static void main_netclose(void *arg)
 	weft_chan_recv(ch, &c);
 }
 
+static void main_fdfull(void *arg)
+{
+	struct rlimit rl;
+	int fd;
+
+	(void)arg;
+	/* A low soft limit: the table fills with a few dozen opens. */
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	rl.rlim_cur = (rlim_t)fd + 32;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	while (open("/dev/null", O_RDONLY | O_CLOEXEC) >= 0)
+		;
+	weft_wg_add(&never, 1);
+	weft_wg_wait(&never);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "wg";
@@ -365,6 +390,8 @@ int main(int argc, char **argv)
 
 	if (strcmp(mode, "netclose") == 0)
 		fn = main_netclose;
+	else if (strcmp(mode, "fdfull") == 0)
+		fn = main_fdfull;
 	else if (strcmp(mode, "many") == 0)
 		fn = main_many;
 	else if (strcmp(mode, "thread") == 0)
