@@ -295,11 +295,24 @@ static void pc_main(void *arg)
 #define NET_MAX_MSG 16384
 #define NET_SLACK_NS (120 * 1000000000LL)
 
+/*
+ * Under TSan a racer closes a victim's fd only once its client is done
+ * with it (the fd_wait tasks may still be parked on it): a close racing a
+ * read(2) in flight on another thread is the caller's race (weft.h,
+ * weft_close), and TSan reports it as one, rightly.
+ */
+#ifdef __SANITIZE_THREAD__
+#define NET_CLOSE_AFTER_SESSION 1
+#else
+#define NET_CLOSE_AFTER_SESSION 0
+#endif
+
 struct net_client {
 	uint64_t rng;
 	int fd;
 	bool victim;
 	weft_wg helpers; /* the racer and the fd_wait tasks */
+	weft_wg session; /* NET_CLOSE_AFTER_SESSION: the client's calls are over */
 };
 
 static unsigned char *net_pat; /* NET_PAT + NET_MAX_MSG: the tail repeats the head */
@@ -433,6 +446,8 @@ static void net_racer(void *arg)
 	struct net_client *c = arg;
 	uint64_t s = mix(c->rng ^ 0xc1);
 
+	if (NET_CLOSE_AFTER_SESSION)
+		weft_wg_wait(&c->session);
 	if (draw(&s, 2))
 		weft_sleep((int64_t)draw(&s, 300) * 1000);
 	else
@@ -499,6 +514,7 @@ static void net_client(void *arg)
 		net_fail("weft_net_dial", c->fd);
 	if (c->victim) {
 		uint32_t waiters = draw(&s, 3);
+		weft_wg_add(&c->session, 1);
 		weft_wg_add(&c->helpers, 1 + (int64_t)waiters);
 		if (weft_go(net_racer, c) != 0)
 			net_fail("weft_go", -1);
@@ -533,6 +549,8 @@ static void net_client(void *arg)
 		atomic_fetch_add_explicit(&net_msgs, 1, memory_order_relaxed);
 	}
 out:
+	if (c->victim)
+		weft_wg_done(&c->session);
 	weft_wg_wait(&c->helpers);
 	weft_mutex_lock(&net_fdmu);
 	weft_close(c->fd); /* the socket, or the racer's /dev/null */
