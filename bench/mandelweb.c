@@ -80,7 +80,7 @@
 
 #include <weft.h>
 
-#include "bench/http_req.h"
+#include "common/http_req.h"
 #include "examples/mandel.h"
 
 #define MAX_SIDE 2048

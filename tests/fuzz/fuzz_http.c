@@ -1,5 +1,5 @@
 /*
- * fuzz_http.c - libFuzzer target for bench/http_req.c, the HTTP request
+ * fuzz_http.c - libFuzzer target for common/http_req.c, the HTTP request
  * parsing of bench/mandelweb (http-parser's callbacks into a struct
  * http_req, and the query string). The input is a byte stream from a
  * client, fed to http_req_feed() as the server feeds it: in reads whose
@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/http_req.h"
+#include "common/http_req.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -30,6 +30,9 @@
 
 static const struct tool_cmd *const cmds[] = {
 	&cmd_stats, &cmd_dump, &cmd_tasks, &cmd_gaps, &cmd_export, &cmd_pprof,
+#ifdef WEFT_HAVE_VIEW
+	&cmd_view,
+#endif
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 

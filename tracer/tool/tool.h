@@ -27,7 +27,7 @@ struct tool_cmd {
 };
 
 extern const struct tool_cmd cmd_stats, cmd_dump, cmd_tasks, cmd_gaps, cmd_export,
-	cmd_pprof;
+	cmd_pprof, cmd_view;
 
 /* Exit statuses: 0 fine, 1 a bad trace or an I/O error, 2 a usage error. */
 #define TOOL_EXIT_BAD 1

@@ -1,5 +1,5 @@
 /*
- * http_req.h - HTTP/1.x requests of bench/mandelweb, parsed by Debian's
+ * http_req.h - HTTP/1.x requests (bench/mandelweb, weft-trace view), parsed by Debian's
  * http-parser (libhttp-parser-dev, 2.9): its callbacks fill a struct
  * http_req; no byte of HTTP is parsed by hand here except the query
  * string's key=value pairs, which HTTP leaves to the application.
@@ -14,8 +14,8 @@
  * HTTP_REQ_MORE: every byte was taken, the request is not whole yet.
  * HTTP_REQ_BAD: not acceptable HTTP; answer r->status and close.
  */
-#ifndef WEFT_BENCH_HTTP_REQ_H
-#define WEFT_BENCH_HTTP_REQ_H
+#ifndef WEFT_COMMON_HTTP_REQ_H
+#define WEFT_COMMON_HTTP_REQ_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -73,4 +73,4 @@ enum http_req_state http_req_feed(struct http_req *r, const char *data, size_t n
  */
 int http_req_query(const struct http_req *r, const char *name, char *buf, size_t len);
 
-#endif /* WEFT_BENCH_HTTP_REQ_H */
+#endif /* WEFT_COMMON_HTTP_REQ_H */

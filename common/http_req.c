@@ -25,7 +25,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "bench/http_req.h"
+#include "common/http_req.h"
 
 static struct http_req *req_of(http_parser *p)
 {

@@ -1,0 +1,251 @@
+/*
+ * check_view.c - the index behind weft-trace view (tracer/tool/view_index.c).
+ *
+ * The level-of-detail query, against brute force over the runs: for random
+ * windows and widths, every run that meets the window is in exactly one
+ * item, in order; an item of merged runs says exactly their run time (the
+ * prefix sums are not an estimate); no row ever gets more than 2w + 2
+ * items; a merged item holds only runs shorter than a pixel that start in
+ * one pixel. Then an index built from a real trace (a ping-pong over an
+ * unbuffered channel, traced here): each run of the ponger after its first
+ * was readied by a run of the pinger, "woken by" names that run, and a
+ * task's runs chain from first to last.
+ */
+#define _GNU_SOURCE
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <weft.h>
+
+#include "testutil.h"
+#include "tracer/tool/view_index.h"
+
+static uint64_t rng = 88172645463325252ULL;
+
+static uint64_t rnd(uint64_t n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return n ? rng % n : 0;
+}
+
+/* Runs with gaps and lengths from 1 ns to 10 ms (a few far longer). */
+static void fill(struct vindex *idx, int np, size_t nruns)
+{
+	vindex_init(idx, np);
+	for (int p = 0; p < np; p++) {
+		uint64_t t = rnd(1000);
+		for (size_t i = 0; i < nruns; i++) {
+			uint64_t scale = (uint64_t)1 << rnd(24);
+			struct vrun r = { 0 };
+			t += rnd(scale);
+			r.t0 = t;
+			r.t1 = t + 1 + rnd(scale) + (rnd(500) == 0 ? rnd(100000000) : 0);
+			r.task = 1 + rnd(50);
+			r.fn = (uint32_t)rnd(4);
+			vindex_add_run(idx, p, &r);
+			t = r.t1;
+		}
+	}
+	vindex_seal(idx);
+}
+
+/* The failure, with the window: plain ifs, not ck_assert, inside the loops
+ * (Check logs every assertion that passes, a write each). */
+#define WFAIL(...)                                                                          \
+	ck_abort_msg("P %d [%llu, %llu) at %d px: %s", p, (unsigned long long)t0,          \
+		     (unsigned long long)t1, w, (snprintf(msg, sizeof(msg), __VA_ARGS__), msg))
+
+static void check_window(const struct vindex *idx, int p, uint64_t t0, uint64_t t1, int w)
+{
+	const struct vproc *vp = &idx->ps[p];
+	struct vitem *it;
+	long n = vindex_query(idx, p, t0, t1, w, &it);
+	double px = (double)(t1 - t0) / w;
+	size_t first = 0, meet = 0;
+	char msg[256];
+
+	if (n < 0)
+		WFAIL("query failed");
+	if ((size_t)n > 2 * (size_t)w + 2)
+		WFAIL("%ld items", n);
+	while (first < vp->n && vp->runs[first].t1 <= t0)
+		first++;
+	for (size_t i = first; i < vp->n && vp->runs[i].t0 < t1; i++)
+		meet++;
+	size_t next = first, covered = 0;
+	for (long k = 0; k < n; k++) {
+		uint64_t busy = 0;
+		if (it[k].i != next) /* in order, none skipped or repeated */
+			WFAIL("item %ld starts at run %llu, not %zu", k, (unsigned long long)it[k].i, next);
+		if (it[k].nruns < 1)
+			WFAIL("item %ld holds no run", k);
+		for (size_t i = it[k].i; i < it[k].i + it[k].nruns; i++) {
+			uint64_t d = vp->runs[i].t1 - vp->runs[i].t0;
+			busy += d;
+			if (it[k].nruns > 1) {
+				/* Only runs under a pixel merge, and they start in the
+				 * first one's pixel (a run that began before the window
+				 * counts as starting at its left edge). */
+				uint64_t s0 = vp->runs[it[k].i].t0 > t0 ? vp->runs[it[k].i].t0 : t0;
+				uint64_t si = vp->runs[i].t0 > t0 ? vp->runs[i].t0 : t0;
+				if ((double)d >= px)
+					WFAIL("a run of %llu ns merged at %.1f ns/px", (unsigned long long)d, px);
+				if (si - s0 >= (uint64_t)px + 2)
+					WFAIL("item %ld spans %llu ns of starts", k, (unsigned long long)(si - s0));
+			}
+		}
+		if (it[k].busy != busy)
+			WFAIL("item %ld: busy %llu, its runs hold %llu", k, (unsigned long long)it[k].busy,
+			      (unsigned long long)busy);
+		if (it[k].t0 != vp->runs[it[k].i].t0 || it[k].t1 != vp->runs[it[k].i + it[k].nruns - 1].t1)
+			WFAIL("item %ld: bounds differ from its runs'", k);
+		next = it[k].i + it[k].nruns;
+		covered += it[k].nruns;
+	}
+	if (covered != meet)
+		WFAIL("%zu runs in items, %zu meet the window", covered, meet);
+	free(it);
+}
+
+START_TEST(test_lod_random)
+{
+	struct vindex idx;
+	int np = 3;
+
+	fill(&idx, np, 20000);
+	uint64_t end = 0;
+	for (int p = 0; p < np; p++)
+		if (idx.ps[p].n && idx.ps[p].runs[idx.ps[p].n - 1].t1 > end)
+			end = idx.ps[p].runs[idx.ps[p].n - 1].t1;
+	for (int k = 0; k < 3000; k++) {
+		uint64_t a = rnd(end), len = 1 + rnd(k % 3 == 0 ? end : end >> rnd(30));
+		int w = 1 + (int)rnd(k % 5 == 0 ? 8 : 3000);
+		check_window(&idx, (int)rnd((uint64_t)np), a, a + len, w);
+	}
+	/* The whole trace at a narrow width: few items, every run inside. */
+	for (int p = 0; p < np; p++)
+		check_window(&idx, p, 0, end + 1, 10);
+	vindex_free(&idx);
+}
+END_TEST
+
+START_TEST(test_lod_bad_args)
+{
+	struct vindex idx;
+	struct vitem *it;
+
+	fill(&idx, 1, 100);
+	ck_assert_int_eq(vindex_query(&idx, 1, 0, 10, 10, &it), -1);
+	ck_assert_int_eq(vindex_query(&idx, -1, 0, 10, 10, &it), -1);
+	ck_assert_int_eq(vindex_query(&idx, 0, 10, 10, 10, &it), -1);
+	ck_assert_int_eq(vindex_query(&idx, 0, 0, 10, 0, &it), -1);
+	vindex_free(&idx);
+}
+END_TEST
+
+/* ---- an index of a real trace ---------------------------------------------------- */
+
+#define ROUNDS 300
+static char path[256];
+static weft_chan *ping, *pong;
+static uint64_t ponger_id, pinger_id;
+
+static void ponger(void *arg)
+{
+	int v;
+	(void)arg;
+	ponger_id = weft_self();
+	for (int i = 0; i < ROUNDS; i++) {
+		weft_chan_recv(ping, &v);
+		weft_chan_send(pong, &v);
+	}
+}
+
+static void main_pingpong(void *arg)
+{
+	int v = 1;
+	(void)arg;
+	pinger_id = weft_self();
+	ping = weft_chan_make(sizeof(int), 0);
+	pong = weft_chan_make(sizeof(int), 0);
+	ck_assert_int_eq(weft_trace_start(path), 0);
+	go_ok(ponger, NULL);
+	for (int i = 0; i < ROUNDS; i++) {
+		weft_chan_send(ping, &v);
+		weft_chan_recv(pong, &v);
+	}
+	ck_assert_int_eq(weft_trace_stop(), 0);
+}
+
+/* Runs of the pinger (the main task) on every P. */
+static size_t pinger_runs(const struct vindex *idx)
+{
+	size_t n = 0;
+	for (int p = 0; p < idx->np; p++)
+		for (size_t i = 0; i < idx->ps[p].n; i++)
+			n += idx->ps[p].runs[i].task == pinger_id;
+	return n;
+}
+
+START_TEST(test_index_wakers)
+{
+	struct vindex idx;
+	const struct vtask *pt;
+	size_t runs = 0, woken = 0;
+
+	snprintf(path, sizeof(path), "%s/weft-check-view-%d.wt",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+	run_main(_i + 1, main_pingpong, NULL);
+	ck_assert_int_eq(vindex_build(&idx, path), 0);
+	ck_assert(!idx.partial);
+	pt = vindex_task(&idx, ponger_id);
+	ck_assert_ptr_nonnull(pt);
+	ck_assert_str_eq(idx.fn_names[pt->fn], "ponger");
+	/* Its runs chain from first to last, each the next's prev; each run
+	 * after a block was readied by the pinger, in a run of the pinger
+	 * that began before it. */
+	vref prev = 0;
+	for (vref r = pt->first; r;) {
+		const struct vrun *x = &idx.ps[VREF_P(r)].runs[VREF_I(r)];
+		const struct vrun *px = prev ? &idx.ps[VREF_P(prev)].runs[VREF_I(prev)] : NULL;
+		ck_assert_uint_eq(x->task, ponger_id);
+		ck_assert_uint_eq(x->prev, prev);
+		if (px && px->why == WHY_BLOCK) {
+			ck_assert_msg(x->waker, "run %zu of the ponger: no waker after a block", runs);
+			const struct vrun *w = &idx.ps[VREF_P(x->waker)].runs[VREF_I(x->waker)];
+			ck_assert_uint_eq(w->task, pinger_id);
+			ck_assert_uint_le(w->t0, x->t0);
+			ck_assert(px->reason == WEFT_TRACE_BLOCK_CHAN_RECV ||
+				  px->reason == WEFT_TRACE_BLOCK_CHAN_SEND);
+			woken++;
+		}
+		runs++;
+		prev = r;
+		r = x->next;
+	}
+	ck_assert_uint_eq(prev, pt->last);
+	ck_assert_uint_ge(woken, 1);
+	ck_assert_uint_eq(runs, idx.ps[0].n + (idx.np > 1 ? idx.ps[1].n : 0) - pinger_runs(&idx));
+	vindex_free(&idx);
+	unlink(path);
+}
+END_TEST
+
+static Suite *view_suite(void)
+{
+	Suite *s = suite_create("view");
+	TCase *tc = tcase_create("index");
+
+	tcase_add_test(tc, test_lod_random);
+	tcase_add_test(tc, test_lod_bad_args);
+	tcase_add_loop_test(tc, test_index_wakers, 0, 2);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+WEFT_CHECK_MAIN(view_suite)

@@ -1,0 +1,742 @@
+/*
+ * cmd_view.c - weft-trace view: index a trace (view_index.c) and serve the
+ * PROCS timeline page on loopback, offline, to any browser.
+ *
+ * What. One streaming pass builds the index; then the command becomes a
+ * weft program (weft_main): an HTTP/1.1 server on the netpoller, a task
+ * per connection, requests parsed by Debian's http-parser through
+ * common/http_req.c (the parser the fuzz target drives). It serves the
+ * page's files (tracer/view/: installed under $(pkgdatadir)/view, or
+ * $WEFT_VIEW_DIR) and a JSON API whose answers are bounded by the window
+ * the page shows, never by the trace's size:
+ *   /api/meta                 the trace: duration, Ps, names, counts, error
+ *   /api/procs?t0=&t1=&w=     per P, the runs and merged runs of a window
+ *                             at w pixels (at most 2w + 2 items per P)
+ *   /api/run?p=&i=            one run: task, function, why it ended, who
+ *                             created the task, who woke it, its
+ *                             previous and next runs
+ *   /api/task?id=             one task's runs and the states between them
+ * JSON, not a binary format: a window's answer is a few tens of KB, which
+ * the page parses in well under a millisecond.
+ *
+ * Loopback. The default address is 127.0.0.1 with a free port; an address
+ * that is not loopback is refused unless --allow-remote says so, because
+ * the page shows the program's function names and timings to whoever
+ * connects.
+ *
+ * Invariants: the index is read-only once the server starts, so tasks
+ * share it without locks; each response is built whole in memory and
+ * sent with one weft_write.
+ *
+ * Rejected:
+ *   - Embedding the page in the binary: the page's files are plain files
+ *     installed with weft, which a user can read and a test can serve as
+ *     they are; $WEFT_VIEW_DIR points at a working copy.
+ *   - A thread per connection (the tool's other commands have no
+ *     runtime): the viewer is the netpoller's first user among our tools,
+ *     and the issue asks for it.
+ *   - Serving any path under the directory: only flat names of the
+ *     page's kinds (html, js, css, svg, png) are served, so no request
+ *     can leave the directory.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <weft.h>
+
+#include "common/http_req.h"
+#include "tool.h"
+#include "view_index.h"
+
+static const char help[] =
+	"usage: weft-trace view [--addr HOST:PORT] [--allow-remote] [--open] FILE\n"
+	"\n"
+	"Index the trace in one pass and serve its PROCS timeline on loopback:\n"
+	"a row per P with every run of a task (coloured by entry function),\n"
+	"stop-the-world bands, a ruler; zoom with the wheel or W/S, pan by\n"
+	"dragging or A/D; click a run for its task, why it ended, who woke it.\n"
+	"The server sends at most about one rectangle per pixel per row, so\n"
+	"zooming stays fast on ten million events.\n"
+	"\n"
+	"  --addr HOST:PORT  where to listen (default 127.0.0.1:0, a free port);\n"
+	"                    the URL is printed on standard output\n"
+	"  --allow-remote    allow an address that is not loopback (the page shows\n"
+	"                    the program's function names to whoever connects)\n"
+	"  --open            open the page with xdg-open\n"
+	"\n"
+	"The page's files come from $WEFT_VIEW_DIR, else the installed copy.\n"
+	"SIGINT or SIGTERM stops the server. Exit status 1 on a file that is not\n"
+	"a trace; a file damaged part-way is served up to the damage, with the\n"
+	"reader's message on the page.\n";
+
+static struct {
+	struct vindex idx;
+	const char *path;
+	const char *addr;
+	const char *dir;
+	bool allow_remote, open;
+	int lfd, sfd;
+	char url[300];
+} V = { .addr = "127.0.0.1:0", .lfd = -1, .sfd = -1 };
+
+/* ---- a growable buffer -------------------------------------------------- */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+static void buf_reserve(struct buf *b, size_t more)
+{
+	if (b->len + more <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap < b->len + more)
+		cap *= 2;
+	b->p = tool_realloc(b->p, cap, 1);
+	b->cap = cap;
+}
+
+static void buf_add(struct buf *b, const void *s, size_t n)
+{
+	buf_reserve(b, n);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+__attribute__((format(printf, 2, 3))) static void bprintf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	buf_reserve(b, 128);
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= b->cap - b->len) {
+		buf_reserve(b, (size_t)n + 1);
+		va_start(ap, fmt);
+		vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+	}
+	b->len += (size_t)n;
+}
+
+static void bjson_str(struct buf *b, const char *s)
+{
+	buf_add(b, "\"", 1);
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			char e[2] = { '\\', (char)c };
+			buf_add(b, e, 2);
+		} else if (c < 0x20) {
+			bprintf(b, "\\u%04x", c);
+		} else {
+			buf_add(b, s, 1);
+		}
+	}
+	buf_add(b, "\"", 1);
+}
+
+/* ---- responses ------------------------------------------------------------ */
+
+static const char *status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 413: return "Request Entity Too Large";
+	case 414: return "Request URI Too Long";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Error";
+	}
+}
+
+/* Send @body with its headers in one write. 0, or -errno. */
+static int send_resp(int fd, int status, const char *type, const struct buf *body, bool close,
+		     bool head)
+{
+	struct buf out = { 0 };
+	ssize_t w;
+	int err = 0;
+
+	bprintf(&out,
+		"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+		"Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s\r\n",
+		status, status_text(status), type, body ? body->len : 0,
+		close ? "Connection: close\r\n" : "");
+	if (body && !head)
+		buf_add(&out, body->p, body->len);
+	w = weft_write(fd, out.p, out.len, weft_now() + 30 * 1000000000LL);
+	if (w < 0)
+		err = (int)w;
+	else if ((size_t)w != out.len)
+		err = -EIO;
+	free(out.p);
+	return err;
+}
+
+static int send_error(int fd, int status, const char *msg, bool close)
+{
+	struct buf b = { 0 };
+	int err;
+
+	bprintf(&b, "%d %s: %s\n", status, status_text(status), msg);
+	err = send_resp(fd, status, "text/plain; charset=utf-8", &b, close, false);
+	free(b.p);
+	return err;
+}
+
+/* ---- the API ---------------------------------------------------------------- */
+
+static const char *why_name(int why)
+{
+	switch (why) {
+	case WHY_END: return "end";
+	case WHY_YIELD: return "yield";
+	case WHY_BLOCK: return "block";
+	case WHY_SYSCALL: return "syscall";
+	case WHY_HANDOFF: return "handoff";
+	case WHY_LOST: return "lost";
+	case WHY_TRACE_END: return "trace end";
+	default: return "?";
+	}
+}
+
+static const char *fn_name(uint32_t fn)
+{
+	return fn < V.idx.nfn ? V.idx.fn_names[fn] : "?";
+}
+
+static const char *site_name(uint32_t site)
+{
+	return site < V.idx.nsite ? V.idx.site_names[site] : "?";
+}
+
+/* A query parameter as an unsigned integer; false if absent or malformed. */
+static bool q_u64(const struct http_req *q, const char *name, uint64_t *v)
+{
+	char s[32], *end;
+
+	if (http_req_query(q, name, s, sizeof(s)) <= 0)
+		return false;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return !errno && *end == 0 && s[0] != '-';
+}
+
+static void api_meta(struct buf *b)
+{
+	const struct vindex *x = &V.idx;
+	const char *base = strrchr(V.path, '/');
+
+	bprintf(b, "{\"file\":");
+	bjson_str(b, base ? base + 1 : V.path);
+	bprintf(b, ",\"duration\":%" PRIu64 ",\"procs\":%d,\"events\":%" PRIu64
+		   ",\"runs\":%" PRIu64 ",\"tasks\":%zu,\"fns\":[",
+		x->duration, x->np, x->nevents, x->nruns, x->ntasks);
+	for (size_t i = 0; i < x->nfn; i++) {
+		if (i)
+			buf_add(b, ",", 1);
+		bjson_str(b, x->fn_names[i]);
+	}
+	bprintf(b, "],\"sites\":[");
+	for (size_t i = 0; i < x->nsite; i++) {
+		if (i)
+			buf_add(b, ",", 1);
+		bjson_str(b, x->site_names[i]);
+	}
+	bprintf(b, "],\"error\":");
+	if (x->partial) {
+		bprintf(b, "{\"message\":");
+		bjson_str(b, x->err);
+		bprintf(b, "}");
+	} else {
+		bprintf(b, "null");
+	}
+	bprintf(b, "}");
+}
+
+static int api_procs(const struct http_req *q, struct buf *b)
+{
+	uint64_t t0, t1, w;
+
+	if (!q_u64(q, "t0", &t0) || !q_u64(q, "t1", &t1) || !q_u64(q, "w", &w) || t1 <= t0 ||
+	    w == 0 || w > 100000)
+		return 400;
+	bprintf(b, "{\"t0\":%" PRIu64 ",\"t1\":%" PRIu64 ",\"w\":%" PRIu64 ",\"rows\":[", t0, t1,
+		w);
+	for (int p = 0; p < V.idx.np; p++) {
+		const struct vproc *vp = &V.idx.ps[p];
+		struct vitem *it;
+		long n = vindex_query(&V.idx, p, t0, t1, (int)w, &it);
+		bool first = true;
+
+		bprintf(b, "%s{\"p\":%d,\"runs\":[", p ? "," : "", p);
+		for (long k = 0; k < n; k++) {
+			if (it[k].nruns != 1)
+				continue;
+			const struct vrun *r = &vp->runs[it[k].i];
+			bprintf(b, "%s[%" PRIu64 ",%" PRIu64 ",%u,%" PRIu64 ",%" PRIu64 "]",
+				first ? "" : ",", r->t0, r->t1 - r->t0, r->fn, r->task, it[k].i);
+			first = false;
+		}
+		bprintf(b, "],\"blocks\":[");
+		first = true;
+		for (long k = 0; k < n; k++) {
+			if (it[k].nruns == 1)
+				continue;
+			bprintf(b, "%s[%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]",
+				first ? "" : ",", it[k].t0, it[k].t1 - it[k].t0, it[k].nruns,
+				it[k].busy);
+			first = false;
+		}
+		bprintf(b, "],\"stw\":[");
+		first = true;
+		for (size_t k = 0; k < vp->nstw; k++) {
+			if (vp->stw[k].t1 <= t0 || vp->stw[k].t0 >= t1)
+				continue;
+			bprintf(b, "%s[%" PRIu64 ",%" PRIu64 "]", first ? "" : ",", vp->stw[k].t0,
+				vp->stw[k].t1 - vp->stw[k].t0);
+			first = false;
+		}
+		bprintf(b, "]}");
+		free(it);
+	}
+	bprintf(b, "]}");
+	return 200;
+}
+
+static void ref_json(struct buf *b, vref r)
+{
+	if (!r)
+		bprintf(b, "null");
+	else
+		bprintf(b, "{\"p\":%d,\"i\":%" PRIu64 "}", VREF_P(r), VREF_I(r));
+}
+
+static int api_run(const struct http_req *q, struct buf *b)
+{
+	uint64_t p, i;
+	const struct vrun *r;
+	const struct vtask *vt;
+
+	if (!q_u64(q, "p", &p) || !q_u64(q, "i", &i))
+		return 400;
+	if (p >= (uint64_t)V.idx.np || i >= V.idx.ps[p].n)
+		return 404;
+	r = &V.idx.ps[p].runs[i];
+	vt = vindex_task(&V.idx, r->task);
+	bprintf(b, "{\"p\":%" PRIu64 ",\"i\":%" PRIu64 ",\"task\":%" PRIu64 ",\"fn\":", p, i, r->task);
+	bjson_str(b, fn_name(r->fn));
+	bprintf(b, ",\"start\":%" PRIu64 ",\"dur\":%" PRIu64 ",\"end\":", r->t0, r->t1 - r->t0);
+	bjson_str(b, why_name(r->why));
+	bprintf(b, ",\"reason\":");
+	if (r->why == WHY_BLOCK || r->why == WHY_SYSCALL)
+		bjson_str(b, weft_tr_block_name(r->reason));
+	else
+		bprintf(b, "null");
+	bprintf(b, ",\"site\":");
+	if (r->site)
+		bjson_str(b, site_name(r->site));
+	else
+		bprintf(b, "null");
+	bprintf(b, ",\"created_by\":%" PRIu64 ",\"woken_by\":", vt ? vt->created_by : 0);
+	if (r->waker) {
+		const struct vrun *w = &V.idx.ps[VREF_P(r->waker)].runs[VREF_I(r->waker)];
+		bprintf(b, "{\"task\":%" PRIu64 ",\"p\":%d,\"i\":%" PRIu64 "}", w->task,
+			VREF_P(r->waker), VREF_I(r->waker));
+	} else {
+		bprintf(b, "null");
+	}
+	bprintf(b, ",\"prev\":");
+	ref_json(b, r->prev);
+	bprintf(b, ",\"next\":");
+	ref_json(b, r->next);
+	bprintf(b, "}");
+	return 200;
+}
+
+static int api_task(const struct http_req *q, struct buf *b)
+{
+	uint64_t id;
+	const struct vtask *vt;
+	const struct vrun *prev = NULL;
+
+	if (!q_u64(q, "id", &id))
+		return 400;
+	if (!(vt = vindex_task(&V.idx, id)))
+		return 404;
+	bprintf(b, "{\"id\":%" PRIu64 ",\"fn\":", id);
+	bjson_str(b, fn_name(vt->fn));
+	bprintf(b, ",\"created_by\":%" PRIu64 ",\"runs\":[", vt->created_by);
+	for (vref r = vt->first; r;) {
+		const struct vrun *x = &V.idx.ps[VREF_P(r)].runs[VREF_I(r)];
+		bprintf(b, "%s[%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]", r == vt->first ? "" : ",",
+			VREF_P(r), VREF_I(r), x->t0, x->t1 - x->t0);
+		r = x->next;
+	}
+	/* Between two runs: blocked (with the reason), in a syscall, or runnable. */
+	bprintf(b, "],\"states\":[");
+	for (vref r = vt->first; r;) {
+		const struct vrun *x = &V.idx.ps[VREF_P(r)].runs[VREF_I(r)];
+		if (prev) {
+			const char *st = prev->why == WHY_BLOCK     ? "blocked"
+					 : prev->why == WHY_SYSCALL ? "syscall"
+								    : "runnable";
+			bprintf(b, ",[%" PRIu64 ",%" PRIu64 ",\"%s\",", prev->t1, x->t0 - prev->t1, st);
+			if (prev->why == WHY_BLOCK)
+				bjson_str(b, weft_tr_block_name(prev->reason));
+			else
+				bprintf(b, "null");
+			bprintf(b, "]");
+		}
+		bprintf(b, "%s[%" PRIu64 ",%" PRIu64 ",\"running\",null]", prev ? "," : "", x->t0,
+			x->t1 - x->t0);
+		prev = x;
+		r = x->next;
+	}
+	bprintf(b, "]}");
+	return 200;
+}
+
+/* ---- static files --------------------------------------------------------------- */
+
+static const char *file_type(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+
+	if (!dot)
+		return NULL;
+	if (!strcmp(dot, ".html"))
+		return "text/html; charset=utf-8";
+	if (!strcmp(dot, ".js"))
+		return "text/javascript; charset=utf-8";
+	if (!strcmp(dot, ".css"))
+		return "text/css; charset=utf-8";
+	if (!strcmp(dot, ".svg"))
+		return "image/svg+xml";
+	if (!strcmp(dot, ".png"))
+		return "image/png";
+	return NULL;
+}
+
+/* A flat name of the page's files: letters, digits, '-', '_', one '.'. */
+static bool safe_name(const char *s, size_t n)
+{
+	int dots = 0;
+
+	if (n == 0 || n > 64 || s[0] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '.')
+			dots++;
+		else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			   c == '-' || c == '_'))
+			return false;
+	}
+	return dots == 1;
+}
+
+static int serve_file(int fd, const char *name, bool close, bool head)
+{
+	char path[4096];
+	struct buf b = { 0 };
+	const char *type = file_type(name);
+	FILE *f;
+	int err;
+
+	if (!type)
+		return send_error(fd, 404, "no such page", close);
+	snprintf(path, sizeof(path), "%s/%s", V.dir, name);
+	if (!(f = fopen(path, "rbe")))
+		return send_error(fd, 404, "no such page", close);
+	for (;;) {
+		buf_reserve(&b, 65536);
+		size_t n = fread(b.p + b.len, 1, b.cap - b.len, f);
+		if (n == 0)
+			break;
+		b.len += n;
+	}
+	fclose(f);
+	err = send_resp(fd, 200, type, &b, close, head);
+	free(b.p);
+	return err;
+}
+
+/* One request: 0 to go on with the connection, -1 to close it. */
+static int serve(int fd, const struct http_req *q)
+{
+	bool close = !q->keep_alive, head = q->head;
+	const char *path = q->path;
+	size_t n = q->path_len;
+	struct buf b = { 0 };
+	int status = 404, err;
+
+	if (q->method != HTTP_GET && !q->head) {
+		send_error(fd, 405, "GET or HEAD only", true);
+		return -1;
+	}
+	if (memchr(path, 0, n)) {
+		err = send_error(fd, 400, "a NUL byte in the path", close);
+		return err < 0 || close ? -1 : 0;
+	}
+	if (n == 1 && path[0] == '/')
+		err = serve_file(fd, "index.html", close, head);
+	else if (n > 5 && !memcmp(path, "/api/", 5)) {
+		if (!strcmp(path, "/api/meta")) {
+			api_meta(&b);
+			status = 200;
+		} else if (!strcmp(path, "/api/procs")) {
+			status = api_procs(q, &b);
+		} else if (!strcmp(path, "/api/run")) {
+			status = api_run(q, &b);
+		} else if (!strcmp(path, "/api/task")) {
+			status = api_task(q, &b);
+		}
+		if (status == 200)
+			err = send_resp(fd, 200, "application/json", &b, close, head);
+		else
+			err = send_error(fd, status,
+					 status == 400 ? "bad or missing query parameters"
+						       : "not found",
+					 close);
+	} else if (path[0] == '/' && safe_name(path + 1, n - 1)) {
+		err = serve_file(fd, path + 1, close, head);
+	} else {
+		err = send_error(fd, 404, "no such page", close);
+	}
+	free(b.p);
+	return err < 0 || close ? -1 : 0;
+}
+
+static void conn_task(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	struct http_req *q = malloc(sizeof(*q)); /* 16 KB: not on the task's stack */
+	char buf[8192];
+
+	if (!q) {
+		weft_close(fd);
+		return;
+	}
+	http_req_init(q);
+	for (;;) {
+		/* An idle connection is closed after two minutes. */
+		ssize_t n = weft_read(fd, buf, sizeof(buf), weft_now() + 120 * 1000000000LL);
+		size_t off = 0;
+
+		if (n <= 0)
+			break;
+		while (off < (size_t)n) {
+			size_t used;
+			enum http_req_state st = http_req_feed(q, buf + off, (size_t)n - off, &used);
+
+			off += used;
+			if (st == HTTP_REQ_MORE)
+				break;
+			if (st == HTTP_REQ_BAD) {
+				send_error(fd, q->status, q->error, true);
+				goto out;
+			}
+			if (serve(fd, q) < 0)
+				goto out;
+		}
+	}
+out:
+	free(q);
+	weft_close(fd);
+}
+
+static void signal_task(void *arg)
+{
+	struct signalfd_siginfo si;
+	ssize_t n;
+
+	(void)arg;
+	do
+		n = weft_read(V.sfd, &si, sizeof(si), -1);
+	while (n == -EINTR || n == -EAGAIN);
+	weft_close(V.lfd);
+}
+
+/* Is @addr's host a loopback address (or empty: weft_net_listen's 127.0.0.1)? */
+static bool loopback(const char *addr)
+{
+	char host[256];
+	const char *colon = strrchr(addr, ':');
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	bool all = true;
+	size_t n;
+
+	if (!strncmp(addr, "unix:", 5))
+		return true;
+	if (!colon)
+		return false;
+	n = (size_t)(colon - addr);
+	if (n >= sizeof(host))
+		return false;
+	memcpy(host, addr, n);
+	host[n] = 0;
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+		memmove(host, host + 1, n - 2);
+		host[n - 2] = 0;
+	}
+	if (!host[0])
+		return true;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return false;
+	for (ai = res; ai; ai = ai->ai_next) {
+		if (ai->ai_family == AF_INET) {
+			uint32_t a = ntohl(((struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr);
+			all = all && (a >> 24) == 127;
+		} else if (ai->ai_family == AF_INET6) {
+			all = all && IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr);
+		} else {
+			all = false;
+		}
+	}
+	freeaddrinfo(res);
+	return all;
+}
+
+static void main_task(void *arg)
+{
+	char addr[256];
+
+	(void)arg;
+	V.lfd = weft_net_listen(V.addr, 0);
+	if (V.lfd < 0) {
+		tool_err("view", "listen %s: %s", V.addr, weft_strerror(V.lfd));
+		exit(TOOL_EXIT_BAD);
+	}
+	if (weft_net_addr(V.lfd, addr, sizeof(addr)) < 0)
+		snprintf(addr, sizeof(addr), "%s", V.addr);
+	snprintf(V.url, sizeof(V.url), "http://%s/", addr);
+	printf("weft-trace view: %" PRIu64 " events, %" PRIu64 " runs on %d Ps; serving %s\n",
+	       V.idx.nevents, V.idx.nruns, V.idx.np, V.url);
+	fflush(stdout);
+	if (V.open) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			execlp("xdg-open", "xdg-open", V.url, (char *)NULL);
+			_exit(127);
+		}
+	}
+	if (V.sfd >= 0)
+		weft_go(signal_task, NULL);
+	for (;;) {
+		int fd = weft_net_accept(V.lfd, -1);
+		if (fd >= 0) {
+			if (weft_go(conn_task, (void *)(intptr_t)fd) != 0)
+				weft_close(fd);
+			continue;
+		}
+		if (fd == -ECANCELED || fd == -EBADF)
+			break; /* closed by the signal task */
+		if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM)
+			weft_sleep(10 * 1000000LL); /* out of fds: let connections end */
+	}
+}
+
+/* The page's directory: $WEFT_VIEW_DIR, the installed one, the source tree's. */
+static const char *page_dir(void)
+{
+	const char *env = getenv("WEFT_VIEW_DIR");
+	struct stat st;
+
+	if (env && *env)
+		return env;
+#ifdef WEFT_VIEW_DATADIR
+	if (stat(WEFT_VIEW_DATADIR "/index.html", &st) == 0)
+		return WEFT_VIEW_DATADIR;
+#endif
+#ifdef WEFT_VIEW_SRCDIR
+	if (stat(WEFT_VIEW_SRCDIR "/index.html", &st) == 0)
+		return WEFT_VIEW_SRCDIR;
+#endif
+	(void)st;
+	return NULL;
+}
+
+static int opt(void *ctx, const char *name, const char *value)
+{
+	(void)ctx;
+	if (!strcmp(name, "addr"))
+		V.addr = value;
+	else if (!strcmp(name, "allow-remote"))
+		V.allow_remote = true;
+	else if (!strcmp(name, "open"))
+		V.open = true;
+	return 0;
+}
+
+static int run(int argc, char **argv)
+{
+	static const struct tool_opt opts[] = { { "addr", true },
+						{ "allow-remote", false },
+						{ "open", false },
+						{ NULL, false } };
+	struct timespec a, b;
+	sigset_t set;
+	bool json;
+	int r;
+
+	if ((r = tool_getopt(&cmd_view, argc, argv, opts, opt, NULL, &V.path, &json)) != 0)
+		return r;
+	(void)json;
+	if (!V.allow_remote && !loopback(V.addr))
+		return tool_usage(&cmd_view,
+				  "--addr %s is not a loopback address: the page would show this "
+				  "program's names and timings to the network (--allow-remote "
+				  "allows it)",
+				  V.addr);
+	if (!(V.dir = page_dir())) {
+		tool_err("view", "the page's files are not installed (set WEFT_VIEW_DIR to a "
+				 "directory holding index.html)");
+		return TOOL_EXIT_BAD;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	if (vindex_build(&V.idx, V.path) < 0)
+		return TOOL_EXIT_BAD;
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	fprintf(stderr, "weft-trace view: indexed in %.3f s\n",
+		(double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
+	if (V.idx.partial)
+		fprintf(stderr, "weft-trace view: %s (showing what came before)\n", V.idx.err);
+	/* SIGINT/SIGTERM end the server through a signalfd read by a task. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) == 0)
+		V.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	r = weft_main(main_task, NULL);
+	vindex_free(&V.idx);
+	return r == 0 ? 0 : TOOL_EXIT_BAD;
+}
+
+const struct tool_cmd cmd_view = { "view", "serve the PROCS timeline page on loopback", help,
+				   run };

@@ -1,0 +1,409 @@
+/*
+ * view_index.c - the index behind `weft-trace view`: one streaming pass
+ * over the trace through the model (model.c), and then every zoom and pan
+ * of the page is a query that costs O(width x log runs), not a re-read.
+ *
+ * What is kept. Every run of a task on a P (start, end, task, entry
+ * function, why it ended: block reason and call site, yield, syscall, end),
+ * in one array per P ordered by start, and for each run the run that
+ * readied its task (the waker's run: the waker is running when it wakes,
+ * so its run is the next one its P will close), and the task's previous
+ * and next run, so that the page can jump along a task's life and along
+ * wake-ups without a search. Beside each array, busy[i] is the run time of
+ * runs [0, i): the run time of any range of runs is one subtraction.
+ * Stop-the-world bands per P. Tasks by id: entry function, creator,
+ * first and last run.
+ *
+ * The query (level of detail on the server). The page asks for P p's
+ * window [t0, t1) at w pixels. Runs on a P never overlap and are ordered,
+ * so their ends are ordered too: a binary search finds the first run that
+ * ends after t0. Walking on, a run at least a pixel long is an item of its
+ * own; otherwise the runs that start in the same pixel are found by a
+ * second binary search (on starts) and become one merged item, except the
+ * last of them if it reaches past the pixel (only the last can: the runs
+ * do not overlap), which is an item of its own. So each pixel yields at
+ * most two items, and a merged item's busy time is busy[j] - busy[i]:
+ * exactly the run time of the runs it covers. This is what Perfetto's
+ * per-pixel "mipmaps" and gotraceui's merging of sub-8dp spans do, with
+ * the merge computed at query time from one prefix array instead of
+ * stored per level.
+ *
+ * Invariants:
+ *   - on each P, runs[i].t1 <= runs[i + 1].t0 (the model closes a P's run
+ *     before it opens the next); a run that breaks it (a damaged trace)
+ *     is clamped to start at the previous end;
+ *   - busy has n + 1 entries after vindex_seal, busy[0] = 0;
+ *   - a vref names a run that exists (P below np, index below its n) or
+ *     is 0.
+ *
+ * Rejected:
+ *   - A segment tree or stored mipmap levels per P (Perfetto's): the same
+ *     O(log n) per pixel, more memory, and the exact busy sum needs the
+ *     prefix array anyway.
+ *   - Re-reading the trace for each zoom (`go tool trace` splits big
+ *     traces into pieces for this reason): 10 M events take a second to
+ *     read; a query takes well under a millisecond.
+ *   - Sending every run to the page and merging there: at 10 M events the
+ *     page would hold hundreds of MB and each frame would walk millions of
+ *     runs.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipe.h"
+#include "tool.h"
+#include "view_index.h"
+
+/* ---- building ------------------------------------------------------------- */
+
+void vindex_init(struct vindex *idx, int np)
+{
+	memset(idx, 0, sizeof(*idx));
+	idx->np = np;
+	idx->ps = tool_calloc(np > 0 ? (size_t)np : 1, sizeof(*idx->ps));
+	idx->stw_p = -1;
+	u64map_init(&idx->tasks, sizeof(uint32_t), U64MAP_IDS);
+}
+
+static void grow_ps(struct vindex *idx, int p)
+{
+	if (p < idx->np)
+		return;
+	idx->ps = tool_realloc(idx->ps, (size_t)p + 1, sizeof(*idx->ps));
+	memset(idx->ps + idx->np, 0, ((size_t)p + 1 - (size_t)idx->np) * sizeof(*idx->ps));
+	idx->np = p + 1;
+}
+
+void vindex_add_run(struct vindex *idx, int p, const struct vrun *r)
+{
+	struct vproc *vp;
+
+	grow_ps(idx, p);
+	vp = &idx->ps[p];
+	if (vp->n == vp->cap) {
+		vp->cap = vp->cap ? 2 * vp->cap : 1024;
+		vp->runs = tool_realloc(vp->runs, vp->cap, sizeof(*vp->runs));
+	}
+	vp->runs[vp->n] = *r;
+	if (vp->n > 0 && vp->runs[vp->n].t0 < vp->runs[vp->n - 1].t1)
+		vp->runs[vp->n].t0 = vp->runs[vp->n - 1].t1; /* a damaged trace: keep order */
+	if (vp->runs[vp->n].t1 < vp->runs[vp->n].t0)
+		vp->runs[vp->n].t1 = vp->runs[vp->n].t0;
+	vp->n++;
+	idx->nruns++;
+}
+
+void vindex_seal(struct vindex *idx)
+{
+	for (int p = 0; p < idx->np; p++) {
+		struct vproc *vp = &idx->ps[p];
+		free(vp->busy);
+		vp->busy = tool_calloc(vp->n + 1, sizeof(*vp->busy));
+		for (size_t i = 0; i < vp->n; i++)
+			vp->busy[i + 1] = vp->busy[i] + (vp->runs[i].t1 - vp->runs[i].t0);
+	}
+}
+
+static struct vtask *task_of(struct vindex *idx, uint64_t id, bool make)
+{
+	bool added;
+	uint32_t *k;
+
+	if (!make) {
+		k = u64map_find(&idx->tasks, id);
+		return k ? &idx->vt[*k] : NULL;
+	}
+	k = u64map_insert(&idx->tasks, id, &added);
+	if (!k)
+		return NULL;
+	if (added) {
+		if (idx->ntasks == idx->captasks) {
+			idx->captasks = idx->captasks ? 2 * idx->captasks : 1024;
+			idx->vt = tool_realloc(idx->vt, idx->captasks, sizeof(*idx->vt));
+		}
+		*k = (uint32_t)idx->ntasks;
+		memset(&idx->vt[idx->ntasks], 0, sizeof(*idx->vt));
+		idx->vt[idx->ntasks].id = id;
+		idx->ntasks++;
+	}
+	return &idx->vt[*k];
+}
+
+const struct vtask *vindex_task(const struct vindex *idx, uint64_t id)
+{
+	uint32_t *k = u64map_find(&idx->tasks, id);
+	return k ? &idx->vt[*k] : NULL;
+}
+
+struct build {
+	struct vindex *idx;
+	uint64_t first;
+};
+
+static void h_new(void *x, struct model *m, struct mtask *t, uint64_t parent, bool created)
+{
+	struct build *b = x;
+	struct vtask *vt = task_of(b->idx, t->id, true);
+
+	(void)m, (void)created;
+	if (vt)
+		vt->created_by = parent;
+	t->aux = 0; /* the pending waker's run */
+}
+
+static void h_run(void *x, struct model *m, struct mtask *t, int p, uint64_t t0, uint64_t t1,
+		  int why)
+{
+	struct build *b = x;
+	struct vindex *idx = b->idx;
+	struct vtask *vt = task_of(idx, t->id, true);
+	struct vrun r = { 0 };
+	vref self;
+
+	(void)m;
+	if (p < 0 || p >= MODEL_MAX_P)
+		return;
+	grow_ps(idx, p);
+	r.t0 = t0 - b->first;
+	r.t1 = t1 - b->first;
+	r.task = t->id;
+	r.fn = t->fn;
+	r.why = (uint8_t)why;
+	if (why == WHY_BLOCK || why == WHY_SYSCALL) {
+		r.site = t->site;
+		r.reason = why == WHY_BLOCK ? t->reason : WEFT_TRACE_BLOCK_SYSCALL;
+	}
+	r.waker = t->aux;
+	t->aux = 0;
+	self = VREF(p, idx->ps[p].n);
+	if (vt) {
+		vt->fn = t->fn;
+		r.prev = vt->last;
+		if (vt->last) {
+			struct vproc *pp = &idx->ps[VREF_P(vt->last)];
+			pp->runs[VREF_I(vt->last)].next = self;
+		} else {
+			vt->first = self;
+		}
+		vt->last = self;
+	}
+	vindex_add_run(idx, p, &r);
+}
+
+static void h_wait(void *x, struct model *m, struct mtask *t, int state, uint64_t t0, uint64_t t1,
+		   uint64_t by)
+{
+	struct build *b = x;
+	struct mtask *w;
+
+	(void)t0, (void)t1;
+	/* The block's reason and site are known by now (the model sets them
+	 * after the run's end is reported): give them to the run it ended. */
+	if (state == WEFT_TF_T_BLOCKED || state == WEFT_TF_T_SYSCALL) {
+		const struct vtask *vt = vindex_task(b->idx, t->id);
+		if (vt && vt->last) {
+			struct vrun *r = &b->idx->ps[VREF_P(vt->last)].runs[VREF_I(vt->last)];
+			if (r->why == WHY_BLOCK || r->why == WHY_SYSCALL) {
+				r->site = t->site;
+				r->reason = state == WEFT_TF_T_SYSCALL ? WEFT_TRACE_BLOCK_SYSCALL
+								       : t->reason;
+			}
+		}
+	}
+	if (state != WEFT_TF_T_BLOCKED || !by)
+		return;
+	/* The waker runs now: its run is the next its P will close. */
+	w = model_task(m, by);
+	if (w && w->state == WEFT_TF_T_RUNNING && w->p >= 0 && w->p < MODEL_MAX_P) {
+		grow_ps(b->idx, w->p);
+		t->aux = VREF(w->p, b->idx->ps[w->p].n);
+	}
+}
+
+static void stw_band(struct vindex *idx, int p, uint64_t t0, uint64_t t1)
+{
+	struct vproc *vp;
+
+	grow_ps(idx, p);
+	vp = &idx->ps[p];
+	if (vp->nstw == vp->capstw) {
+		vp->capstw = vp->capstw ? 2 * vp->capstw : 64;
+		vp->stw = tool_realloc(vp->stw, vp->capstw, sizeof(*vp->stw));
+	}
+	vp->stw[vp->nstw].t0 = t0;
+	vp->stw[vp->nstw].t1 = t1;
+	vp->nstw++;
+}
+
+static char *dup_name(const char *s)
+{
+	char *d = strdup(s ? s : "?");
+	if (!d)
+		tool_oom();
+	return d;
+}
+
+int vindex_build(struct vindex *idx, const char *path)
+{
+	struct tool_trace tt;
+	struct model m;
+	weft_tr_event *ev;
+	struct build b = { idx, 0 };
+	int r;
+
+	if (tool_open(&tt, "view", path) < 0)
+		return -1;
+	vindex_init(idx, tt.info.procs > 0 && tt.info.procs <= MODEL_MAX_P ? tt.info.procs : 1);
+	struct model_hooks h = { .ctx = &b, .task_new = h_new, .run = h_run, .wait = h_wait };
+	model_init(&m, tt.t, &h);
+	while ((r = tool_next(&tt, &ev)) > 0) {
+		if (!b.first)
+			b.first = ev->ts;
+		idx->nevents++;
+		if (ev->type == WEFT_TEV_STW_BEGIN) {
+			idx->in_stw = true;
+			idx->stw_p = ev->p;
+			idx->stw_t0 = ev->ts - b.first;
+		} else if (ev->type == WEFT_TEV_STW_END && idx->in_stw) {
+			for (int p = 0; p < idx->np; p++)
+				if (p != idx->stw_p)
+					stw_band(idx, p, idx->stw_t0, ev->ts - b.first);
+			idx->in_stw = false;
+		}
+		model_event(&m, ev);
+	}
+	if (r < 0 && !tool_partial(&tt)) {
+		model_free(&m);
+		tool_close(&tt);
+		vindex_free(idx);
+		return -1;
+	}
+	if (r < 0) {
+		idx->partial = true;
+		snprintf(idx->err, sizeof(idx->err), "%s", weft_tr_error(tt.t));
+	}
+	model_finish(&m);
+	idx->first_ts = b.first;
+	idx->duration = m.now > b.first ? m.now - b.first : 0;
+	if (m.end_ts > m.now && b.first)
+		idx->duration = m.end_ts - b.first;
+	grow_ps(idx, m.np > 0 ? m.np - 1 : 0);
+	/* Names outlive the reader: copy them. */
+	idx->nfn = m.fns.n;
+	idx->fn_names = tool_calloc(idx->nfn ? idx->nfn : 1, sizeof(char *));
+	for (size_t i = 0; i < idx->nfn; i++)
+		idx->fn_names[i] = dup_name(i ? names_get(&m.fns, (uint32_t)i) : "");
+	idx->nsite = m.sites.n;
+	idx->site_names = tool_calloc(idx->nsite ? idx->nsite : 1, sizeof(char *));
+	for (size_t i = 0; i < idx->nsite; i++)
+		idx->site_names[i] = dup_name(i ? names_get(&m.sites, (uint32_t)i) : "");
+	model_free(&m);
+	tool_close(&tt);
+	vindex_seal(idx);
+	return 0;
+}
+
+void vindex_free(struct vindex *idx)
+{
+	for (int p = 0; p < idx->np; p++) {
+		free(idx->ps[p].runs);
+		free(idx->ps[p].busy);
+		free(idx->ps[p].stw);
+	}
+	free(idx->ps);
+	for (size_t i = 0; i < idx->nfn; i++)
+		free(idx->fn_names[i]);
+	free(idx->fn_names);
+	for (size_t i = 0; i < idx->nsite; i++)
+		free(idx->site_names[i]);
+	free(idx->site_names);
+	free(idx->vt);
+	free(idx->tasks.keys);
+	free(idx->tasks.vals);
+	memset(idx, 0, sizeof(*idx));
+}
+
+/* ---- queries ---------------------------------------------------------------- */
+
+size_t vindex_first_after(const struct vproc *vp, uint64_t t)
+{
+	size_t lo = 0, hi = vp->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (vp->runs[mid].t1 > t)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+/* The first index in [lo, n) whose run starts at or after @t. */
+static size_t first_start_at(const struct vproc *vp, size_t lo, uint64_t t)
+{
+	size_t hi = vp->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (vp->runs[mid].t0 >= t)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+long vindex_query(const struct vindex *idx, int p, uint64_t t0, uint64_t t1, int w,
+		  struct vitem **out)
+{
+	const struct vproc *vp;
+	struct vitem *it;
+	size_t i, n = 0, cap, room;
+	double px;
+
+	*out = NULL;
+	if (p < 0 || p >= idx->np || t1 <= t0 || w <= 0 || w > 100000)
+		return -1;
+	vp = &idx->ps[p];
+	px = (double)(t1 - t0) / w; /* ns per pixel */
+	cap = 2 * (size_t)w + 2; /* the bound; the array grows towards it */
+	room = cap < 256 ? cap : 256;
+	it = tool_calloc(room, sizeof(*it));
+	i = vindex_first_after(vp, t0);
+	while (i < vp->n && vp->runs[i].t0 < t1 && n + 2 <= cap) {
+		const struct vrun *r = &vp->runs[i];
+		if (n + 2 > room) {
+			room = 2 * room < cap ? 2 * room : cap;
+			it = tool_realloc(it, room, sizeof(*it));
+		}
+		if ((double)(r->t1 - r->t0) >= px) {
+			it[n++] = (struct vitem){ r->t0, r->t1, r->t1 - r->t0, 1, i };
+			i++;
+			continue;
+		}
+		/* The pixel r starts in, and every run that starts in it. */
+		double k = r->t0 > t0 ? (double)(r->t0 - t0) / px : 0;
+		uint64_t pend = t0 + (uint64_t)(((uint64_t)k + 1) * px);
+		if (pend <= r->t0)
+			pend = r->t0 + 1;
+		size_t j = first_start_at(vp, i + 1, pend);
+		size_t last = j - 1; /* it alone may reach past the pixel */
+		if (last > i && vp->runs[last].t1 > pend)
+			j = last;
+		if (j - i == 1) {
+			it[n++] = (struct vitem){ r->t0, r->t1, r->t1 - r->t0, 1, i };
+		} else {
+			it[n++] = (struct vitem){ r->t0, vp->runs[j - 1].t1, vp->busy[j] - vp->busy[i],
+						  j - i, i };
+		}
+		i = j;
+	}
+	*out = it;
+	return (long)n;
+}
