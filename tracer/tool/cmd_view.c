@@ -176,7 +176,7 @@ static const char *status_text(int status)
 
 /* Send @body with its headers in one write. 0, or -errno. */
 static int send_resp(int fd, int status, const char *type, const struct buf *body, bool close,
-		     bool head)
+		     bool head, const char *extra)
 {
 	struct buf out = { 0 };
 	ssize_t w;
@@ -184,8 +184,8 @@ static int send_resp(int fd, int status, const char *type, const struct buf *bod
 
 	bprintf(&out,
 		"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-		"Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s\r\n",
-		status, status_text(status), type, body ? body->len : 0,
+		"Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s%s\r\n",
+		status, status_text(status), type, body ? body->len : 0, extra ? extra : "",
 		close ? "Connection: close\r\n" : "");
 	if (body && !head)
 		buf_add(&out, body->p, body->len);
@@ -204,7 +204,7 @@ static int send_error(int fd, int status, const char *msg, bool close)
 	int err;
 
 	bprintf(&b, "%d %s: %s\n", status, status_text(status), msg);
-	err = send_resp(fd, status, "text/plain; charset=utf-8", &b, close, false);
+	err = send_resp(fd, status, "text/plain; charset=utf-8", &b, close, false, NULL);
 	free(b.p);
 	return err;
 }
@@ -298,9 +298,9 @@ static int api_procs(const struct http_req *q, struct buf *b)
 		for (long k = 0; k < n; k++) {
 			if (it[k].nruns != 1)
 				continue;
-			const struct vrun *r = &vp->runs[it[k].i];
+			const struct vtask *vt = &V.idx.vt[vp->runs[it[k].i].task];
 			bprintf(b, "%s[%" PRIu64 ",%" PRIu64 ",%u,%" PRIu64 ",%" PRIu64 "]",
-				first ? "" : ",", r->t0, r->t1 - r->t0, r->fn, r->task, it[k].i);
+				first ? "" : ",", it[k].t0, it[k].t1 - it[k].t0, vt->fn, vt->id, it[k].i);
 			first = false;
 		}
 		bprintf(b, "],\"blocks\":[");
@@ -348,10 +348,11 @@ static int api_run(const struct http_req *q, struct buf *b)
 	if (p >= (uint64_t)V.idx.np || i >= V.idx.ps[p].n)
 		return 404;
 	r = &V.idx.ps[p].runs[i];
-	vt = vindex_task(&V.idx, r->task);
-	bprintf(b, "{\"p\":%" PRIu64 ",\"i\":%" PRIu64 ",\"task\":%" PRIu64 ",\"fn\":", p, i, r->task);
-	bjson_str(b, fn_name(r->fn));
-	bprintf(b, ",\"start\":%" PRIu64 ",\"dur\":%" PRIu64 ",\"end\":", r->t0, r->t1 - r->t0);
+	vt = &V.idx.vt[r->task];
+	bprintf(b, "{\"p\":%" PRIu64 ",\"i\":%" PRIu64 ",\"task\":%" PRIu64 ",\"fn\":", p, i, vt->id);
+	bjson_str(b, fn_name(vt->fn));
+	bprintf(b, ",\"start\":%" PRIu64 ",\"dur\":%" PRIu64 ",\"end\":", r->t0,
+		vrun_dur(&V.idx.ps[p], i));
 	bjson_str(b, why_name(r->why));
 	bprintf(b, ",\"reason\":");
 	if (r->why == WHY_BLOCK || r->why == WHY_SYSCALL)
@@ -363,11 +364,11 @@ static int api_run(const struct http_req *q, struct buf *b)
 		bjson_str(b, site_name(r->site));
 	else
 		bprintf(b, "null");
-	bprintf(b, ",\"created_by\":%" PRIu64 ",\"woken_by\":", vt ? vt->created_by : 0);
+	bprintf(b, ",\"created_by\":%" PRIu64 ",\"woken_by\":", vt->created_by);
 	if (r->waker) {
 		const struct vrun *w = &V.idx.ps[VREF_P(r->waker)].runs[VREF_I(r->waker)];
-		bprintf(b, "{\"task\":%" PRIu64 ",\"p\":%d,\"i\":%" PRIu64 "}", w->task,
-			VREF_P(r->waker), VREF_I(r->waker));
+		bprintf(b, "{\"task\":%" PRIu64 ",\"p\":%d,\"i\":%" PRIu64 "}",
+			V.idx.vt[w->task].id, VREF_P(r->waker), VREF_I(r->waker));
 	} else {
 		bprintf(b, "null");
 	}
@@ -393,20 +394,24 @@ static int api_task(const struct http_req *q, struct buf *b)
 	bjson_str(b, fn_name(vt->fn));
 	bprintf(b, ",\"created_by\":%" PRIu64 ",\"runs\":[", vt->created_by);
 	for (vref r = vt->first; r;) {
-		const struct vrun *x = &V.idx.ps[VREF_P(r)].runs[VREF_I(r)];
+		const struct vproc *vp = &V.idx.ps[VREF_P(r)];
+		const struct vrun *x = &vp->runs[VREF_I(r)];
 		bprintf(b, "%s[%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]", r == vt->first ? "" : ",",
-			VREF_P(r), VREF_I(r), x->t0, x->t1 - x->t0);
+			VREF_P(r), VREF_I(r), x->t0, vrun_dur(vp, VREF_I(r)));
 		r = x->next;
 	}
 	/* Between two runs: blocked (with the reason), in a syscall, or runnable. */
 	bprintf(b, "],\"states\":[");
+	uint64_t prev_t1 = 0;
 	for (vref r = vt->first; r;) {
-		const struct vrun *x = &V.idx.ps[VREF_P(r)].runs[VREF_I(r)];
+		const struct vproc *vp = &V.idx.ps[VREF_P(r)];
+		const struct vrun *x = &vp->runs[VREF_I(r)];
 		if (prev) {
 			const char *st = prev->why == WHY_BLOCK     ? "blocked"
 					 : prev->why == WHY_SYSCALL ? "syscall"
 								    : "runnable";
-			bprintf(b, ",[%" PRIu64 ",%" PRIu64 ",\"%s\",", prev->t1, x->t0 - prev->t1, st);
+			bprintf(b, ",[%" PRIu64 ",%" PRIu64 ",\"%s\",", prev_t1,
+				x->t0 > prev_t1 ? x->t0 - prev_t1 : 0, st);
 			if (prev->why == WHY_BLOCK)
 				bjson_str(b, weft_tr_block_name(prev->reason));
 			else
@@ -414,8 +419,9 @@ static int api_task(const struct http_req *q, struct buf *b)
 			bprintf(b, "]");
 		}
 		bprintf(b, "%s[%" PRIu64 ",%" PRIu64 ",\"running\",null]", prev ? "," : "", x->t0,
-			x->t1 - x->t0);
+			vrun_dur(vp, VREF_I(r)));
 		prev = x;
+		prev_t1 = vrun_t1(vp, VREF_I(r));
 		r = x->next;
 	}
 	bprintf(b, "]}");
@@ -482,7 +488,7 @@ static int serve_file(int fd, const char *name, bool close, bool head)
 		b.len += n;
 	}
 	fclose(f);
-	err = send_resp(fd, 200, type, &b, close, head);
+	err = send_resp(fd, 200, type, &b, close, head, NULL);
 	free(b.p);
 	return err;
 }
@@ -507,6 +513,9 @@ static int serve(int fd, const struct http_req *q)
 	if (n == 1 && path[0] == '/')
 		err = serve_file(fd, "index.html", close, head);
 	else if (n > 5 && !memcmp(path, "/api/", 5)) {
+		int64_t t0 = weft_now();
+		char timing[64];
+
 		if (!strcmp(path, "/api/meta")) {
 			api_meta(&b);
 			status = 200;
@@ -517,8 +526,12 @@ static int serve(int fd, const struct http_req *q)
 		} else if (!strcmp(path, "/api/task")) {
 			status = api_task(q, &b);
 		}
+		/* The time the answer took to build, as the standard header that
+		 * browsers' network panels and bench/view.sh read. */
+		snprintf(timing, sizeof(timing), "Server-Timing: q;dur=%.3f\r\n",
+			 (double)(weft_now() - t0) / 1e6);
 		if (status == 200)
-			err = send_resp(fd, 200, "application/json", &b, close, head);
+			err = send_resp(fd, 200, "application/json", &b, close, head, timing);
 		else
 			err = send_error(fd, status,
 					 status == 400 ? "bad or missing query parameters"

@@ -20,16 +20,19 @@ typedef uint64_t vref;
 #define VREF_P(r) ((int)(((r) - 1) >> 48))
 #define VREF_I(r) (((r) - 1) & ((UINT64_C(1) << 48) - 1))
 
-/* One run of a task on a P; times in ns since the trace's first event. */
+/*
+ * One run of a task on a P; times in ns since the trace's first event.
+ * Its end is not stored: t1 = t0 + busy[i + 1] - busy[i] (vrun_t1), the
+ * prefix sums hold every duration exactly (48 bytes a run, not 56).
+ */
 struct vrun {
-	uint64_t t0, t1;
-	uint64_t task;
+	uint64_t t0;
 	vref waker;      /* the run that readied the task before this run */
 	vref prev, next; /* the same task's runs */
-	uint32_t fn;     /* names index (model's fns) */
-	uint32_t site;   /* block or syscall site (model's sites), 0 none */
+	uint32_t task;   /* index in vindex.vt */
+	uint32_t site;   /* block or syscall site (index in site_names), 0 none */
 	uint8_t why;     /* enum why (model.h) */
-	uint8_t reason;  /* WEFT_TRACE_BLOCK_* when why == WHY_BLOCK */
+	uint8_t reason;  /* WEFT_TRACE_BLOCK_* when why is a block or a syscall */
 };
 
 struct vspan {
@@ -44,9 +47,19 @@ struct vproc {
 	size_t nstw, capstw;
 };
 
+static inline uint64_t vrun_dur(const struct vproc *vp, size_t i)
+{
+	return vp->busy[i + 1] - vp->busy[i];
+}
+
+static inline uint64_t vrun_t1(const struct vproc *vp, size_t i)
+{
+	return vp->runs[i].t0 + vrun_dur(vp, i);
+}
+
 struct vtask {
 	uint64_t id, created_by;
-	uint32_t fn;
+	uint32_t fn;     /* index in fn_names */
 	vref first, last;
 };
 
@@ -55,13 +68,12 @@ struct vindex {
 	int np;
 	uint64_t first_ts, duration;
 	uint64_t nruns, nevents;
-	struct u64map tasks;    /* id -> index in vt */
-	struct vtask *vt;
+	struct vtask *vt;        /* in the order they came */
+	uint32_t *byid;          /* indices of vt sorted by id (vindex_seal) */
 	size_t ntasks, captasks;
 	char **fn_names, **site_names; /* by names index (copied from the model) */
 	size_t nfn, nsite;
-	bool partial;            /* the file is bad from err_offset on */
-	uint64_t err_offset;
+	bool partial;            /* the file is bad part-way: err says where */
 	char err[512];
 	/* while building */
 	uint64_t stw_t0;
@@ -82,11 +94,13 @@ struct vitem {
 int vindex_build(struct vindex *idx, const char *path);
 void vindex_free(struct vindex *idx);
 
-/* For tests and the builder: an empty index of @np Ps, and a run appended
- * to P @p (runs must come in order of start on each P). */
+/* For tests and the builder: an empty index of @np Ps; a run appended to P
+ * @p ending at @t1 (runs come in order of start on each P); a task
+ * appended (its index in vt). */
 void vindex_init(struct vindex *idx, int np);
-void vindex_add_run(struct vindex *idx, int p, const struct vrun *r);
-/* Close the building: prefix sums. */
+void vindex_add_run(struct vindex *idx, int p, const struct vrun *r, uint64_t t1);
+uint32_t vindex_add_task(struct vindex *idx, uint64_t id);
+/* Close the building: tasks sorted by id for vindex_task. */
 void vindex_seal(struct vindex *idx);
 
 /*
@@ -101,7 +115,7 @@ void vindex_seal(struct vindex *idx);
 long vindex_query(const struct vindex *idx, int p, uint64_t t0, uint64_t t1, int w,
 		  struct vitem **out);
 
-/* The index of the first run of @p that ends after @t (n if none). */
+/* The index of the first run of @vp that ends after @t (n if none). */
 size_t vindex_first_after(const struct vproc *vp, uint64_t t);
 
 const struct vtask *vindex_task(const struct vindex *idx, uint64_t id);
