@@ -27,7 +27,8 @@
  *   followPrev(), followNext(), openTask(id);
  *   zoom(f)          zoom in by f around the view's centre (f < 1 zooms
  *                    out), as W and S do by 1.25;
- *   selected(), flows(), drawMs(), idle().
+ *   selected(), flows(), drawMs(), idle(), dataWindow() (the window and
+ *                    width of the /api/procs answer being drawn).
  *
  * Rejected: reading state out of the DOM for the tests only (the hooks
  * are small and say what the page believes; the DOM fields carry
@@ -172,7 +173,7 @@ function onKey(e) {
       break;
     case "Escape":
       tl.range = null; tl.selected = null; tl.flows = []; cur = null; runSeq++;
-      details.clear(); $("#st-range").textContent = ""; tl.draw();
+      details.clear(); taskView.setMark(null); $("#st-range").textContent = ""; tl.draw();
       break;
     default: return;
   }
@@ -269,6 +270,7 @@ window.weftView = {
   openTask: (id) => openTask(id),
   zoom: (f) => { tl.zoomBy(f); return settled(); },
   selected: () => cur,
+  dataWindow: () => (tl.data ? [tl.data.t0, tl.data.t1, tl.data.w] : null),
   flows: () => tl.flows.slice(),
   drawMs: () => tl.drawMs,
   idle: () => settled(),

@@ -4,7 +4,7 @@
  * or >= 22; no npm package).
  *
  *   node --experimental-websocket tracer/view/dev/drive.mjs URL \
- *        [--shot FILE.png] [--expect-error] [--chromium PATH]
+ *        [--shot FILE.png [--shot-window T0,T1]] [--expect-error] [--chromium PATH]
  *
  * Starts Chromium headless at 1280x720 with a throw-away profile, opens
  * URL (the viewer, from `weft-trace view` or dev/mock.py), and checks,
@@ -270,8 +270,26 @@ async function main() {
   await mouse("mouseReleased", box.x + 300, box.y + 60, { modifiers: 8 });
   const rng = await evaluate("document.getElementById('st-range').textContent");
   check(rng.startsWith("selection"), "shift+drag selects a range", rng);
+  // stale answers are dropped: many view changes without waiting, then
+  // the answer drawn must be the last window's (run against a mock with
+  // --delay and --jitter, answers come back out of order)
+  const last = await evaluate(`(async () => {
+     const [t0, t1] = [0, ${meta.duration}];
+     for (let i = 1; i <= 12; i++) { weftView.setWindow(t0 + i * (t1 - t0) / 40, t1 - i * (t1 - t0) / 40);
+       await new Promise(r => setTimeout(r, 15 + (i % 3) * 60)); }
+     await weftView.idle(); return [weftView.window(), weftView.dataWindow(),
+       document.getElementById('timeline').clientWidth]; })()`);
+  check(last[1] && last[1][0] === Math.floor(last[0][0]) && last[1][1] === Math.ceil(last[0][1]) && last[1][2] === last[2],
+        "after a burst of view changes the last window's answer is drawn", JSON.stringify(last));
   check(consoleErrors.length === 0, "no errors in the console", consoleErrors.join(" | "));
-  if (shot) {
+  const sw = opt("--shot-window");
+  if (shot && sw) {
+    await key("Escape");
+    await evaluate(`weftView.setWindow(${sw})`);
+    const s = await send("Page.captureScreenshot", { format: "png" });
+    writeFileSync(shot, Buffer.from(s.data, "base64"));
+    console.log(`screenshot: ${shot}`);
+  } else if (shot) {
     await evaluate(`weftView.clickRun(1, ${pick.i})`);
     await evaluate(`weftView.followWaker()`);
     await evaluate(`weftView.openTask(${pick.task})`);
