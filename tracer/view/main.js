@@ -131,6 +131,7 @@ async function select(p, i, { link = null, jump = false } = {}) {
     }
     tl.setView(c - half, c + half);
   }
+  tl.reveal(r.p);
   tl.draw();
   msg("");
   return r;

@@ -160,6 +160,12 @@ export class Timeline {
 
   reset() { this.setView(0, this.duration); }
 
+  /** Scroll the pane, if it must, so that P p's row is in sight. */
+  reveal(p) {
+    const y = RULER_H + p * this.rowH, ph = this.pane.clientHeight, st = this.pane.scrollTop;
+    if (y < st + RULER_H || y + this.rowH > st + ph) this.pane.scrollTop = Math.max(0, y - ph / 2);
+  }
+
   /** Zoom in by `f` (> 1) or out (< 1) keeping time under x fixed. */
   zoomBy(f, x = this.W / 2) {
     const t = this.tOf(x), span = (this.t1 - this.t0) / f;

@@ -241,6 +241,8 @@ async function main() {
   await key("0"); await idle();
   a = await win();
   const spot = await evaluate(`(async () => {
+     document.getElementById('pane').scrollTop = 0;
+     await new Promise(r => requestAnimationFrame(r));
      const [t0, t1] = weftView.window(), c = document.getElementById('timeline'), W = c.clientWidth;
      const rowH = document.querySelector('.plabel').offsetHeight, paneH = document.getElementById('pane').clientHeight;
      const q = await fetch('/api/procs?t0=' + Math.floor(t0) + '&t1=' + Math.ceil(t1) + '&w=' + W).then(r => r.json());
