@@ -1,0 +1,205 @@
+/*
+ * details.js - the run details panel (#details) and the task view
+ * (#taskview).
+ *
+ * RunDetails fills the panel's [data-field] elements from one /api/run
+ * answer: the text for people, and the raw value in data-value for
+ * tests (the task id, the fn name, start and dur in ns, the P and run
+ * index, the end, reason and site, the creator, the waker as "P:I", prev
+ * and next as "P:I"), and enables the buttons whose jump exists.
+ * TaskView draws one task's life (/api/task) as a strip of coloured
+ * segments (running, runnable, blocked, syscall) over the task's whole
+ * life, a legend, and a table of where the time went (blocked broken
+ * down by reason). Clicking a running segment selects that run; any
+ * other segment moves the timeline to it.
+ *
+ * Invariant: both only show what they are given; every fetch and every
+ * jump is main.js's, so that stale answers are dropped in one place.
+ *
+ * Rejected: a DOM element per state segment (a long-lived task has
+ * tens of thousands); a second timeline of the task's own (the strip
+ * plus the highlight of its runs on the PROCS timeline show the same
+ * thing without a second set of controls).
+ */
+
+import { STATE_COLORS } from "./colors.js";
+import { formatDur, formatTime } from "./format.js";
+
+const STATES = ["running", "runnable", "blocked", "syscall"];
+const DRAW_ORDER = ["blocked", "syscall", "runnable", "running"];   // short running runs on top
+
+function set(root, field, text, value, title) {
+  for (const el of root.querySelectorAll(`[data-field="${field}"]`)) {
+    el.textContent = text;
+    if (value === undefined || value === null) delete el.dataset.value;
+    else el.dataset.value = String(value);
+    if (title) el.title = title; else el.removeAttribute("title");
+  }
+}
+
+export class RunDetails {
+  constructor(root) {
+    this.root = root;
+    this.run = null;
+  }
+
+  clear() {
+    this.run = null;
+    for (const el of this.root.querySelectorAll("[data-field]")) { el.textContent = ""; delete el.dataset.value; }
+    for (const b of this.root.querySelectorAll("button")) b.disabled = true;
+    this.root.dataset.state = "empty";
+  }
+
+  loading() { this.root.dataset.state = "loading"; }
+
+  show(r) {
+    const R = this.root;
+    this.run = r;
+    const ref = (x) => (x ? `P${x.p} run ${x.i}` : "—");
+    set(R, "task", String(r.task), r.task);
+    set(R, "fn", r.fn || "?", r.fn);
+    set(R, "p", "P" + r.p, r.p);
+    set(R, "i", "run " + r.i, r.i);
+    set(R, "start", formatTime(r.start), r.start, r.start + " ns");
+    set(R, "dur", formatDur(r.dur), r.dur, r.dur + " ns");
+    set(R, "end", r.end, r.end);
+    set(R, "reason", r.reason ? `(${r.reason})` : "", r.reason);
+    set(R, "site", r.site ? "at " + r.site : "", r.site);
+    set(R, "created_by", r.created_by ? "task " + r.created_by : "—", r.created_by || 0);
+    set(R, "woken_by", r.woken_by ? `task ${r.woken_by.task} (${ref(r.woken_by)})` : "—",
+        r.woken_by ? `${r.woken_by.p}:${r.woken_by.i}` : null);
+    set(R, "prev", ref(r.prev), r.prev ? `${r.prev.p}:${r.prev.i}` : null);
+    set(R, "next", ref(r.next), r.next ? `${r.next.p}:${r.next.i}` : null);
+    R.querySelector('[data-action="waker"]').disabled = !r.woken_by;
+    R.querySelector('[data-action="prev"]').disabled = !r.prev;
+    R.querySelector('[data-action="next"]').disabled = !r.next;
+    R.querySelector('[data-action="task"]').disabled = !r.task;
+    R.dataset.state = "shown";
+  }
+}
+
+export class TaskView {
+  /** hooks: {onRun(p, i), onWindow(t0, t1), onShow(task), onClose(), tip(text, x, y)} */
+  constructor(root, hooks) {
+    this.root = root;
+    this.hooks = hooks;
+    this.task = null;
+    this.mark = null;            // the selected run's [start, dur], outlined on the strip
+    this.canvas = root.querySelector("#taskstrip");
+    this.ctx = this.canvas.getContext("2d");
+    root.querySelector('[data-action="show"]').addEventListener("click", () => this.task && this.hooks.onShow(this.task));
+    root.querySelector('[data-action="close"]').addEventListener("click", () => this.close());
+    const legend = root.querySelector(".legend");
+    for (const s of STATES) {
+      const span = document.createElement("span");
+      const i = document.createElement("i");
+      i.style.background = STATE_COLORS[s];
+      span.append(i, s);
+      legend.append(span);
+    }
+    this.canvas.addEventListener("mousemove", (e) => {
+      const s = this.at(e.offsetX);
+      this.hooks.tip(s ? `${s[2]}${s[3] ? " (" + s[3] + ")" : ""}\n${formatDur(s[1])} at ${formatTime(s[0])}` : null,
+                     e.clientX, e.clientY);
+    });
+    this.canvas.addEventListener("mouseleave", () => this.hooks.tip(null));
+    this.canvas.addEventListener("click", (e) => {
+      const s = this.at(e.offsetX);
+      if (!s) return;
+      if (s[2] === "running") {
+        const r = this.task.runs.find((x) => x[2] === s[0]);
+        if (r) return this.hooks.onRun(r[0], r[1]);
+      }
+      const pad = Math.max(s[1] * 0.25, 1000);
+      this.hooks.onWindow(s[0] - pad, s[0] + s[1] + pad);
+    });
+    new ResizeObserver(() => this.draw()).observe(this.canvas);
+  }
+
+  close() {
+    this.task = null;
+    this.root.hidden = true;
+    this.hooks.onClose();
+  }
+
+  life() {
+    const st = this.task.states;
+    if (!st.length) return [0, 1];
+    const a = st[0][0], last = st[st.length - 1];
+    return [a, Math.max(a + 1, last[0] + last[1])];
+  }
+
+  at(x) {
+    if (!this.task) return null;
+    const [a, b] = this.life();
+    const W = this.canvas.clientWidth;
+    const t = a + (x / W) * (b - a), tol = (2 * (b - a)) / W;
+    let best = null, bd = Infinity;
+    for (const s of this.task.states) {
+      const d = t < s[0] ? s[0] - t : t > s[0] + s[1] ? t - s[0] - s[1] : 0;
+      if (d < bd || (d === bd && s[2] === "running")) { best = s; bd = d; }
+    }
+    return bd <= tol ? best : null;
+  }
+
+  show(task) {
+    // sort once: the strip's and the highlight's binary searches need it
+    task.runs.sort((x, y) => x[2] - y[2]);
+    task.states.sort((x, y) => x[0] - y[0]);
+    this.task = task;
+    this.root.hidden = false;
+    this.root.dataset.task = String(task.id);
+    const [a, b] = this.life();
+    this.root.querySelector('[data-field="title"]').textContent =
+      `Task ${task.id} · ${task.fn} · ${task.runs.length} runs · lived ${formatDur(b - a)} from ${formatTime(a)}`;
+    const tot = new Map();
+    for (const s of task.states) {
+      const k = s[2] === "blocked" && s[3] ? `blocked: ${s[3]}` : s[2];
+      tot.set(k, (tot.get(k) || 0) + s[1]);
+    }
+    const body = this.root.querySelector("tbody");
+    body.textContent = "";
+    const keys = [...tot.keys()].sort((x, y) => tot.get(y) - tot.get(x));
+    for (const k of keys) {
+      const tr = document.createElement("tr");
+      const c = STATE_COLORS[k.split(":")[0]] || "#999";
+      tr.innerHTML = `<td><i style="display:inline-block;width:9px;height:9px;background:${c};margin-right:5px"></i></td>` +
+        `<td></td><td class="num"></td><td class="num"></td>`;
+      tr.children[1].textContent = k;
+      tr.children[2].textContent = formatDur(tot.get(k));
+      tr.children[3].textContent = ((100 * tot.get(k)) / (b - a)).toFixed(1) + "%";
+      body.append(tr);
+    }
+    this.draw();
+  }
+
+  setMark(run) { this.mark = run ? [run.start, run.dur] : null; this.draw(); }
+
+  draw() {
+    if (!this.task) return;
+    const c = this.canvas, dpr = window.devicePixelRatio || 1;
+    const W = c.clientWidth, H = c.clientHeight;
+    if (!W) return;
+    c.width = Math.round(W * dpr);
+    c.height = Math.round(H * dpr);
+    const ctx = this.ctx;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, W, H);
+    const [a, b] = this.life();
+    const k = W / (b - a);
+    for (const s of DRAW_ORDER) {
+      ctx.fillStyle = STATE_COLORS[s];
+      ctx.beginPath();
+      const min = s === "running" ? 1 : 0.6;
+      for (const x of this.task.states) if (x[2] === s) ctx.rect((x[0] - a) * k, 4, Math.max(min, x[1] * k), H - 8);
+      ctx.fill();
+    }
+    if (this.mark) {
+      const x = (this.mark[0] - a) * k, w = Math.max(3, this.mark[1] * k);
+      ctx.strokeStyle = "#000";
+      ctx.lineWidth = 1.5;
+      ctx.strokeRect(x - 1, 1.5, w + 2, H - 3);
+    }
+  }
+}

@@ -1,0 +1,433 @@
+#!/usr/bin/env python3
+"""
+mock.py - a stand-in for `weft-trace view`'s server, for working on the
+viewer's page (tracer/view/) and testing it without the C side.
+
+It serves the page's static files from tracer/view/ and answers the same
+JSON API as the real server (/api/meta, /api/procs, /api/run, /api/task),
+from a synthetic trace that is generated once at start-up from a seed, so
+that every run of the mock with the same arguments answers the same bytes:
+4 Ps and 200,000 runs by default, in phases that look like the shapes
+`weft-trace gaps` names (mixed work, fine grain, a serial phase where only
+P0 works, long runs), with stop-the-world pauses on every P, about two
+thousand tasks that migrate between Ps, wake-ups and creations.
+
+Invariants the page may rely on (and the real server must keep too):
+  - all times are integer ns since the first event; on one P the runs are
+    sorted by start and never overlap, so their ends are sorted as well;
+  - /api/procs answers one row per P; a run at least one pixel wide
+    (dur >= (t1 - t0) / w) is sent as a run, narrower runs are merged into
+    a block while the next run is also narrower than a pixel, starts less
+    than a pixel after the block's end and starts in the same pixel column
+    as the block's first run (columns counted from t0); a block's busy
+    time is exactly the sum of its runs' durations. So a row holds at most
+    one block per column plus runs at least a pixel wide: about two
+    entries per pixel. Splitting blocks at columns makes a zoomed-out
+    view a per-pixel utilisation picture (the serial phase, the fine
+    grain phase are seen), where merging across columns would paint a
+    busy P as one flat block the width of the trace;
+  - a run's prev/next are the same task's previous/next runs; woken_by is
+    a run of another task that started no later than the woken run.
+
+Options: --procs, --runs, --seed, --port, --error (the "file" is bad from
+some offset on: meta.error is set and the trace stops at 70% of its
+length), --delay MS and --jitter (sleep, or a random sleep up to MS,
+before answering /api/procs, so that responses arrive late and out of
+order, which is what the page's stale-response check is for), --selftest
+(check the LOD invariants on random windows and exit).
+
+Rejected: a real trace file parsed in Python (the C reader is the only
+parser of .wt files; a second one would drift from it); a per-pixel
+bucket array (one entry per pixel even where one run covers many pixels
+would make zoomed-in responses large and the page's hit test fuzzy); a
+linear scan per request without the bisect (the whole P at every zoom).
+The scan over the window's runs is linear in the runs inside the window,
+which is fine for a mock of 200k runs (tens of ms); the C server answers
+from an index.
+"""
+
+import argparse
+import bisect
+import heapq
+import json
+import os
+import random
+import sys
+import threading
+import time
+import urllib.parse
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+VIEW_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+FNS = ["", "main", "worker", "producer", "consumer", "http_handler",
+       "parse_chunk", "merge_sorted", "timer_fire", "fanout_child",
+       "compress_block", "echo_conn"]
+REASONS = [  # (reason, site index)
+    ("chan receive", 1), ("chan send", 2), ("select", 3), ("mutex", 4),
+    ("sleep", 5), ("net read", 6), ("wait group", 7)]
+SITES = ["", "chan_recv_loop+0x1c", "producer+0x88", "select_wait+0x40",
+         "merge_sorted+0x2a", "timer_sleep+0x8", "echo_conn+0x10",
+         "main+0x64"]
+ENDS = ["block", "yield", "syscall", "handoff"]
+ENDW = [70, 15, 10, 5]
+
+
+class Trace:
+    def __init__(self, procs, nruns, seed, error):
+        rng = random.Random(seed)
+        self.procs = procs
+        per_p = nruns // procs
+        # Stop-the-world pauses, global (every P stops).
+        stw = []
+        t = 40_000_000
+        while t < 10_000_000_000:
+            d = int(rng.uniform(50_000, 600_000))
+            stw.append((t, d))
+            t += int(rng.uniform(150_000_000, 350_000_000))
+        self.stw_all = stw
+        starts, durs = [], []
+        for p in range(procs):
+            s_l, d_l = [], []
+            t = int(rng.uniform(0, 5_000))
+            si = 0
+            while len(s_l) < per_p:
+                ph = t % 600_000_000                 # a 600 ms cycle of shapes
+                if 250_000_000 <= ph < 260_000_000:  # fine grain
+                    gap = rng.expovariate(1 / 600)
+                    dur = rng.uniform(300, 2_500)
+                elif 260_000_000 <= ph < 360_000_000:
+                    if p != 0:                       # serial: only P0 works
+                        gap = 360_000_000 - ph + rng.uniform(0, 3_000)
+                        dur = rng.uniform(1_000, 20_000)
+                    else:
+                        gap = rng.expovariate(1 / 2_000)
+                        dur = rng.uniform(20_000, 200_000)
+                elif ph >= 360_000_000:              # long runs
+                    gap = rng.expovariate(1 / 20_000)
+                    dur = rng.lognormvariate(11.5, 1.0)
+                else:                                # mixed
+                    gap = rng.expovariate(1 / 3_000)
+                    if rng.random() < 0.01:
+                        gap += rng.uniform(200_000, 2_000_000)
+                    r = rng.random()
+                    if r < 0.7:
+                        dur = rng.lognormvariate(7.3, 0.8)
+                    elif r < 0.95:
+                        dur = rng.uniform(5_000, 100_000)
+                    else:
+                        dur = rng.uniform(100_000, 3_000_000)
+                s = t + int(gap) + 1
+                d = max(1, int(dur))
+                # no run inside a stop-the-world
+                while si < len(stw) and stw[si][0] + stw[si][1] <= s:
+                    si += 1
+                if si < len(stw) and s + d > stw[si][0]:
+                    s = stw[si][0] + stw[si][1] + int(rng.uniform(200, 4_000))
+                    si += 1
+                s_l.append(s)
+                d_l.append(d)
+                t = s + d
+            starts.append(s_l)
+            durs.append(d_l)
+        duration = max(s[-1] + d[-1] for s, d in zip(starts, durs))
+        self.error = None
+        if error:
+            cut = int(duration * 0.7)
+            for p in range(procs):
+                n = bisect.bisect_left(starts[p], cut)
+                del starts[p][n:], durs[p][n:]
+            self.error = {"offset": 41_873_209,
+                          "message": "chunk 1187: bad varint in event 52 (type 0x1f) at byte 41873209"}
+            duration = max(s[-1] + d[-1] for s, d in zip(starts, durs) if s)
+        self.duration = duration
+        self.stw_all = [(s, d) for s, d in stw if s < duration]
+        self.starts, self.durs = starts, durs
+        self.ends = [[s + d for s, d in zip(sl, dl)] for sl, dl in zip(starts, durs)]
+        self.base = [0] * procs
+        for p in range(1, procs):
+            self.base[p] = self.base[p - 1] + len(starts[p - 1])
+        n = self.base[-1] + len(starts[-1])
+        self.nruns = n
+        # Tasks: one sweep over all runs by start. A task runs again only
+        # after its previous run ended; FIFO reuse, a new task now and then.
+        order = sorted(((starts[p][i], p, i) for p in range(procs)
+                        for i in range(len(starts[p]))))
+        self.task = [0] * n
+        self.wake = [-1] * n          # flat index of the waker's run
+        self.pos = [0] * n            # index in its task's run list
+        self.task_runs = {0: []}
+        self.task_fn = {}
+        self.task_creator = {}
+        self.task_created = {}
+        ready, busy = deque(), []
+        ntasks = 0
+        prev_flat = []                # recent runs, for wakers and creators
+        for s, p, i in order:
+            f = self.base[p] + i
+            while busy and busy[0][0] <= s:
+                ready.append(heapq.heappop(busy)[1])
+            if ready and (ntasks >= 2500 or rng.random() < 0.99):
+                tid = ready.popleft()
+                # woken by the latest run of another task that started before
+                for g in reversed(prev_flat):
+                    if self.task[g] != tid:
+                        self.wake[f] = g
+                        break
+            else:
+                ntasks += 1
+                tid = ntasks
+                self.task_runs[tid] = []
+                self.task_fn[tid] = 1 if tid == 1 else 2 + rng.randrange(len(FNS) - 2)
+                self.task_creator[tid] = self.task[prev_flat[-1]] if prev_flat else 0
+                self.task_created[tid] = max(0, s - int(rng.uniform(500, 30_000)))
+            self.task[f] = tid
+            self.pos[f] = len(self.task_runs[tid])
+            self.task_runs[tid].append(f)
+            heapq.heappush(busy, (s + durs[p][i], tid))
+            prev_flat.append(f)
+            if len(prev_flat) > 8:
+                prev_flat.pop(0)
+        del self.task_runs[0]
+        self.ntasks = ntasks
+        self.fn = [self.task_fn[t] for t in self.task]
+        # How each run ended: a deterministic function of its flat index.
+        self.end = ["end"] * n
+        self.reason = [-1] * n
+        for tid, fl in self.task_runs.items():
+            for k, f in enumerate(fl):
+                h = random.Random(f * 2654435761 + seed)
+                if k + 1 < len(fl):
+                    e = h.choices(ENDS, ENDW)[0]
+                    self.end[f] = e
+                    if e == "block":
+                        self.reason[f] = h.randrange(len(REASONS))
+                else:
+                    p, i = self.unflat(f)
+                    self.end[f] = "trace end" if self.ends[p][i] > duration - 2_000_000 else "end"
+            # only a run after a block was woken by someone
+            for k, f in enumerate(fl):
+                if k == 0 or self.end[fl[k - 1]] != "block":
+                    self.wake[f] = -1
+        self.fn_per_p = [self.fn[self.base[p]:self.base[p] + len(starts[p])] for p in range(procs)]
+        self.task_per_p = [self.task[self.base[p]:self.base[p] + len(starts[p])] for p in range(procs)]
+
+    def unflat(self, f):
+        p = bisect.bisect_right(self.base, f) - 1
+        return p, f - self.base[p]
+
+    def ref(self, f):
+        p, i = self.unflat(f)
+        return {"p": p, "i": i}
+
+    # /api/procs: the LOD rule of the module essay.
+    def procs_q(self, t0, t1, w):
+        ns_px = (t1 - t0) / w
+        rows = []
+        for p in range(self.procs):
+            starts, durs, ends = self.starts[p], self.durs[p], self.ends[p]
+            fns, tasks = self.fn_per_p[p], self.task_per_p[p]
+            n = len(starts)
+            k = bisect.bisect_right(ends, t0)
+            runs, blocks = [], []
+            while k < n and starts[k] < t1:
+                d = durs[k]
+                if d >= ns_px:
+                    runs.append([starts[k], d, fns[k], tasks[k], k])
+                    k += 1
+                    continue
+                bs = starts[k]
+                be = bs + d
+                # the block ends at the pixel column's right edge
+                edge = t0 + (int((bs - t0) // ns_px) + 1) * ns_px
+                busy = d
+                nr = 1
+                k += 1
+                while k < n:
+                    s = starts[k]
+                    d = durs[k]
+                    if d >= ns_px or s - be >= ns_px or s >= edge:
+                        break
+                    be = s + d
+                    busy += d
+                    nr += 1
+                    k += 1
+                blocks.append([bs, be - bs, nr, busy])
+            stw = [[s, d] for s, d in self.stw_all if s < t1 and s + d > t0]
+            rows.append({"p": p, "runs": runs, "blocks": blocks, "stw": stw})
+        return {"t0": t0, "t1": t1, "w": w, "rows": rows}
+
+    def run_q(self, p, i):
+        if not (0 <= p < self.procs and 0 <= i < len(self.starts[p])):
+            return None
+        f = self.base[p] + i
+        tid = self.task[f]
+        fl = self.task_runs[tid]
+        k = self.pos[f]
+        r = self.reason[f]
+        wk = self.wake[f]
+        return {
+            "p": p, "i": i, "task": tid, "fn": FNS[self.fn[f]],
+            "start": self.starts[p][i], "dur": self.durs[p][i],
+            "end": self.end[f],
+            "reason": REASONS[r][0] if r >= 0 else None,
+            "site": SITES[REASONS[r][1]] if r >= 0 else None,
+            "created_by": self.task_creator[tid],
+            "woken_by": dict(task=self.task[wk], **self.ref(wk)) if wk >= 0 else None,
+            "prev": self.ref(fl[k - 1]) if k > 0 else None,
+            "next": self.ref(fl[k + 1]) if k + 1 < len(fl) else None,
+        }
+
+    def task_q(self, tid):
+        fl = self.task_runs.get(tid)
+        if fl is None:
+            return None
+        runs, states = [], []
+        t = self.task_created[tid]
+        for k, f in enumerate(fl):
+            p, i = self.unflat(f)
+            s, d = self.starts[p][i], self.durs[p][i]
+            if k == 0:
+                states.append([t, s - t, "runnable", None])
+            else:
+                pf = fl[k - 1]
+                pe = self.ends[self.unflat(pf)[0]][self.unflat(pf)[1]]
+                gap = s - pe
+                lat = min(gap, 1_000 + (f * 7919) % 20_000)
+                e = self.end[pf]
+                if e in ("block", "syscall") and gap > lat:
+                    st = "blocked" if e == "block" else "syscall"
+                    why = REASONS[self.reason[pf]][0] if e == "block" else None
+                    states.append([pe, gap - lat, st, why])
+                    states.append([s - lat, lat, "runnable", None])
+                elif gap > 0:
+                    states.append([pe, gap, "runnable", None])
+            states.append([s, d, "running", None])
+            runs.append([p, i, s, d])
+        return {"id": tid, "fn": FNS[self.task_fn[tid]], "runs": runs, "states": states}
+
+    def meta(self, name):
+        return {"file": name, "duration": self.duration, "procs": self.procs,
+                "fns": FNS, "sites": SITES, "events": self.nruns * 3 + 17,
+                "runs": self.nruns, "tasks": self.ntasks, "error": self.error}
+
+
+def selftest(tr):
+    rng = random.Random(1)
+    worst = 0
+    for it in range(300):
+        w = rng.choice([1, 7, 300, 1280, 1920, 3000])
+        a = rng.randrange(0, tr.duration)
+        span = int(10 ** rng.uniform(2, 10))
+        b = min(tr.duration + 1, a + span)
+        if b <= a:
+            continue
+        q = tr.procs_q(a, b, w)
+        ns_px = (b - a) / w
+        for row in q["rows"]:
+            p = row["p"]
+            ents = sorted([(r[0], r[1], "r", r) for r in row["runs"]] +
+                          [(bl[0], bl[1], "b", bl) for bl in row["blocks"]])
+            for s, d, kind, e in ents:
+                if kind == "r":
+                    assert d >= ns_px, (e, ns_px)
+                    assert tr.starts[p][e[4]] == s and tr.durs[p][e[4]] == d
+                else:
+                    lo = bisect.bisect_left(tr.starts[p], s)
+                    hi = bisect.bisect_left(tr.ends[p], s + d, lo) + 1
+                    assert hi - lo == e[2], (e, lo, hi)
+                    assert sum(tr.durs[p][lo:hi]) == e[3], e
+            # entries per pixel: at most 2 per pixel (+2 for the edges)
+            worst = max(worst, len(ents) / (w + 1))
+            assert len(ents) <= 2 * w + 2, (len(ents), w)
+    print("selftest ok: 300 windows, worst %.2f entries per pixel per row" % worst)
+
+
+CTYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+          ".css": "text/css; charset=utf-8", ".png": "image/png", ".svg": "image/svg+xml"}
+
+
+def make_handler(tr, args):
+    class H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt, *a):
+            if args.verbose:
+                sys.stderr.write("mock: " + fmt % a + "\n")
+
+        def send(self, code, body, ctype):
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def json(self, obj, code=200):
+            self.send(code, json.dumps(obj, separators=(",", ":")).encode(), "application/json")
+
+        def do_GET(self):
+            u = urllib.parse.urlsplit(self.path)
+            q = {k: v[-1] for k, v in urllib.parse.parse_qs(u.query).items()}
+            try:
+                if u.path == "/api/meta":
+                    return self.json(tr.meta(args.name))
+                if u.path == "/api/procs":
+                    t0, t1, w = int(q["t0"]), int(q["t1"]), int(q["w"])
+                    if not (t0 < t1 and 0 < w <= 10000):
+                        return self.json({"error": "need t0 < t1 and 0 < w <= 10000"}, 400)
+                    if args.delay:
+                        time.sleep((random.random() if args.jitter else 1) * args.delay / 1000)
+                    return self.json(tr.procs_q(t0, t1, w))
+                if u.path == "/api/run":
+                    r = tr.run_q(int(q["p"]), int(q["i"]))
+                    return self.json(r) if r else self.json({"error": "no such run"}, 404)
+                if u.path == "/api/task":
+                    r = tr.task_q(int(q["id"]))
+                    return self.json(r) if r else self.json({"error": "no such task"}, 404)
+            except (KeyError, ValueError) as e:
+                return self.json({"error": "bad query: %s" % e}, 400)
+            if u.path.startswith("/api/"):
+                return self.json({"error": "not found"}, 404)
+            rel = "index.html" if u.path in ("", "/") else u.path.lstrip("/")
+            full = os.path.realpath(os.path.join(VIEW_DIR, rel))
+            if not full.startswith(VIEW_DIR + os.sep) or not os.path.isfile(full):
+                return self.send(404, b"not found\n", "text/plain")
+            with open(full, "rb") as fh:
+                body = fh.read()
+            self.send(200, body, CTYPES.get(os.path.splitext(full)[1], "application/octet-stream"))
+    return H
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--port", type=int, default=8717)
+    ap.add_argument("--procs", type=int, default=4)
+    ap.add_argument("--runs", type=int, default=200_000)
+    ap.add_argument("--seed", type=int, default=17)
+    ap.add_argument("--error", action="store_true")
+    ap.add_argument("--delay", type=int, default=0, help="ms before answering /api/procs")
+    ap.add_argument("--jitter", action="store_true", help="random delay up to --delay")
+    ap.add_argument("--name", default="mock.wt")
+    ap.add_argument("--selftest", action="store_true")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+    t = time.time()
+    tr = Trace(args.procs, args.runs, args.seed, args.error)
+    sys.stderr.write("mock: %d runs, %d tasks, %d Ps, %.3f s, built in %.1f s\n" % (
+        tr.nruns, tr.ntasks, tr.procs, tr.duration / 1e9, time.time() - t))
+    if args.selftest:
+        selftest(tr)
+        return
+    srv = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(tr, args))
+    sys.stderr.write("mock: http://127.0.0.1:%d/\n" % srv.server_address[1])
+    sys.stderr.flush()
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,284 @@
+/*
+ * main.js - the viewer's page: loads /api/meta, builds the timeline, the
+ * details panel and the task view, and joins them: view changes go to
+ * the procs loader, clicks become /api/run and /api/task requests, jumps
+ * move the view, and window.weftView lets a headless browser drive it.
+ *
+ * The jumps ("woken by", "previous run", "next run", a running segment of
+ * the task view) all go through select(): fetch the run, outline it,
+ * fill the details, draw the flow arrows (the link just followed, and the
+ * arrow from the selected run's own waker), and with `jump` move the view
+ * so that the run is in the middle and, as far as its size allows, the
+ * run it was reached from is on screen too. A newer selection makes an
+ * older answer stale (runSeq), as the loader does for /api/procs.
+ *
+ * Test hooks, on window.weftView (every method that changes the view or
+ * the selection returns a Promise that resolves once the answer for the
+ * new state is drawn):
+ *   ready            resolves after the first paint with data (and then
+ *                    document.body.dataset.state is "ready");
+ *   window()         the view [t0, t1] in ns;
+ *   setWindow(t0,t1) move the view (clamped to the trace);
+ *   rows()           the number of P rows drawn;
+ *   clickRun(p, i)   select run i of P p as a click would (resolves to
+ *                    the /api/run object shown);
+ *   followWaker()    jump to the selected run's waker (resolves to it, or
+ *                    to null when the run has none);
+ *   followPrev(), followNext(), openTask(id);
+ *   zoom(f)          zoom in by f around the view's centre (f < 1 zooms
+ *                    out), as W and S do by 1.25;
+ *   selected(), flows(), drawMs(), idle(), dataWindow() (the window and
+ *                    width of the /api/procs answer being drawn).
+ *
+ * Rejected: reading state out of the DOM for the tests only (the hooks
+ * are small and say what the page believes; the DOM fields carry
+ * data-value for tests that look the way people do); a URL fragment
+ * holding the view (useful for links, but the server has no notion of
+ * one yet: left for when the verdicts panel wants deep links).
+ */
+
+import { getJSON, ProcsLoader } from "./api.js";
+import { formatDur, formatTime } from "./format.js";
+import { Timeline } from "./timeline.js";
+import { RunDetails, TaskView } from "./details.js";
+
+const $ = (s) => document.querySelector(s);
+let readyResolve, readyReject;
+const ready = new Promise((res, rej) => { readyResolve = res; readyReject = rej; });
+ready.catch(() => {});
+
+let meta, tl, loader, details, taskView;
+let cur = null;        // the selected run (/api/run answer)
+let runSeq = 0;
+let firstPaint = false;
+
+const box = (r) => ({ p: r.p, start: r.start, dur: r.dur });
+
+function banner(text, kind) {
+  const b = $("#banner");
+  if (!text) { if (b.dataset.kind === kind) b.hidden = true; return; }
+  b.textContent = text;
+  b.className = kind === "net" ? "net" : "";
+  b.dataset.kind = kind;
+  b.hidden = false;
+}
+
+function msg(text) { $("#st-msg").textContent = text || ""; }
+
+function tip(text, x, y) {
+  const t = $("#tip");
+  if (!text) { t.hidden = true; return; }
+  t.textContent = text;
+  t.hidden = false;
+  const w = t.offsetWidth, h = t.offsetHeight;
+  t.style.left = Math.min(x + 14, innerWidth - w - 4) + "px";
+  t.style.top = (y + 16 + h > innerHeight ? y - h - 8 : y + 16) + "px";
+}
+
+function hoverText(h) {
+  if (!h) return null;
+  const e = h.e;
+  if (h.kind === "run") {
+    return `${meta.fns[e[2]] || "?"} #${e[3]}\n${formatDur(e[1])} at ${formatTime(e[0])}\nP${h.p} run ${e[4]}`;
+  }
+  if (h.kind === "block") {
+    return `${e[2]} runs, ${((100 * e[3]) / Math.max(1, e[1])).toFixed(0)}% busy\n` +
+      `${formatDur(e[1])} at ${formatTime(e[0])} (click to zoom)`;
+  }
+  return `stop-the-world\n${formatDur(e[1])} at ${formatTime(e[0])}`;
+}
+
+function showWindow(t0, t1) {
+  $("#st-window").textContent = `${formatTime(Math.round(t0))} – ${formatTime(Math.round(t1))} (${formatDur(t1 - t0)})`;
+}
+
+// ---- selection and jumps ---------------------------------------------
+
+async function select(p, i, { link = null, jump = false } = {}) {
+  const seq = ++runSeq;
+  const from = cur;
+  details.loading();
+  let r;
+  try {
+    r = await getJSON(`/api/run?p=${p}&i=${i}`);
+  } catch (e) {
+    if (seq === runSeq) { msg(String(e.message || e)); details.root.dataset.state = "error"; }
+    throw e;
+  }
+  if (seq !== runSeq) return r;
+  const flows = [];
+  if (from && link === "waker") flows.push({ from: box(r), to: box(from) });
+  if (from && link === "prev") flows.push({ from: box(r), to: box(from), dashed: true });
+  if (from && link === "next") flows.push({ from: box(from), to: box(r), dashed: true });
+  if (r.woken_by && link !== "next-of-waker") {
+    try {
+      const w = await getJSON(`/api/run?p=${r.woken_by.p}&i=${r.woken_by.i}`);
+      if (seq !== runSeq) return r;
+      flows.push({ from: box(w), to: box(r) });
+    } catch (_) { /* the arrow is a nicety */ }
+  }
+  cur = r;
+  tl.selected = box(r);
+  tl.flows = flows;
+  details.show(r);
+  taskView.setMark(taskView.task && taskView.task.id === r.task ? r : null);
+  if (jump) {
+    const c = r.start + r.dur / 2;
+    let half = Math.max(r.dur * 2, 2000);
+    if (from) {
+      const far = Math.max(Math.abs(from.start - c), Math.abs(from.start + from.dur - c));
+      half = Math.max(half, far * 1.15);
+    }
+    tl.setView(c - half, c + half);
+  }
+  tl.reveal(r.p);
+  tl.draw();
+  msg("");
+  return r;
+}
+
+async function follow(kind) {
+  if (!cur) return null;
+  const ref = kind === "waker" ? cur.woken_by : kind === "prev" ? cur.prev : cur.next;
+  if (!ref) { msg(`this run has no ${kind === "waker" ? "waker" : kind + " run"}`); return null; }
+  const r = await select(ref.p, ref.i, { link: kind, jump: true });
+  await loader.idle();
+  return r;
+}
+
+async function openTask(id) {
+  const t = await getJSON(`/api/task?id=${id}`);
+  taskView.show(t);
+  taskView.setMark(cur && cur.task === t.id ? cur : null);
+  tl.task = t;
+  tl.draw();
+  return t;
+}
+
+// ---- boot ------------------------------------------------------------
+
+function onKey(e) {
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  const tag = e.target && e.target.tagName;
+  if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") return;
+  const x = tl.mouse ? tl.mouse.x : tl.W / 2;
+  switch (e.key) {
+    case "w": case "W": tl.zoomBy(1.25, x); break;
+    case "s": case "S": tl.zoomBy(1 / 1.25, x); break;
+    case "a": case "A": case "ArrowLeft": tl.panBy(-0.15); break;
+    case "d": case "D": case "ArrowRight": tl.panBy(0.15); break;
+    case "0": case "Home": tl.reset(); break;
+    case "f": case "F":
+      if (tl.range) { const [a, b] = tl.range, m = (b - a) * 0.05; tl.setView(a - m, b + m); }
+      else if (cur) { const m = Math.max(cur.dur * 0.5, 500); tl.setView(cur.start - m, cur.start + cur.dur + m); }
+      break;
+    case "Escape":
+      tl.range = null; tl.selected = null; tl.flows = []; cur = null; runSeq++;
+      details.clear(); taskView.setMark(null); $("#st-range").textContent = ""; tl.draw();
+      break;
+    default: return;
+  }
+  e.preventDefault();
+}
+
+async function boot() {
+  meta = await getJSON("/api/meta");
+  document.title = `${meta.file} · weft trace`;
+  $("#file").textContent = meta.file;
+  $("#summary").textContent = `${formatDur(meta.duration)} · ${meta.procs} P · ` +
+    `${meta.tasks.toLocaleString("en")} tasks · ${meta.runs.toLocaleString("en")} runs · ` +
+    `${meta.events.toLocaleString("en")} events`;
+  if (meta.error) {
+    banner(`This trace is bad from byte ${meta.error.offset} on: ${meta.error.message}. ` +
+      `Showing what came before it (up to ${formatTime(meta.duration)}).`, "file");
+    document.body.dataset.traceError = "1";
+  }
+  details = new RunDetails($("#details"));
+  details.clear();
+  loader = new ProcsLoader(
+    (d, ms) => {
+      tl.setData(d);
+      banner(null, "net");
+      let n = 0;
+      for (const r of d.rows) n += r.runs.length + r.blocks.length;
+      $("#st-perf").dataset.fetch = `${ms.toFixed(0)} ms`;
+      $("#st-perf").dataset.n = String(n);
+      if (!firstPaint) {
+        firstPaint = true;
+        requestAnimationFrame(() => setTimeout(() => {
+          document.body.dataset.state = "ready";
+          readyResolve();
+        }, 0));
+      }
+    },
+    (e) => banner(`Cannot reach the viewer's server: ${e.message || e}`, "net"),
+  );
+  taskView = new TaskView($("#taskview"), {
+    onRun: (p, i) => select(p, i, { jump: true }).catch(() => {}),
+    onWindow: (a, b) => tl.setView(a, b),
+    onShow: (t) => {
+      const st = t.states, a = st.length ? st[0][0] : 0;
+      const b = st.length ? st[st.length - 1][0] + st[st.length - 1][1] : a + 1;
+      const m = (b - a) * 0.03;
+      tl.setView(a - m, b + m);
+    },
+    onClose: () => { tl.task = null; tl.draw(); },
+    tip,
+  });
+  tl = new Timeline($("#timeline"), $("#plabels"), meta, {
+    onView: (t0, t1, w) => { loader.request(t0, t1, w); showWindow(t0, t1); },
+    onPick: (h) => {
+      tip(null);
+      if (!h) return;
+      if (h.kind === "run") select(h.p, h.e[4]).catch(() => {});
+      else if (h.kind === "block") { const m = h.e[1] * 0.1 + 1; tl.setView(h.e[0] - m, h.e[0] + h.e[1] + m); }
+      else msg(`stop-the-world: ${formatDur(h.e[1])} at ${formatTime(h.e[0])}`);
+    },
+    onHover: (h, m, e) => {
+      tip(hoverText(h), e && e.clientX, e && e.clientY);
+      $("#st-cursor").textContent = m ? "cursor " + formatTime(Math.round(tl.tOf(m.x))) : "";
+    },
+    onRange: (r) => {
+      $("#st-range").textContent = r ? `selection ${formatTime(Math.round(r[0]))} + ${formatDur(r[1] - r[0])}` : "";
+    },
+    onFrame: (ms) => {
+      const el = $("#st-perf");
+      el.textContent = `draw ${ms.toFixed(1)} ms · fetch ${el.dataset.fetch || "–"} · ${el.dataset.n || 0} rects`;
+    },
+  });
+  document.addEventListener("keydown", onKey);
+  for (const [act, kind] of [["waker", "waker"], ["prev", "prev"], ["next", "next"]]) {
+    $(`#details [data-action="${act}"]`).addEventListener("click", () => follow(kind).catch(() => {}));
+  }
+  $('#details [data-action="task"]').addEventListener("click", () => cur && openTask(cur.task).catch((e) => msg(e.message)));
+  loader.request(tl.t0, tl.t1, tl.W);
+}
+
+async function settled() {
+  await loader.idle();
+  await new Promise((r) => requestAnimationFrame(() => r()));
+}
+
+window.weftView = {
+  ready,
+  window: () => [tl.t0, tl.t1],
+  setWindow: (t0, t1) => { tl.setView(t0, t1); return settled(); },
+  rows: () => (tl.data ? tl.data.rows.length : 0),
+  clickRun: async (p, i) => { const r = await select(p, i); await settled(); return r; },
+  followWaker: () => follow("waker"),
+  followPrev: () => follow("prev"),
+  followNext: () => follow("next"),
+  openTask: (id) => openTask(id),
+  zoom: (f) => { tl.zoomBy(f); return settled(); },
+  selected: () => cur,
+  dataWindow: () => (tl.data ? [tl.data.t0, tl.data.t1, tl.data.w] : null),
+  flows: () => tl.flows.slice(),
+  drawMs: () => tl.drawMs,
+  idle: () => settled(),
+};
+
+boot().catch((e) => {
+  banner(`The viewer could not start: ${e.message || e}`, "net");
+  document.body.dataset.state = "error";
+  readyReject(e);
+});
