@@ -25,9 +25,13 @@
  * ends after t0. Walking on, a run at least a pixel long is an item of its
  * own; otherwise the runs that start in the same pixel are found by a
  * second binary search (on starts) and become one merged item, except the
- * last of them if it reaches past the pixel (only the last can: the runs
- * do not overlap), which is an item of its own. So each pixel yields at
- * most two items, and a merged item's busy time is busy[j] - busy[i]:
+ * last of them if it is a pixel or more long (only the last can reach past
+ * the pixel: the runs do not overlap), which is an item of its own. (A
+ * short run that straddles the pixel's edge joins the block: on a P that
+ * is never idle one does at every edge, and as items of their own they
+ * would stripe the row with slivers between the blocks.) So each pixel
+ * yields at most two items, and a merged item's busy time is
+ * busy[j] - busy[i]:
  * exactly the run time of the runs it covers. This is what Perfetto's
  * per-pixel "mipmaps" and gotraceui's merging of sub-8dp spans do, with
  * the merge computed at query time from one prefix array instead of
@@ -408,8 +412,11 @@ long vindex_query(const struct vindex *idx, int p, uint64_t t0, uint64_t t1, int
 		if (pend <= r->t0)
 			pend = r->t0 + 1;
 		size_t j = first_start_at(vp, i + 1, pend);
-		size_t last = j - 1; /* it alone may reach past the pixel */
-		if (last > i && vrun_t1(vp, last) > pend)
+		/* Only the last of them may reach past the pixel; if it is a pixel
+		 * or more long it is an item of its own, else it joins the block
+		 * (which then ends less than a pixel past the boundary). */
+		size_t last = j - 1;
+		if (last > i && (double)vrun_dur(vp, last) >= px)
 			j = last;
 		if (j - i == 1) {
 			it[n++] = (struct vitem){ r->t0, r->t0 + d, d, 1, i };

@@ -106,7 +106,7 @@ void vindex_seal(struct vindex *idx);
 /*
  * The runs of P @p that intersect [@t0, @t1), for a row @w pixels wide:
  * a run at least a pixel wide (or alone in its pixel) is an item of its
- * own; consecutive runs that start in one pixel and end in it are merged
+ * own; consecutive runs under a pixel that start in one pixel are merged
  * into one item whose busy time is exactly their run time. Every run that
  * intersects the window is in exactly one item, in order; at most
  * 2 * @w + 2 items. Returns the number of items written to *@out (an
