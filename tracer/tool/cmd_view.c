@@ -26,7 +26,10 @@
  *
  * Invariants: the index is read-only once the server starts, so tasks
  * share it without locks; each response is built whole in memory and
- * sent with one weft_write.
+ * sent with one weft_write. SIGINT/SIGTERM (a signalfd read by a task)
+ * close the listener; the accept loop then shuts every open connection
+ * down (their reads see end of file, each task closes its own fd) and
+ * waits for their tasks, so nothing is left when weft_main returns.
  *
  * Rejected:
  *   - Embedding the page in the binary: the page's files are plain files
@@ -53,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -546,14 +550,55 @@ static int serve(int fd, const struct http_req *q)
 	return err < 0 || close ? -1 : 0;
 }
 
+/* Open connections, so that a shutdown can end them (shutdown(2) wakes
+ * their reads with end of file; each task then closes its own fd). */
+static struct {
+	weft_mutex mu;
+	int *fd;
+	size_t n, cap;
+	bool closing;
+	weft_wg wg;
+} C = { .mu = WEFT_MUTEX_INIT, .wg = WEFT_WG_INIT };
+
+static bool conn_add(int fd)
+{
+	bool ok = true;
+
+	weft_mutex_lock(&C.mu);
+	if (C.closing) {
+		ok = false;
+	} else {
+		if (C.n == C.cap) {
+			C.cap = C.cap ? 2 * C.cap : 64;
+			C.fd = tool_realloc(C.fd, C.cap, sizeof(*C.fd));
+		}
+		C.fd[C.n++] = fd;
+	}
+	weft_mutex_unlock(&C.mu);
+	return ok;
+}
+
+static void conn_del(int fd)
+{
+	weft_mutex_lock(&C.mu);
+	for (size_t i = 0; i < C.n; i++)
+		if (C.fd[i] == fd) {
+			C.fd[i] = C.fd[--C.n];
+			break;
+		}
+	weft_mutex_unlock(&C.mu);
+}
+
 static void conn_task(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
 	struct http_req *q = malloc(sizeof(*q)); /* 16 KB: not on the task's stack */
 	char buf[8192];
 
-	if (!q) {
+	if (!q || !conn_add(fd)) {
+		free(q);
 		weft_close(fd);
+		weft_wg_done(&C.wg);
 		return;
 	}
 	http_req_init(q);
@@ -581,7 +626,9 @@ static void conn_task(void *arg)
 	}
 out:
 	free(q);
+	conn_del(fd);
 	weft_close(fd);
+	weft_wg_done(&C.wg);
 }
 
 static void signal_task(void *arg)
@@ -664,8 +711,11 @@ static void main_task(void *arg)
 	for (;;) {
 		int fd = weft_net_accept(V.lfd, -1);
 		if (fd >= 0) {
-			if (weft_go(conn_task, (void *)(intptr_t)fd) != 0)
+			weft_wg_add(&C.wg, 1);
+			if (weft_go(conn_task, (void *)(intptr_t)fd) != 0) {
 				weft_close(fd);
+				weft_wg_done(&C.wg);
+			}
 			continue;
 		}
 		if (fd == -ECANCELED || fd == -EBADF)
@@ -673,6 +723,14 @@ static void main_task(void *arg)
 		if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM)
 			weft_sleep(10 * 1000000LL); /* out of fds: let connections end */
 	}
+	/* Shutting down: end every connection and wait for their tasks. */
+	weft_mutex_lock(&C.mu);
+	C.closing = true;
+	for (size_t i = 0; i < C.n; i++)
+		shutdown(C.fd[i], SHUT_RDWR);
+	weft_mutex_unlock(&C.mu);
+	weft_wg_wait(&C.wg);
+	free(C.fd);
 }
 
 /* The page's directory: $WEFT_VIEW_DIR, the installed one, the source tree's. */
