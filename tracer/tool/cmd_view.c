@@ -16,6 +16,11 @@
  *                             created the task, who woke it, its
  *                             previous and next runs
  *   /api/task?id=             one task's runs and the states between them
+ * --perfetto hands over to Perfetto's UI instead, as Perfetto's own
+ * open_trace_in_ui does: the export (gzip'd protobuf) is written to a
+ * directory of ours and served on 127.0.0.1:9001, the one origin the UI's
+ * content security policy lets it fetch from, with the CORS header naming
+ * https://ui.perfetto.dev; the link to open is printed.
  * JSON, not a binary format: a window's answer is a few tens of KB, which
  * the page parses in well under a millisecond.
  *
@@ -46,6 +51,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -68,7 +74,7 @@
 #include "view_index.h"
 
 static const char help[] =
-	"usage: weft-trace view [--addr HOST:PORT] [--allow-remote] [--open] FILE\n"
+	"usage: weft-trace view [--addr HOST:PORT] [--allow-remote] [--open] [--perfetto] FILE\n"
 	"\n"
 	"Index the trace in one pass and serve its PROCS timeline on loopback:\n"
 	"a row per P with every run of a task (coloured by entry function),\n"
@@ -82,6 +88,11 @@ static const char help[] =
 	"  --allow-remote    allow an address that is not loopback (the page shows\n"
 	"                    the program's function names to whoever connects)\n"
 	"  --open            open the page with xdg-open\n"
+	"  --perfetto        hand over to Perfetto's UI instead: export the trace\n"
+	"                    (Perfetto's format, gzip'd) and serve it on\n"
+	"                    127.0.0.1:9001 (the port Perfetto's UI may fetch from)\n"
+	"                    with the CORS header it needs; prints the\n"
+	"                    https://ui.perfetto.dev/#!/?url=... link to open\n"
 	"\n"
 	"The page's files come from $WEFT_VIEW_DIR, else the installed copy.\n"
 	"SIGINT or SIGTERM stops the server. Exit status 1 on a file that is not\n"
@@ -93,9 +104,10 @@ static struct {
 	const char *path;
 	const char *addr;
 	const char *dir;
-	bool allow_remote, open;
+	bool allow_remote, open, perfetto, addr_given;
 	int lfd, sfd;
-	char url[300];
+	char url[512];
+	char pf_dir[256], pf_file[400], pf_name[128]; /* --perfetto: the export we made */
 } V = { .addr = "127.0.0.1:0", .lfd = -1, .sfd = -1 };
 
 /* ---- a growable buffer -------------------------------------------------- */
@@ -497,6 +509,29 @@ static int serve_file(int fd, const char *name, bool close, bool head)
 	return err;
 }
 
+/* --perfetto: the export, with the header that lets ui.perfetto.dev fetch it. */
+static int serve_export(int fd, bool close, bool head)
+{
+	struct buf b = { 0 };
+	FILE *f = fopen(V.pf_file, "rbe");
+	int err;
+
+	if (!f)
+		return send_error(fd, 500, "the export is gone", close);
+	for (;;) {
+		buf_reserve(&b, 1 << 20);
+		size_t n = fread(b.p + b.len, 1, b.cap - b.len, f);
+		if (n == 0)
+			break;
+		b.len += n;
+	}
+	fclose(f);
+	err = send_resp(fd, 200, "application/octet-stream", &b, close, head,
+			"Access-Control-Allow-Origin: https://ui.perfetto.dev\r\n");
+	free(b.p);
+	return err;
+}
+
 /* One request: 0 to go on with the connection, -1 to close it. */
 static int serve(int fd, const struct http_req *q)
 {
@@ -512,6 +547,14 @@ static int serve(int fd, const struct http_req *q)
 	}
 	if (memchr(path, 0, n)) {
 		err = send_error(fd, 400, "a NUL byte in the path", close);
+		return err < 0 || close ? -1 : 0;
+	}
+	if (V.perfetto) {
+		/* Only the export, to Perfetto's UI (as its open_trace_in_ui does). */
+		if (n == 1 + strlen(V.pf_name) && !strcmp(path + 1, V.pf_name))
+			err = serve_export(fd, close, head);
+		else
+			err = send_error(fd, 404, "only the trace is served here", close);
 		return err < 0 || close ? -1 : 0;
 	}
 	if (n == 1 && path[0] == '/')
@@ -696,8 +739,15 @@ static void main_task(void *arg)
 	if (weft_net_addr(V.lfd, addr, sizeof(addr)) < 0)
 		snprintf(addr, sizeof(addr), "%s", V.addr);
 	snprintf(V.url, sizeof(V.url), "http://%s/", addr);
-	printf("weft-trace view: %" PRIu64 " events, %" PRIu64 " runs on %d Ps; serving %s\n",
-	       V.idx.nevents, V.idx.nruns, V.idx.np, V.url);
+	if (V.perfetto) {
+		snprintf(V.url, sizeof(V.url), "https://ui.perfetto.dev/#!/?url=http://%s/%s", addr,
+			 V.pf_name);
+		printf("weft-trace view: serving the Perfetto export of %s; open %s\n", V.path,
+		       V.url);
+	} else {
+		printf("weft-trace view: %" PRIu64 " events, %" PRIu64 " runs on %d Ps; serving %s\n",
+		       V.idx.nevents, V.idx.nruns, V.idx.np, V.url);
+	}
 	fflush(stdout);
 	if (V.open) {
 		pid_t pid = fork();
@@ -753,6 +803,55 @@ static const char *page_dir(void)
 	return NULL;
 }
 
+/* The SIGINT/SIGTERM signalfd, and the server until it closes. */
+static int serve_until_signal(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) == 0)
+		V.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return weft_main(main_task, NULL) == 0 ? 0 : TOOL_EXIT_BAD;
+}
+
+/* --perfetto: export into a directory of our own, serve it, remove both. */
+static int run_perfetto(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	const char *base = strrchr(V.path, '/');
+	char *args[5];
+	int r;
+
+	if (!V.addr_given)
+		V.addr = "127.0.0.1:9001"; /* the one port Perfetto's UI may fetch from */
+	snprintf(V.pf_dir, sizeof(V.pf_dir), "%s/weft-view.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(V.pf_dir)) {
+		tool_err("view", "a directory for the export in %s: %s", tmp && *tmp ? tmp : "/tmp",
+			 strerror(errno));
+		return TOOL_EXIT_BAD;
+	}
+	snprintf(V.pf_name, sizeof(V.pf_name), "%.100s.pftrace.gz", base ? base + 1 : V.path);
+	for (char *c = V.pf_name; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		      *c == '.' || *c == '-' || *c == '_'))
+			*c = '_'; /* a name that needs no escaping in the link */
+	snprintf(V.pf_file, sizeof(V.pf_file), "%s/%s", V.pf_dir, V.pf_name);
+	args[0] = (char *)"export";
+	args[1] = (char *)"-o";
+	args[2] = V.pf_file;
+	args[3] = (char *)V.path;
+	args[4] = NULL;
+	optind = 0; /* getopt_long again, from the start */
+	r = cmd_export.run(4, args);
+	if (r == 0)
+		r = serve_until_signal();
+	unlink(V.pf_file);
+	rmdir(V.pf_dir);
+	return r;
+}
+
 static int opt(void *ctx, const char *name, const char *value)
 {
 	(void)ctx;
@@ -762,6 +861,10 @@ static int opt(void *ctx, const char *name, const char *value)
 		V.allow_remote = true;
 	else if (!strcmp(name, "open"))
 		V.open = true;
+	else if (!strcmp(name, "perfetto"))
+		V.perfetto = true;
+	if (!strcmp(name, "addr"))
+		V.addr_given = true;
 	return 0;
 }
 
@@ -770,9 +873,9 @@ static int run(int argc, char **argv)
 	static const struct tool_opt opts[] = { { "addr", true },
 						{ "allow-remote", false },
 						{ "open", false },
+						{ "perfetto", false },
 						{ NULL, false } };
 	struct timespec a, b;
-	sigset_t set;
 	bool json;
 	int r;
 
@@ -785,6 +888,8 @@ static int run(int argc, char **argv)
 				  "program's names and timings to the network (--allow-remote "
 				  "allows it)",
 				  V.addr);
+	if (V.perfetto)
+		return run_perfetto();
 	if (!(V.dir = page_dir())) {
 		tool_err("view", "the page's files are not installed (set WEFT_VIEW_DIR to a "
 				 "directory holding index.html)");
@@ -799,14 +904,9 @@ static int run(int argc, char **argv)
 	if (V.idx.partial)
 		fprintf(stderr, "weft-trace view: %s (showing what came before)\n", V.idx.err);
 	/* SIGINT/SIGTERM end the server through a signalfd read by a task. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	if (pthread_sigmask(SIG_BLOCK, &set, NULL) == 0)
-		V.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	r = weft_main(main_task, NULL);
+	r = serve_until_signal();
 	vindex_free(&V.idx);
-	return r == 0 ? 0 : TOOL_EXIT_BAD;
+	return r;
 }
 
 const struct tool_cmd cmd_view = { "view", "serve the PROCS timeline page on loopback", help,
