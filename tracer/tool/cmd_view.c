@@ -16,6 +16,9 @@
  *                             created the task, who woke it, its
  *                             previous and next runs
  *   /api/task?id=             one task's runs and the states between them
+ *   /api/fns                  per entry function, as weft-trace tasks
+ *                             counts: tasks, runs, running, runnable and
+ *                             blocked time by reason
  * --perfetto hands over to Perfetto's UI instead, as Perfetto's own
  * open_trace_in_ui does: the export (gzip'd protobuf) is written to a
  * directory of ours and served on 127.0.0.1:9001, the one origin the UI's
@@ -444,6 +447,48 @@ static int api_task(const struct http_req *q, struct buf *b)
 	return 200;
 }
 
+static int by_exec(const void *a, const void *b)
+{
+	const struct vfn *x = &V.idx.fns[*(const uint32_t *)a], *y = &V.idx.fns[*(const uint32_t *)b];
+	if (x->exec != y->exec)
+		return x->exec < y->exec ? 1 : -1;
+	return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
+/* Per entry function, as weft-trace tasks: by time running, most first. */
+static void api_fns(struct buf *b)
+{
+	uint32_t *order = tool_calloc(V.idx.nfn ? V.idx.nfn : 1, sizeof(*order));
+	size_t n = 0;
+
+	for (size_t i = 0; i < V.idx.nfn && i < V.idx.capfns; i++)
+		if (V.idx.fns[i].runs || V.idx.fns[i].tasks)
+			order[n++] = (uint32_t)i;
+	qsort(order, n, sizeof(*order), by_exec);
+	bprintf(b, "{\"fns\":[");
+	for (size_t k = 0; k < n; k++) {
+		const struct vfn *f = &V.idx.fns[order[k]];
+		bool first = true;
+		bprintf(b, "%s{\"fn\":%u,\"name\":", k ? "," : "", order[k]);
+		bjson_str(b, fn_name(order[k]));
+		bprintf(b, ",\"tasks\":%" PRIu64 ",\"runs\":%" PRIu64 ",\"exec\":%" PRIu64
+			   ",\"wait\":%" PRIu64 ",\"blocked\":{",
+			f->tasks, f->runs, f->exec, f->wait);
+		for (int r = 0; r < WEFT_TRACE_BLOCK_MAX; r++) {
+			if (!f->blocked[r])
+				continue;
+			if (!first)
+				buf_add(b, ",", 1);
+			bjson_str(b, r ? weft_tr_block_name(r) : "other");
+			bprintf(b, ":%" PRIu64, f->blocked[r]);
+			first = false;
+		}
+		bprintf(b, "}}");
+	}
+	bprintf(b, "]}");
+	free(order);
+}
+
 /* ---- static files --------------------------------------------------------------- */
 
 static const char *file_type(const char *name)
@@ -572,6 +617,9 @@ static int serve(int fd, const struct http_req *q)
 			status = api_run(q, &b);
 		} else if (!strcmp(path, "/api/task")) {
 			status = api_task(q, &b);
+		} else if (!strcmp(path, "/api/fns")) {
+			api_fns(&b);
+			status = 200;
 		}
 		/* The time the answer took to build, as the standard header that
 		 * browsers' network panels and bench/view.sh read. */

@@ -17,7 +17,9 @@
  * API's lookups by id binary-search an index sorted once at the end. (A
  * hash map by id took 30% of the build and 48 MB at 2.2 M tasks.)
  * Stop-the-world bands per P. Tasks by id: entry function, creator,
- * first and last run.
+ * first and last run. Per entry function, what weft-trace tasks counts:
+ * tasks, runs, time running, runnable and blocked by reason, from the
+ * model's intervals (exact, not inferred from the gaps between runs).
  *
  * The query (level of detail on the server). The page asks for P p's
  * window [t0, t1) at w pixels. Runs on a P never overlap and are ordered,
@@ -184,6 +186,21 @@ static void h_new(void *x, struct model *m, struct mtask *t, uint64_t parent, bo
 	t->aux2 = k + 1;
 }
 
+/* The aggregate of entry function @fn, made on first use. */
+static struct vfn *fn_agg(struct vindex *idx, uint32_t fn)
+{
+	idx->fns = tool_grow_zero(idx->fns, &idx->capfns, fn, sizeof(*idx->fns));
+	return &idx->fns[fn];
+}
+
+static void h_gone(void *x, struct model *m, struct mtask *t, bool ended)
+{
+	struct build *b = x;
+
+	(void)m, (void)ended;
+	fn_agg(b->idx, t->fn)->tasks++; /* its fn is known by now */
+}
+
 static void h_run(void *x, struct model *m, struct mtask *t, int p, uint64_t t0, uint64_t t1,
 		  int why)
 {
@@ -212,6 +229,9 @@ static void h_run(void *x, struct model *m, struct mtask *t, int p, uint64_t t0,
 		vt->first = self;
 	vt->last = self;
 	vindex_add_run(idx, p, &r, t1 - b->first);
+	struct vfn *f = fn_agg(idx, t->fn);
+	f->runs++;
+	f->exec += t1 > t0 ? t1 - t0 : 0;
 }
 
 static void h_wait(void *x, struct model *m, struct mtask *t, int state, uint64_t t0, uint64_t t1,
@@ -220,7 +240,16 @@ static void h_wait(void *x, struct model *m, struct mtask *t, int state, uint64_
 	struct build *b = x;
 	struct mtask *w;
 
-	(void)t0, (void)t1;
+	/* Per function: runnable, blocked by reason, in a syscall. */
+	if (t1 > t0) {
+		struct vfn *f = fn_agg(b->idx, t->fn);
+		if (state == WEFT_TF_T_RUNNABLE)
+			f->wait += t1 - t0;
+		else if (state == WEFT_TF_T_SYSCALL)
+			f->blocked[WEFT_TRACE_BLOCK_SYSCALL] += t1 - t0;
+		else if (state == WEFT_TF_T_BLOCKED && t->reason < WEFT_TRACE_BLOCK_MAX)
+			f->blocked[t->reason] += t1 - t0;
+	}
 	/* The block's reason and site are known by now (the model sets them
 	 * after the run's end is reported): give them to the run it ended. */
 	if ((state == WEFT_TF_T_BLOCKED || state == WEFT_TF_T_SYSCALL) && t->aux2) {
@@ -278,7 +307,9 @@ int vindex_build(struct vindex *idx, const char *path)
 	if (tool_open(&tt, "view", path) < 0)
 		return -1;
 	vindex_init(idx, tt.info.procs > 0 && tt.info.procs <= MODEL_MAX_P ? tt.info.procs : 1);
-	struct model_hooks h = { .ctx = &b, .task_new = h_new, .run = h_run, .wait = h_wait };
+	struct model_hooks h = {
+		.ctx = &b, .task_new = h_new, .run = h_run, .wait = h_wait, .task_gone = h_gone
+	};
 	model_init(&m, tt.t, &h);
 	while ((r = tool_next(&tt, &ev)) > 0) {
 		if (!b.first)
@@ -321,6 +352,8 @@ int vindex_build(struct vindex *idx, const char *path)
 	idx->site_names = tool_calloc(idx->nsite ? idx->nsite : 1, sizeof(char *));
 	for (size_t i = 0; i < idx->nsite; i++)
 		idx->site_names[i] = dup_name(i ? names_get(&m.sites, (uint32_t)i) : "");
+	idx->fns = tool_grow_zero(idx->fns, &idx->capfns, idx->nfn ? idx->nfn - 1 : 0,
+				  sizeof(*idx->fns));
 	model_free(&m);
 	tool_close(&tt);
 	vindex_seal(idx);
@@ -343,6 +376,7 @@ void vindex_free(struct vindex *idx)
 	free(idx->site_names);
 	free(idx->vt);
 	free(idx->byid);
+	free(idx->fns);
 	memset(idx, 0, sizeof(*idx));
 }
 

@@ -63,6 +63,14 @@ struct vtask {
 	vref first, last;
 };
 
+/* Per entry function, as weft-trace tasks counts it (exact, from the model's
+ * intervals): tasks, runs, time running, runnable, blocked by reason. */
+struct vfn {
+	uint64_t tasks, runs;
+	uint64_t exec, wait;
+	uint64_t blocked[WEFT_TRACE_BLOCK_MAX];
+};
+
 struct vindex {
 	struct vproc *ps;
 	int np;
@@ -73,6 +81,8 @@ struct vindex {
 	size_t ntasks, captasks;
 	char **fn_names, **site_names; /* by names index (copied from the model) */
 	size_t nfn, nsite;
+	struct vfn *fns;         /* by names index, nfn of them */
+	size_t capfns;
 	bool partial;            /* the file is bad part-way: err says where */
 	char err[512];
 	/* while building */
