@@ -1,6 +1,6 @@
 /*
- * details.js - the run details panel (#details) and the task view
- * (#taskview).
+ * details.js - the bottom panels: the run details (#details), the task
+ * view (#taskview) and the functions table (#fns).
  *
  * RunDetails fills the panel's [data-field] elements from one /api/run
  * answer: the text for people, and the raw value in data-value for
@@ -12,14 +12,25 @@
  * life, a legend, and a table of where the time went (blocked broken
  * down by reason). Clicking a running segment selects that run; any
  * other segment moves the timeline to it.
+ * FnsTable shows /api/fns: one row (tr[data-fn="<meta.fns index>"]) per
+ * entry function with runs, with its colour on the timeline, tasks,
+ * runs, exec, exec per task, wait (runnable) and blocked (the total and
+ * its biggest reason; every reason in the cell's tooltip). It is sorted
+ * by exec, or by the column whose header was last clicked (again: the
+ * other way). A click on a row asks onPick for that function, or for
+ * null when the row is the selected one; setSelected marks the row.
  *
- * Invariant: both only show what they are given; every fetch and every
- * jump is main.js's, so that stale answers are dropped in one place.
+ * Invariant: all three only show what they are given; every fetch, jump
+ * and filter is main.js's, so that stale answers are dropped, and the
+ * state is held, in one place.
  *
  * Rejected: a DOM element per state segment (a long-lived task has
  * tens of thousands); a second timeline of the task's own (the strip
  * plus the highlight of its runs on the PROCS timeline show the same
- * thing without a second set of controls).
+ * thing without a second set of controls); computing the functions
+ * table on the page from /api/task answers (one request per task; the
+ * server has the sums); a module of its own for FnsTable (one more file
+ * to install, for a class that is the same kind of panel as these).
  */
 
 import { STATE_COLORS } from "./colors.js";
@@ -202,4 +213,125 @@ export class TaskView {
       ctx.strokeRect(x - 1, 1.5, w + 2, H - 3);
     }
   }
+}
+
+const FN_COLS = [
+  // [key, header, numeric, value of a row]
+  ["name", "function", false, (r) => r.name],
+  ["tasks", "tasks", true, (r) => r.tasks],
+  ["runs", "runs", true, (r) => r.runs],
+  ["exec", "exec", true, (r) => r.exec],
+  ["mean", "exec / task", true, (r) => (r.tasks ? r.exec / r.tasks : 0)],
+  ["wait", "wait", true, (r) => r.wait],
+  ["blocked", "blocked", true, (r) => blockedTotal(r)],
+];
+
+function blockedTotal(r) {
+  let n = 0;
+  for (const v of Object.values(r.blocked || {})) n += v;
+  return n;
+}
+
+export class FnsTable {
+  /** hooks: {onPick(fn | null)}; colorOf(fn) -> CSS colour of its runs. */
+  constructor(table, hooks, colorOf) {
+    this.table = table;
+    this.hooks = hooks;
+    this.colorOf = colorOf;
+    this.rows = [];
+    this.sel = null;
+    this.sort = { key: "exec", dir: -1 };
+    const tr = document.createElement("tr");
+    for (const [key, label, num] of FN_COLS) {
+      const th = document.createElement("th");
+      th.textContent = label;
+      th.dataset.key = key;
+      if (num) th.className = "num";
+      th.title = "sort by " + label;
+      th.addEventListener("click", () => {
+        this.sort = this.sort.key === key ? { key, dir: -this.sort.dir } : { key, dir: num ? -1 : 1 };
+        this.render();
+      });
+      tr.append(th);
+    }
+    table.createTHead().append(tr);
+    this.body = table.createTBody();
+    this.body.addEventListener("click", (e) => {
+      const row = e.target.closest("tr[data-fn]");
+      if (!row) return;
+      const fn = Number(row.dataset.fn);
+      this.hooks.onPick(fn === this.sel ? null : fn);
+    });
+  }
+
+  /** rows: /api/fns's "fns" (the ones without runs are left out). */
+  show(rows) {
+    this.rows = rows.filter((r) => r.runs > 0);
+    this.render();
+  }
+
+  /** The rows in the order shown. */
+  shown() { return this.rows.slice(); }
+
+  render() {
+    const col = FN_COLS.find((c) => c[0] === this.sort.key) || FN_COLS[3];
+    const v = col[3], dir = this.sort.dir;
+    this.rows.sort((a, b) => {
+      const x = v(a), y = v(b);
+      return (x < y ? -1 : x > y ? 1 : 0) * dir || b.exec - a.exec || a.fn - b.fn;
+    });
+    for (const th of this.table.tHead.rows[0].cells) {
+      th.dataset.sort = th.dataset.key === this.sort.key ? (dir > 0 ? "asc" : "desc") : "";
+    }
+    this.body.textContent = "";
+    for (const r of this.rows) {
+      const tr = document.createElement("tr");
+      tr.dataset.fn = String(r.fn);
+      const b = Object.entries(r.blocked || {}).sort((x, y) => y[1] - x[1]);
+      const bt = blockedTotal(r);
+      const cells = [
+        r.name || "?",
+        r.tasks.toLocaleString("en"),
+        r.runs.toLocaleString("en"),
+        formatDur(r.exec),
+        formatDur(r.tasks ? r.exec / r.tasks : 0),
+        formatDur(r.wait),
+        bt ? formatDur(bt) : "—",
+      ];
+      cells.forEach((text, j) => {
+        const td = document.createElement("td");
+        if (FN_COLS[j][2]) td.className = "num";
+        td.textContent = text;
+        tr.append(td);
+      });
+      const name = tr.cells[0];
+      const sw = document.createElement("i");
+      sw.style.background = this.colorOf(r.fn);
+      name.prepend(sw);
+      name.title = `${r.name} (fn ${r.fn}): click to highlight its runs on the timeline`;
+      tr.cells[3].title = r.exec + " ns";
+      if (b.length) {
+        const why = document.createElement("span");
+        why.className = "why";
+        why.textContent = `${b[0][0]}${b.length > 1 ? " +" + (b.length - 1) : ""}`;
+        tr.cells[6].append(" ", why);
+        tr.cells[6].title = b.map(([k, n]) => `${k}: ${formatDur(n)} (${((100 * n) / bt).toFixed(0)}%)`).join("\n");
+      }
+      markRow(tr, r.fn === this.sel);
+      this.body.append(tr);
+    }
+  }
+
+  setSelected(fn) {
+    this.sel = fn;
+    for (const tr of this.body.rows) {
+      markRow(tr, Number(tr.dataset.fn) === fn);
+      if (Number(tr.dataset.fn) === fn) tr.scrollIntoView({ block: "nearest" });
+    }
+  }
+}
+
+function markRow(tr, on) {
+  tr.classList.toggle("sel", on);
+  tr.setAttribute("aria-selected", on ? "true" : "false");
 }

@@ -1,8 +1,10 @@
 /*
- * main.js - the viewer's page: loads /api/meta, builds the timeline, the
- * details panel and the task view, and joins them: view changes go to
- * the procs loader, clicks become /api/run and /api/task requests, jumps
- * move the view, and window.weftView lets a headless browser drive it.
+ * main.js - the viewer's page: loads /api/meta and /api/fns, builds the
+ * timeline, the details panel, the functions table and the task view,
+ * and joins them: view changes go to the procs loader, clicks become
+ * /api/run and /api/task requests, jumps move the view, a row of the
+ * functions table filters the timeline, and window.weftView lets a
+ * headless browser drive it.
  *
  * The jumps ("woken by", "previous run", "next run", a running segment of
  * the task view) all go through select(): fetch the run, outline it,
@@ -11,6 +13,16 @@
  * so that the run is in the middle and, as far as its size allows, the
  * run it was reached from is on screen too. A newer selection makes an
  * older answer stale (runSeq), as the loader does for /api/procs.
+ *
+ * The function filter is one value, tl.fnFilter (a meta.fns index or
+ * null), set only by setFilter(), which also marks the table's row and
+ * says in the status line which function is highlighted: a click on a
+ * row sets it, a click on the selected row or Esc clears it. It changes
+ * how the timeline is drawn, not what is fetched. The functions table
+ * and the task view share the space beside the run details as two tabs;
+ * opening a task shows its tab, closing it goes back to the functions.
+ * /api/fns is asked for once, after /api/meta, and does not hold up the
+ * first paint; a server without it leaves the table empty with a note.
  *
  * Test hooks, on window.weftView (every method that changes the view or
  * the selection returns a Promise that resolves once the answer for the
@@ -28,26 +40,38 @@
  *   zoom(f)          zoom in by f around the view's centre (f < 1 zooms
  *                    out), as W and S do by 1.25;
  *   selected(), flows(), drawMs(), idle(), dataWindow() (the window and
- *                    width of the /api/procs answer being drawn).
+ *                    width of the /api/procs answer being drawn);
+ *   fns()            the functions table's rows as the page holds them
+ *                    (/api/fns objects, in the order shown; [] until the
+ *                    answer is in);
+ *   filterFn(fn)     highlight function fn's runs (a meta.fns index), or
+ *                    clear with null; resolves after the redraw;
+ *   filteredFn()     the highlighted function's index, or null.
  *
  * Rejected: reading state out of the DOM for the tests only (the hooks
  * are small and say what the page believes; the DOM fields carry
  * data-value for tests that look the way people do); a URL fragment
  * holding the view (useful for links, but the server has no notion of
- * one yet: left for when the verdicts panel wants deep links).
+ * one yet: left for when the verdicts panel wants deep links); the
+ * functions table in a panel of its own beside the run details and the
+ * task view (at 1280 px the three would each be too narrow: the task
+ * strip needs the width); filtering by fetching only the function's
+ * runs (the other functions' runs are the context: where the function
+ * ran and what ran around it).
  */
 
 import { getJSON, ProcsLoader } from "./api.js";
 import { formatDur, formatTime } from "./format.js";
 import { Timeline } from "./timeline.js";
-import { RunDetails, TaskView } from "./details.js";
+import { RunDetails, TaskView, FnsTable } from "./details.js";
+import { fnColor } from "./colors.js";
 
 const $ = (s) => document.querySelector(s);
 let readyResolve, readyReject;
 const ready = new Promise((res, rej) => { readyResolve = res; readyReject = rej; });
 ready.catch(() => {});
 
-let meta, tl, loader, details, taskView;
+let meta, tl, loader, details, taskView, fnsTable;
 let cur = null;        // the selected run (/api/run answer)
 let runSeq = 0;
 let firstPaint = false;
@@ -90,6 +114,34 @@ function hoverText(h) {
 
 function showWindow(t0, t1) {
   $("#st-window").textContent = `${formatTime(Math.round(t0))} – ${formatTime(Math.round(t1))} (${formatDur(t1 - t0)})`;
+}
+
+// ---- the functions table and the tabs ---------------------------------
+
+function setFilter(fn) {
+  fn = fn === null || fn === undefined ? null : Number(fn);
+  tl.fnFilter = fn;
+  fnsTable.setSelected(fn);
+  $("#st-fn").textContent = fn === null ? "" :
+    `highlighting ${meta.fns[fn] || "fn " + fn} (click its row again or Esc to clear)`;
+  $("#st-fn").dataset.value = fn === null ? "" : String(fn);
+  tl.draw();
+}
+
+function tab(name) {
+  for (const b of document.querySelectorAll(".tabs [data-tab]")) b.setAttribute("aria-selected", String(b.dataset.tab === name));
+  $("#fnsview").hidden = name !== "fns";
+  $("#taskview").hidden = name !== "task";
+  $("#fns-hint").hidden = name !== "fns";
+}
+
+async function loadFns() {
+  try {
+    const d = await getJSON("/api/fns");
+    fnsTable.show(d.fns || []);
+  } catch (e) {
+    $("#fns-hint").textContent = `no functions table: ${e.message || e}`;
+  }
 }
 
 // ---- selection and jumps ---------------------------------------------
@@ -149,6 +201,8 @@ async function follow(kind) {
 async function openTask(id) {
   const t = await getJSON(`/api/task?id=${id}`);
   taskView.show(t);
+  $('.tabs [data-tab="task"]').disabled = false;
+  tab("task");
   taskView.setMark(cur && cur.task === t.id ? cur : null);
   tl.task = t;
   tl.draw();
@@ -174,7 +228,7 @@ function onKey(e) {
       break;
     case "Escape":
       tl.range = null; tl.selected = null; tl.flows = []; cur = null; runSeq++;
-      details.clear(); taskView.setMark(null); $("#st-range").textContent = ""; tl.draw();
+      details.clear(); taskView.setMark(null); $("#st-range").textContent = ""; setFilter(null);
       break;
     default: return;
   }
@@ -222,7 +276,7 @@ async function boot() {
       const m = (b - a) * 0.03;
       tl.setView(a - m, b + m);
     },
-    onClose: () => { tl.task = null; tl.draw(); },
+    onClose: () => { tl.task = null; tl.draw(); $('.tabs [data-tab="task"]').disabled = true; tab("fns"); },
     tip,
   });
   tl = new Timeline($("#timeline"), $("#plabels"), meta, {
@@ -246,6 +300,9 @@ async function boot() {
       el.textContent = `draw ${ms.toFixed(1)} ms · fetch ${el.dataset.fetch || "–"} · ${el.dataset.n || 0} rects`;
     },
   });
+  fnsTable = new FnsTable($("#fns"), { onPick: (fn) => setFilter(fn) }, (fn) => fnColor(fn)[0]);
+  for (const b of document.querySelectorAll(".tabs [data-tab]")) b.addEventListener("click", () => tab(b.dataset.tab));
+  loadFns();
   document.addEventListener("keydown", onKey);
   for (const [act, kind] of [["waker", "waker"], ["prev", "prev"], ["next", "next"]]) {
     $(`#details [data-action="${act}"]`).addEventListener("click", () => follow(kind).catch(() => {}));
@@ -275,6 +332,9 @@ window.weftView = {
   flows: () => tl.flows.slice(),
   drawMs: () => tl.drawMs,
   idle: () => settled(),
+  fns: () => (fnsTable ? fnsTable.shown() : []),
+  filterFn: (fn) => { setFilter(fn); return settled(); },
+  filteredFn: () => (tl ? tl.fnFilter : null),
 };
 
 boot().catch((e) => {

@@ -17,7 +17,11 @@
  * however many bars there are), the labels "fn #id" of the runs wide
  * enough to hold one, then over all rows the task highlight, the
  * selected run's outline, the flow arrows and the selection range, and
- * the ruler last. The server sends at most about two entries per pixel
+ * the ruler last. With a function filter (fnFilter, an index into
+ * meta.fns), the runs of that function are drawn as ever and everything
+ * else on the rows, the other functions' runs, their labels and the busy
+ * blocks (which do not say whose runs they merge), at DIM opacity.
+ * The server sends at most about two entries per pixel
  * per row, so a frame is O(W x Ps) rectangles: about 10,000 at 1280 px
  * and 4 Ps, measured at 1-3 ms; drawMs holds the last frame's time.
  * Frames are coalesced with requestAnimationFrame.
@@ -33,13 +37,19 @@
  * Invariants: within a row, runs and blocks are each sorted by start
  * (the server's order; setData sorts if not), which the hit test's
  * binary search needs. A run is found by the click when it is at most
- * 3 px away, so a one-pixel run can be hit.
+ * 3 px away, so a one-pixel run can be hit. The filter changes colours
+ * only: the hit test, the labels' places and the LOD are the same.
  *
  * Rejected: one canvas per row (a DOM node per P, and flows between rows
  * would need an overlay anyway); WebGL (Canvas2D draws the bounded
  * number of rectangles well inside a frame, and the page must work
  * wherever a browser does); an OffscreenCanvas in a worker (the frame is
- * already cheap; a worker would add a copy of every answer).
+ * already cheap; a worker would add a copy of every answer); hiding the
+ * other functions' runs under a filter (the gaps would read as idle Ps;
+ * dimmed, the filtered function's share of each P is still seen
+ * against the rest); asking the server for a per-function busy time in
+ * the blocks (the filtered function's narrow runs stay hidden in the
+ * dimmed blocks when zoomed out: zoom in to see them).
  */
 
 import { fnColor, STW_FILL, STW_EDGE, FLOW, SELECT_RANGE, SELECT_EDGE } from "./colors.js";
@@ -49,6 +59,7 @@ const RULER_H = 30;
 const ROW_MIN = 18;
 const ROW_MAX = 56;
 const SHADES = 8;
+const DIM = 0.18;                 // opacity of what a function filter leaves out
 const FONT = "11px system-ui, -apple-system, 'Segoe UI', sans-serif";
 
 function lastAtOrBefore(arr, t) {
@@ -83,6 +94,7 @@ export class Timeline {
     this.flows = [];                // [{from: {p,start,dur}, to: {p,start,dur}, dashed}]
     this.task = null;               // {id, runs: [[p,i,start,dur]...]} highlighted
     this.range = null;              // [a, b] selection, ns
+    this.fnFilter = null;           // meta.fns index whose runs stand out, or null
     this.drawMs = 0;
     this.frames = 0;
     this.pending = 0;
@@ -262,6 +274,8 @@ export class Timeline {
           if (w > 28) labels.push(x, y, w, r);
         }
       }
+      const ff = this.fnFilter;
+      if (ff !== null) ctx.globalAlpha = DIM;
       for (let i = 0; i < SHADES; i++) {
         const rs = shades[i];
         if (!rs.length) continue;
@@ -271,11 +285,13 @@ export class Timeline {
         ctx.fill();
       }
       for (const [fn, rs] of byFn) {
+        ctx.globalAlpha = ff === null || fn === ff ? 1 : DIM;
         ctx.fillStyle = fnColor(fn)[0];
         ctx.beginPath();
         for (let j = 0; j < rs.length; j += 4) ctx.rect(rs[j], rs[j + 1], rs[j + 2], rs[j + 3]);
         ctx.fill();
       }
+      ctx.globalAlpha = 1;
       // stop-the-world over the bars: a tint and a solid mark on top
       for (const row of d.rows) {
         const top = RULER_H + row.p * rowH;
@@ -296,9 +312,11 @@ export class Timeline {
         const name = fns[r[2]] || "?";
         let s = `${name} #${r[3]}`;
         if (this.measure(s) + 6 > w) { s = `#${r[3]}`; if (this.measure(s) + 6 > w) continue; }
+        ctx.globalAlpha = ff === null || r[2] === ff ? 1 : DIM;
         ctx.fillStyle = fnColor(r[2])[1];
         ctx.fillText(s, x + 3, labels[j + 1] + (rowH - 6) / 2 + 0.5);
       }
+      ctx.globalAlpha = 1;
     }
     this.drawTask(k);
     this.drawSelected(k);

@@ -4,7 +4,7 @@
  * or >= 22; no npm package).
  *
  *   node --experimental-websocket tracer/view/dev/drive.mjs URL \
- *        [--shot FILE.png [--shot-window T0,T1]] [--expect-error] [--chromium PATH]
+ *        [--shot FILE.png [--shot-window T0,T1 | --shot-tab fns]] [--expect-error] [--chromium PATH]
  *
  * Starts Chromium headless at 1280x720 with a throw-away profile, opens
  * URL (the viewer, from `weft-trace view` or dev/mock.py), and checks,
@@ -20,9 +20,19 @@
  *   - weftView.zoom(2), the W and S keys and the wheel change the window
  *     by the expected factor; A and D pan; 0 resets;
  *   - a busy block clicked zooms into it; the task view opens;
+ *   - the functions table (table#fns) has one row per function with runs
+ *     in /api/fns, the rows weftView.fns() holds; a real click on a row
+ *     sets weftView.filteredFn() to its fn, marks the row and names the
+ *     function in the status line; a canvas pixel inside a run (> 3 px
+ *     wide, from the /api/procs answer drawn) of another function
+ *     changes while the one of a run of the filtered function does not;
+ *     a second click on the row, and Esc, clear the filter and the
+ *     pixels come back as they were;
  *   - with --expect-error, the banner shows the file's error offset.
  * Prints one line per check and exits 1 if any failed. --shot writes a
- * screenshot after the checks (for people to look at).
+ * screenshot after the checks (for people to look at): a run, its waker
+ * and its task view open, or with --shot-tab fns the functions table
+ * with the run's function highlighted.
  *
  * Rejected: playwright-core (an npm install in CI for what fifty lines
  * of CDP do); chromium --dump-dom with a self-test in the page (the test
@@ -252,6 +262,7 @@ async function main() {
   await waitFor(`(t => !t.hidden && t.dataset.task === '${wk.task}' && t.querySelectorAll('tbody tr').length > 0)(document.getElementById('taskview'))`);
   const tv = await evaluate(`(t => ({hidden: t.hidden, task: t.dataset.task, rows: t.querySelectorAll('tbody tr').length}))(document.getElementById('taskview'))`);
   check(!tv.hidden && tv.task === String(wk.task) && tv.rows > 0, "the task view opens on the task", JSON.stringify(tv));
+  await fnsChecks(pick, box);
   // a busy block, when clicked, zooms into it: find one with no run under its middle
   await key("0"); await idle();
   a = await win();
@@ -315,12 +326,96 @@ async function main() {
     await evaluate(`weftView.clickRun(${pick.p}, ${pick.i})`);
     await evaluate(`weftView.followWaker()`);
     await evaluate(`weftView.openTask(${pick.task})`);
+    if (opt("--shot-tab") === "fns") {
+      // the functions tab, the selected run's function highlighted
+      await evaluate(`document.querySelector('.tabs [data-tab=fns]').click()`);
+      await evaluate(`weftView.filterFn(weftView.fns().find(r => r.name === weftView.selected().fn)?.fn ?? null)`);
+    }
     await evaluate("weftView.idle()");
     const s = await send("Page.captureScreenshot", { format: "png" });
     writeFileSync(shot, Buffer.from(s.data, "base64"));
     console.log(`screenshot: ${shot}`);
   }
 }
+
+// The functions table and the timeline filter it sets.
+async function fnsChecks(pick, box) {
+  const api = await evaluate("fetch('/api/fns').then(r => r.json())");
+  check(Array.isArray(api.fns), "/api/fns answers a list", api.error || "");
+  if (!Array.isArray(api.fns)) return;
+  const want = api.fns.filter((r) => r.runs > 0);
+  await evaluate(`document.querySelector('.tabs [data-tab=fns]').click()`);
+  const n = await waitFor(`document.querySelectorAll('#fns tbody tr[data-fn]').length`);
+  const rows = await evaluate(`[...document.querySelectorAll('#fns tbody tr[data-fn]')].map(r => Number(r.dataset.fn))`);
+  const held = await evaluate("weftView.fns()");
+  const sig = (a) => JSON.stringify(a.map((r) => [r.fn, r.runs, r.exec]).sort((x, y) => x[0] - y[0]));
+  check(n === want.length && new Set(rows).size === want.length && rows.every((f) => want.some((r) => r.fn === f)),
+        "the functions table has a row per function with runs", `${n} rows, /api/fns has ${want.length}`);
+  check(sig(held) === sig(want) && held.map((r) => r.fn).join() === rows.join(),
+        "weftView.fns() holds /api/fns's rows in the table's order");
+  // a window with wide runs of several functions, nothing else drawn over them
+  await key("Escape");
+  await evaluate(`weftView.setWindow(${pick.start - 1e6}, ${pick.start + 1e6})`);
+  await evaluate(`(async () => { document.getElementById('pane').scrollTop = 0; await weftView.idle(); })()`);
+  const pix = (pts) => evaluate(`(() => { const c = document.getElementById('timeline'), k = c.width / c.clientWidth,
+     g = c.getContext('2d'); return ${JSON.stringify(pts)}.map(([x, y]) => Array.from(g.getImageData(Math.round(x * k), Math.round(y * k), 1, 1).data).join()); })()`);
+  // runs wider than 3 px in the answer drawn (fetched again for the window and width the page
+  // asked), by fn: the [x, y] of each one's middle, a few px below its top (under any label)
+  const dw = await evaluate("weftView.dataWindow()");
+  const byFn = await evaluate(`(async () => {
+     const [t0, t1] = weftView.window(), c = document.getElementById('timeline'), W = c.clientWidth;
+     const rowH = document.querySelector('.plabel').offsetHeight, paneH = document.getElementById('pane').clientHeight;
+     const q = await fetch('/api/procs?t0=${dw[0]}&t1=${dw[1]}&w=${dw[2]}').then(r => r.json());
+     const k = W / (t1 - t0), out = {};
+     for (const row of q.rows) {
+       if (30 + rowH * (row.p + 1) > paneH) continue;
+       for (const r of row.runs) {
+         const xa = (r[0] - t0) * k, w = r[1] * k;
+         if (w <= 3 || xa < 2 || xa + w > W - 2) continue;
+         (out[r[2]] = out[r[2]] || []).push([xa + w / 2 - 0.5, 30 + rowH * row.p + 5]);
+       }
+     }
+     return out; })()`);
+  const fnsWide = Object.keys(byFn).map(Number).filter((f) => rows.includes(f));
+  check(fnsWide.length >= 2, "runs wider than 3 px of two functions in the window", `fns ${fnsWide.join(",")}`);
+  if (fnsWide.length < 2) return;
+  fnsWide.sort((a, b) => byFn[b].length - byFn[a].length);
+  const F = fnsWide[0], G = fnsWide[1];
+  const pts = [byFn[F][0], byFn[G][0]];
+  const before = await pix(pts);
+  // a real click on F's row
+  const rect = await evaluate(`(r => { r.scrollIntoView({block: 'nearest'}); const b = r.getBoundingClientRect();
+     return {x: b.left + Math.min(60, b.width / 2), y: b.top + b.height / 2}; })(document.querySelector('#fns tr[data-fn="${F}"]'))`);
+  await click(rect.x, rect.y);
+  const got = await waitFor(`weftView.filteredFn() === ${F}`);
+  await idle();
+  check(got === true, "a click on a row sets the filter to its function", `fn ${F} (${fnName(held, F)})`);
+  const mark = await evaluate(`({sel: document.querySelector('#fns tr[data-fn="${F}"]').getAttribute('aria-selected'),
+     n: document.querySelectorAll('#fns tr.sel').length, st: document.getElementById('st-fn').textContent})`);
+  check(mark.sel === "true" && mark.n === 1 && mark.st.includes(fnName(held, F)),
+        "the row shows as selected and the status line names the function", mark.st);
+  const during = await pix(pts);
+  check(during[0] === before[0], "a run of the filtered function keeps its colour", `${before[0]} -> ${during[0]}`);
+  check(during[1] !== before[1], "a run of another function is dimmed", `fn ${G}: ${before[1]} -> ${during[1]}`);
+  // a second click on the row clears it
+  await click(rect.x, rect.y);
+  const cleared = await waitFor(`weftView.filteredFn() === null`);
+  await idle();
+  const after = await pix(pts);
+  check(cleared === true && after[1] === before[1] && after[0] === before[0] &&
+        await evaluate(`document.querySelectorAll('#fns tr.sel').length === 0 && document.getElementById('st-fn').textContent === ''`),
+        "a second click on the row clears the filter and the colours", `${after[1]}`);
+  // Esc clears it too
+  await evaluate(`weftView.filterFn(${G})`);
+  const dimmedF = (await pix(pts))[0];
+  await key("Escape");
+  const esc = await waitFor(`weftView.filteredFn() === null`);
+  await idle();
+  const back = await pix(pts);
+  check(esc === true && dimmedF !== before[0] && back[0] === before[0], "weftView.filterFn and Esc set and clear the filter");
+}
+
+const fnName = (rows, f) => (rows.find((r) => r.fn === f) || {}).name;
 
 main()
   .catch((e) => { console.log("FAIL " + (e.stack || e)); failed++; })

@@ -4,7 +4,8 @@ mock.py - a stand-in for `weft-trace view`'s server, for working on the
 viewer's page (tracer/view/) and testing it without the C side.
 
 It serves the page's static files from tracer/view/ and answers the same
-JSON API as the real server (/api/meta, /api/procs, /api/run, /api/task),
+JSON API as the real server (/api/meta, /api/procs, /api/run, /api/task,
+/api/fns),
 from a synthetic trace that is generated once at start-up from a seed, so
 that every run of the mock with the same arguments answers the same bytes:
 4 Ps and 200,000 runs by default, in phases that look like the shapes
@@ -27,20 +28,29 @@ Invariants the page may rely on (and the real server must keep too):
     grain phase are seen), where merging across columns would paint a
     busy P as one flat block the width of the trace;
   - a run's prev/next are the same task's previous/next runs; woken_by is
-    a run of another task that started no later than the woken run.
+    a run of another task that started no later than the woken run;
+  - /api/fns is /api/task summed over every task, per entry function:
+    runs and exec are exactly the count and the sum of durations of the
+    runs whose fn (the 3rd field of a /api/procs run) is that function,
+    wait is the runnable states, blocked the blocked states by reason
+    (syscall under "syscall"), only non-zero reasons; functions without
+    runs are left out; sorted by exec descending.
 
 Options: --procs, --runs, --seed, --port, --error (the "file" is bad from
 some offset on: meta.error is set and the trace stops at 70% of its
 length), --delay MS and --jitter (sleep, or a random sleep up to MS,
 before answering /api/procs, so that responses arrive late and out of
 order, which is what the page's stale-response check is for), --selftest
-(check the LOD invariants on random windows and exit).
+(check the LOD invariants on random windows, and /api/fns's runs and exec
+against the runs, and exit).
 
 Rejected: a real trace file parsed in Python (the C reader is the only
 parser of .wt files; a second one would drift from it); a per-pixel
 bucket array (one entry per pixel even where one run covers many pixels
 would make zoomed-in responses large and the page's hit test fuzzy); a
-linear scan per request without the bisect (the whole P at every zoom).
+linear scan per request without the bisect (the whole P at every zoom);
+/api/fns with made-up wait and blocked numbers (summing /api/task's
+states costs about a second once, and keeps the two answers agreeing).
 The scan over the window's runs is linear in the runs inside the window,
 which is fine for a mock of 200k runs (tens of ms); the C server answers
 from an index.
@@ -212,6 +222,8 @@ class Trace:
                     self.wake[f] = -1
         self.fn_per_p = [self.fn[self.base[p]:self.base[p] + len(starts[p])] for p in range(procs)]
         self.task_per_p = [self.task[self.base[p]:self.base[p] + len(starts[p])] for p in range(procs)]
+        self.fns_lock = threading.Lock()
+        self.fns_cache = None         # /api/fns, built on the first request
 
     def unflat(self, f):
         p = bisect.bisect_right(self.base, f) - 1
@@ -307,6 +319,30 @@ class Trace:
             runs.append([p, i, s, d])
         return {"id": tid, "fn": FNS[self.task_fn[tid]], "runs": runs, "states": states}
 
+    def fns_q(self):
+        with self.fns_lock:
+            if self.fns_cache is None:
+                acc = {}
+                for tid in self.task_runs:
+                    fn = self.task_fn[tid]
+                    a = acc.setdefault(fn, {"fn": fn, "name": FNS[fn], "tasks": 0, "runs": 0,
+                                            "exec": 0, "wait": 0, "blocked": {}})
+                    a["tasks"] += 1
+                    for s, d, st, why in self.task_q(tid)["states"]:
+                        if st == "running":
+                            a["runs"] += 1
+                            a["exec"] += d
+                        elif st == "runnable":
+                            a["wait"] += d
+                        else:
+                            k = why or "syscall"
+                            a["blocked"][k] = a["blocked"].get(k, 0) + d
+                for a in acc.values():
+                    a["blocked"] = {k: v for k, v in sorted(a["blocked"].items(), key=lambda kv: -kv[1]) if v}
+                rows = sorted((a for a in acc.values() if a["runs"]), key=lambda a: (-a["exec"], a["fn"]))
+                self.fns_cache = {"fns": rows}
+            return self.fns_cache
+
     def meta(self, name):
         return {"file": name, "duration": self.duration, "procs": self.procs,
                 "fns": FNS, "sites": SITES, "events": self.nruns * 3 + 17,
@@ -341,6 +377,15 @@ def selftest(tr):
             # entries per pixel: at most 2 per pixel (+2 for the edges)
             worst = max(worst, len(ents) / (w + 1))
             assert len(ents) <= 2 * w + 2, (len(ents), w)
+    fq = tr.fns_q()["fns"]
+    runs, exe = {}, {}
+    for fl, dl in zip(tr.fn_per_p, tr.durs):
+        for fn, d in zip(fl, dl):
+            runs[fn] = runs.get(fn, 0) + 1
+            exe[fn] = exe.get(fn, 0) + d
+    assert {a["fn"]: (a["runs"], a["exec"]) for a in fq} == {fn: (runs[fn], exe[fn]) for fn in runs}
+    assert all(fq[j]["exec"] >= fq[j + 1]["exec"] for j in range(len(fq) - 1))
+    print("selftest ok: /api/fns runs and exec per function match the runs")
     print("selftest ok: 300 windows, worst %.2f entries per pixel per row" % worst)
 
 
@@ -383,6 +428,8 @@ def make_handler(tr, args):
                 if u.path == "/api/run":
                     r = tr.run_q(int(q["p"]), int(q["i"]))
                     return self.json(r) if r else self.json({"error": "no such run"}, 404)
+                if u.path == "/api/fns":
+                    return self.json(tr.fns_q())
                 if u.path == "/api/task":
                     r = tr.task_q(int(q["id"]))
                     return self.json(r) if r else self.json({"error": "no such task"}, 404)
