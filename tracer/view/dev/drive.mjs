@@ -229,9 +229,14 @@ async function main() {
       start: document.querySelector('#details [data-field=start]').dataset.value})`);
   check(shown.task === pick.task && f.task === String(pick.task) && f.fn === pick.fn && f.start === String(pick.start),
         "clickRun shows the run's task id and entry function", `task ${f.task} ${f.fn}`);
-  await evaluate(`weftView.setWindow(${pick.start - pick.dur}, ${pick.start + 2 * pick.dur})`);
+  await evaluate(`weftView.setWindow(${Math.max(0, pick.start - pick.dur)}, ${pick.start + 2 * pick.dur})`);
   await key("Escape");
-  const x = box.x + box.w / 2,
+  // Click where the run is in the window the page shows, once the answer
+  // for that window is the one drawn (the hit test uses what is drawn).
+  await waitFor(`(() => { const w = weftView.window(), d = weftView.dataWindow();
+     return d && d[0] === Math.floor(w[0]) && d[1] === Math.ceil(w[1]); })()`);
+  const vw = await win();
+  const x = box.x + ((pick.start + pick.dur / 2 - vw[0]) / (vw[1] - vw[0])) * box.w,
     y = box.y + 30 + (await evaluate("document.querySelector('.plabel').offsetHeight")) * (pick.p + 0.5);
   await click(x, y);
   await evaluate("weftView.idle()");
@@ -355,7 +360,24 @@ async function fnsChecks(pick, box) {
         "weftView.fns() holds /api/fns's rows in the table's order");
   // a window with wide runs of several functions, nothing else drawn over them
   await key("Escape");
-  await evaluate(`weftView.setWindow(${pick.start - 1e6}, ${pick.start + 1e6})`);
+  // (searched for: spans from the whole trace down, eight places each)
+  const found = await evaluate(`(async () => {
+     const dur = (await (await fetch('/api/meta')).json()).duration, W = document.getElementById('timeline').clientWidth;
+     for (const span of [dur, dur / 4, dur / 16, dur / 64, dur / 256, dur / 1024, dur / 4096]) {
+       for (let k = 0; k < 16; k++) {
+         const t0 = Math.floor((dur - span) * k / 15), t1 = Math.ceil(t0 + span), x = W / (t1 - t0);
+         const q = await fetch('/api/procs?t0=' + t0 + '&t1=' + t1 + '&w=' + W).then(r => r.json());
+         const fns = new Set();
+         for (const row of q.rows)
+           for (const r of row.runs) {
+             const xa = (r[0] - t0) * x, w = r[1] * x;  // as the check below picks them
+             if (w > 4 && xa >= 3 && xa + w <= W - 3) fns.add(r[2]);
+           }
+         if (fns.size >= 2) return [t0, t1];
+       }
+     }
+     return [${Math.max(0, pick.start - 1e6)}, ${pick.start + 1e6}]; })()`);
+  await evaluate(`weftView.setWindow(${found[0]}, ${found[1]})`);
   await evaluate(`(async () => { document.getElementById('pane').scrollTop = 0; await weftView.idle(); })()`);
   const pix = (pts) => evaluate(`(() => { const c = document.getElementById('timeline'), k = c.width / c.clientWidth,
      g = c.getContext('2d'); return ${JSON.stringify(pts)}.map(([x, y]) => Array.from(g.getImageData(Math.round(x * k), Math.round(y * k), 1, 1).data).join()); })()`);
@@ -395,14 +417,14 @@ async function fnsChecks(pick, box) {
   check(mark.sel === "true" && mark.n === 1 && mark.st.includes(fnName(held, F)),
         "the row shows as selected and the status line names the function", mark.st);
   const during = await pix(pts);
-  check(during[0] === before[0], "a run of the filtered function keeps its colour", `${before[0]} -> ${during[0]}`);
-  check(during[1] !== before[1], "a run of another function is dimmed", `fn ${G}: ${before[1]} -> ${during[1]}`);
+  check(same(during[0], before[0]), "a run of the filtered function keeps its colour", `${before[0]} -> ${during[0]}`);
+  check(!same(during[1], before[1]), "a run of another function is dimmed", `fn ${G}: ${before[1]} -> ${during[1]}`);
   // a second click on the row clears it
   await click(rect.x, rect.y);
   const cleared = await waitFor(`weftView.filteredFn() === null`);
   await idle();
   const after = await pix(pts);
-  check(cleared === true && after[1] === before[1] && after[0] === before[0] &&
+  check(cleared === true && same(after[1], before[1]) && same(after[0], before[0]) &&
         await evaluate(`document.querySelectorAll('#fns tr.sel').length === 0 && document.getElementById('st-fn').textContent === ''`),
         "a second click on the row clears the filter and the colours", `${after[1]}`);
   // Esc clears it too
@@ -412,10 +434,13 @@ async function fnsChecks(pick, box) {
   const esc = await waitFor(`weftView.filteredFn() === null`);
   await idle();
   const back = await pix(pts);
-  check(esc === true && dimmedF !== before[0] && back[0] === before[0], "weftView.filterFn and Esc set and clear the filter");
+  check(esc === true && !same(dimmedF, before[0]) && same(back[0], before[0]), "weftView.filterFn and Esc set and clear the filter");
 }
 
 const fnName = (rows, f) => (rows.find((r) => r.fn === f) || {}).name;
+// Two "r,g,b,a" pixels the same colour, but for a few units of blending (an
+// arrow or an underline drawn nearby); dimming to 18% moves them by far more.
+const same = (a, b) => a.split(",").every((v, i) => Math.abs(Number(v) - Number(b.split(",")[i])) <= 16);
 
 main()
   .catch((e) => { console.log("FAIL " + (e.stack || e)); failed++; })
