@@ -111,15 +111,15 @@ go_run() {
 	rm -f "$tmp/gofifo"
 	mkfifo "$tmp/gofifo"
 	start=$(date +%s.%N)
-	/usr/bin/time -f "%M" -o "$tmp/go.rss" go tool trace -http=127.0.0.1:0 "$tmp/go.trace" \
+	BROWSER=true /usr/bin/time -f "%M" -o "$tmp/go.rss" go tool trace -http=127.0.0.1:0 "$tmp/go.trace" \
 		> /dev/null 2> "$tmp/gofifo" &
 	pid=$!
 	while IFS= read -r line; do
 		[[ $line == *"listening"* ]] && break
 	done < "$tmp/gofifo"
 	end=$(date +%s.%N)
-	pkill -TERM -P "$pid" -f "trace" 2> /dev/null || true
-	kill -TERM "$pid" 2> /dev/null || true
+	# go tool trace and the trace binary it runs (time(1) then reports both)
+	pkill -TERM -f "trace -http=127.0.0.1:0 $tmp/go.trace" 2> /dev/null || true
 	wait "$pid" 2> /dev/null || true
 	rss=$(awk '{ printf "%.0f", $1 / 1024 }' "$tmp/go.rss" 2> /dev/null || echo "?")
 	echo "$(python3 -c "print('%.2f' % ($end - $start))") $rss"
