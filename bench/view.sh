@@ -118,8 +118,8 @@ go_run() {
 		[[ $line == *"listening"* ]] && break
 	done < "$tmp/gofifo"
 	end=$(date +%s.%N)
-	# go tool trace and the trace binary it runs (time(1) then reports both)
-	pkill -TERM -f "trace -http=127.0.0.1:0 $tmp/go.trace" 2> /dev/null || true
+	# the trace binary go tool trace runs (then go and time(1) end, and time reports)
+	pkill -TERM -f "pkg/tool/[^ ]*/trace -http=127.0.0.1:0 $tmp/go.trace" 2> /dev/null || true
 	wait "$pid" 2> /dev/null || true
 	rss=$(awk '{ printf "%.0f", $1 / 1024 }' "$tmp/go.rss" 2> /dev/null || echo "?")
 	echo "$(python3 -c "print('%.2f' % ($end - $start))") $rss"
