@@ -109,8 +109,12 @@ def main():
         fail("no goroutine in " + trace)
 
     # 2. The web UI.
+    # Its own process group: `go tool trace` runs the trace binary as a
+    # child, which killing go alone left serving for ever (322 of them had
+    # piled up on the development machine).
     srv = subprocess.Popen(["go", "tool", "trace", "-http=127.0.0.1:0", trace], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
     try:
         if pidfile:
             with open(pidfile, "w") as pf:
@@ -170,7 +174,10 @@ def main():
             s["profiles"][prof] = n
             s["profile_funcs"][prof] = sorted(set(strings) - {""})
     finally:
-        srv.kill()
+        try:
+            os.killpg(srv.pid, 9)
+        except ProcessLookupError:
+            pass
         srv.wait()
     if weft:
         with open(weft) as f:
