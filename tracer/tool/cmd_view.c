@@ -831,14 +831,36 @@ static void main_task(void *arg)
 	free(C.fd);
 }
 
-/* The page's directory: $WEFT_VIEW_DIR, the installed one, the source tree's. */
+/*
+ * The page's directory: $WEFT_VIEW_DIR; then the copy installed beside
+ * this binary (BIN/../share/weft/view: an install moved elsewhere, or one
+ * made with DESTDIR, serves its own files, not an older copy at the
+ * configured prefix); then the configured prefix's; then the source
+ * tree's (a build that was never installed).
+ */
 static const char *page_dir(void)
 {
+	static char rel[4096];
 	const char *env = getenv("WEFT_VIEW_DIR");
 	struct stat st;
+	char exe[4096], *slash;
+	ssize_t n;
 
 	if (env && *env)
 		return env;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		if ((slash = strrchr(exe, '/'))) {
+			*slash = 0;
+			if ((size_t)snprintf(rel, sizeof(rel), "%s/../share/%s/view/index.html", exe,
+					     PACKAGE) < sizeof(rel) &&
+			    stat(rel, &st) == 0) {
+				*strrchr(rel, '/') = 0;
+				return rel;
+			}
+		}
+	}
 #ifdef WEFT_VIEW_DATADIR
 	if (stat(WEFT_VIEW_DATADIR "/index.html", &st) == 0)
 		return WEFT_VIEW_DATADIR;
@@ -847,7 +869,6 @@ static const char *page_dir(void)
 	if (stat(WEFT_VIEW_SRCDIR "/index.html", &st) == 0)
 		return WEFT_VIEW_SRCDIR;
 #endif
-	(void)st;
 	return NULL;
 }
 
@@ -947,8 +968,8 @@ static int run(int argc, char **argv)
 	if (vindex_build(&V.idx, V.path) < 0)
 		return TOOL_EXIT_BAD;
 	clock_gettime(CLOCK_MONOTONIC, &b);
-	fprintf(stderr, "weft-trace view: indexed in %.3f s\n",
-		(double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
+	fprintf(stderr, "weft-trace view: indexed in %.3f s; the page's files from %s\n",
+		(double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9, V.dir);
 	if (V.idx.partial)
 		fprintf(stderr, "weft-trace view: %s (showing what came before)\n", V.idx.err);
 	/* SIGINT/SIGTERM end the server through a signalfd read by a task. */
