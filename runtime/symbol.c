@@ -445,6 +445,25 @@ static int symbolize_dl(int have_dl, const Dl_info *info, uintptr_t a, struct ou
 	return -ENOENT;
 }
 
+/*
+ * What both symbolizers do first: an address that is exactly an exported
+ * symbol is named by dladdr (written to @o: true); otherwise @f is the
+ * loaded object it lies in, for the caller to read its symbol table, with
+ * dladdr's answer in @info (*@have_dl) as the last resort.
+ */
+static bool symbolize_begin(uintptr_t a, struct out *o, Dl_info *info, int *have_dl,
+			    struct find_obj *f)
+{
+	memset(info, 0, sizeof(*info));
+	*have_dl = dladdr((const void *)a, info) != 0;
+	if (*have_dl && info->dli_sname && (uintptr_t)info->dli_saddr == a) {
+		out_strn(o, info->dli_sname, SIZE_MAX);
+		return true;
+	}
+	find_obj(a, f);
+	return false;
+}
+
 int weft__symbolize(const void *addr, char *buf, size_t len)
 {
 	struct out o;
@@ -454,15 +473,8 @@ int weft__symbolize(const void *addr, char *buf, size_t len)
 	uintptr_t a = (uintptr_t)addr;
 
 	out_init(&o, buf, len);
-
-	memset(&info, 0, sizeof(info));
-	have_dl = dladdr(addr, &info) != 0;
-	if (have_dl && info.dli_sname && (uintptr_t)info.dli_saddr == a) {
-		out_strn(&o, info.dli_sname, SIZE_MAX);
+	if (symbolize_begin(a, &o, &info, &have_dl, &f))
 		return 0;
-	}
-
-	find_obj(a, &f);
 	if (f.found && f.name && f.name[0]) {
 		if (symbolize_file(f.name, &f, &o) == 0)
 			return 0;
@@ -569,13 +581,8 @@ int weft__symbolize_cached(const struct weft__symcache *c, const void *addr, cha
 	uintptr_t a = (uintptr_t)addr;
 
 	out_init(&o, buf, len);
-	memset(&info, 0, sizeof(info));
-	have_dl = dladdr(addr, &info) != 0;
-	if (have_dl && info.dli_sname && (uintptr_t)info.dli_saddr == a) {
-		out_strn(&o, info.dli_sname, SIZE_MAX);
+	if (symbolize_begin(a, &o, &info, &have_dl, &f))
 		return 0;
-	}
-	find_obj(a, &f);
 	if (f.found) {
 		for (int i = 0; i < c->n; i++) {
 			const struct weft__symobj *ob = &c->obj[i];
