@@ -405,6 +405,32 @@ static int epoll_wait_ns(struct epoll_event *evs, int64_t timeout_ns)
 	return epoll_wait(NP.epfd, evs, NEVENTS, ms);
 }
 
+#ifdef WEFT_DEBUG
+/*
+ * --enable-debug builds: WEFT_DEBUG_POLL_DELAY_US=N makes a poller that is
+ * about to block wait N us first, between its caller's look at the waiters
+ * and its epoll_wait: the window in which the last waiter may leave
+ * (tests/check_net.c test_deadlock_after_last_waiter).
+ */
+static void debug_poll_delay(void)
+{
+	static _Atomic long delay_us = -1;
+	long us = atomic_load_explicit(&delay_us, memory_order_relaxed);
+
+	if (us < 0) {
+		const char *e = getenv("WEFT_DEBUG_POLL_DELAY_US");
+		us = e ? atol(e) : 0;
+		atomic_store_explicit(&delay_us, us > 0 ? us : 0, memory_order_relaxed);
+	}
+	if (us > 0)
+		usleep((useconds_t)us);
+}
+#else
+static inline void debug_poll_delay(void)
+{
+}
+#endif
+
 int weft__netpoll(int64_t timeout_ns, struct weft__netlist *l)
 {
 	struct epoll_event evs[NEVENTS];
@@ -412,8 +438,20 @@ int weft__netpoll(int64_t timeout_ns, struct weft__netlist *l)
 
 	if (!weft__netpoll_inited())
 		return 0;
-	if (timeout_ns != 0)
+	if (timeout_ns != 0) {
+		debug_poll_delay();
 		atomic_store(&weft__np.lastpoll, 0);
+		/*
+		 * Our caller saw a waiter; the last one may have left since,
+		 * its edge taken by another P's poll, and unlist breaks a
+		 * poller only once lastpoll is 0. Both sides store, then load
+		 * (seq_cst): it saw our 0 and breaks us, or we see no waiter
+		 * here. Blocking with no timeout and nobody left to wake us
+		 * would hold the sleeper role for ever, and hide a deadlock.
+		 */
+		if (timeout_ns < 0 && !weft__netpoll_waiting())
+			timeout_ns = 0;
+	}
 	n = epoll_wait_ns(evs, timeout_ns);
 	atomic_store(&weft__np.lastpoll, weft__nanotime());
 	for (int i = 0; i < n; i++) {

@@ -1257,6 +1257,32 @@ START_TEST(test_deadlock_after_socket_waits)
 }
 END_TEST
 
+/*
+ * The last socket waiter leaves (its edge taken by a busy P's poll) just as
+ * the idle P's M decides to block in epoll_wait with no timer: the poller
+ * must not block for ever then, or the deadlock that follows is never
+ * reported (the program hangs). WEFT_DEBUG_POLL_DELAY_US widens that
+ * window in --enable-debug builds (netpoll.c), so that there the old code
+ * hung every time; elsewhere the case checks the same outcome.
+ */
+START_TEST(test_deadlock_after_last_waiter)
+{
+	struct child c;
+	int st;
+
+	setenv("WEFT_DEBUG_POLL_DELAY_US", "300000", 1);
+	spawn_child(&c, (const char *const[]){ "lastwaiter", NULL }, "2");
+	unsetenv("WEFT_DEBUG_POLL_DELAY_US");
+	st = child_end(&c);
+	ck_assert_msg(st == 2, "netwait lastwaiter at 2 Ps: status %d, output:\n%s", st, c.text);
+	ck_assert_msg(strstr(c.text, "every socket wait is over"), "output:\n%s", c.text);
+	ck_assert_msg(strstr(c.text, "weft: fatal: all tasks are asleep - deadlock!"),
+		      "output:\n%s", c.text);
+	ck_assert_msg(strstr(c.text, "(last_waiter): blocked on chan receive"), "output:\n%s",
+		      c.text);
+}
+END_TEST
+
 /* ---- bad input ------------------------------------------------------------------------ */
 
 static void main_bad_input(void *arg)
@@ -1812,8 +1838,8 @@ static Suite *net_suite(void)
 		{ "file", { test_regular_file }, { 1 } },
 		{ "deadlock",
 		  { test_no_deadlock_socket_wait, test_no_deadlock_accept_wait,
-		    test_deadlock_after_socket_waits },
-		  { 4, 2, 2 } },
+		    test_deadlock_after_socket_waits, test_deadlock_after_last_waiter },
+		  { 4, 2, 2, 1 } },
 		{ "input", { test_bad_input }, { 1 } },
 		{ "threads", { test_plain_threads, test_no_runtime }, { 2, 1 } },
 		{ "write", { test_write_short }, { 4 } },

@@ -17,6 +17,17 @@
  *                        a channel nobody sends on: a deadlock, which the
  *                        runtime must report (status 2) although tasks
  *                        waited on sockets before
+ *   netwait lastwaiter   one task waits on a socket with no deadline (no
+ *                        timer anywhere), so the idle P's M becomes the
+ *                        poller in epoll_wait(-1); main computes ~30 ms,
+ *                        writes, and then blocks: its P's poll takes the
+ *                        edge, the waiter leaves as the last one, and both
+ *                        block on a channel: a deadlock, to be reported.
+ *                        With WEFT_DEBUG_POLL_DELAY_US (--enable-debug) the
+ *                        poller waits between deciding to block and
+ *                        blocking, so the last waiter leaves just then: a
+ *                        poller that blocked anyway (nobody left to wake
+ *                        it) hid the deadlock for ever
  * Anything unexpected prints "netwait: ..." and exits 1.
  */
 #define _GNU_SOURCE
@@ -205,6 +216,50 @@ static void main_chans(void *arg)
 	stuck(NULL);
 }
 
+/* ---- lastwaiter: the last waiter leaves while the poller decides to block ---- */
+
+static void last_waiter(void *arg)
+{
+	char c;
+	ssize_t n = weft_read(pair_b, &c, 1, -1);
+
+	(void)arg;
+	if (n != 1)
+		die("the last waiter's read", (long)n);
+	weft_wg_done(&net_done);
+	stuck(NULL);
+}
+
+static void main_lastwaiter(void *arg)
+{
+	char addr[128];
+	int lfd = weft_net_listen("127.0.0.1:0", 0);
+	int64_t until;
+
+	(void)arg;
+	if (lfd < 0 || weft_net_addr(lfd, addr, sizeof(addr)) < 0)
+		die("weft_net_listen", lfd);
+	pair_a = weft_net_dial(addr, -1);
+	pair_b = weft_net_accept(lfd, -1);
+	if (pair_a < 0 || pair_b < 0)
+		die("dial/accept", pair_a < 0 ? pair_a : pair_b);
+	weft_close(lfd);
+	never = weft_chan_make(sizeof(int), 0);
+	weft_wg_add(&net_done, 1);
+	weft_go(last_waiter, NULL);
+	/* Compute, holding this P and arming no timer, while the waiter
+	 * parks and the other P's M goes to the poller. */
+	until = weft_now() + 30 * 1000000LL;
+	while (weft_now() < until)
+		weft_safepoint();
+	if (weft_write(pair_a, "x", 1, -1) != 1)
+		die("weft_write", -1);
+	weft_wg_wait(&net_done);
+	printf("every socket wait is over\n");
+	fflush(stdout);
+	stuck(NULL);
+}
+
 int main(int argc, char **argv)
 {
 	struct args a = { argc > 1 ? argv[1] : "", argc > 2 ? argv[2] : "" };
@@ -216,8 +271,10 @@ int main(int argc, char **argv)
 		fn = main_accept;
 	else if (strcmp(a.mode, "chans") == 0)
 		fn = main_chans;
+	else if (strcmp(a.mode, "lastwaiter") == 0)
+		fn = main_lastwaiter;
 	else {
-		fprintf(stderr, "usage: netwait read|fdwait ADDR | accept | chans\n");
+		fprintf(stderr, "usage: netwait read|fdwait ADDR | accept | chans | lastwaiter\n");
 		return 1;
 	}
 	return weft_main(fn, &a) == 0 ? 0 : 1;
