@@ -264,22 +264,6 @@ static int resp_start(struct resp *r)
 	return 0;
 }
 
-static const char *status_text(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 413: return "Request Entity Too Large";
-	case 414: return "Request URI Too Long";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Unknown";
-	}
-}
-
 /*
  * Send @r (its body after HEAD_ROOM) with status @status and content type
  * @type; @close adds "Connection: close", @keep10 "Connection: keep-alive"
@@ -301,7 +285,7 @@ static int resp_send(int fd, struct resp *r, int status, const char *type, const
 	n = snprintf(h, sizeof(h),
 		     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 		     "Date: %s\r\n%s%s\r\n",
-		     status, status_text(status), type, body, date, extra ? extra : "",
+		     status, http_status_text(status), type, body, date, extra ? extra : "",
 		     close ? "Connection: close\r\n" : keep10 ? "Connection: keep-alive\r\n" : "");
 	if (n < 0 || n >= HEAD_ROOM)
 		return -EOVERFLOW;
@@ -473,7 +457,7 @@ static void conn_task(void *arg)
 				char msg[128];
 
 				snprintf(msg, sizeof(msg), "%d %s: %s\n", q.status,
-					 status_text(q.status), q.error);
+					 http_status_text(q.status), q.error);
 				send_text(fd, q.status, TEXT_PLAIN, msg, NULL, true, false, false);
 				goto out;
 			}

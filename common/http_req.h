@@ -73,4 +73,10 @@ enum http_req_state http_req_feed(struct http_req *r, const char *data, size_t n
  */
 int http_req_query(const struct http_req *r, const char *name, char *buf, size_t len);
 
+/*
+ * http_status_text - the reason phrase of the statuses our servers send
+ * ("Not Found"), "Error" for any other.
+ */
+const char *http_status_text(int status);
+
 #endif /* WEFT_COMMON_HTTP_REQ_H */

@@ -177,22 +177,6 @@ static void bjson_str(struct buf *b, const char *s)
 
 /* ---- responses ------------------------------------------------------------ */
 
-static const char *status_text(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 413: return "Request Entity Too Large";
-	case 414: return "Request URI Too Long";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Error";
-	}
-}
-
 /* Send @body with its headers in one write. 0, or -errno. */
 static int send_resp(int fd, int status, const char *type, const struct buf *body, bool close,
 		     bool head, const char *extra)
@@ -204,7 +188,7 @@ static int send_resp(int fd, int status, const char *type, const struct buf *bod
 	bprintf(&out,
 		"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 		"Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s%s\r\n",
-		status, status_text(status), type, body ? body->len : 0, extra ? extra : "",
+		status, http_status_text(status), type, body ? body->len : 0, extra ? extra : "",
 		close ? "Connection: close\r\n" : "");
 	if (body && !head)
 		buf_add(&out, body->p, body->len);
@@ -222,7 +206,7 @@ static int send_error(int fd, int status, const char *msg, bool close)
 	struct buf b = { 0 };
 	int err;
 
-	bprintf(&b, "%d %s: %s\n", status, status_text(status), msg);
+	bprintf(&b, "%d %s: %s\n", status, http_status_text(status), msg);
 	err = send_resp(fd, status, "text/plain; charset=utf-8", &b, close, false, NULL);
 	free(b.p);
 	return err;
