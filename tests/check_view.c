@@ -22,6 +22,7 @@
 
 #include "testutil.h"
 #include "tracer/tool/view_index.h"
+#include "tracer/tool/view_match.h"
 
 static uint64_t rng = 88172645463325252ULL;
 
@@ -154,6 +155,104 @@ START_TEST(test_lod_bad_args)
 }
 END_TEST
 
+/* ---- highlights (view_match.c) ------------------------------------------------------ */
+
+/* The matching runs that meet [t0, t1), counted one by one. */
+static uint64_t brute_matches(const struct vindex *idx, const struct vmatch *m, int p, uint64_t t0,
+			      uint64_t t1)
+{
+	const struct vproc *vp = &idx->ps[p];
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < vp->n; i++) {
+		if (!(ends[p][i] > t0 && vp->runs[i].t0 < t1))
+			continue;
+		if (m->kind == VM_CHAIN) {
+			for (size_t k = 0; k < m->nchain; k++)
+				n += m->chain[k] == VREF(p, i);
+		} else {
+			n += vmatch_run(idx, m, p, i);
+		}
+	}
+	return n;
+}
+
+static int cmp_ref(const void *a, const void *b)
+{
+	vref x = *(const vref *)a, y = *(const vref *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * For random windows, widths and predicates (function, call sites, task,
+ * range, chain): the counts of the highlight's items add up to the
+ * brute-force count of matching runs that meet the window, the items are
+ * in order and do not overlap, and there are at most 2w + 2 of them.
+ */
+START_TEST(test_hl_random)
+{
+	struct vindex idx;
+	int np = 3;
+	vref chain[600];
+	size_t nchain = 0;
+
+	fill(&idx, np, 20000);
+	for (int k = 0; k < 7; k++) {
+		uint32_t t = vindex_add_task(&idx, 1000 + (uint64_t)k);
+		idx.vt[t].fn = (uint32_t)(k % 3);
+	}
+	vindex_seal(&idx);
+	uint64_t end = 0;
+	for (int p = 0; p < np; p++) {
+		for (size_t i = 0; i < idx.ps[p].n; i++) {
+			struct vrun *r = &idx.ps[p].runs[i];
+			r->task = (uint32_t)rnd(7);
+			r->why = (uint8_t)(rnd(3) ? WHY_BLOCK : WHY_YIELD);
+			r->reason = (uint8_t)(1 + rnd(3));
+			r->site = (uint32_t)rnd(4);
+			if (nchain < 600 && rnd(100) == 0)
+				chain[nchain++] = VREF(p, i);
+		}
+		if (idx.ps[p].n && ends[p][idx.ps[p].n - 1] > end)
+			end = ends[p][idx.ps[p].n - 1];
+	}
+	qsort(chain, nchain, sizeof(*chain), cmp_ref);
+	for (int k = 0; k < 3000; k++) {
+		struct vmatch m = { .kind = (enum vmatch_kind)(k % 5) };
+		uint64_t a = rnd(end), len = 1 + rnd(k % 3 == 0 ? end : end >> rnd(30));
+		int w = 1 + (int)rnd(k % 7 == 0 ? 8 : 3000), p = (int)rnd((uint64_t)np);
+		struct vhl *it;
+		uint64_t nm, sum = 0;
+
+		m.fn = (uint32_t)rnd(3);
+		m.task = (uint32_t)rnd(7);
+		m.nsite = 2;
+		m.reason[0] = 1, m.site[0] = (uint32_t)rnd(4);
+		m.reason[1] = 3, m.site[1] = (uint32_t)rnd(4);
+		m.r0 = rnd(end);
+		m.r1 = m.r0 + rnd(end >> rnd(20));
+		m.chain = chain;
+		m.nchain = nchain;
+		if (k == 0) /* the whole trace */
+			a = 0, len = end + 1;
+		long n = vmatch_query(&idx, &m, p, a, a + len, w, &it, &nm);
+		ck_assert_int_ge(n, 0);
+		ck_assert_int_le(n, 2 * w + 2);
+		for (long j = 0; j < n; j++) {
+			ck_assert_uint_ge(it[j].n, 1);
+			ck_assert_uint_le(it[j].t0, it[j].t1);
+			if (j + 1 < n)
+				ck_assert_uint_le(it[j].t1, it[j + 1].t0);
+			sum += it[j].n;
+		}
+		ck_assert_uint_eq(sum, nm);
+		ck_assert_uint_eq(sum, brute_matches(&idx, &m, p, a, a + len));
+		free(it);
+	}
+	vindex_free(&idx);
+}
+END_TEST
+
 /* ---- an index of a real trace ---------------------------------------------------- */
 
 #define ROUNDS 300
@@ -251,6 +350,7 @@ static Suite *view_suite(void)
 	tcase_add_test(tc, test_lod_random);
 	tcase_add_test(tc, test_lod_bad_args);
 	tcase_add_loop_test(tc, test_index_wakers, 0, 2);
+	tcase_add_test(tc, test_hl_random);
 	suite_add_tcase(s, tc);
 	return s;
 }

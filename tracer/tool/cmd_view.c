@@ -74,7 +74,9 @@
 
 #include "common/http_req.h"
 #include "tool.h"
+#include "view_analysis.h"
 #include "view_index.h"
+#include "view_match.h"
 
 static const char help[] =
 	"usage: weft-trace view [--addr HOST:PORT] [--allow-remote] [--open] [--perfetto] FILE\n"
@@ -298,12 +300,153 @@ static void api_meta(struct buf *b)
 	bprintf(b, "}");
 }
 
+/* ---- the analysis: verdicts, block profile, highlights ---------------------------------- */
+
+/* The gaps analysis, on a thread of its own until ready (view_analysis.c). */
+static struct vanalysis VA;
+
+/*
+ * The hl= parameter of /api/procs: 0 absent, 1 parsed into *@m, -1 bad.
+ * fn:F (entry function index), site:R:S (block reason, site index),
+ * task:ID, v:K (verdict K's subject, once the analysis is ready).
+ */
+static int hl_parse(const struct http_req *q, struct vmatch *m)
+{
+	char s[64], *e;
+	unsigned long long a, c;
+	int n = http_req_query(q, "hl", s, sizeof(s));
+
+	memset(m, 0, sizeof(*m));
+	if (n == -1)
+		return 0;
+	if (n <= 0)
+		return -1;
+	errno = 0;
+	if (!strncmp(s, "fn:", 3)) {
+		a = strtoull(s + 3, &e, 10);
+		if (errno || e == s + 3 || *e || a >= V.idx.nfn)
+			return -1;
+		m->kind = VM_FN;
+		m->fn = (uint32_t)a;
+	} else if (!strncmp(s, "site:", 5)) {
+		a = strtoull(s + 5, &e, 10);
+		if (errno || e == s + 5 || *e != ':' || a >= WEFT_TRACE_BLOCK_MAX)
+			return -1;
+		const char *f = e + 1;
+		c = strtoull(f, &e, 10);
+		if (errno || e == f || *e || c >= V.idx.nsite)
+			return -1;
+		m->kind = VM_SITES;
+		m->nsite = 1;
+		m->reason[0] = (uint8_t)a;
+		m->site[0] = (uint32_t)c;
+	} else if (!strncmp(s, "task:", 5)) {
+		const struct vtask *vt;
+		a = strtoull(s + 5, &e, 10);
+		if (errno || e == s + 5 || *e || !(vt = vindex_task(&V.idx, a)))
+			return -1;
+		m->kind = VM_TASK;
+		m->task = (uint32_t)(vt - V.idx.vt);
+	} else if (!strncmp(s, "v:", 2)) {
+		a = strtoull(s + 2, &e, 10);
+		if (errno || e == s + 2 || *e || !vana_ready(&VA) || a >= (unsigned long long)VA.nv)
+			return -1;
+		*m = VA.v[a].m;
+	} else {
+		return -1;
+	}
+	return 1;
+}
+
+/* A row's highlight: ,"hl":[[t0,dur,n],...]; the matches counted into *@total. */
+static void hl_row(struct buf *b, const struct vmatch *m, int p, uint64_t t0, uint64_t t1, int w,
+		   uint64_t *total)
+{
+	struct vhl *it;
+	uint64_t nm;
+	long n = vmatch_query(&V.idx, m, p, t0, t1, w, &it, &nm);
+
+	bprintf(b, ",\"hl\":[");
+	for (long k = 0; k < n; k++)
+		bprintf(b, "%s[%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]", k ? "," : "", it[k].t0,
+			it[k].t1 - it[k].t0, it[k].n);
+	bprintf(b, "]");
+	*total += nm;
+	free(it);
+}
+
+/* GET /api/verdicts: {"ready":false} until the analysis is done. */
+static void api_verdicts(struct buf *b)
+{
+	if (!vana_ready(&VA)) {
+		bprintf(b, "{\"ready\":false}");
+		return;
+	}
+	bprintf(b, "{\"ready\":true,\"error\":");
+	if (VA.rc != 0)
+		bjson_str(b, VA.err);
+	else
+		bprintf(b, "null");
+	bprintf(b, ",\"verdicts\":[");
+	for (int i = 0; i < VA.nv; i++) {
+		const struct va_verdict *v = &VA.v[i];
+		bprintf(b, "%s{\"kind\":\"%s\",\"text\":", i ? "," : "", v->kind);
+		bjson_str(b, v->text);
+		if (v->has_range)
+			bprintf(b, ",\"range\":[%" PRIu64 ",%" PRIu64 "]", v->r0, v->r1);
+		else
+			bprintf(b, ",\"range\":null");
+		bprintf(b, ",\"hl\":\"v:%d\"}", i);
+	}
+	bprintf(b, "]}");
+}
+
+/* GET /api/blocks: the block profile by call site, most blocked time first. */
+static void api_blocks(struct buf *b)
+{
+	if (!vana_ready(&VA)) {
+		bprintf(b, "{\"ready\":false}");
+		return;
+	}
+	bprintf(b, "{\"ready\":true,\"blocks\":[");
+	for (size_t i = 0; i < VA.nblocks; i++) {
+		const struct va_block *x = &VA.blocks[i];
+		bprintf(b, "%s{\"reason\":", i ? "," : "");
+		bjson_str(b, weft_tr_block_name(x->reason));
+		bprintf(b, ",\"reason_id\":%u,\"site\":%u,\"site_name\":", x->reason, x->site);
+		bjson_str(b, site_name(x->site));
+		bprintf(b, ",\"waits\":%" PRIu64 ",\"ns\":%" PRIu64 ",\"max_ns\":%" PRIu64
+			   ",\"hl\":\"site:%u:%u\"}",
+			x->waits, x->ns, x->max_ns, x->reason, x->site);
+	}
+	bprintf(b, "]}");
+}
+
+/* The analysis's endpoints: their status, or 404 for another path. */
+static int api_analysis(const char *path, struct buf *b)
+{
+	if (!strcmp(path, "/api/verdicts")) {
+		api_verdicts(b);
+		return 200;
+	}
+	if (!strcmp(path, "/api/blocks")) {
+		api_blocks(b);
+		return 200;
+	}
+	return 404;
+}
+
 static int api_procs(const struct http_req *q, struct buf *b)
 {
 	uint64_t t0, t1, w;
 
 	if (!q_u64(q, "t0", &t0) || !q_u64(q, "t1", &t1) || !q_u64(q, "w", &w) || t1 <= t0 ||
 	    w == 0 || w > 100000)
+		return 400;
+	struct vmatch hlm;
+	int hl = hl_parse(q, &hlm);
+	uint64_t hl_runs = 0;
+	if (hl < 0)
 		return 400;
 	bprintf(b, "{\"t0\":%" PRIu64 ",\"t1\":%" PRIu64 ",\"w\":%" PRIu64 ",\"rows\":[", t0, t1,
 		w);
@@ -341,10 +484,16 @@ static int api_procs(const struct http_req *q, struct buf *b)
 				vp->stw[k].t1 - vp->stw[k].t0);
 			first = false;
 		}
-		bprintf(b, "]}");
+		bprintf(b, "]");
+		if (hl)
+			hl_row(b, &hlm, p, t0, t1, (int)w, &hl_runs);
+		bprintf(b, "}");
 		free(it);
 	}
-	bprintf(b, "]}");
+	bprintf(b, "]");
+	if (hl)
+		bprintf(b, ",\"hl_runs\":%" PRIu64, hl_runs);
+	bprintf(b, "}");
 	return 200;
 }
 
@@ -621,6 +770,9 @@ static int serve(int fd, const struct http_req *q)
 			api_fns(&b);
 			status = 200;
 		}
+		/* The analysis panel's endpoints (view_analysis.c). */
+		if (status == 404)
+			status = api_analysis(path, &b);
 		/* The time the answer took to build, as the standard header that
 		 * browsers' network panels and bench/view.sh read. */
 		snprintf(timing, sizeof(timing), "Server-Timing: q;dur=%.3f\r\n",
@@ -944,8 +1096,13 @@ static int run(int argc, char **argv)
 		return TOOL_EXIT_BAD;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	if (vindex_build(&V.idx, V.path) < 0)
+	/* The gaps analysis on a thread of its own, beside the index build. */
+	vana_start(&VA, V.path);
+	if (vindex_build(&V.idx, V.path) < 0) {
+		vana_stop(&VA);
 		return TOOL_EXIT_BAD;
+	}
+	vana_index_ready(&VA, &V.idx);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	fprintf(stderr, "weft-trace view: indexed in %.3f s\n",
 		(double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
@@ -953,6 +1110,7 @@ static int run(int argc, char **argv)
 		fprintf(stderr, "weft-trace view: %s (showing what came before)\n", V.idx.err);
 	/* SIGINT/SIGTERM end the server through a signalfd read by a task. */
 	r = serve_until_signal();
+	vana_stop(&VA); /* the thread may still read the index */
 	vindex_free(&V.idx);
 	return r;
 }

@@ -59,7 +59,7 @@
  *                      between events, from the model's count of busy Ps
  *                      and a count of the tasks in a network wait.
  *
- * Structure, in the order gaps_run() calls them: collect (the model's hooks
+ * Structure, in the order they run: collect (the model's hooks
  * and on_event, one streaming pass), figures (struct figures: every
  * number the report prints, computed once), judge (one function per
  * verdict, each on a struct of its own inputs: a verdict reads nothing
@@ -973,29 +973,4 @@ void gaps_free(struct gaps *g)
 	u64map_free(&g->bidx);
 	model_free(&g->m);
 	memset(g, 0, sizeof(*g));
-}
-
-int gaps_run(struct gaps *g, const char *path, bool want_blocks, char *err, size_t errlen)
-{
-	struct tool_trace tt;
-	int r;
-
-	if (tool_open(&tt, "view", path) < 0) {
-		snprintf(err, errlen, "%s: cannot be read", path);
-		memset(g, 0, sizeof(*g));
-		return -1;
-	}
-	tt.progress = false; /* the index build shows its own */
-	gaps_init(g, &tt, want_blocks);
-	r = gaps_collect(g, &tt);
-	if (r < 0) {
-		snprintf(err, errlen, "%s", weft_tr_error(tt.t));
-		gaps_free(g);
-	} else {
-		gaps_finish(g, &tt.info);
-		if (r > 0)
-			snprintf(err, errlen, "%s", weft_tr_error(tt.t));
-	}
-	tool_close(&tt);
-	return r;
 }

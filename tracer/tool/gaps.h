@@ -7,8 +7,9 @@
  * thread at a time, and nothing in here is shared between two of them).
  *
  * Use: gaps_init(); gaps_collect() over an open trace; gaps_finish()
- * (figures, verdicts with their subjects); read the fields; gaps_free().
- * Or gaps_run() on a path, which does all of that.
+ * (figures, verdicts with their subjects); read the fields; gaps_free();
+ * then close the trace (names_get's names are the reader's strings: they
+ * last while it is open).
  */
 #ifndef WEFT_TRACE_GAPS_H
 #define WEFT_TRACE_GAPS_H
@@ -161,13 +162,5 @@ int gaps_collect(struct gaps *g, struct tool_trace *tt);
 /* After a collect that did not fail: the figures, the verdicts and their subjects. */
 void gaps_finish(struct gaps *g, const weft_tr_info *info);
 void gaps_free(struct gaps *g);
-
-/*
- * All of it on the trace at @path, for a caller without a reader of its own
- * (the viewer's analysis thread): 0 or 1 as gaps_collect, with g filled in
- * and to be freed with gaps_free; -1 when the file cannot be read (message
- * in @err, @g freed already). Touches nothing but @g, @err and the file.
- */
-int gaps_run(struct gaps *g, const char *path, bool want_blocks, char *err, size_t errlen);
 
 #endif /* WEFT_TRACE_GAPS_H */
