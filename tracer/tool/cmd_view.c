@@ -396,6 +396,9 @@ static void api_verdicts(struct buf *b)
 			bprintf(b, ",\"range\":[%" PRIu64 ",%" PRIu64 "]", v->r0, v->r1);
 		else
 			bprintf(b, ",\"range\":null");
+		if (v->m.kind == VM_CHAIN)
+			bprintf(b, ",\"chain\":{\"runs\":%zu,\"ns\":%" PRIu64 "}", VA.nchain,
+				VA.chain_ns);
 		bprintf(b, ",\"hl\":\"v:%d\"}", i);
 	}
 	bprintf(b, "]}");
