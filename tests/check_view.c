@@ -157,6 +157,12 @@ END_TEST
 
 /* ---- highlights (view_match.c) ------------------------------------------------------ */
 
+static int cmp_ref(const void *a, const void *b)
+{
+	vref x = *(const vref *)a, y = *(const vref *)b;
+	return x < y ? -1 : x > y;
+}
+
 /* The matching runs that meet [t0, t1), counted one by one. */
 static uint64_t brute_matches(const struct vindex *idx, const struct vmatch *m, int p, uint64_t t0,
 			      uint64_t t1)
@@ -168,19 +174,13 @@ static uint64_t brute_matches(const struct vindex *idx, const struct vmatch *m, 
 		if (!(ends[p][i] > t0 && vp->runs[i].t0 < t1))
 			continue;
 		if (m->kind == VM_CHAIN) {
-			for (size_t k = 0; k < m->nchain; k++)
-				n += m->chain[k] == VREF(p, i);
+			vref r = VREF(p, i);
+			n += bsearch(&r, m->chain, m->nchain, sizeof(r), cmp_ref) != NULL;
 		} else {
 			n += vmatch_run(idx, m, p, i);
 		}
 	}
 	return n;
-}
-
-static int cmp_ref(const void *a, const void *b)
-{
-	vref x = *(const vref *)a, y = *(const vref *)b;
-	return x < y ? -1 : x > y;
 }
 
 /*

@@ -47,6 +47,7 @@ struct lod {
 	size_t n, cap, room;
 	bool open;         /* it[n - 1] is a merged item that may grow */
 	int64_t k;         /* its pixel */
+	uint64_t kt0, kt1; /* the starts in that pixel: [kt0, kt1) */
 	uint64_t nmatch;
 };
 
@@ -71,6 +72,12 @@ static void lod_push(struct lod *l, uint64_t a, uint64_t b)
 		lod_emit(l, a, b);
 		return;
 	}
+	/* Still in the open item's pixel (the common case zoomed out): no division. */
+	if (l->open && a >= l->kt0 && a < l->kt1) {
+		l->it[l->n - 1].t1 = b;
+		l->it[l->n - 1].n++;
+		return;
+	}
 	k = a >= l->t0 ? (int64_t)((unsigned __int128)(a - l->t0) * l->w / l->span) : -1;
 	if (l->open && l->k == k) {
 		l->it[l->n - 1].t1 = b;
@@ -80,6 +87,14 @@ static void lod_push(struct lod *l, uint64_t a, uint64_t b)
 	lod_emit(l, a, b);
 	l->open = true;
 	l->k = k;
+	/* Pixel k is the starts a with k * span <= (a - t0) * w < (k + 1) * span. */
+	if (k >= 0) {
+		l->kt0 = l->t0 + (uint64_t)(((unsigned __int128)k * l->span + l->w - 1) / l->w);
+		l->kt1 = l->t0 + (uint64_t)(((unsigned __int128)(k + 1) * l->span + l->w - 1) / l->w);
+	} else {
+		l->kt0 = 0;
+		l->kt1 = l->t0;
+	}
 }
 
 bool vmatch_run(const struct vindex *idx, const struct vmatch *m, int p, size_t i)
