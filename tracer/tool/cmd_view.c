@@ -1126,7 +1126,10 @@ static int run(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	/* The gaps analysis on a thread of its own, beside the index build. */
-	vana_start(&VA, V.path);
+	if (vana_start(&VA, V.path) == -1) {
+		vana_stop(&VA);
+		return TOOL_EXIT_BAD;
+	}
 	if (vindex_build(&V.idx, V.path) < 0) {
 		vana_stop(&VA);
 		return TOOL_EXIT_BAD;

@@ -5,7 +5,9 @@
  *
  * Threads. The gaps pass runs on a pthread of its own, started when the
  * index build starts, with a reader of its own (a second tool_open of the
- * file), so on two cores the two passes overlap and the server is not
+ * file, made on the main thread before the index's, so that a file that is
+ * not a trace is said once; quiet on a file damaged part-way, which the
+ * index's reader reports), so on two cores the two passes overlap and the server is not
  * delayed: it starts when the index is ready, as before, and /api/verdicts
  * says {"ready":false} until the analysis is done. The thread then waits
  * for the index (vana_index_ready: a mutex and condition variable, once),
@@ -19,7 +21,7 @@
  *
  * Synchronisation:
  *   field            written by              read by
- *   path             main, before start      thread
+ *   path, tt         main, before start      thread (tt: it alone, then closes it)
  *   idx, idx_set     main (under mu)         thread (under mu)
  *   the results      thread, before ready    server tasks, after ready
  *   ready            thread (release)        tasks (acquire), vana_stop
@@ -294,23 +296,17 @@ static void *vana_main(void *arg)
 	struct vanalysis *a = arg;
 	struct gaps *g = tool_calloc(1, sizeof(*g));
 	const struct vindex *idx;
-	struct tool_trace tt;
-	bool open = tool_open(&tt, "view", a->path) == 0;
-	int r = -1;
+	struct tool_trace *tt = &a->tt;
+	int r;
 
-	if (open) {
-		tt.progress = false; /* the index build shows its own */
-		gaps_init(g, &tt, true);
-		r = gaps_collect(g, &tt);
-		if (r != 0)
-			snprintf(a->err, sizeof(a->err), "%s", weft_tr_error(tt.t));
-		if (r >= 0)
-			gaps_finish(g, &tt.info);
-		else
-			gaps_free(g);
-	} else {
-		snprintf(a->err, sizeof(a->err), "%s: not readable as a trace", a->path);
-	}
+	gaps_init(g, tt, true);
+	r = gaps_collect(g, tt);
+	if (r != 0)
+		snprintf(a->err, sizeof(a->err), "%s", weft_tr_error(tt->t));
+	if (r >= 0)
+		gaps_finish(g, &tt->info);
+	else
+		gaps_free(g);
 	pthread_mutex_lock(&a->mu);
 	while (!a->idx_set)
 		pthread_cond_wait(&a->cv, &a->mu);
@@ -321,8 +317,7 @@ static void *vana_main(void *arg)
 	if (r >= 0)
 		gaps_free(g);
 	free(g);
-	if (open)
-		tool_close(&tt); /* after resolve: the names are the reader's */
+	tool_close(tt); /* after resolve: the names are the reader's */
 	a->rc = r;
 	/* Publish: pairs with vana_ready's acquire load. */
 	atomic_store_explicit(&a->ready, 1, memory_order_release);
@@ -345,8 +340,13 @@ int vana_start(struct vanalysis *a, const char *path)
 		atomic_store_explicit(&a->ready, 1, memory_order_release);
 		return -EINVAL;
 	}
+	if (tool_open(&a->tt, "view", path) < 0)
+		return -1;
+	a->tt.progress = false; /* the index build shows its own */
+	a->tt.quiet = true;     /* and says what is wrong with the file */
 	err = pthread_create(&a->th, NULL, vana_main, a);
 	if (err) {
+		tool_close(&a->tt);
 		a->rc = -1;
 		snprintf(a->err, sizeof(a->err), "no thread for the analysis: %s", strerror(err));
 		atomic_store_explicit(&a->ready, 1, memory_order_release);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "gaps.h"
+#include "pipe.h"
 #include "view_index.h"
 #include "view_match.h"
 
@@ -49,6 +50,7 @@ struct vanalysis {
 	uint64_t chain_ns;  /* its run time on the chain (each edge's source cut at the edge) */
 	/* the hand-over from the main thread, under mu */
 	const char *path;
+	struct tool_trace tt; /* opened by vana_start, read and closed by the thread */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool idx_set;
@@ -57,8 +59,11 @@ struct vanalysis {
 	bool started;
 };
 
-/* Start the analysis of @path on a thread (its own reader). 0, or -errno
- * (no thread: the analysis is then ready at once, with the error). */
+/* Open @path (a reader of its own, on the calling thread: a file that is
+ * not a trace is said once, here) and start its analysis on a thread.
+ * 0; -1 when the file cannot be read (message printed; call vana_stop);
+ * another -errno when there is no thread (the analysis is then ready at
+ * once, with the error). */
 int vana_start(struct vanalysis *a, const char *path);
 /* The index is built (read-only from now on), or its build failed (@idx
  * NULL): the thread may resolve the verdicts' subjects on it. Main thread. */
