@@ -170,6 +170,11 @@ static uint64_t brute_matches(const struct vindex *idx, const struct vmatch *m, 
 	const struct vproc *vp = &idx->ps[p];
 	uint64_t n = 0;
 
+	if (m->kind == VM_STW) {
+		for (size_t k = 0; k < vp->nstw; k++)
+			n += vp->stw[k].t1 > t0 && vp->stw[k].t0 < t1;
+		return n;
+	}
 	for (size_t i = 0; i < vp->n; i++) {
 		if (!(ends[p][i] > t0 && vp->runs[i].t0 < t1))
 			continue;
@@ -185,7 +190,7 @@ static uint64_t brute_matches(const struct vindex *idx, const struct vmatch *m, 
 
 /*
  * For random windows, widths and predicates (function, call sites, task,
- * range, chain): the counts of the highlight's items add up to the
+ * range, chain, stop-the-world bands): the counts of the highlight's items add up to the
  * brute-force count of matching runs that meet the window, the items are
  * in order and do not overlap, and there are at most 2w + 2 of them.
  */
@@ -196,7 +201,7 @@ START_TEST(test_hl_random)
 	vref chain[600];
 	size_t nchain = 0;
 
-	fill(&idx, np, 20000);
+	fill(&idx, np, 8000);
 	for (int k = 0; k < 7; k++) {
 		uint32_t t = vindex_add_task(&idx, 1000 + (uint64_t)k);
 		idx.vt[t].fn = (uint32_t)(k % 3);
@@ -216,9 +221,23 @@ START_TEST(test_hl_random)
 		if (idx.ps[p].n && ends[p][idx.ps[p].n - 1] > end)
 			end = ends[p][idx.ps[p].n - 1];
 	}
+	/* Stop-the-world bands, from 1 ns to a third of the trace. */
+	for (int p = 0; p < np; p++) {
+		struct vproc *vp = &idx.ps[p];
+		uint64_t t = 0;
+		vp->capstw = 300;
+		vp->stw = calloc(vp->capstw, sizeof(*vp->stw));
+		ck_assert_ptr_nonnull(vp->stw);
+		while (vp->nstw < vp->capstw && t < end) {
+			t += rnd(end / 100);
+			vp->stw[vp->nstw].t0 = t;
+			t += 1 + rnd(rnd(20) ? 1000 : end / 3);
+			vp->stw[vp->nstw++].t1 = t;
+		}
+	}
 	qsort(chain, nchain, sizeof(*chain), cmp_ref);
-	for (int k = 0; k < 3000; k++) {
-		struct vmatch m = { .kind = (enum vmatch_kind)(k % 5) };
+	for (int k = 0; k < 1500; k++) {
+		struct vmatch m = { .kind = (enum vmatch_kind)(k % 6) };
 		uint64_t a = rnd(end), len = 1 + rnd(k % 3 == 0 ? end : end >> rnd(30));
 		int w = 1 + (int)rnd(k % 7 == 0 ? 8 : 3000), p = (int)rnd((uint64_t)np);
 		struct vhl *it;
