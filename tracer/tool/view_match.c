@@ -48,6 +48,7 @@ struct lod {
 	bool open;         /* it[n - 1] is a merged item that may grow */
 	int64_t k;         /* its pixel */
 	uint64_t kt0, kt1; /* the starts in that pixel: [kt0, kt1) */
+	uint64_t big;      /* a match this long or longer is a pixel or more: ceil(span / w) */
 	uint64_t nmatch;
 };
 
@@ -62,20 +63,14 @@ static void lod_emit(struct lod *l, uint64_t a, uint64_t b)
 	l->it[l->n++] = (struct vhl){ a, b, 1 };
 }
 
-static void lod_push(struct lod *l, uint64_t a, uint64_t b)
+/* A match that is not merged into the open item. */
+static void lod_push_slow(struct lod *l, uint64_t a, uint64_t b)
 {
 	int64_t k;
 
-	l->nmatch++;
-	if ((unsigned __int128)(b - a) * l->w >= l->span) {
+	if (b - a >= l->big) {
 		l->open = false;
 		lod_emit(l, a, b);
-		return;
-	}
-	/* Still in the open item's pixel (the common case zoomed out): no division. */
-	if (l->open && a >= l->kt0 && a < l->kt1) {
-		l->it[l->n - 1].t1 = b;
-		l->it[l->n - 1].n++;
 		return;
 	}
 	k = a >= l->t0 ? (int64_t)((unsigned __int128)(a - l->t0) * l->w / l->span) : -1;
@@ -95,6 +90,19 @@ static void lod_push(struct lod *l, uint64_t a, uint64_t b)
 		l->kt0 = 0;
 		l->kt1 = l->t0;
 	}
+}
+
+/* The match [a, b): a short one in the open item's pixel joins it (the
+ * common case zoomed out: no division); anything else takes the slow path. */
+static inline void lod_push(struct lod *l, uint64_t a, uint64_t b)
+{
+	l->nmatch++;
+	if (l->open && a >= l->kt0 && a < l->kt1 && b - a < l->big) {
+		l->it[l->n - 1].t1 = b;
+		l->it[l->n - 1].n++;
+		return;
+	}
+	lod_push_slow(l, a, b);
 }
 
 bool vmatch_run(const struct vindex *idx, const struct vmatch *m, int p, size_t i)
@@ -150,6 +158,7 @@ long vmatch_query(const struct vindex *idx, const struct vmatch *m, int p, uint6
 	l.t0 = t0;
 	l.span = t1 - t0;
 	l.w = (uint64_t)w;
+	l.big = (l.span + l.w - 1) / l.w; /* len * w >= span iff len >= ceil(span / w) */
 	l.cap = 2 * (size_t)w + 2;
 	l.room = l.cap < 64 ? l.cap : 64;
 	l.it = tool_calloc(l.room, sizeof(*l.it));
@@ -182,10 +191,14 @@ long vmatch_query(const struct vindex *idx, const struct vmatch *m, int p, uint6
 		break;
 	}
 	case VM_FN: {
+		/* The hot loop of a function's highlight zoomed out (every run). */
 		const struct vtask *vt = idx->vt;
-		for (size_t i = vindex_first_after(vp, t0); i < vp->n && vp->runs[i].t0 < t1; i++)
-			if (vt[vp->runs[i].task].fn == m->fn)
-				lod_push(&l, vp->runs[i].t0, vrun_t1(vp, i));
+		const struct vrun *runs = vp->runs;
+		const uint64_t *busy = vp->busy;
+		uint32_t fn = m->fn;
+		for (size_t i = vindex_first_after(vp, t0), n = vp->n; i < n && runs[i].t0 < t1; i++)
+			if (vt[runs[i].task].fn == fn)
+				lod_push(&l, runs[i].t0, runs[i].t0 + (busy[i + 1] - busy[i]));
 		break;
 	}
 	default:
