@@ -229,7 +229,7 @@ static int run(int argc, char **argv)
 	if (tool_open(&tt, "gaps", file) < 0)
 		return TOOL_EXIT_BAD;
 	g = tool_calloc(1, sizeof(*g));
-	gaps_init(g, &tt, false);
+	gaps_init(g, &tt, false, false);
 	r = gaps_collect(g, &tt);
 	if (r >= 0) {
 		gaps_finish(g, &tt.info);

@@ -423,8 +423,9 @@ static void api_verdicts(struct buf *b)
 		else
 			bprintf(b, ",\"range\":null");
 		if (v->m.kind == VM_CHAIN)
-			bprintf(b, ",\"chain\":{\"runs\":%zu,\"ns\":%" PRIu64 "}", VA.nchain,
-				VA.chain_ns);
+			bprintf(b, ",\"chain\":{\"runs\":%zu,\"ns\":%" PRIu64 ",\"hops\":%u"
+				   ",\"exact\":%s}",
+				VA.nchain, VA.chain_ns, VA.chain_hops, VA.chain_exact ? "true" : "false");
 		bprintf(b, ",\"hl\":\"v:%d\"}", i);
 	}
 	bprintf(b, "]}");

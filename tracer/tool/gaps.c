@@ -125,6 +125,12 @@
 #define NET_IDLE_SHARE 0.25    /* of the run with no P busy while tasks waited on the network */
 #define MAX_OBJS 4096
 
+static void h_new(void *x, struct model *m, struct mtask *t, uint64_t parent, bool created);
+static void chain_wait(struct gaps *g, struct model *m, struct mtask *t, uint64_t blocked_at,
+		       uint64_t by_id);
+static void chain_note(struct gaps *g, struct model *m, struct mtask *t);
+static void node_set(struct gaps *g, struct mtask *t, uint32_t k);
+
 /* ---- the block profile and the pauses ------------------------------------------------- */
 
 static void block_add(struct gaps *g, int reason, uint32_t site, uint64_t ns)
@@ -195,6 +201,8 @@ static void h_run(void *x, struct model *m, struct mtask *t, int p, uint64_t t0,
 	(void)m, (void)t, (void)p;
 	if (why != WHY_TRACE_END)
 		hist_add(&c->runs, t1 - t0);
+	if (c->g->want_chain)
+		chain_note(c->g, m, t);
 }
 
 static void h_gap(void *x, struct model *m, int p, uint64_t t0, uint64_t t1)
@@ -264,6 +272,8 @@ static void h_wait(void *x, struct model *m, struct mtask *t, int state, uint64_
 {
 	struct gaps_ctx *c = x;
 	(void)m, (void)by;
+	if (c->g->want_chain && by && state == WEFT_TF_T_BLOCKED)
+		chain_wait(c->g, m, t, t0, by);
 	if (state == WEFT_TF_T_RUNNABLE) {
 		if (t1 > t0 || t->state == WEFT_TF_T_RUNNABLE)
 			hist_add(&c->latency, t1 - t0);
@@ -296,6 +306,10 @@ static void h_gone(void *x, struct model *m, struct mtask *t, bool ended)
 {
 	struct gaps_ctx *c = x;
 	(void)m;
+	if (c->g->want_chain) {
+		chain_note(c->g, m, t);
+		node_set(c->g, t, 0);
+	}
 	if (ended) {
 		hist_add(&c->texec, t->exec);
 		c->fn_tasks = tool_grow_zero(c->fn_tasks, &c->nfn_tasks, t->fn, sizeof(*c->fn_tasks));
@@ -823,6 +837,137 @@ static int judge(const struct gaps_ctx *c, struct model *m, const struct gaps_fi
 	return nv;
 }
 
+/* ---- the critical path's edges -------------------------------------------------------------- */
+
+static void node_unref(struct gaps *g, uint32_t k)
+{
+	if (!g->want_chain)
+		return;
+	while (k) {
+		struct gaps_cnode *n = &g->nodes[k - 1];
+		uint32_t parent = n->parent;
+		if (--n->refs)
+			return;
+		n->parent = g->free_node; /* free: linked through parent */
+		g->free_node = k;
+		k = parent;
+	}
+}
+
+/* A new node (one reference, the caller's) for an edge from @src (node @parent,
+ * which it refs); 0 when the recording stops (GAPS_CHAIN_MAX_NODES). */
+static uint32_t node_new(struct gaps *g, uint64_t src, uint64_t src_end, uint32_t parent,
+			 uint64_t start)
+{
+	uint32_t k = g->free_node;
+
+	if (!g->want_chain)
+		return 0;
+	if (k) {
+		g->free_node = g->nodes[k - 1].parent;
+	} else {
+		if (g->nnodes == GAPS_CHAIN_MAX_NODES) {
+			/* Too long a history: no chain (the tasks' aux are ignored from now). */
+			g->want_chain = false;
+			g->chain_lost = true;
+			free(g->nodes);
+			g->nodes = NULL;
+			g->nnodes = g->capnodes = 0;
+			return 0;
+		}
+		if (g->nnodes == g->capnodes) {
+			g->capnodes = g->capnodes ? 2 * g->capnodes : 1024;
+			g->nodes = tool_realloc(g->nodes, g->capnodes, sizeof(*g->nodes));
+		}
+		k = (uint32_t)++g->nnodes;
+	}
+	if (parent)
+		g->nodes[parent - 1].refs++;
+	g->nodes[k - 1] = (struct gaps_cnode){ src, src_end, start, parent, 1 };
+	return k;
+}
+
+/* @t's chain now continues from node @k (a new one: its reference is t's). */
+static void node_set(struct gaps *g, struct mtask *t, uint32_t k)
+{
+	node_unref(g, (uint32_t)t->aux);
+	t->aux = g->want_chain ? k : 0;
+}
+
+static void h_new(void *x, struct model *m, struct mtask *t, uint64_t parent, bool created)
+{
+	struct gaps *g = ((struct gaps_ctx *)x)->g;
+	struct mtask *pt = created && parent ? model_task(m, parent) : NULL;
+
+	t->aux = 0;
+	/* The model: a created task's span is its parent's span now. */
+	if (g->want_chain && pt && pt != t && t->hops == pt->hops + 1)
+		t->aux = node_new(g, pt->id, m->now, (uint32_t)pt->aux, m->now);
+}
+
+/*
+ * An unblock by @by: which edge the model took (model.c's ev_unblock), told
+ * from the spans it left: forward (t continues by's chain: equal spans, t
+ * one hop further) or, for a channel rendezvous, backward (by continues t's
+ * chain up to where t blocked, from now on: its span now is t's).
+ */
+static void chain_wait(struct gaps *g, struct model *m, struct mtask *t, uint64_t blocked_at,
+		       uint64_t by_id)
+{
+	struct mtask *by = model_task(m, by_id);
+	uint64_t s;
+
+	if (!by || by == t)
+		return;
+	s = model_span_now(m, by);
+	if (s != t->span)
+		return;
+	if (t->hops == by->hops + 1) {
+		node_set(g, t, node_new(g, by->id, m->now, (uint32_t)by->aux, m->now));
+	} else if (by->hops == t->hops + 1) {
+		/* by's span now equals t's: its run so far is not on the chain. */
+		node_set(g, by, node_new(g, t->id, blocked_at, (uint32_t)t->aux, m->now));
+	}
+}
+
+/* The model noted a longer chain, ending in @t now: pin its node. */
+static void chain_note(struct gaps *g, struct model *m, struct mtask *t)
+{
+	if (!g->want_chain || m->span == g->pin_span || m->span_task != t->id)
+		return;
+	if (t->aux)
+		g->nodes[t->aux - 1].refs++;
+	node_unref(g, g->pin);
+	g->pin = (uint32_t)t->aux;
+	g->pin_task = t->id;
+	g->pin_end = m->now;
+	g->pin_span = m->span;
+}
+
+/* The pinned chain as stretches of tasks, from its end backwards. */
+static void chain_segs(struct gaps *g)
+{
+	size_t cap = 0;
+	uint64_t first = g->m.first_ts, task = g->pin_task, end = g->pin_end;
+
+	if (!g->want_chain || !g->pin_task)
+		return;
+	for (uint32_t k = g->pin;; k = g->nodes[k - 1].parent) {
+		const struct gaps_cnode *n = k ? &g->nodes[k - 1] : NULL;
+		uint64_t start = n ? n->start : first;
+		if (g->nchain == cap) {
+			cap = cap ? 2 * cap : 64;
+			g->chain = tool_realloc(g->chain, cap, sizeof(*g->chain));
+		}
+		g->chain[g->nchain++] = (struct gaps_seg){ task, start > first ? start - first : 0,
+							   end > first ? end - first : 0 };
+		if (!n)
+			break;
+		task = n->src;
+		end = n->src_end;
+	}
+}
+
 /* ---- subjects: what each verdict speaks of ------------------------------------------------ */
 
 static int cmp_block_ns(const void *a, const void *b)
@@ -930,7 +1075,7 @@ static void subjects(struct gaps *g)
 
 /* ---- the library ---------------------------------------------------------------------------- */
 
-void gaps_init(struct gaps *g, struct tool_trace *tt, bool want_blocks)
+void gaps_init(struct gaps *g, struct tool_trace *tt, bool want_blocks, bool want_chain)
 {
 	memset(g, 0, sizeof(*g));
 	g->c.g = g;
@@ -943,8 +1088,10 @@ void gaps_init(struct gaps *g, struct tool_trace *tt, bool want_blocks)
 	hist_init(&g->c.latency);
 	hist_init(&g->c.texec);
 	g->want_blocks = want_blocks;
+	g->want_chain = want_chain;
 	struct model_hooks h = { .ctx = &g->c, .run = h_run, .gap = h_gap, .wait = h_wait,
-				 .task_gone = h_gone, .busy = h_busy };
+				 .task_gone = h_gone, .busy = h_busy,
+				 .task_new = want_chain ? h_new : NULL };
 	model_init(&g->m, tt->t, &h);
 }
 
@@ -958,6 +1105,8 @@ void gaps_finish(struct gaps *g, const weft_tr_info *info)
 	figures(&g->c, &g->m, info, &g->f);
 	g->nv = judge(&g->c, &g->m, &g->f, g->v);
 	subjects(g);
+	if (g->want_chain)
+		chain_segs(g);
 }
 
 void gaps_free(struct gaps *g)
@@ -971,6 +1120,8 @@ void gaps_free(struct gaps *g)
 	free(g->pauses);
 	free(g->blocks);
 	u64map_free(&g->bidx);
+	free(g->nodes);
+	free(g->chain);
 	model_free(&g->m);
 	memset(g, 0, sizeof(*g));
 }

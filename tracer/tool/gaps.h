@@ -136,6 +136,33 @@ struct gaps_subject {
 	uint32_t hops;            /* CHAIN: its edges */
 };
 
+/*
+ * The critical path's edges (gaps_init with want_chain): a node is an edge
+ * the model took, from task src (its chain up to src_end) to task `task`
+ * (whose own time counts from start); parent is src's node then (index + 1,
+ * 0: src's chain starts with src). Each live task's current node is in its
+ * mtask.aux (index + 1); nodes are reference-counted (the task, the nodes
+ * whose parent they are, the pin of the longest chain) and reused when
+ * free, so their number follows the live tasks, not the trace.
+ */
+struct gaps_cnode {
+	uint64_t src, src_end;
+	uint64_t start;  /* (whose: the task that holds it, or the src of the node after it) */
+	uint32_t parent;
+	uint32_t refs;
+};
+
+/* At most this many nodes (32 bytes each, 4 MB): a longer history of live
+ * chains (big.wt's critical path has 2.2 M hops) stops the recording, and
+ * the viewer rebuilds the chain from the index instead (approximately). */
+#define GAPS_CHAIN_MAX_NODES (128 * 1024)
+
+/* One stretch of the critical path: task id's run time within [t0, t1)
+ * (since the first event); in gaps.chain from the end backwards. */
+struct gaps_seg {
+	uint64_t task, t0, t1;
+};
+
 struct gaps {
 	struct gaps_ctx c;
 	struct model m;
@@ -151,10 +178,22 @@ struct gaps {
 	struct gaps_block *blocks;
 	size_t nblocks, capblocks;
 	struct u64map bidx; /* reason << 32 | site -> uint32_t index + 1 in blocks */
+	/* the critical path's stretches (gaps_init with want_chain), after gaps_finish;
+	 * none if the recording stopped (chain_lost: GAPS_CHAIN_MAX_NODES) */
+	bool want_chain, chain_lost;
+	struct gaps_seg *chain;
+	size_t nchain;
+	/* while collecting */
+	struct gaps_cnode *nodes;
+	size_t nnodes, capnodes;
+	uint32_t free_node;   /* index + 1 of the first free node (linked by parent) */
+	uint32_t pin;         /* the node of the longest chain's task when it was noted */
+	uint64_t pin_task, pin_end, pin_span;
 };
 
-/* Ready @g for a pass over @tt (open: tool_open); @want_blocks: keep the block profile. */
-void gaps_init(struct gaps *g, struct tool_trace *tt, bool want_blocks);
+/* Ready @g for a pass over @tt (open: tool_open); @want_blocks: keep the
+ * block profile; @want_chain: record the critical path's edges (gaps.chain). */
+void gaps_init(struct gaps *g, struct tool_trace *tt, bool want_blocks, bool want_chain);
 /* Every event of @tt through the model and the analysis: 0; 1 when the file
  * is damaged after some good events (they count); -1 when nothing could be
  * read (the reader's message is in tt). */

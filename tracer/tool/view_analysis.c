@@ -181,6 +181,65 @@ int vana_chain(const struct vindex *idx, uint64_t id, vref **out, size_t *n, uin
 	return 0;
 }
 
+/*
+ * The chain from the model's own edges (gaps.chain: stretches of tasks, from
+ * the end backwards): each stretch's runs, walking back along the task's
+ * runs from where the previous stretch of that task left off (a cursor per
+ * task, so each task's runs are walked once). The run time is each run's
+ * overlap with its stretch: the model's span, to the nanosecond.
+ */
+static int chain_from_segs(const struct vindex *idx, const struct gaps *g, vref **out, size_t *n,
+			   uint64_t *ns)
+{
+	struct u64map cur; /* task id -> vref: where to go on walking back */
+	vref *v = NULL;
+	size_t nv = 0, cap = 0;
+	uint64_t total = 0;
+
+	u64map_init(&cur, sizeof(vref), U64MAP_IDS);
+	for (size_t k = 0; k < g->nchain; k++) {
+		const struct gaps_seg *sg = &g->chain[k];
+		const struct vtask *vt = vindex_task(idx, sg->task);
+		bool added;
+		vref *c = vt ? u64map_insert(&cur, sg->task, &added) : NULL;
+		if (!c)
+			continue;
+		if (added)
+			*c = vt->last;
+		vref r = *c;
+		while (r && run_of(idx, r)->t0 >= sg->t1)
+			r = run_of(idx, r)->prev;
+		*c = r;
+		for (; r; r = run_of(idx, r)->prev) {
+			const struct vproc *vp = &idx->ps[VREF_P(r)];
+			uint64_t a = vp->runs[VREF_I(r)].t0, b = vrun_t1(vp, VREF_I(r));
+			if (b <= sg->t0)
+				break;
+			*c = r; /* it may reach into the stretch before too */
+			a = a > sg->t0 ? a : sg->t0;
+			b = b < sg->t1 ? b : sg->t1;
+			if (b <= a)
+				continue;
+			total += b - a;
+			if (nv == cap) {
+				cap = cap ? 2 * cap : 256;
+				v = tool_realloc(v, cap, sizeof(*v));
+			}
+			v[nv++] = r;
+		}
+	}
+	u64map_free(&cur);
+	qsort(v, nv, sizeof(*v), cmp_ref);
+	size_t u = 0;
+	for (size_t k = 0; k < nv; k++) /* a run cut by two stretches is listed once */
+		if (!u || v[u - 1] != v[k])
+			v[u++] = v[k];
+	*out = v;
+	*n = u;
+	*ns = total;
+	return u ? 0 : -1;
+}
+
 /* ---- resolving the verdicts on the index ---------------------------------------------------- */
 
 /* The first start and the last end of the runs @m matches; false if none. */
@@ -248,8 +307,12 @@ static void resolve(struct vanalysis *a, struct gaps *g, const struct vindex *id
 			v->has_range = s->t1 > s->t0;
 			break;
 		case GAPS_SUBJ_CHAIN:
-			if (vana_chain(idx, s->task, &a->chain, &a->nchain, &a->chain_ns) < 0)
+			/* The model's edges; else rebuilt from the index's. */
+			a->chain_exact = chain_from_segs(idx, g, &a->chain, &a->nchain, &a->chain_ns) == 0;
+			if (!a->chain_exact &&
+			    vana_chain(idx, s->task, &a->chain, &a->nchain, &a->chain_ns) < 0)
 				break;
+			a->chain_hops = s->hops;
 			v->m.kind = VM_CHAIN;
 			v->m.chain = a->chain;
 			v->m.nchain = a->nchain;
@@ -299,7 +362,7 @@ static void *vana_main(void *arg)
 	struct tool_trace *tt = &a->tt;
 	int r;
 
-	gaps_init(g, tt, true);
+	gaps_init(g, tt, true, true);
 	r = gaps_collect(g, tt);
 	if (r != 0)
 		snprintf(a->err, sizeof(a->err), "%s", weft_tr_error(tt->t));

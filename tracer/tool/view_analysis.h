@@ -47,7 +47,9 @@ struct vanalysis {
 	size_t nblocks;
 	vref *chain;        /* the critical path's runs, sorted (for vmatch) */
 	size_t nchain;
-	uint64_t chain_ns;  /* its run time on the chain (each edge's source cut at the edge) */
+	uint64_t chain_ns;  /* its run time on the chain: the model's span (each run cut to its stretch) */
+	uint32_t chain_hops; /* the edges the model counted on it */
+	bool chain_exact;   /* from the model's recorded edges (else vana_chain's walk) */
 	/* the hand-over from the main thread, under mu */
 	const char *path;
 	struct tool_trace tt; /* opened by vana_start, read and closed by the thread */
