@@ -77,7 +77,20 @@
  * Memory: the model (live tasks), one histogram per distribution, a
  * bounded table of block objects (the least blocked are dropped when it
  * fills), the three longest serial phases, per entry function two counts,
- * and the stop-the-world pauses (two words each).
+ * and the stop-the-world pauses (two words each); for the viewer, the
+ * critical path's edges (below) and the block profile.
+ *
+ * The chain (want_chain, for the viewer's highlight). Each edge the model
+ * takes is a node: a create (the child's span is the parent's now), an
+ * unblock whose waker's chain was the longer (the woken task one hop
+ * further), or a rendezvous's backward edge (the waker one hop further,
+ * from now). Which one the model took is told from what it leaves (equal
+ * spans, hops one apart) in the task_new and wait hooks, without a change
+ * to model.c. A task's current node is in its mtask.aux; a node refers to
+ * the source's node at the time; the longest chain's node is pinned when
+ * the model notes it (the run and task_gone hooks follow note_span). Nodes
+ * are reference-counted and reused, so they follow the live chains, and at
+ * GAPS_CHAIN_MAX_NODES the recording stops (the viewer then approximates).
  *
  * Threads: none of its own. Everything is in one struct gaps, so two
  * passes may run at once on two threads (the viewer runs one beside its

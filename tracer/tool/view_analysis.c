@@ -27,15 +27,20 @@
  *   ready            thread (release)        tasks (acquire), vana_stop
  *
  * The chain. The model keeps only the critical path's length, its hops
- * and the task it ends in (struct model: span, span_hops, span_task); the
- * runs are rebuilt from the index after both passes (vana_chain, whose rule
- * is in view_analysis.h): the per-run memory does not grow, the chain
- * costs a side array of its own runs. The rule follows the edges the model
- * takes when the waker's chain is the longer (a task that waited for
- * another); it does not follow the model's other direction of a channel
- * rendezvous (a sender that blocked first and was woken by the receiver:
- * the index has no edge from the receiver back to it), so on such a chain
- * it takes the receiver's own past instead.
+ * and the task it ends in (struct model: span, span_hops, span_task). The
+ * gaps pass records the edges as the model takes them (gaps.h: struct
+ * gaps_cnode, told from the spans the model leaves: a create, an unblock,
+ * the backward edge of a channel rendezvous), so the chain is a list of
+ * stretches of tasks; chain_from_segs() finds each stretch's runs on the
+ * index (walking back along the task's runs, a cursor per task) and cuts
+ * each run to its stretch: the run time is the model's span exactly, and
+ * the per-run memory does not grow (the chain costs an array of its own
+ * runs). When the recording stopped (a history longer than
+ * GAPS_CHAIN_MAX_NODES), vana_chain() rebuilds it from the index alone,
+ * following the waker after a block, the creator before a first run, else
+ * the previous run; that misses the model's backward edges and counts each
+ * waker up to the woken run's start (+1.4% on tshape chain), and the answer
+ * says so ("exact": false).
  *
  * Rejected:
  *   - The gaps pass on the main thread after the index: the server would
@@ -45,7 +50,11 @@
  *     both, and gaps.c's hooks would have to share the model's aux fields
  *     with the index's.
  *   - Recording every run's chain predecessor during the pass (8 bytes a
- *     run: the index's memory is the budget).
+ *     run: the index's memory is the budget); the edges alone, reference-
+ *     counted, follow the live tasks instead.
+ *   - Rebuilding the chain from the index alone (the first version): the
+ *     index has no unblock times and no backward rendezvous edges, so the
+ *     chain's run time was off by the wake-up latencies.
  *   - Locks around the results (the tasks would take one per request for
  *     data that is written once).
  */

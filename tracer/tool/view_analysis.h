@@ -77,7 +77,8 @@ bool vana_ready(struct vanalysis *a);
 void vana_stop(struct vanalysis *a);
 
 /*
- * The critical path's runs on @idx, rebuilt by walking back from the last
+ * The fallback when the gaps pass could not record the chain's edges
+ * (view_analysis.c's essay): the critical path's runs on @idx, rebuilt by walking back from the last
  * run of task @id: from a run whose task had blocked before it and was
  * readied by another task's run, to that run (cut where this run starts);
  * from a task's first run, to its creator's run that started last before
