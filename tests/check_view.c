@@ -23,6 +23,7 @@
 #include "testutil.h"
 #include "tracer/tool/view_index.h"
 #include "tracer/tool/view_match.h"
+#include "tracer/tool/view_analysis.h"
 
 static uint64_t rng = 88172645463325252ULL;
 
@@ -361,6 +362,57 @@ START_TEST(test_index_wakers)
 }
 END_TEST
 
+/*
+ * The critical path of the ping-pong, from the edges the gaps pass records
+ * (gaps.c) found on the index (view_analysis.c): its stretches are one per
+ * hop plus one, their runs' time cut to them is the model's span exactly,
+ * and both tasks are on it (each waits for the other). Then the fallback
+ * walk on the index alone, which finds the same tasks.
+ */
+START_TEST(test_chain_pingpong)
+{
+	struct vindex idx;
+	struct tool_trace tt;
+	struct gaps *g = calloc(1, sizeof(*g));
+	vref *chain;
+	size_t n;
+	uint64_t ns;
+	bool ping_on = false, pong_on = false;
+
+	ck_assert_ptr_nonnull(g);
+	snprintf(path, sizeof(path), "%s/weft-check-view-chain-%d.wt",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+	run_main(_i + 1, main_pingpong, NULL);
+	ck_assert_int_eq(vindex_build(&idx, path), 0);
+	ck_assert_int_eq(tool_open(&tt, "view", path), 0);
+	gaps_init(g, &tt, false, true);
+	ck_assert_int_eq(gaps_collect(g, &tt), 0);
+	gaps_finish(g, &tt.info);
+	ck_assert(!g->chain_lost);
+	ck_assert_uint_eq(g->nchain, (size_t)g->m.span_hops + 1);
+	ck_assert_uint_ge(g->m.span_hops, ROUNDS); /* every hand-over is a hop */
+	ck_assert_int_eq(vana_chain_from(&idx, g, &chain, &n, &ns), 0);
+	ck_assert_uint_eq(ns, g->m.span);
+	for (size_t k = 0; k < n; k++) {
+		uint64_t id = idx.vt[idx.ps[VREF_P(chain[k])].runs[VREF_I(chain[k])].task].id;
+		ping_on |= id == pinger_id;
+		pong_on |= id == ponger_id;
+		if (k)
+			ck_assert(chain[k - 1] < chain[k]); /* sorted, once each */
+	}
+	ck_assert(ping_on && pong_on);
+	free(chain);
+	ck_assert_int_eq(vana_chain(&idx, g->m.span_task, &chain, &n, &ns), 0);
+	ck_assert_uint_ge(n, 2);
+	free(chain);
+	gaps_free(g);
+	free(g);
+	tool_close(&tt);
+	vindex_free(&idx);
+	unlink(path);
+}
+END_TEST
+
 static Suite *view_suite(void)
 {
 	Suite *s = suite_create("view");
@@ -370,6 +422,7 @@ static Suite *view_suite(void)
 	tcase_add_test(tc, test_lod_bad_args);
 	tcase_add_loop_test(tc, test_index_wakers, 0, 2);
 	tcase_add_test(tc, test_hl_random);
+	tcase_add_loop_test(tc, test_chain_pingpong, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -31,7 +31,7 @@
  * gaps pass records the edges as the model takes them (gaps.h: struct
  * gaps_cnode, told from the spans the model leaves: a create, an unblock,
  * the backward edge of a channel rendezvous), so the chain is a list of
- * stretches of tasks; chain_from_segs() finds each stretch's runs on the
+ * stretches of tasks; vana_chain_from() finds each stretch's runs on the
  * index (walking back along the task's runs, a cursor per task) and cuts
  * each run to its stretch: the run time is the model's span exactly, and
  * the per-run memory does not grow (the chain costs an array of its own
@@ -197,8 +197,8 @@ int vana_chain(const struct vindex *idx, uint64_t id, vref **out, size_t *n, uin
  * task, so each task's runs are walked once). The run time is each run's
  * overlap with its stretch: the model's span, to the nanosecond.
  */
-static int chain_from_segs(const struct vindex *idx, const struct gaps *g, vref **out, size_t *n,
-			   uint64_t *ns)
+int vana_chain_from(const struct vindex *idx, const struct gaps *g, vref **out, size_t *n,
+		    uint64_t *ns)
 {
 	struct u64map cur; /* task id -> vref: where to go on walking back */
 	vref *v = NULL;
@@ -317,7 +317,7 @@ static void resolve(struct vanalysis *a, struct gaps *g, const struct vindex *id
 			break;
 		case GAPS_SUBJ_CHAIN:
 			/* The model's edges; else rebuilt from the index's. */
-			a->chain_exact = chain_from_segs(idx, g, &a->chain, &a->nchain, &a->chain_ns) == 0;
+			a->chain_exact = vana_chain_from(idx, g, &a->chain, &a->nchain, &a->chain_ns) == 0;
 			if (!a->chain_exact &&
 			    vana_chain(idx, s->task, &a->chain, &a->nchain, &a->chain_ns) < 0)
 				break;

@@ -77,6 +77,15 @@ bool vana_ready(struct vanalysis *a);
 void vana_stop(struct vanalysis *a);
 
 /*
+ * The critical path's runs on @idx from the edges @g recorded (gaps.chain,
+ * after gaps_finish with want_chain): each stretch's runs, cut to it, so
+ * that *@ns is the model's span. *@out sorted (the caller frees), *@n runs.
+ * 0, or -1 if there is no chain (none recorded, or no run on it).
+ */
+int vana_chain_from(const struct vindex *idx, const struct gaps *g, vref **out, size_t *n,
+		    uint64_t *ns);
+
+/*
  * The fallback when the gaps pass could not record the chain's edges
  * (view_analysis.c's essay): the critical path's runs on @idx, rebuilt by walking back from the last
  * run of task @id: from a run whose task had blocked before it and was
