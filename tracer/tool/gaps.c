@@ -60,13 +60,13 @@
  *                      and a count of the tasks in a network wait.
  *
  * Structure, in the order they run: collect (the model's hooks
- * and on_event, one streaming pass), figures (struct figures: every
+ * and on_event, one streaming pass), figures (struct gaps_figures: every
  * number the report prints, computed once), judge (one function per
  * verdict, each on a struct of its own inputs: a verdict reads nothing
  * else, so adding one is a struct, a function and a call in judge()),
  * subjects (what each verdict that holds speaks of, for the viewer to
  * highlight: the contended object's (reason, site) pairs, the serial
- * phase's range, the critical path's last task, the pauses, the network
+ * phase's range, the critical path's stretches (below), the pauses, the network
  * sites, the fine-grained entry function). Printing is cmd_gaps.c's.
  *
  * The block profile (on request: the viewer's table), as `go tool pprof`'s:
@@ -105,7 +105,9 @@
  * distinct-waiter sets (unbounded; the peak of concurrent waiters says
  * the same thing); verdicts that all read one shared struct of figures
  * (each would depend on whatever the others needed, and no verdict could
- * be tested or changed on its own).
+ * be tested or changed on its own); a hook in model.c saying which edge
+ * it took (every command shares the model, and the spans and hops it
+ * leaves already tell the edge apart).
  */
 #include "config.h"
 
