@@ -22,6 +22,8 @@
 
 #include "testutil.h"
 #include "tracer/tool/view_index.h"
+#include "tracer/tool/view_match.h"
+#include "tracer/tool/view_analysis.h"
 
 static uint64_t rng = 88172645463325252ULL;
 
@@ -154,6 +156,123 @@ START_TEST(test_lod_bad_args)
 }
 END_TEST
 
+/* ---- highlights (view_match.c) ------------------------------------------------------ */
+
+static int cmp_ref(const void *a, const void *b)
+{
+	vref x = *(const vref *)a, y = *(const vref *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The matching runs that meet [t0, t1), counted one by one. */
+static uint64_t brute_matches(const struct vindex *idx, const struct vmatch *m, int p, uint64_t t0,
+			      uint64_t t1)
+{
+	const struct vproc *vp = &idx->ps[p];
+	uint64_t n = 0;
+
+	if (m->kind == VM_STW) {
+		for (size_t k = 0; k < vp->nstw; k++)
+			n += vp->stw[k].t1 > t0 && vp->stw[k].t0 < t1;
+		return n;
+	}
+	for (size_t i = 0; i < vp->n; i++) {
+		if (!(ends[p][i] > t0 && vp->runs[i].t0 < t1))
+			continue;
+		if (m->kind == VM_CHAIN) {
+			vref r = VREF(p, i);
+			n += bsearch(&r, m->chain, m->nchain, sizeof(r), cmp_ref) != NULL;
+		} else {
+			n += vmatch_run(idx, m, p, i);
+		}
+	}
+	return n;
+}
+
+/*
+ * For random windows, widths and predicates (function, call sites, task,
+ * range, chain, stop-the-world bands): the counts of the highlight's items add up to the
+ * brute-force count of matching runs that meet the window, the items are
+ * in order and do not overlap, and there are at most 2w + 2 of them.
+ */
+START_TEST(test_hl_random)
+{
+	struct vindex idx;
+	int np = 3;
+	vref chain[600];
+	size_t nchain = 0;
+
+	fill(&idx, np, 8000);
+	for (int k = 0; k < 7; k++) {
+		uint32_t t = vindex_add_task(&idx, 1000 + (uint64_t)k);
+		idx.vt[t].fn = (uint32_t)(k % 3);
+	}
+	vindex_seal(&idx);
+	uint64_t end = 0;
+	for (int p = 0; p < np; p++) {
+		for (size_t i = 0; i < idx.ps[p].n; i++) {
+			struct vrun *r = &idx.ps[p].runs[i];
+			r->task = (uint32_t)rnd(7);
+			r->why = (uint8_t)(rnd(3) ? WHY_BLOCK : WHY_YIELD);
+			r->reason = (uint8_t)(1 + rnd(3));
+			r->site = (uint32_t)rnd(4);
+			if (nchain < 600 && rnd(100) == 0)
+				chain[nchain++] = VREF(p, i);
+		}
+		if (idx.ps[p].n && ends[p][idx.ps[p].n - 1] > end)
+			end = ends[p][idx.ps[p].n - 1];
+	}
+	/* Stop-the-world bands, from 1 ns to a third of the trace. */
+	for (int p = 0; p < np; p++) {
+		struct vproc *vp = &idx.ps[p];
+		uint64_t t = 0;
+		vp->capstw = 300;
+		vp->stw = calloc(vp->capstw, sizeof(*vp->stw));
+		ck_assert_ptr_nonnull(vp->stw);
+		while (vp->nstw < vp->capstw && t < end) {
+			t += rnd(end / 100);
+			vp->stw[vp->nstw].t0 = t;
+			t += 1 + rnd(rnd(20) ? 1000 : end / 3);
+			vp->stw[vp->nstw++].t1 = t;
+		}
+	}
+	qsort(chain, nchain, sizeof(*chain), cmp_ref);
+	for (int k = 0; k < 1500; k++) {
+		struct vmatch m = { .kind = (enum vmatch_kind)(k % 6) };
+		uint64_t a = rnd(end), len = 1 + rnd(k % 3 == 0 ? end : end >> rnd(30));
+		int w = 1 + (int)rnd(k % 7 == 0 ? 8 : 3000), p = (int)rnd((uint64_t)np);
+		struct vhl *it;
+		uint64_t nm, sum = 0;
+
+		m.fn = (uint32_t)rnd(3);
+		m.task = (uint32_t)rnd(7);
+		m.nsite = 2;
+		m.reason[0] = 1, m.site[0] = (uint32_t)rnd(4);
+		m.reason[1] = 3, m.site[1] = (uint32_t)rnd(4);
+		m.r0 = rnd(end);
+		m.r1 = m.r0 + rnd(end >> rnd(20));
+		m.chain = chain;
+		m.nchain = nchain;
+		if (k == 0) /* the whole trace */
+			a = 0, len = end + 1;
+		long n = vmatch_query(&idx, &m, p, a, a + len, w, &it, &nm);
+		ck_assert_int_ge(n, 0);
+		ck_assert_int_le(n, 2 * w + 2);
+		for (long j = 0; j < n; j++) {
+			ck_assert_uint_ge(it[j].n, 1);
+			ck_assert_uint_le(it[j].t0, it[j].t1);
+			if (j + 1 < n)
+				ck_assert_uint_le(it[j].t1, it[j + 1].t0);
+			sum += it[j].n;
+		}
+		ck_assert_uint_eq(sum, nm);
+		ck_assert_uint_eq(sum, brute_matches(&idx, &m, p, a, a + len));
+		free(it);
+	}
+	vindex_free(&idx);
+}
+END_TEST
+
 /* ---- an index of a real trace ---------------------------------------------------- */
 
 #define ROUNDS 300
@@ -243,6 +362,57 @@ START_TEST(test_index_wakers)
 }
 END_TEST
 
+/*
+ * The critical path of the ping-pong, from the edges the gaps pass records
+ * (gaps.c) found on the index (view_analysis.c): its stretches are one per
+ * hop plus one, their runs' time cut to them is the model's span exactly,
+ * and both tasks are on it (each waits for the other). Then the fallback
+ * walk on the index alone, which finds the same tasks.
+ */
+START_TEST(test_chain_pingpong)
+{
+	struct vindex idx;
+	struct tool_trace tt;
+	struct gaps *g = calloc(1, sizeof(*g));
+	vref *chain;
+	size_t n;
+	uint64_t ns;
+	bool ping_on = false, pong_on = false;
+
+	ck_assert_ptr_nonnull(g);
+	snprintf(path, sizeof(path), "%s/weft-check-view-chain-%d.wt",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+	run_main(_i + 1, main_pingpong, NULL);
+	ck_assert_int_eq(vindex_build(&idx, path), 0);
+	ck_assert_int_eq(tool_open(&tt, "view", path), 0);
+	gaps_init(g, &tt, false, true);
+	ck_assert_int_eq(gaps_collect(g, &tt), 0);
+	gaps_finish(g, &tt.info);
+	ck_assert(!g->chain_lost);
+	ck_assert_uint_eq(g->nchain, (size_t)g->m.span_hops + 1);
+	ck_assert_uint_ge(g->m.span_hops, ROUNDS); /* every hand-over is a hop */
+	ck_assert_int_eq(vana_chain_from(&idx, g, &chain, &n, &ns), 0);
+	ck_assert_uint_eq(ns, g->m.span);
+	for (size_t k = 0; k < n; k++) {
+		uint64_t id = idx.vt[idx.ps[VREF_P(chain[k])].runs[VREF_I(chain[k])].task].id;
+		ping_on |= id == pinger_id;
+		pong_on |= id == ponger_id;
+		if (k)
+			ck_assert(chain[k - 1] < chain[k]); /* sorted, once each */
+	}
+	ck_assert(ping_on && pong_on);
+	free(chain);
+	ck_assert_int_eq(vana_chain(&idx, g->m.span_task, &chain, &n, &ns), 0);
+	ck_assert_uint_ge(n, 2);
+	free(chain);
+	gaps_free(g);
+	free(g);
+	tool_close(&tt);
+	vindex_free(&idx);
+	unlink(path);
+}
+END_TEST
+
 static Suite *view_suite(void)
 {
 	Suite *s = suite_create("view");
@@ -251,6 +421,8 @@ static Suite *view_suite(void)
 	tcase_add_test(tc, test_lod_random);
 	tcase_add_test(tc, test_lod_bad_args);
 	tcase_add_loop_test(tc, test_index_wakers, 0, 2);
+	tcase_add_test(tc, test_hl_random);
+	tcase_add_loop_test(tc, test_chain_pingpong, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

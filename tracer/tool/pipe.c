@@ -346,7 +346,8 @@ int tool_next_slow(struct tool_trace *tt, weft_tr_event **ev)
 	}
 	progress_clear(tt);
 	if (tt->end_r < 0) {
-		tool_err(tt->cmd, "%s: %s", tt->path, weft_tr_error(tt->t));
+		if (!tt->quiet)
+			tool_err(tt->cmd, "%s: %s", tt->path, weft_tr_error(tt->t));
 		return -1;
 	}
 	return 0;

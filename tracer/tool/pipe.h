@@ -50,6 +50,7 @@ struct tool_trace {
 	bool progress;       /* stderr is a terminal */
 	bool progress_shown;
 	double last_progress;
+	bool quiet;          /* no message on a damaged file: a second reader of it (the view's analysis) */
 };
 
 /* Open @path ("-": standard input; a pipe or FIFO is read whole first);
