@@ -341,7 +341,7 @@ long vu_query(const struct vuser *u, size_t row, uint64_t t0, uint64_t t1, int w
 	while (i < r->n && r->s[i].t0 < t1) {
 		uint64_t s = r->s[i].t0 > t0 ? r->s[i].t0 : t0;
 		uint64_t k = pixel_of(s, t0, px), pend = pixel_end(k, t0, px);
-		size_t j = i, live = 0, singles = 0;
+		size_t j = i, live = 0, singles = 0, n0 = n;
 		struct vuitem blk = { UINT64_MAX, 0, 0, 0 };
 
 		if (pend <= s)
@@ -372,6 +372,13 @@ long vu_query(const struct vuser *u, size_t row, uint64_t t0, uint64_t t1, int w
 		}
 		if (blk.n) /* n 1: a short one left after the singles, itself */
 			it[n++] = blk;
+		/* The pixel's (at most three) items in order of start. */
+		for (size_t a = n0 + 1; a < n; a++)
+			for (size_t b = a; b > n0 && it[b].t0 < it[b - 1].t0; b--) {
+				struct vuitem x = it[b];
+				it[b] = it[b - 1];
+				it[b - 1] = x;
+			}
 		i = j;
 	}
 	*out = it;
