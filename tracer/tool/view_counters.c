@@ -64,12 +64,22 @@ void vc_init(struct vcounters *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->res = VC_RES0;
+	c->shift = __builtin_ctzll(VC_RES0);
 }
 
 void vc_free(struct vcounters *c)
 {
 	free(c->b);
 	memset(c, 0, sizeof(*c));
+}
+
+/* The bucket of each counter's `since`, after a halving or a slow add. */
+static void rebucket(struct vcounters *c, int j)
+{
+	uint64_t k = c->since[j] >> c->shift;
+
+	c->bk[j] = (uint32_t)(k < VC_CAP ? k : 0);
+	c->bend[j] = k < VC_CAP ? (k + 1) << c->shift : 0;
 }
 
 /* Halve the resolution: bucket k becomes buckets 2k and 2k + 1. */
@@ -89,12 +99,15 @@ static void halve(struct vcounters *c)
 	}
 	empty(c->b + VC_CAP / 2, VC_CAP / 2);
 	c->res *= 2;
-	c->n = (c->n + 1) / 2;
+	c->shift++;
+	for (int j = 0; j < VC_N; j++)
+		rebucket(c, j);
 }
 
-void vc_add(struct vcounters *c, uint64_t t, const uint64_t v[VC_N])
+void vc_add1(struct vcounters *c, int j, uint64_t t)
 {
-	uint64_t a = c->since;
+	uint64_t a = c->since[j];
+	uint32_t x = c->cur[j];
 
 	if (t <= a)
 		return;
@@ -102,40 +115,37 @@ void vc_add(struct vcounters *c, uint64_t t, const uint64_t v[VC_N])
 		c->b = tool_calloc(VC_CAP, sizeof(*c->b));
 		empty(c->b, VC_CAP);
 	}
-	while ((t - 1) / c->res >= VC_CAP)
+	while ((t - 1) >> c->shift >= VC_CAP)
 		halve(c);
-	for (size_t k = a / c->res; k <= (t - 1) / c->res; k++) {
-		uint64_t lo = k * c->res, hi = lo + c->res;
-		uint64_t ov = (t < hi ? t : hi) - (a > lo ? a : lo);
+	for (uint64_t k = a >> c->shift; k <= (t - 1) >> c->shift; k++) {
+		uint64_t lo = k << c->shift, hi = lo + c->res;
 		struct vcbucket *b = &c->b[k];
-		for (int j = 0; j < VC_N; j++) {
-			uint32_t x = v[j] < UINT32_MAX ? (uint32_t)v[j] : UINT32_MAX - 1;
-			if (x < b->min[j])
-				b->min[j] = x;
-			if (x > b->max[j])
-				b->max[j] = x;
-			b->sum[j] += (uint64_t)x * ov;
-		}
-		if (k + 1 > c->n)
-			c->n = k + 1;
+		if (x < b->min[j])
+			b->min[j] = x;
+		if (x > b->max[j])
+			b->max[j] = x;
+		b->sum[j] += (uint64_t)x * ((t < hi ? t : hi) - (a > lo ? a : lo));
 	}
-	c->since = t;
-	if (t > c->end)
-		c->end = t;
+	c->since[j] = t;
+	rebucket(c, j);
 }
 
-void vc_set(struct vcounters *c, uint64_t t, const uint64_t v[VC_N])
+void vc_seal(struct vcounters *c, uint64_t t)
 {
-	if (!memcmp(v, c->cur, sizeof(c->cur)))
-		return;
-	vc_add(c, t, c->cur);
-	if (t > c->since)
-		c->since = t;
+	c->end = 0;
 	for (int j = 0; j < VC_N; j++) {
-		c->cur[j] = v[j];
-		if (v[j] > c->max_ever[j])
-			c->max_ever[j] = v[j];
+		vc_add1(c, j, t);
+		if (c->since[j] > c->end)
+			c->end = c->since[j];
 	}
+	/* The data cover [0, end): that many buckets. */
+	c->n = (size_t)((c->end + c->res - 1) >> c->shift);
+	if (c->n > VC_CAP)
+		c->n = VC_CAP;
+	for (size_t i = 0; i < c->n; i++)
+		for (int j = 0; j < VC_N; j++)
+			if (c->b[i].min[j] != UINT32_MAX && c->b[i].max[j] > c->max_ever[j])
+				c->max_ever[j] = c->b[i].max[j];
 }
 
 int vc_pixel(const struct vcounters *c, int k, uint64_t a, uint64_t b, uint64_t *min,

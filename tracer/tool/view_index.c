@@ -318,7 +318,8 @@ int vindex_build(struct vindex *idx, const char *path)
 		if (!b.first)
 			b.first = ev->ts;
 		idx->nevents++;
-		vrows_pre(&idx->rows, idx, &m, ev, ev->ts - b.first);
+		if (VROWS_PRE(ev->type))
+			vrows_pre(&idx->rows, idx, &m, ev, ev->ts - b.first);
 		if (ev->type == WEFT_TEV_STW_BEGIN) {
 			idx->in_stw = true;
 			idx->stw_p = ev->p;
@@ -330,7 +331,9 @@ int vindex_build(struct vindex *idx, const char *path)
 			idx->in_stw = false;
 		}
 		model_event(&m, ev);
-		vrows_post(&idx->rows, idx, &m, ev, ev->ts - b.first);
+		if (VROWS_POST(ev->type))
+			vrows_post(&idx->rows, idx, &m, ev, ev->ts - b.first);
+		vrows_count(&idx->rows, &m, ev->ts - b.first);
 	}
 	if (r < 0 && !tool_partial(&tt)) {
 		model_free(&m);

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "model.h"
 #include "u64map.h"
@@ -100,24 +101,60 @@ struct vcbucket {
 
 struct vcounters {
 	struct vcbucket *b; /* [VC_CAP] */
-	uint64_t res;       /* ns per bucket */
-	size_t n;           /* buckets that hold data: [0, n) */
-	uint64_t end;       /* the data covers [0, end) */
-	uint64_t max_ever[VC_N];
-	/* while building */
-	uint64_t cur[VC_N], since;
+	uint64_t res;       /* ns per bucket: 1 << shift */
+	unsigned shift;
+	size_t n;           /* buckets that hold data: [0, n) (after vc_seal) */
+	uint64_t end;       /* the data cover [0, end) (after vc_seal) */
+	uint64_t max_ever[VC_N]; /* (after vc_seal) */
+	/* while building: per counter its value, since when, and the bucket
+	 * `since` is in (index and end; bend 0: none, take the slow path) */
+	uint32_t cur[VC_N];
+	uint64_t since[VC_N];
+	uint64_t bend[VC_N];
+	uint32_t bk[VC_N];
 };
 
 void vc_init(struct vcounters *c);
 void vc_free(struct vcounters *c);
-/* The counters held the values @v from c->since until @t (>= since). */
-void vc_add(struct vcounters *c, uint64_t t, const uint64_t v[VC_N]);
-/* The values change to @v at @t: what held before is added. */
-void vc_set(struct vcounters *c, uint64_t t, const uint64_t v[VC_N]);
+/* Counter @j held its value from since[j] until @t: add it (the slow
+ * path of vc_put: the interval leaves its bucket). */
+void vc_add1(struct vcounters *c, int j, uint64_t t);
+/* The data end at @t: what holds now is added; n, end, max_ever set. */
+void vc_seal(struct vcounters *c, uint64_t t);
+
+/* Counter @j takes the value @v at @t: the value it held is added if it
+ * changes. Called for every counter after every event of the index's
+ * pass, so the common cases (no change; a change inside the bucket the
+ * old value began in) are inline and do no division. */
+static inline void vc_put(struct vcounters *c, int j, uint64_t t, uint32_t v)
+{
+	if (v == c->cur[j])
+		return;
+	if (t > c->since[j]) {
+		if (t <= c->bend[j]) {
+			struct vcbucket *b = &c->b[c->bk[j]];
+			uint32_t x = c->cur[j];
+			b->min[j] = x < b->min[j] ? x : b->min[j];
+			b->max[j] = x > b->max[j] ? x : b->max[j];
+			b->sum[j] += (uint64_t)x * (t - c->since[j]);
+			c->since[j] = t;
+		} else {
+			vc_add1(c, j, t);
+		}
+	}
+	c->cur[j] = v;
+}
+
+static inline void vc_set(struct vcounters *c, uint64_t t, const uint32_t v[VC_N])
+{
+	for (int j = 0; j < VC_N; j++)
+		vc_put(c, j, t, v[j]);
+}
+
 /*
- * Counter @k over pixel [a, b) (a < b): 0 and its min, max and
- * time-weighted mean, or -1 if no data covers the pixel. A bucket cut
- * by the pixel's edge counts by its share of time.
+ * Counter @k over pixel [a, b) (a < b), after vc_seal: 0 and its min,
+ * max and time-weighted mean, or -1 if no data covers the pixel. A bucket
+ * cut by the pixel's edge counts by its share of time.
  */
 int vc_pixel(const struct vcounters *c, int k, uint64_t a, uint64_t b, uint64_t *min,
 	     uint64_t *max, double *mean);
@@ -233,6 +270,35 @@ void vrows_pre(struct vrows *r, struct vindex *idx, struct model *m, const weft_
 	       uint64_t t);
 void vrows_post(struct vrows *r, struct vindex *idx, struct model *m, const weft_tr_event *ev,
 		uint64_t t);
+/* The event types vrows_pre and vrows_post want (the others change only
+ * the counters: vrows_count). */
+#define VROWS_PRE(type) ((type) == WEFT_TEV_SYSCALL_HANDOFF || (type) == WEFT_TEV_SYSCALL_EXIT)
+#define VROWS_POST(type)                                                                   \
+	((UINT64_C(1) << ((type) & 63)) &                                                  \
+	 (UINT64_C(1) << WEFT_TEV_PROC_START | UINT64_C(1) << WEFT_TEV_PROC_STOP |         \
+	  UINT64_C(1) << WEFT_TEV_SYSCALL_HANDOFF | UINT64_C(1) << WEFT_TEV_STW_END |      \
+	  UINT64_C(1) << WEFT_TEV_M_CREATE | UINT64_C(1) << WEFT_TEV_SYSCALL_ENTER |       \
+	  UINT64_C(1) << WEFT_TEV_UTASK_BEGIN | UINT64_C(1) << WEFT_TEV_UTASK_END |        \
+	  UINT64_C(1) << WEFT_TEV_REGION_BEGIN | UINT64_C(1) << WEFT_TEV_REGION_END |      \
+	  UINT64_C(1) << WEFT_TEV_LOG))
+
+/* After each event (and vrows_post): the counters as the model now has
+ * them (values past 2^32 - 2 clamped: UINT32_MAX marks a bucket without
+ * data); spinning is the Ps in the model's SEARCH category. Inline: it
+ * runs ten million times on big traces. */
+static inline void vrows_count(struct vrows *r, const struct model *m, uint64_t t)
+{
+	struct vcounters *c = &r->ctr;
+
+	vc_put(c, VC_RUNNABLE, t,
+	       m->nrunnable <= 0 ? 0
+	       : m->nrunnable < UINT32_MAX ? (uint32_t)m->nrunnable
+					   : UINT32_MAX - 1);
+	vc_put(c, VC_RUNNING, t, (uint32_t)(m->nbusy > 0 ? m->nbusy : 0));
+	vc_put(c, VC_SYSCALL, t,
+	       r->th.open.n < UINT32_MAX ? (uint32_t)r->th.open.n : UINT32_MAX - 1);
+	vc_put(c, VC_SPINNING, t, (uint32_t)m->ncat[PC_SEARCH]);
+}
 /* The trace ended at @end: close what is open, sort, sum. */
 void vrows_seal(struct vrows *r, struct vindex *idx, struct model *m, uint64_t end);
 void vrows_free(struct vrows *r);

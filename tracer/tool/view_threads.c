@@ -258,9 +258,11 @@ static void th_post(struct vthreads *th, struct model *m, const weft_tr_event *e
 	case WEFT_TEV_STW_END:
 		th_sync(th, m, t);
 		break;
-	case WEFT_TEV_M_CREATE:
-		th->ms[vth_m(th, (int64_t)ev->args[0])].tid = ev->args[1];
+	case WEFT_TEV_M_CREATE: {
+		int32_t mi = vth_m(th, (int64_t)ev->args[0]); /* may move ms */
+		th->ms[mi].tid = ev->args[1];
 		break;
+	}
 	case WEFT_TEV_SYSCALL_ENTER: {
 		struct mtask *k = model_task(m, ev->args[0]);
 		struct vsys_open *o;
@@ -318,43 +320,33 @@ void vrows_pre(struct vrows *r, struct vindex *idx, struct model *m, const weft_
 void vrows_post(struct vrows *r, struct vindex *idx, struct model *m, const weft_tr_event *ev,
 		uint64_t t)
 {
-	uint64_t v[VC_N];
-
 	(void)idx;
-	th_post(&r->th, m, ev, t);
 	switch (ev->type) {
 	case WEFT_TEV_UTASK_BEGIN:
 		vu_add_utask(&r->user, ev->args[0], ev->args[1], ev->args[2], t, ev->str[0]);
-		return;
+		break;
 	case WEFT_TEV_UTASK_END:
 		vu_end_utask(&r->user, ev->args[0], t);
-		return;
+		break;
 	case WEFT_TEV_REGION_BEGIN:
 		vu_add_region(&r->user, ev->args[0], ev->args[1], t, ev->str[0]);
-		return;
+		break;
 	case WEFT_TEV_REGION_END:
 		vu_end_region(&r->user, ev->args[0], t);
-		return;
+		break;
 	case WEFT_TEV_LOG:
 		vu_add_log(&r->user, t, ev->args[0], ev->args[1], ev->str[0], ev->str[1]);
-		return;
+		break;
 	default:
+		th_post(&r->th, m, ev, t);
 		break;
 	}
-	/* The counters: spinning is the model's SEARCH category, counted. */
-	v[VC_RUNNABLE] = m->nrunnable > 0 ? (uint64_t)m->nrunnable : 0;
-	v[VC_RUNNING] = m->nbusy > 0 ? (uint64_t)m->nbusy : 0;
-	v[VC_SYSCALL] = r->th.open.n;
-	v[VC_SPINNING] = 0;
-	for (int p = 0; p < m->np; p++)
-		v[VC_SPINNING] += m->ps[p].cat == PC_SEARCH;
-	vc_set(&r->ctr, t, v);
 }
 
 void vrows_seal(struct vrows *r, struct vindex *idx, struct model *m, uint64_t end)
 {
 	(void)idx, (void)m;
-	vc_add(&r->ctr, end, r->ctr.cur);
+	vc_seal(&r->ctr, end);
 	th_seal(&r->th, end);
 	vu_seal(&r->user, end);
 }
