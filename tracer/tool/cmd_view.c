@@ -19,6 +19,21 @@
  *   /api/fns                  per entry function, as weft-trace tasks
  *                             counts: tasks, runs, running, runnable and
  *                             blocked time by reason
+ *   /api/threads?t0=&t1=&w=   per M (thread, by id): the Ps it held
+ *                             ([t0, dur, p], p -1 for merged ones), its
+ *                             syscalls ([t0, dur, task, site, i]) and
+ *                             merged syscalls ([t0, dur, n, busy]), by the
+ *                             runs' level of detail (view_threads.c)
+ *   /api/syscall?m=&i=        one syscall: task, function, site, start,
+ *                             duration, whether its P was handed off
+ *   /api/counters?t0=&t1=&w=  runnable, running, syscall, spinning: per
+ *                             pixel min, max and time-weighted mean (null
+ *                             where no data), and the bucket size `res`
+ *                             (view_counters.c)
+ *   /api/user?t0=&t1=&w=      a row per (user task or region, type):
+ *                             items and merged blocks with their count;
+ *                             logs as marks or blocks (view_user.c)
+ *   /api/user/item?kind=&i=   one user task, region or log
  * --perfetto hands over to Perfetto's UI instead, as Perfetto's own
  * open_trace_in_ui does: the export (gzip'd protobuf) is written to a
  * directory of ours and served on 127.0.0.1:9001, the one origin the UI's
@@ -85,6 +100,10 @@ static const char help[] =
 	"dragging or A/D; click a run for its task, why it ended, who woke it.\n"
 	"The server sends at most about one rectangle per pixel per row, so\n"
 	"zooming stays fast on ten million events.\n"
+	"Besides the Ps the server answers for a row per thread (M) with the Ps\n"
+	"it held and its syscalls, four counters (tasks runnable, Ps running,\n"
+	"tasks in a syscall, Ps spinning), user tasks and regions by type, and\n"
+	"logs, all bounded by the window's width.\n"
 	"\n"
 	"  --addr HOST:PORT  where to listen (default 127.0.0.1:0, a free port);\n"
 	"                    the URL is printed on standard output\n"

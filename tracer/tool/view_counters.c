@@ -12,12 +12,21 @@
  * `res` starts at 64 ns; when an interval would land past the last
  * bucket, pairs of buckets merge (min of mins, max of maxes, sum of
  * sums) and res doubles, as often as needed. So a trace of duration D
- * ends with res the smallest 64 x 2^k with D <= res x 2^16: on big.wt
- * (about 2.6 s) 2^16 buckets of 65.5 us (res 2^16 x 64 ns... see RESULTS
- * below), 4 MB whatever the number of events. The values come from the
- * model after each event (nrunnable, nbusy, the Ps in SEARCH) and from
- * view_threads.c (tasks in a syscall); a change closes the interval the
- * old values held, which is added to every bucket it meets.
+ * ends with res the smallest 64 x 2^k such that D <= res x 2^16: on
+ * big.wt (816 ms, 9.9 M events) res is 16.4 us (2^14 ns) and 49 800
+ * buckets hold data, in 4 MB (64 bytes a bucket) whatever the number of
+ * events; a one-second trace gets 16 us, a minute 1 ms. The values come
+ * from the model after each event (nrunnable, nbusy, its count of Ps in
+ * SEARCH) and from view_threads.c (tasks in a syscall).
+ *
+ * The pass. Each counter has its own value and `since`; after every
+ * event each counter is compared with its value (vc_put, inline), and
+ * only one that changed does work: the interval its old value held is
+ * added to the bucket it began in, without a division when it ends in
+ * that bucket too (the common case: big.wt has ~200 events a bucket),
+ * else by a walk over the buckets it meets (vc_add1, which also halves).
+ * So a pass costs a few compares an event; halvings cost O(VC_CAP) each,
+ * at most log2(D / 64 ns / 2^16) of them.
  *
  * A pixel's answer: its min and max are those of the buckets it meets;
  * its mean weighs each bucket by the share of the bucket's time inside
@@ -26,14 +35,21 @@
  * than a bucket shows the bucket's figures: the resolution is res, and
  * the page can say so (the answer carries it).
  *
- * Invariants: buckets [0, n) are covered by data from 0 to `end`
- * (every interval from the first event on is added); a bucket whose min
- * is UINT32_MAX holds no data; res is VC_RES0 x a power of two.
+ * Invariants: after vc_seal, buckets [0, n) are covered by data from 0
+ * to `end` (every interval from the first event on is added); a bucket
+ * whose min is UINT32_MAX holds no data (values are clamped below it);
+ * res is VC_RES0 x a power of two, 1 << shift; while building, bk[j] is
+ * the bucket of since[j] and bend[j] its end (0: past the last bucket).
  *
  * Rejected:
  *   - Exact change points (every time a counter changes, the new value):
- *     about 6.5 M changes on big.wt, ~50 MB a counter at 8 bytes, and a
- *     query would walk millions of them for a wide window.
+ *     about 6.5 M changes on big.wt, ~50 MB a counter at 8 bytes (the
+ *     server's budget is 300 MB and the runs take 279), and a query would
+ *     walk millions of them for a wide window.
+ *   - One `since` for the four counters, all four added at every change:
+ *     most events change one counter, and the others' work (two compares
+ *     and a multiply-add each) cost ~40 instructions an event, 0.1 s on
+ *     big.wt.
  *   - Fixed buckets chosen from the trace's duration: the duration is
  *     known only at the end of the one pass (a trace may come from a
  *     pipe), and a second pass costs a second.
