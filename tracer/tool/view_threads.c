@@ -315,6 +315,7 @@ void vrows_pre(struct vrows *r, struct vindex *idx, struct model *m, const weft_
 {
 	(void)idx;
 	th_pre(&r->th, m, ev, t);
+	vc_put(&r->ctr, VC_SYSCALL, t, (uint32_t)r->th.open.n);
 }
 
 void vrows_post(struct vrows *r, struct vindex *idx, struct model *m, const weft_tr_event *ev,
@@ -339,6 +340,7 @@ void vrows_post(struct vrows *r, struct vindex *idx, struct model *m, const weft
 		break;
 	default:
 		th_post(&r->th, m, ev, t);
+		vc_put(&r->ctr, VC_SYSCALL, t, (uint32_t)r->th.open.n);
 		break;
 	}
 }
