@@ -273,6 +273,284 @@ START_TEST(test_hl_random)
 }
 END_TEST
 
+/* ---- the rows besides the Ps (view_rows.h) ------------------------------------------ */
+
+/* vlod_query over any view, against brute force over @ends (as check_window). */
+static void check_lod(const struct vlod *v, const uint64_t *iend, uint64_t t0, uint64_t t1, int w)
+{
+	struct vitem *it;
+	long n = vlod_query(v, t0, t1, w, &it);
+	size_t first = 0, meet = 0, next, covered = 0;
+	int p = -1;
+	char msg[256];
+
+	if (n < 0)
+		WFAIL("query failed");
+	if ((size_t)n > 2 * (size_t)w + 2)
+		WFAIL("%ld items", n);
+	while (first < v->n && iend[first] <= t0)
+		first++;
+	for (size_t i = first; i < v->n && *(const uint64_t *)((const char *)v->t0s + i * v->stride) < t1; i++)
+		meet++;
+	next = first;
+	for (long k = 0; k < n; k++) {
+		uint64_t busy = 0;
+		if (it[k].i != next)
+			WFAIL("item %ld starts at %llu, not %zu", k, (unsigned long long)it[k].i, next);
+		for (size_t i = it[k].i; i < it[k].i + it[k].nruns; i++)
+			busy += iend[i] - *(const uint64_t *)((const char *)v->t0s + i * v->stride);
+		if (it[k].busy != busy)
+			WFAIL("item %ld: busy %llu, its intervals hold %llu", k,
+			      (unsigned long long)it[k].busy, (unsigned long long)busy);
+		next = it[k].i + it[k].nruns;
+		covered += it[k].nruns;
+	}
+	if (covered != meet)
+		WFAIL("%zu intervals in items, %zu meet the window", covered, meet);
+	free(it);
+}
+
+/* An M's syscalls go through the runs' level of detail: exact busy, the
+ * bound, every one in exactly one item; the Ms come out ordered by id. */
+START_TEST(test_sys_lod_random)
+{
+	struct vthreads th;
+	size_t n = 20000;
+	uint64_t t = 0, *end = calloc(n, sizeof(*end));
+
+	memset(&th, 0, sizeof(th));
+	vth_m(&th, 7);
+	int32_t mi = vth_m(&th, 3);
+	ck_assert_int_eq(vth_m(&th, 3), mi);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t scale = (uint64_t)1 << rnd(22), t0;
+		t += rnd(scale);
+		t0 = t;
+		t += rnd(scale) + (rnd(300) == 0 ? rnd(50000000) : 0);
+		vth_add_sys(&th, mi, t0, t, (uint32_t)i, 1, i % 3 == 0);
+		end[i] = t;
+	}
+	vth_seal(&th);
+	ck_assert_uint_eq(th.n, 2);
+	ck_assert_int_eq(th.ms[0].m, 3);
+	ck_assert_int_eq(th.ms[1].m, 7);
+	ck_assert_uint_eq(th.nsys, n);
+	const struct vthread *m3 = &th.ms[0];
+	ck_assert_uint_eq(m3->nsys, n);
+	ck_assert(m3->sys[3].handoff && !m3->sys[4].handoff);
+	struct vlod v = { m3->sys, sizeof(*m3->sys), m3->sbusy, m3->nsys };
+	for (size_t i = 0; i < n; i++)
+		ck_assert_uint_eq(m3->sys[i].t0 + vsys_dur(m3, i), end[i]);
+	for (int k = 0; k < 2000; k++) {
+		uint64_t a = rnd(t), len = 1 + rnd(k % 3 == 0 ? t : t >> rnd(30));
+		check_lod(&v, end, a, a + len, 1 + (int)rnd(k % 5 == 0 ? 8 : 3000));
+	}
+	check_lod(&v, end, 0, t + 1, 10);
+	/* An M with none: an empty row. */
+	struct vlod e = { th.ms[1].sys, sizeof(struct vsys), th.ms[1].sbusy, th.ms[1].nsys };
+	struct vitem *it;
+	ck_assert_int_eq(vlod_query(&e, 0, 100, 10, &it), 0);
+	free(it);
+	free(end);
+	struct vrows r; /* frees th the way the index does */
+	vrows_init(&r);
+	u64map_free(&r.th.open);
+	r.th = th;
+	vrows_free(&r);
+}
+END_TEST
+
+/* The counters' buckets: for random changes over a span that makes them
+ * halve several times, a pixel of whole buckets has exactly the min and
+ * max held in it and the time-weighted mean; any pixel has
+ * min <= mean <= max; past the end, no data. */
+#define NCH 30000
+static uint64_t ch_t[NCH + 1];
+static uint32_t ch_v[NCH][VC_N];
+
+START_TEST(test_counters_buckets)
+{
+	struct vcounters c;
+	uint64_t t = 0;
+	char msg[256];
+	int p = -1, w = 0;
+	uint64_t t0 = 0, t1 = 0;
+
+	vc_init(&c);
+	for (int i = 0; i < NCH; i++) {
+		ch_t[i] = t;
+		for (int k = 0; k < VC_N; k++)
+			ch_v[i][k] = rnd(4) ? rnd(16) : rnd(1000);
+		vc_set(&c, t, ch_v[i]);
+		t += 1 + rnd((uint64_t)1 << rnd(16));
+	}
+	ch_t[NCH] = t;
+	vc_seal(&c, t);
+	ck_assert_uint_gt(c.res, VC_RES0); /* it had to halve */
+	ck_assert_uint_le(c.n, VC_CAP);
+	ck_assert_uint_eq(c.end, t);
+	for (int q = 0; q < 300; q++) {
+		/* Whole buckets: [a, b) on bucket edges, inside the data. */
+		uint64_t nb = (t - 1) / c.res; /* full buckets before the last */
+		uint64_t ka = rnd(nb), kb = ka + 1 + rnd(nb - ka < 200 ? nb - ka : 200);
+		uint64_t a = ka * c.res, b = kb * c.res;
+		t0 = a, t1 = b;
+		for (int k = 0; k < VC_N; k++) {
+			uint64_t mn, mx, lo = UINT64_MAX, hi = 0;
+			double mean, sum = 0;
+			if (vc_pixel(&c, k, a, b, &mn, &mx, &mean) != 0)
+				WFAIL("no data in [%llu, %llu)", (unsigned long long)a, (unsigned long long)b);
+			for (int i = 0; i < NCH; i++) {
+				uint64_t s = ch_t[i] > a ? ch_t[i] : a, e = ch_t[i + 1] < b ? ch_t[i + 1] : b;
+				if (e <= s)
+					continue;
+				sum += (double)ch_v[i][k] * (double)(e - s);
+				if (ch_v[i][k] < lo)
+					lo = ch_v[i][k];
+				if (ch_v[i][k] > hi)
+					hi = ch_v[i][k];
+			}
+			if (mn != lo || mx != hi)
+				WFAIL("counter %d: min %llu max %llu, held %llu..%llu", k, (unsigned long long)mn,
+				      (unsigned long long)mx, (unsigned long long)lo, (unsigned long long)hi);
+			double want = sum / (double)(b - a);
+			if (mean < want - 1e-9 * want - 1e-12 || mean > want + 1e-9 * want + 1e-12)
+				WFAIL("counter %d: mean %.12g, time-weighted %.12g", k, mean, want);
+		}
+		/* Any pixel: the order of min, mean, max. */
+		a = rnd(t), b = a + 1 + rnd(t - a);
+		t0 = a, t1 = b;
+		for (int k = 0; k < VC_N; k++) {
+			uint64_t mn, mx;
+			double mean;
+			if (vc_pixel(&c, k, a, b, &mn, &mx, &mean) != 0)
+				WFAIL("no data");
+			if (!((double)mn <= mean + 1e-9 && mean <= (double)mx + 1e-9))
+				WFAIL("counter %d: min %llu mean %g max %llu", k, (unsigned long long)mn, mean,
+				      (unsigned long long)mx);
+		}
+	}
+	uint64_t mn, mx;
+	double mean;
+	ck_assert_int_eq(vc_pixel(&c, 0, t, t + 100, &mn, &mx, &mean), -1);
+	ck_assert_int_eq(vc_pixel(&c, 0, t + 5, t + 100, &mn, &mx, &mean), -1);
+	for (int k = 0; k < VC_N; k++) {
+		uint64_t m = 0;
+		for (int i = 0; i < NCH; i++)
+			m = ch_v[i][k] > m ? ch_v[i][k] : m;
+		ck_assert_uint_eq(c.max_ever[k], m);
+	}
+	vc_free(&c);
+}
+END_TEST
+
+/* User rows: one row per (kind, type), user tasks first, the types past
+ * the cap in "other"; for random windows every item that meets the window
+ * is in exactly one answer item, at most 3w + 3 of them; the logs of the
+ * window are all counted, at most one item a pixel; what is open ends at
+ * the end; regions nest by task. */
+START_TEST(test_user_rows)
+{
+	struct vuser u;
+	uint64_t end = 100000000;
+	char type[32], msg[256];
+	int p = -1, w = 0;
+	uint64_t t0 = 0, t1 = 0;
+
+	memset(&u, 0, sizeof(u));
+	u64map_init(&u.uopen, sizeof(uint64_t), U64MAP_MIXED);
+	u64map_init(&u.ropen, sizeof(uint64_t), U64MAP_IDS);
+	for (uint64_t i = 0; i < 5000; i++) {
+		uint64_t s = rnd(end);
+		snprintf(type, sizeof(type), "t%d", (int)rnd(4));
+		vu_add_utask(&u, i + 1, 0, 1, s, type);
+		if (i % 7)
+			vu_end_utask(&u, i + 1, s + rnd(rnd(3) ? 10000 : end - s));
+	}
+	/* 70 region types: 64 rows, the rest in "other". */
+	for (uint64_t i = 0; i < 3000; i++) {
+		uint64_t task = 1 + rnd(50), s = rnd(end - 1000);
+		snprintf(type, sizeof(type), "r%d", (int)(i % 70));
+		vu_add_region(&u, task, 0, s, type);
+		vu_add_region(&u, task, 0, s + 1, "nested");
+		vu_end_region(&u, task, s + 2);
+		if (i % 11)
+			vu_end_region(&u, task, s + 3 + rnd(5000));
+	}
+	vu_end_region(&u, 999, 5); /* nothing open: ignored */
+	for (uint64_t i = 0; i < 4000; i++)
+		vu_add_log(&u, rnd(end), 1, 0, "cat", i % 2 ? "odd" : "even");
+	vu_seal(&u, end);
+	ck_assert_uint_eq(u.rows[0].kind, 0);
+	size_t nut = 0, nrg = 0, other = 0;
+	for (size_t r = 0; r < u.nrows; r++) {
+		if (u.rows[r].kind == 0) {
+			ck_assert_uint_eq(nrg, 0); /* user tasks first */
+			nut++;
+		} else {
+			nrg++;
+		}
+		other += u.rows[r].type == VU_OTHER;
+	}
+	ck_assert_uint_eq(nut, 4);
+	ck_assert_uint_eq(nrg, VU_ROWS_MAX + 1);
+	ck_assert_uint_eq(other, 1);
+	ck_assert_uint_eq(u.rg[1].depth, 1);
+	ck_assert_uint_eq(u.rg[1].up, 1);
+	ck_assert_uint_eq(u.ut[0].t1, VU_OPEN); /* i = 0: never ended */
+	ck_assert_str_eq(u.arena + u.lg[0].msg, "even");
+	for (size_t i = 1; i < u.nlg; i++)
+		ck_assert_uint_le(u.lg[i - 1].t, u.lg[i].t);
+	for (int q = 0; q < 1500; q++) {
+		size_t r = rnd(u.nrows);
+		const struct vurow *row = &u.rows[r];
+		struct vuitem *it;
+		t0 = rnd(end);
+		t1 = t0 + 1 + rnd(q % 3 ? end >> rnd(20) : end);
+		w = 1 + (int)rnd(q % 4 ? 2000 : 5);
+		p = (int)r;
+		long n = vu_query(&u, r, t0, t1, w, &it);
+		size_t meet = 0, got = 0;
+		if (n < 0 || (size_t)n > 3 * (size_t)w + 3)
+			WFAIL("%ld items", n);
+		for (size_t i = 0; i < row->n; i++) {
+			const struct vuspan *sp = &row->s[i];
+			if (sp->t1 > (row->kind ? u.rg[sp->i].t1 : u.ut[sp->i].t1) &&
+			    (row->kind ? u.rg[sp->i].t1 : u.ut[sp->i].t1) != VU_OPEN)
+				WFAIL("item %zu: end differs", i);
+			meet += sp->t0 < t1 && (sp->t1 > t0 || sp->t0 >= t0);
+		}
+		for (long k = 0; k < n; k++) {
+			got += it[k].n;
+			if (k && it[k].t0 < it[k - 1].t0 && it[k].t0 >= t0)
+				WFAIL("item %ld out of order", k);
+			if (it[k].n == 1) {
+				uint64_t s = row->kind ? u.rg[it[k].i].t0 : u.ut[it[k].i].t0;
+				if (s != it[k].t0)
+					WFAIL("item %ld: start %llu, its item's %llu", k,
+					      (unsigned long long)it[k].t0, (unsigned long long)s);
+			}
+		}
+		if (got != meet)
+			WFAIL("%zu items answered, %zu meet the window", got, meet);
+		free(it);
+		/* The logs of the window. */
+		n = vu_logs(&u, t0, t1, w, &it);
+		meet = got = 0;
+		for (size_t i = 0; i < u.nlg; i++)
+			meet += u.lg[i].t >= t0 && u.lg[i].t < t1;
+		if (n < 0 || n > w)
+			WFAIL("%ld log items", n);
+		for (long k = 0; k < n; k++)
+			got += it[k].n;
+		if (got != meet)
+			WFAIL("%zu logs answered, %zu in the window", got, meet);
+		free(it);
+	}
+	vu_free(&u);
+}
+END_TEST
+
 /* ---- an index of a real trace ---------------------------------------------------- */
 
 #define ROUNDS 300
@@ -420,6 +698,9 @@ static Suite *view_suite(void)
 
 	tcase_add_test(tc, test_lod_random);
 	tcase_add_test(tc, test_lod_bad_args);
+	tcase_add_test(tc, test_sys_lod_random);
+	tcase_add_test(tc, test_counters_buckets);
+	tcase_add_test(tc, test_user_rows);
 	tcase_add_loop_test(tc, test_index_wakers, 0, 2);
 	tcase_add_test(tc, test_hl_random);
 	tcase_add_loop_test(tc, test_chain_pingpong, 0, 2);

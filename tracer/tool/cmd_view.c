@@ -26,6 +26,21 @@
  *   /api/fns                  per entry function, as weft-trace tasks
  *                             counts: tasks, runs, running, runnable and
  *                             blocked time by reason
+ *   /api/threads?t0=&t1=&w=   per M (thread, by id): the Ps it held
+ *                             ([t0, dur, p], p -1 for merged ones), its
+ *                             syscalls ([t0, dur, task, site, i]) and
+ *                             merged syscalls ([t0, dur, n, busy]), by the
+ *                             runs' level of detail (view_threads.c)
+ *   /api/syscall?m=&i=        one syscall: task, function, site, start,
+ *                             duration, whether its P was handed off
+ *   /api/counters?t0=&t1=&w=  runnable, running, syscall, spinning: per
+ *                             pixel min, max and time-weighted mean (null
+ *                             where no data), and the bucket size `res`
+ *                             (view_counters.c)
+ *   /api/user?t0=&t1=&w=      a row per (user task or region, type):
+ *                             items and merged blocks with their count;
+ *                             logs as marks or blocks (view_user.c)
+ *   /api/user/item?kind=&i=   one user task, region or log
  *   /api/verdicts             {"ready":false} until the analysis is done;
  *                             then weft-trace gaps' verdicts, each with its
  *                             text, the range to zoom to (or null) and its
@@ -110,6 +125,10 @@ static const char help[] =
 	"dragging or A/D; click a run for its task, why it ended, who woke it.\n"
 	"The server sends at most about one rectangle per pixel per row, so\n"
 	"zooming stays fast on ten million events.\n"
+	"Besides the Ps the server answers for a row per thread (M) with the Ps\n"
+	"it held and its syscalls, four counters (tasks runnable, Ps running,\n"
+	"tasks in a syscall, Ps spinning), user tasks and regions by type, and\n"
+	"logs, all bounded by the window's width.\n"
 	"Beside it, the verdicts of weft-trace gaps (computed on a second thread\n"
 	"while the page is served; each selects and zooms to what it speaks of)\n"
 	"and the block profile by call site.\n"
@@ -278,6 +297,8 @@ static bool q_u64(const struct http_req *q, const char *name, uint64_t *v)
 	return !errno && *end == 0 && s[0] != '-';
 }
 
+static void api_meta_rows(struct buf *b);
+
 static void api_meta(struct buf *b)
 {
 	const struct vindex *x = &V.idx;
@@ -299,7 +320,9 @@ static void api_meta(struct buf *b)
 			buf_add(b, ",", 1);
 		bjson_str(b, x->site_names[i]);
 	}
-	bprintf(b, "],\"error\":");
+	bprintf(b, "]");
+	api_meta_rows(b);
+	bprintf(b, ",\"error\":");
 	if (x->partial) {
 		bprintf(b, "{\"message\":");
 		bjson_str(b, x->err);
@@ -652,6 +675,309 @@ static void api_fns(struct buf *b)
 	free(order);
 }
 
+/* ---- the rows besides the Ps (view_rows.h) -------------------------------------- */
+
+/* The window's parameters t0, t1, w: false if absent or bad. */
+static bool q_window(const struct http_req *q, uint64_t *t0, uint64_t *t1, uint64_t *w)
+{
+	return q_u64(q, "t0", t0) && q_u64(q, "t1", t1) && q_u64(q, "w", w) && *t1 > *t0 &&
+	       *w > 0 && *w <= 100000;
+}
+
+static void api_meta_rows(struct buf *b)
+{
+	const struct vrows *r = &V.idx.rows;
+
+	bprintf(b, ",\"ms\":%zu,\"utasks\":%zu,\"regions\":%zu,\"logs\":%zu,\"syscalls\":%" PRIu64,
+		r->th.n, r->user.nut, r->user.nrg, r->user.nlg, r->th.nsys);
+}
+
+/* Per M: the Ps it held and its syscalls, at the level of detail of the runs. */
+static int api_threads(const struct http_req *q, struct buf *b)
+{
+	const struct vthreads *th = &V.idx.rows.th;
+	uint64_t t0, t1, w;
+
+	if (!q_window(q, &t0, &t1, &w))
+		return 400;
+	bprintf(b, "{\"t0\":%" PRIu64 ",\"t1\":%" PRIu64 ",\"w\":%" PRIu64 ",\"rows\":[", t0, t1,
+		w);
+	for (size_t k = 0; k < th->n; k++) {
+		const struct vthread *t = &th->ms[k];
+		struct vlod hv = { t->held, sizeof(*t->held), t->hbusy, t->nheld };
+		struct vlod sv = { t->sys, sizeof(*t->sys), t->sbusy, t->nsys };
+		struct vitem *it;
+		long n;
+		bool first = true;
+
+		bprintf(b, "%s{\"m\":%" PRId64 ",\"tid\":%" PRIu64 ",\"held\":[", k ? "," : "", t->m,
+			t->tid);
+		n = vlod_query(&hv, t0, t1, (int)w, &it);
+		for (long i = 0; i < n; i++)
+			bprintf(b, "%s[%" PRIu64 ",%" PRIu64 ",%d]", i ? "," : "", it[i].t0,
+				it[i].t1 - it[i].t0, it[i].nruns == 1 ? t->held[it[i].i].p : -1);
+		free(it);
+		bprintf(b, "],\"sys\":[");
+		n = vlod_query(&sv, t0, t1, (int)w, &it);
+		for (long i = 0; i < n; i++) {
+			if (it[i].nruns != 1)
+				continue;
+			const struct vsys *s = &t->sys[it[i].i];
+			bprintf(b, "%s[%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%u,%" PRIu64 "]",
+				first ? "" : ",", it[i].t0, it[i].t1 - it[i].t0, V.idx.vt[s->task].id,
+				s->site, it[i].i);
+			first = false;
+		}
+		bprintf(b, "],\"sysblocks\":[");
+		first = true;
+		for (long i = 0; i < n; i++) {
+			if (it[i].nruns == 1)
+				continue;
+			bprintf(b, "%s[%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]",
+				first ? "" : ",", it[i].t0, it[i].t1 - it[i].t0, it[i].nruns,
+				it[i].busy);
+			first = false;
+		}
+		free(it);
+		bprintf(b, "]}");
+	}
+	bprintf(b, "]}");
+	return 200;
+}
+
+static int api_syscall(const struct http_req *q, struct buf *b)
+{
+	const struct vthreads *th = &V.idx.rows.th;
+	const struct vthread *t = NULL;
+	const struct vtask *vt;
+	const struct vsys *s;
+	uint64_t m, i;
+	char ms[32];
+
+	/* m may be -1 (syscalls on no known M). */
+	if (http_req_query(q, "m", ms, sizeof(ms)) <= 0 || !q_u64(q, "i", &i))
+		return 400;
+	if (!strcmp(ms, "-1")) {
+		m = UINT64_MAX;
+	} else if (!q_u64(q, "m", &m)) {
+		return 400;
+	}
+	for (size_t k = 0; k < th->n; k++)
+		if ((uint64_t)th->ms[k].m == m)
+			t = &th->ms[k];
+	if (!t || i >= t->nsys)
+		return 404;
+	s = &t->sys[i];
+	vt = &V.idx.vt[s->task];
+	bprintf(b, "{\"m\":%" PRId64 ",\"i\":%" PRIu64 ",\"task\":%" PRIu64 ",\"fn\":", t->m, i,
+		vt->id);
+	bjson_str(b, fn_name(vt->fn));
+	bprintf(b, ",\"site\":");
+	bjson_str(b, site_name(s->site));
+	bprintf(b, ",\"start\":%" PRIu64 ",\"dur\":%" PRIu64 ",\"handoff\":%s}", s->t0,
+		vsys_dur(t, i), s->handoff ? "true" : "false");
+	return 200;
+}
+
+/* Pixel k of w in [t0, t1): [t0 + k(t1 - t0)/w, t0 + (k + 1)(t1 - t0)/w). */
+static uint64_t pixel_at(uint64_t t0, uint64_t t1, uint64_t w, uint64_t k)
+{
+	return t0 + (uint64_t)((unsigned __int128)(t1 - t0) * k / w);
+}
+
+static int api_counters(const struct http_req *q, struct buf *b)
+{
+	const struct vcounters *c = &V.idx.rows.ctr;
+	uint64_t t0, t1, w;
+
+	if (!q_window(q, &t0, &t1, &w))
+		return 400;
+	bprintf(b, "{\"t0\":%" PRIu64 ",\"t1\":%" PRIu64 ",\"w\":%" PRIu64 ",\"res\":%" PRIu64
+		   ",\"counters\":[",
+		t0, t1, w, c->res);
+	for (int k = 0; k < VC_N; k++) {
+		uint64_t *mn = tool_calloc(w, sizeof(*mn)), *mx = tool_calloc(w, sizeof(*mx));
+		double *mean = tool_calloc(w, sizeof(*mean));
+		bool *ok = tool_calloc(w, sizeof(*ok));
+
+		for (uint64_t x = 0; x < w; x++)
+			ok[x] = vc_pixel(c, k, pixel_at(t0, t1, w, x), pixel_at(t0, t1, w, x + 1),
+					 &mn[x], &mx[x], &mean[x]) == 0;
+		bprintf(b, "%s{\"name\":\"%s\",\"max_ever\":%" PRIu64 ",\"min\":[", k ? "," : "",
+			vc_name[k], c->max_ever[k]);
+		for (uint64_t x = 0; x < w; x++) {
+			if (ok[x])
+				bprintf(b, "%s%" PRIu64, x ? "," : "", mn[x]);
+			else
+				bprintf(b, "%snull", x ? "," : "");
+		}
+		bprintf(b, "],\"max\":[");
+		for (uint64_t x = 0; x < w; x++) {
+			if (ok[x])
+				bprintf(b, "%s%" PRIu64, x ? "," : "", mx[x]);
+			else
+				bprintf(b, "%snull", x ? "," : "");
+		}
+		bprintf(b, "],\"mean\":[");
+		for (uint64_t x = 0; x < w; x++) {
+			if (ok[x])
+				bprintf(b, "%s%.6g", x ? "," : "", mean[x]);
+			else
+				bprintf(b, "%snull", x ? "," : "");
+		}
+		bprintf(b, "]}");
+		free(mn);
+		free(mx);
+		free(mean);
+		free(ok);
+	}
+	bprintf(b, "]}");
+	return 200;
+}
+
+static const char *uname(uint32_t k)
+{
+	const struct vuser *u = &V.idx.rows.user;
+	return k == VU_OTHER ? "other" : k < u->nnames ? u->names[k] : "?";
+}
+
+static int api_user(const struct http_req *q, struct buf *b)
+{
+	const struct vuser *u = &V.idx.rows.user;
+	uint64_t t0, t1, w;
+	struct vuitem *it;
+	long n;
+
+	if (!q_window(q, &t0, &t1, &w))
+		return 400;
+	bprintf(b, "{\"t0\":%" PRIu64 ",\"t1\":%" PRIu64 ",\"w\":%" PRIu64 ",\"rows\":[", t0, t1,
+		w);
+	for (size_t r = 0; r < u->nrows; r++) {
+		bool first = true;
+
+		bprintf(b, "%s{\"kind\":\"%s\",\"type\":", r ? "," : "",
+			u->rows[r].kind ? "region" : "utask");
+		bjson_str(b, uname(u->rows[r].type));
+		bprintf(b, ",\"items\":[");
+		n = vu_query(u, r, t0, t1, (int)w, &it);
+		for (long k = 0; k < n; k++) {
+			if (it[k].n != 1)
+				continue;
+			bprintf(b, "%s[%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]", first ? "" : ",",
+				it[k].t0, it[k].t1 - it[k].t0, it[k].i);
+			first = false;
+		}
+		bprintf(b, "],\"blocks\":[");
+		first = true;
+		for (long k = 0; k < n; k++) {
+			if (it[k].n == 1)
+				continue;
+			bprintf(b, "%s[%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]", first ? "" : ",",
+				it[k].t0, it[k].t1 - it[k].t0, it[k].n);
+			first = false;
+		}
+		free(it);
+		bprintf(b, "]}");
+	}
+	bprintf(b, "],\"logs\":{\"items\":[");
+	n = vu_logs(u, t0, t1, (int)w, &it);
+	bool first = true;
+	for (long k = 0; k < n; k++) {
+		if (it[k].n != 1)
+			continue;
+		bprintf(b, "%s[%" PRIu64 ",%" PRIu64 "]", first ? "" : ",", it[k].t0, it[k].i);
+		first = false;
+	}
+	bprintf(b, "],\"blocks\":[");
+	first = true;
+	for (long k = 0; k < n; k++) {
+		if (it[k].n == 1)
+			continue;
+		bprintf(b, "%s[%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]", first ? "" : ",", it[k].t0,
+			it[k].t1 - it[k].t0, it[k].n);
+		first = false;
+	}
+	free(it);
+	bprintf(b, "]}}");
+	return 200;
+}
+
+/* The task of an annotation by id: its entry function's name. */
+static const char *task_fn(uint64_t id)
+{
+	const struct vtask *vt = vindex_task(&V.idx, id);
+	return vt ? fn_name(vt->fn) : "?";
+}
+
+static int api_user_item(const struct http_req *q, struct buf *b)
+{
+	const struct vuser *u = &V.idx.rows.user;
+	char kind[16];
+	uint64_t i;
+
+	if (http_req_query(q, "kind", kind, sizeof(kind)) <= 0 || !q_u64(q, "i", &i))
+		return 400;
+	if (!strcmp(kind, "utask")) {
+		if (i >= u->nut)
+			return 404;
+		const struct vutask *x = &u->ut[i];
+		bprintf(b, "{\"kind\":\"utask\",\"id\":%" PRIu64 ",\"type\":", x->id);
+		bjson_str(b, uname(x->type));
+		bprintf(b, ",\"parent\":%" PRIu64 ",\"task\":%" PRIu64 ",\"start\":%" PRIu64
+			   ",\"dur\":",
+			x->parent, x->task, x->t0);
+		if (x->t1 == VU_OPEN)
+			bprintf(b, "null}");
+		else
+			bprintf(b, "%" PRIu64 "}", x->t1 - x->t0);
+	} else if (!strcmp(kind, "region")) {
+		if (i >= u->nrg)
+			return 404;
+		const struct vregion *x = &u->rg[i];
+		uint64_t t1 = x->t1 == VU_OPEN ? V.idx.duration : x->t1;
+		bprintf(b, "{\"kind\":\"region\",\"type\":");
+		bjson_str(b, uname(x->type));
+		bprintf(b, ",\"task\":%" PRIu64 ",\"fn\":", x->task);
+		bjson_str(b, task_fn(x->task));
+		bprintf(b, ",\"utask\":%" PRIu64 ",\"start\":%" PRIu64 ",\"dur\":%" PRIu64
+			   ",\"depth\":%u}",
+			x->utask, x->t0, t1 > x->t0 ? t1 - x->t0 : 0, x->depth);
+	} else if (!strcmp(kind, "log")) {
+		if (i >= u->nlg)
+			return 404;
+		const struct vlog *x = &u->lg[i];
+		bprintf(b, "{\"kind\":\"log\",\"t\":%" PRIu64 ",\"task\":%" PRIu64 ",\"fn\":", x->t,
+			x->task);
+		bjson_str(b, task_fn(x->task));
+		bprintf(b, ",\"utask\":%" PRIu64 ",\"category\":", x->utask);
+		bjson_str(b, uname(x->cat));
+		bprintf(b, ",\"message\":");
+		bjson_str(b, u->arena + x->msg);
+		bprintf(b, "}");
+	} else {
+		return 400;
+	}
+	return 200;
+}
+
+/* The routes of the rows besides the Ps: true if @path is one of them. */
+static bool api_rows(const char *path, const struct http_req *q, struct buf *b, int *status)
+{
+	if (!strcmp(path, "/api/threads"))
+		*status = api_threads(q, b);
+	else if (!strcmp(path, "/api/syscall"))
+		*status = api_syscall(q, b);
+	else if (!strcmp(path, "/api/counters"))
+		*status = api_counters(q, b);
+	else if (!strcmp(path, "/api/user"))
+		*status = api_user(q, b);
+	else if (!strcmp(path, "/api/user/item"))
+		*status = api_user_item(q, b);
+	else
+		return false;
+	return true;
+}
+
 /* ---- static files --------------------------------------------------------------- */
 
 static const char *file_type(const char *name)
@@ -783,6 +1109,8 @@ static int serve(int fd, const struct http_req *q)
 		} else if (!strcmp(path, "/api/fns")) {
 			api_fns(&b);
 			status = 200;
+		} else if (api_rows(path, q, &b, &status)) {
+			/* the rows besides the Ps: threads, counters, user */
 		}
 		/* The analysis panel's endpoints (view_analysis.c). */
 		if (status == 404)

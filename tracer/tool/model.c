@@ -117,6 +117,7 @@ static struct mp *getp(struct model *m, int64_t p)
 		for (int i = m->np; i < np; i++) {
 			memset(&n[i], 0, sizeof(n[i]));
 			n[i].cat = PC_IDLE;
+			m->ncat[PC_IDLE]++;
 			/* The Ps of the header exist from the first event on. */
 			n[i].since = i < m->procs ? m->first_ts : m->now;
 			n[i].m = -1;
@@ -154,6 +155,8 @@ static void p_update(struct model *m, int id)
 		return;
 	if (m->now > p->since)
 		p->time[p->cat] += m->now - p->since;
+	m->ncat[p->cat]--;
+	m->ncat[c]++;
 	p->cat = (uint8_t)c;
 	p->since = m->now;
 }

@@ -104,6 +104,7 @@ struct model {
 	/* global state */
 	int64_t nrunnable;
 	int nbusy;
+	int ncat[PC_MAX];    /* Ps in each category now */
 	uint64_t busy_since;
 	uint64_t busy_only;  /* the task when nbusy == 1 */
 	bool stw;

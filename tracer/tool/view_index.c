@@ -37,7 +37,9 @@
  * exactly the run time of the runs it covers. This is what Perfetto's
  * per-pixel "mipmaps" and gotraceui's merging of sub-8dp spans do, with
  * the merge computed at query time from one prefix array instead of
- * stored per level.
+ * stored per level. The walk reads its array through a view (struct
+ * vlod: the starts at a stride, the prefix sums) so that an M's syscalls
+ * and the Ps it held (view_threads.c) merge by the same rule.
  *
  * Invariants:
  *   - on each P, runs[i].t1 <= runs[i + 1].t0 (the model closes a P's run
@@ -78,6 +80,7 @@ void vindex_init(struct vindex *idx, int np)
 	idx->np = np;
 	idx->ps = tool_calloc(np > 0 ? (size_t)np : 1, sizeof(*idx->ps));
 	idx->stw_p = -1;
+	vrows_init(&idx->rows);
 }
 
 static void grow_ps(struct vindex *idx, int p)
@@ -315,6 +318,8 @@ int vindex_build(struct vindex *idx, const char *path)
 		if (!b.first)
 			b.first = ev->ts;
 		idx->nevents++;
+		if (VROWS_PRE(ev->type))
+			vrows_pre(&idx->rows, idx, &m, ev, ev->ts - b.first);
 		if (ev->type == WEFT_TEV_STW_BEGIN) {
 			idx->in_stw = true;
 			idx->stw_p = ev->p;
@@ -326,6 +331,9 @@ int vindex_build(struct vindex *idx, const char *path)
 			idx->in_stw = false;
 		}
 		model_event(&m, ev);
+		if (VROWS_POST(ev->type))
+			vrows_post(&idx->rows, idx, &m, ev, ev->ts - b.first);
+		vrows_count(&idx->rows, &m, ev->ts - b.first);
 	}
 	if (r < 0 && !tool_partial(&tt)) {
 		model_free(&m);
@@ -354,9 +362,10 @@ int vindex_build(struct vindex *idx, const char *path)
 		idx->site_names[i] = dup_name(i ? names_get(&m.sites, (uint32_t)i) : "");
 	idx->fns = tool_grow_zero(idx->fns, &idx->capfns, idx->nfn ? idx->nfn - 1 : 0,
 				  sizeof(*idx->fns));
+	vindex_seal(idx);
+	vrows_seal(&idx->rows, idx, &m, idx->duration);
 	model_free(&m);
 	tool_close(&tt);
-	vindex_seal(idx);
 	return 0;
 }
 
@@ -377,6 +386,7 @@ void vindex_free(struct vindex *idx)
 	free(idx->vt);
 	free(idx->byid);
 	free(idx->fns);
+	vrows_free(&idx->rows);
 	memset(idx, 0, sizeof(*idx));
 }
 
@@ -396,14 +406,25 @@ size_t vindex_first_after(const struct vproc *vp, uint64_t t)
 	return lo;
 }
 
-/* The first index in [lo, n) whose run starts at or after @t. */
-static size_t first_start_at(const struct vproc *vp, size_t lo, uint64_t t)
+/* The views of the level of detail: the runs of a P are one. */
+static inline uint64_t lod_t0(const struct vlod *v, size_t i)
 {
-	size_t hi = vp->n;
+	return *(const uint64_t *)((const char *)v->t0s + i * v->stride);
+}
+
+static inline uint64_t lod_dur(const struct vlod *v, size_t i)
+{
+	return v->busy[i + 1] - v->busy[i];
+}
+
+/* The first index of @v whose interval ends after @t (n if none). */
+static size_t lod_first_after(const struct vlod *v, uint64_t t)
+{
+	size_t lo = 0, hi = v->n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (vp->runs[mid].t0 >= t)
+		if (lod_t0(v, mid) + lod_dur(v, mid) > t)
 			hi = mid;
 		else
 			lo = mid + 1;
@@ -411,55 +432,78 @@ static size_t first_start_at(const struct vproc *vp, size_t lo, uint64_t t)
 	return lo;
 }
 
-long vindex_query(const struct vindex *idx, int p, uint64_t t0, uint64_t t1, int w,
-		  struct vitem **out)
+/* The first index in [lo, n) whose interval starts at or after @t. */
+static size_t first_start_at(const struct vlod *v, size_t lo, uint64_t t)
 {
-	const struct vproc *vp;
+	size_t hi = v->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (lod_t0(v, mid) >= t)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+long vlod_query(const struct vlod *v, uint64_t t0, uint64_t t1, int w, struct vitem **out)
+{
 	struct vitem *it;
 	size_t i, n = 0, cap, room;
 	double px;
 
 	*out = NULL;
-	if (p < 0 || p >= idx->np || t1 <= t0 || w <= 0 || w > 100000)
+	if (t1 <= t0 || w <= 0 || w > 100000)
 		return -1;
-	vp = &idx->ps[p];
 	px = (double)(t1 - t0) / w; /* ns per pixel */
 	cap = 2 * (size_t)w + 2; /* the bound; the array grows towards it */
 	room = cap < 256 ? cap : 256;
 	it = tool_calloc(room, sizeof(*it));
-	i = vindex_first_after(vp, t0);
-	while (i < vp->n && vp->runs[i].t0 < t1 && n + 2 <= cap) {
-		const struct vrun *r = &vp->runs[i];
-		uint64_t d = vrun_dur(vp, i);
+	i = lod_first_after(v, t0);
+	while (i < v->n && lod_t0(v, i) < t1 && n + 2 <= cap) {
+		uint64_t s = lod_t0(v, i), d = lod_dur(v, i);
 		if (n + 2 > room) {
 			room = 2 * room < cap ? 2 * room : cap;
 			it = tool_realloc(it, room, sizeof(*it));
 		}
 		if ((double)d >= px) {
-			it[n++] = (struct vitem){ r->t0, r->t0 + d, d, 1, i };
+			it[n++] = (struct vitem){ s, s + d, d, 1, i };
 			i++;
 			continue;
 		}
-		/* The pixel r starts in, and every run that starts in it. */
-		double k = r->t0 > t0 ? (double)(r->t0 - t0) / px : 0;
+		/* The pixel it starts in, and every interval that starts in it. */
+		double k = s > t0 ? (double)(s - t0) / px : 0;
 		uint64_t pend = t0 + (uint64_t)(((uint64_t)k + 1) * px);
-		if (pend <= r->t0)
-			pend = r->t0 + 1;
-		size_t j = first_start_at(vp, i + 1, pend);
+		if (pend <= s)
+			pend = s + 1;
+		size_t j = first_start_at(v, i + 1, pend);
 		/* Only the last of them may reach past the pixel; if it is a pixel
 		 * or more long it is an item of its own, else it joins the block
 		 * (which then ends less than a pixel past the boundary). */
 		size_t last = j - 1;
-		if (last > i && (double)vrun_dur(vp, last) >= px)
+		if (last > i && (double)lod_dur(v, last) >= px)
 			j = last;
 		if (j - i == 1) {
-			it[n++] = (struct vitem){ r->t0, r->t0 + d, d, 1, i };
+			it[n++] = (struct vitem){ s, s + d, d, 1, i };
 		} else {
-			it[n++] = (struct vitem){ r->t0, vrun_t1(vp, j - 1), vp->busy[j] - vp->busy[i],
-						  j - i, i };
+			it[n++] = (struct vitem){ s, lod_t0(v, j - 1) + lod_dur(v, j - 1),
+						  v->busy[j] - v->busy[i], j - i, i };
 		}
 		i = j;
 	}
 	*out = it;
 	return (long)n;
+}
+
+long vindex_query(const struct vindex *idx, int p, uint64_t t0, uint64_t t1, int w,
+		  struct vitem **out)
+{
+	struct vlod v;
+
+	*out = NULL;
+	if (p < 0 || p >= idx->np)
+		return -1;
+	v = (struct vlod){ idx->ps[p].runs, sizeof(struct vrun), idx->ps[p].busy, idx->ps[p].n };
+	return vlod_query(&v, t0, t1, w, out);
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "model.h"
+#include "view_rows.h"
 
 /* A run's place: P in the top 16 bits, index on that P below; 0 = none
  * (refs are stored + 1). */
@@ -89,6 +90,8 @@ struct vindex {
 	uint64_t stw_t0;
 	int stw_p;
 	bool in_stw;
+	/* M rows, counters, user tasks, regions and logs (view_rows.h) */
+	struct vrows rows;
 };
 
 /* One item of a row in a query's answer: a run, or merged runs. */
