@@ -569,7 +569,7 @@ static int api_run(const struct http_req *q, struct buf *b)
 		bjson_str(b, site_name(r->site));
 	else
 		bprintf(b, "null");
-	bprintf(b, ",\"created_by\":%" PRIu64 ",\"woken_by\":", vt->created_by);
+	bprintf(b, ",\"created_by\":%" PRIu64 ",\"woken_by\":", vtask_creator_id(V.idx.vt, vt));
 	if (r->waker) {
 		const struct vrun *w = &V.idx.ps[VREF_P(r->waker)].runs[VREF_I(r->waker)];
 		bprintf(b, "{\"task\":%" PRIu64 ",\"p\":%d,\"i\":%" PRIu64 "}",
@@ -597,7 +597,7 @@ static int api_task(const struct http_req *q, struct buf *b)
 		return 404;
 	bprintf(b, "{\"id\":%" PRIu64 ",\"fn\":", id);
 	bjson_str(b, fn_name(vt->fn));
-	bprintf(b, ",\"created_by\":%" PRIu64 ",\"runs\":[", vt->created_by);
+	bprintf(b, ",\"created_by\":%" PRIu64 ",\"runs\":[", vtask_creator_id(V.idx.vt, vt));
 	for (vref r = vt->first; r;) {
 		const struct vproc *vp = &V.idx.ps[VREF_P(r)];
 		const struct vrun *x = &vp->runs[VREF_I(r)];

@@ -167,8 +167,8 @@ int vana_chain(const struct vindex *idx, uint64_t id, vref **out, size_t *n, uin
 			}
 		} else {
 			/* The task's first run: its creator's run that started last before it. */
-			const struct vtask *c = idx->vt[x->task].created_by
-							? vindex_task(idx, idx->vt[x->task].created_by)
+			const struct vtask *c = idx->vt[x->task].creator
+							? &idx->vt[idx->vt[x->task].creator - 1]
 							: NULL;
 			for (vref k = c ? c->first : 0; k && run_of(idx, k)->t0 <= x->t0;
 			     k = run_of(idx, k)->next) {

@@ -183,8 +183,10 @@ static void h_new(void *x, struct model *m, struct mtask *t, uint64_t parent, bo
 	struct build *b = x;
 	uint32_t k = vindex_add_task(b->idx, t->id);
 
-	(void)m, (void)created;
-	b->idx->vt[k].created_by = parent;
+	struct mtask *pt = parent ? model_task(m, parent) : NULL;
+
+	(void)created;
+	b->idx->vt[k].creator = pt && pt->aux2 ? pt->aux2 : 0;
 	t->aux = 0; /* the pending waker's run */
 	t->aux2 = k + 1;
 }
