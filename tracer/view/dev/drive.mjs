@@ -52,6 +52,7 @@ if (!url || typeof WebSocket === "undefined") {
   process.exit(2);
 }
 const shot = opt("--shot");
+const measure = args.includes("--measure");
 const noTiming = process.argv.includes("--no-timing");
 const expectError = args.includes("--expect-error");
 const chromium = opt("--chromium") || process.env.CHROMIUM || "chromium";
@@ -122,6 +123,12 @@ function check(ok, what, detail = "") {
 }
 const near = (a, b, rel = 0.01) => Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b), 1);
 const idle = () => evaluate("weftView.idle()");
+// the page's used JS heap in MB, after a collection (the DevTools protocol: nothing in the page)
+async function heapMB() {
+  try { await send("HeapProfiler.collectGarbage"); } catch (_) { /* an older Chromium */ }
+  const h = await send("Runtime.getHeapUsage");
+  return h.usedSize / 1048576;
+}
 const win = () => evaluate("weftView.window()");
 
 async function main() {
@@ -173,6 +180,16 @@ async function main() {
      const x = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; const s = new Set();
      for (let i = 0; i < x.length; i += 4 * 97) s.add(x[i] << 16 | x[i + 1] << 8 | x[i + 2]); return s.size; })()`);
   check(painted > 10, "the timeline is painted", `${painted} colours sampled`);
+  // first paint and the JS heap: printed (--no-timing), else held to a loose bound
+  const fp = await evaluate("weftView.firstPaintMs");
+  const heap = await heapMB();
+  if (measure) {
+    console.log(`first_paint_ms=${fp === null || fp === undefined ? "" : fp.toFixed(0)}`);
+    console.log(`js_heap_mb=${heap.toFixed(1)}`);
+    return;
+  }
+  check(typeof fp === "number" && (noTiming || fp <= 5000), "first paint", `${typeof fp === "number" ? fp.toFixed(0) : fp} ms after navigation start`);
+  check(noTiming || heap <= 200, "JS heap after the first paint", `${heap.toFixed(1)} MB`);
   // the frame budget: redraw the whole view a few times
   const [ms, parts] = await evaluate(`(async () => { let m = 0, parts = {}; for (let i = 0; i < 5; i++) { await weftView.zoom(1.0001);
      if (weftView.drawMs() >= m) { m = weftView.drawMs(); parts = weftView.drawParts ? weftView.drawParts() : {}; } } return [m, parts]; })()`);
@@ -269,6 +286,8 @@ async function main() {
   const tv = await evaluate(`(t => ({hidden: t.hidden, task: t.dataset.task, rows: t.querySelectorAll('tbody tr').length}))(document.getElementById('taskview'))`);
   check(!tv.hidden && tv.task === String(wk.task) && tv.rows > 0, "the task view opens on the task", JSON.stringify(tv));
   await fnsChecks(pick, box);
+  await groupChecks(meta, box);
+  await analysisChecks(meta);
   // a busy block, when clicked, zooms into it: find one with no run under its middle
   await key("0"); await idle();
   a = await win();
@@ -436,6 +455,165 @@ async function fnsChecks(pick, box) {
   await idle();
   const back = await pix(pts);
   check(esc === true && !same(dimmedF, before[0]) && same(back[0], before[0]), "weftView.filterFn and Esc set and clear the filter");
+}
+
+// The row groups: shown with their rows where the server has the
+// endpoint, hidden where it answers 404; a click on a syscall shows it.
+async function groupChecks(meta, box) {
+  await key("0"); await idle();
+  const q = `t0=0&t1=${meta.duration}&w=100`;
+  const st = await evaluate(`Promise.all(['/api/threads', '/api/counters', '/api/user'].map(p => fetch(p + '?${q}').then(r => r.status)))`);
+  const [hasT, hasC, hasU] = st.map((x) => x === 200);
+  const g = await evaluate("weftView.groups()");
+  if (hasC) {
+    const names = await evaluate("weftView.counterNames()");
+    check(g.counters && JSON.stringify([...names].sort()) === JSON.stringify(["runnable", "running", "spinning", "syscall"]),
+          "the Counters group shows the four counters", names.join(","));
+  } else {
+    check(!g.counters && !(await evaluate("!document.getElementById('g-counters').hidden")), "no /api/counters: no Counters group");
+  }
+  if (hasT) {
+    const rows = await evaluate("weftView.threadRows()");
+    const want = meta.ms === undefined ? null : meta.ms;
+    check(g.threads && rows.length > 0 && (want === null || rows.length === want), "the Threads group has a row per M",
+          `${rows.length} rows, meta.ms ${want}`);
+    await threadClick(meta, box);
+  } else {
+    check(!g.threads && await evaluate("document.getElementById('g-threads').hidden"), "no /api/threads: no Threads group");
+  }
+  const annotated = (meta.utasks || 0) + (meta.regions || 0) + (meta.logs || 0) > 0;
+  if (hasU && annotated) {
+    const rows = await evaluate("weftView.userRows()");
+    check(g.user && rows.some((r) => !r.startsWith("log:")), "the User group has a row per user task / region type", rows.join(","));
+  } else {
+    check(!g.user && await evaluate("document.getElementById('g-user').hidden"),
+          hasU ? "a trace without user annotations: no User group" : "no /api/user: no User group");
+  }
+}
+
+// A real click on the widest syscall in the Threads group shows it in #itemdetails.
+async function threadClick(meta, box) {
+  await evaluate(`(async () => { document.getElementById('g-threads').scrollIntoView({block: 'nearest'}); await weftView.idle(); })()`);
+  const spot = await evaluate(`(async () => {
+     const c = document.querySelector('#g-threads canvas'), r = c.getBoundingClientRect();
+     const [t0, t1] = weftView.window(), W = c.clientWidth, rowH = c.clientHeight / weftView.threadRows().length;
+     const d = weftView.dataWindow();
+     const q = await fetch('/api/threads?t0=' + d[0] + '&t1=' + d[1] + '&w=' + d[2]).then(r => r.json());
+     let best = null;
+     q.rows.forEach((row, j) => { for (const s of row.sys) {
+       const xa = (s[0] - t0) * W / (t1 - t0), w = s[1] * W / (t1 - t0);
+       if (xa >= 2 && xa + w <= W - 2 && (!best || w > best.w)) best = {x: r.left + xa + w / 2, y: r.top + rowH * (j + 0.7), w, m: row.m, i: s[4], task: s[2]};
+     } });
+     return best && best.y < innerHeight - 250 ? best : null; })()`);
+  if (!spot) {
+    // zoom in until syscalls are drawn as bars
+    for (const f of [64, 512]) {
+      await evaluate(`weftView.setWindow(${meta.duration * 0.37}, ${meta.duration * 0.37 + meta.duration / f})`);
+      const again = await evaluate(`(async () => { await weftView.idle(); return weftView.dataWindow(); })()`);
+      if (again) break;
+    }
+    return threadClickAt(meta);
+  }
+  return clickSyscall(spot);
+}
+
+async function threadClickAt(meta) {
+  const spot = await evaluate(`(async () => {
+     const c = document.querySelector('#g-threads canvas'), r = c.getBoundingClientRect();
+     const [t0, t1] = weftView.window(), W = c.clientWidth, rowH = c.clientHeight / weftView.threadRows().length;
+     const d = weftView.dataWindow();
+     const q = await fetch('/api/threads?t0=' + d[0] + '&t1=' + d[1] + '&w=' + d[2]).then(r => r.json());
+     let best = null;
+     q.rows.forEach((row, j) => { for (const s of row.sys) {
+       const xa = (s[0] - t0) * W / (t1 - t0), w = s[1] * W / (t1 - t0);
+       if (xa >= 2 && xa + w <= W - 2 && (!best || w > best.w)) best = {x: r.left + xa + w / 2, y: r.top + rowH * (j + 0.7), w, m: row.m, i: s[4], task: s[2]};
+     } });
+     return best; })()`);
+  check(!!spot, "found a syscall bar to click", spot ? `M${spot.m} syscall ${spot.i}` : "none");
+  if (spot) await clickSyscall(spot);
+}
+
+async function clickSyscall(spot) {
+  await click(spot.x, spot.y);
+  const shown = await waitFor(`(d => !d.hidden && d.dataset.kind === 'syscall' && d.querySelector('[data-field=task]'))(document.getElementById('itemdetails'))`);
+  const f = shown && await evaluate(`({task: document.querySelector('#itemdetails [data-field=task]').dataset.value,
+     site: document.querySelector('#itemdetails [data-field=site]').textContent, details: document.getElementById('details').hidden})`);
+  const api = await evaluate(`fetch('/api/syscall?m=${spot.m}&i=${spot.i}').then(r => r.json())`);
+  check(!!f && f.task === String(api.task) && f.site === api.site && f.details,
+        "a click on a syscall shows its details (task, site) in the run details' place", f ? `task ${f.task} at ${f.site}` : "not shown");
+  await key("Escape");
+}
+
+// The Analysis and Blocking tabs, and the highlight they and the functions table set.
+async function analysisChecks(meta) {
+  const st = await evaluate(`Promise.all(['/api/verdicts', '/api/blocks'].map(p => fetch(p).then(r => r.status)))`);
+  const hasV = st[0] === 200, hasB = st[1] === 200;
+  const tabHidden = (t) => evaluate(`document.querySelector('.tabs [data-tab=${t}]').hidden`);
+  if (!hasV) check(await tabHidden("analysis"), "no /api/verdicts: no Analysis tab");
+  if (!hasB) check(await tabHidden("blocking"), "no /api/blocks: no Blocking tab");
+  // the functions filter as a server highlight: hl_runs is the function's runs over the whole trace
+  const hlq = await evaluate(`fetch('/api/procs?t0=0&t1=${meta.duration}&w=50&hl=fn:1').then(r => r.json()).then(d => d.hl_runs)`);
+  if (hlq !== undefined) {
+    const api = await evaluate("fetch('/api/fns').then(r => r.json())");
+    await key("0"); await idle();
+    const some = api.fns.filter((r) => r.runs > 0).slice(0, 3);
+    for (const r of some) {
+      await evaluate(`weftView.filterFn(${r.fn})`);
+      const n = await evaluate("weftView.hlRuns()");
+      const line = await evaluate("document.getElementById('st-hl').dataset.value");
+      check(n === r.runs && line === String(r.runs), "the functions filter highlights the function's runs (hl_runs as /api/fns)",
+            `${r.name}: ${n} vs ${r.runs}`);
+    }
+    await evaluate("weftView.filterFn(null)");
+  }
+  if (hasV) {
+    await evaluate(`document.querySelector('.tabs [data-tab=analysis]').click()`);
+    const t = Date.now();
+    let state;
+    while ((state = await evaluate("weftView.verdictsState()")) === "waiting" && Date.now() - t < 130000) await sleep(100);
+    check(state === "ready", "the verdicts get ready", `${state} after ${Date.now() - t} ms`);
+    const vs = await evaluate("weftView.verdicts()");
+    const n = await evaluate("document.querySelectorAll('#verdicts [data-k]').length");
+    check(n === vs.length, "the Analysis tab lists the verdicts", `${n} entries, ${vs.length} verdicts`);
+    for (let k = 0; k < vs.length; k++) {
+      const v = vs[k];
+      const r = await evaluate(`weftView.clickVerdict(${k})`);
+      const want = v.range || [0, meta.duration];
+      const okWin = near(r.window[0], want[0], 1e-6) && near(r.window[1], want[1], 1e-6) ||
+        (want[1] - want[0] < 100 && r.window[0] <= want[0] && r.window[1] >= want[1]);
+      const sel = await evaluate(`document.querySelector('#verdicts [data-k="${k}"]').classList.contains('sel')`);
+      check(r.hl_runs > 0 && okWin && sel && await evaluate("weftView.hl()") === v.hl,
+            `verdict ${k} (${v.kind}) zooms to its range and highlights runs`, `${r.hl_runs} runs, window ${r.window.map(Math.round)} want ${want}`);
+    }
+    if (vs.length) {
+      await evaluate(`weftView.clickVerdict(${vs.length - 1})`);
+      check(await evaluate("weftView.hl()") === null && await evaluate("document.querySelectorAll('#verdicts .sel').length") === 0,
+            "clicking the selected verdict again clears the highlight");
+    }
+  }
+  if (hasB) {
+    await evaluate(`document.querySelector('.tabs [data-tab=blocking]').click()`);
+    const rows = await waitFor("weftView.blocks().length && weftView.blocks()");
+    const trs = await evaluate("document.querySelectorAll('#blocks tbody tr').length");
+    check(rows && rows.length > 0 && trs === rows.length, "the block profile has rows", `${trs} rows`);
+    if (rows && rows.length) {
+      const rect = await evaluate(`(r => { r.scrollIntoView({block: 'nearest'}); const b = r.getBoundingClientRect();
+         return {x: b.left + 30, y: b.top + b.height / 2}; })(document.querySelector('#blocks tbody tr'))`);
+      await key("0"); await idle();
+      await click(rect.x, rect.y);
+      const got = await waitFor(`weftView.hl() === ${JSON.stringify(rows[0].hl)}`);
+      await idle();
+      const n = await evaluate("weftView.hlRuns()");
+      check(got === true && n > 0, "a click on the first block profile row highlights its runs", `${rows[0].hl}: ${n} runs`);
+      // sorting by a header click
+      await evaluate(`document.querySelector('#blocks th[data-key=waits]').click()`);
+      const w = await evaluate(`[...document.querySelectorAll('#blocks tbody tr td:nth-child(3)')].map(td => Number(td.textContent.replace(/,/g, '')))`);
+      check(w.every((x, i) => i === 0 || w[i - 1] >= x), "the block profile sorts by waits", w.slice(0, 5).join(","));
+      await key("Escape");
+      check(await evaluate("weftView.hl()") === null && await evaluate("document.getElementById('st-hl').textContent") === "",
+            "Esc clears the highlight and its count");
+    }
+  }
 }
 
 const fnName = (rows, f) => (rows.find((r) => r.fn === f) || {}).name;
