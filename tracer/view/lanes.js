@@ -47,6 +47,7 @@ const FONT = "11px system-ui, -apple-system, 'Segoe UI', sans-serif";
 const LANE_H = 16;
 const COUNTER_H = 21;
 const COUNTER_TITLES = { runnable: "runnable", running: "running", syscall: "in syscall", spinning: "spinning" };
+const COUNTER_LABELS = { ...COUNTER_TITLES, syscall: "syscall" };
 
 let hatch = null;
 function hatchPattern(ctx) {
@@ -235,7 +236,7 @@ export class Counters extends Group {
   }
 
   rowsOf(d) { return d.counters || []; }
-  label(r) { return COUNTER_TITLES[r.name] || r.name; }
+  label(r) { return COUNTER_LABELS[r.name] || r.name; }
   title(r) { return `${COUNTER_TITLES[r.name] || r.name}: the envelope is the min..max per pixel, the line the mean; scale 0..${r.max_ever}`; }
   names() { return this.rows.map((r) => r.name); }
 

@@ -170,8 +170,8 @@ function setHl(src, key = null, spec = null) {
   blockTable.setSelected(src === "block" ? key : null);
   let what = "";
   if (src === "fn") what = `highlighting ${meta.fns[fn] || "fn " + fn} (click its row again or Esc to clear)`;
-  else if (src === "verdict") what = `highlighting verdict: ${verdicts[key].kind.replace(/_/g, " ")} (click it again or Esc to clear)`;
-  else if (src === "block") what = `highlighting runs blocked on ${blockRows[key].reason} at ${blockRows[key].site_name} (Esc to clear)`;
+  else if (src === "verdict") what = `highlighting ${verdicts[key].kind.replace(/_/g, " ")} (Esc clears)`;
+  else if (src === "block") what = `highlighting ${blockRows[key].reason} at ${blockRows[key].site_name} (Esc clears)`;
   $("#st-fn").textContent = what;
   $("#st-fn").dataset.value = fn === null ? "" : String(fn);
   loader.setHl(tl.hl);

@@ -4,7 +4,7 @@
  * or >= 22; no npm package).
  *
  *   node --experimental-websocket tracer/view/dev/drive.mjs URL \
- *        [--shot FILE.png [--shot-window T0,T1 | --shot-tab fns]] [--expect-error] [--chromium PATH]
+ *        [--shot FILE.png [--shot-window T0,T1 | --shot-tab fns|analysis|blocking]] [--measure] [--expect-error] [--chromium PATH]
  *
  * Starts Chromium headless at 1280x720 with a throw-away profile, opens
  * URL (the viewer, from `weft-trace view` or dev/mock.py), and checks,
@@ -344,6 +344,11 @@ async function main() {
   if (shot && sw) {
     await key("Escape");
     await evaluate(`weftView.setWindow(${sw})`);
+    if (opt("--shot-tab") === "blocking") {
+      // the whole window, the first block site highlighted
+      await evaluate(`document.querySelector('.tabs [data-tab=blocking]').click()`);
+      await evaluate(`weftView.clickBlock(weftView.blocks()[0].k)`);
+    }
     const s = await send("Page.captureScreenshot", { format: "png" });
     writeFileSync(shot, Buffer.from(s.data, "base64"));
     console.log(`screenshot: ${shot}`);
@@ -351,6 +356,13 @@ async function main() {
     await evaluate(`weftView.clickRun(${pick.p}, ${pick.i})`);
     await evaluate(`weftView.followWaker()`);
     await evaluate(`weftView.openTask(${pick.task})`);
+    if (opt("--shot-tab") === "analysis" || opt("--shot-tab") === "blocking") {
+      // a verdict (the second: a range) or the first block site highlighted
+      const t = opt("--shot-tab");
+      await evaluate(`document.querySelector('.tabs [data-tab=${t}]').click()`);
+      if (t === "analysis") await evaluate(`weftView.clickVerdict(Math.min(1, weftView.verdicts().length - 1))`);
+      else await evaluate(`weftView.clickBlock(weftView.blocks()[0].k)`);
+    }
     if (opt("--shot-tab") === "fns") {
       // the functions tab, the selected run's function highlighted
       await evaluate(`document.querySelector('.tabs [data-tab=fns]').click()`);
