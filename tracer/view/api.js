@@ -29,7 +29,8 @@
  * goes with /api/procs as &hl=; changing it refetches /api/procs only
  * (the extras of the same window are kept). Each answer carries the
  * spec it was asked with in .hlSpec, so the timeline can tell whether
- * the server honoured it (its rows have "hl" and the answer "hl_runs").
+ * the server honoured it (its rows have "hl" and the answer "hl_runs");
+ * a spec the server refuses (400) is asked again without it.
  *
  * Rejected: one request per wheel event (a flick of the wheel is 10-30
  * events; the server would answer windows nobody sees); caching windows
@@ -144,7 +145,12 @@ export class ProcsLoader {
     this.inflight++;
     const t = performance.now();
     const qs = `t0=${q.t0}&t1=${q.t1}&w=${q.w}`;
-    const procs = getJSON(`/api/procs?${qs}${hl ? "&hl=" + encodeURIComponent(hl) : ""}`, ctl.signal);
+    // (a spec is [a-z0-9:], legal in a query as it is: sent unescaped)
+    const procs = getJSON(`/api/procs?${qs}${hl ? "&hl=" + hl : ""}`, ctl.signal).catch((e) => {
+      // a spec the server refuses: the window without the highlight
+      if (!hl || e.status !== 400) throw e;
+      return getJSON(`/api/procs?${qs}`, ctl.signal).then((d) => { d.hlRefused = true; return d; });
+    });
     let extras;
     if (wkey === this.extraHave) {
       extras = Promise.resolve(this.extraData);
@@ -163,7 +169,7 @@ export class ProcsLoader {
     Promise.all([procs, extras])
       .then(([d, ex]) => {
         if (seq !== this.seq) return;
-        d.hlSpec = hl;
+        d.hlSpec = d.hlRefused ? null : hl;
         d.extra = ex;
         this.extraHave = wkey;
         this.extraData = ex;

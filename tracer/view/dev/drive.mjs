@@ -180,6 +180,12 @@ async function main() {
      const x = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; const s = new Set();
      for (let i = 0; i < x.length; i += 4 * 97) s.add(x[i] << 16 | x[i + 1] << 8 | x[i + 2]); return s.size; })()`);
   check(painted > 10, "the timeline is painted", `${painted} colours sampled`);
+  // the server still analysing: the Analysis tab says so
+  if (await evaluate("weftView.verdictsState()") === "waiting" &&
+      await evaluate("fetch('/api/verdicts').then(r => r.ok ? r.json() : null).then(d => d && !d.ready)")) {
+    check(await evaluate(`(b => !b.hidden && document.getElementById('verdicts').textContent.includes('analysing'))(document.querySelector('.tabs [data-tab=analysis]'))`),
+          "the Analysis tab says analysing… while the verdicts are not ready");
+  }
   // first paint and the JS heap: printed (--no-timing), else held to a loose bound
   const fp = await evaluate("weftView.firstPaintMs");
   const heap = await heapMB();
