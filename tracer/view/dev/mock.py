@@ -36,7 +36,21 @@ Invariants the page may rely on (and the real server must keep too):
     (syscall under "syscall"), only non-zero reasons; functions without
     runs are left out; sorted by exec descending.
 
-Options: --procs, --runs, --seed, --port, --error (the "file" is bad from
+The newer endpoints (class Extra): Ms (a thread per P plus two spares)
+that hold their P except during a long syscall, when the P is handed
+off to a spare M; syscalls sent like runs (wide ones as [t0, dur, task,
+site, i], narrower ones merged per pixel column into sysblocks); the
+four counters on a 50 us grid, answered per pixel as min, max and mean;
+user tasks, regions (sent per (kind, type) with the same LOD, overlaps
+allowed) and logs (a single log in a pixel column as an item, more as a
+block); verdicts whose hl is a spec the mock evaluates ("v:K" is
+verdict K's own set of runs in its range); the block profile from the
+runs that ended blocked, by reason and site; and hl=SPEC on /api/procs:
+the matching runs merged per pixel column, with hl_runs, the count of
+matching runs in the window.
+
+Options: --procs, --runs, --seed, --port, --legacy (no newer endpoint),
+--no-user, --verdict-delay S, --error (the "file" is bad from
 some offset on: meta.error is set and the trace stops at 70% of its
 length), --delay MS and --jitter (sleep, or a random sleep up to MS,
 before answering /api/procs, so that responses arrive late and out of
