@@ -596,7 +596,7 @@ async function analysisChecks(meta) {
     for (let k = 0; k < vs.length; k++) {
       const v = vs[k];
       const r = await evaluate(`weftView.clickVerdict(${k})`);
-      const want = v.range || [0, meta.duration];
+      const want = v.range ? [Math.max(0, v.range[0]), Math.min(meta.duration, v.range[1])] : [0, meta.duration];
       const okWin = near(r.window[0], want[0], 1e-6) && near(r.window[1], want[1], 1e-6) ||
         (want[1] - want[0] < 100 && r.window[0] <= want[0] && r.window[1] >= want[1]);
       const sel = await evaluate(`document.querySelector('#verdicts [data-k="${k}"]').classList.contains('sel')`);
