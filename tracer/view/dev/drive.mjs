@@ -503,6 +503,7 @@ async function groupChecks(meta, box) {
   if (hasU && annotated) {
     const rows = await evaluate("weftView.userRows()");
     check(g.user && rows.some((r) => !r.startsWith("log:")), "the User group has a row per user task / region type", rows.join(","));
+    await userClick(meta, rows);
   } else {
     check(!g.user && await evaluate("document.getElementById('g-user').hidden"),
           hasU ? "a trace without user annotations: no User group" : "no /api/user: no User group");
@@ -533,6 +534,32 @@ async function threadClick(meta, box) {
     return threadClickAt(meta);
   }
   return clickSyscall(spot);
+}
+
+// A real click in the middle of a user task or region, zoomed to it, shows an item of that kind and type.
+async function userClick(meta, rows) {
+  const W = await evaluate("document.querySelector('#g-user canvas').clientWidth");
+  const d = await evaluate(`fetch('/api/user?t0=0&t1=${meta.duration}&w=${W}').then(r => r.json())`);
+  let pick = null;
+  d.rows.forEach((r) => { for (const e of r.items) if (!pick || e[1] > pick.e[1]) pick = { e, kind: r.kind, type: r.type }; });
+  check(!!pick, "found a user task or region to click", pick ? `${pick.kind} ${pick.type}` : "none");
+  if (!pick) return;
+  const [t, dur] = pick.e;
+  await evaluate(`weftView.setWindow(${t - dur * 0.25}, ${t + dur * 1.25})`);
+  const spot = await evaluate(`(async () => {
+     const c = document.querySelector('#g-user canvas');
+     c.scrollIntoView({block: 'nearest'});
+     await weftView.idle();
+     const r = c.getBoundingClientRect(), rowH = c.clientHeight / weftView.userRows().length;
+     const j = weftView.userRows().indexOf(${JSON.stringify(pick.kind + ":" + pick.type)});
+     const [t0, t1] = weftView.window();
+     return {x: r.left + (${t + dur / 2} - t0) * c.clientWidth / (t1 - t0), y: r.top + rowH * (j + 0.5), j}; })()`);
+  await click(spot.x, spot.y);
+  const got = await waitFor(`(d => !d.hidden && d.dataset.kind === ${JSON.stringify(pick.kind)} && d.querySelector('[data-field=type]')?.textContent)(document.getElementById('itemdetails'))`);
+  check(got === pick.type, `a click on a ${pick.kind} shows its details`, `type ${got}`);
+  await key("Escape");
+  await key("0");
+  await idle();
 }
 
 async function threadClickAt(meta) {
