@@ -30,7 +30,9 @@
  *
  * Input on a group's canvas: the wheel and a drag move the view as on
  * the timeline; a click picks (onPick: {group, kind, ...}); hovering
- * shows a tooltip (onHover).
+ * shows a tooltip (onHover). The pointer's column, over the counters or
+ * over the P rows, is marked on the counters with a line and a dot per
+ * counter at its mean.
  *
  * Rejected: more rows on the timeline's canvas (its row model, hit test
  * and scrolling are P rows'; the groups have other row heights, and
@@ -44,7 +46,7 @@ import { formatDur, formatTime } from "./format.js";
 import { STATE_COLORS, HELD_FILL, HELD_TEXT, COUNTER_COLORS, fnColor } from "./colors.js";
 
 const FONT = "11px system-ui, -apple-system, 'Segoe UI', sans-serif";
-const LANE_H = 16;
+const LANE_H = 14;
 const COUNTER_H = 21;
 const COUNTER_TITLES = { runnable: "runnable", running: "running", syscall: "in syscall", spinning: "spinning" };
 const COUNTER_LABELS = { ...COUNTER_TITLES, syscall: "syscall" };
@@ -142,6 +144,12 @@ class Group {
     return w;
   }
 
+  /** Redraw this group alone in the next frame (the pointer moved). */
+  redraw() {
+    if (this.pending) return;
+    this.pending = requestAnimationFrame(() => { this.pending = 0; this.drawNow(); });
+  }
+
   drawNow() {
     if (this.root.hidden || !this.open || !this.data) return;
     const c = this.canvas, dpr = window.devicePixelRatio || 1;
@@ -191,6 +199,7 @@ class Group {
     });
     c.addEventListener("pointermove", (e) => {
       const m = pos(e);
+      if (this.cursor !== undefined) { this.cursor = m.x; this.redraw(); }
       if (!drag) { this.hooks.onHover(this.hit(m.x, m.y), e, this); return; }
       if (Math.abs(m.x - drag.x) + Math.abs(m.y - drag.y) > 3) drag.moved = true;
       if (!drag.moved) return;
@@ -208,7 +217,10 @@ class Group {
     };
     c.addEventListener("pointerup", up);
     c.addEventListener("pointercancel", up);
-    c.addEventListener("pointerleave", () => this.hooks.onHover(null, null, this));
+    c.addEventListener("pointerleave", () => {
+      if (this.cursor !== undefined) { this.cursor = null; this.redraw(); }
+      this.hooks.onHover(null, null, this);
+    });
     c.addEventListener("wheel", (e) => tl.wheel(e, pos(e).x), { passive: false });
   }
 }
@@ -233,6 +245,7 @@ export class Counters extends Group {
     super(root, tl, hooks);
     this.rowH = COUNTER_H;
     this.keepEmpty = false;
+    this.cursor = null;            // x of the pointer over the counters (a line and a dot per counter there)
   }
 
   rowsOf(d) { return d.counters || []; }
@@ -277,6 +290,18 @@ export class Counters extends Group {
         if (pen) ctx.lineTo(x + 0.5, y(v)); else { ctx.moveTo(x + 0.5, y(v)); pen = true; }
       }
       ctx.stroke();
+      const cx = this.cursor !== null ? this.cursor : this.tl.mouse ? this.tl.mouse.x : null;
+      if (cx !== null && cx >= 0 && cx < cols.length && cols[Math.floor(cx)] >= 0) {
+        const v = c.mean[cols[Math.floor(cx)]];
+        ctx.fillStyle = "rgba(0,0,0,0.35)";
+        ctx.fillRect(Math.floor(cx), j * h, 1, h);
+        if (v !== null && v !== undefined) {
+          ctx.fillStyle = col;
+          ctx.beginPath();
+          ctx.arc(Math.floor(cx) + 0.5, y(v), 2.5, 0, 2 * Math.PI);
+          ctx.fill();
+        }
+      }
       ctx.fillStyle = "#8a93a0";
       ctx.fillText(String(c.max_ever), W - this.measure(String(c.max_ever)) - 3, j * h + 8);
       ctx.fillStyle = "#d5dae1";

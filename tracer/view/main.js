@@ -463,6 +463,7 @@ async function boot() {
     },
     onHover: (h, m, e) => {
       tip(hoverText(h), e && e.clientX, e && e.clientY);
+      if (counters) counters.redraw();   // its cursor line follows the pointer
       $("#st-cursor").textContent = m ? "cursor " + formatTime(Math.round(tl.tOf(m.x))) : "";
     },
     onRange: (r) => {
