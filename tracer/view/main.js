@@ -69,6 +69,7 @@
  *                    drawn (null when the server did not highlight);
  *   clearHl()        as Esc does to the highlight;
  *   groups()         {counters, threads, user}: whether each is shown;
+ *   groupWindows()   {name: [t0, t1, w]} of the answer each shown group draws;
  *   threadRows()     the M of each Threads row; counterNames(); userRows()
  *                    ("kind:type", and "log:logs");
  *   firstPaintMs     ms from navigation start (performance.now()) to the
@@ -550,6 +551,8 @@ window.weftView = {
   threadRows: () => (threads && threads.visible ? threads.rows.map((r) => r.m) : []),
   counterNames: () => (counters && counters.visible ? counters.names() : []),
   userRows: () => (user && user.visible ? user.names() : []),
+  groupWindows: () => Object.fromEntries([["counters", counters], ["threads", threads], ["user", user]]
+    .filter(([, g]) => g && g.visible && g.data).map(([n, g]) => [n, [g.data.t0, g.data.t1, g.data.w]])),
   get firstPaintMs() { return firstPaintMs; },
 };
 
