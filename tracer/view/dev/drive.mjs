@@ -353,6 +353,10 @@ async function main() {
   if (shot && sw) {
     await key("Escape");
     await evaluate(`weftView.setWindow(${sw})`);
+    if (opt("--shot-group")) {
+      // scroll a group (threads, user) into the pane's view
+      await evaluate(`(async () => { document.getElementById('g-${opt("--shot-group")}').scrollIntoView({block: 'end'}); await weftView.idle(); })()`);
+    }
     if (opt("--shot-tab") === "blocking") {
       // the whole window, the first block site highlighted
       await evaluate(`document.querySelector('.tabs [data-tab=blocking]').click()`);
@@ -561,6 +565,23 @@ async function userClick(meta, rows) {
   const got = await waitFor(`(d => !d.hidden && d.dataset.kind === ${JSON.stringify(pick.kind)} && d.querySelector('[data-field=type]')?.textContent)(document.getElementById('itemdetails'))`);
   check(got === pick.type, `a click on a ${pick.kind} shows its details`, `type ${got}`);
   await key("Escape");
+  // a log: zoomed to 100 us around one, a click on its tick shows its message
+  const lg = d.logs && (d.logs.items[0] || null);
+  if (lg && rows.includes("log:logs")) {
+    await evaluate(`weftView.setWindow(${lg[0] - 50000}, ${lg[0] + 50000})`);
+    const at = await evaluate(`(async () => {
+       const c = document.querySelector('#g-user canvas');
+       c.scrollIntoView({block: 'nearest'});
+       await weftView.idle();
+       const r = c.getBoundingClientRect(), rows = weftView.userRows(), rowH = c.clientHeight / rows.length;
+       const [t0, t1] = weftView.window();
+       return {x: r.left + (${lg[0]} - t0) * c.clientWidth / (t1 - t0), y: r.top + rowH * (rows.indexOf('log:logs') + 0.5)}; })()`);
+    await click(at.x, at.y);
+    const msg = await waitFor(`(d => !d.hidden && d.dataset.kind === 'log' && d.querySelector('[data-field=message]')?.textContent)(document.getElementById('itemdetails'))`);
+    const api = await evaluate(`fetch('/api/user/item?kind=log&i=${lg[1]}').then(r => r.json())`);
+    check(msg === api.message, "a click on a log shows its message", msg || "nothing shown");
+    await key("Escape");
+  }
   await key("0");
   await idle();
 }
