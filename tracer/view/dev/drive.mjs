@@ -494,6 +494,13 @@ async function groupChecks(meta, box) {
     const names = await evaluate("weftView.counterNames()");
     check(g.counters && JSON.stringify([...names].sort()) === JSON.stringify(["runnable", "running", "spinning", "syscall"]),
           "the Counters group shows the four counters", names.join(","));
+    // hovering shows every counter's value at the cursor
+    const cb = await evaluate("(r => ({x: r.left, y: r.top, w: r.width, h: r.height}))(document.querySelector('#g-counters canvas').getBoundingClientRect())");
+    await mouse("mouseMoved", cb.x + cb.w * 0.4, cb.y + cb.h / 2);
+    const tipText = await waitFor("(t => !t.hidden && t.textContent)(document.getElementById('tip'))");
+    check(!!tipText && ["runnable", "running", "in syscall", "spinning"].every((n) => tipText.includes(n + ":")),
+          "hovering the counters shows their values", (tipText || "no tooltip").replace(/\n/g, " | "));
+    await mouse("mouseMoved", cb.x + cb.w * 0.4, cb.y + cb.h + 400);
   } else {
     check(!g.counters && !(await evaluate("!document.getElementById('g-counters').hidden")), "no /api/counters: no Counters group");
   }
