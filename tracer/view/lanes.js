@@ -327,8 +327,9 @@ export class Threads extends Group {
     for (const r of d.rows) { r.held = r.held || []; r.sys = r.sys || []; r.sysblocks = r.sysblocks || []; }
     return d.rows || [];
   }
-  label(r) { return "M" + r.m; }
-  title(r) { return `M${r.m}: thread ${r.tid}`; }
+  // (m = -1: the syscalls the trace puts on no known M)
+  label(r) { return r.m < 0 ? "no M" : "M" + r.m; }
+  title(r) { return r.m < 0 ? "syscalls on no known M" : `M${r.m}: thread ${r.tid}`; }
   count(d) { return `${d.rows.length} Ms`; }
   site(s) { return typeof s === "number" ? (this.meta.sites && this.meta.sites[s]) || `site ${s}` : String(s || ""); }
 
