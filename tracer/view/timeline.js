@@ -520,8 +520,12 @@ export class Timeline {
     const t = this.tOf(x), tol = (3 * (this.t1 - this.t0)) / this.W;
     const near = (arr) => {
       let best = null, bd = Infinity;
+      // from two before the entry under t (entries of a row do not
+      // overlap) to the last one starting within tol after it: at full
+      // zoom-out several one-column blocks start within the tolerance,
+      // and looking at the last three only missed the one under t
       const j = lastAtOrBefore(arr, t + tol);
-      for (let i = Math.max(0, j - 2); i <= j && i < arr.length; i++) {
+      for (let i = Math.max(0, lastAtOrBefore(arr, t) - 2); i <= j && i < arr.length; i++) {
         const e = arr[i];
         const dist = t < e[0] ? e[0] - t : t > e[0] + e[1] ? t - e[0] - e[1] : 0;
         if (dist <= tol && dist <= bd) { best = e; bd = dist; }
