@@ -22,7 +22,7 @@
  * graph (a site is one frame here: the table is the whole of it).
  */
 
-import { formatDur } from "./format.js";
+import { formatDur, formatTime } from "./format.js";
 
 const KINDS = {
   contention: "Contention",
@@ -86,6 +86,10 @@ export class VerdictList {
       h.textContent = KINDS[v.kind] || v.kind;
       const p = document.createElement("p");
       p.textContent = v.text;
+      const r = document.createElement("span");
+      r.className = "range";
+      r.textContent = v.range ? `${formatTime(v.range[0])} – ${formatTime(v.range[1])} (${formatDur(v.range[1] - v.range[0])})` : "the whole trace";
+      h.append(" ", r);
       li.title = (v.range ? "click: zoom to the range and highlight" : "click: the whole trace, highlighted") + "; again: clear";
       li.append(h, p);
       ul.append(li);

@@ -42,7 +42,7 @@
  * shows gaps where there is no data, null, honestly).
  */
 
-import { formatDur, formatTime } from "./format.js";
+import { formatDur, formatTime, ticks } from "./format.js";
 import { STATE_COLORS, HELD_FILL, HELD_TEXT, COUNTER_COLORS, fnColor } from "./colors.js";
 
 const FONT = "11px system-ui, -apple-system, 'Segoe UI', sans-serif";
@@ -167,6 +167,9 @@ class Group {
     ctx.fillRect(0, 0, W, H);
     for (let j = 1; j < this.rows.length; j += 2) { ctx.fillStyle = "#f7f8fa"; ctx.fillRect(0, j * this.rowH, W, this.rowH); }
     const t0 = this.tl.t0, k = W / (this.tl.t1 - this.tl.t0);
+    // the ruler's major ticks, faint, so that the groups read against the Ps
+    ctx.fillStyle = "rgba(0,0,0,0.07)";
+    for (const tk of ticks(this.tl.t0, this.tl.t1, W).ticks) ctx.fillRect(Math.round((tk.t - t0) * k), 0, 1, H);
     const d = this.data;
     // the parts of the view the answer does not cover
     if (d.t0 !== undefined) {

@@ -217,6 +217,7 @@ async function loadVerdicts() {
     if (d.error) { verdictList.error(d.error); return; }
     verdicts = d.verdicts || [];
     verdictList.show(verdicts);
+    btn.textContent = `Analysis (${verdicts.length})`;
   } catch (e) {
     btn.hidden = false;
     verdictList.error(e.message || String(e));
@@ -231,6 +232,7 @@ async function loadBlocks() {
     btn.hidden = false;
     blockRows = d.blocks || [];
     blockTable.show(blockRows);
+    btn.textContent = `Blocking (${blockRows.length})`;
   } catch (e) {
     btn.hidden = false;
     msg(e.message || String(e));
