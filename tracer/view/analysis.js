@@ -4,8 +4,10 @@
  * the "Blocking" tab (the block profile by call site, /api/blocks).
  *
  * VerdictList shows one entry per verdict, its kind as a heading
- * ("Contention", "Serial phase", ...) and the text, "analysing…" while
- * the server is still working (main.js polls), or the error. A click on
+ * ("Contention", "Serial phase", ...), its range and the text,
+ * "analysing…" while the server is still working (main.js polls), the
+ * error when the analysis failed, or both the error and the verdicts
+ * when the file is damaged (the verdicts are about the part before it). A click on
  * an entry asks onPick for its index, or for null when it is the
  * selected one (so a second click clears the highlight), as the
  * functions table does. BlockTable shows the block profile: reason,
@@ -69,12 +71,19 @@ export class VerdictList {
   waiting() { this.note("analysing…", "waiting"); }
   error(msg) { this.note(`the analysis failed: ${msg}`, "error"); }
 
-  show(verdicts) {
+  /** verdicts, and the analysis's error (a damaged file: verdicts on what came before it) or null */
+  show(verdicts, error = null) {
     this.list = verdicts;
     this.state = "ready";
     this.root.dataset.state = "ready";
     this.root.textContent = "";
-    if (!verdicts.length) { this.note("nothing to say: no verdict on this trace", "ready"); return; }
+    if (!verdicts.length) { this.note(error ? `no verdict: ${error}` : "nothing to say: no verdict on this trace", "ready"); return; }
+    if (error) {
+      const p = document.createElement("p");
+      p.className = "note warn";
+      p.textContent = `on the part of the trace before the damage: ${error}`;
+      this.root.append(p);
+    }
     const ul = document.createElement("ul");
     ul.className = "verdicts";
     verdicts.forEach((v, k) => {

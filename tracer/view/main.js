@@ -214,9 +214,9 @@ async function loadVerdicts() {
     const d = await pollReady("/api/verdicts", { onWait: () => { btn.hidden = false; } });
     if (!d) { verdictList.state = "missing"; return; }
     btn.hidden = false;
-    if (d.error) { verdictList.error(d.error); return; }
     verdicts = d.verdicts || [];
-    verdictList.show(verdicts);
+    if (d.error && !verdicts.length) { verdictList.error(d.error); return; }
+    verdictList.show(verdicts, d.error || null);
     btn.textContent = `Analysis (${verdicts.length})`;
   } catch (e) {
     btn.hidden = false;

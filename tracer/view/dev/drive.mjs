@@ -657,6 +657,9 @@ async function analysisChecks(meta) {
     while ((state = await evaluate("weftView.verdictsState()")) === "waiting" && Date.now() - t < 130000) await sleep(100);
     check(state === "ready", "the verdicts get ready", `${state} after ${Date.now() - t} ms`);
     const vs = await evaluate("weftView.verdicts()");
+    const verr = await evaluate("fetch('/api/verdicts').then(r => r.json()).then(d => d.error)");
+    if (verr) check(await evaluate(`document.getElementById('verdicts').textContent.includes(${JSON.stringify(verr)})`),
+                    "the Analysis tab shows the analysis's error", verr);
     const n = await evaluate("document.querySelectorAll('#verdicts [data-k]').length");
     check(n === vs.length, "the Analysis tab lists the verdicts", `${n} entries, ${vs.length} verdicts`);
     for (let k = 0; k < vs.length; k++) {

@@ -608,7 +608,10 @@ class Extra:
     def verdicts_q(self):
         if time.time() - self.t_start < self.verdict_delay:
             return {"ready": False, "error": None, "verdicts": []}
-        return {"ready": True, "error": None, "verdicts": self.verdicts}
+        err = None
+        if self.tr.error:
+            err = "offset %d: %s" % (self.tr.error["offset"], self.tr.error["message"])
+        return {"ready": True, "error": err, "verdicts": self.verdicts}
 
     def blocks_q(self):
         if time.time() - self.t_start < self.verdict_delay:
