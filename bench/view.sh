@@ -15,9 +15,13 @@
 # and reads the server's time per answer from its Server-Timing header,
 # then its peak RSS (VmHWM) and stops it. With BENCH_VIEW_GO=1 (the
 # default when go is installed) each run is followed by `go tool trace`
-# on the Go trace, timed until its "listening" line. Medians (min-max).
+# on the Go trace, timed until its "listening" line. With BENCH_VIEW_PAGE=1
+# (the default when node and chromium are installed) each run also loads
+# the page in headless Chromium (tracer/view/dev/drive.mjs --measure): the
+# time from navigation to the first painted timeline and the JS heap
+# after it. Medians (min-max).
 #
-# Environment: BENCH_RUNS, BENCH_VIEW_N, BENCH_VIEW_TRACE, BENCH_VIEW_GO,
+# Environment: BENCH_RUNS, BENCH_VIEW_N, BENCH_VIEW_TRACE, BENCH_VIEW_GO, BENCH_VIEW_PAGE,
 # WEFT_BENCH_DIR (the weft programs, default this directory),
 # WEFT_TRACE_BIN (default ../weft-trace from it), WEFT_VIEW_DIR, TMPDIR.
 set -euo pipefail
@@ -29,6 +33,8 @@ weft_dir=${WEFT_BENCH_DIR:-$here}
 wt=${WEFT_TRACE_BIN:-$weft_dir/../weft-trace}
 with_go=${BENCH_VIEW_GO:-1}
 command -v go > /dev/null 2>&1 || with_go=0
+with_page=${BENCH_VIEW_PAGE:-1}
+{ command -v node && command -v "${CHROMIUM:-chromium}"; } > /dev/null 2>&1 || with_page=0
 export WEFT_VIEW_DIR=${WEFT_VIEW_DIR:-$here/../tracer/view}
 export WEFT_TRACE_NO_PROGRESS=1
 
@@ -98,11 +104,20 @@ print("%.2f %.2f %.2f %.2f" % (srv[len(srv) // 2], srv[int(len(srv) * 0.95)], sr
                                wall[int(len(wall) * 0.95)]))
 PY
 )
+	# the page: first paint (ms) and JS heap (MB), or nan
+	local fp=nan heap=nan
+	if [[ $with_page == 1 ]]; then
+		TMPDIR="$tmp" node --experimental-websocket "$here/../tracer/view/dev/drive.mjs" "$url" --measure \
+			> "$tmp/page.out" 2>&1 || true
+		fp=$(sed -n 's/^first_paint_ms=\([0-9.]*\)$/\1/p' "$tmp/page.out")
+		heap=$(sed -n 's/^js_heap_mb=\([0-9.]*\)$/\1/p' "$tmp/page.out")
+		fp=${fp:-nan} heap=${heap:-nan}
+	fi
 	local rss
 	rss=$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status")
 	kill -TERM "$pid"
 	wait "$pid" || true
-	echo "$idx $q $rss"
+	echo "$idx $q $rss $fp $heap"
 }
 
 # One run of go tool trace: "ready_s rss_mb" (until it prints that it listens).
@@ -145,6 +160,9 @@ print("  zoom/pan at the server p50 %s ms, p95 %s ms, max %s ms   (target p95 <=
       % (col(1), col(2), col(3)))
 print("  zoom/pan round trip    p95 %s ms (python client, keep-alive)" % col(4))
 print("  peak RSS               %s MB   (target <= 300 MB)" % col(5))
+if all(r[6] == r[6] for r in rows):  # not nan: the page was measured
+    print("  page: first paint      %s ms (headless Chromium, navigation to the first timeline)" % col(6))
+    print("  page: JS heap          %s MB (after a collection)" % col(7))
 if sys.argv[2] == "1":
     g = [list(map(float, l.split())) for l in open(sys.argv[3])]
     t = [r[0] for r in g]; m = [r[1] for r in g]

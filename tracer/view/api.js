@@ -17,6 +17,21 @@
  * Until an answer arrives the page keeps drawing the previous answer
  * scaled to the new window (the data is in absolute ns).
  *
+ * The rows beside the Ps (/api/threads, /api/counters, /api/user: the
+ * "extras", registered with extra()) go out with the procs request for
+ * the same window, under the same sequence number and AbortController,
+ * and are delivered together with it, so a stale answer of either kind
+ * is never drawn and the groups never disagree with the P rows about the
+ * window. An extra whose endpoint answers 404 (a server older than the
+ * page) is dropped for good and reported once to onMissing; any other
+ * failure of an extra delivers null for it and does not hold up the
+ * procs answer. The highlight spec (setHl, "fn:F", "site:R:S", ...)
+ * goes with /api/procs as &hl=; changing it refetches /api/procs only
+ * (the extras of the same window are kept). Each answer carries the
+ * spec it was asked with in .hlSpec, so the timeline can tell whether
+ * the server honoured it (its rows have "hl" and the answer "hl_runs");
+ * a spec the server refuses (400) is asked again without it.
+ *
  * Rejected: one request per wheel event (a flick of the wheel is 10-30
  * events; the server would answer windows nobody sees); caching windows
  * on the page (the server's LOD answer depends on the window and width,
@@ -31,9 +46,34 @@ export async function getJSON(path, signal) {
       const j = await r.json();
       if (j && j.error) msg += ": " + j.error;
     } catch (_) { /* not JSON */ }
-    throw new Error(`${path}: ${msg}`);
+    const e = new Error(`${path}: ${msg}`);
+    e.status = r.status;
+    throw e;
   }
   return r.json();
+}
+
+/**
+ * Poll `path` until its answer has ready: true (every `every` ms, for
+ * at most `limit` ms): resolves to that answer, to null on a 404 (an
+ * older server), and rejects on any other error or at the time limit.
+ * onWait(answer) sees each not-ready answer.
+ */
+export async function pollReady(path, { every = 300, limit = 120000, onWait = null } = {}) {
+  const t = performance.now();
+  for (;;) {
+    let d;
+    try {
+      d = await getJSON(path);
+    } catch (e) {
+      if (e.status === 404) return null;
+      throw e;
+    }
+    if (d.ready) return d;
+    if (onWait) onWait(d);
+    if (performance.now() - t > limit) throw new Error(`${path}: not ready after ${Math.round(limit / 1000)} s`);
+    await new Promise((r) => setTimeout(r, every));
+  }
 }
 
 export class ProcsLoader {
@@ -54,9 +94,26 @@ export class ProcsLoader {
     this.ctl = null;
     this.inflight = 0;
     this.waiters = [];
+    this.hl = null;
+    this.extras = new Map();   // name -> path ("/api/threads")
+    this.extraHave = "";       // window key of `extraData`
+    this.extraData = {};
+    this.onMissing = null;
   }
 
   static key(q) { return `${q.t0}/${q.t1}/${q.w}`; }
+
+  /** Fetch `path`?t0&t1&w with every window from now on, as d.extra[name]. */
+  extra(name, path) { this.extras.set(name, path); this.extraHave = ""; }
+
+  /** The highlight spec sent with /api/procs (null: none); refetches. */
+  setHl(spec) {
+    spec = spec || null;
+    if (spec === this.hl) return;
+    this.hl = spec;
+    this.have = "";
+    if (this.want) this.request(this.want.t0, this.want.t1, this.want.w);
+  }
 
   /** Ask for window [t0, t1) drawn over w CSS pixels. */
   request(t0, t1, w) {
@@ -64,7 +121,7 @@ export class ProcsLoader {
     t1 = Math.max(t0 + 1, Math.ceil(t1));
     w = Math.max(1, Math.round(w));
     this.want = { t0, t1, w };
-    if (ProcsLoader.key(this.want) === this.have) {
+    if (ProcsLoader.key(this.want) + "/" + this.hl === this.have) {
       clearTimeout(this.timer);
       this.timer = 0;
       this.settle();
@@ -83,11 +140,41 @@ export class ProcsLoader {
     const seq = ++this.seq;
     if (this.ctl) this.ctl.abort();
     const ctl = (this.ctl = new AbortController());
-    this.have = ProcsLoader.key(q);
+    const wkey = ProcsLoader.key(q), hl = this.hl;
+    this.have = wkey + "/" + hl;
     this.inflight++;
     const t = performance.now();
-    getJSON(`/api/procs?t0=${q.t0}&t1=${q.t1}&w=${q.w}`, ctl.signal)
-      .then((d) => { if (seq === this.seq) this.onData(d, performance.now() - t); })
+    const qs = `t0=${q.t0}&t1=${q.t1}&w=${q.w}`;
+    // (a spec is [a-z0-9:], legal in a query as it is: sent unescaped)
+    const procs = getJSON(`/api/procs?${qs}${hl ? "&hl=" + hl : ""}`, ctl.signal).catch((e) => {
+      // a spec the server refuses: the window without the highlight
+      if (!hl || e.status !== 400) throw e;
+      return getJSON(`/api/procs?${qs}`, ctl.signal).then((d) => { d.hlRefused = true; return d; });
+    });
+    let extras;
+    if (wkey === this.extraHave) {
+      extras = Promise.resolve(this.extraData);
+    } else {
+      const names = [...this.extras.keys()];
+      extras = Promise.all(names.map((name) => getJSON(`${this.extras.get(name)}?${qs}`, ctl.signal).catch((e) => {
+        if (e.name === "AbortError") throw e;
+        if (e.status === 404 && this.extras.delete(name) && this.onMissing) this.onMissing(name);
+        return null;
+      }))).then((vals) => {
+        const out = {};
+        names.forEach((n, j) => { out[n] = vals[j]; });
+        return out;
+      });
+    }
+    Promise.all([procs, extras])
+      .then(([d, ex]) => {
+        if (seq !== this.seq) return;
+        d.hlSpec = d.hlRefused ? null : hl;
+        d.extra = ex;
+        this.extraHave = wkey;
+        this.extraData = ex;
+        this.onData(d, performance.now() - t);
+      })
       .catch((e) => {
         if (seq !== this.seq || e.name === "AbortError") return;
         this.have = "";

@@ -20,7 +20,14 @@
  * other way). A click on a row asks onPick for that function, or for
  * null when the row is the selected one; setSelected marks the row.
  *
- * Invariant: all three only show what they are given; every fetch, jump
+ * ItemDetails (#itemdetails, in the run details' place while shown)
+ * shows anything else that was clicked, a syscall (/api/syscall) or a
+ * user task, region or log (/api/user/item), as a title and a list of
+ * fields; a field may carry a task id, which becomes a link that asks
+ * onTask for the task view. Its fields carry data-field and data-value
+ * as RunDetails' do.
+ *
+ * Invariant: all four only show what they are given; every fetch, jump
  * and filter is main.js's, so that stale answers are dropped, and the
  * state is held, in one place.
  *
@@ -334,4 +341,45 @@ export class FnsTable {
 function markRow(tr, on) {
   tr.classList.toggle("sel", on);
   tr.setAttribute("aria-selected", on ? "true" : "false");
+}
+
+export class ItemDetails {
+  /** hooks: {onTask(id), onClose()} */
+  constructor(root, hooks) {
+    this.root = root;
+    this.hooks = hooks;
+    this.dl = root.querySelector("dl");
+    root.querySelector('[data-action="close"]').addEventListener("click", () => this.hooks.onClose());
+    this.dl.addEventListener("click", (e) => {
+      const a = e.target.closest("a[data-task]");
+      if (a) this.hooks.onTask(Number(a.dataset.task));
+    });
+  }
+
+  /** fields: [[name, label, text, value, {task}]] */
+  show(kind, title, fields) {
+    this.root.dataset.kind = kind;
+    this.root.querySelector('[data-field="title"]').textContent = title;
+    this.dl.textContent = "";
+    for (const [name, label, text, value, opt] of fields) {
+      const dt = document.createElement("dt");
+      dt.textContent = label;
+      const dd = document.createElement("dd");
+      dd.dataset.field = name;
+      if (value !== undefined && value !== null) dd.dataset.value = String(value);
+      if (opt && opt.task) {
+        const a = document.createElement("a");
+        a.dataset.task = String(opt.task);
+        a.textContent = text;
+        a.title = "open the task view";
+        dd.append(a);
+      } else {
+        dd.textContent = text;
+      }
+      if (opt && opt.wrap) dd.style.whiteSpace = "normal";
+      dd.title = dd.textContent;
+      this.dl.append(dt, dd);
+    }
+    this.root.hidden = false;
+  }
 }

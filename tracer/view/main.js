@@ -14,11 +14,22 @@
  * run it was reached from is on screen too. A newer selection makes an
  * older answer stale (runSeq), as the loader does for /api/procs.
  *
- * The function filter is one value, tl.fnFilter (a meta.fns index or
- * null), set only by setFilter(), which also marks the table's row and
- * says in the status line which function is highlighted: a click on a
- * row sets it, a click on the selected row or Esc clears it. It changes
- * how the timeline is drawn, not what is fetched. The functions table
+ * The highlight is one value, hlSel ({src: "fn" | "verdict" | "block",
+ * key, spec} or null), set only by setHl(), which marks the row or
+ * entry it came from (and unmarks the others'), gives the spec to the
+ * loader (/api/procs?hl=SPEC: the server picks the matching runs and
+ * counts them, hl_runs) and to the timeline, and says in the status
+ * line what is highlighted and, once the answer is drawn, "N runs
+ * highlighted". A click on a functions table row sets "fn:F" (and
+ * tl.fnFilter, which the timeline uses instead against a server that
+ * does not answer hl); a verdict sets its spec and moves the view to its
+ * range (the whole trace when it has none); a row of the block profile
+ * sets its "site:R:S"; a second click on the same one, or Esc, clears
+ * it. The verdicts and the block profile are polled until ready
+ * (pollReady); a server without them (404) never shows their tabs.
+ * The row groups (lanes.js) get the extra answers that came with each
+ * procs answer; the pane keeps up to 45% of its height for the groups
+ * below the Ps (tl.reserve), and the Ps shrink to make room. The functions table
  * and the task view share the space beside the run details as two tabs;
  * opening a task shows its tab, closing it goes back to the functions.
  * /api/fns is asked for once, after /api/meta, and does not hold up the
@@ -39,14 +50,32 @@
  *   followPrev(), followNext(), openTask(id);
  *   zoom(f)          zoom in by f around the view's centre (f < 1 zooms
  *                    out), as W and S do by 1.25;
- *   selected(), flows(), drawMs(), idle(), dataWindow() (the window and
+ *   selected(), flows(), drawMs(), drawParts() (the last frame's ms by
+ *                    part: procs, counters, threads, user), idle(), dataWindow() (the window and
  *                    width of the /api/procs answer being drawn);
  *   fns()            the functions table's rows as the page holds them
  *                    (/api/fns objects, in the order shown; [] until the
  *                    answer is in);
  *   filterFn(fn)     highlight function fn's runs (a meta.fns index), or
  *                    clear with null; resolves after the redraw;
- *   filteredFn()     the highlighted function's index, or null.
+ *   filteredFn()     the highlighted function's index, or null;
+ *   verdicts()       the verdicts shown ([] until ready), verdictsState()
+ *                    ("waiting", "ready", "error", "missing");
+ *   clickVerdict(k)  click verdict k (resolves, once the highlighted
+ *                    window is drawn, to {hl_runs, window});
+ *   blocks()         the block profile's rows in the order shown (each
+ *                    with k, its index), clickBlock(k) as clickVerdict;
+ *   hl(), hlRuns()   the highlight spec, and the hl_runs of the answer
+ *                    drawn (null when the server did not highlight);
+ *   clearHl()        as Esc does to the highlight;
+ *   groups()         {counters, threads, user}: whether each is shown;
+ *   groupWindows()   {name: [t0, t1, w]} of the answer each shown group draws;
+ *   threadRows()     the M of each Threads row; counterNames(); userRows()
+ *                    ("kind:type", and "log:logs");
+ *   firstPaintMs     ms from navigation start (performance.now()) to the
+ *                    first painted timeline with data (null before).
+ *                    The JS heap is read from outside (drive.mjs:
+ *                    the DevTools protocol), not by the page.
  *
  * Rejected: reading state out of the DOM for the tests only (the hooks
  * are small and say what the page believes; the DOM fields carry
@@ -60,10 +89,12 @@
  * ran and what ran around it).
  */
 
-import { getJSON, ProcsLoader } from "./api.js";
+import { getJSON, pollReady, ProcsLoader } from "./api.js";
 import { formatDur, formatTime } from "./format.js";
 import { Timeline } from "./timeline.js";
-import { RunDetails, TaskView, FnsTable } from "./details.js";
+import { RunDetails, TaskView, FnsTable, ItemDetails } from "./details.js";
+import { Counters, Threads, User, laneHoverText } from "./lanes.js";
+import { VerdictList, BlockTable } from "./analysis.js";
 import { fnColor } from "./colors.js";
 
 const $ = (s) => document.querySelector(s);
@@ -71,10 +102,15 @@ let readyResolve, readyReject;
 const ready = new Promise((res, rej) => { readyResolve = res; readyReject = rej; });
 ready.catch(() => {});
 
-let meta, tl, loader, details, taskView, fnsTable;
+let meta, tl, loader, details, taskView, fnsTable, itemDetails;
+let counters, threads, user, verdictList, blockTable;
 let cur = null;        // the selected run (/api/run answer)
 let runSeq = 0;
 let firstPaint = false;
+let firstPaintMs = null;
+let hlSel = null;      // {src, key, spec}: what is highlighted
+let verdicts = [], blockRows = [];
+let itemSeq = 0;
 
 const box = (r) => ({ p: r.p, start: r.start, dur: r.dur });
 
@@ -120,19 +156,152 @@ function showWindow(t0, t1) {
 
 function setFilter(fn) {
   fn = fn === null || fn === undefined ? null : Number(fn);
+  if (fn === null) setHl(null);
+  else setHl("fn", fn, `fn:${fn}`);
+}
+
+/** Set (or with src null, clear) the highlight; see the essay. */
+function setHl(src, key = null, spec = null) {
+  hlSel = src ? { src, key, spec } : null;
+  const fn = src === "fn" ? key : null;
   tl.fnFilter = fn;
+  tl.hl = hlSel ? spec : null;
   fnsTable.setSelected(fn);
-  $("#st-fn").textContent = fn === null ? "" :
-    `highlighting ${meta.fns[fn] || "fn " + fn} (click its row again or Esc to clear)`;
+  verdictList.setSelected(src === "verdict" ? key : null);
+  blockTable.setSelected(src === "block" ? key : null);
+  let what = "";
+  if (src === "fn") what = `highlighting ${meta.fns[fn] || "fn " + fn} (click its row again or Esc to clear)`;
+  else if (src === "verdict") what = `highlighting ${verdicts[key].kind.replace(/_/g, " ")} (Esc clears)`;
+  else if (src === "block") what = `highlighting ${blockRows[key].reason} at ${blockRows[key].site_name} (Esc clears)`;
+  $("#st-fn").textContent = what;
   $("#st-fn").dataset.value = fn === null ? "" : String(fn);
+  loader.setHl(tl.hl);
+  showHlCount();
   tl.draw();
 }
 
+function showHlCount() {
+  const el = $("#st-hl");
+  const n = tl.hlShown() ? tl.data.hl_runs : null;
+  el.textContent = n === null ? "" : `${n.toLocaleString("en")} run${n === 1 ? "" : "s"} highlighted`;
+  el.dataset.value = n === null ? "" : String(n);
+}
+
+function pickVerdict(k) {
+  if (k === null || k === undefined || !verdicts[k]) { setHl(null); return; }
+  const v = verdicts[k];
+  setHl("verdict", k, v.hl);
+  if (v.range) tl.setView(v.range[0], v.range[1]); else tl.reset();
+}
+
+function pickBlock(k) {
+  if (k === null || k === undefined || !blockRows[k]) { setHl(null); return; }
+  setHl("block", k, blockRows[k].hl);
+}
+
+const PANELS = { fns: "#fnsview", analysis: "#analysisview", blocking: "#blockview", task: "#taskview" };
+
 function tab(name) {
   for (const b of document.querySelectorAll(".tabs [data-tab]")) b.setAttribute("aria-selected", String(b.dataset.tab === name));
-  $("#fnsview").hidden = name !== "fns";
-  $("#taskview").hidden = name !== "task";
+  for (const [k, sel] of Object.entries(PANELS)) $(sel).hidden = name !== k;
   $("#fns-hint").hidden = name !== "fns";
+}
+
+async function loadVerdicts() {
+  const btn = $('.tabs [data-tab="analysis"]');
+  verdictList.waiting();
+  try {
+    const d = await pollReady("/api/verdicts", { onWait: () => { btn.hidden = false; } });
+    if (!d) { verdictList.state = "missing"; return; }
+    btn.hidden = false;
+    verdicts = d.verdicts || [];
+    if (d.error && !verdicts.length) { verdictList.error(d.error); return; }
+    verdictList.show(verdicts, d.error || null);
+    btn.textContent = `Analysis (${verdicts.length})`;
+  } catch (e) {
+    btn.hidden = false;
+    verdictList.error(e.message || String(e));
+  }
+}
+
+async function loadBlocks() {
+  const btn = $('.tabs [data-tab="blocking"]');
+  try {
+    const d = await pollReady("/api/blocks", { onWait: () => { btn.hidden = false; } });
+    if (!d) return;
+    btn.hidden = false;
+    blockRows = d.blocks || [];
+    blockTable.show(blockRows);
+    btn.textContent = `Blocking (${blockRows.length})`;
+  } catch (e) {
+    btn.hidden = false;
+    msg(e.message || String(e));
+  }
+}
+
+// ---- the row groups ---------------------------------------------------
+
+function relayoutGroups() {
+  const pane = $("#pane");
+  const want = Math.min(threads.height + user.height, Math.floor(pane.clientHeight * 0.45));
+  $("#g-counters .gplot").style.paddingRight = Math.max(0, pane.offsetWidth - pane.clientWidth) + "px";
+  if (want !== tl.reserve) { tl.reserve = want; tl.layout(); }
+  tl.draw();
+}
+
+function itemFields(kind, d) {
+  const task = (id) => ["task", "task", id ? `task ${id}` : "—", id || 0, id ? { task: id } : null];
+  const dur = (x) => ["dur", "duration", x === null || x === undefined ? "unfinished" : formatDur(x), x];
+  switch (kind) {
+    case "syscall":
+      return [`Syscall · M${d.m} · ${d.i}`, [task(d.task), ["fn", "function", d.fn || "?", d.fn],
+        ["site", "site", d.site || "?", d.site], ["start", "start", formatTime(d.start), d.start], dur(d.dur),
+        ["handoff", "handed off", d.handoff ? "yes: the P went to another M" : "no", d.handoff]]];
+    case "utask":
+      return [`User task ${d.id} · ${d.type}`, [["id", "id", String(d.id), d.id], ["type", "type", d.type, d.type],
+        ["parent", "parent", d.parent ? "user task " + d.parent : "—", d.parent || 0], task(d.task),
+        ["start", "start", formatTime(d.start), d.start], dur(d.dur)]];
+    case "region":
+      return [`Region · ${d.type}`, [["type", "type", d.type, d.type], task(d.task), ["fn", "function", d.fn || "?", d.fn],
+        ["utask", "user task", d.utask ? String(d.utask) : "—", d.utask || 0], ["start", "start", formatTime(d.start), d.start],
+        dur(d.dur), ["depth", "depth", String(d.depth), d.depth]]];
+    default:
+      return [`Log${d.category ? " · " + d.category : ""}`, [["message", "message", d.message, d.message, { wrap: true }],
+        ["t", "time", formatTime(d.t), d.t], task(d.task), ["fn", "function", d.fn || "?", d.fn],
+        ["utask", "user task", d.utask ? String(d.utask) : "—", d.utask || 0], ["category", "category", d.category || "—", d.category]]];
+  }
+}
+
+async function showItem(kind, path) {
+  const seq = ++itemSeq;
+  let d;
+  try {
+    d = await getJSON(path);
+  } catch (e) {
+    if (seq === itemSeq) msg(e.message || String(e));
+    return null;
+  }
+  if (seq !== itemSeq) return d;
+  const [title, fields] = itemFields(kind, d);
+  itemDetails.show(kind, title, fields);
+  $("#details").hidden = true;
+  msg("");
+  return d;
+}
+
+function closeItem() {
+  itemSeq++;
+  $("#itemdetails").hidden = true;
+  $("#details").hidden = false;
+}
+
+function onGroupPick(h) {
+  tip(null);
+  if (!h) return;
+  const zoom = (e) => { const m = e[1] * 0.1 + 1; tl.setView(e[0] - m, e[0] + e[1] + m); };
+  if (h.kind === "syscall") showItem("syscall", `/api/syscall?m=${h.m}&i=${h.e[4]}`);
+  else if (h.kind === "sysblock" || h.kind === "block") zoom(h.e);
+  else if (h.kind === "utask" || h.kind === "region" || h.kind === "log") showItem(h.kind, `/api/user/item?kind=${h.kind}&i=${h.i}`);
 }
 
 async function loadFns() {
@@ -170,6 +339,7 @@ async function select(p, i, { link = null, jump = false } = {}) {
     } catch (_) { /* the arrow is a nicety */ }
   }
   cur = r;
+  closeItem();
   tl.selected = box(r);
   tl.flows = flows;
   details.show(r);
@@ -228,7 +398,7 @@ function onKey(e) {
       break;
     case "Escape":
       tl.range = null; tl.selected = null; tl.flows = []; cur = null; runSeq++;
-      details.clear(); taskView.setMark(null); $("#st-range").textContent = ""; setFilter(null);
+      details.clear(); taskView.setMark(null); $("#st-range").textContent = ""; setHl(null); closeItem();
       break;
     default: return;
   }
@@ -251,7 +421,12 @@ async function boot() {
   details.clear();
   loader = new ProcsLoader(
     (d, ms) => {
+      const ex = d.extra || {};
+      counters.setData(ex.counters);
+      threads.setData(ex.threads);
+      user.setData(ex.user);
       tl.setData(d);
+      showHlCount();
       banner(null, "net");
       let n = 0;
       for (const r of d.rows) n += r.runs.length + r.blocks.length;
@@ -260,6 +435,7 @@ async function boot() {
       if (!firstPaint) {
         firstPaint = true;
         requestAnimationFrame(() => setTimeout(() => {
+          firstPaintMs = performance.now();
           document.body.dataset.state = "ready";
           readyResolve();
         }, 0));
@@ -290,6 +466,7 @@ async function boot() {
     },
     onHover: (h, m, e) => {
       tip(hoverText(h), e && e.clientX, e && e.clientY);
+      if (counters) counters.redraw();   // its cursor line follows the pointer
       $("#st-cursor").textContent = m ? "cursor " + formatTime(Math.round(tl.tOf(m.x))) : "";
     },
     onRange: (r) => {
@@ -301,6 +478,26 @@ async function boot() {
     },
   });
   fnsTable = new FnsTable($("#fns"), { onPick: (fn) => setFilter(fn) }, (fn) => fnColor(fn)[0]);
+  verdictList = new VerdictList($("#verdicts"), { onPick: (k) => pickVerdict(k) });
+  blockTable = new BlockTable($("#blocks"), { onPick: (k) => pickBlock(k) });
+  itemDetails = new ItemDetails($("#itemdetails"), { onTask: (id) => openTask(id).catch((e) => msg(e.message)), onClose: closeItem });
+  const gh = {
+    onPick: onGroupPick,
+    onHover: (h, e) => tip(laneHoverText(h, threads), e && e.clientX, e && e.clientY),
+    onResize: () => relayoutGroups(),
+  };
+  counters = new Counters($("#g-counters"), tl, gh);
+  threads = new Threads($("#g-threads"), tl, gh, meta);
+  user = new User($("#g-user"), tl, gh);
+  tl.followers.push(counters, threads, user);
+  loader.extra("counters", "/api/counters");
+  loader.extra("threads", "/api/threads");
+  // a trace that says it has no user annotations: no /api/user requests
+  if (!(meta.utasks === 0 && meta.regions === 0 && meta.logs === 0)) loader.extra("user", "/api/user");
+  loader.onMissing = (name) => ({ counters, threads, user })[name].setMissing();
+  new ResizeObserver(() => relayoutGroups()).observe($("#pane"));
+  loadVerdicts();
+  loadBlocks();
   for (const b of document.querySelectorAll(".tabs [data-tab]")) b.addEventListener("click", () => tab(b.dataset.tab));
   loadFns();
   document.addEventListener("keydown", onKey);
@@ -331,10 +528,34 @@ window.weftView = {
   dataWindow: () => (tl.data ? [tl.data.t0, tl.data.t1, tl.data.w] : null),
   flows: () => tl.flows.slice(),
   drawMs: () => tl.drawMs,
+  drawParts: () => ({ ...tl.partMs }),
   idle: () => settled(),
   fns: () => (fnsTable ? fnsTable.shown() : []),
   filterFn: (fn) => { setFilter(fn); return settled(); },
   filteredFn: () => (tl ? tl.fnFilter : null),
+  verdicts: () => verdicts.slice(),
+  verdictsState: () => (verdictList ? verdictList.state : "waiting"),
+  clickVerdict: async (k) => {
+    pickVerdict(hlSel && hlSel.src === "verdict" && hlSel.key === k ? null : k);
+    await settled();
+    return { hl_runs: weftView.hlRuns(), window: [tl.t0, tl.t1] };
+  },
+  blocks: () => (blockTable ? blockTable.shown() : []),
+  clickBlock: async (k) => {
+    pickBlock(hlSel && hlSel.src === "block" && hlSel.key === k ? null : k);
+    await settled();
+    return { hl_runs: weftView.hlRuns(), window: [tl.t0, tl.t1] };
+  },
+  hl: () => (tl ? tl.hl : null),
+  hlRuns: () => (tl && tl.hlShown() ? tl.data.hl_runs : null),
+  clearHl: () => { setHl(null); return settled(); },
+  groups: () => ({ counters: !!counters && counters.visible, threads: !!threads && threads.visible, user: !!user && user.visible }),
+  threadRows: () => (threads && threads.visible ? threads.rows.map((r) => r.m) : []),
+  counterNames: () => (counters && counters.visible ? counters.names() : []),
+  userRows: () => (user && user.visible ? user.names() : []),
+  groupWindows: () => Object.fromEntries([["counters", counters], ["threads", threads], ["user", user]]
+    .filter(([, g]) => g && g.visible && g.data).map(([n, g]) => [n, [g.data.t0, g.data.t1, g.data.w]])),
+  get firstPaintMs() { return firstPaintMs; },
 };
 
 boot().catch((e) => {

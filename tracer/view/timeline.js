@@ -21,6 +21,17 @@
  * meta.fns), the runs of that function are drawn as ever and everything
  * else on the rows, the other functions' runs, their labels and the busy
  * blocks (which do not say whose runs they merge), at DIM opacity.
+ * The highlight (hl, a spec such as "fn:3" or "v:2", set by main.js)
+ * is the server's: /api/procs?hl=SPEC adds to each row the matching
+ * runs, merged per pixel ([t0, dur, n]), and the count hl_runs. When the
+ * answer drawn was asked with the current spec and has hl_runs, every
+ * bar and block is drawn at DIM, the runs that are hl items of their own
+ * (n = 1, same start) at full colour, and the merged hl items on top in
+ * HL_COLOR, more opaque the more runs they merge (four steps of
+ * log2 n). So a function filter dims and highlights merged blocks
+ * exactly, which the page alone cannot do (a block does not say whose
+ * runs it merges). Against a server without hl (no hl_runs in its
+ * answer) the function filter falls back to colouring by fnFilter.
  * The server sends at most about two entries per pixel
  * per row, so a frame is O(W x Ps) rectangles: about 10,000 at 1280 px
  * and 4 Ps, measured at 1-3 ms; drawMs holds the last frame's time.
@@ -52,7 +63,7 @@
  * dimmed blocks when zoomed out: zoom in to see them).
  */
 
-import { fnColor, STW_FILL, STW_EDGE, FLOW, SELECT_RANGE, SELECT_EDGE } from "./colors.js";
+import { fnColor, STW_FILL, STW_EDGE, FLOW, SELECT_RANGE, SELECT_EDGE, HL_COLOR } from "./colors.js";
 import { formatDur, ticks } from "./format.js";
 
 const RULER_H = 30;
@@ -60,6 +71,7 @@ const ROW_MIN = 18;
 const ROW_MAX = 56;
 const SHADES = 8;
 const DIM = 0.18;                 // opacity of what a function filter leaves out
+const HL_STEPS = [0.45, 0.62, 0.8, 1];   // merged hl items: opacity by log2(n)
 const FONT = "11px system-ui, -apple-system, 'Segoe UI', sans-serif";
 
 function lastAtOrBefore(arr, t) {
@@ -95,7 +107,11 @@ export class Timeline {
     this.task = null;               // {id, runs: [[p,i,start,dur]...]} highlighted
     this.range = null;              // [a, b] selection, ns
     this.fnFilter = null;           // meta.fns index whose runs stand out, or null
+    this.hl = null;                 // the highlight spec asked of the server, or null
+    this.followers = [];            // other canvases drawn in the same frame ({drawNow()})
+    this.reserve = 0;               // px of the pane kept for the groups below the Ps
     this.drawMs = 0;
+    this.partMs = {};               // the last frame's ms by part (procs, and each follower)
     this.frames = 0;
     this.pending = 0;
     this.textW = new Map();
@@ -114,7 +130,7 @@ export class Timeline {
   layout() {
     const pane = this.pane;
     const W = Math.max(100, Math.floor(this.canvas.parentElement.clientWidth));
-    const avail = pane.clientHeight - RULER_H - 2;
+    const avail = pane.clientHeight - RULER_H - 2 - this.reserve;
     const rows = Math.max(1, this.procs);
     this.rowH = Math.max(ROW_MIN, Math.min(ROW_MAX, Math.floor(avail / rows)));
     const H = RULER_H + rows * this.rowH;
@@ -242,14 +258,21 @@ export class Timeline {
       const a = (d.t0 - t0) * k, b = (d.t1 - t0) * k;
       if (a > 0) ctx.fillRect(0, top, Math.min(a, W), vh);
       if (b < W) ctx.fillRect(Math.max(0, b), top, W - Math.max(0, b), vh);
-      const byFn = new Map();
+      const byFn = new Map(), byFnHi = new Map();
       const shades = Array.from({ length: SHADES }, () => []);
       const labels = [];
+      const hlOn = this.hlShown();
+      const hlSteps = HL_STEPS.map(() => []);
       for (const row of d.rows) {
         const p = row.p;
         if (p < pLo || p > pHi) continue;
         const top = RULER_H + p * rowH;
         const y = top + 3, h = rowH - 6;
+        let one = null;             // starts of the hl items that are single runs
+        if (hlOn && row.hl) {
+          one = new Set();
+          for (const e of row.hl) if (e[2] === 1) one.add(e[0]);
+        }
         for (const b of row.blocks) {
           const x = (b[0] - t0) * k;
           if (x > W) break;
@@ -268,13 +291,26 @@ export class Timeline {
           const w0 = r[1] * k;
           if (x + w0 < 0) continue;
           const w = w0 > 3 ? w0 - 1 : Math.max(1, w0);
-          let list = byFn.get(r[2]);
-          if (!list) byFn.set(r[2], (list = []));
+          const hi = one !== null && one.has(r[0]);
+          const m = hi ? byFnHi : byFn;
+          let list = m.get(r[2]);
+          if (!list) m.set(r[2], (list = []));
           list.push(x, y, w, h);
-          if (w > 28) labels.push(x, y, w, r);
+          if (w > 28) labels.push(x, y, w, r, hi);
+        }
+        if (one !== null) {
+          // the merged hl items (and single runs drawn inside a block)
+          for (const e of row.hl) {
+            const x = (e[0] - t0) * k;
+            if (x > W) break;
+            const w = Math.max(1, e[1] * k);
+            if (x + w < 0) continue;
+            if (e[2] === 1 && this.isRun(row, e[0])) continue;   // drawn as a run
+            hlSteps[Math.min(HL_STEPS.length - 1, Math.floor(Math.log2(e[2]) / 2))].push(x, y, w, h);
+          }
         }
       }
-      const ff = this.fnFilter;
+      const ff = hlOn ? -1 : this.fnFilter;
       if (ff !== null) ctx.globalAlpha = DIM;
       for (let i = 0; i < SHADES; i++) {
         const rs = shades[i];
@@ -284,13 +320,23 @@ export class Timeline {
         for (let j = 0; j < rs.length; j += 4) ctx.rect(rs[j], rs[j + 1], rs[j + 2], rs[j + 3]);
         ctx.fill();
       }
-      for (const [fn, rs] of byFn) {
-        ctx.globalAlpha = ff === null || fn === ff ? 1 : DIM;
-        ctx.fillStyle = fnColor(fn)[0];
+      for (const m of [byFn, byFnHi]) {
+        for (const [fn, rs] of m) {
+          ctx.globalAlpha = ff === null || fn === ff || m === byFnHi ? 1 : DIM;
+          ctx.fillStyle = fnColor(fn)[0];
+          ctx.beginPath();
+          for (let j = 0; j < rs.length; j += 4) ctx.rect(rs[j], rs[j + 1], rs[j + 2], rs[j + 3]);
+          ctx.fill();
+        }
+      }
+      ctx.fillStyle = HL_COLOR;
+      hlSteps.forEach((rs, i) => {
+        if (!rs.length) return;
+        ctx.globalAlpha = HL_STEPS[i];
         ctx.beginPath();
         for (let j = 0; j < rs.length; j += 4) ctx.rect(rs[j], rs[j + 1], rs[j + 2], rs[j + 3]);
         ctx.fill();
-      }
+      });
       ctx.globalAlpha = 1;
       // stop-the-world over the bars: a tint and a solid mark on top
       for (const row of d.rows) {
@@ -306,13 +352,13 @@ export class Timeline {
         }
       }
       ctx.textBaseline = "middle";
-      for (let j = 0; j < labels.length; j += 4) {
+      for (let j = 0; j < labels.length; j += 5) {
         const x = Math.max(0, labels[j]), r = labels[j + 3];
         const w = Math.min(labels[j] + labels[j + 2], W) - x;
         const name = fns[r[2]] || "?";
         let s = `${name} #${r[3]}`;
         if (this.measure(s) + 6 > w) { s = `#${r[3]}`; if (this.measure(s) + 6 > w) continue; }
-        ctx.globalAlpha = ff === null || r[2] === ff ? 1 : DIM;
+        ctx.globalAlpha = ff === null || r[2] === ff || labels[j + 4] ? 1 : DIM;
         ctx.fillStyle = fnColor(r[2])[1];
         ctx.fillText(s, x + 3, labels[j + 1] + (rowH - 6) / 2 + 0.5);
       }
@@ -323,9 +369,27 @@ export class Timeline {
     this.drawFlows(k);
     this.drawRange(k);
     this.drawRuler();
+    this.partMs = { procs: performance.now() - t };
+    for (const f of this.followers) {
+      const a = performance.now();
+      f.drawNow();
+      this.partMs[f.root.id.replace(/^g-/, "")] = performance.now() - a;
+    }
     this.drawMs = performance.now() - t;
     this.frames++;
     if (this.hooks.onFrame) this.hooks.onFrame(this.drawMs);
+  }
+
+  /** Whether the answer drawn carries the server's highlight for this.hl. */
+  hlShown() {
+    const d = this.data;
+    return !!(this.hl && d && d.hlSpec === this.hl && d.hl_runs !== undefined);
+  }
+
+  /** Whether a run of `row` starts at `s` (binary search: runs sorted by start). */
+  isRun(row, s) {
+    const j = lastAtOrBefore(row.runs, s);
+    return j >= 0 && row.runs[j][0] === s;
   }
 
   drawTask(k) {
@@ -456,8 +520,12 @@ export class Timeline {
     const t = this.tOf(x), tol = (3 * (this.t1 - this.t0)) / this.W;
     const near = (arr) => {
       let best = null, bd = Infinity;
+      // from two before the entry under t (entries of a row do not
+      // overlap) to the last one starting within tol after it: at full
+      // zoom-out several one-column blocks start within the tolerance,
+      // and looking at the last three only missed the one under t
       const j = lastAtOrBefore(arr, t + tol);
-      for (let i = Math.max(0, j - 2); i <= j && i < arr.length; i++) {
+      for (let i = Math.max(0, lastAtOrBefore(arr, t) - 2); i <= j && i < arr.length; i++) {
         const e = arr[i];
         const dist = t < e[0] ? e[0] - t : t > e[0] + e[1] ? t - e[0] - e[1] : 0;
         if (dist <= tol && dist <= bd) { best = e; bd = dist; }
@@ -523,15 +591,18 @@ export class Timeline {
     c.addEventListener("pointerup", up);
     c.addEventListener("pointercancel", up);
     c.addEventListener("pointerleave", () => { this.mouse = null; this.hooks.onHover(null, null); });
-    c.addEventListener("wheel", (e) => {
-      e.preventDefault();
-      const unit = e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? this.W : 1;
-      const dx = e.deltaX * unit, dy = e.deltaY * unit;
-      if (e.shiftKey || Math.abs(dx) > Math.abs(dy)) {
-        this.panBy((e.shiftKey && !dx ? dy : dx) / this.W);
-      } else {
-        this.zoomBy(Math.exp(-Math.max(-300, Math.min(300, dy)) * 0.002), pos(e).x);
-      }
-    }, { passive: false });
+    c.addEventListener("wheel", (e) => this.wheel(e, pos(e).x), { passive: false });
+  }
+
+  /** A wheel event at x (CSS px from the plot's left): zoom or pan (the groups' canvases use it too). */
+  wheel(e, x) {
+    e.preventDefault();
+    const unit = e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? this.W : 1;
+    const dx = e.deltaX * unit, dy = e.deltaY * unit;
+    if (e.shiftKey || Math.abs(dx) > Math.abs(dy)) {
+      this.panBy((e.shiftKey && !dx ? dy : dx) / this.W);
+    } else {
+      this.zoomBy(Math.exp(-Math.max(-300, Math.min(300, dy)) * 0.002), x);
+    }
   }
 }

@@ -4,7 +4,7 @@
  * or >= 22; no npm package).
  *
  *   node --experimental-websocket tracer/view/dev/drive.mjs URL \
- *        [--shot FILE.png [--shot-window T0,T1 | --shot-tab fns]] [--expect-error] [--chromium PATH]
+ *        [--shot FILE.png [--shot-window T0,T1 | --shot-tab fns|analysis|blocking]] [--measure] [--expect-error] [--chromium PATH]
  *
  * Starts Chromium headless at 1280x720 with a throw-away profile, opens
  * URL (the viewer, from `weft-trace view` or dev/mock.py), and checks,
@@ -52,6 +52,7 @@ if (!url || typeof WebSocket === "undefined") {
   process.exit(2);
 }
 const shot = opt("--shot");
+const measure = args.includes("--measure");
 const noTiming = process.argv.includes("--no-timing");
 const expectError = args.includes("--expect-error");
 const chromium = opt("--chromium") || process.env.CHROMIUM || "chromium";
@@ -122,6 +123,12 @@ function check(ok, what, detail = "") {
 }
 const near = (a, b, rel = 0.01) => Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b), 1);
 const idle = () => evaluate("weftView.idle()");
+// the page's used JS heap in MB, after a collection (the DevTools protocol: nothing in the page)
+async function heapMB() {
+  try { await send("HeapProfiler.collectGarbage"); } catch (_) { /* an older Chromium */ }
+  const h = await send("Runtime.getHeapUsage");
+  return h.usedSize / 1048576;
+}
 const win = () => evaluate("weftView.window()");
 
 async function main() {
@@ -173,9 +180,26 @@ async function main() {
      const x = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; const s = new Set();
      for (let i = 0; i < x.length; i += 4 * 97) s.add(x[i] << 16 | x[i + 1] << 8 | x[i + 2]); return s.size; })()`);
   check(painted > 10, "the timeline is painted", `${painted} colours sampled`);
+  // the server still analysing: the Analysis tab says so
+  if (await evaluate("weftView.verdictsState()") === "waiting" &&
+      await evaluate("fetch('/api/verdicts').then(r => r.ok ? r.json() : null).then(d => d && !d.ready)")) {
+    check(await evaluate(`(b => !b.hidden && document.getElementById('verdicts').textContent.includes('analysing'))(document.querySelector('.tabs [data-tab=analysis]'))`),
+          "the Analysis tab says analysing… while the verdicts are not ready");
+  }
+  // first paint and the JS heap: printed (--no-timing), else held to a loose bound
+  const fp = await evaluate("weftView.firstPaintMs");
+  const heap = await heapMB();
+  if (measure) {
+    console.log(`first_paint_ms=${fp === null || fp === undefined ? "" : fp.toFixed(0)}`);
+    console.log(`js_heap_mb=${heap.toFixed(1)}`);
+    return;
+  }
+  check(typeof fp === "number" && (noTiming || fp <= 5000), "first paint", `${typeof fp === "number" ? fp.toFixed(0) : fp} ms after navigation start`);
+  check(noTiming || heap <= 200, "JS heap after the first paint", `${heap.toFixed(1)} MB`);
   // the frame budget: redraw the whole view a few times
-  const ms = await evaluate(`(async () => { let m = 0; for (let i = 0; i < 5; i++) { await weftView.zoom(1.0001);
-     m = Math.max(m, weftView.drawMs()); } return m; })()`);
+  const [ms, parts] = await evaluate(`(async () => { let m = 0, parts = {}; for (let i = 0; i < 5; i++) { await weftView.zoom(1.0001);
+     if (weftView.drawMs() >= m) { m = weftView.drawMs(); parts = weftView.drawParts ? weftView.drawParts() : {}; } } return [m, parts]; })()`);
+  console.log("     frame parts (ms): " + Object.entries(parts).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", "));
   // --no-timing (make check: a loaded machine, sanitizers): reported only.
   check(ms <= 50 || noTiming, "a frame draws in <= 16 ms", `worst ${ms.toFixed(2)} ms${ms > 16 ? " OVER 16" : ""}`);
 
@@ -215,6 +239,11 @@ async function main() {
   await key("0"); await idle(); b = await win();
   check(b[0] === 0 && b[1] === meta.duration, "0 resets to the whole trace");
 
+  // the row groups, the verdicts, the block profile (before the run
+  // checks, which stop on a trace without a woken run)
+  await groupChecks(meta, box);
+  await analysisChecks(meta);
+  await key("0"); await idle();
   // click a run: through the hook, then with the mouse at its pixel
   const pick = await evaluate(`(async () => {
      for (const p of [1, 0]) for (let i = 0; i < 3000; i += i < 200 ? 1 : 7) {
@@ -313,10 +342,13 @@ async function main() {
        for (let i = 1; i <= 10; i++) { const s = (t1 - t0) / (30 + b * 3);
          weftView.setWindow(t0 + i * s, t1 - i * s); await new Promise(r => setTimeout(r, 45)); }
        await weftView.idle();
-       out.push([weftView.window(), weftView.dataWindow(), document.getElementById('timeline').clientWidth]);
+       out.push([weftView.window(), weftView.dataWindow(), document.getElementById('timeline').clientWidth,
+                 weftView.groupWindows ? Object.values(weftView.groupWindows()) : []]);
      }
      return out; })()`);
-  const bad = bursts.filter((x) => !(x[1] && x[1][0] === Math.floor(x[0][0]) && x[1][1] === Math.ceil(x[0][1]) && x[1][2] === x[2]));
+  // (the groups' answers came with the procs answer: the same window)
+  const bad = bursts.filter((x) => !(x[1] && x[1][0] === Math.floor(x[0][0]) && x[1][1] === Math.ceil(x[0][1]) && x[1][2] === x[2] &&
+                                     x[3].every((g) => g.join() === x[1].join())));
   check(bad.length === 0, "after a burst of view changes the last window's answer is drawn",
         bad.length ? JSON.stringify(bad[0]) : `${bursts.length} bursts`);
   check(consoleErrors.length === 0, "no errors in the console", consoleErrors.join(" | "));
@@ -324,6 +356,15 @@ async function main() {
   if (shot && sw) {
     await key("Escape");
     await evaluate(`weftView.setWindow(${sw})`);
+    if (opt("--shot-group")) {
+      // scroll a group (threads, user) into the pane's view
+      await evaluate(`(async () => { document.getElementById('g-${opt("--shot-group")}').scrollIntoView({block: 'end'}); await weftView.idle(); })()`);
+    }
+    if (opt("--shot-tab") === "blocking") {
+      // the whole window, the first block site highlighted
+      await evaluate(`document.querySelector('.tabs [data-tab=blocking]').click()`);
+      await evaluate(`weftView.clickBlock(weftView.blocks()[0].k)`);
+    }
     const s = await send("Page.captureScreenshot", { format: "png" });
     writeFileSync(shot, Buffer.from(s.data, "base64"));
     console.log(`screenshot: ${shot}`);
@@ -331,6 +372,13 @@ async function main() {
     await evaluate(`weftView.clickRun(${pick.p}, ${pick.i})`);
     await evaluate(`weftView.followWaker()`);
     await evaluate(`weftView.openTask(${pick.task})`);
+    if (opt("--shot-tab") === "analysis" || opt("--shot-tab") === "blocking") {
+      // a verdict (the second: a range) or the first block site highlighted
+      const t = opt("--shot-tab");
+      await evaluate(`document.querySelector('.tabs [data-tab=${t}]').click()`);
+      if (t === "analysis") await evaluate(`weftView.clickVerdict(Math.min(1, weftView.verdicts().length - 1))`);
+      else await evaluate(`weftView.clickBlock(weftView.blocks()[0].k)`);
+    }
     if (opt("--shot-tab") === "fns") {
       // the functions tab, the selected run's function highlighted
       await evaluate(`document.querySelector('.tabs [data-tab=fns]').click()`);
@@ -435,6 +483,224 @@ async function fnsChecks(pick, box) {
   await idle();
   const back = await pix(pts);
   check(esc === true && !same(dimmedF, before[0]) && same(back[0], before[0]), "weftView.filterFn and Esc set and clear the filter");
+}
+
+// The row groups: shown with their rows where the server has the
+// endpoint, hidden where it answers 404; a click on a syscall shows it.
+async function groupChecks(meta, box) {
+  await key("0"); await idle();
+  const q = `t0=0&t1=${meta.duration}&w=100`;
+  const st = await evaluate(`Promise.all(['/api/threads', '/api/counters', '/api/user'].map(p => fetch(p + '?${q}').then(r => r.status)))`);
+  const [hasT, hasC, hasU] = st.map((x) => x === 200);
+  const g = await evaluate("weftView.groups()");
+  if (hasC) {
+    const names = await evaluate("weftView.counterNames()");
+    check(g.counters && JSON.stringify([...names].sort()) === JSON.stringify(["runnable", "running", "spinning", "syscall"]),
+          "the Counters group shows the four counters", names.join(","));
+    // hovering shows every counter's value at the cursor
+    const cb = await evaluate("(r => ({x: r.left, y: r.top, w: r.width, h: r.height}))(document.querySelector('#g-counters canvas').getBoundingClientRect())");
+    await mouse("mouseMoved", cb.x + cb.w * 0.4, cb.y + cb.h / 2);
+    const tipText = await waitFor("(t => !t.hidden && t.textContent)(document.getElementById('tip'))");
+    check(!!tipText && ["runnable", "running", "in syscall", "spinning"].every((n) => tipText.includes(n + ":")),
+          "hovering the counters shows their values", (tipText || "no tooltip").replace(/\n/g, " | "));
+    await mouse("mouseMoved", cb.x + cb.w * 0.4, cb.y + cb.h + 400);
+  } else {
+    check(!g.counters && !(await evaluate("!document.getElementById('g-counters').hidden")), "no /api/counters: no Counters group");
+  }
+  if (hasT) {
+    const rows = await evaluate("weftView.threadRows()");
+    const want = meta.ms === undefined ? null : meta.ms;
+    // (a row m = -1 holds the syscalls on no known M: counted in meta.ms or not)
+    check(g.threads && rows.length > 0 && (want === null || rows.length === want || rows.filter((m) => m >= 0).length === want),
+          "the Threads group has a row per M",
+          `${rows.length} rows, meta.ms ${want}`);
+    // (a trace without syscalls has none to click)
+    const nsys = meta.syscalls !== undefined ? meta.syscalls : await evaluate(`fetch('/api/threads?${q}').then(r => r.json())
+       .then(d => d.rows.reduce((n, r) => n + r.sys.length + r.sysblocks.length, 0))`);
+    if (nsys > 0) await threadClick(meta, box);
+  } else {
+    check(!g.threads && await evaluate("document.getElementById('g-threads').hidden"), "no /api/threads: no Threads group");
+  }
+  const annotated = (meta.utasks || 0) + (meta.regions || 0) + (meta.logs || 0) > 0;
+  if (hasU && annotated) {
+    const rows = await evaluate("weftView.userRows()");
+    check(g.user && rows.some((r) => !r.startsWith("log:")), "the User group has a row per user task / region type", rows.join(","));
+    await userClick(meta, rows);
+  } else {
+    check(!g.user && await evaluate("document.getElementById('g-user').hidden"),
+          hasU ? "a trace without user annotations: no User group" : "no /api/user: no User group");
+  }
+}
+
+// A real click on the widest syscall in the Threads group shows it in #itemdetails.
+async function threadClick(meta, box) {
+  await evaluate(`(async () => { document.getElementById('g-threads').scrollIntoView({block: 'nearest'}); await weftView.idle(); })()`);
+  const spot = await evaluate(`(async () => {
+     const c = document.querySelector('#g-threads canvas'), r = c.getBoundingClientRect();
+     const [t0, t1] = weftView.window(), W = c.clientWidth, rowH = c.clientHeight / weftView.threadRows().length;
+     const d = weftView.dataWindow();
+     const q = await fetch('/api/threads?t0=' + d[0] + '&t1=' + d[1] + '&w=' + d[2]).then(r => r.json());
+     let best = null;
+     q.rows.forEach((row, j) => { for (const s of row.sys) {
+       const xa = (s[0] - t0) * W / (t1 - t0), w = s[1] * W / (t1 - t0);
+       if (xa >= 2 && xa + w <= W - 2 && (!best || w > best.w)) best = {x: r.left + xa + w / 2, y: r.top + rowH * (j + 0.7), w, m: row.m, i: s[4], task: s[2]};
+     } });
+     return best && best.y < innerHeight - 250 ? best : null; })()`);
+  if (!spot) {
+    // zoom in until syscalls are drawn as bars
+    for (const f of [64, 512]) {
+      await evaluate(`weftView.setWindow(${meta.duration * 0.37}, ${meta.duration * 0.37 + meta.duration / f})`);
+      const again = await evaluate(`(async () => { await weftView.idle(); return weftView.dataWindow(); })()`);
+      if (again) break;
+    }
+    return threadClickAt(meta);
+  }
+  return clickSyscall(spot);
+}
+
+// A real click in the middle of a user task or region, zoomed to it, shows an item of that kind and type.
+async function userClick(meta, rows) {
+  const W = await evaluate("document.querySelector('#g-user canvas').clientWidth");
+  const d = await evaluate(`fetch('/api/user?t0=0&t1=${meta.duration}&w=${W}').then(r => r.json())`);
+  let pick = null;
+  d.rows.forEach((r) => { for (const e of r.items) if (!pick || e[1] > pick.e[1]) pick = { e, kind: r.kind, type: r.type }; });
+  check(!!pick, "found a user task or region to click", pick ? `${pick.kind} ${pick.type}` : "none");
+  if (!pick) return;
+  const [t, dur] = pick.e;
+  await evaluate(`weftView.setWindow(${t - dur * 0.25}, ${t + dur * 1.25})`);
+  const spot = await evaluate(`(async () => {
+     const c = document.querySelector('#g-user canvas');
+     c.scrollIntoView({block: 'nearest'});
+     await weftView.idle();
+     const r = c.getBoundingClientRect(), rowH = c.clientHeight / weftView.userRows().length;
+     const j = weftView.userRows().indexOf(${JSON.stringify(pick.kind + ":" + pick.type)});
+     const [t0, t1] = weftView.window();
+     return {x: r.left + (${t + dur / 2} - t0) * c.clientWidth / (t1 - t0), y: r.top + rowH * (j + 0.5), j}; })()`);
+  await click(spot.x, spot.y);
+  const got = await waitFor(`(d => !d.hidden && d.dataset.kind === ${JSON.stringify(pick.kind)} && d.querySelector('[data-field=type]')?.textContent)(document.getElementById('itemdetails'))`);
+  check(got === pick.type, `a click on a ${pick.kind} shows its details`, `type ${got}`);
+  await key("Escape");
+  // a log: zoomed to 100 us around one, a click on its tick shows its message
+  const lg = d.logs && (d.logs.items[0] || null);
+  if (lg && rows.includes("log:logs")) {
+    await evaluate(`weftView.setWindow(${lg[0] - 50000}, ${lg[0] + 50000})`);
+    const at = await evaluate(`(async () => {
+       const c = document.querySelector('#g-user canvas');
+       c.scrollIntoView({block: 'nearest'});
+       await weftView.idle();
+       const r = c.getBoundingClientRect(), rows = weftView.userRows(), rowH = c.clientHeight / rows.length;
+       const [t0, t1] = weftView.window();
+       return {x: r.left + (${lg[0]} - t0) * c.clientWidth / (t1 - t0), y: r.top + rowH * (rows.indexOf('log:logs') + 0.5)}; })()`);
+    await click(at.x, at.y);
+    const msg = await waitFor(`(d => !d.hidden && d.dataset.kind === 'log' && d.querySelector('[data-field=message]')?.textContent)(document.getElementById('itemdetails'))`);
+    const api = await evaluate(`fetch('/api/user/item?kind=log&i=${lg[1]}').then(r => r.json())`);
+    check(msg === api.message, "a click on a log shows its message", msg || "nothing shown");
+    await key("Escape");
+  }
+  await key("0");
+  await idle();
+}
+
+async function threadClickAt(meta) {
+  const spot = await evaluate(`(async () => {
+     const c = document.querySelector('#g-threads canvas'), r = c.getBoundingClientRect();
+     const [t0, t1] = weftView.window(), W = c.clientWidth, rowH = c.clientHeight / weftView.threadRows().length;
+     const d = weftView.dataWindow();
+     const q = await fetch('/api/threads?t0=' + d[0] + '&t1=' + d[1] + '&w=' + d[2]).then(r => r.json());
+     let best = null;
+     q.rows.forEach((row, j) => { for (const s of row.sys) {
+       const xa = (s[0] - t0) * W / (t1 - t0), w = s[1] * W / (t1 - t0);
+       if (xa >= 2 && xa + w <= W - 2 && (!best || w > best.w)) best = {x: r.left + xa + w / 2, y: r.top + rowH * (j + 0.7), w, m: row.m, i: s[4], task: s[2]};
+     } });
+     return best; })()`);
+  check(!!spot, "found a syscall bar to click", spot ? `M${spot.m} syscall ${spot.i}` : "none");
+  if (spot) await clickSyscall(spot);
+}
+
+async function clickSyscall(spot) {
+  await click(spot.x, spot.y);
+  const shown = await waitFor(`(d => !d.hidden && d.dataset.kind === 'syscall' && d.querySelector('[data-field=task]'))(document.getElementById('itemdetails'))`);
+  const f = shown && await evaluate(`({task: document.querySelector('#itemdetails [data-field=task]').dataset.value,
+     site: document.querySelector('#itemdetails [data-field=site]').textContent, details: document.getElementById('details').hidden})`);
+  const api = await evaluate(`fetch('/api/syscall?m=${spot.m}&i=${spot.i}').then(r => r.json())`);
+  check(!!f && f.task === String(api.task) && f.site === api.site && f.details,
+        "a click on a syscall shows its details (task, site) in the run details' place", f ? `task ${f.task} at ${f.site}` : "not shown");
+  await key("Escape");
+}
+
+// The Analysis and Blocking tabs, and the highlight they and the functions table set.
+async function analysisChecks(meta) {
+  const st = await evaluate(`Promise.all(['/api/verdicts', '/api/blocks'].map(p => fetch(p).then(r => r.status)))`);
+  const hasV = st[0] === 200, hasB = st[1] === 200;
+  const tabHidden = (t) => evaluate(`document.querySelector('.tabs [data-tab=${t}]').hidden`);
+  if (!hasV) check(await tabHidden("analysis"), "no /api/verdicts: no Analysis tab");
+  if (!hasB) check(await tabHidden("blocking"), "no /api/blocks: no Blocking tab");
+  // the functions filter as a server highlight: hl_runs is the function's runs over the whole trace
+  const hlq = await evaluate(`fetch('/api/procs?t0=0&t1=${meta.duration}&w=50&hl=fn:1').then(r => r.json()).then(d => d.hl_runs)`);
+  if (hlq !== undefined) {
+    const api = await evaluate("fetch('/api/fns').then(r => r.json())");
+    await key("0"); await idle();
+    const some = api.fns.filter((r) => r.runs > 0).slice(0, 3);
+    for (const r of some) {
+      await evaluate(`weftView.filterFn(${r.fn})`);
+      const n = await evaluate("weftView.hlRuns()");
+      const line = await evaluate("document.getElementById('st-hl').dataset.value");
+      check(n === r.runs && line === String(r.runs), "the functions filter highlights the function's runs (hl_runs as /api/fns)",
+            `${r.name}: ${n} vs ${r.runs}`);
+    }
+    await evaluate("weftView.filterFn(null)");
+  }
+  if (hasV) {
+    await evaluate(`document.querySelector('.tabs [data-tab=analysis]').click()`);
+    const t = Date.now();
+    let state;
+    while ((state = await evaluate("weftView.verdictsState()")) === "waiting" && Date.now() - t < 130000) await sleep(100);
+    check(state === "ready", "the verdicts get ready", `${state} after ${Date.now() - t} ms`);
+    const vs = await evaluate("weftView.verdicts()");
+    const verr = await evaluate("fetch('/api/verdicts').then(r => r.json()).then(d => d.error)");
+    if (verr) check(await evaluate(`document.getElementById('verdicts').textContent.includes(${JSON.stringify(verr)})`),
+                    "the Analysis tab shows the analysis's error", verr);
+    const n = await evaluate("document.querySelectorAll('#verdicts [data-k]').length");
+    check(n === vs.length, "the Analysis tab lists the verdicts", `${n} entries, ${vs.length} verdicts`);
+    for (let k = 0; k < vs.length; k++) {
+      const v = vs[k];
+      const r = await evaluate(`weftView.clickVerdict(${k})`);
+      const want = v.range ? [Math.max(0, v.range[0]), Math.min(meta.duration, v.range[1])] : [0, meta.duration];
+      const okWin = near(r.window[0], want[0], 1e-6) && near(r.window[1], want[1], 1e-6) ||
+        (want[1] - want[0] < 100 && r.window[0] <= want[0] && r.window[1] >= want[1]);
+      const sel = await evaluate(`document.querySelector('#verdicts [data-k="${k}"]').classList.contains('sel')`);
+      check(r.hl_runs > 0 && okWin && sel && await evaluate("weftView.hl()") === v.hl,
+            `verdict ${k} (${v.kind}) zooms to its range and highlights runs`, `${r.hl_runs} runs, window ${r.window.map(Math.round)} want ${want}`);
+    }
+    if (vs.length) {
+      await evaluate(`weftView.clickVerdict(${vs.length - 1})`);
+      check(await evaluate("weftView.hl()") === null && await evaluate("document.querySelectorAll('#verdicts .sel').length") === 0,
+            "clicking the selected verdict again clears the highlight");
+    }
+  }
+  if (hasB) {
+    await evaluate(`document.querySelector('.tabs [data-tab=blocking]').click()`);
+    const rows = await waitFor("weftView.blocks().length && weftView.blocks()");
+    const trs = await evaluate("document.querySelectorAll('#blocks tbody tr').length");
+    check(rows && rows.length > 0 && trs === rows.length, "the block profile has rows", `${trs} rows`);
+    if (rows && rows.length) {
+      const rect = await evaluate(`(r => { r.scrollIntoView({block: 'nearest'}); const b = r.getBoundingClientRect();
+         return {x: b.left + 30, y: b.top + b.height / 2}; })(document.querySelector('#blocks tbody tr'))`);
+      await key("0"); await idle();
+      await click(rect.x, rect.y);
+      const got = await waitFor(`weftView.hl() === ${JSON.stringify(rows[0].hl)}`);
+      await idle();
+      const n = await evaluate("weftView.hlRuns()");
+      check(got === true && n > 0, "a click on the first block profile row highlights its runs", `${rows[0].hl}: ${n} runs`);
+      // sorting by a header click
+      await evaluate(`document.querySelector('#blocks th[data-key=waits]').click()`);
+      const w = await evaluate(`[...document.querySelectorAll('#blocks tbody tr td:nth-child(3)')].map(td => Number(td.textContent.replace(/,/g, '')))`);
+      check(w.every((x, i) => i === 0 || w[i - 1] >= x), "the block profile sorts by waits", w.slice(0, 5).join(","));
+      await key("Escape");
+      check(await evaluate("weftView.hl()") === null && await evaluate("document.getElementById('st-hl').textContent") === "",
+            "Esc clears the highlight and its count");
+    }
+  }
 }
 
 const fnName = (rows, f) => (rows.find((r) => r.fn === f) || {}).name;

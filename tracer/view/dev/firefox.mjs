@@ -8,7 +8,11 @@
  *
  * Checks that the page gets ready (body[data-state=ready]), draws one row
  * per P as /api/meta says, and paints the timeline (more than ten colours
- * in the canvas); --shot writes a screenshot. Exits 1 on a failure.
+ * in the canvas); where the server has /api/counters and /api/threads,
+ * that their groups are shown with their rows; where it has
+ * /api/verdicts, that a verdict clicked (weftView.clickVerdict, once
+ * ready) highlights runs; --shot writes a screenshot. Exits 1 on a
+ * failure.
  *
  * Rejected: `firefox --headless --screenshot URL`, which the issue names:
  * it shoots at the load event, before the page's first answer arrives, so
@@ -107,6 +111,31 @@ async function main() {
      const x = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; const s = new Set();
      for (let i = 0; i < x.length; i += 4 * 97) s.add(x[i] << 16 | x[i + 1] << 8 | x[i + 2]); return s.size; })()`);
   check(painted > 10, "the timeline is painted", `${painted} colours sampled`);
+  // the row groups and a verdict, where the server has them
+  const q = `t0=0&t1=${meta.duration}&w=100`;
+  const st = JSON.parse(await evaluate(`Promise.all(['/api/counters?${q}', '/api/threads?${q}', '/api/verdicts'].map(p => fetch(p).then(r => r.status))).then(JSON.stringify)`));
+  if (st[0] === 200) {
+    const names = JSON.parse(await evaluate("JSON.stringify(weftView.counterNames())"));
+    check(names.length === 4, "the Counters group shows four counters", names.join(","));
+  }
+  if (st[1] === 200) {
+    const n = await evaluate("weftView.threadRows().length");
+    check(n > 0, "the Threads group has rows", `${n} Ms`);
+  }
+  if (st[2] === 200) {
+    const t1 = Date.now();
+    let vs = 0;
+    while (Date.now() - t1 < 130000) {
+      const state = await evaluate("weftView.verdictsState()");
+      if (state !== "waiting") { vs = state === "ready" ? await evaluate("weftView.verdicts().length") : -1; break; }
+      await sleep(100);
+    }
+    check(vs >= 0, "the verdicts get ready", `${vs} verdicts`);
+    if (vs > 0) {
+      const r = JSON.parse(await evaluate("weftView.clickVerdict(0).then(JSON.stringify)"));
+      check(r.hl_runs > 0, "a verdict clicked highlights runs", `${r.hl_runs} runs`);
+    }
+  }
   if (shot) {
     const s = await send("browsingContext.captureScreenshot", { context });
     writeFileSync(shot, Buffer.from(s.data, "base64"));
