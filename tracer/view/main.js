@@ -496,6 +496,8 @@ async function boot() {
   if (!(meta.utasks === 0 && meta.regions === 0 && meta.logs === 0)) loader.extra("user", "/api/user");
   loader.onMissing = (name) => ({ counters, threads, user })[name].setMissing();
   new ResizeObserver(() => relayoutGroups()).observe($("#pane"));
+  // The window first: the first paint waits for it, not for the tables.
+  loader.request(tl.t0, tl.t1, tl.W);
   loadVerdicts();
   loadBlocks();
   for (const b of document.querySelectorAll(".tabs [data-tab]")) b.addEventListener("click", () => tab(b.dataset.tab));
@@ -505,7 +507,6 @@ async function boot() {
     $(`#details [data-action="${act}"]`).addEventListener("click", () => follow(kind).catch(() => {}));
   }
   $('#details [data-action="task"]').addEventListener("click", () => cur && openTask(cur.task).catch((e) => msg(e.message)));
-  loader.request(tl.t0, tl.t1, tl.W);
 }
 
 async function settled() {

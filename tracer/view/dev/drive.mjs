@@ -192,6 +192,12 @@ async function main() {
   if (measure) {
     console.log(`first_paint_ms=${fp === null || fp === undefined ? "" : fp.toFixed(0)}`);
     console.log(`js_heap_mb=${heap.toFixed(1)}`);
+    if (args.includes("--resources"))
+      console.log(await evaluate(`performance.getEntries().filter(e => e.entryType !== 'mark').map(e =>
+        e.entryType + ' ' + e.name.replace(location.origin, '') + ' ' + e.startTime.toFixed(0) + '-' +
+        (e.responseEnd || e.startTime + e.duration).toFixed(0) + (e.entryType === 'long-animation-frame' ?
+        ' render@' + e.renderStart.toFixed(0) + ' style@' + e.styleAndLayoutStart.toFixed(0) + ' block ' + e.blockingDuration.toFixed(0) +
+        ' scripts: ' + e.scripts.map(x => x.invoker + ' ' + x.sourceFunctionName + '@' + x.sourceURL.replace(location.origin, '') + ' ' + x.duration.toFixed(0) + 'ms').join('; ') : '')).join('\\n')`));
     return;
   }
   check(typeof fp === "number" && (noTiming || fp <= 5000), "first paint", `${typeof fp === "number" ? fp.toFixed(0) : fp} ms after navigation start`);
