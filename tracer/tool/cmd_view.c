@@ -585,49 +585,149 @@ static int api_run(const struct http_req *q, struct buf *b)
 	return 200;
 }
 
+/* A state between or during a task's runs, for /api/task. */
+enum { TS_RUNNING, TS_RUNNABLE, TS_BLOCKED, TS_SYSCALL, TS_MAX };
+static const char *const ts_name[TS_MAX] = { "running", "runnable", "blocked", "syscall" };
+
+/* The state that follows run @x of a task until its next run. */
+static int ts_after(const struct vrun *x)
+{
+	return x->why == WHY_BLOCK ? TS_BLOCKED : x->why == WHY_SYSCALL ? TS_SYSCALL : TS_RUNNABLE;
+}
+
+/* Runs the statements for each state of @vt's life in order, with s0, sd
+ * (its start and length), st (TS_*) and rsn (the block reason, or -1). */
+#define FOR_TASK_STATES(vt, ...)                                                           \
+	do {                                                                               \
+		const struct vrun *prev_ = NULL;                                           \
+		uint64_t prev_t1_ = 0;                                                     \
+		for (vref r_ = (vt)->first; r_;) {                                         \
+			const struct vproc *vp_ = &V.idx.ps[VREF_P(r_)];                   \
+			const struct vrun *x_ = &vp_->runs[VREF_I(r_)];                    \
+			if (prev_) {                                                       \
+				uint64_t s0 = prev_t1_;                                    \
+				uint64_t sd = x_->t0 > prev_t1_ ? x_->t0 - prev_t1_ : 0;   \
+				int st = ts_after(prev_);                                  \
+				int rsn = prev_->why == WHY_BLOCK ? prev_->reason : -1;    \
+				(void)rsn;                                                 \
+				__VA_ARGS__                                                \
+			}                                                                  \
+			{                                                                  \
+				uint64_t s0 = x_->t0, sd = vrun_dur(vp_, VREF_I(r_));      \
+				int st = TS_RUNNING, rsn = -1;                             \
+				(void)rsn;                                                 \
+				__VA_ARGS__                                                \
+			}                                                                  \
+			prev_ = x_;                                                        \
+			prev_t1_ = vrun_t1(vp_, VREF_I(r_));                               \
+			r_ = x_->next;                                                     \
+		}                                                                          \
+	} while (0)
+
+/*
+ * One task's life: its runs and the states between them (blocked with the
+ * reason, in a syscall, runnable), and the exact time in each (totals). A
+ * task with more states than 4 x @w (w= query, default 2000) is answered
+ * at the level of detail of a strip @w pixels wide, as the timeline is:
+ * per pixel, the time in each state there ([t0 of the pixel, ns, state,
+ * null]), "merged": true, and its first 2 x @w runs only ("nruns" says how
+ * many there are): a main task that hands out half a million items would
+ * otherwise be a 50 MB answer.
+ */
 static int api_task(const struct http_req *q, struct buf *b)
 {
-	uint64_t id;
+	uint64_t id, w = 2000, nstates = 0, nruns = 0, a = 0, z = 0;
+	uint64_t tot[TS_MAX] = { 0 }, blk[WEFT_TRACE_BLOCK_MAX] = { 0 };
 	const struct vtask *vt;
-	const struct vrun *prev = NULL;
+	bool merged, first = true;
 
 	if (!q_u64(q, "id", &id))
 		return 400;
+	if (http_req_query(q, "w", (char[2]){ 0 }, 1) != -1 && (!q_u64(q, "w", &w) || w == 0 || w > 100000))
+		return 400;
 	if (!(vt = vindex_task(&V.idx, id)))
 		return 404;
+	FOR_TASK_STATES(vt, {
+		if (!nstates)
+			a = s0;
+		z = s0 + sd;
+		nstates++;
+		tot[st] += sd;
+		if (st == TS_BLOCKED && rsn >= 0 && rsn < WEFT_TRACE_BLOCK_MAX)
+			blk[rsn] += sd;
+		nruns += st == TS_RUNNING;
+	});
+	merged = nstates > 4 * w;
 	bprintf(b, "{\"id\":%" PRIu64 ",\"fn\":", id);
 	bjson_str(b, fn_name(vt->fn));
-	bprintf(b, ",\"created_by\":%" PRIu64 ",\"runs\":[", vtask_creator_id(V.idx.vt, vt));
-	for (vref r = vt->first; r;) {
+	bprintf(b, ",\"created_by\":%" PRIu64 ",\"nruns\":%" PRIu64 ",\"merged\":%s,\"totals\":[",
+		vtask_creator_id(V.idx.vt, vt), nruns, merged ? "true" : "false");
+	for (int k = 0; k < TS_MAX; k++) {
+		if (k == TS_BLOCKED) {
+			for (int r = 0; r < WEFT_TRACE_BLOCK_MAX; r++) {
+				if (!blk[r])
+					continue;
+				bprintf(b, "%s[\"blocked: %s\",%" PRIu64 "]", first ? "" : ",",
+					r ? weft_tr_block_name(r) : "other", blk[r]);
+				first = false;
+			}
+			continue;
+		}
+		if (!tot[k])
+			continue;
+		bprintf(b, "%s[\"%s\",%" PRIu64 "]", first ? "" : ",", ts_name[k], tot[k]);
+		first = false;
+	}
+	bprintf(b, "],\"runs\":[");
+	first = true;
+	uint64_t k = 0;
+	for (vref r = vt->first; r && (!merged || k < 2 * w); k++) {
 		const struct vproc *vp = &V.idx.ps[VREF_P(r)];
 		const struct vrun *x = &vp->runs[VREF_I(r)];
-		bprintf(b, "%s[%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]", r == vt->first ? "" : ",",
-			VREF_P(r), VREF_I(r), x->t0, vrun_dur(vp, VREF_I(r)));
+		bprintf(b, "%s[%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]", first ? "" : ",", VREF_P(r),
+			VREF_I(r), x->t0, vrun_dur(vp, VREF_I(r)));
+		first = false;
 		r = x->next;
 	}
-	/* Between two runs: blocked (with the reason), in a syscall, or runnable. */
 	bprintf(b, "],\"states\":[");
-	uint64_t prev_t1 = 0;
-	for (vref r = vt->first; r;) {
-		const struct vproc *vp = &V.idx.ps[VREF_P(r)];
-		const struct vrun *x = &vp->runs[VREF_I(r)];
-		if (prev) {
-			const char *st = prev->why == WHY_BLOCK     ? "blocked"
-					 : prev->why == WHY_SYSCALL ? "syscall"
-								    : "runnable";
-			bprintf(b, ",[%" PRIu64 ",%" PRIu64 ",\"%s\",", prev_t1,
-				x->t0 > prev_t1 ? x->t0 - prev_t1 : 0, st);
-			if (prev->why == WHY_BLOCK)
-				bjson_str(b, weft_tr_block_name(prev->reason));
+	first = true;
+	if (!merged) {
+		FOR_TASK_STATES(vt, {
+			bprintf(b, "%s[%" PRIu64 ",%" PRIu64 ",\"%s\",", first ? "" : ",", s0, sd,
+				ts_name[st]);
+			if (rsn >= 0)
+				bjson_str(b, weft_tr_block_name(rsn));
 			else
 				bprintf(b, "null");
 			bprintf(b, "]");
+			first = false;
+		});
+	} else {
+		/* Per pixel of [a, z): the time in each state there. */
+		uint64_t span = z > a ? z - a : 1, *px = tool_calloc(w * TS_MAX, sizeof(*px));
+		FOR_TASK_STATES(vt, {
+			uint64_t t = s0, e = s0 + sd;
+			while (t < e) {
+				uint64_t i = (uint64_t)(((unsigned __int128)(t - a) * w) / span);
+				if (i >= w)
+					i = w - 1;
+				uint64_t pend = a + (uint64_t)(((unsigned __int128)(i + 1) * span + w - 1) / w);
+				uint64_t cut = pend < e && pend > t ? pend : e;
+				px[i * TS_MAX + st] += cut - t;
+				t = cut;
+			}
+		});
+		for (uint64_t i = 0; i < w; i++) {
+			uint64_t p0 = a + (uint64_t)(((unsigned __int128)i * span + w - 1) / w);
+			for (int st = 0; st < TS_MAX; st++) {
+				if (!px[i * TS_MAX + st])
+					continue;
+				bprintf(b, "%s[%" PRIu64 ",%" PRIu64 ",\"%s\",null]", first ? "" : ",",
+					p0, px[i * TS_MAX + st], ts_name[st]);
+				first = false;
+			}
 		}
-		bprintf(b, "%s[%" PRIu64 ",%" PRIu64 ",\"running\",null]", prev ? "," : "", x->t0,
-			vrun_dur(vp, VREF_I(r)));
-		prev = x;
-		prev_t1 = vrun_t1(vp, VREF_I(r));
-		r = x->next;
+		free(px);
 	}
 	bprintf(b, "]}");
 	return 200;

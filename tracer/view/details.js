@@ -169,11 +169,15 @@ export class TaskView {
     this.root.dataset.task = String(task.id);
     const [a, b] = this.life();
     this.root.querySelector('[data-field="title"]').textContent =
-      `Task ${task.id} · ${task.fn} · ${task.runs.length} runs · lived ${formatDur(b - a)} from ${formatTime(a)}`;
-    const tot = new Map();
-    for (const s of task.states) {
-      const k = s[2] === "blocked" && s[3] ? `blocked: ${s[3]}` : s[2];
-      tot.set(k, (tot.get(k) || 0) + s[1]);
+      `Task ${task.id} · ${task.fn} · ${(task.nruns ?? task.runs.length).toLocaleString("en")} runs · lived ${formatDur(b - a)} from ${formatTime(a)}` +
+      (task.merged ? " · drawn per pixel" : "");
+    // the server's exact totals (a long life comes merged per pixel)
+    const tot = new Map(task.totals || []);
+    if (!task.totals) {
+      for (const s of task.states) {
+        const k = s[2] === "blocked" && s[3] ? `blocked: ${s[3]}` : s[2];
+        tot.set(k, (tot.get(k) || 0) + s[1]);
+      }
     }
     const body = this.root.querySelector("tbody");
     body.textContent = "";

@@ -369,7 +369,7 @@ async function follow(kind) {
 }
 
 async function openTask(id) {
-  const t = await getJSON(`/api/task?id=${id}`);
+  const t = await getJSON(`/api/task?id=${id}&w=${Math.max(200, Math.round(window.innerWidth || 1600))}`);
   taskView.show(t);
   $('.tabs [data-tab="task"]').disabled = false;
   tab("task");
