@@ -173,6 +173,7 @@ function setHl(src, key = null, spec = null) {
   if (src === "fn") what = `highlighting ${meta.fns[fn] || "fn " + fn} (click its row again or Esc to clear)`;
   else if (src === "verdict") what = `highlighting ${verdicts[key].kind.replace(/_/g, " ")} (Esc clears)`;
   else if (src === "block") what = `highlighting ${blockRows[key].reason} at ${blockRows[key].site_name} (Esc clears)`;
+  else if (src === "task") what = `highlighting task ${key}'s runs (Esc clears)`;
   $("#st-fn").textContent = what;
   $("#st-fn").dataset.value = fn === null ? "" : String(fn);
   loader.setHl(tl.hl);
@@ -375,6 +376,8 @@ async function openTask(id) {
   tab("task");
   taskView.setMark(cur && cur.task === t.id ? cur : null);
   tl.task = t;
+  // A long life comes with its first runs only: the server highlights them all.
+  if (t.merged) setHl("task", t.id, `task:${t.id}`);
   tl.draw();
   return t;
 }

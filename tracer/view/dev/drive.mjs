@@ -302,6 +302,14 @@ async function main() {
   await waitFor(`(t => !t.hidden && t.dataset.task === '${wk.task}' && t.querySelectorAll('tbody tr').length > 0)(document.getElementById('taskview'))`);
   const tv = await evaluate(`(t => ({hidden: t.hidden, task: t.dataset.task, rows: t.querySelectorAll('tbody tr').length}))(document.getElementById('taskview'))`);
   check(!tv.hidden && tv.task === String(wk.task) && tv.rows > 0, "the task view opens on the task", JSON.stringify(tv));
+  // a long life comes merged per pixel with its first runs only: the
+  // timeline then highlights all its runs through the server (hl=task:ID)
+  const life = await evaluate(`(async () => { const t = await weftView.openTask(1); await weftView.setWindow(0, ${meta.duration} + 1);
+     return {merged: !!t.merged, nruns: t.nruns ?? t.runs.length, runs: t.runs.length, hl: weftView.hl(), n: weftView.hlRuns()}; })()`);
+  if (life.merged)
+    check(life.hl === "task:1" && life.n === life.nruns && life.runs < life.nruns,
+          "a long life, merged per pixel, highlights all its runs", `${life.n} of ${life.nruns} (${life.runs} sent)`);
+  await key("Escape"); await idle();
   await fnsChecks(pick, box);
   // a busy block, when clicked, zooms into it: find one with no run under its middle
   await key("0"); await idle();
