@@ -473,6 +473,21 @@ static int api_analysis(const char *path, struct buf *b)
 	return 404;
 }
 
+/* The merged items of a level-of-detail answer (runs or syscalls), as
+ * [t0, dur, count, busy], comma-separated. */
+static void merged_json(struct buf *b, const struct vitem *it, long n)
+{
+	bool first = true;
+
+	for (long k = 0; k < n; k++) {
+		if (it[k].nruns == 1)
+			continue;
+		bprintf(b, "%s[%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]", first ? "" : ",",
+			it[k].t0, it[k].t1 - it[k].t0, it[k].nruns, it[k].busy);
+		first = false;
+	}
+}
+
 static int api_procs(const struct http_req *q, struct buf *b)
 {
 	uint64_t t0, t1, w;
@@ -503,15 +518,7 @@ static int api_procs(const struct http_req *q, struct buf *b)
 			first = false;
 		}
 		bprintf(b, "],\"blocks\":[");
-		first = true;
-		for (long k = 0; k < n; k++) {
-			if (it[k].nruns == 1)
-				continue;
-			bprintf(b, "%s[%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]",
-				first ? "" : ",", it[k].t0, it[k].t1 - it[k].t0, it[k].nruns,
-				it[k].busy);
-			first = false;
-		}
+		merged_json(b, it, n);
 		bprintf(b, "],\"stw\":[");
 		first = true;
 		for (size_t k = 0; k < vp->nstw; k++) {
@@ -829,15 +836,7 @@ static int api_threads(const struct http_req *q, struct buf *b)
 			first = false;
 		}
 		bprintf(b, "],\"sysblocks\":[");
-		first = true;
-		for (long i = 0; i < n; i++) {
-			if (it[i].nruns == 1)
-				continue;
-			bprintf(b, "%s[%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]",
-				first ? "" : ",", it[i].t0, it[i].t1 - it[i].t0, it[i].nruns,
-				it[i].busy);
-			first = false;
-		}
+		merged_json(b, it, n);
 		free(it);
 		bprintf(b, "]}");
 	}
