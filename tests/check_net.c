@@ -49,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "netutil.h"
 #include "testutil.h"
 
 #define MS 1000000LL
@@ -1335,10 +1336,14 @@ static void main_bad_input(void *arg)
 	lfd = listen_at("127.0.0.1:0", addr, sizeof(addr));
 	ck_assert_int_eq(weft_net_listen(addr, 0), -EADDRINUSE);
 
-	/* A connection refused: a port just closed. */
+	/* A connection refused: a port bound by a socket that does not listen. */
 	ck_assert_int_eq(weft_close(lfd), 0);
+	lfd = refusing_port(addr, sizeof(addr));
+	ck_assert_int_ge(lfd, 0);
 	r = weft_net_dial(addr, weft_now() + 10000 * MS);
-	ck_assert_msg(r == -ECONNREFUSED, "dial %s, closed: %d (%s)", addr, r, weft_strerror(r));
+	ck_assert_msg(r == -ECONNREFUSED, "dial %s, not listening: %d (%s)", addr, r,
+		      weft_strerror(r));
+	close(lfd);
 
 	/* Closed fds: -EBADF from every call. */
 	tcp_pair(&a, &b);

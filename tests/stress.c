@@ -66,6 +66,8 @@
 
 #include <weft.h>
 
+#include "netutil.h"
+
 #define MAX_TASKS 200000
 
 struct node {
@@ -598,7 +600,7 @@ static void net_main(void *arg)
 	uint64_t s = mix(seed ^ 0x4e4554);
 	int nclients = 16 + (int)draw(&s, 200), nacc = 1 + (int)draw(&s, 3);
 	struct net_client *cs = calloc((size_t)nclients, sizeof(*cs));
-	int fd;
+	int refuser;
 
 	(void)arg;
 	if (!cs)
@@ -607,10 +609,10 @@ static void net_main(void *arg)
 	atomic_store(&net_cut, 0);
 	atomic_store(&net_timeouts, 0);
 	atomic_store(&net_refusals, 0);
-	/* A port nobody listens on: one just closed. */
-	fd = weft_net_listen("127.0.0.1:0", 0);
-	if (fd < 0 || weft_net_addr(fd, net_refused, sizeof(net_refused)) < 0 || weft_close(fd))
-		net_fail("weft_net_listen", fd);
+	/* A port nobody listens on, held by a socket never put in listen(). */
+	refuser = refusing_port(net_refused, sizeof(net_refused));
+	if (refuser < 0)
+		net_fail("refusing_port", -errno);
 	net_lfd = weft_net_listen("127.0.0.1:0", 0);
 	if (net_lfd < 0 || weft_net_addr(net_lfd, net_addr, sizeof(net_addr)) < 0)
 		net_fail("weft_net_listen", net_lfd);
@@ -635,6 +637,7 @@ static void net_main(void *arg)
 	weft_close(net_lfd);
 	weft_mutex_unlock(&net_fdmu);
 	net_wait(&net_servers_wg);
+	close(refuser);
 	free(cs);
 }
 
