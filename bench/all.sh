@@ -3,7 +3,7 @@
 # traced, as markdown tables on stdout (progress on stderr). bench/run.sh
 # does the runs and the tables; this script says which.
 #
-# Usage: bench/all.sh [primitives] [mandelbrot]   (default: both)
+# Usage: bench/all.sh [primitives] [mandelbrot] [forkjoin]   (default: all three)
 #
 #   primitives  bench/spawn, yield and chan, ns/op: spawn + run + exit one
 #               at a time (spawn-seq) and a million at once (spawn-burst),
@@ -17,6 +17,9 @@
 #               plain's compute / P (plain is the sequential C kernel
 #               without the runtime, run untraced at each P; Go's limit is
 #               its own plain, which is its seq).
+#   forkjoin    fib(30) with a task per call and a join per parent, weft,
+#               Go and oneTBB's task_group alternating (bench/forkjoin.sh;
+#               TBB when libtbb-dev is installed), untraced.
 #
 # Environment (make bench passes its variables of the same names):
 #   BENCH_RUNS      counted runs per cell after one warm-up (default 5)
@@ -36,7 +39,7 @@ side=${BENCH_SIDE:-1024}
 n=${BENCH_N:-}
 
 usage() {
-	echo "usage: $0 [primitives] [mandelbrot]   (BENCH_RUNS, BENCH_PROCS, BENCH_N, BENCH_SIDE: see the script)" >&2
+	echo "usage: $0 [primitives] [mandelbrot] [forkjoin]   (BENCH_RUNS, BENCH_PROCS, BENCH_N, BENCH_SIDE: see the script)" >&2
 	exit 2
 }
 
@@ -48,15 +51,15 @@ for p in $procs; do
 done
 [[ $nprocs -gt 0 ]] || usage
 parts=("$@")
-[[ ${#parts[@]} -gt 0 ]] || parts=(primitives mandelbrot)
+[[ ${#parts[@]} -gt 0 ]] || parts=(primitives mandelbrot forkjoin)
 for part in "${parts[@]}"; do
-	[[ $part == primitives || $part == mandelbrot ]] || usage
+	[[ $part == primitives || $part == mandelbrot || $part == forkjoin ]] || usage
 done
 
 # Seconds of one round (one run of each contender of each cell) at one P,
 # at the default sizes, on the 2-vCPU EPYC of bench/RESULTS.md: most of it
 # is Go's traced runs (its tracer adds 0.2-6 us per op here).
-declare -A round_s=([primitives]=25 [mandelbrot]=35)
+declare -A round_s=([primitives]=25 [mandelbrot]=35 [forkjoin]=2)
 est=0
 for part in "${parts[@]}"; do
 	est=$((est + round_s[$part] * (runs + 1) * nprocs))
@@ -83,6 +86,9 @@ for part in "${parts[@]}"; do
 			"workers-2=mandelbrot -mode workers -workers 2" \
 			"workers-4=mandelbrot -mode workers -workers 4" \
 			"buffered-2=mandelbrot -mode buffered -workers 2"
+		;;
+	forkjoin)
+		bash "$here/forkjoin.sh" -r "$runs" -p "$procs"
 		;;
 	esac
 	echo
