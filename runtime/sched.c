@@ -213,6 +213,7 @@ void weft__pidleput(struct weft__p *p)
 	atomic_store_explicit(&p->status, WEFT__P_IDLE, relaxed);
 	p->link = S.pidle;
 	S.pidle = p;
+	weft__timerp_idle(p);
 	atomic_fetch_add(&S.npidle, 1);
 }
 

@@ -402,6 +402,32 @@ START_TEST(test_timers_survive_set_procs)
 }
 END_TEST
 
+/* ---- many Ps: the mask of Ps with timers (timer.c, "Finding the earliest") -- */
+
+static void main_many_procs(void *arg)
+{
+	(void)arg;
+	/* Sleepers over every P, across three words of the mask, while Ps
+	 * go idle with and without timers and the count changes. */
+	atomic_store(&woken, 0);
+	weft_wg_add(&woken_wg, 10 * 200);
+	for (int round = 0; round < 10; round++) {
+		for (int i = 0; i < 200; i++)
+			go_ok(sleep_then_count, (void *)(intptr_t)((i % 10) * 100 * US));
+		weft_sleep(300 * US);
+		ck_assert_int_ge(weft_set_procs(round % 2 ? 130 : 65), 1);
+	}
+	weft_wg_wait(&woken_wg);
+}
+
+/* 130 Ps on a machine of a few cores: every timer fires. */
+START_TEST(test_timers_many_procs)
+{
+	run_main(130, main_many_procs, NULL);
+	ck_assert_int_eq(atomic_load(&woken), 10 * 200);
+}
+END_TEST
+
 static Suite *timer_suite(void)
 {
 	Suite *s = suite_create("timer");
@@ -416,6 +442,7 @@ static Suite *timer_suite(void)
 	tcase_add_loop_test(tc, test_select_channel_beats_timer, 0, 2);
 	tcase_add_loop_test(tc, test_select_timeout_race, 0, 2);
 	tcase_add_test(tc, test_timers_survive_set_procs);
+	tcase_add_test(tc, test_timers_many_procs);
 	suite_add_tcase(s, tc);
 	return s;
 }
