@@ -1257,6 +1257,12 @@ int weft__sched_init(int nprocs, size_t stack_size)
 	atomic_store(&S.tsleeper, 0);
 	atomic_store(&S.tsleep_until, 0);
 	atomic_store(&S.tnote, 0);
+	/* A previous weft_main's masks: no P has timers yet; procs_init puts
+	 * every P idle, which sets its idle bit. */
+	for (int i = 0; i < WEFT_MAX_PROCS / 64; i++) {
+		atomic_store(&S.timerp[i], 0);
+		atomic_store(&S.idlep[i], 0);
+	}
 	S.stack_size = stack_size;
 	S.membarrier = membarrier_register();
 	return weft__procs_init(nprocs);
