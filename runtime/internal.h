@@ -258,8 +258,19 @@ struct weft__sched {
 	_Atomic int32_t sysmon_note;   /* futex */
 	_Atomic int sysmon_sleeping;
 
+	/* Ps that may have timers, a bit per P (timer.c, "Finding the
+	 * earliest"): set by the P's owner when it arms a timer and the bit is
+	 * clear, cleared by pidleput when the P's heap is empty. */
+	_Alignas(64) _Atomic uint64_t timerp[WEFT_MAX_PROCS / 64];
+	/* Ps on the idle list, a bit per P (Go's idlepMask): set by
+	 * pidleput, cleared by pidleget, both under the sched lock; an idle P
+	 * has no local work, so the recheck of a parking M skips it. One line
+	 * with timerp, written at the same moments: every P out of work reads
+	 * both. */
+	_Atomic uint64_t idlep[WEFT_MAX_PROCS / 64];
+
 	/* the M that sleeps until the next timer (timer.c) */
-	_Atomic int tsleeper;          /* 1 while one M holds the role */
+	_Alignas(64) _Atomic int tsleeper;          /* 1 while one M holds the role */
 	_Atomic int64_t tsleep_until;  /* its deadline; 0 when nobody sleeps */
 	_Atomic int32_t tnote;         /* futex: kicks it */
 	_Atomic int tpolling;          /* 1 while it waits in epoll_wait (netpoll.c):

@@ -213,6 +213,8 @@ void weft__pidleput(struct weft__p *p)
 	atomic_store_explicit(&p->status, WEFT__P_IDLE, relaxed);
 	p->link = S.pidle;
 	S.pidle = p;
+	weft__timerp_idle(p);
+	atomic_fetch_or(&S.idlep[p->id / 64], 1ULL << (p->id % 64));
 	atomic_fetch_add(&S.npidle, 1);
 }
 
@@ -224,6 +226,10 @@ struct weft__p *weft__pidleget(void)
 	if (p) {
 		S.pidle = p->link;
 		p->link = NULL;
+		/* Before the P's new owner can queue work on it: a parking
+		 * M's recheck that still sees the bit missed that work, and
+		 * then its queuer sees the P it put idle (work_anywhere). */
+		atomic_fetch_and(&S.idlep[p->id / 64], ~(1ULL << (p->id % 64)));
 		atomic_fetch_sub(&S.npidle, 1);
 		atomic_store_explicit(&p->status, WEFT__P_RUNNING, relaxed);
 	}
@@ -364,16 +370,32 @@ bool weft__p_has_work(struct weft__p *p)
 	       atomic_load_explicit(&p->runnext, memory_order_acquire) != NULL;
 }
 
-/* Any work visible anywhere (used after the parking fence). */
+/*
+ * Any work visible anywhere (used after the parking fence). Idle Ps are
+ * skipped (S.idlep): a P is put idle with empty queues and only its next
+ * owner queues on it, after pidleget cleared its bit; a bit read stale
+ * here means the clear, and so the work queued after it, came after our
+ * fence, and the queuer's check then sees our P idle and wakes one (the
+ * protocol of the essay). So the recheck reads the queues of the busy
+ * Ps, not all 256 (Go's checkRunqsNoP skips idle Ps the same way).
+ */
 static bool work_anywhere(void)
 {
 	int n = atomic_load_explicit(&S.nprocs, relaxed);
 
 	if (gq_nonempty())
 		return true;
-	for (int i = 0; i < n; i++)
-		if (weft__p_has_work(S.allp[i]))
-			return true;
+	for (int w = 0; w * 64 < n; w++) {
+		uint64_t busy = ~atomic_load(&S.idlep[w]);
+		if (n - w * 64 < 64)
+			busy &= (1ULL << (n - w * 64)) - 1;
+		while (busy) {
+			int i = w * 64 + __builtin_ctzll(busy);
+			busy &= busy - 1;
+			if (weft__p_has_work(S.allp[i]))
+				return true;
+		}
+	}
 	return false;
 }
 
@@ -1235,6 +1257,12 @@ int weft__sched_init(int nprocs, size_t stack_size)
 	atomic_store(&S.tsleeper, 0);
 	atomic_store(&S.tsleep_until, 0);
 	atomic_store(&S.tnote, 0);
+	/* A previous weft_main's masks: no P has timers yet; procs_init puts
+	 * every P idle, which sets its idle bit. */
+	for (int i = 0; i < WEFT_MAX_PROCS / 64; i++) {
+		atomic_store(&S.timerp[i], 0);
+		atomic_store(&S.idlep[i], 0);
+	}
 	S.stack_size = stack_size;
 	S.membarrier = membarrier_register();
 	return weft__procs_init(nprocs);

@@ -8,6 +8,13 @@
  *    and hands them to another M (handoffp);
  *  - notices a P that has run the same task for 10 ms and asks it, through
  *    weft_safepoint(), to yield (cooperative preemption);
+ *  - wakes an idle P when a timer is more than TIMER_LATE_NS overdue: its
+ *    heap's owner runs a task that reaches no scheduling point, and the
+ *    other Ps parked before the timer was armed, so nobody holds the
+ *    sleeper role for it (timer.c) and nobody runs out of work to steal
+ *    it. Go's sysmon does the same ("perhaps because there is an
+ *    unpreemptible P"). Found by check_timer's test_timers_many_procs,
+ *    which hung about one run in four before;
  *  - when every P is idle, sleeps until woken or 100 ms, then reruns the
  *    deadlock check (a plain thread that could have woken a task may have
  *    exited meanwhile).
@@ -25,6 +32,7 @@
 #include "internal.h"
 #include "netpoll.h"
 #include "os.h"
+#include "timer.h"
 #include "trace_emit.h"
 
 #define S weft__sched
@@ -33,6 +41,7 @@
 #define TICK_MAX_NS 10000000
 #define PREEMPT_NS 10000000
 #define IDLE_SLEEP_NS 100000000
+#define TIMER_LATE_NS 1000000 /* a running owner fires its own timers sooner */
 
 void weft__sysmon_wake(void)
 {
@@ -120,7 +129,12 @@ static void *sysmon_main(void *arg)
 		}
 		weft__futex_wait(&S.sysmon_note, 0, delay);
 		weft__netpoll_sysmon(weft__nanotime());
-		if (retake(weft__nanotime(), &insys) > 0 || insys) {
+		/* A timer overdue on a busy P's heap: an idle P's M runs it
+		 * (findrunnable -> weft__timers_steal). */
+		int64_t next = weft__timers_next(), now = weft__nanotime();
+		if (next && now - next > TIMER_LATE_NS && atomic_load(&S.npidle) > 0)
+			weft__wakep();
+		if (retake(now, &insys) > 0 || insys) {
 			delay = TICK_MIN_NS;
 			quiet = 0;
 		} else if (++quiet > 50 && delay < TICK_MAX_NS) {

@@ -37,6 +37,17 @@
  * fires only when every M is idle) never fires while a timer is pending:
  * a sleeping task is not deadlocked.
  *
+ * Finding the earliest. A P out of work and the sleeper look at every
+ * P's heap; at 256 Ps that was 256 loads of timer0, each on a line its
+ * owner writes at every schedule (doc/scaling.md), on every trip of a P
+ * through findrunnable. S.timerp has a bit per P that may have timers
+ * (Go's timerpMask): the owner sets it when it arms a timer and the bit
+ * is clear, pidleput clears it when the heap is empty, so the scan reads
+ * one word per 64 Ps and the timer0 of the Ps with timers. A P that runs
+ * keeps its bit (no shared write per timer, as Go decided: a program
+ * that goes between no timers and one would write the mask at every
+ * sleep); an idle P cannot arm one, so its empty heap stays empty.
+ *
  * Firing. fn runs after the timer is off its heap and with no lock held;
  * it readies tasks on the firing M's P (@runp). t->firing is 1 while fn
  * runs; weft__timer_del() unqueues a timer or waits for its fn to return,
@@ -48,6 +59,8 @@
  * Invariants:
  *   - t->p != NULL exactly while t is in t->p's heap (under t->p->tlock);
  *   - p->timer0 == heap[0]->when, or 0 when the heap is empty (tlock);
+ *   - a P with a non-empty heap has its bit in S.timerp (set before the
+ *     first timer is published; cleared only by pidleput, on an empty heap);
  *   - at most one M holds the sleeper role (S.tsleeper); tsleep_until is
  *     its deadline while it sleeps, 0 otherwise. While a timer is pending
  *     or a task waits on an fd, and every P is idle, some M holds the role: an M that goes idle
@@ -160,10 +173,29 @@ static void heap_remove(struct weft__p *p, int i)
 		update_timer0(p);
 }
 
+/*
+ * @p may have timers from now on: its bit in S.timerp, set before the
+ * timer is published in timer0 (seq_cst), so that the sleeper, which
+ * publishes tsleep_until then reads the mask, either sees the bit or is
+ * seen by timer_add (the invariant "no lost kick"). Only @p's owner (or
+ * the world stopped) arms timers on @p and only pidleput clears the bit,
+ * so a set bit read here stays set: one relaxed load, no write, while @p
+ * runs.
+ */
+static inline void timerp_set(struct weft__p *p)
+{
+	_Atomic uint64_t *w = &S.timerp[p->id / 64];
+	uint64_t bit = 1ULL << (p->id % 64);
+
+	if (!(atomic_load_explicit(w, memory_order_relaxed) & bit))
+		atomic_fetch_or(w, bit);
+}
+
 /* tlock held. */
 static void heap_push(struct weft__p *p, struct weft__timer *t)
 {
 	WEFT__ASSERT(weft__spin_held(&p->tlock));
+	timerp_set(p);
 	if (p->ntimers == p->tcap) {
 		int cap = p->tcap ? 2 * p->tcap : 64;
 		struct weft__timer **a = realloc(p->timers, (size_t)cap * sizeof(*a));
@@ -277,13 +309,34 @@ int weft__timers_run(struct weft__p *heap, struct weft__p *runp, int64_t now, bo
 	return n;
 }
 
+/*
+ * The next P at or after @i, below @n, that may have timers; @n if none.
+ * Reads a word of the mask per 64 Ps: a P out of work no longer loads the
+ * timer0 line of every P (each written by its owner at every schedule).
+ */
+static int timerp_next(int i, int n)
+{
+	while (i < n) {
+		uint64_t bits = atomic_load(&S.timerp[i / 64]) >> (i % 64);
+		if (bits)
+			return i + __builtin_ctzll(bits) < n ? i + __builtin_ctzll(bits) : n;
+		i = (i / 64 + 1) * 64;
+	}
+	return n;
+}
+
 /* The earliest deadline of all heaps, 0 if none. */
 static int64_t timers_next(void)
+{
+	return weft__timers_next();
+}
+
+int64_t weft__timers_next(void)
 {
 	int n = atomic_load_explicit(&S.nprocs, memory_order_acquire);
 	int64_t next = 0;
 
-	for (int i = 0; i < n; i++) {
+	for (int i = timerp_next(0, n); i < n; i = timerp_next(i + 1, n)) {
 		int64_t w = atomic_load(&S.allp[i]->timer0);
 		if (w && (!next || w < next))
 			next = w;
@@ -299,7 +352,7 @@ bool weft__timers_steal(struct weft__p *runp)
 	int fired = 0;
 
 	WEFT__ASSERT(weft__owns(runp));
-	for (int i = 0; i < n; i++) {
+	for (int i = timerp_next(0, n); i < n; i = timerp_next(i + 1, n)) {
 		struct weft__p *p = S.allp[i];
 		int64_t w = atomic_load_explicit(&p->timer0, memory_order_relaxed);
 

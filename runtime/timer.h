@@ -30,7 +30,9 @@
  *   weft__timers_sleep     an M with no P, about to park (it is also the
  *                          netpoller's blocking poll, netpoll.h)
  *   weft__timers_kick      any thread
+ *   weft__timers_next      any thread (sysmon)
  *   weft__timers_move      the world stopped (a P is being retired)
+ *   weft__timerp_idle      pidleput (sched lock held)
  *   weft__timers_free      teardown, no M left
  *
  * Rejected (the reasons are in timer.c): one global heap under a lock, a
@@ -67,6 +69,8 @@ bool weft__timer_del(struct weft__timer *t);
  * readying tasks on @runp; @trylock: give up if @heap is busy. How many fired. */
 int weft__timers_run(struct weft__p *heap, struct weft__p *runp, int64_t now, bool trylock,
 		     int max);
+/* The earliest deadline of all heaps, 0 if none (any thread). */
+int64_t weft__timers_next(void);
 /* Run every P's expired timers; true if any fired. */
 bool weft__timers_steal(struct weft__p *runp);
 /* Sleep until the earliest deadline if nobody else does, then take an idle
@@ -78,6 +82,21 @@ void weft__timers_kick(void);
 void weft__timers_move(struct weft__p *from, struct weft__p *to);
 /* Free @p's heap array (the timers belong to their owners). */
 void weft__timers_free(struct weft__p *p);
+
+/*
+ * @p is going idle (pidleput, sched lock held, nobody can arm a timer on
+ * it until it is taken again): with an empty heap, it leaves the mask of
+ * Ps that may have timers. A stale non-zero timer0 only keeps the bit.
+ */
+static inline void weft__timerp_idle(struct weft__p *p)
+{
+	_Atomic uint64_t *w = &weft__sched.timerp[p->id / 64];
+	uint64_t bit = 1ULL << (p->id % 64);
+
+	if (atomic_load_explicit(&p->timer0, memory_order_relaxed) == 0 &&
+	    (atomic_load_explicit(w, memory_order_relaxed) & bit))
+		atomic_fetch_and(w, ~bit);
+}
 
 /*
  * Owner of @p: fire @p's earliest due timer, if runnext is free or @force

@@ -402,6 +402,89 @@ START_TEST(test_timers_survive_set_procs)
 }
 END_TEST
 
+/* ---- many Ps: the mask of Ps with timers (timer.c, "Finding the earliest") -- */
+
+static _Atomic int busy_flag, busy_late;
+static weft_wg busy_wg = WEFT_WG_INIT;
+
+/* Spins with no scheduling point until the sleeper's flag: only another
+ * M can fire a timer on this P meanwhile (its own M never looks). */
+static void spin_until_flag(void *arg)
+{
+	int64_t give_up = weft_now() + 5000 * MS;
+
+	(void)arg;
+	while (!atomic_load(&busy_flag))
+		if (weft_now() > give_up) {
+			atomic_store(&busy_late, 1);
+			break;
+		}
+	weft_wg_done(&busy_wg);
+}
+
+/* Spawns the spinner, which its P runs next while our timer sits on
+ * that P's heap (unless another P steals it first: then it is the idle
+ * case, also checked). */
+static void sleep_beside_spinner(void *arg)
+{
+	(void)arg;
+	go_ok(spin_until_flag, NULL);
+	weft_sleep(1 * MS);
+	atomic_store(&busy_flag, 1);
+	weft_wg_done(&busy_wg);
+}
+
+static void main_busy_owner(void *arg)
+{
+	(void)arg;
+	for (int round = 0; round < 20; round++) {
+		atomic_store(&busy_flag, 0);
+		weft_wg_add(&busy_wg, 2);
+		go_ok(sleep_beside_spinner, NULL);
+		weft_wg_wait(&busy_wg);
+		ck_assert_int_eq(atomic_load(&busy_late), 0);
+	}
+}
+
+/*
+ * A timer on the heap of a P whose task never schedules fires anyway (2
+ * and 64 Ps). Before sysmon looked for overdue timers, the other Ps had
+ * often parked before the timer was armed, nobody held the sleeper role
+ * for it, and it waited for the spinner's 5 s to run out: about one run
+ * in four of this test hung (found at 130 Ps, then seen at 2).
+ */
+START_TEST(test_timer_on_busy_p)
+{
+	atomic_store(&busy_late, 0);
+	run_main(_i ? 64 : 2, main_busy_owner, NULL);
+	ck_assert_int_eq(atomic_load(&busy_late), 0);
+}
+END_TEST
+
+static void main_many_procs(void *arg)
+{
+	(void)arg;
+	/* Sleepers over every P, across three words of the mask, while Ps
+	 * go idle with and without timers and the count changes. */
+	atomic_store(&woken, 0);
+	weft_wg_add(&woken_wg, 10 * 200);
+	for (int round = 0; round < 10; round++) {
+		for (int i = 0; i < 200; i++)
+			go_ok(sleep_then_count, (void *)(intptr_t)((i % 10) * 100 * US));
+		weft_sleep(300 * US);
+		ck_assert_int_ge(weft_set_procs(round % 2 ? 130 : 65), 1);
+	}
+	weft_wg_wait(&woken_wg);
+}
+
+/* 130 Ps on a machine of a few cores: every timer fires. */
+START_TEST(test_timers_many_procs)
+{
+	run_main(130, main_many_procs, NULL);
+	ck_assert_int_eq(atomic_load(&woken), 10 * 200);
+}
+END_TEST
+
 static Suite *timer_suite(void)
 {
 	Suite *s = suite_create("timer");
@@ -416,6 +499,8 @@ static Suite *timer_suite(void)
 	tcase_add_loop_test(tc, test_select_channel_beats_timer, 0, 2);
 	tcase_add_loop_test(tc, test_select_timeout_race, 0, 2);
 	tcase_add_test(tc, test_timers_survive_set_procs);
+	tcase_add_loop_test(tc, test_timer_on_busy_p, 0, 2);
+	tcase_add_test(tc, test_timers_many_procs);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -83,6 +83,7 @@ static _Atomic uint64_t checksum;
 static int pipefd[2];
 static weft_chan *shared; /* unbuffered: selects meet here or time out */
 static uint64_t seed;
+static int fixed_procs; /* -P: every round starts with this many Ps */
 
 static uint64_t mix(uint64_t x)
 {
@@ -761,7 +762,9 @@ static void stress_main(void *arg)
 		for (int k = 0; k < 100; k++)
 			weft_yield();
 		if (draw(&s, 2)) {
-			weft_set_procs(1 + (int)draw(&s, 4));
+			/* With -P above 4 (the many-Ps tier), between 1 and -P:
+			 * Ps retire by the hundred and come back. */
+			weft_set_procs(1 + (int)draw(&s, fixed_procs > 4 ? (uint32_t)fixed_procs : 4));
 		} else {
 			weft_stop_the_world("stress");
 			weft_start_the_world();
@@ -772,7 +775,7 @@ static void stress_main(void *arg)
 
 int main(int argc, char **argv)
 {
-	int rounds = 20, fixed_procs = 0;
+	int rounds = 20;
 	bool pc = false, net = false, alarm_storm = false;
 	const char *trace = NULL;
 	uint64_t base = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
