@@ -90,7 +90,7 @@
  */
 
 import { getJSON, pollReady, ProcsLoader } from "./api.js";
-import { formatDur, formatTime } from "./format.js";
+import { formatDur, formatInt, formatTime } from "./format.js";
 import { Timeline } from "./timeline.js";
 import { RunDetails, TaskView, FnsTable, ItemDetails } from "./details.js";
 import { Counters, Threads, User, laneHoverText } from "./lanes.js";
@@ -184,7 +184,7 @@ function setHl(src, key = null, spec = null) {
 function showHlCount() {
   const el = $("#st-hl");
   const n = tl.hlShown() ? tl.data.hl_runs : null;
-  el.textContent = n === null ? "" : `${n.toLocaleString("en")} run${n === 1 ? "" : "s"} highlighted`;
+  el.textContent = n === null ? "" : `${formatInt(n)} run${n === 1 ? "" : "s"} highlighted`;
   el.dataset.value = n === null ? "" : String(n);
 }
 
@@ -413,8 +413,8 @@ async function boot() {
   document.title = `${meta.file} · weft trace`;
   $("#file").textContent = meta.file;
   $("#summary").textContent = `${formatDur(meta.duration)} · ${meta.procs} P · ` +
-    `${meta.tasks.toLocaleString("en")} tasks · ${meta.runs.toLocaleString("en")} runs · ` +
-    `${meta.events.toLocaleString("en")} events`;
+    `${formatInt(meta.tasks)} tasks · ${formatInt(meta.runs)} runs · ` +
+    `${formatInt(meta.events)} events`;
   if (meta.error) {
     banner(`This trace is bad from byte ${meta.error.offset} on: ${meta.error.message}. ` +
       `Showing what came before it (up to ${formatTime(meta.duration)}).`, "file");
