@@ -73,7 +73,10 @@
  *   threadRows()     the M of each Threads row; counterNames(); userRows()
  *                    ("kind:type", and "log:logs");
  *   firstPaintMs     ms from navigation start (performance.now()) to the
- *                    first painted timeline with data (null before).
+ *                    first painted timeline with data (null before);
+ *                    the marks weft:meta (meta in hand), weft:boot (the
+ *                    page built), weft:data (the first window's answer)
+ *                    and weft:paint time its steps (drive.mjs --resources).
  *                    The JS heap is read from outside (drive.mjs:
  *                    the DevTools protocol), not by the page.
  *
@@ -410,6 +413,7 @@ function onKey(e) {
 
 async function boot() {
   meta = await getJSON("/api/meta");
+  performance.mark("weft:meta");
   document.title = `${meta.file} · weft trace`;
   $("#file").textContent = meta.file;
   $("#summary").textContent = `${formatDur(meta.duration)} · ${meta.procs} P · ` +
@@ -424,6 +428,7 @@ async function boot() {
   details.clear();
   loader = new ProcsLoader(
     (d, ms) => {
+      if (!firstPaint) performance.mark("weft:data");
       const ex = d.extra || {};
       counters.setData(ex.counters);
       threads.setData(ex.threads);
@@ -439,6 +444,7 @@ async function boot() {
         firstPaint = true;
         requestAnimationFrame(() => setTimeout(() => {
           firstPaintMs = performance.now();
+          performance.mark("weft:paint");
           document.body.dataset.state = "ready";
           readyResolve();
         }, 0));
@@ -501,6 +507,7 @@ async function boot() {
   new ResizeObserver(() => relayoutGroups()).observe($("#pane"));
   // The window first: the first paint waits for it, not for the tables.
   loader.request(tl.t0, tl.t1, tl.W);
+  performance.mark("weft:boot");
   loadVerdicts();
   loadBlocks();
   for (const b of document.querySelectorAll(".tabs [data-tab]")) b.addEventListener("click", () => tab(b.dataset.tab));
