@@ -35,6 +35,13 @@
  * /api/fns is asked for once, after /api/meta, and does not hold up the
  * first paint; a server without it leaves the table empty with a note.
  *
+ * The first paint. boot() builds the loader and the timeline first and
+ * sends the first window's requests at once (loader.flush(), not after
+ * the debounce), so the server answers them while the rest of the page
+ * is built. Counts are written with format.js's formatInt: the first
+ * toLocaleString of a page loads ICU's locale data (50-350 ms in a cold
+ * headless Chromium).
+ *
  * Test hooks, on window.weftView (every method that changes the view or
  * the selection returns a Promise that resolves once the answer for the
  * new state is drawn):
@@ -424,8 +431,6 @@ async function boot() {
       `Showing what came before it (up to ${formatTime(meta.duration)}).`, "file");
     document.body.dataset.traceError = "1";
   }
-  details = new RunDetails($("#details"));
-  details.clear();
   loader = new ProcsLoader(
     (d, ms) => {
       if (!firstPaint) performance.mark("weft:data");
@@ -452,18 +457,10 @@ async function boot() {
     },
     (e) => banner(`Cannot reach the viewer's server: ${e.message || e}`, "net"),
   );
-  taskView = new TaskView($("#taskview"), {
-    onRun: (p, i) => select(p, i, { jump: true }).catch(() => {}),
-    onWindow: (a, b) => tl.setView(a, b),
-    onShow: (t) => {
-      const st = t.states, a = st.length ? st[0][0] : 0;
-      const b = st.length ? st[st.length - 1][0] + st[st.length - 1][1] : a + 1;
-      const m = (b - a) * 0.03;
-      tl.setView(a - m, b + m);
-    },
-    onClose: () => { tl.task = null; tl.draw(); $('.tabs [data-tab="task"]').disabled = true; tab("fns"); },
-    tip,
-  });
+  loader.extra("counters", "/api/counters");
+  loader.extra("threads", "/api/threads");
+  // a trace that says it has no user annotations: no /api/user requests
+  if (!(meta.utasks === 0 && meta.regions === 0 && meta.logs === 0)) loader.extra("user", "/api/user");
   tl = new Timeline($("#timeline"), $("#plabels"), meta, {
     onView: (t0, t1, w) => { loader.request(t0, t1, w); showWindow(t0, t1); },
     onPick: (h) => {
@@ -486,6 +483,24 @@ async function boot() {
       el.textContent = `draw ${ms.toFixed(1)} ms · fetch ${el.dataset.fetch || "–"} · ${el.dataset.n || 0} rects`;
     },
   });
+  // The window first: its requests go out now (not after the loader's
+  // debounce), and the server answers them while the rest of the page is
+  // built; the first paint waits for them, not for the tables.
+  loader.flush();
+  details = new RunDetails($("#details"));
+  details.clear();
+  taskView = new TaskView($("#taskview"), {
+    onRun: (p, i) => select(p, i, { jump: true }).catch(() => {}),
+    onWindow: (a, b) => tl.setView(a, b),
+    onShow: (t) => {
+      const st = t.states, a = st.length ? st[0][0] : 0;
+      const b = st.length ? st[st.length - 1][0] + st[st.length - 1][1] : a + 1;
+      const m = (b - a) * 0.03;
+      tl.setView(a - m, b + m);
+    },
+    onClose: () => { tl.task = null; tl.draw(); $('.tabs [data-tab="task"]').disabled = true; tab("fns"); },
+    tip,
+  });
   fnsTable = new FnsTable($("#fns"), { onPick: (fn) => setFilter(fn) }, (fn) => fnColor(fn)[0]);
   verdictList = new VerdictList($("#verdicts"), { onPick: (k) => pickVerdict(k) });
   blockTable = new BlockTable($("#blocks"), { onPick: (k) => pickBlock(k) });
@@ -499,14 +514,8 @@ async function boot() {
   threads = new Threads($("#g-threads"), tl, gh, meta);
   user = new User($("#g-user"), tl, gh);
   tl.followers.push(counters, threads, user);
-  loader.extra("counters", "/api/counters");
-  loader.extra("threads", "/api/threads");
-  // a trace that says it has no user annotations: no /api/user requests
-  if (!(meta.utasks === 0 && meta.regions === 0 && meta.logs === 0)) loader.extra("user", "/api/user");
   loader.onMissing = (name) => ({ counters, threads, user })[name].setMissing();
   new ResizeObserver(() => relayoutGroups()).observe($("#pane"));
-  // The window first: the first paint waits for it, not for the tables.
-  loader.request(tl.t0, tl.t1, tl.W);
   performance.mark("weft:boot");
   loadVerdicts();
   loadBlocks();
