@@ -35,7 +35,9 @@
  * /api/fns is asked for once, after /api/meta, and does not hold up the
  * first paint; a server without it leaves the table empty with a note.
  *
- * The first paint. boot() builds the loader and the timeline first and
+ * The first paint. /api/meta's answer comes in the page (script#weft-meta,
+ * filled by the server; asked for when absent), so boot() starts as soon
+ * as the modules are in; it builds the loader and the timeline first and
  * sends the first window's requests at once (loader.flush(), not after
  * the debounce), so the server answers them while the rest of the page
  * is built. Counts are written with format.js's formatInt: the first
@@ -419,7 +421,9 @@ function onKey(e) {
 }
 
 async function boot() {
-  meta = await getJSON("/api/meta");
+  // /api/meta's answer, put in the page by the server (or asked for)
+  const inl = document.getElementById("weft-meta");
+  meta = inl ? JSON.parse(inl.textContent) : await getJSON("/api/meta");
   performance.mark("weft:meta");
   document.title = `${meta.file} · weft trace`;
   $("#file").textContent = meta.file;
