@@ -55,7 +55,9 @@
  * The analysis (weft-trace gaps' pass, view_analysis.c) runs on a thread
  * of its own after the index build, so the server starts when the index
  * is ready, as without it; the tasks read its results only after an
- * acquire load sees them published. A highlight walks the window's runs:
+ * acquire load sees them published. Serving the page holds it back until
+ * the first window is answered and drawn (vana_hold, vana_release), so
+ * that its two threads leave the CPU to the server and the browser. A highlight walks the window's runs:
  * on the 10 M-event trace, hl=fn: of the function with half the runs at
  * full zoom-out (w=1600, 4.4 M runs walked) took 33 ms at the server
  * (median of 5; 2 cores at load 7; the plain query's p95 was 2.7 ms).
@@ -1148,7 +1150,9 @@ static int serve_file(int fd, const char *name, bool close, bool head)
  * The page: index.html with /api/meta's answer in place of its marker, as
  * <script type="application/json" id="weft-meta">, so that the page's
  * script starts without a request (a '<' in it is written \u003c, so no
- * name in it can end the element).
+ * name in it can end the element). Serving it also holds the analysis
+ * back while the page loads (vana_hold; the first window's answer lets it
+ * go on, vana_release).
  */
 static int serve_page(int fd, bool close, bool head)
 {
@@ -1172,6 +1176,8 @@ static int serve_page(int fd, bool close, bool head)
 	fclose(f);
 	buf_reserve(&b, 1);
 	b.p[b.len] = 0;
+	if (!head)
+		vana_hold(&VA, 2000);
 	if (!(at = strstr(b.p, marker))) {
 		err = send_resp(fd, 200, "text/html; charset=utf-8", &b, close, head, NULL);
 		free(b.p);
@@ -1255,6 +1261,8 @@ static int serve(int fd, const struct http_req *q)
 			status = 200;
 		} else if (!strcmp(path, "/api/procs")) {
 			status = api_procs(q, &b);
+			if (status == 200)
+				vana_release(&VA, 300); /* the page draws it, then may analyse */
 		} else if (!strcmp(path, "/api/run")) {
 			status = api_run(q, &b);
 		} else if (!strcmp(path, "/api/task")) {
