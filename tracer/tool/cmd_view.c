@@ -7,8 +7,10 @@
  * per connection, requests parsed by Debian's http-parser through
  * common/http_req.c (the parser the fuzz target drives). It serves the
  * page's files (tracer/view/: installed under $(pkgdatadir)/view, or
- * $WEFT_VIEW_DIR) and a JSON API whose answers are bounded by the window
- * the page shows, never by the trace's size:
+ * $WEFT_VIEW_DIR; index.html with /api/meta's answer in it, so that the
+ * page's script needs no request before it asks for its first window)
+ * and a JSON API whose answers are bounded by the window the page shows,
+ * never by the trace's size:
  *   /api/meta                 the trace: duration, Ps, names, counts, error
  *   /api/procs?t0=&t1=&w=     per P, the runs and merged runs of a window
  *                             at w pixels (at most 2w + 2 items per P)
@@ -51,9 +53,11 @@
  *                             time blocked and the longest, most first
  *                             (at most 500), each with its highlight
  * The analysis (weft-trace gaps' pass, view_analysis.c) runs on a thread
- * of its own beside the index build, so the server starts when the index
+ * of its own after the index build, so the server starts when the index
  * is ready, as without it; the tasks read its results only after an
- * acquire load sees them published. A highlight walks the window's runs:
+ * acquire load sees them published. Serving the page holds it back until
+ * the first window is answered and drawn (vana_hold, vana_release), so
+ * that its two threads leave the CPU to the server and the browser. A highlight walks the window's runs:
  * on the 10 M-event trace, hl=fn: of the function with half the runs at
  * full zoom-out (w=1600, 4.4 M runs walked) took 33 ms at the server
  * (median of 5; 2 cores at load 7; the plain query's p95 was 2.7 ms).
@@ -1142,6 +1146,62 @@ static int serve_file(int fd, const char *name, bool close, bool head)
 	return err;
 }
 
+/*
+ * The page: index.html with /api/meta's answer in place of its marker, as
+ * <script type="application/json" id="weft-meta">, so that the page's
+ * script starts without a request (a '<' in it is written \u003c, so no
+ * name in it can end the element). Serving it also holds the analysis
+ * back while the page loads (vana_hold; the first window's answer lets it
+ * go on, vana_release).
+ */
+static int serve_page(int fd, bool close, bool head)
+{
+	static const char marker[] = "<!--weft:meta-->";
+	char path[4096];
+	struct buf b = { 0 }, m = { 0 }, out = { 0 };
+	const char *at;
+	FILE *f;
+	int err;
+
+	snprintf(path, sizeof(path), "%s/index.html", V.dir);
+	if (!(f = fopen(path, "rbe")))
+		return send_error(fd, 404, "no such page", close);
+	for (;;) {
+		buf_reserve(&b, 65536);
+		size_t n = fread(b.p + b.len, 1, b.cap - b.len - 1, f);
+		if (n == 0)
+			break;
+		b.len += n;
+	}
+	fclose(f);
+	buf_reserve(&b, 1);
+	b.p[b.len] = 0;
+	if (!head)
+		vana_hold(&VA, 2000);
+	if (!(at = strstr(b.p, marker))) {
+		err = send_resp(fd, 200, "text/html; charset=utf-8", &b, close, head, NULL);
+		free(b.p);
+		return err;
+	}
+	api_meta(&m);
+	buf_add(&out, b.p, (size_t)(at - b.p));
+	bprintf(&out, "<script type=\"application/json\" id=\"weft-meta\">");
+	for (size_t i = 0; i < m.len; i++) {
+		if (m.p[i] == '<')
+			buf_add(&out, "\\u003c", 6);
+		else
+			buf_add(&out, m.p + i, 1);
+	}
+	bprintf(&out, "</script>");
+	at += sizeof(marker) - 1;
+	buf_add(&out, at, b.len - (size_t)(at - b.p));
+	err = send_resp(fd, 200, "text/html; charset=utf-8", &out, close, head, NULL);
+	free(b.p);
+	free(m.p);
+	free(out.p);
+	return err;
+}
+
 /* --perfetto: the export, with the header that lets ui.perfetto.dev fetch it. */
 static int serve_export(int fd, bool close, bool head)
 {
@@ -1190,8 +1250,8 @@ static int serve(int fd, const struct http_req *q)
 			err = send_error(fd, 404, "only the trace is served here", close);
 		return err < 0 || close ? -1 : 0;
 	}
-	if (n == 1 && path[0] == '/')
-		err = serve_file(fd, "index.html", close, head);
+	if ((n == 1 && path[0] == '/') || (n == 11 && !memcmp(path, "/index.html", 11)))
+		err = serve_page(fd, close, head);
 	else if (n > 5 && !memcmp(path, "/api/", 5)) {
 		int64_t t0 = weft_now();
 		char timing[64];
@@ -1201,6 +1261,8 @@ static int serve(int fd, const struct http_req *q)
 			status = 200;
 		} else if (!strcmp(path, "/api/procs")) {
 			status = api_procs(q, &b);
+			if (status == 200)
+				vana_release(&VA, 300); /* the page draws it, then may analyse */
 		} else if (!strcmp(path, "/api/run")) {
 			status = api_run(q, &b);
 		} else if (!strcmp(path, "/api/task")) {

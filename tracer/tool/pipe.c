@@ -184,11 +184,33 @@ static void pipe_stop(struct tool_trace *tt)
 	tt->batch = NULL; /* it was one of pp->b */
 }
 
+/* Wait while *tt->hold is in the future (re-read every 20 ms: it may move). */
+static void hold_wait(struct tool_trace *tt)
+{
+	for (;;) {
+		struct timespec ts;
+		long long now, until = atomic_load_explicit(tt->hold, memory_order_relaxed);
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+		if (until <= now)
+			return;
+		if (until - now > 20000000LL)
+			until = now + 20000000LL;
+		ts.tv_sec = (time_t)(until / 1000000000LL);
+		ts.tv_nsec = (long)(until % 1000000000LL);
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+	}
+}
+
 /* The next batch into tt->cur/end/end_r. */
 static void next_batch(struct tool_trace *tt)
 {
 	struct tool_pipe *pp = tt->pipe;
 	struct tool_batch *b;
+
+	if (tt->hold)
+		hold_wait(tt);
 
 	if (!pp) {
 		b = tt->batch;

@@ -14,6 +14,7 @@
 #ifndef WEFT_TRACE_PIPE_H
 #define WEFT_TRACE_PIPE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,6 +52,11 @@ struct tool_trace {
 	bool progress_shown;
 	double last_progress;
 	bool quiet;          /* no message on a damaged file: a second reader of it (the view's analysis) */
+	/* Or NULL: while the CLOCK_MONOTONIC ns it holds are in the future,
+	 * the command waits before taking a batch (and the reader thread,
+	 * once the ring is full): the view's analysis yields to a page that
+	 * is loading (view_analysis.c). */
+	atomic_llong *hold;
 };
 
 /* Open @path ("-": standard input; a pipe or FIFO is read whole first);

@@ -19,12 +19,21 @@
  * writes them again until vana_stop, which joins the thread after the
  * server has ended.
  *
+ * Yielding to the page. The analysis starts when the server does, which
+ * is when a browser opens the page; its two threads on two cores took
+ * the CPU from the server and the browser during the page's first paint.
+ * So serving the page holds it back (vana_hold: up to 2 s), and the
+ * first window's answer lets it go on 300 ms later (vana_release: time
+ * to draw): tt.hold is a deadline the thread looks at before each batch
+ * of events (pipe.c), and its reader thread stops once the ring is full.
+ *
  * Synchronisation:
  *   field            written by              read by
  *   path, tt         main, before start      thread (tt: it alone, then closes it)
  *   idx, idx_set     main (under mu)         thread (under mu)
  *   the results      thread, before ready    server tasks, after ready
  *   ready            thread (release)        tasks (acquire), vana_stop
+ *   hold_ns          tasks, vana_stop        thread (relaxed: only a deadline)
  *
  * The chain. The model keeps only the critical path's length, its hops
  * and the task it ends in (struct model: span, span_hops, span_task). The
@@ -61,6 +70,11 @@
  *     chain's run time was off by the wake-up latencies.
  *   - Locks around the results (the tasks would take one per request for
  *     data that is written once).
+ *   - The analysis at the lowest priority instead of the hold (SCHED_IDLE
+ *     or nice 19 on its threads): on a machine busy with other work the
+ *     verdicts would wait for as long as it stays busy, and an
+ *     unprivileged thread cannot take its priority back once the page is
+ *     drawn.
  */
 #include "config.h"
 
@@ -68,6 +82,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pipe.h"
 #include "tool.h"
@@ -428,6 +443,7 @@ int vana_start(struct vanalysis *a, const char *path)
 		return -1;
 	a->tt.progress = false; /* the index build shows its own */
 	a->tt.quiet = true;     /* and says what is wrong with the file */
+	a->tt.hold = &a->hold_ns;
 	err = pthread_create(&a->th, NULL, vana_main, a);
 	if (err) {
 		tool_close(&a->tt);
@@ -449,6 +465,31 @@ void vana_index_ready(struct vanalysis *a, const struct vindex *idx)
 	pthread_mutex_unlock(&a->mu);
 }
 
+static long long mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void vana_hold(struct vanalysis *a, int ms)
+{
+	long long until = mono_ns() + ms * 1000000LL;
+
+	/* A race between two tasks leaves one of their deadlines: either will do. */
+	if (atomic_load_explicit(&a->hold_ns, memory_order_relaxed) < until)
+		atomic_store_explicit(&a->hold_ns, until, memory_order_relaxed);
+}
+
+void vana_release(struct vanalysis *a, int ms)
+{
+	long long until = mono_ns() + ms * 1000000LL;
+
+	if (atomic_load_explicit(&a->hold_ns, memory_order_relaxed) > until)
+		atomic_store_explicit(&a->hold_ns, until, memory_order_relaxed);
+}
+
 bool vana_ready(struct vanalysis *a)
 {
 	/* Pairs with the thread's release store: its results are visible. */
@@ -458,6 +499,7 @@ bool vana_ready(struct vanalysis *a)
 void vana_stop(struct vanalysis *a)
 {
 	if (a->started) {
+		atomic_store_explicit(&a->hold_ns, 0, memory_order_relaxed);
 		vana_index_ready(a, a->idx_set ? a->idx : NULL); /* never left waiting */
 		pthread_join(a->th, NULL);
 	}

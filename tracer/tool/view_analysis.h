@@ -59,6 +59,9 @@ struct vanalysis {
 	const struct vindex *idx; /* NULL: the build failed */
 	pthread_t th;
 	bool started;
+	/* CLOCK_MONOTONIC ns until which the thread waits (tt.hold): a page
+	 * is loading (vana_hold, vana_release); relaxed, any task, any time */
+	atomic_llong hold_ns;
 };
 
 /* Open @path (a reader of its own, on the calling thread: a file that is
@@ -73,6 +76,11 @@ void vana_index_ready(struct vanalysis *a, const struct vindex *idx);
 /* Whether the thread is done (acquire: after true, every field is readable
  * from any thread and never changes). */
 bool vana_ready(struct vanalysis *a);
+/* A page is loading: the analysis waits (between two batches of events)
+ * for at most @ms from now. Any thread. */
+void vana_hold(struct vanalysis *a, int ms);
+/* The page has what it asked for: the hold ends at most @ms from now. */
+void vana_release(struct vanalysis *a, int ms);
 /* Wait for the thread and free everything (after the server is done). */
 void vana_stop(struct vanalysis *a);
 

@@ -50,6 +50,10 @@
  *     is 0.
  *
  * Rejected:
+ *   - A qsort of every task by id at the end (11% of the build at 2.2 M
+ *     tasks, for an array in order but for the ~1,600 alive when the
+ *     trace began): vindex_seal keeps the ascending tasks in place and
+ *     merges the others in.
  *   - A segment tree or stored mipmap levels per P (Perfetto's): the same
  *     O(log n) per pixel, more memory, and the exact busy sum needs the
  *     prefix array anyway.
@@ -130,29 +134,53 @@ uint32_t vindex_add_task(struct vindex *idx, uint64_t id)
 
 static const struct vtask *sort_vt; /* qsort has no context argument */
 
+/* By id, ties by place in vt: a total order, so any sort gives one result. */
 static int by_id(const void *a, const void *b)
 {
-	uint64_t x = sort_vt[*(const uint32_t *)a].id, y = sort_vt[*(const uint32_t *)b].id;
-	return x < y ? -1 : x > y;
+	uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+	uint64_t x = sort_vt[i].id, y = sort_vt[j].id;
+	return x < y ? -1 : x > y ? 1 : (i > j) - (i < j);
 }
 
+/*
+ * byid: the tasks in id order. They come in the order of their creation,
+ * which is the order of their ids but for those alive when the trace
+ * began, met out of order. So the ascending sequence taken greedily stays
+ * in place, the others (few) are sorted and merged in from the back. (A
+ * qsort of all 2.2 M took 11% of the index build of the 10 M-event trace,
+ * for an array in order but for a handful.)
+ */
 void vindex_seal(struct vindex *idx)
 {
-	bool sorted = true;
+	const struct vtask *vt = idx->vt;
+	size_t n = idx->ntasks, nmain = 0, nrest = 0, caprest = 0;
+	uint32_t *byid, *rest = NULL;
 
 	free(idx->byid);
-	idx->byid = tool_calloc(idx->ntasks ? idx->ntasks : 1, sizeof(*idx->byid));
-	for (size_t i = 0; i < idx->ntasks; i++) {
-		idx->byid[i] = (uint32_t)i;
-		if (i && idx->vt[i].id < idx->vt[i - 1].id)
-			sorted = false;
+	byid = idx->byid = tool_calloc(n ? n : 1, sizeof(*idx->byid));
+	for (size_t i = 0; i < n; i++) {
+		if (!nmain || vt[i].id >= vt[byid[nmain - 1]].id) {
+			byid[nmain++] = (uint32_t)i;
+			continue;
+		}
+		if (nrest == caprest) {
+			caprest = caprest ? 2 * caprest : 256;
+			rest = tool_realloc(rest, caprest, sizeof(*rest));
+		}
+		rest[nrest++] = (uint32_t)i;
 	}
-	/* Tasks come in the order of their creation, which is the order of
-	 * their ids but for those alive when the trace began. */
-	if (!sorted) {
-		sort_vt = idx->vt;
-		qsort(idx->byid, idx->ntasks, sizeof(*idx->byid), by_id);
+	if (!nrest)
+		return;
+	sort_vt = vt;
+	qsort(rest, nrest, sizeof(*rest), by_id);
+	/* Merge from the back: byid[0, nmain) and rest into byid[0, n). */
+	for (size_t k = n, a = nmain, b = nrest; b > 0;) {
+		if (a > 0 && by_id(&byid[a - 1], &rest[b - 1]) > 0)
+			byid[--k] = byid[--a];
+		else
+			byid[--k] = rest[--b];
 	}
+	free(rest);
 }
 
 const struct vtask *vindex_task(const struct vindex *idx, uint64_t id)

@@ -24,7 +24,7 @@
  * graph (a site is one frame here: the table is the whole of it).
  */
 
-import { formatDur, formatTime } from "./format.js";
+import { formatDur, formatInt, formatTime } from "./format.js";
 
 const KINDS = {
   contention: "Contention",
@@ -180,7 +180,7 @@ export class BlockTable {
     for (const r of this.rows) {
       const tr = document.createElement("tr");
       tr.dataset.k = String(r.k);
-      const cells = [r.reason, r.site_name || String(r.site), r.waits.toLocaleString("en"), formatDur(r.ns), formatDur(r.max_ns)];
+      const cells = [r.reason, r.site_name || String(r.site), formatInt(r.waits), formatDur(r.ns), formatDur(r.max_ns)];
       cells.forEach((text, j) => {
         const td = document.createElement("td");
         if (BLOCK_COLS[j][2]) td.className = "num";

@@ -7,7 +7,8 @@
  * window, and it
  *   - debounces: a request goes out `delay` ms after the last change,
  *     or `maxWait` ms after the first unanswered one while changes keep
- *     coming (a long drag still refreshes the picture now and then);
+ *     coming (a long drag still refreshes the picture now and then), or
+ *     at once on flush() (the page's first window: nothing to wait for);
  *   - drops stale responses: each request has a sequence number and only
  *     the latest one's answer is delivered; the one before is aborted;
  *   - skips a request for exactly the window it already has or is
@@ -132,6 +133,13 @@ export class ProcsLoader {
     clearTimeout(this.timer);
     const wait = Math.min(this.delay, Math.max(0, this.firstAsk + this.maxWait - now));
     this.timer = setTimeout(() => this.fire(), wait);
+  }
+
+  /** Send the request waiting for its debounce now (the page's first). */
+  flush() {
+    if (!this.timer) return;
+    clearTimeout(this.timer);
+    this.fire();
   }
 
   fire() {

@@ -41,7 +41,7 @@
  */
 
 import { STATE_COLORS } from "./colors.js";
-import { formatDur, formatTime } from "./format.js";
+import { formatDur, formatInt, formatTime } from "./format.js";
 
 const STATES = ["running", "runnable", "blocked", "syscall"];
 const DRAW_ORDER = ["blocked", "syscall", "runnable", "running"];   // short running runs on top
@@ -169,7 +169,7 @@ export class TaskView {
     this.root.dataset.task = String(task.id);
     const [a, b] = this.life();
     this.root.querySelector('[data-field="title"]').textContent =
-      `Task ${task.id} · ${task.fn} · ${(task.nruns ?? task.runs.length).toLocaleString("en")} runs · lived ${formatDur(b - a)} from ${formatTime(a)}` +
+      `Task ${task.id} · ${task.fn} · ${formatInt(task.nruns ?? task.runs.length)} runs · lived ${formatDur(b - a)} from ${formatTime(a)}` +
       (task.merged ? " · drawn per pixel" : "");
     // the server's exact totals (a long life comes merged per pixel)
     const tot = new Map(task.totals || []);
@@ -302,8 +302,8 @@ export class FnsTable {
       const bt = blockedTotal(r);
       const cells = [
         r.name || "?",
-        r.tasks.toLocaleString("en"),
-        r.runs.toLocaleString("en"),
+        formatInt(r.tasks),
+        formatInt(r.runs),
         formatDur(r.exec),
         formatDur(r.tasks ? r.exec / r.tasks : 0),
         formatDur(r.wait),

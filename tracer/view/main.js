@@ -35,6 +35,15 @@
  * /api/fns is asked for once, after /api/meta, and does not hold up the
  * first paint; a server without it leaves the table empty with a note.
  *
+ * The first paint. /api/meta's answer comes in the page (script#weft-meta,
+ * filled by the server; asked for when absent), so boot() starts as soon
+ * as the modules are in; it builds the loader and the timeline first and
+ * sends the first window's requests at once (loader.flush(), not after
+ * the debounce), so the server answers them while the rest of the page
+ * is built. Counts are written with format.js's formatInt: the first
+ * toLocaleString of a page loads ICU's locale data (50-350 ms in a cold
+ * headless Chromium).
+ *
  * Test hooks, on window.weftView (every method that changes the view or
  * the selection returns a Promise that resolves once the answer for the
  * new state is drawn):
@@ -73,7 +82,10 @@
  *   threadRows()     the M of each Threads row; counterNames(); userRows()
  *                    ("kind:type", and "log:logs");
  *   firstPaintMs     ms from navigation start (performance.now()) to the
- *                    first painted timeline with data (null before).
+ *                    first painted timeline with data (null before);
+ *                    the marks weft:meta (meta in hand), weft:boot (the
+ *                    page built), weft:data (the first window's answer)
+ *                    and weft:paint time its steps (drive.mjs --resources).
  *                    The JS heap is read from outside (drive.mjs:
  *                    the DevTools protocol), not by the page.
  *
@@ -90,7 +102,7 @@
  */
 
 import { getJSON, pollReady, ProcsLoader } from "./api.js";
-import { formatDur, formatTime } from "./format.js";
+import { formatDur, formatInt, formatTime } from "./format.js";
 import { Timeline } from "./timeline.js";
 import { RunDetails, TaskView, FnsTable, ItemDetails } from "./details.js";
 import { Counters, Threads, User, laneHoverText } from "./lanes.js";
@@ -184,7 +196,7 @@ function setHl(src, key = null, spec = null) {
 function showHlCount() {
   const el = $("#st-hl");
   const n = tl.hlShown() ? tl.data.hl_runs : null;
-  el.textContent = n === null ? "" : `${n.toLocaleString("en")} run${n === 1 ? "" : "s"} highlighted`;
+  el.textContent = n === null ? "" : `${formatInt(n)} run${n === 1 ? "" : "s"} highlighted`;
   el.dataset.value = n === null ? "" : String(n);
 }
 
@@ -409,21 +421,23 @@ function onKey(e) {
 }
 
 async function boot() {
-  meta = await getJSON("/api/meta");
+  // /api/meta's answer, put in the page by the server (or asked for)
+  const inl = document.getElementById("weft-meta");
+  meta = inl ? JSON.parse(inl.textContent) : await getJSON("/api/meta");
+  performance.mark("weft:meta");
   document.title = `${meta.file} · weft trace`;
   $("#file").textContent = meta.file;
   $("#summary").textContent = `${formatDur(meta.duration)} · ${meta.procs} P · ` +
-    `${meta.tasks.toLocaleString("en")} tasks · ${meta.runs.toLocaleString("en")} runs · ` +
-    `${meta.events.toLocaleString("en")} events`;
+    `${formatInt(meta.tasks)} tasks · ${formatInt(meta.runs)} runs · ` +
+    `${formatInt(meta.events)} events`;
   if (meta.error) {
     banner(`This trace is bad from byte ${meta.error.offset} on: ${meta.error.message}. ` +
       `Showing what came before it (up to ${formatTime(meta.duration)}).`, "file");
     document.body.dataset.traceError = "1";
   }
-  details = new RunDetails($("#details"));
-  details.clear();
   loader = new ProcsLoader(
     (d, ms) => {
+      if (!firstPaint) performance.mark("weft:data");
       const ex = d.extra || {};
       counters.setData(ex.counters);
       threads.setData(ex.threads);
@@ -439,6 +453,7 @@ async function boot() {
         firstPaint = true;
         requestAnimationFrame(() => setTimeout(() => {
           firstPaintMs = performance.now();
+          performance.mark("weft:paint");
           document.body.dataset.state = "ready";
           readyResolve();
         }, 0));
@@ -446,18 +461,10 @@ async function boot() {
     },
     (e) => banner(`Cannot reach the viewer's server: ${e.message || e}`, "net"),
   );
-  taskView = new TaskView($("#taskview"), {
-    onRun: (p, i) => select(p, i, { jump: true }).catch(() => {}),
-    onWindow: (a, b) => tl.setView(a, b),
-    onShow: (t) => {
-      const st = t.states, a = st.length ? st[0][0] : 0;
-      const b = st.length ? st[st.length - 1][0] + st[st.length - 1][1] : a + 1;
-      const m = (b - a) * 0.03;
-      tl.setView(a - m, b + m);
-    },
-    onClose: () => { tl.task = null; tl.draw(); $('.tabs [data-tab="task"]').disabled = true; tab("fns"); },
-    tip,
-  });
+  loader.extra("counters", "/api/counters");
+  loader.extra("threads", "/api/threads");
+  // a trace that says it has no user annotations: no /api/user requests
+  if (!(meta.utasks === 0 && meta.regions === 0 && meta.logs === 0)) loader.extra("user", "/api/user");
   tl = new Timeline($("#timeline"), $("#plabels"), meta, {
     onView: (t0, t1, w) => { loader.request(t0, t1, w); showWindow(t0, t1); },
     onPick: (h) => {
@@ -480,6 +487,24 @@ async function boot() {
       el.textContent = `draw ${ms.toFixed(1)} ms · fetch ${el.dataset.fetch || "–"} · ${el.dataset.n || 0} rects`;
     },
   });
+  // The window first: its requests go out now (not after the loader's
+  // debounce), and the server answers them while the rest of the page is
+  // built; the first paint waits for them, not for the tables.
+  loader.flush();
+  details = new RunDetails($("#details"));
+  details.clear();
+  taskView = new TaskView($("#taskview"), {
+    onRun: (p, i) => select(p, i, { jump: true }).catch(() => {}),
+    onWindow: (a, b) => tl.setView(a, b),
+    onShow: (t) => {
+      const st = t.states, a = st.length ? st[0][0] : 0;
+      const b = st.length ? st[st.length - 1][0] + st[st.length - 1][1] : a + 1;
+      const m = (b - a) * 0.03;
+      tl.setView(a - m, b + m);
+    },
+    onClose: () => { tl.task = null; tl.draw(); $('.tabs [data-tab="task"]').disabled = true; tab("fns"); },
+    tip,
+  });
   fnsTable = new FnsTable($("#fns"), { onPick: (fn) => setFilter(fn) }, (fn) => fnColor(fn)[0]);
   verdictList = new VerdictList($("#verdicts"), { onPick: (k) => pickVerdict(k) });
   blockTable = new BlockTable($("#blocks"), { onPick: (k) => pickBlock(k) });
@@ -493,14 +518,9 @@ async function boot() {
   threads = new Threads($("#g-threads"), tl, gh, meta);
   user = new User($("#g-user"), tl, gh);
   tl.followers.push(counters, threads, user);
-  loader.extra("counters", "/api/counters");
-  loader.extra("threads", "/api/threads");
-  // a trace that says it has no user annotations: no /api/user requests
-  if (!(meta.utasks === 0 && meta.regions === 0 && meta.logs === 0)) loader.extra("user", "/api/user");
   loader.onMissing = (name) => ({ counters, threads, user })[name].setMissing();
   new ResizeObserver(() => relayoutGroups()).observe($("#pane"));
-  // The window first: the first paint waits for it, not for the tables.
-  loader.request(tl.t0, tl.t1, tl.W);
+  performance.mark("weft:boot");
   loadVerdicts();
   loadBlocks();
   for (const b of document.querySelectorAll(".tabs [data-tab]")) b.addEventListener("click", () => tab(b.dataset.tab));

@@ -4,7 +4,8 @@
  * or >= 22; no npm package).
  *
  *   node --experimental-websocket tracer/view/dev/drive.mjs URL \
- *        [--shot FILE.png [--shot-window T0,T1 | --shot-tab fns|analysis|blocking]] [--measure] [--expect-error] [--chromium PATH]
+ *        [--shot FILE.png [--shot-window T0,T1 | --shot-tab fns|analysis|blocking]] [--measure [--resources] [--profile]]
+ *        [--expect-error] [--chromium PATH]
  *
  * Starts Chromium headless at 1280x720 with a throw-away profile, opens
  * URL (the viewer, from `weft-trace view` or dev/mock.py), and checks,
@@ -32,7 +33,11 @@
  * Prints one line per check and exits 1 if any failed. --shot writes a
  * screenshot after the checks (for people to look at): a run, its waker
  * and its task view open, or with --shot-tab fns the functions table
- * with the run's function highlighted.
+ * with the run's function highlighted. --measure prints the first paint
+ * and the JS heap and stops; with --resources also the page's resource,
+ * long-animation-frame and performance.mark/measure entries; with
+ * --profile the JS CPU profile from navigation to the first paint, the
+ * functions with the most self time (sampled every 100 us).
  *
  * Rejected: playwright-core (an npm install in CI for what fifty lines
  * of CDP do); chromium --dump-dom with a self-test in the page (the test
@@ -131,6 +136,21 @@ async function heapMB() {
 }
 const win = () => evaluate("weftView.window()");
 
+// The functions with the most self time in a Profiler.Profile, and the total.
+function printProfile(pr) {
+  const byId = new Map(pr.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  let total = 0;
+  pr.samples.forEach((id, k) => {
+    const dt = (pr.timeDeltas[k + 1] || 0) / 1000, f = byId.get(id).callFrame;
+    const name = `${f.functionName || "(anonymous)"} ${f.url.replace(/^.*\//, "")}:${f.lineNumber + 1}`;
+    self.set(name, (self.get(name) || 0) + dt);
+    if (!/^\((idle|program)\)/.test(f.functionName)) total += dt;
+  });
+  console.log(`profile: ${total.toFixed(1)} ms of script, GC and native (besides idle and program)`);
+  for (const [name, ms] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`  ${ms.toFixed(1).padStart(7)} ms  ${name}`);
+}
+
 async function main() {
   const port = await devtoolsPort();
   const list = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
@@ -153,6 +173,12 @@ async function main() {
   await send("Runtime.enable");
   await send("Page.enable");
   await send("Emulation.setDeviceMetricsOverride", { width: 1280, height: 720, deviceScaleFactor: 1, mobile: false });
+  const profile = measure && args.includes("--profile");
+  if (profile) {
+    await send("Profiler.enable");
+    await send("Profiler.setSamplingInterval", { interval: 100 });
+    await send("Profiler.start");
+  }
   await send("Page.navigate", { url });
   let t = Date.now();
   for (;;) {
@@ -162,6 +188,7 @@ async function main() {
   }
   await evaluate("Promise.race([weftView.ready, new Promise((_, j) => setTimeout(() => j(new Error('not ready in 20 s')), 20000))])");
   check(true, "ready", `${Date.now() - t} ms after navigation`);
+  if (profile) printProfile((await send("Profiler.stop")).profile);
   check(await evaluate("document.body.dataset.state") === "ready", "body[data-state=ready]");
   const meta = await evaluate("fetch('/api/meta').then(r => r.json())");
   check(await evaluate("weftView.rows()") === meta.procs, "one row per P", `${meta.procs} Ps`);
@@ -193,7 +220,7 @@ async function main() {
     console.log(`first_paint_ms=${fp === null || fp === undefined ? "" : fp.toFixed(0)}`);
     console.log(`js_heap_mb=${heap.toFixed(1)}`);
     if (args.includes("--resources"))
-      console.log(await evaluate(`performance.getEntries().filter(e => e.entryType !== 'mark').map(e =>
+      console.log(await evaluate(`performance.getEntries().map(e =>
         e.entryType + ' ' + e.name.replace(location.origin, '') + ' ' + e.startTime.toFixed(0) + '-' +
         (e.responseEnd || e.startTime + e.duration).toFixed(0) + (e.entryType === 'long-animation-frame' ?
         ' render@' + e.renderStart.toFixed(0) + ' style@' + e.styleAndLayoutStart.toFixed(0) + ' block ' + e.blockingDuration.toFixed(0) +

@@ -1,12 +1,15 @@
 // format_test.mjs - checks of format.js's pure functions (node dev/format_test.mjs).
 import assert from "node:assert/strict";
-import { formatDur, formatTime, niceStep, ticks } from "../format.js";
+import { formatDur, formatInt, formatTime, niceStep, ticks } from "../format.js";
 
 assert.equal(formatDur(0), "0 ns");
 assert.equal(formatDur(999), "999 ns");
 assert.equal(formatDur(1234), "1.23 µs");
 assert.equal(formatDur(12345), "12.3 µs");
 assert.equal(formatDur(1.5e9), "1.50 s");
+for (const n of [0, 7, 999, 1000, 12345, 999999, 1000000, 2200001, 9942270, -1234, 2 ** 53]) {
+  assert.equal(formatInt(n), n.toLocaleString("en"), `formatInt(${n})`);
+}
 assert.equal(formatTime(0), "0");
 assert.equal(formatTime(1200004000), "1.200004 s");
 assert.equal(formatTime(350000000), "350 ms");
