@@ -249,6 +249,7 @@ WEFT_API int weft_main(weft_fn fn, void *arg)
 		goto fail;
 	if ((err = weft__signals_install()) != 0)
 		goto fail;
+	weft__coarse_tick(weft__nanotime()); /* before any park: sysmon may start late */
 	if ((err = weft__sysmon_start()) != 0)
 		goto fail;
 	/* Threads that are not possible wakers (checkdead): the caller's, and
