@@ -55,6 +55,10 @@
  *               forms; 127.0.0.1:0 for any free port)
  *   -idle D     close a connection idle for D (Go duration: 500ms, 60s,
  *               2m; default 60s); also the limit of one response's write
+ *   -debug A    serve weft's /debug/weft/ on A as well (weft_debug_serve:
+ *               loopback or unix:PATH; it prints "debug on http://A/debug/weft/"
+ *               before the "listening on" line): a trace of a live server
+ *               with `curl -o t.wt http://A/debug/weft/trace?seconds=5`
  * WEFT_PROCS sets the Ps.
  *
  * Rejected: a task per request beside the connection's (HTTP/1.1 answers
@@ -91,6 +95,7 @@
 
 static struct {
 	const char *addr;
+	const char *debug; /* -debug: where /debug/weft/ is served, or NULL */
 	int64_t idle_ns;
 	int lfd;
 	int sfd;
@@ -511,6 +516,16 @@ static void main_task(void *arg)
 		fprintf(stderr, "mandelweb: weft_go: %s\n", weft_strerror(err));
 		exit(1);
 	}
+	if (srv.debug) {
+		char daddr[256];
+		int dfd = weft_debug_serve(srv.debug);
+		if (dfd < 0 || weft_net_addr(dfd, daddr, sizeof(daddr)) < 0) {
+			fprintf(stderr, "mandelweb: -debug %s: %s\n", srv.debug,
+				weft_strerror(dfd < 0 ? dfd : -EBADF));
+			exit(1);
+		}
+		printf("debug on http://%s/debug/weft/\n", daddr);
+	}
 	printf("listening on http://%s/\n", addr);
 	fflush(stdout);
 	for (;;) {
@@ -542,8 +557,9 @@ static void main_task(void *arg)
 static _Noreturn void usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-		"usage: mandelweb [-addr HOST:PORT] [-idle DURATION]\n"
+		"usage: mandelweb [-addr HOST:PORT] [-idle DURATION] [-debug HOST:PORT]\n"
 		"  -addr  where to listen (default 127.0.0.1:8080; port 0: any free port)\n"
+		"  -debug serve weft's /debug/weft/ there too (loopback or unix:PATH)\n"
 		"  -idle  close connections idle that long (default 60s; 500ms, 2m, ...)\n"
 		"Serves GET /mandelbrot?size=1..%d&mode=row|seq|px|workers&workers=1..%d\n"
 		"and GET / (an index). WEFT_PROCS sets the number of Ps.\n",
@@ -599,6 +615,8 @@ static void parse_flags(int argc, char **argv)
 		}
 		if (len == 4 && strncmp(name, "addr", 4) == 0) {
 			srv.addr = val;
+		} else if (len == 5 && strncmp(name, "debug", 5) == 0) {
+			srv.debug = val;
 		} else if (len == 4 && strncmp(name, "idle", 4) == 0) {
 			srv.idle_ns = parse_duration(val);
 			if (srv.idle_ns < 0) {

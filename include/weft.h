@@ -42,6 +42,8 @@
  *               task below and write there without any fault.
  *               `pkg-config --cflags weft` carries the flag when the
  *               compiler that built weft has it; libweft is built with it.
+ *   WEFT_DEBUG_ADDR  serve /debug/weft/ there (weft_debug_serve());
+ *               WEFT_DEBUG_PUBLIC=1 allows a non-loopback address.
  * A value weft cannot use is never replaced by a default: weft_main()
  * says on stderr which variable and what it accepts, and returns -EINVAL.
  */
@@ -540,6 +542,82 @@ WEFT_API int weft_net_dial(const char *addr, int64_t deadline_ns);
  * another family. Never blocks. Any caller.
  */
 WEFT_API int weft_net_addr(int fd, char *buf, size_t len);
+
+/* ------------------------------------------------------------------------
+ * The debug server: /debug/weft/ (runtime/debug.c)
+ * ------------------------------------------------------------------------ */
+
+/**
+ * weft_debug_serve - serve /debug/weft/ on @addr, from tasks of this
+ * program over the netpoller (Go's net/http/pprof, for weft).
+ *
+ * @addr: an address in the forms of weft_net_listen(): "127.0.0.1:6060",
+ *        "[::1]:6060", "localhost:0", "unix:/run/me/debug.sock". Only
+ *        loopback (127.0.0.0/8, ::1) and unix sockets are served: the
+ *        bound address is checked, and any other is closed and refused
+ *        with -EPERM, unless WEFT_DEBUG_PUBLIC=1 is in the environment
+ *        (then a warning is printed on stderr: the pages name the
+ *        program's functions and code addresses).
+ *
+ * HTTP/1.1 GET, one request per connection:
+ *   /debug/weft/        an index page with the command that reads each
+ *                       result;
+ *   /debug/weft/trace?seconds=N
+ *                       a trace (the file of weft_trace_start) of the next
+ *                       N seconds: default 1, fractional allowed, above 0
+ *                       and at most 60, else 400; 409 while a trace is
+ *                       being recorded. A mid-run start: the file opens
+ *                       with the state of every live task. As
+ *                       application/octet-stream with
+ *                       "Content-Disposition: attachment;
+ *                       filename="weft.trace"" and
+ *                       "X-Content-Type-Options: nosniff". Read it with
+ *                       `curl -o t.wt URL; weft-trace stats t.wt`. It is
+ *                       recorded into an anonymous memory file, never a
+ *                       path on disk, and sent once stopped;
+ *   /debug/weft/tasks   every live task, one a line, by id:
+ *                       "task 17 [chan receive, 1.4 s]: worker at
+ *                       stage+0x2a" - state (for a blocked task its wait
+ *                       reason and how long it has waited, to ~10 ms
+ *                       while the program runs and ~100 ms after an idle
+ *                       spell: parks stamp a coarse clock that sysmon
+ *                       keeps), entry function, call site of the wait;
+ *                       ?debug=1 groups identical (function, state,
+ *                       reason, call site) with counts, "3 @ [...]";
+ *                       ?format=json either way ("since_ms", "wait_ms",
+ *                       "now_ms": the monotonic clock in ms, mod 2^32).
+ *                       Stops the world while it copies the descriptors
+ *                       (a few ms for a million tasks);
+ *   /debug/weft/flight  404: weft has no flight recorder yet.
+ * Anything else gets a 4xx and disturbs nothing: an unknown path 404, a
+ * method other than GET 405, a malformed request or parameter 400, a
+ * request header over 16 KiB 431. Each connection is a task with a
+ * deadline (10 s for the request, 60 s for the response), so a slow
+ * client holds up nobody else; at most 64 connections at once (503
+ * beyond).
+ *
+ * The server's tasks are ordinary tasks (they take task ids and show in
+ * traces and in the dump) with two exceptions: they are never reported
+ * as deadlocked, and their waits on fds do not count as possible
+ * wake-ups, so a program that deadlocks is reported as without the
+ * server (while a request is being served, its deadlines are armed
+ * timers and the report waits for them). They end, as every task does,
+ * when the main task returns; the listening socket and connections are
+ * closed when weft_main() returns. WEFT_DEBUG_ADDR=addr in the
+ * environment makes weft_main() call this with no code change (an error
+ * is said on stderr; the program runs on).
+ *
+ * Returns the listening fd (>= 0): weft_net_addr() tells the port chosen
+ * for port 0; it belongs to the server: do not close it. -EINVAL if @addr
+ * is NULL or the runtime is not running (outside weft_main(), or after
+ * the main task returned); -EPERM for an address that is not loopback or
+ * unix (see above); -EMFILE when the server already holds 64 fds; any
+ * error of weft_net_listen() (-EADDRINUSE, ...).
+ * Never blocks the P. Any task, or a plain thread while weft_main() runs
+ * (that thread does not become a possible waker for the deadlock check).
+ * May be called several times: each address is served.
+ */
+WEFT_API int weft_debug_serve(const char *addr);
 
 /* ------------------------------------------------------------------------
  * Execution tracing (format: doc/trace-format.md; reader: <weft/trace.h>)

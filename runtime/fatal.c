@@ -40,6 +40,11 @@
  * timer pending (a sleeping task is not deadlocked) -
  * the report lists every task that waits, with its entry function and what
  * it waits on, and exits with status 2 (Go's "all goroutines are asleep").
+ * The debug server's tasks (debug.c) are neither counted nor listed: they
+ * wake none of the program's tasks, and a program serving /debug/weft/
+ * deadlocks as it would without it (reported within sysmon's 100 ms
+ * idle recheck when the only M not idle is the one in epoll_wait for the
+ * server's fds).
  */
 #include "config.h"
 
@@ -156,6 +161,8 @@ static void report_task(struct weft__task *t, void *arg)
 	(void)arg;
 	if (st != WEFT__T_WAITING && st != WEFT__T_RUNNABLE)
 		return;
+	if (weft__task_is_system(t))
+		return; /* the debug server's: not part of the program's deadlock */
 	weft__symbolize((const void *)t->fn, name, sizeof(name));
 	weft__wbuf_str(&b, "  task ");
 	weft__wbuf_u64(&b, t->id);
@@ -195,6 +202,8 @@ static void count_task(struct weft__task *t, void *arg)
 	struct census *c = arg;
 	int st = atomic_load_explicit(&t->status, memory_order_relaxed);
 
+	if (weft__task_is_system(t))
+		return; /* the debug server's: it wakes none of the program's tasks */
 	if (st == WEFT__T_WAITING)
 		c->blocked++;
 	else if (st == WEFT__T_RUNNABLE || st == WEFT__T_RUNNING || st == WEFT__T_SYSCALL)
@@ -215,16 +224,30 @@ static void count_task(struct weft__task *t, void *arg)
 void weft__checkdead(void)
 {
 	struct census c = { 0, 0 };
-	int threads;
+	int threads, poller = 0;
+	uint64_t gen = 0;
 
 	WEFT__ASSERT(weft__sched_locked() && !weft__on_task());
 	if (atomic_load(&S.shutdown) || atomic_load(&S.stw_owner) || !atomic_load(&S.main_task))
 		return;
-	if (S.nmidle < S.mcount)
-		return; /* an M runs or is in a syscall */
+	if (S.nmidle < S.mcount) {
+		/*
+		 * An M runs or is in a syscall - unless the one M not idle is
+		 * the timer sleeper blocked in epoll_wait (tpolling) with no
+		 * timer armed (checked below) and no fd waiter of the
+		 * program's: it waits for the debug server's fds alone, and
+		 * nothing it could take would wake a task of the program.
+		 * pollgen odd and unchanged across the census says it took
+		 * no event meanwhile (netpoll.c, seq_cst both sides).
+		 */
+		gen = atomic_load(&weft__np.pollgen);
+		if (S.nmidle + 1 != S.mcount || !atomic_load(&S.tpolling) || !(gen & 1))
+			return;
+		poller = 1;
+	}
 	if (atomic_load(&S.nextern) > 0 || atomic_load(&S.gq_len) > 0)
 		return;
-	if (weft__netpoll_waiting())
+	if (weft__netpoll_user_waiting())
 		return; /* a task waits on an fd: the outside world may wake it */
 	for (int i = 0; i < atomic_load(&S.nprocs); i++)
 		if (weft__p_has_work(S.allp[i]) || atomic_load(&S.allp[i]->timer0) != 0)
@@ -236,6 +259,8 @@ void weft__checkdead(void)
 	weft__tasks_foreach(count_task, &c);
 	if (c.blocked == 0 || c.other > 0)
 		return;
+	if (poller && (atomic_load(&weft__np.pollgen) != gen || !atomic_load(&S.tpolling)))
+		return; /* the poller woke: what it took may wake a task */
 	deadlock_report();
 }
 

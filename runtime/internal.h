@@ -66,7 +66,7 @@ enum weft__tstatus {
  * <weft/trace.h> (one list, names in weft_tf_block_name()). */
 
 /*
- * A task descriptor: 80 bytes, kept small because a million spawned tasks
+ * A task descriptor: 88 bytes, kept small because a million spawned tasks
  * are a million of these and the scheduler touches each when it first runs
  * it. The hot fields (ctx to id) share the first cache line.
  */
@@ -92,6 +92,11 @@ struct weft__task {
 				    * that it never wraps to 0, which in the
 				    * trace means "same stream as before" */
 	uint32_t rdepth;           /* open user regions */
+	uint32_t wait_since;       /* S.coarse_ms when it last parked (the task
+				    * dump's "how long"; in the padding after
+				    * rdepth, so it costs no byte) */
+	const void *wait_site;     /* call site of its last park (weft__site),
+				    * for the task dump: 8 bytes */
 };
 
 /* ---- logical processors (P) ------------------------------------------ */
@@ -251,6 +256,13 @@ struct weft__sched {
 	int baseline_threads;          /* threads not ours that cannot call in: weft_main's
 					* caller and the sanitizers' (checkdead) */
 	_Atomic int nhelpers;          /* our own threads besides Ms and sysmon (trace flusher) */
+
+	/* A coarse clock: weft__nanotime() in ms (wrapping uint32), stored
+	 * by sysmon each tick and by the netpoller after each epoll_wait, so
+	 * that a park stamps t->wait_since with a relaxed load instead of a
+	 * clock read (debug.c). Lags the clock by a sysmon tick: <= 10 ms
+	 * while a P runs, <= 100 ms after an idle spell. */
+	_Atomic uint32_t coarse_ms;
 
 	/* sysmon */
 	pthread_t sysmon;
@@ -552,6 +564,27 @@ static inline uint32_t weft__tick(_Atomic uint32_t *c)
 	uint32_t v = atomic_load_explicit(c, memory_order_relaxed) + 1;
 	atomic_store_explicit(c, v, memory_order_relaxed);
 	return v;
+}
+
+/* ---- the debug server (debug.c) --------------------------------------- */
+
+/* A task of the debug server (its entry function says so: no flag in the
+ * descriptor). Such tasks are left out of the deadlock check and report,
+ * and their fd waits do not count as possible wake-ups (netpoll.c). Any
+ * thread; reads only t->fn. */
+bool weft__task_is_system(const struct weft__task *t);
+/* WEFT_DEBUG_ADDR, on weft_main's thread: listen before the main task
+ * is queued, accept once it is. */
+void weft__debug_from_env(void);
+void weft__debug_env_start(void);
+/* Teardown (no M left): close the fds the server still holds. */
+void weft__debug_fini(void);
+
+/* The coarse clock (S.coarse_ms): whoever has just read the clock. */
+static inline void weft__coarse_tick(int64_t now_ns)
+{
+	atomic_store_explicit(&weft__sched.coarse_ms, (uint32_t)(now_ns / 1000000),
+			      memory_order_relaxed); /* read relaxed by weft__park */
 }
 
 #endif /* WEFT_INTERNAL_H */

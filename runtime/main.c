@@ -164,6 +164,7 @@ static void teardown(void)
 	cds_wfcq_destroy(&S.gq_head, &S.gq_tail);
 	weft__tasks_foreach(free_stack_of, NULL);
 	weft__procs_free();
+	weft__debug_fini(); /* before the netpoller goes: its fds are registered there */
 	weft__netpoll_fini();
 	weft__proc_threads_close();
 	weft__tasks_destroy();
@@ -248,6 +249,7 @@ WEFT_API int weft_main(weft_fn fn, void *arg)
 		goto fail;
 	if ((err = weft__signals_install()) != 0)
 		goto fail;
+	weft__coarse_tick(weft__nanotime()); /* before any park: sysmon may start late */
 	if ((err = weft__sysmon_start()) != 0)
 		goto fail;
 	/* Threads that are not possible wakers (checkdead): the caller's, and
@@ -258,12 +260,14 @@ WEFT_API int weft_main(weft_fn fn, void *arg)
 	if (S.baseline_threads < 1)
 		S.baseline_threads = 1;
 	trace_from_env();
+	weft__debug_from_env(); /* WEFT_DEBUG_ADDR: listen (debug.c) */
 	if ((err = weft__sched_start_main(fn, arg)) != 0) {
 		weft__shutdown_begin();
 		wait_for_ms();
 		trace_finish();
 		goto fail;
 	}
+	weft__debug_env_start(); /* WEFT_DEBUG_ADDR: accept (debug.c) */
 	wait_for_ms();
 	trace_finish();
 	teardown();

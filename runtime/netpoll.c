@@ -75,8 +75,13 @@
  *   - a waiter is on its descriptor's lists while w->listed (lock); once
  *     claimed, nobody but the claimer writes its result, and only the
  *     claimer readies it;
- *   - weft__np.waiters counts listed waiters; while it is non-zero the
- *     deadlock check does not fire (an fd can be woken from outside);
+ *   - weft__np.waiters counts listed waiters; while any of them is not
+ *     the debug server's (weft__np.user_waiters counts those; debug.c)
+ *     the deadlock check does not fire (an fd can be woken from outside);
+ *     the server's tasks wake nobody but themselves, so their waits do
+ *     not hold the check back. An M blocked in epoll_wait for them alone
+ *     counts as idle for the check while weft__np.pollgen stays odd and
+ *     unchanged (fatal.c);
  *   - an fd is registered with epoll while its descriptor is in state
  *     POLL, with the descriptor's current sequence number as its tag;
  *   - lock order: a descriptor's lock, then (in the unlockf) the P's timer
@@ -172,6 +177,7 @@ struct weft__pwait {
 	int result;                            /* 0, -ETIMEDOUT, -ECANCELED (the claimer's) */
 	bool listed;                           /* on the wait lists (lock) */
 	bool first;                            /* it made weft__np.waiters non-zero */
+	bool user;                             /* counted in weft__np.user_waiters too */
 	struct weft__timer timer;
 };
 
@@ -268,6 +274,8 @@ static void unlist(struct weft__pwait *w)
 	 * it must stop holding the sleeper role, or the deadlock check (which
 	 * waits for every M to be idle) could never run again.
 	 */
+	if (w->user)
+		atomic_fetch_sub(&weft__np.user_waiters, 1);
 	if (atomic_fetch_sub(&weft__np.waiters, 1) == 1 && atomic_load(&weft__np.lastpoll) == 0)
 		weft__netpoll_break();
 }
@@ -452,8 +460,14 @@ int weft__netpoll(int64_t timeout_ns, struct weft__netlist *l)
 		if (timeout_ns < 0 && !weft__netpoll_waiting())
 			timeout_ns = 0;
 	}
+	if (timeout_ns != 0)
+		atomic_fetch_add(&weft__np.pollgen, 1); /* odd: maybe blocked, no event taken */
 	n = epoll_wait_ns(evs, timeout_ns);
-	atomic_store(&weft__np.lastpoll, weft__nanotime());
+	if (timeout_ns != 0)
+		atomic_fetch_add(&weft__np.pollgen, 1); /* even: events may be taken */
+	int64_t now = weft__nanotime();
+	atomic_store(&weft__np.lastpoll, now);
+	weft__coarse_tick(now);
 	for (int i = 0; i < n; i++) {
 		uint64_t tag = evs[i].data.u64;
 		uint32_t e = evs[i].events;
@@ -548,6 +562,7 @@ void weft__netpoll_fini(void)
 	}
 	atomic_store(&NP.breaking, 0);
 	atomic_store(&weft__np.waiters, 0);
+	atomic_store(&weft__np.user_waiters, 0);
 	atomic_store(&weft__np.lastpoll, 0);
 	atomic_store(&weft__np.inited, 0);
 }
@@ -656,6 +671,8 @@ static int task_wait(struct pd *pd, int events, const struct snap *snap, int64_t
 	w.listed = true;
 	atomic_init(&w.claimed, 0);
 	w.first = atomic_fetch_add(&weft__np.waiters, 1) == 0;
+	if ((w.user = !weft__task_is_system(w.t)))
+		atomic_fetch_add(&weft__np.user_waiters, 1);
 	if (deadline >= 0) {
 		w.timer.when = deadline;
 		w.timer.fn = wait_timeout;

@@ -47,6 +47,12 @@ struct weft__netlist {
 struct weft__netpoll_state {
 	_Atomic int inited;           /* epoll and the eventfd exist */
 	_Atomic long waiters;         /* tasks parked on an fd */
+	_Atomic long user_waiters;    /* of which not the debug server's: only
+				       * these may be woken from outside for the
+				       * deadlock check (one counter, read alone) */
+	_Atomic uint64_t pollgen;     /* +1 before and after each blocking
+				       * epoll_wait: odd while an M may sit in it
+				       * having taken no event (checkdead) */
 	_Atomic int64_t lastpoll;     /* weft__nanotime() of the last poll; 0 while
 				       * an M blocks in epoll_wait */
 };
@@ -60,6 +66,14 @@ static inline bool weft__netpoll_inited(void)
 static inline bool weft__netpoll_waiting(void)
 {
 	return atomic_load(&weft__np.waiters) > 0;
+}
+
+/* Waiters that the program's own tasks are (not the debug server's): an
+ * fd wait of those may be woken from outside, one of the server's wakes
+ * only the server. For the deadlock check. */
+static inline bool weft__netpoll_user_waiting(void)
+{
+	return atomic_load(&weft__np.user_waiters) > 0;
 }
 
 /* Poll epoll: @timeout_ns 0 does not block, < 0 blocks until an event or

@@ -984,6 +984,8 @@ void weft__park(int reason, const void *obj, void (*unlockf)(void *), void *arg)
 	WEFT__ASSERT(m->after == WEFT__A_NONE);
 	t->wait_reason = reason;
 	t->wait_obj = obj;
+	t->wait_site = weft__site; /* the task dump's call site (debug.c) */
+	t->wait_since = atomic_load_explicit(&S.coarse_ms, relaxed); /* no clock read */
 	atomic_store_explicit(&t->status, WEFT__T_WAITING, relaxed);
 	WEFT__TRACE_SWITCH(weft__trace_p(m), TASK_BLOCK, 4, t->id, reason, (uintptr_t)obj,
 			   weft__trace_code(weft__site));

@@ -17,7 +17,8 @@
  *    which hung about one run in four before;
  *  - when every P is idle, sleeps until woken or 100 ms, then reruns the
  *    deadlock check (a plain thread that could have woken a task may have
- *    exited meanwhile).
+ *    exited meanwhile, or the only fd waiters left are the debug server's);
+ *  - stores the coarse clock that parks stamp (S.coarse_ms).
  * The tick starts at 20 us and doubles after 50 quiet ticks up to 10 ms,
  * so an idle program costs ~100 wake-ups a second and a busy one gets
  * prompt handoffs.
@@ -114,6 +115,7 @@ static void *sysmon_main(void *arg)
 		int n = atomic_load(&S.nprocs);
 
 		atomic_store(&S.sysmon_note, 0);
+		weft__coarse_tick(weft__nanotime()); /* each tick (internal.h) */
 		if (atomic_load(&S.npidle) == n && atomic_load(&S.gq_len) == 0) {
 			atomic_store(&S.sysmon_sleeping, 1);
 			weft__futex_wait(&S.sysmon_note, 0, IDLE_SLEEP_NS);

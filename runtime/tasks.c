@@ -9,9 +9,10 @@
  * free list (owner only, no atomics), which spills half to a global list
  * when it grows past WEFT__TFREE_MAX; an empty P list refills from the
  * global one, then from a new slab. Because descriptors stay put, the
- * deadlock report and (later) the tracer's start-of-trace snapshot can walk
- * every task that exists - the slabs are the "allgs" of Go's runtime -
- * without a per-spawn registration on a shared list.
+ * deadlock report, the tracer's start-of-trace snapshot and the debug
+ * server's task dump (debug.c) can walk every task that exists - the
+ * slabs are the "allgs" of Go's runtime - without a per-spawn
+ * registration on a shared list.
  *
  * Ids come from a global counter in batches of ID_BATCH per P, so a spawn
  * does no atomic read-modify-write on a shared line (Go's goidcache).
