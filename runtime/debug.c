@@ -62,7 +62,8 @@
  *   - Common/http_req.c (Debian's http-parser): that library is optional
  *     in configure, and the server belongs to libweft, which must not
  *     depend on it; a GET with no body needs the request line and the end
- *     of the header only, which this file parses itself (80 lines).
+ *     of the header only, which debug_req.c parses (apart from the I/O,
+ *     so that tests/fuzz/fuzz_debug.c fuzzes it alone).
  *   - A thread for the server: it would be a possible waker for the
  *     deadlock check and would not be seen in the traces it takes.
  *   - A clock read at every park for the "how long": it costs a vDSO
@@ -91,6 +92,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "debug_req.h"
 #include "internal.h"
 #include "symbol.h"
 #include "trace_emit.h"
@@ -290,29 +292,6 @@ static void fail(int fd, int code, const char *msg)
 
 /* ---- the request -------------------------------------------------------------- */
 
-/* The value of @key in query string @q into @out; 1 if present, else 0. */
-static int query_get(const char *q, const char *key, char *out, size_t len)
-{
-	size_t kl = strlen(key);
-
-	while (q && *q) {
-		const char *amp = strchr(q, '&');
-		size_t n = amp ? (size_t)(amp - q) : strlen(q);
-
-		if (n >= kl && strncmp(q, key, kl) == 0 && (n == kl || q[kl] == '=')) {
-			const char *v = n == kl ? q + n : q + kl + 1;
-			size_t vl = (size_t)(q + n - v);
-			if (vl >= len)
-				vl = len - 1;
-			memcpy(out, v, vl);
-			out[vl] = 0;
-			return 1;
-		}
-		q = amp ? amp + 1 : NULL;
-	}
-	return 0;
-}
-
 /* ---- /debug/weft/tasks -------------------------------------------------------- */
 
 struct trec {
@@ -499,13 +478,13 @@ static void serve_tasks(int fd, const char *query)
 	size_t n;
 	uint32_t now;
 
-	if (query_get(query, "format", val, sizeof(val))) {
+	if (weft__dreq_query(query, "format", val, sizeof(val))) {
 		if (strcmp(val, "json") == 0)
 			json = true;
 		else if (strcmp(val, "text") != 0)
 			return fail(fd, 400, "format: want text or json");
 	}
-	if (query_get(query, "debug", val, sizeof(val))) {
+	if (weft__dreq_query(query, "debug", val, sizeof(val))) {
 		if (strcmp(val, "1") == 0)
 			grouped = true;
 		else if (strcmp(val, "0") != 0 && strcmp(val, "2") != 0)
@@ -590,7 +569,7 @@ static void serve_trace(int fd, const char *query)
 	int mfd, slot, err;
 	struct stat sb;
 
-	if (query_get(query, "seconds", val, sizeof(val))) {
+	if (weft__dreq_query(query, "seconds", val, sizeof(val))) {
 		errno = 0;
 		secs = strtod(val, &end);
 		if (!*val || *end || errno || !isfinite(secs) || secs <= 0 || secs > TRACE_MAX_S)
@@ -646,17 +625,8 @@ static void serve_index(int fd, const char *host)
 {
 	struct dbuf b = { NULL, 0, 0, false };
 	char h[128];
-	size_t n = 0;
 
-	/* The Host header, if it is a plain host[:port]; else a placeholder. */
-	for (; host && *host && *host != '\r' && *host != '\n' && n < sizeof(h) - 1; host++) {
-		if (!isalnum((unsigned char)*host) && !strchr(".:-[]", *host))
-			break;
-		h[n++] = *host;
-	}
-	h[n] = 0;
-	if (!n || (host && *host && *host != '\r' && *host != '\n'))
-		snprintf(h, sizeof(h), "HOST:PORT");
+	weft__dreq_host(host, h, sizeof(h));
 	dstr(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>/debug/weft/</title>"
 		 "</head>\n<body>\n<h1>/debug/weft/</h1>\n<p>This program's weft runtime. "
 		 "Each result is read with <code>weft-trace</code> or read as it is.</p>\n<dl>\n");
@@ -692,45 +662,24 @@ struct conn {
 /* The request in @buf (NUL-terminated, header complete): route it. */
 static void serve(int fd, char *buf)
 {
-	char *eol = strpbrk(buf, "\r\n"), *sp1, *sp2, *q;
-	const char *host = NULL;
+	struct weft__dreq r;
+	int status = weft__dreq_parse(buf, &r);
 
-	*eol = 0;
-	if (!(sp1 = strchr(buf, ' ')) || !(sp2 = strchr(sp1 + 1, ' ')) || strchr(sp2 + 1, ' ') ||
-	    sp1 == buf || sp2[1] == 0)
-		return fail(fd, 400, "malformed request line");
-	*sp1 = *sp2 = 0;
-	if (strncmp(sp2 + 1, "HTTP/1.", 7) != 0)
-		return fail(fd, 400, "not HTTP/1.x");
-	for (char *c = buf; *c; c++)
-		if (!isupper((unsigned char)*c))
-			return fail(fd, 400, "malformed method");
-	for (char *c = eol + 1; (c = strchr(c, '\n')); c++)
-		if (strncasecmp(c + 1, "Host:", 5) == 0) {
-			for (host = c + 6; *host == ' ' || *host == '\t'; host++)
-				;
-			break;
-		}
-	char *target = sp1 + 1;
-	if (target[0] != '/')
-		return fail(fd, 400, "the target must be a path");
-	if ((q = strchr(target, '?')))
-		*q++ = 0;
-	if (strncmp(target, "/debug/weft", 11) != 0 ||
-	    (strcmp(target + 11, "") && strcmp(target + 11, "/") &&
-	     strcmp(target + 11, "/tasks") && strcmp(target + 11, "/trace") &&
-	     strcmp(target + 11, "/flight")))
-		return fail(fd, 404, "no such page; see /debug/weft/");
-	if (strcmp(buf, "GET") != 0)
-		return fail(fd, 405, "only GET is served");
-	if (strcmp(target + 11, "/tasks") == 0)
-		serve_tasks(fd, q);
-	else if (strcmp(target + 11, "/trace") == 0)
-		serve_trace(fd, q);
-	else if (strcmp(target + 11, "/flight") == 0)
+	if (status)
+		return fail(fd, status, r.error);
+	switch (r.route) {
+	case WEFT__DREQ_TASKS:
+		serve_tasks(fd, r.query);
+		break;
+	case WEFT__DREQ_TRACE:
+		serve_trace(fd, r.query);
+		break;
+	case WEFT__DREQ_FLIGHT:
 		fail(fd, 404, "the flight recorder is not running (weft has none yet)");
-	else
-		serve_index(fd, host);
+		break;
+	default:
+		serve_index(fd, r.host);
+	}
 }
 
 static void conn_task(void *arg)
@@ -747,7 +696,7 @@ static void conn_task(void *arg)
 	}
 	buf[0] = 0;
 	for (;;) {
-		if (strstr(buf, "\r\n\r\n") || strstr(buf, "\n\n")) {
+		if (weft__dreq_complete(buf)) {
 			serve(c.fd, buf);
 			break;
 		}
