@@ -107,6 +107,8 @@ enum weft__pstatus {
 #define WEFT__STACK_CACHE 16 /* stacks a P keeps warm */
 #define WEFT__TFREE_MAX 256  /* descriptors a P keeps before spilling */
 #define WEFT__FAIR_TICK 61   /* every Nth schedule looks at the old work first */
+#define WEFT__RUNNEXT_GRACE_NS 3000 /* a thief waits this long for a running P
+				     * to run its runnext itself (sched.c) */
 #define WEFT__SPAWN_BACKLOG 4096 /* queued tasks above which a spawner yields */
 
 struct weft__m;
@@ -119,7 +121,8 @@ struct weft__p {
 	_Atomic int status;                   /* enum weft__pstatus */
 	struct weft__m *m;                     /* owner M (while RUNNING/SYSCALL) */
 	struct weft__p *link;                  /* idle list (sched lock) */
-	_Atomic uint32_t schedtick;           /* owner: +1 per schedule; sysmon reads */
+	_Atomic uint32_t schedtick;           /* owner: +1 per schedule; sysmon and
+						 thieves (steal_runnext) read */
 	uint32_t nspawn;                      /* owner: +1 per spawn */
 	bool tswitch;                         /* trace: the running task just left (its
 						 BLOCK/YIELD/END is the buffer's last
