@@ -86,6 +86,18 @@
  * (it computes on) is taken, so it cannot starve behind a busy P while
  * another P idles (tests/check_sched, "runnext_stolen"). A P in a syscall
  * loses runnext at once.
+ * Lingering. Waking an M costs the waker a futex wake, and parking one
+ * costs every running M an interrupt (the parker's membarrier, below).
+ * Tasks that ready each other into runnext ready work every ~100 ns; a
+ * woken M that looked for a few rounds and parked again lived a few
+ * microseconds, so one hand-off in 10 to 60 paid for both (perf, 2 Ps:
+ * 20,700 membarriers and 42,000 futex calls for the 262,144 pixels of
+ * the workers Mandelbrot at 512x512 with one worker). So a spinning M that
+ * found nothing goes on looking - steal rounds, runnext graces included -
+ * for WEFT__SPIN_LINGER_NS (50 us) while another P runs, before it parks;
+ * while it looks, nmspinning > 0 and readiers wake no one. It lingers once
+ * per wake-up (the recheck after parking does not linger again), and not
+ * at all when no other P runs: a quiet program parks at once.
  * No lost wake-up: the submitter does (1) publish the task, (2) fence, (3)
  * read npidle/nmspinning; the parker does (1) put its P idle and drop
  * nmspinning, (2) fence, (3) recheck every queue. One of the two sees the
@@ -114,7 +126,9 @@
  *   - Always going through g0 to switch (Go's mcall(schedule)): two
  *     context switches per yield instead of one.
  *   - Spinning without bound, or parking at once: the first burns a core
- *     per idle P, the second pays a futex wake per spawn.
+ *     per idle P, the second pays a futex wake per spawn. (Lingering, above,
+ *     is bounded: 50 us per wake-up, only while another P runs, and only
+ *     for the Ms that spin, at most half the busy Ps.)
  *   - Preempting with signals: stacks here are C stacks, and C code is not
  *     async-safe. Long loops call weft_safepoint() instead; sysmon asks for
  *     it after 10 ms.
@@ -518,6 +532,43 @@ static struct weft__task *steal_work(struct weft__m *m)
 	return NULL;
 }
 
+/* Another P than @p is running: it may ready a task any moment. */
+static bool others_running(struct weft__p *p)
+{
+	int n = atomic_load_explicit(&S.nprocs, relaxed);
+
+	for (int i = 0; i < n; i++) {
+		struct weft__p *v = S.allp[i];
+		/* relaxed: a hint; the steals decide */
+		if (v != p && atomic_load_explicit(&v->status, relaxed) == WEFT__P_RUNNING)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A spinning M that found nothing goes on looking for up to
+ * WEFT__SPIN_LINGER_NS while another P runs, once per wake-up (see the
+ * essay, "Lingering"). The task it found, or NULL.
+ */
+static struct weft__task *linger(struct weft__m *m)
+{
+	struct weft__task *t = NULL;
+	int64_t until;
+
+	if (m->lingered)
+		return NULL;
+	m->lingered = true;
+	until = weft__nanotime() + WEFT__SPIN_LINGER_NS;
+	while (!stw_or_exit_pending() && !gq_nonempty() && others_running(m->p) &&
+	       weft__nanotime() < until) {
+		if ((t = steal_work(m)))
+			break;
+		weft__cpu_relax();
+	}
+	return t;
+}
+
 /* ---- waking and parking Ms ------------------------------------------------- */
 
 static void *mstart(void *arg);
@@ -625,6 +676,7 @@ void weft__stopm(struct weft__m *m)
 	weft__rcu_offline(); /* no P: holds up no grace period while parked */
 	while (atomic_load_explicit(&m->park, memory_order_acquire) == 0)
 		weft__futex_wait(&m->park, 0, -1);
+	m->lingered = false;
 	weft__rcu_online();
 	if (m->nextp) {
 		weft__acquirep(m, m->nextp);
@@ -843,6 +895,8 @@ top:
 	}
 	if (m->spinning && (t = steal_work(m)))
 		return t;
+	if (m->spinning && (t = linger(m)))
+		return t;
 
 	weft__sched_lock();
 	if (stw_or_exit_pending() || gq_nonempty()) {
@@ -885,6 +939,7 @@ static void schedule_loop(struct weft__m *m)
 
 	WEFT__ASSERT(m == weft__getm() && weft__on_g0());
 	while ((t = findrunnable(m))) {
+		m->lingered = false;
 		if (m->spinning)
 			resetspinning(m);
 		run_task(m, &m->g0, t, false);
