@@ -112,6 +112,10 @@ enum weft__pstatus {
 #define WEFT__STACK_CACHE 16 /* stacks a P keeps warm */
 #define WEFT__TFREE_MAX 256  /* descriptors a P keeps before spilling */
 #define WEFT__FAIR_TICK 61   /* every Nth schedule looks at the old work first */
+#define WEFT__RUNNEXT_GRACE_NS 3000 /* a thief waits this long for a running P
+				     * to run its runnext itself (sched.c) */
+#define WEFT__SPIN_LINGER_NS 50000  /* a spinning M looks this long before it
+				     * parks while another P runs (sched.c) */
 #define WEFT__SPAWN_BACKLOG 4096 /* queued tasks above which a spawner yields */
 
 struct weft__m;
@@ -124,7 +128,8 @@ struct weft__p {
 	_Atomic int status;                   /* enum weft__pstatus */
 	struct weft__m *m;                     /* owner M (while RUNNING/SYSCALL) */
 	struct weft__p *link;                  /* idle list (sched lock) */
-	_Atomic uint32_t schedtick;           /* owner: +1 per schedule; sysmon reads */
+	_Atomic uint32_t schedtick;           /* owner: +1 per schedule; sysmon and
+						 thieves (steal_runnext) read */
 	uint32_t nspawn;                      /* owner: +1 per spawn */
 	bool tswitch;                         /* trace: the running task just left (its
 						 BLOCK/YIELD/END is the buffer's last
@@ -174,6 +179,7 @@ struct weft__m {
 	struct weft__task *curg;     /* running task, NULL on g0 */
 	struct weft__p *nextp;       /* P handed over by startm */
 	bool spinning;              /* counted in sched.nmspinning */
+	bool lingered;              /* lingered since it last ran a task or woke */
 	_Atomic int32_t park;       /* futex word: 0 parked, 1 notified */
 	struct weft__m *link;        /* idle list (sched lock) */
 	struct weft__m *alllink;     /* every M (sched lock) */

@@ -55,15 +55,6 @@ int64_t weft__nanotime(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__asm__ __volatile__("pause");
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
 void weft__spin_lock_slow(weft__spin *l)
 {
 	for (unsigned n = 0;; n++) {
@@ -75,7 +66,7 @@ void weft__spin_lock_slow(weft__spin *l)
 							  memory_order_relaxed))
 			return;
 		if (n < 64)
-			cpu_relax();
+			weft__cpu_relax();
 		else
 			sched_yield(); /* the holder's thread was preempted */
 	}

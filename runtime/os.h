@@ -42,6 +42,16 @@ void weft__futex_wait(_Atomic int32_t *addr, int32_t val, int64_t timeout_ns);
 void weft__futex_wake(_Atomic int32_t *addr, int n);
 /* CLOCK_MONOTONIC, nanoseconds. */
 int64_t weft__nanotime(void);
+
+/* One step of a busy wait: tells the CPU (and a hyperthread sibling). */
+static inline void weft__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__asm__ __volatile__("pause");
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
 /* Number of threads in this process (/proc/self/stat), or -1. */
 int weft__proc_threads(void);
 /* Open and close the file weft__proc_threads reads (weft_main's start and end). */

@@ -19,7 +19,8 @@
  * Where a runnable task can be (searched in this order by a P):
  *   1. p->runnext: the task most recently readied by the running task (a
  *      channel partner, a woken waiter). It runs next, on this P, while the
- *      data it was handed is hot in cache.
+ *      data it was handed is hot in cache. A thief takes it only on its
+ *      last round, and from a running P only after a grace (below).
  *   2. p->rq: a Chase-Lev deque (deque.h). Spawns and requeued tasks are
  *      pushed at the bottom and popped LIFO by the owner; idle Ps steal
  *      half from the top of a random victim.
@@ -72,6 +73,31 @@
  * spinning and, if it was the last spinner, wakes another - so while work
  * appears faster than it is taken, there is always one M looking, and at
  * most half the Ps burn CPU looking.
+ * Stealing runnext. Whoever readies a task wakes an idle P as for any new
+ * work (Go's ready() calls wakep() too), and the woken M, spinning, finds
+ * the partner in runnext just as the readier is about to block and run it
+ * itself: a ping-pong whose two ends a thief pulls apart pays a cross-P
+ * wake-up per message. So a thief leaves runnext alone but on the last of
+ * its rounds, and then, if the victim P is running, waits up to
+ * WEFT__RUNNEXT_GRACE_NS (3 us, some 50 channel hand-offs) watching its
+ * schedtick: if the victim schedules meanwhile it was not stuck, and the
+ * thief leaves runnext, whatever is there now, alone. Only a runnext
+ * behind a task that readied it and did not schedule for the whole grace
+ * (it computes on) is taken, so it cannot starve behind a busy P while
+ * another P idles (tests/check_sched, "runnext_stolen"). A P in a syscall
+ * loses runnext at once.
+ * Lingering. Waking an M costs the waker a futex wake, and parking one
+ * costs every running M an interrupt (the parker's membarrier, below).
+ * Tasks that ready each other into runnext ready work every ~100 ns; a
+ * woken M that looked for a few rounds and parked again lived a few
+ * microseconds, so one hand-off in 10 to 60 paid for both (perf, 2 Ps:
+ * 20,700 membarriers and 42,000 futex calls for the 262,144 pixels of
+ * the workers Mandelbrot at 512x512 with one worker). So a spinning M that
+ * found nothing goes on looking - steal rounds, runnext graces included -
+ * for WEFT__SPIN_LINGER_NS (50 us) while another P runs, before it parks;
+ * while it looks, nmspinning > 0 and readiers wake no one. It lingers once
+ * per wake-up (the recheck after parking does not linger again), and not
+ * at all when no other P runs: a quiet program parks at once.
  * No lost wake-up: the submitter does (1) publish the task, (2) fence, (3)
  * read npidle/nmspinning; the parker does (1) put its P idle and drop
  * nmspinning, (2) fence, (3) recheck every queue. One of the two sees the
@@ -100,10 +126,26 @@
  *   - Always going through g0 to switch (Go's mcall(schedule)): two
  *     context switches per yield instead of one.
  *   - Spinning without bound, or parking at once: the first burns a core
- *     per idle P, the second pays a futex wake per spawn.
+ *     per idle P, the second pays a futex wake per spawn. (Lingering, above,
+ *     is bounded: 50 us per wake-up, only while another P runs, and only
+ *     for the Ms that spin, at most half the busy Ps.)
  *   - Preempting with signals: stacks here are C stacks, and C code is not
  *     async-safe. Long loops call weft_safepoint() instead; sysmon asks for
  *     it after 10 ms.
+ *   - Stealing runnext at once, as weft did until issue 20: at 2 Ps the
+ *     woken M took the partner of nearly every hand-off its wake-up raced.
+ *   - Go's grace as written (runqgrab: usleep(3), then a CAS that succeeds
+ *     if runnext holds the same task): nanosleep's 50 us timer slack makes
+ *     the 3 us some 55, and in a ping-pong the same task is back in runnext
+ *     (ABA) half the time, so the steal it meant to avoid still happens.
+ *     Watching schedtick sees every schedule in between and ends the wait
+ *     as soon as the victim schedules.
+ *   - Not waking anyone for a task readied into an empty runnext (the
+ *     readier usually blocks at once): a ping-pong then pays no wake-up at
+ *     all, but a producer that readies its consumer and goes on filling a
+ *     buffer keeps the second P idle (chan-buffered, the buffered
+ *     Mandelbrot), and a readier that computes on leaves its partner to
+ *     sysmon's tick (20 us to 10 ms).
  */
 #include "config.h"
 
@@ -413,6 +455,41 @@ void weft__move_p_work_to_global(struct weft__p *p)
 
 /* ---- stealing --------------------------------------------------------------- */
 
+/*
+ * @v's runnext, for a thief on its last round (steal_work). A running @v
+ * gets WEFT__RUNNEXT_GRACE_NS to schedule first: the task that readied its
+ * runnext usually blocks within a channel operation's time, and @v then runs
+ * it, in cache, on the same P (Go's runqgrab sleeps 3 us for this). If @v
+ * schedules in the meantime (its schedtick moves) it is not stuck, and
+ * whatever is in runnext now was readied by a task that still runs: leave
+ * it. Only a @v that has not scheduled for the whole grace (a task that
+ * readied a partner and computes on) loses its runnext. A @v that is not
+ * running (in a syscall) loses it at once.
+ */
+static struct weft__task *steal_runnext(struct weft__p *v)
+{
+	struct weft__task *t = atomic_load_explicit(&v->runnext, relaxed);
+
+	if (!t)
+		return NULL;
+	/* status and schedtick relaxed: hints; the CAS below decides. */
+	if (atomic_load_explicit(&v->status, relaxed) == WEFT__P_RUNNING) {
+		uint32_t tick = atomic_load_explicit(&v->schedtick, relaxed);
+		int64_t until = weft__nanotime() + WEFT__RUNNEXT_GRACE_NS;
+
+		do {
+			weft__cpu_relax();
+			if (atomic_load_explicit(&v->schedtick, relaxed) != tick)
+				return NULL;
+		} while (weft__nanotime() < until);
+	}
+	/* acquire: pairs with the readier's acq_rel exchange (weft__ready). */
+	if (!atomic_compare_exchange_strong_explicit(&v->runnext, &t, NULL,
+						     memory_order_acquire, relaxed))
+		return NULL;
+	return t;
+}
+
 /* Steal half of @v's deque (at most WEFT__STEAL_MAX) into @p's; return one. */
 static struct weft__task *steal_from(struct weft__p *p, struct weft__p *v, bool runnext_too,
 				    int *count)
@@ -442,8 +519,7 @@ static struct weft__task *steal_from(struct weft__p *p, struct weft__p *v, bool 
 			break;
 		}
 	}
-	if (!first && runnext_too && atomic_load_explicit(&v->runnext, relaxed) &&
-	    (first = atomic_exchange_explicit(&v->runnext, NULL, memory_order_acquire)))
+	if (!first && runnext_too && (first = steal_runnext(v)))
 		(*count)++;
 	return first;
 }
@@ -476,6 +552,43 @@ static struct weft__task *steal_work(struct weft__m *m)
 			return NULL;
 	}
 	return NULL;
+}
+
+/* Another P than @p is running: it may ready a task any moment. */
+static bool others_running(struct weft__p *p)
+{
+	int n = atomic_load_explicit(&S.nprocs, relaxed);
+
+	for (int i = 0; i < n; i++) {
+		struct weft__p *v = S.allp[i];
+		/* relaxed: a hint; the steals decide */
+		if (v != p && atomic_load_explicit(&v->status, relaxed) == WEFT__P_RUNNING)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A spinning M that found nothing goes on looking for up to
+ * WEFT__SPIN_LINGER_NS while another P runs, once per wake-up (see the
+ * essay, "Lingering"). The task it found, or NULL.
+ */
+static struct weft__task *linger(struct weft__m *m)
+{
+	struct weft__task *t = NULL;
+	int64_t until;
+
+	if (m->lingered)
+		return NULL;
+	m->lingered = true;
+	until = weft__nanotime() + WEFT__SPIN_LINGER_NS;
+	while (!stw_or_exit_pending() && !gq_nonempty() && others_running(m->p) &&
+	       weft__nanotime() < until) {
+		if ((t = steal_work(m)))
+			break;
+		weft__cpu_relax();
+	}
+	return t;
 }
 
 /* ---- waking and parking Ms ------------------------------------------------- */
@@ -585,6 +698,7 @@ void weft__stopm(struct weft__m *m)
 	weft__rcu_offline(); /* no P: holds up no grace period while parked */
 	while (atomic_load_explicit(&m->park, memory_order_acquire) == 0)
 		weft__futex_wait(&m->park, 0, -1);
+	m->lingered = false;
 	weft__rcu_online();
 	if (m->nextp) {
 		weft__acquirep(m, m->nextp);
@@ -803,6 +917,8 @@ top:
 	}
 	if (m->spinning && (t = steal_work(m)))
 		return t;
+	if (m->spinning && (t = linger(m)))
+		return t;
 
 	weft__sched_lock();
 	if (stw_or_exit_pending() || gq_nonempty()) {
@@ -845,6 +961,7 @@ static void schedule_loop(struct weft__m *m)
 
 	WEFT__ASSERT(m == weft__getm() && weft__on_g0());
 	while ((t = findrunnable(m))) {
+		m->lingered = false;
 		if (m->spinning)
 			resetspinning(m);
 		run_task(m, &m->g0, t, false);
