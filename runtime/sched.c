@@ -539,6 +539,12 @@ static struct weft__task *steal_work(struct weft__m *m)
 
 			if (v == p)
 				continue;
+			/* An idle P has empty queues until its next owner takes
+			 * it (work_anywhere): one word per 64 Ps, rarely written,
+			 * instead of three lines its owner writes (Go's stealWork
+			 * skips idlepMask's Ps). Relaxed: a hint, as the probe. */
+			if (atomic_load_explicit(&S.idlep[v->id / 64], relaxed) & (1ULL << (v->id % 64)))
+				continue;
 			if (!weft__p_has_work(v))
 				continue;
 			int count = 0;
