@@ -40,14 +40,17 @@
  * the old fatal error naming vm.max_map_count, rather than stacks that
  * overflow silently into their neighbours.
  *
- * Measured (issue 20; bench/million.c and bench/RESULTS.md have the whole
- * run): 1,000,000 tasks blocked on channels take one stack page each (4
- * KiB, RSS) plus the descriptor and a slot of the channel's wait queue;
- * page tables, not in RSS, add about 0.6 KiB per stack (a 2 MiB page table
- * covers six 324 KiB slots, and the guard markers live in it). Making a
- * slab's guards costs about 1-4 us per slot here, paid once per slot;
- * touching the first stack page costs more (7-9 us on this loaded VM), and
- * no layout avoids that one.
+ * Measured (issue 20; bench/million.c, bench/RESULTS.md has the run): a
+ * million tasks blocked on a channel take 4181 bytes of RSS each - one
+ * stack page, the descriptor - against Go's 2736; page tables, not in RSS,
+ * add 650 bytes per stack (a 2 MiB page table covers six 324 KiB slots and
+ * holds their guard markers). Making a slab's guards cost 1.4-3.7 us per
+ * slot on the loaded 2-core VM, paid once per slot; the first touch of
+ * each stack's top page costs more (7-35 us there, 1.02 faults per task),
+ * and no layout avoids that one. Not done: populating the top pages of a
+ * run of slots in one process_madvise(MADV_POPULATE_WRITE), which measured
+ * 25% cheaper per page than the faults, at the price of pages for slots
+ * that may never be used.
  *
  * Rejected (for the stacks beyond the budget):
  *  - Unguarded slab slots with a canary at the low end of each stack,
@@ -68,8 +71,11 @@
  *
  * Who may call: any thread. The global cache and the slabs share one mutex
  * (glock), held around an array push or pop, a slot's carving and the
- * making or unmapping of a slab (with its mmap or munmap); the per-P
- * caches are the Ps' (proc.c).
+ * making or unmapping of a slab (with its mmap, guards or munmap: about a
+ * millisecond, once per few hundred stacks); the per-P caches are the
+ * Ps' (proc.c). A first run may make a stack inside a park window, with
+ * the parker's spin lock held (HACKING.md §12, item 1): an own mapping's
+ * mmap did so before slabs, a slab's making now too.
  */
 #include "config.h"
 
