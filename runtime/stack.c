@@ -55,15 +55,16 @@
  * Rejected (for the stacks beyond the budget):
  *  - Unguarded slab slots with a canary at the low end of each stack,
  *    checked at every switch away and by the fault handler (Folly's fibers
- *    cap their guard pages this way and give up detection past the cap).
- *    A canary written in the stack's own lowest page makes that page
- *    resident: two pages per blocked task instead of one, past the 4.5 KB
- *    budget; a canary put in the neighbour's top page drifts the stack
- *    tops off page boundaries, and some tasks' frames straddle two pages; a
- *    canary of zeroes (read only) maps the zero page, one more page fault
- *    per stack. And a canary sees only the writes that land on it: a large
- *    frame, or a probe that writes zero, jumps it, and the neighbour is
- *    overwritten before anyone looks. A guard faults at the first touch.
+ *    cap their guard pages the same way, and past the cap detect nothing).
+ *    The check costs every switch a load from a cold line, and a canary
+ *    written in the stack's own lowest page makes that page resident: two
+ *    pages per blocked task instead of one, past the 4.5 KB budget; a
+ *    canary put in the neighbour's top page drifts the stack tops off page
+ *    boundaries, and some tasks' frames straddle two pages; a canary of
+ *    zeroes (read only) maps the zero page, one more page fault per stack.
+ *    And a canary sees only the writes that land on it: a large frame, or
+ *    a probe that writes zero, jumps it, and the neighbour is overwritten
+ *    before anyone looks. A guard faults at the first touch.
  *  - Own mappings with a smaller guard (one page): fewer VMAs only if the
  *    guard were not a VMA; it is.
  *  - Reserving one huge PROT_NONE range up front and opening slots in it
