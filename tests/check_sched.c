@@ -578,16 +578,18 @@ END_TEST
 
 /*
  * Beyond the budget of own mappings (0 here) stacks come from slabs: 3000
- * blocked tasks take far fewer mappings than the 6000 of their own; twice,
- * so that the slabs emptied by the first round are unmapped and made
- * again, at one P and at two.
+ * blocked tasks take far fewer mappings than the 6000 of their own; four
+ * times, so that the slabs emptied by a round are unmapped and made again,
+ * at one P and at two. (Under TSan, which maps several regions per fiber,
+ * the count says nothing and is not asserted.)
  */
 START_TEST(test_slab_stacks)
 {
 	for (int round = 0; round < 4; round++) {
 		run_blocked(1 + round % 2, 3000, "0");
-		ck_assert_msg(blk.maps_at_once > 0 && blk.maps_at_once < 1000,
-			      "%ld mappings with 3000 tasks alive", blk.maps_at_once);
+		if (!tsan())
+			ck_assert_msg(blk.maps_at_once > 0 && blk.maps_at_once < 1000,
+				      "%ld mappings with 3000 tasks alive", blk.maps_at_once);
 	}
 }
 END_TEST
