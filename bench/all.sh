@@ -3,7 +3,8 @@
 # traced, as markdown tables on stdout (progress on stderr). bench/run.sh
 # does the runs and the tables; this script says which.
 #
-# Usage: bench/all.sh [primitives] [mandelbrot] [forkjoin]   (default: all three)
+# Usage: bench/all.sh [primitives] [mandelbrot] [forkjoin] [million]
+#        (default: primitives, mandelbrot and forkjoin)
 #
 #   primitives  bench/spawn, yield and chan, ns/op: spawn + run + exit one
 #               at a time (spawn-seq) and a million at once (spawn-burst),
@@ -20,6 +21,11 @@
 #   forkjoin    fib(30) with a task per call and a join per parent, weft,
 #               Go and oneTBB's task_group alternating (bench/forkjoin.sh;
 #               TBB when libtbb-dev is installed), untraced.
+#   million     bench/million: a million tasks (goroutines) blocked at once on
+#               a channel, then released one send each: the time until all
+#               started, the total, and peak RSS (about 4 GB each side;
+#               bench/million prints RSS and page tables per task too).
+#               Untraced; BENCH_N changes the million.
 #
 # Environment (make bench passes its variables of the same names):
 #   BENCH_RUNS      counted runs per cell after one warm-up (default 5)
@@ -39,7 +45,7 @@ side=${BENCH_SIDE:-1024}
 n=${BENCH_N:-}
 
 usage() {
-	echo "usage: $0 [primitives] [mandelbrot] [forkjoin]   (BENCH_RUNS, BENCH_PROCS, BENCH_N, BENCH_SIDE: see the script)" >&2
+	echo "usage: $0 [primitives] [mandelbrot] [forkjoin] [million]   (BENCH_RUNS, BENCH_PROCS, BENCH_N, BENCH_SIDE: see the script)" >&2
 	exit 2
 }
 
@@ -53,13 +59,13 @@ done
 parts=("$@")
 [[ ${#parts[@]} -gt 0 ]] || parts=(primitives mandelbrot forkjoin)
 for part in "${parts[@]}"; do
-	[[ $part == primitives || $part == mandelbrot || $part == forkjoin ]] || usage
+	[[ $part == primitives || $part == mandelbrot || $part == forkjoin || $part == million ]] || usage
 done
 
 # Seconds of one round (one run of each contender of each cell) at one P,
 # at the default sizes, on the 2-vCPU EPYC of bench/RESULTS.md: most of it
 # is Go's traced runs (its tracer adds 0.2-6 us per op here).
-declare -A round_s=([primitives]=25 [mandelbrot]=35 [forkjoin]=2)
+declare -A round_s=([primitives]=25 [mandelbrot]=35 [forkjoin]=2 [million]=30)
 est=0
 for part in "${parts[@]}"; do
 	est=$((est + round_s[$part] * (runs + 1) * nprocs))
@@ -89,6 +95,10 @@ for part in "${parts[@]}"; do
 		;;
 	forkjoin)
 		bash "$here/forkjoin.sh" -r "$runs" -p "$procs"
+		;;
+	million)
+		BENCH_ARGS=${n:+-n $n} bash "$here/run.sh" -r "$runs" -p "$procs" \
+			-T "weft vs Go: a million blocked tasks" million
 		;;
 	esac
 	echo

@@ -42,6 +42,15 @@
  *               task below and write there without any fault.
  *               `pkg-config --cflags weft` carries the flag when the
  *               compiler that built weft has it; libweft is built with it.
+ *   WEFT_STACK_MAPPINGS  how many task stacks may be alive with a mapping
+ *               of their own (two VMAs each, against vm.max_map_count);
+ *               past that, stacks are carved from large mappings of many
+ *               stacks whose gaps are guard regions (Linux 6.13 and
+ *               later; older kernels give every stack its own mapping).
+ *               Overflows are named either way. Default: a quarter of
+ *               vm.max_map_count (16382 at the default 65530); 0 carves
+ *               every stack from those. A million tasks blocked at once
+ *               fit at the default.
  *   WEFT_DEBUG_ADDR  serve /debug/weft/ there (weft_debug_serve());
  *               WEFT_DEBUG_PUBLIC=1 allows a non-loopback address.
  * A value weft cannot use is never replaced by a default: weft_main()

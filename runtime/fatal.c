@@ -3,15 +3,17 @@
  * program mistakes (fatal), the deadlock report and the stack-overflow
  * handler.
  *
- * Stack overflow. Every task stack has a PROT_NONE gap below it (stack.h
- * says how large and why). Running into it raises SIGSEGV on the
+ * Stack overflow. Every task stack has an inaccessible gap below it
+ * (stack.h says how large and why; stack.c how: PROT_NONE in a mapping of
+ * its own, or a guard region in a slab, which faults the same way). Running into it raises SIGSEGV on the
  * overflowed stack, which has no room for a handler, so every M installs
  * an alternate signal stack (sigaltstack, ALTSTACK_SIZE) and the handler
  * runs there with SA_ONSTACK. A fault is an overflow of the task that runs
  * on the faulting thread (m->curg: the fault is synchronous, nobody else
  * can have caused it) when
  *  - its address lies in that task's gap, or within a gap's size below it
- *    (an unmapped hole where a stack below was unmapped), or
+ *    (an unmapped hole where a stack below was unmapped; in a slab, the
+ *    slot below is mapped and does not fault), or
  *  - the interrupted stack pointer (read from the signal's ucontext on
  *    x86-64 and AArch64) lies below the task's stack, in the gap or past
  *    it (by JUMP_MAX at most, and not on the M's alternate stack, where a

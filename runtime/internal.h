@@ -72,8 +72,8 @@ enum weft__tstatus {
  */
 struct weft__task {
 	struct weft__ctx ctx;
-	void *stack;               /* mapping of S.stack_size + the gap below
-				    * (stack.h); NULL until first run */
+	void *stack;               /* mapping or slab slot of S.stack_size + the
+				    * gap below (stack.h); NULL until first run */
 	weft_fn fn;
 	void *arg;
 	uint64_t id;
@@ -141,7 +141,7 @@ struct weft__p {
 	uint32_t sm_schedtick, sm_syscalltick;
 	int64_t sm_when;
 	/* caches, owner only */
-	void *stacks[WEFT__STACK_CACHE]; /* mappings of S.stack_size + a page */
+	void *stacks[WEFT__STACK_CACHE]; /* stacks of S.stack_size + the gap (stack.h) */
 	int nstacks;
 	struct weft__task *tfree;
 	int ntfree;

@@ -68,6 +68,10 @@ static int config(int *nprocs, size_t *stack)
 			e, (long long)(WEFT__STACK_MAX >> 30));
 		return -EINVAL;
 	}
+	if (weft__stack_mappings_parse((e = getenv("WEFT_STACK_MAPPINGS"))) != 0) {
+		fprintf(stderr, "weft: WEFT_STACK_MAPPINGS=%s: want a whole number >= 0\n", e);
+		return -EINVAL;
+	}
 	return 0;
 }
 

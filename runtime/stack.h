@@ -1,11 +1,13 @@
 /*
  * stack.h - task stacks (internal).
  *
- * A stack is one anonymous mapping: a PROT_NONE gap at the low end and the
- * usable part above it. Stacks are made on first run of a task and
- * recycled through a per-P cache (WEFT__STACK_CACHE entries), then a global
- * cache, then munmap. A million short tasks thus reuse a handful of warm
- * stacks; a spawned task that has not run yet owns none.
+ * A stack is a PROT_NONE gap at the low end and the usable part above
+ * it: its own anonymous mapping, or a slot of a slab of them whose gaps are
+ * guard regions (stack.c: which, when, and why). Stacks are made on first
+ * run of a task and recycled through a per-P cache (WEFT__STACK_CACHE
+ * entries), then a global cache, then munmap (or back to the slab). A
+ * million short tasks thus reuse a handful of warm stacks; a spawned task
+ * that has not run yet owns none.
  *
  * The gap. Stacks grow down, and the kernel places one mapping right below
  * the previous one, so what lies below a stack's lowest byte is usually
@@ -23,17 +25,19 @@
  * without a fault; configure builds libweft with the protection and
  * weft.pc recommends it to programs (weft.h, WEFT_STACK).
  *
- * Cost: address space only. The gap is mapped PROT_NONE and MAP_NORESERVE,
- * so it takes no memory, no commit charge and no page tables; at the
- * default 256 KiB a stack takes 324 KiB of address space, a million of
- * them 324 GiB of the 128 TiB a 47-bit user space has. What bounds live
- * stacks is the mapping count instead (below).
+ * Cost: address space only. The gap of an own mapping is PROT_NONE and
+ * MAP_NORESERVE, so it takes no memory, no commit charge and no page
+ * tables (a slab's guard regions take page-table entries, no memory); at
+ * the default 256 KiB a stack takes 324 KiB of address space, a million of
+ * them 324 GiB of the 128 TiB a 47-bit user space has. What bounded live
+ * stacks was the mapping count instead (below).
  *
- * Each stack is two VMAs (gap and body). Linux caps a process at
- * vm.max_map_count mappings (65530 by default), so about 32 thousand tasks
- * can be alive *with a stack* (running or blocked) at once; spawned but not
- * yet run tasks do not count. weft_go never fails for it; the first run of
- * a task that cannot get a stack is a fatal error naming the limit.
+ * Mappings. A stack of its own is two VMAs (gap and body), and Linux caps
+ * a process at vm.max_map_count of them (65530 by default), which capped
+ * live stacks at about 32 thousand; past a budget of own mappings, stacks
+ * come from slabs, one VMA for up to a thousand (stack.c), so a million
+ * blocked tasks fit. weft_go never fails for a stack; the first run of a
+ * task that cannot get one is a fatal error naming the limit.
  *
  * Sizes. Every task stack of one weft_main() run has the same usable size
  * (S.stack_size: WEFT_STACK, at least WEFT__STACK_MIN, whole pages), so a
@@ -55,7 +59,7 @@
 #include <stddef.h>
 
 struct weft__stack {
-	void *map;       /* start of the mapping (the gap) */
+	void *map;       /* start of the mapping or slot (the gap) */
 	size_t map_size; /* gap + usable */
 };
 
@@ -90,8 +94,18 @@ static inline void *weft__stack_base(void *map)
 	return (char *)map + weft__stack_gap();
 }
 
-/* 0, or -ENOMEM when the mapping could not be made. */
+/*
+ * How many stacks may have a mapping of their own (stack.c) for
+ * WEFT_STACK_MAPPINGS=@spec, a whole number >= 0 (NULL or empty:
+ * vm.max_map_count / 4). 0, or -EINVAL when @spec is malformed. Read by
+ * weft_main() before any stack is made.
+ */
+int weft__stack_mappings_parse(const char *spec);
+
+/* A stack of @usable bytes with its gap, @s->map at the gap (own mapping or
+ * slab slot): 0, or -ENOMEM when it could not be made. */
 int weft__stack_map(struct weft__stack *s, size_t usable);
+/* Give back a stack of weft__stack_map (either kind). */
 void weft__stack_unmap(struct weft__stack *s);
 
 /* Global cache shared by all Ps (its own lock). */

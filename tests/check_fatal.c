@@ -350,6 +350,47 @@ START_TEST(test_stack_frame_probed)
 }
 END_TEST
 
+/*
+ * Past the budget of stacks with a mapping of their own (WEFT_STACK_MAPPINGS=0:
+ * none), stacks are slots of slabs (runtime/stack.c); an overflow there is
+ * named too. The child checks that 2000 blocked tasks took fewer than 1000
+ * mappings (exit 4 otherwise: each stack had its own two) and skips (77)
+ * on kernels without guard regions.
+ */
+START_TEST(test_stack_overflow_slab)
+{
+	struct child c;
+
+	run_child(&c, "overflow", "slab", "WEFT_STACK=64k");
+	if (c.status == 77) {
+		fprintf(stderr, "test_stack_overflow_slab: %s", c.out);
+		return;
+	}
+	ck_assert_msg(c.status == 2, "status %d, output:\n%s", c.status, c.out);
+	ck_assert_msg(strstr(c.out, "weft: fatal: task ") &&
+			      strstr(c.out, "(runaway_recursion) overflowed its 65536-byte stack"),
+		      "output:\n%s", c.out);
+}
+END_TEST
+
+/* The 60 KiB frame of test_stack_frame_gap on a slab stack: its far end
+ * faults in the slot's guard region, never in the slot below. */
+START_TEST(test_stack_frame_gap_slab)
+{
+	struct child c;
+
+	run_child(&c, "overflow-noprobe", "slabframe", NULL);
+	if (c.status == 77) {
+		fprintf(stderr, "test_stack_frame_gap_slab: %s", c.out);
+		return;
+	}
+	ck_assert_msg(c.status == 2, "status %d, output:\n%s", c.status, c.out);
+	ck_assert_msg(strstr(c.out, "(big_frame) overflowed its 32768-byte stack") &&
+			      strstr(c.out, "bytes below it"),
+		      "output:\n%s", c.out);
+}
+END_TEST
+
 /* A NULL write in a task is an ordinary crash, never called an overflow. */
 START_TEST(test_null_not_overflow)
 {
@@ -523,6 +564,8 @@ static Suite *fatal_suite(void)
 	tcase_add_test(tc, test_stack_frame_jump);
 	tcase_add_test(tc, test_stack_frame_probed);
 	tcase_add_test(tc, test_null_not_overflow);
+	tcase_add_test(tc, test_stack_overflow_slab);
+	tcase_add_test(tc, test_stack_frame_gap_slab);
 	tcase_add_test(tc, test_wg_negative);
 	tcase_add_test(tc, test_mutex_unlock_unlocked);
 	tcase_add_loop_test(tc, test_bad_procs, 0, 5);

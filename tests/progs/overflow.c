@@ -27,6 +27,16 @@
  *                    the victim, in whatever lies there.)
  *   overflow null    a task writes through a NULL pointer: an ordinary
  *                    crash (SIGSEGV), which must not be called an overflow.
+ *   overflow slab    with WEFT_STACK_MAPPINGS=0 (no stack has a mapping of
+ *                    its own: all come from slabs, runtime/stack.c), 2000
+ *                    tasks block, then one recurses off its stack as in
+ *                    plain "overflow". Exits 4 if the 2000 stacks took 1000
+ *                    mappings or more (they are not slab stacks; not
+ *                    checked under TSan, which maps per fiber), 77 when
+ *                    the kernel has no guard regions (Linux < 6.13: then
+ *                    no stack comes from a slab).
+ *   overflow slabframe  "frame" (the 60 KiB frame, built as overflow-noprobe)
+ *                    on slab stacks: it must fault in the slot's guard.
  * When the victim finds its canary overwritten it says so and the program
  * exits with 3 (what a one-page guard let happen, silently). frame, huge
  * and jump run on one P (WEFT_PROCS=1 unless set), so that no new M's thread
@@ -36,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <weft.h>
@@ -200,6 +211,68 @@ static void null_write(void *arg)
 	printf("null_write: survived\n");
 }
 
+/* ---- beyond the budget of own mappings ---------------------------------- */
+
+static long maps_count(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	long n = 0;
+	int c;
+
+	if (!f)
+		return -1;
+	while ((c = getc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+static void parked(void *arg)
+{
+	int v;
+
+	weft_wg_done(arg);
+	weft_chan_recv(go, &v); /* forever: the overflow ends the program */
+}
+
+static void slab_overflow(void)
+{
+	weft_wg wg = WEFT_WG_INIT;
+	long maps;
+
+	go = weft_chan_make(sizeof(int), 0);
+	weft_wg_add(&wg, 2000);
+	for (int i = 0; i < 2000; i++)
+		weft_go(parked, &wg);
+	weft_wg_wait(&wg);
+	maps = maps_count();
+	printf("slab: %ld mappings with 2000 tasks blocked\n", maps);
+#ifdef __SANITIZE_THREAD__
+	maps = 0; /* TSan maps several regions per fiber: the count says nothing */
+#endif
+	if (maps < 0 || maps >= 1000) {
+		printf("slab: the stacks are not slab slots\n");
+		exit(4);
+	}
+	weft_go(runaway_recursion, NULL);
+	weft_wg_add(&wg, 1);
+	weft_wg_wait(&wg);
+}
+
+/* Does this kernel have guard regions (MADV_GUARD_INSTALL, 102)? */
+static int have_guard_regions(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int ok;
+
+	if (p == MAP_FAILED)
+		return 0;
+	ok = madvise(p, page, 102) == 0;
+	munmap(p, 2 * page);
+	return ok;
+}
+
 static const char *mode;
 
 static void main_task(void *arg)
@@ -208,6 +281,14 @@ static void main_task(void *arg)
 	(void)arg;
 	if (mode && (!strcmp(mode, "frame") || !strcmp(mode, "huge") || !strcmp(mode, "jump"))) {
 		neighbours(mode[0]);
+		return;
+	}
+	if (mode && !strcmp(mode, "slabframe")) {
+		neighbours('f');
+		return;
+	}
+	if (mode && !strcmp(mode, "slab")) {
+		slab_overflow();
 		return;
 	}
 	weft_go(mode && !strcmp(mode, "null") ? null_write : runaway_recursion, NULL);
@@ -222,6 +303,17 @@ int main(int argc, char **argv)
 		setenv("WEFT_PROCS", "1", 0);
 	if (mode && !strcmp(mode, "jump"))
 		setenv("WEFT_STACK", "32k", 1);
+	if (mode && (!strcmp(mode, "slab") || !strcmp(mode, "slabframe"))) {
+		if (!have_guard_regions()) {
+			printf("overflow: no guard regions in this kernel: no slab stacks\n");
+			return 77;
+		}
+		setenv("WEFT_STACK_MAPPINGS", "0", 1);
+		if (!strcmp(mode, "slabframe")) {
+			setenv("WEFT_PROCS", "1", 0);
+			setenv("WEFT_STACK", "32k", 1);
+		}
+	}
 	setvbuf(stdout, NULL, _IONBF, 0);
 	return weft_main(main_task, NULL) == 0 ? 0 : 1;
 }
