@@ -116,11 +116,21 @@ url, d = sys.argv[1], sys.argv[2]
 def get(p):
     with urllib.request.urlopen(url + p, timeout=30) as r:
         return r.read()
+meta_raw = get("api/meta")
 for name in ("index.html", "main.js", "view.css"):
     got = get("" if name == "index.html" else name)
-    if got != open(f"{d}/{name}", "rb").read():
+    want = open(f"{d}/{name}", "rb").read()
+    if name == "index.html":
+        # Served with /api/meta's answer in place of its marker (cmd_view.c
+        # serve_page; '<' written \u003c).
+        if want.count(b"<!--weft:meta-->") != 1:
+            sys.exit(f"the installed {d}/index.html has no weft:meta marker")
+        inl = meta_raw.replace(b"<", b"\\u003c")
+        want = want.replace(b"<!--weft:meta-->",
+                            b'<script type="application/json" id="weft-meta">' + inl + b"</script>")
+    if got != want:
         sys.exit(f"/{name} differs from the installed {d}/{name}")
-meta = json.loads(get("api/meta"))
+meta = json.loads(meta_raw)
 if meta["tasks"] < 101 or meta["procs"] < 1:
     sys.exit(f"/api/meta: {meta}")
 print(f"install: view serves the installed page; {meta['tasks']} tasks, {meta['procs']} Ps")
