@@ -147,7 +147,7 @@ read_trace() {
 	local f=$out/$1.wt
 	echo
 	echo "\$ weft-trace stats $f"
-	"$wt" stats "$f" | grep -E '^(duration|tasks|events +[0-9]|blocks|stop-world) ' || true
+	"$wt" stats "$f" | grep -E '^(duration|tasks|blocks|stop-world) |^events +[0-9]' || true
 	"$wt" stats "$f" | sed -n '/^per P/,$p'
 	echo
 	echo "\$ weft-trace tasks $f"
