@@ -789,7 +789,7 @@ static bool network_wait(const struct network_wait_in *in, struct gaps_verdict *
 	snprintf(v->text, sizeof(v->text),
 		 "waiting for the network: for %s (%.0f%% of the run) no P had a task to run "
 		 "while tasks waited in net read or net write (%" PRIu64 " waits, up to %" PRId64
-		 " at once, %s in all; longest at %s, %s). The program waits for its peers, not "
+		 " at once, %s in all; most at %s, %s of it). The program waits for its peers, not "
 		 "for the scheduler or the cores: more cores will not make it faster. If the peers "
 		 "could send more, serve more connections at once.",
 		 fmt_dur(a, in->idle_ns), 100.0 * in->idle_ns / in->dur, in->waits,
