@@ -110,6 +110,12 @@
 /* ---- fds the server owns ---------------------------------------------------- */
 
 static _Atomic int owned[MAX_FDS]; /* fd + 1; 0: free slot */
+/* What a server task holds, by its fd's slot (a connection's request
+ * buffer; a listener's struct lst until its accept task runs): a task
+ * still waiting, or not yet run, when the main task returns is abandoned
+ * with its stack, and weft__debug_fini frees what it held (LeakSanitizer
+ * saw both in CI rehearsal 27). */
+static void *_Atomic slot_buf[MAX_FDS];
 
 static int own(int fd)
 {
@@ -136,6 +142,7 @@ void weft__debug_fini(void)
 		int v = atomic_exchange(&owned[i], 0);
 		if (v)
 			close(v - 1); /* no M left: the netpoller forgets everything next */
+		free(atomic_exchange(&slot_buf[i], NULL));
 	}
 }
 
@@ -694,6 +701,7 @@ static void conn_task(void *arg)
 		fail(c.fd, 503, "out of memory");
 		goto out;
 	}
+	atomic_store(&slot_buf[c.slot], buf);
 	buf[0] = 0;
 	for (;;) {
 		if (weft__dreq_complete(buf)) {
@@ -728,6 +736,7 @@ static void conn_task(void *arg)
 		drained += (size_t)r;
 	}
 out:
+	atomic_store(&slot_buf[c.slot], NULL);
 	free(buf);
 	disown(c.slot);
 	weft_close(c.fd);
@@ -741,6 +750,7 @@ static void accept_task(void *arg)
 {
 	struct lst l = *(struct lst *)arg;
 
+	atomic_store(&slot_buf[l.slot], NULL);
 	free(arg);
 	for (;;) {
 		int fd = weft_net_accept(l.fd, -1);
@@ -837,7 +847,9 @@ static int start_accepting(struct lst *l)
 {
 	int fd = l->fd, slot = l->slot, err;
 
+	atomic_store(&slot_buf[slot], l); /* freed by fini if never run */
 	if ((err = spawn(accept_task, l)) != 0) {
+		atomic_store(&slot_buf[slot], NULL);
 		free(l);
 		disown(slot);
 		weft_close(fd);
