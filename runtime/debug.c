@@ -151,9 +151,14 @@ void weft__debug_fini(void)
 static void accept_task(void *arg);
 static void conn_task(void *arg);
 
+/* Racy by design (the deadlock check walks every descriptor while tasks
+ * are spawned): t->fn is stored and loaded relaxed, so that ThreadSanitizer
+ * sees atomics (CI rehearsal 28 reported the plain pair). */
 bool weft__task_is_system(const struct weft__task *t)
 {
-	return t->fn == accept_task || t->fn == conn_task;
+	weft_fn fn = __atomic_load_n(&t->fn, __ATOMIC_RELAXED);
+
+	return fn == accept_task || fn == conn_task;
 }
 
 /*
@@ -177,7 +182,7 @@ static int spawn(weft_fn fn, void *arg)
 		atomic_fetch_sub(&S.extern_go, 1);
 		return -ENOMEM;
 	}
-	t->fn = fn;
+	__atomic_store_n(&t->fn, fn, __ATOMIC_RELAXED); /* read racily: weft__task_is_system */
 	t->arg = arg;
 	t->id = weft__task_newid(NULL);
 	WEFT__TRACE_N(NULL, TASK_CREATE, 4, t->id, 0, weft__trace_code((void *)fn),
@@ -337,11 +342,12 @@ static void collect(struct weft__task *t, void *arg)
 	}
 	tv->v[tv->n++] = (struct trec){
 		.id = t->id,
-		.fn = (const void *)t->fn,
+		.fn = (const void *)__atomic_load_n(&t->fn, __ATOMIC_RELAXED),
 		.site = st == WEFT__T_WAITING ? t->wait_site : NULL,
 		.since = t->wait_since,
 		.st = (uint8_t)st,
-		.reason = st == WEFT__T_WAITING ? t->wait_reason : 0,
+		/* sysmon's netpoll may ready a task while the world is stopped */
+		.reason = st == WEFT__T_WAITING ? __atomic_load_n(&t->wait_reason, __ATOMIC_RELAXED) : 0,
 		.sys = weft__task_is_system(t),
 		.count = 1,
 	};

@@ -1105,7 +1105,7 @@ void weft__park(int reason, const void *obj, void (*unlockf)(void *), void *arg)
 	if (__builtin_expect(weft__world_stopped(), 0))
 		weft__stw_forbid(park_call(reason));
 	WEFT__ASSERT(m->after == WEFT__A_NONE);
-	t->wait_reason = reason;
+	__atomic_store_n(&t->wait_reason, reason, __ATOMIC_RELAXED);
 	t->wait_obj = obj;
 	t->wait_site = weft__site; /* the task dump's call site (debug.c) */
 	t->wait_since = atomic_load_explicit(&S.coarse_ms, relaxed); /* no clock read */
@@ -1127,7 +1127,7 @@ void weft__ready_on(struct weft__p *p, struct weft__task *t)
 	struct weft__task *old;
 
 	WEFT__ASSERT(weft__owns(p));
-	t->wait_reason = WEFT_TRACE_BLOCK_NONE;
+	__atomic_store_n(&t->wait_reason, WEFT_TRACE_BLOCK_NONE, __ATOMIC_RELAXED);
 	t->wait_obj = NULL;
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
 	WEFT__TRACE(p, TASK_UNBLOCK, 3, t->id, 0, weft__trace_seq(t, p));
@@ -1154,7 +1154,7 @@ void weft__ready_polled(struct weft__task *t, struct weft__p *p, bool first)
 	struct weft__m *m = weft__getm();
 
 	WEFT__ASSERT(!p || weft__owns(p));
-	t->wait_reason = WEFT_TRACE_BLOCK_NONE;
+	__atomic_store_n(&t->wait_reason, WEFT_TRACE_BLOCK_NONE, __ATOMIC_RELAXED);
 	t->wait_obj = NULL;
 	WEFT__TRACE(p, TASK_UNBLOCK, 3, t->id, m && m->curg ? m->curg->id : 0,
 		    weft__trace_seq(t, p));
@@ -1177,7 +1177,7 @@ void weft__ready(struct weft__task *t)
 	struct weft__m *m = weft__getm();
 	struct weft__task *old;
 
-	t->wait_reason = WEFT_TRACE_BLOCK_NONE;
+	__atomic_store_n(&t->wait_reason, WEFT_TRACE_BLOCK_NONE, __ATOMIC_RELAXED);
 	t->wait_obj = NULL;
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
 	WEFT__TRACE(weft__trace_p(m), TASK_UNBLOCK, 3, t->id, m && m->curg ? m->curg->id : 0,
@@ -1247,7 +1247,7 @@ WEFT_API int weft_go(weft_fn fn, void *arg)
 	if (m && m->curg && (p = m->p)) {
 		if (!(t = weft__task_alloc(p)))
 			return -ENOMEM;
-		t->fn = fn;
+		__atomic_store_n(&t->fn, fn, __ATOMIC_RELAXED); /* racy readers: weft__task_is_system */
 		t->arg = arg;
 		t->id = weft__task_newid(p);
 		t->utask = m->curg->utask;
@@ -1291,7 +1291,7 @@ WEFT_API int weft_go(weft_fn fn, void *arg)
 		atomic_fetch_sub(&S.extern_go, 1);
 		return -ENOMEM;
 	}
-	t->fn = fn;
+	__atomic_store_n(&t->fn, fn, __ATOMIC_RELAXED); /* racy readers: weft__task_is_system */
 	t->arg = arg;
 	t->id = weft__task_newid(NULL);
 	WEFT__TRACE_N(NULL, TASK_CREATE, 4, t->id, 0, weft__trace_code((void *)fn),
@@ -1400,7 +1400,7 @@ int weft__sched_start_main(weft_fn fn, void *arg)
 
 	if (!t)
 		return -ENOMEM;
-	t->fn = fn;
+	__atomic_store_n(&t->fn, fn, __ATOMIC_RELAXED); /* racy readers: weft__task_is_system */
 	t->arg = arg;
 	t->id = weft__task_newid(NULL);
 	WEFT__TRACE_N(NULL, TASK_CREATE, 4, t->id, 0, weft__trace_code((void *)fn), 0, 0);

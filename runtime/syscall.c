@@ -75,7 +75,7 @@ void weft__syscall_enter_at(const void *site)
 	m->oldp = p;
 	m->sys_stack = t->stack;
 	m->sys_stack_size = weft__stack_map_size(S.stack_size);
-	t->wait_reason = WEFT_TRACE_BLOCK_SYSCALL;
+	__atomic_store_n(&t->wait_reason, WEFT_TRACE_BLOCK_SYSCALL, __ATOMIC_RELAXED);
 	atomic_store_explicit(&t->status, WEFT__T_SYSCALL, memory_order_relaxed);
 	weft__tick(&p->syscalltick);
 	m->oldp_tick = atomic_load_explicit(&p->syscalltick, memory_order_relaxed);
@@ -168,7 +168,7 @@ WEFT_API void weft_syscall_exit(void)
 		return; /* not in a syscall: unpaired exit */
 	}
 	weft__rcu_online(); /* before any event on a P */
-	t->wait_reason = WEFT_TRACE_BLOCK_NONE;
+	__atomic_store_n(&t->wait_reason, WEFT_TRACE_BLOCK_NONE, __ATOMIC_RELAXED);
 	p = m->oldp;
 	m->oldp = NULL;
 	s = WEFT__P_SYSCALL;

@@ -132,7 +132,7 @@ static void reset(struct weft__task *t)
 {
 	/* Keep ctx's sanitizer fiber (released in recycle) and nothing else. */
 	t->stack = NULL;
-	t->wait_reason = WEFT_TRACE_BLOCK_NONE;
+	__atomic_store_n(&t->wait_reason, WEFT_TRACE_BLOCK_NONE, __ATOMIC_RELAXED);
 	t->wait_obj = NULL;
 	t->link = NULL;
 	t->tseq = 0;
@@ -184,7 +184,7 @@ void weft__task_free(struct weft__p *p, struct weft__task *t)
 {
 	WEFT__ASSERT(!p || weft__owns(p));
 	atomic_store_explicit(&t->status, WEFT__T_FREE, memory_order_relaxed);
-	t->fn = NULL;
+	__atomic_store_n(&t->fn, NULL, __ATOMIC_RELAXED);
 	t->arg = NULL;
 	if (p) {
 		t->link = p->tfree;
