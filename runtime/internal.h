@@ -112,10 +112,14 @@ enum weft__pstatus {
 #define WEFT__STACK_CACHE 16 /* stacks a P keeps warm */
 #define WEFT__TFREE_MAX 256  /* descriptors a P keeps before spilling */
 #define WEFT__FAIR_TICK 61   /* every Nth schedule looks at the old work first */
+#ifndef WEFT__RUNNEXT_GRACE_NS /* -D for experiments (bench/builds.sh A/B) */
 #define WEFT__RUNNEXT_GRACE_NS 3000 /* a thief waits this long for a running P
 				     * to run its runnext itself (sched.c) */
+#endif
+#ifndef WEFT__SPIN_LINGER_NS
 #define WEFT__SPIN_LINGER_NS 50000  /* a spinning M looks this long before it
 				     * parks while another P runs (sched.c) */
+#endif
 #define WEFT__SPAWN_BACKLOG 4096 /* queued tasks above which a spawner yields */
 
 struct weft__m;
