@@ -117,8 +117,8 @@ enum weft__pstatus {
 				     * to run its runnext itself (sched.c) */
 #endif
 #ifndef WEFT__SPIN_LINGER_NS
-#define WEFT__SPIN_LINGER_NS 50000  /* a spinning M looks this long before it
-				     * parks while another P runs (sched.c) */
+#define WEFT__SPIN_LINGER_NS 0 /* a spinning M looks this long before it parks
+				* while another P runs; off: see sched.c, "Lingering" */
 #endif
 #define WEFT__SPAWN_BACKLOG 4096 /* queued tasks above which a spawner yields */
 

@@ -92,12 +92,22 @@
  * woken M that looked for a few rounds and parked again lived a few
  * microseconds, so one hand-off in 10 to 60 paid for both (perf, 2 Ps:
  * 20,700 membarriers and 42,000 futex calls for the 262,144 pixels of
- * the workers Mandelbrot at 512x512 with one worker). So a spinning M that
- * found nothing goes on looking - steal rounds, runnext graces included -
- * for WEFT__SPIN_LINGER_NS (50 us) while another P runs, before it parks;
- * while it looks, nmspinning > 0 and readiers wake no one. It lingers once
- * per wake-up (the recheck after parking does not linger again), and not
- * at all when no other P runs: a quiet program parks at once.
+ * the workers Mandelbrot at 512x512 with one worker). linger() lets a
+ * spinning M that found nothing go on looking - steal rounds, runnext
+ * graces included - for WEFT__SPIN_LINGER_NS while another P runs, before
+ * it parks; while it looks, nmspinning > 0 and readiers wake no one. It
+ * lingers once per wake-up, and not at all when no other P runs.
+ * It is off (0 ns) by default. At 50 us it cut the futex calls per
+ * hand-off 4-8x and won 14-42% on a loaded machine, where a woken M waits
+ * for a core; on an idle one, where the second M has a core of its own at
+ * once, it cost spawn-seq +59%, spawn-burst +135%, the buffered channel
+ * +36% and select +38-44% at 2 Ps (bench/builds.sh, quiet, medians of 9;
+ * bench/RESULTS.md): an M that stays awake steals what the P that made it
+ * was about to run itself, and its probes pull that P's deque and runnext
+ * lines across. 10 us halved the loss but kept it (chan-buffered +76%
+ * against no lingering); the runnext grace alone measured even with the
+ * code before both. The figures we publish are taken idle, so the knob
+ * stays for experiments (-DWEFT__SPIN_LINGER_NS=N) and is not used.
  * No lost wake-up: the submitter does (1) publish the task, (2) fence, (3)
  * read npidle/nmspinning; the parker does (1) put its P idle and drop
  * nmspinning, (2) fence, (3) recheck every queue. One of the two sees the
@@ -127,8 +137,8 @@
  *     context switches per yield instead of one.
  *   - Spinning without bound, or parking at once: the first burns a core
  *     per idle P, the second pays a futex wake per spawn. (Lingering, above,
- *     is bounded: 50 us per wake-up, only while another P runs, and only
- *     for the Ms that spin, at most half the busy Ps.)
+ *     was a bounded middle - 50 us per wake-up, only while another P runs -
+ *     and is off by default: it lost on an idle machine.)
  *   - Preempting with signals: stacks here are C stacks, and C code is not
  *     async-safe. Long loops call weft_safepoint() instead; sysmon asks for
  *     it after 10 ms.
@@ -584,7 +594,7 @@ static struct weft__task *linger(struct weft__m *m)
 	struct weft__task *t = NULL;
 	int64_t until;
 
-	if (m->lingered)
+	if (WEFT__SPIN_LINGER_NS <= 0 || m->lingered)
 		return NULL;
 	m->lingered = true;
 	until = weft__nanotime() + WEFT__SPIN_LINGER_NS;
