@@ -45,9 +45,12 @@
  * Verdicts, each only when its numbers say so (the thresholds are named
  * constants below, chosen so that the shapes of tests/progs/tshape.c are
  * told apart with a wide margin), in the order they are printed:
- *   at limit           the Ps ran tasks 90% of the time or more: said
- *                      first, since nothing else can shorten the run on
- *                      this many cores (with Brent's estimate for more);
+ *   at limit           the Ps ran tasks 90% of the time or more, and
+ *                      neither fine grain nor contention holds (then the
+ *                      runs are mostly scheduling or hand-offs, and busy
+ *                      Ps are no sign of the limit): said first, since
+ *                      nothing else can shorten the run on this many cores
+ *                      (with the work/span range for more);
  *   bottleneck         one task ran half the active time or more, while
  *                      half a P or more idled on average, ended 100 waits
  *                      of other tasks and a quarter of all, was blocked a
@@ -1174,12 +1177,29 @@ static int judge(struct gaps *g)
 	int nv = 0;
 	bool is_bottleneck = false, is_capped = false, contention_absorbed = false;
 	char waited[300] = "";
+	struct gaps_verdict fine_v, contend_v;
+
+	/* Judged first, said later: runs that are mostly scheduling or hand-offs
+	 * keep the Ps busy without being the work, so then the Ps' being busy
+	 * is no sign of being at the limit. */
+	struct fine_grain_in fine = {
+		.tasks = c->texec.n, .med_exec = f->med_exec, .cost = f->cost,
+		.tick_ns = f->tick_ns, .run_ns = f->tp[PC_RUN], .sched_ns = f->tp[PC_SCHED],
+	};
+	bool is_fine = fine_grain(&fine, &fine_v);
+	struct contention_in contend = {
+		.top = *top,
+		.site = top->o ? names_get(&m->sites, top->o->site) : NULL,
+		.site2 = top->o2 ? names_get(&m->sites, top->o2->site) : NULL,
+		.runs = m->starts, .dur = f->dur,
+	};
+	bool is_contended = contention(&contend, &contend_v);
 
 	struct at_limit_in lim = {
 		.np = f->np, .dur = f->dur, .run_share = f->run_share, .sched_ns = f->tp[PC_SCHED],
 		.idle_ns = f->tp[PC_IDLE] + f->tp[PC_SEARCH] + f->tp[PC_STW], .W = f->W, .S = f->S,
 	};
-	if (at_limit(&lim, &v[nv]))
+	if (!is_fine && !is_contended && at_limit(&lim, &v[nv]))
 		nv++;
 
 	/* The longest-running task, if the others waited on it; a contended
@@ -1214,21 +1234,10 @@ static int judge(struct gaps *g)
 	if (!is_capped)
 		f->nlong = 0;
 
-	struct fine_grain_in fine = {
-		.tasks = c->texec.n, .med_exec = f->med_exec, .cost = f->cost,
-		.tick_ns = f->tick_ns, .run_ns = f->tp[PC_RUN], .sched_ns = f->tp[PC_SCHED],
-	};
-	if (fine_grain(&fine, &v[nv]))
-		nv++;
-
-	struct contention_in contend = {
-		.top = *top,
-		.site = top->o ? names_get(&m->sites, top->o->site) : NULL,
-		.site2 = top->o2 ? names_get(&m->sites, top->o2->site) : NULL,
-		.runs = m->starts, .dur = f->dur,
-	};
-	if (!(is_bottleneck && contention_absorbed) && contention(&contend, &v[nv]))
-		nv++;
+	if (is_fine)
+		v[nv++] = fine_v;
+	if (is_contended && !(is_bottleneck && contention_absorbed))
+		v[nv++] = contend_v;
 
 	/* A bottleneck's stretches alone are its serial phases and its chain;
 	 * a phase that is mostly a stop-the-world pause is the pause's verdict. */
