@@ -953,8 +953,9 @@ static void chain_words(const struct critical_path_in *in, char *buf, size_t n)
 				      names_get(in->sites, cs->wait[i].site), cs->wait[i].n,
 				      cs->wait[i].n == 1 ? "" : "s");
 	if (o < n && cs->creates)
-		o += (size_t)snprintf(buf + o, n - o, "%s %" PRIu64 " of its hand-offs are creates",
-				      cs->nwait ? "," : ";", cs->creates);
+		o += (size_t)snprintf(buf + o, n - o, "%s %" PRIu64 " of its hand-offs %s",
+				      cs->nwait ? "," : ";", cs->creates,
+				      cs->creates == 1 ? "is a create" : "are creates");
 	if (o < n)
 		snprintf(buf + o, n - o, ".");
 }
