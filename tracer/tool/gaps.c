@@ -1614,6 +1614,8 @@ static void subjects(struct gaps *g)
 		} else if (!strcmp(k, "contention")) {
 			s->kind = GAPS_SUBJ_SITES;
 			s->obj = top->o->obj;
+			if (top->o->by && top->o->by_votes > 0)
+				s->tasks[s->ntask++] = top->o->by; /* the waker of most waits on it */
 			s->reason[0] = top->o->reason;
 			s->site[0] = top->o->site;
 			s->nsite = 1;
