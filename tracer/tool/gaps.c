@@ -1122,13 +1122,14 @@ struct capped_in {
 	struct names *fns;
 	int np;
 	double W, dur, cap;
+	uint64_t fn_tasks;           /* tasks of the longest one's function that ended */
 };
 
 static bool capped(const struct capped_in *in, struct gaps_verdict *v)
 {
 	static const int n[] = { 4, 8, 16 };
 	double lw = 0;
-	char who[300] = "", at[160] = "", a[32];
+	char who[300] = "", at[160] = "", a[32], idle[200] = "";
 	size_t o = 0;
 
 	if (in->nlong < 2 || in->W <= 0 || in->dur <= 0)
@@ -1154,14 +1155,20 @@ static bool capped(const struct capped_in *in, struct gaps_verdict *v)
 		o += (size_t)snprintf(at + o, sizeof(at) - o, "%s%.1fx on %d%s",
 				      i ? (i == 2 ? " and " : ", ") : "", in->cap < n[i] ? in->cap : n[i],
 				      n[i], i ? "" : " cores");
+	int same = 0;
+	for (int i = 0; i < in->nlong; i++)
+		same += in->top[i].fn == in->top[0].fn;
+	if (in->fn_tasks > (uint64_t)same)
+		snprintf(idle, sizeof(idle), " (of %" PRIu64 " %s tasks, %d did nearly all of it)",
+			 in->fn_tasks, names_get(in->fns, in->top[0].fn), same);
 	v->kind = "capped";
 	snprintf(v->text, sizeof(v->text),
 		 "parallelism capped by %d long tasks (%s; the longest ran %s): they did %.0f%% of "
-		 "the work, and a task runs on one core at a time, so no number of cores runs this "
+		 "the work%s, and a task runs on one core at a time, so no number of cores runs this "
 		 "more than %.1fx faster than one core: %s on %d %s, at most %s. To use more cores, "
 		 "split the work into more tasks than cores (more workers, or a task per item).",
-		 in->nlong, who, fmt_dur(a, (double)in->top[0].exec), 100.0 * lw / in->W, in->cap,
-		 in->cap >= 0.9 * in->np ? "enough" : "not even enough", in->np,
+		 in->nlong, who, fmt_dur(a, (double)in->top[0].exec), 100.0 * lw / in->W, idle,
+		 in->cap, in->cap >= 0.9 * in->np ? "enough" : "not even enough", in->np,
 		 in->np > 1 ? "Ps" : "P", at);
 	return true;
 }
@@ -1227,6 +1234,7 @@ static int judge(struct gaps *g)
 	struct capped_in cap = {
 		.top = c->top, .nlong = f->nlong, .fns = &m->fns, .np = f->np, .W = f->W,
 		.dur = f->dur, .cap = f->cap,
+		.fn_tasks = c->ntop && c->top[0].fn < c->nfn_tasks ? c->fn_tasks[c->top[0].fn] : 0,
 	};
 	if (!is_bottleneck && capped(&cap, &v[nv])) {
 		nv++;
