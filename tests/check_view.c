@@ -669,6 +669,16 @@ START_TEST(test_chain_pingpong)
 	ck_assert(!g->chain_lost);
 	ck_assert_uint_eq(g->nchain, (size_t)g->m.span_hops + 1);
 	ck_assert_uint_ge(g->m.span_hops, ROUNDS); /* every hand-over is a hop */
+	/* Each stretch's run time on the path (gaps.c: the chain's length at its
+	 * edges) adds up to the span; the summary counts every edge once. */
+	uint64_t sum = 0;
+	for (size_t k = 0; k < g->nchain; k++)
+		sum += g->chain[k].ns;
+	ck_assert_uint_eq(sum, g->m.span);
+	ck_assert(g->csum.known);
+	ck_assert_uint_eq(g->csum.ns, g->m.span);
+	ck_assert_uint_eq(g->csum.creates + g->csum.waits, g->m.span_hops);
+	ck_assert(g->f.Sb >= g->f.S);
 	ck_assert_int_eq(vana_chain_from(&idx, g, &chain, &n, &ns), 0);
 	ck_assert_uint_eq(ns, g->m.span);
 	for (size_t k = 0; k < n; k++) {

@@ -56,6 +56,27 @@
  *            end of file and ends). Every run ends waiting on that one
  *            socket, several tasks at once: the shape of contention on one
  *            object, but on the network.
+ *   bus      seed 004's pub/sub bus: four producers send N (default 4000)
+ *            messages into one buffered channel; one bus task receives each,
+ *            works on it (BUS_WORK: ten times a producer's or a consumer's
+ *            share) and forwards it to one of four consumers' buffered
+ *            channels. The producers fill the bus's channel and wait on it,
+ *            the consumers wait for it: the bus runs all the time, the other
+ *            P idles most of it. Prints "bus=ID".
+ *   busfan   the same fanned out: the bus hands each message to a deliver
+ *            task of its own, which does BUS_WORK and forwards it.
+ *   pool     the buffered Mandelbrot's shape: N (default 2) workers receive
+ *            POOL_ITEMS items (POOL_WORK each) from a channel that holds them
+ *            all; prints "worker=ID" for each worker.
+ *   grain    per-item tasks of N iterations of compute each (default 750:
+ *            about 1 us; 75 is about 100 ns, 75000 about 100 us), GRAIN_TOTAL
+ *            iterations in all but at least 1000 tasks, spawned by main and
+ *            awaited on a wait group.
+ *   stw      a stop-the-world of at least 20 ms (a nanosleep in a marked
+ *            syscall with the world stopped: no P runs a task in it)
+ *            between two stretches of computing on every P: main
+ *            computes, the other Ps' spinners compute in chunks with
+ *            weft_safepoint() between two until main says stop.
  *
  * The trace runs from weft_trace_start() in the main task to
  * weft_trace_stop() at its end. Nothing here measures time: the shapes
@@ -624,6 +645,177 @@ __attribute__((noinline)) static void main_netherd(void)
 	weft_close(herd_sp[1]);
 }
 
+/* ---- bus, busfan ------------------------------------------------------------ */
+
+#define BUS_PRODUCERS 4
+#define BUS_CONSUMERS 4
+#define BUS_WORK 20000L  /* per message, in the bus (or its deliver task) */
+#define BUS_EDGE 1000L   /* per message, in a producer and in a consumer */
+static weft_chan *bus_in, *bus_out[BUS_CONSUMERS];
+static weft_wg bus_wg = WEFT_WG_INIT, bus_deliveries = WEFT_WG_INIT;
+static bool bus_fan;
+
+static void bus_producer(void *a)
+{
+	long first = (long)a;
+	for (long i = first; i < n_items; i += BUS_PRODUCERS) {
+		compute(BUS_EDGE);
+		if (weft_chan_send(bus_in, &i) != 0)
+			die("bus: send");
+	}
+	weft_wg_done(&bus_wg);
+}
+
+static void bus_consumer(void *a)
+{
+	long msg;
+
+	while (weft_chan_recv(bus_out[(long)a], &msg) == 0)
+		compute(BUS_EDGE);
+	weft_wg_done(&bus_wg);
+}
+
+/* One message's work and its hand-off to its subscriber. */
+static void bus_forward(long msg)
+{
+	compute(BUS_WORK);
+	if (weft_chan_send(bus_out[msg % BUS_CONSUMERS], &msg) != 0)
+		die("bus: forward");
+}
+
+static void bus_deliver(void *a)
+{
+	bus_forward((long)a);
+	weft_wg_done(&bus_deliveries);
+}
+
+static void bus(void *a)
+{
+	long msg;
+	(void)a;
+	printf("bus=%llu\n", (unsigned long long)weft_self());
+	for (long i = 0; i < n_items; i++) {
+		if (weft_chan_recv(bus_in, &msg) != 0)
+			die("bus: receive");
+		if (bus_fan) {
+			weft_wg_add(&bus_deliveries, 1);
+			go(bus_deliver, (void *)msg);
+		} else {
+			bus_forward(msg);
+		}
+	}
+	weft_wg_wait(&bus_deliveries);
+	for (int i = 0; i < BUS_CONSUMERS; i++)
+		weft_chan_close(bus_out[i]);
+	weft_wg_done(&bus_wg);
+}
+
+__attribute__((noinline)) static void main_bus(void)
+{
+	bus_in = weft_chan_make(sizeof(long), 16);
+	for (int i = 0; i < BUS_CONSUMERS; i++)
+		bus_out[i] = weft_chan_make(sizeof(long), 16);
+	weft_wg_add(&bus_wg, BUS_PRODUCERS + BUS_CONSUMERS + 1);
+	for (long i = 0; i < BUS_CONSUMERS; i++)
+		go(bus_consumer, (void *)i);
+	go(bus, NULL);
+	for (long i = 0; i < BUS_PRODUCERS; i++)
+		go(bus_producer, (void *)i);
+	weft_wg_wait(&bus_wg);
+	weft_chan_free(bus_in);
+	for (int i = 0; i < BUS_CONSUMERS; i++)
+		weft_chan_free(bus_out[i]);
+}
+
+/* ---- pool -------------------------------------------------------------------- */
+
+#define POOL_ITEMS 2000
+#define POOL_WORK 20000L
+static weft_chan *pool_items;
+
+static void pool_worker(void *a)
+{
+	long item;
+	(void)a;
+	printf("worker=%llu\n", (unsigned long long)weft_self());
+	while (weft_chan_recv(pool_items, &item) == 0)
+		compute(POOL_WORK);
+	weft_wg_done(&wg);
+}
+
+__attribute__((noinline)) static void main_pool(void)
+{
+	pool_items = weft_chan_make(sizeof(long), POOL_ITEMS);
+	weft_wg_add(&wg, n_items);
+	for (long i = 0; i < n_items; i++)
+		go(pool_worker, NULL);
+	for (long i = 0; i < POOL_ITEMS; i++)
+		if (weft_chan_send(pool_items, &i) != 0)
+			die("pool: send");
+	weft_chan_close(pool_items);
+	weft_wg_wait(&wg);
+	weft_chan_free(pool_items);
+}
+
+/* ---- grain ------------------------------------------------------------------- */
+
+#define GRAIN_TOTAL 8000000L
+
+static void grain_item(void *a)
+{
+	compute((long)a);
+	weft_wg_done(&wg);
+}
+
+__attribute__((noinline)) static void main_grain(void)
+{
+	long each = n_items > 0 ? n_items : 1, n = GRAIN_TOTAL / each;
+
+	if (n < 1000)
+		n = 1000; /* coarse items: enough that one stretched by the OS is not the span */
+	weft_wg_add(&wg, n);
+	for (long i = 0; i < n; i++)
+		go(grain_item, (void *)each);
+	weft_wg_wait(&wg);
+}
+
+/* ---- stw --------------------------------------------------------------------- */
+
+#define STW_WORK 8000000L
+static _Atomic bool stw_stop;
+
+static void stw_spinner(void *a)
+{
+	(void)a;
+	while (!atomic_load_explicit(&stw_stop, memory_order_relaxed)) {
+		compute(10000);
+		weft_safepoint();
+	}
+	weft_wg_done(&wg);
+}
+
+__attribute__((noinline)) static void main_stw(void)
+{
+	struct timespec ts = { 0, 20 * 1000000L };
+	int others = weft_procs() - 1;
+
+	weft_wg_add(&wg, others);
+	for (int i = 0; i < others; i++)
+		go(stw_spinner, NULL);
+	compute(STW_WORK);
+	weft_stop_the_world("tshape");
+	/* The pause: at least 20 ms, whatever the machine (EINTR: the rest), in a
+	 * marked syscall, so that no P runs a task in it. */
+	weft_syscall_enter();
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	weft_syscall_exit();
+	weft_start_the_world();
+	compute(STW_WORK);
+	atomic_store_explicit(&stw_stop, true, memory_order_relaxed);
+	weft_wg_wait(&wg);
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 static void main_task(void *a)
@@ -654,6 +846,16 @@ static void main_task(void *a)
 		main_net();
 	else if (strcmp(mode, "netherd") == 0)
 		main_netherd();
+	else if (strcmp(mode, "bus") == 0)
+		main_bus();
+	else if (strcmp(mode, "busfan") == 0)
+		bus_fan = true, main_bus();
+	else if (strcmp(mode, "pool") == 0)
+		main_pool();
+	else if (strcmp(mode, "grain") == 0)
+		main_grain();
+	else if (strcmp(mode, "stw") == 0)
+		main_stw();
 	else
 		die("unknown mode");
 	if (weft_trace_stop() != 0)
@@ -663,14 +865,18 @@ static void main_task(void *a)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fputs("usage: tshape mix|tiny|contend|serial|chain|objs|strings|handoff|wake|net|netherd "
-		      "FILE [N]\n",
+		fputs("usage: tshape mix|tiny|contend|serial|chain|objs|strings|handoff|wake|net|netherd|"
+		      "bus|busfan|pool|grain|stw FILE [N]\n",
 		      stderr);
 		return 2;
 	}
 	mode = argv[1];
 	path = argv[2];
-	n_items = argc > 3 ? atol(argv[3]) : 20000;
+	n_items = argc > 3 ? atol(argv[3])
+		  : !strcmp(mode, "bus") || !strcmp(mode, "busfan") ? 4000
+		  : !strcmp(mode, "pool")			     ? 2
+		  : !strcmp(mode, "grain")			     ? 750
+								     : 20000;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	int r = weft_main(main_task, NULL);
 	if (net_peer_started)

@@ -23,7 +23,7 @@
 #include "tool.h"
 
 static const char help[] =
-	"usage: weft-trace gaps [--json] FILE\n"
+	"usage: weft-trace gaps [--json] [--mmu] FILE\n"
 	"\n"
 	"The scheduler-overhead analysis:\n"
 	"  - per P: running task code, in the scheduler between two tasks while\n"
@@ -37,14 +37,23 @@ static const char help[] =
 	"    exactly one P busy, and the speedup predicted for 4, 8, 16 and 64\n"
 	"    cores (Amdahl from the measured serial fraction, the work/span bound,\n"
 	"    Brent's estimate) - relative to running all the work on one core;\n"
-	"  - a verdict in plain words, each with its numbers: tasks too fine-\n"
+	"    the burdened span (the critical path with its hand-offs' measured\n"
+	"    costs) and the same predictions from it; what the critical path is\n"
+	"    made of (functions, shares, where it waits); the longest tasks;\n"
+	"  - a verdict in plain words, each with its numbers: at the limit of\n"
+	"    the Ps (said first), one task the others wait on (a bottleneck,\n"
+	"    named), parallelism capped by a few long tasks, tasks too fine-\n"
 	"    grained, contention on one channel or mutex (reason and call site),\n"
 	"    a serial phase (where and how long), a critical path that leaves\n"
 	"    the other Ps idle, long stop-the-world pauses, Ps idle while tasks\n"
 	"    wait for the network (net read/write: the peers are the limit).\n"
 	"    Waits for the network, sleeps and syscalls are never contention.\n"
 	"\n"
-	"  --json    the same as one JSON object (verdicts with a kind and text)\n"
+	"  --mmu     utilisation over windows of 10 us .. 100 ms: the least share\n"
+	"            of P time running tasks, the three worst windows of each\n"
+	"            width and what filled them; time by the number of busy Ps\n"
+	"  --json    the same as one JSON object (verdicts with a kind, text,\n"
+	"            the task ids and time ranges they speak of)\n"
 	"\n"
 	"Exit status 1 with the reader's message (and byte offset) on a bad file.\n";
 
@@ -52,6 +61,87 @@ static const char help[] =
 /* ---- print ------------------------------------------------------------------------------ */
 
 static const int cores[] = { 4, 8, 16, 64 };
+static const uint64_t mmu_widths[] = { 10000, 100000, 1000000, 10000000, 100000000 };
+#define MMU_WORST 3
+
+/* VTune's name for the time with @k of @np Ps running (its utilisation histogram). */
+static const char *busy_label(int k, int np)
+{
+	if (k == 0)
+		return "idle";
+	if (k == np)
+		return "ideal";
+	return 2 * k < np ? "poor" : "ok";
+}
+
+static void mmu_json(const struct gaps *g)
+{
+	const struct model *m = &g->m;
+	double tot = 0;
+
+	printf(",\"mmu\":{\"widths\":[");
+	for (size_t i = 0; i < sizeof(mmu_widths) / sizeof(*mmu_widths); i++) {
+		struct mmu_window w[MMU_WORST];
+		int n = mmu_worst(&g->mmu, mmu_widths[i], w, MMU_WORST);
+		printf("%s{\"width_ns\":%" PRIu64 ",\"min_util\":", i ? "," : "", mmu_widths[i]);
+		if (n)
+			printf("%.4f", w[0].util);
+		else
+			printf("null");
+		printf(",\"worst\":[");
+		for (int k = 0; k < n; k++) {
+			printf("%s{\"start_ns\":%" PRIu64 ",\"end_ns\":%" PRIu64 ",\"util\":%.4f,\"ns\":{",
+			       k ? "," : "", w[k].t0, w[k].t1, w[k].util);
+			for (int c = 0; c < MMU_MAX; c++)
+				printf("%s\"%s\":%.0f", c ? "," : "", mmu_cat_name[c], w[k].ns[c]);
+			printf("}}");
+		}
+		printf("]}");
+	}
+	printf("],\"busy_hist\":[");
+	for (int k = 0; k < m->busy_cap && k <= m->np; k++)
+		tot += (double)m->busy_time[k];
+	for (int k = 0; k < m->busy_cap && k <= m->np; k++)
+		printf("%s{\"k\":%d,\"ns\":%" PRIu64 ",\"share\":%.4f,\"label\":\"%s\"}", k ? "," : "", k,
+		       m->busy_time[k], tot > 0 ? (double)m->busy_time[k] / tot : 0.0,
+		       busy_label(k, m->np));
+	printf("]}");
+}
+
+static void mmu_text(const struct gaps *g)
+{
+	const struct model *m = &g->m;
+	char a[32], b[32];
+	double tot = 0;
+
+	printf("\nutilisation over time windows (the least share of P time running tasks in any "
+	       "window of each width; the worst windows, and what filled them)\n");
+	for (size_t i = 0; i < sizeof(mmu_widths) / sizeof(*mmu_widths); i++) {
+		struct mmu_window w[MMU_WORST];
+		int n = mmu_worst(&g->mmu, mmu_widths[i], w, MMU_WORST);
+		if (!n) {
+			printf("  %-8s  longer than the trace\n", fmt_dur(a, (double)mmu_widths[i]));
+			continue;
+		}
+		printf("  %-8s  min %5.1f%%\n", fmt_dur(a, (double)mmu_widths[i]), 100.0 * w[0].util);
+		for (int k = 0; k < n; k++) {
+			double pt = (double)g->mmu.np * (double)mmu_widths[i];
+			printf("    at %-11s %5.1f%% running", fmt_dur(b, (double)w[k].t0), 100.0 * w[k].util);
+			for (int c = 1; c < MMU_MAX; c++)
+				if (w[k].ns[c] >= 0.005 * pt)
+					printf(", %s %.0f%%", mmu_cat_name[c], 100.0 * w[k].ns[c] / pt);
+			printf("\n");
+		}
+	}
+	for (int k = 0; k < m->busy_cap && k <= m->np; k++)
+		tot += (double)m->busy_time[k];
+	printf("  time by Ps running a task (VTune's utilisation histogram):");
+	for (int k = 0; k < m->busy_cap && k <= m->np; k++)
+		printf(" %d %s %.1f%%%s", k, busy_label(k, m->np),
+		       tot > 0 ? 100.0 * (double)m->busy_time[k] / tot : 0.0,
+		       k < m->np && k + 1 < m->busy_cap ? "," : "");
+	printf("\n");
+}
 
 static void hist_json(const char *name, const struct hist *h, bool comma)
 {
@@ -75,9 +165,67 @@ static void hist_text(const char *name, const struct hist *h)
 	       fmt_count(f, (double)h->n));
 }
 
-static void print_json(const struct gaps_ctx *c, struct model *m, const struct gaps_figures *f,
-		       const struct gaps_verdict *v, int nv)
+static void subject_json(const struct gaps_subject *s)
 {
+	printf(",\"tasks\":[");
+	for (int i = 0; i < s->ntask; i++)
+		printf("%s%" PRIu64, i ? "," : "", s->tasks[i]);
+	printf("],\"ranges\":[");
+	for (int i = 0; i < s->nrange; i++)
+		printf("%s[%" PRIu64 ",%" PRIu64 "]", i ? "," : "", s->ranges[i][0], s->ranges[i][1]);
+	printf("]");
+}
+
+/* What the critical path is made of, and the longest-running tasks. */
+static void culprits_json(const struct gaps *g)
+{
+	const struct gaps_chain_sum *cs = &g->csum;
+	struct model *m = (struct model *)&g->m;
+
+	printf(",\"chain\":{\"known\":%s,\"ns\":%" PRIu64 ",\"tasks\":%" PRIu64
+	       ",\"creates\":%" PRIu64 ",\"unblocks\":%" PRIu64 ",\"fns\":[",
+	       cs->known ? "true" : "false", cs->ns, cs->tasks, cs->creates, cs->waits);
+	for (int i = 0; i < cs->nfn; i++) {
+		printf("%s{\"fn\":", i ? "," : "");
+		json_str(stdout, names_get(&m->fns, cs->fn[i].fn));
+		printf(",\"ns\":%" PRIu64 ",\"tasks\":%" PRIu64 "}", cs->fn[i].ns, cs->fn[i].tasks);
+	}
+	printf("],\"top_task\":");
+	if (cs->known) {
+		printf("{\"id\":%" PRIu64 ",\"fn\":", cs->task);
+		json_str(stdout, names_get(&m->fns, cs->task_fn));
+		printf(",\"ns\":%" PRIu64 "}", cs->task_ns);
+	} else {
+		printf("null");
+	}
+	printf(",\"waits\":[");
+	for (int i = 0; i < cs->nwait; i++) {
+		printf("%s{\"reason\":\"%s\",\"site\":", i ? "," : "",
+		       weft_tr_block_name(cs->wait[i].reason));
+		json_str(stdout, names_get(&m->sites, cs->wait[i].site));
+		printf(",\"n\":%" PRIu64 "}", cs->wait[i].n);
+	}
+	printf("]},\"run_share\":%.4f,\"task_cap\":%.3f,\"longest_tasks\":[", g->f.run_share,
+	       g->f.cap);
+	for (int i = 0; i < g->c.ntop; i++) {
+		const struct gaps_task *t = &g->c.top[i];
+		printf("%s{\"id\":%" PRIu64 ",\"fn\":", i ? "," : "", t->id);
+		json_str(stdout, names_get(&m->fns, t->fn));
+		printf(",\"exec_ns\":%" PRIu64 ",\"blocked_ns\":%" PRIu64 ",\"wakes\":%" PRIu64
+		       ",\"idle_ps\":%.3f,\"first_ns\":%" PRIu64 ",\"last_ns\":%" PRIu64 "}",
+		       t->exec, t->blocked, t->wakes, t->exec ? t->idle / (double)t->exec : 0.0,
+		       t->first, t->last);
+	}
+	printf("],\"wakes\":%" PRIu64, g->c.wakes);
+}
+
+static void print_json(const struct gaps *g)
+{
+	const struct gaps_ctx *c = &g->c;
+	struct model *m = (struct model *)&g->m;
+	const struct gaps_figures *f = &g->f;
+	const struct gaps_verdict *v = g->v;
+	int nv = g->nv;
 	const struct gaps_top *top = &f->top;
 	double dur = f->dur, W = f->W, S = f->S, par = f->par, serial = f->serial;
 	double busy_t = f->busy_t, t1 = f->t1, t0b = f->t0b;
@@ -110,11 +258,18 @@ static void print_json(const struct gaps_ctx *c, struct model *m, const struct g
 	printf("],\"speedup\":[");
 	for (int i = 0; i < 4; i++) {
 		double n = cores[i];
-		printf("%s{\"cores\":%d,\"amdahl\":%.3f,\"work_span_bound\":%.3f,\"brent\":%.3f}",
+		double bpar = f->Sb > 0 ? W / f->Sb : 0;
+		printf("%s{\"cores\":%d,\"amdahl\":%.3f,\"work_span_bound\":%.3f,\"brent\":%.3f"
+		       ",\"burdened_bound\":%.3f,\"burdened_brent\":%.3f}",
 		       i ? "," : "", cores[i], 1.0 / (serial + (1 - serial) / n),
-		       par < n ? par : n, S > 0 ? W / (W / n + S) : 0.0);
+		       par < n ? par : n, S > 0 ? W / (W / n + S) : 0.0, bpar < n ? bpar : n,
+		       f->Sb > 0 ? W / (W / n + f->Sb) : 0.0);
 	}
-	printf("],\"serial_phases\":[");
+	printf("],\"burdened_span_ns\":%.0f,\"burden_ns\":%.0f,\"burden_exact\":%s"
+	       ",\"burdened_parallelism\":%.3f,\"handoff_ns\":{\"n\":%" PRIu64 ",\"p50\":%" PRIu64 "}",
+	       f->Sb, f->burden, f->burden_exact ? "true" : "false", f->Sb > 0 ? W / f->Sb : 0.0,
+	       c->handoff.n, hist_quantile(&c->handoff, 0.5));
+	printf(",\"serial_phases\":[");
 	for (int i = 0; i < 3 && c->best[i].end > c->best[i].start; i++) {
 		printf("%s{\"start_ns\":%" PRIu64 ",\"end_ns\":%" PRIu64 ",\"one_busy_ns\":%" PRIu64
 		       ",\"fn\":",
@@ -143,18 +298,59 @@ static void print_json(const struct gaps_ctx *c, struct model *m, const struct g
 	} else {
 		printf("null");
 	}
+	culprits_json(g);
+	if (g->want_mmu)
+		mmu_json(g);
 	printf(",\"verdicts\":[");
 	for (int i = 0; i < nv; i++) {
 		printf("%s{\"kind\":\"%s\",\"text\":", i ? "," : "", v[i].kind);
 		json_str(stdout, v[i].text);
+		subject_json(&g->subj[i]);
 		printf("}");
 	}
 	printf("]}\n");
 }
 
-static void print_text(const char *file, const struct gaps_ctx *c, const struct model *m,
-		       const struct gaps_figures *f, const struct gaps_verdict *v, int nv)
+/* What the critical path is made of; the longest-running tasks. */
+static void culprits_text(const struct gaps *g)
 {
+	const struct gaps_chain_sum *cs = &g->csum;
+	struct model *m = (struct model *)&g->m;
+	char a[32];
+
+	if (cs->known && cs->ns) {
+		printf("\n  critical path made of ");
+		for (int i = 0; i < cs->nfn; i++)
+			printf("%s%s %.0f%% (%" PRIu64 " task%s)", i ? ", " : "",
+			       names_get(&m->fns, cs->fn[i].fn), 100.0 * (double)cs->fn[i].ns / (double)cs->ns,
+			       cs->fn[i].tasks, cs->fn[i].tasks == 1 ? "" : "s");
+		printf("; %" PRIu64 " creates, %" PRIu64 " unblocks\n", cs->creates, cs->waits);
+		for (int i = 0; i < cs->nwait; i++)
+			printf("    waits at %s at %s (%" PRIu64 "x)\n", weft_tr_block_name(cs->wait[i].reason),
+			       names_get(&m->sites, cs->wait[i].site), cs->wait[i].n);
+	} else if (g->chain_lost) {
+		printf("\n  critical path: too many hand-offs to record what it is made of\n");
+	} else {
+		printf("\n");
+	}
+	printf("  longest-running tasks (run time; Ps idle on average while it ran; waits it ended):\n");
+	for (int i = 0; i < g->c.ntop && i < 3; i++) {
+		const struct gaps_task *t = &g->c.top[i];
+		printf("    %s #%" PRIu64 "  %s (%.0f%% of the run); %.2f Ps idle; %" PRIu64 " wake-ups\n",
+		       names_get(&m->fns, t->fn), t->id, fmt_dur(a, (double)t->exec),
+		       g->f.dur > 0 ? 100.0 * (double)t->exec / g->f.dur : 0.0,
+		       t->exec ? t->idle / (double)t->exec : 0.0, t->wakes);
+	}
+	printf("  work / the longest task: %.1fx, the speedup no number of cores can pass\n", g->f.cap);
+}
+
+static void print_text(const char *file, const struct gaps *g)
+{
+	const struct gaps_ctx *c = &g->c;
+	const struct model *m = &g->m;
+	const struct gaps_figures *f = &g->f;
+	const struct gaps_verdict *v = g->v;
+	int nv = g->nv;
 	double dur = f->dur, W = f->W, S = f->S, par = f->par, serial = f->serial;
 	double busy_t = f->busy_t, t1 = f->t1, t0b = f->t0b;
 	int np = f->np;
@@ -164,6 +360,7 @@ static void print_text(const char *file, const struct gaps_ctx *c, const struct 
 	       fmt_dur(a, dur), np, m->tasks_created, m->starts);
 	printf("per P          running  sched  search   idle    stw  syscall   (sched: "
 	       "between two tasks while work waited)\n");
+	printf("  (VTune)    effective overhead spin   wait\n");
 	for (int i = 0; i < np; i++) {
 		double q = dur > 0 ? dur / 100.0 : 1;
 		const struct mp *p = &m->ps[i];
@@ -205,40 +402,69 @@ static void print_text(const char *file, const struct gaps_ctx *c, const struct 
 	printf("\n    Brent (greedy scheduler)         ");
 	for (int i = 0; i < 4; i++)
 		printf("%6.1f", S > 0 ? W / (W / cores[i] + S) : 0.0);
-	printf("\n\nverdict\n");
-	if (!nv)
-		printf("  nothing stands out: no fine grain, no contended object, no long serial "
-		       "phase, no dominant critical path, no long stop-the-world, no long wait "
-		       "for the network.\n");
+	printf("\n  burdened span %s: the critical path with its %" PRIu32 " hand-offs' %s costs "
+	       "(%s: the wait from each edge to the start, at most the P's gap before it); "
+	       "burdened parallelism %.2f",
+	       fmt_dur(a, f->Sb), m->span_hops, f->burden_exact ? "measured" : "median",
+	       fmt_dur(b, f->burden), f->Sb > 0 ? W / f->Sb : 0.0);
+	printf("\n    burdened work/span bound         ");
+	for (int i = 0; i < 4; i++) {
+		double bp = f->Sb > 0 ? W / f->Sb : 0;
+		printf("%6.1f", bp < cores[i] ? bp : cores[i]);
+	}
+	printf("\n    burdened Brent                   ");
+	for (int i = 0; i < 4; i++)
+		printf("%6.1f", f->Sb > 0 ? W / (W / cores[i] + f->Sb) : 0.0);
+	culprits_text(g);
+	printf("\n");
+	if (g->want_mmu)
+		mmu_text(g);
+	printf("\nverdict\n");
 	for (int i = 0; i < nv; i++)
 		printf("  - %s\n", v[i].text);
+	if (!nv || (nv == 1 && !strcmp(v[0].kind, "at_limit")))
+		printf("  %snothing %sstands out: no bottleneck, no cap by a few long tasks, no fine "
+		       "grain, no contended object, no long serial phase, no dominant critical path, "
+		       "no long stop-the-world, no long wait for the network.\n",
+		       nv ? "- " : "", nv ? "else " : "");
 }
 
 /* ---- the command ------------------------------------------------------------------------ */
 
+static int opt(void *x, const char *name, const char *v)
+{
+	(void)v;
+	if (strcmp(name, "mmu") != 0)
+		return tool_usage(&cmd_gaps, "unknown option -%s", name);
+	*(bool *)x = true;
+	return 0;
+}
+
 static int run(int argc, char **argv)
 {
+	static const struct tool_opt opts[] = { { "mmu", false }, { NULL, false } };
 	struct gaps *g;
 	struct tool_trace tt;
 	const char *file;
-	bool json;
+	bool json, mmu = false;
 	int r;
 
-	if ((r = tool_getopt(&cmd_gaps, argc, argv, NULL, NULL, NULL, &file, &json)) != 0)
+	if ((r = tool_getopt(&cmd_gaps, argc, argv, opts, opt, &mmu, &file, &json)) != 0)
 		return r;
 	if (tool_open(&tt, "gaps", file) < 0)
 		return TOOL_EXIT_BAD;
 	g = tool_calloc(1, sizeof(*g));
-	gaps_init(g, &tt, false, false);
+	gaps_init(g, &tt, false, true); /* the chain: what the critical path is made of */
+	g->want_mmu = mmu;
 	r = gaps_collect(g, &tt);
 	if (r >= 0) {
 		gaps_finish(g, &tt.info);
 		if (json) {
 			tool_json_open(&tt);
-			print_json(&g->c, &g->m, &g->f, g->v, g->nv);
+			print_json(g);
 		} else {
 			tool_partial_text(&tt);
-			print_text(file, &g->c, &g->m, &g->f, g->v, g->nv);
+			print_text(file, g);
 		}
 	}
 	gaps_free(g);

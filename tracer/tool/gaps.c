@@ -22,11 +22,51 @@
  *              that predicts for 4, 8, 16 and 64 cores: Amdahl's law with
  *              the serial fraction measured as the work done while only
  *              one P was busy, the work/span bound min(n, W/S), and
- *              Brent's greedy-scheduler estimate W / (W/n + S).
+ *              Brent's greedy-scheduler estimate W / (W/n + S); and
+ *              the burdened span (Cilkscale's idea, with measured costs):
+ *              the critical path with each of its hand-offs costed as
+ *              this trace measured it - the wait from the edge (create,
+ *              unblock) to the task's start, cut to the gap its P had
+ *              before that start when the P was busy until then (the P
+ *              was running another task, which is no cost of the hand-
+ *              off). Cilkscale adds a guessed 15000 cycles per spawn;
+ *              here each edge on the path carries its own measured
+ *              cost. Without the path's edges (too long to record), each
+ *              hop is costed at the median hand-off of the trace.
+ *   culprits   per task: its run time, the time it was blocked, the waits
+ *              of other tasks it ended (TASK_UNBLOCK by it) and the Ps
+ *              idle while it ran (an integral of busy Ps, kept from the
+ *              model's busy hook and noted at each run's start); the 16
+ *              longest-running tasks are kept. The critical path's
+ *              edges tell what it is made of: per entry function its run
+ *              time on the path and its tasks, the task holding most of
+ *              it, the (reason, site) pairs where it waited most.
  *
  * Verdicts, each only when its numbers say so (the thresholds are named
  * constants below, chosen so that the shapes of tests/progs/tshape.c are
- * told apart with a wide margin):
+ * told apart with a wide margin), in the order they are printed:
+ *   at limit           the Ps ran tasks 90% of the time or more, and
+ *                      neither fine grain nor contention holds (then the
+ *                      runs are mostly scheduling or hand-offs, and busy
+ *                      Ps are no sign of the limit): said first, since
+ *                      nothing else can shorten the run on this many cores
+ *                      (with the work/span range for more);
+ *   bottleneck         one task ran half the active time or more, while
+ *                      half a P or more idled on average, ended 100 waits
+ *                      of other tasks and a quarter of all, was blocked a
+ *                      quarter of its life at most, and (when the path is
+ *                      known) is half the critical path: the one task
+ *                      everything waits on (seed 004's bus), named. It says
+ *                      the serial phase, the critical path, and contention
+ *                      on an object whose waits it ended, so those are not
+ *                      said again;
+ *   capped             two or more long tasks (within half the longest's
+ *                      run time) did 80% of the work, the longest ran a
+ *                      quarter of the run, and work / the longest
+ *                      task is below 16: no more cores than tasks help
+ *                      (the buffered Mandelbrot's workers), said with the
+ *                      speedup bound at 4, 8 and 16 cores instead of the
+ *                      critical path's "break the chain";
  *   fine grain         many tasks whose median execution is within a few
  *                      times what it costs to create, switch to and end
  *                      one (the scheduler's time per run plus the gap);
@@ -44,7 +84,8 @@
  *                      clients, not a lock);
  *   serial phase       the longest stretch where at most one P had a task
  *                      (short interruptions forgiven), with who ran;
- *   critical path      the span is nearly all the time some P was busy, or
+ *   critical path      (with what it is made of, when its edges were
+ *                      recorded) the span is nearly all the time some P was busy, or
  *                      most of it with work/span near one: a chain of hand-offs that more
  *                      cores cannot shorten, while the other Ps idle (the
  *                      first test alone because run times include the
@@ -77,16 +118,24 @@
  * Memory: the model (live tasks), one histogram per distribution, a
  * bounded table of block objects (the least blocked are dropped when it
  * fills), the three longest serial phases, per entry function two counts,
- * and the stop-the-world pauses (two words each); for the viewer, the
- * critical path's edges (below) and the block profile.
+ * and the stop-the-world pauses (two words each); a tally per live task
+ * (72 bytes) and the 16 longest-running tasks; the critical path's edges
+ * (below: `gaps` and the viewer ask for them); for the viewer, the block
+ * profile; for --mmu, the stretches of mmu.c.
  *
- * The chain (want_chain, for the viewer's highlight). Each edge the model
+ * The chain (want_chain: what the critical path is made of, and the
+ * viewer's highlight). Each edge the model
  * takes is a node: a create (the child's span is the parent's now), an
  * unblock whose waker's chain was the longer (the woken task one hop
  * further), or a rendezvous's backward edge (the waker one hop further,
  * from now). Which one the model took is told from what it leaves (equal
  * spans, hops one apart) in the task_new and wait hooks, without a change
- * to model.c. A task's current node is in its mtask.aux; a node refers to
+ * to model.c. A node keeps the chain's length at the edge (so each task's
+ * stretch knows its run time on the path), the source's entry function
+ * (the source may be gone at the end), where the chain waited (the blocked
+ * task's reason and site; a create waits nowhere) and the hand-off's cost
+ * (set when the task starts: h_wait's runnable wait, cut in h_gap of the
+ * same event). A task's current node is in its mtask.aux; a node refers to
  * the source's node at the time; the longest chain's node is pinned when
  * the model notes it (the run and task_gone hooks follow note_span). Nodes
  * are reference-counted and reused, so they follow the live chains, and at
@@ -95,6 +144,13 @@
  * Threads: none of its own. Everything is in one struct gaps, so two
  * passes may run at once on two threads (the viewer runs one beside its
  * index build); nothing here is static but constants.
+ *
+ * Rejected (culprits): the bottleneck from the critical path alone (the
+ * path ends where the run ends, in main_task, and a chain of hand-offs
+ * through many tasks holds no single culprit); from run time alone (seq
+ * and a serial phase run one task alone too, but nobody waits on it: the
+ * wake-ups tell them apart); per-task records of every task (millions in
+ * px: only live tasks are tallied, and the 16 longest kept).
  *
  * Rejected: blaming a network wait on the waker (the netpoller or a
  * plain thread wakes the task: the edge is outside the program, which the
@@ -138,6 +194,18 @@
 #define STW_LONG_NS 1000000    /* a pause of 1 ms */
 #define STW_SHARE 0.05         /* of the run */
 #define NET_IDLE_SHARE 0.25    /* of the run with no P busy while tasks waited on the network */
+#define LIMIT_RUN_SHARE 0.90   /* of all P time running tasks: within 10% of the Ps' limit */
+#define BOTTLE_RUN_SHARE 0.5   /* one task ran this share of the time the Ps were active */
+#define BOTTLE_IDLE_PS 0.5     /* ... while on average this many Ps had no task */
+#define BOTTLE_MIN_WAKES 100   /* ... it ended this many waits of other tasks */
+#define BOTTLE_WAKE_SHARE 0.25 /* ... this share of all waits a task ended */
+#define BOTTLE_BLOCKED 0.25    /* ... and was blocked at most this share of its life */
+#define BOTTLE_CHAIN_SHARE 0.5 /* ... and holds this share of the critical path (if known) */
+#define CAP_LONG 0.5           /* a long task: at least this share of the longest one's run time */
+#define CAP_WORK_SHARE 0.8     /* the long tasks did this share of all the work */
+#define CAP_MAX 16.0           /* the cap (work / the longest task) bites below 16 cores */
+#define CAP_RUN 0.25           /* the longest task ran this share of the run (a program
+				* that mostly waits for its peers is not capped by its tasks) */
 #define MAX_OBJS 4096
 
 static void h_new(void *x, struct model *m, struct mtask *t, uint64_t parent, bool created);
@@ -207,24 +275,101 @@ static void net_wait_begins(struct gaps_ctx *c)
 		c->net_max_waiting = c->net_waiting;
 }
 
+/* ---- per task: the culprit verdicts' tallies ------------------------------------------ */
+
+/* The integral of busy Ps up to now (the model's open segment included). */
+static double busy_now(const struct gaps_ctx *c, const struct model *m)
+{
+	double b = c->busy_int;
+
+	if (m->nbusy > 0 && m->now > m->busy_since)
+		b += (double)m->nbusy * (double)(m->now - m->busy_since);
+	return b;
+}
+
+/* @id's tally, made if it has none (a pointer good until the next tacc call). */
+static struct gaps_task *tacc(struct gaps_ctx *c, uint64_t id, uint32_t fn)
+{
+	bool added;
+	struct gaps_task *a = u64map_insert(&c->tacc, id, &added);
+
+	if (added) {
+		a->id = id;
+		a->fn = fn;
+		a->first = c->m->now - c->m->first_ts;
+	}
+	return a;
+}
+
+/* Keep @t among the GAPS_TOP_TASKS longest-running. */
+static void top_add(struct gaps_ctx *c, const struct gaps_task *t)
+{
+	int i = c->ntop < GAPS_TOP_TASKS ? c->ntop : GAPS_TOP_TASKS - 1;
+
+	if (c->ntop == GAPS_TOP_TASKS && t->exec <= c->top[i].exec)
+		return;
+	while (i > 0 && c->top[i - 1].exec < t->exec) {
+		c->top[i] = c->top[i - 1];
+		i--;
+	}
+	c->top[i] = *t;
+	if (c->ntop < GAPS_TOP_TASKS)
+		c->ntop++;
+}
+
+/* A task may have started running on @ev's P: note the busy integral then. */
+static void run_mark(struct gaps_ctx *c, struct model *m, const weft_tr_event *ev)
+{
+	struct mtask *t;
+	int p = ev->p;
+
+	if (p < 0 || p >= m->np || !m->ps[p].cur || !(t = model_task(m, m->ps[p].cur)) ||
+	    t->state != WEFT_TF_T_RUNNING || t->since != m->now)
+		return;
+	if ((size_t)p >= c->np_run) {
+		size_t n = c->np_run;
+		c->p_t0 = tool_grow_zero(c->p_t0, &n, (size_t)p, sizeof(*c->p_t0));
+		c->p_b0 = tool_grow_zero(c->p_b0, &c->np_run, (size_t)p, sizeof(*c->p_b0));
+	}
+	c->p_t0[p] = m->now;
+	c->p_b0[p] = busy_now(c, m);
+}
+
 /* ---- hooks ---------------------------------------------------------------------- */
 
 static void h_run(void *x, struct model *m, struct mtask *t, int p, uint64_t t0, uint64_t t1,
 		  int why)
 {
 	struct gaps_ctx *c = x;
-	(void)m, (void)t, (void)p;
+	double len = (double)(t1 - t0), idle;
+
 	if (why != WHY_TRACE_END)
 		hist_add(&c->runs, t1 - t0);
 	if (c->g->want_chain)
 		chain_note(c->g, m, t);
+	/* Ps with no task during the run: all of them less the busy ones (its own among them). */
+	if (p >= 0 && (size_t)p < c->np_run && c->p_t0[p] == t0)
+		idle = (double)m->np * len - (busy_now(c, m) - c->p_b0[p]);
+	else
+		idle = (double)(m->np - (m->nbusy > 0 ? m->nbusy : 1)) * len;
+	struct gaps_task *a = tacc(c, t->id, t->fn);
+	if (!a->t0 && !a->t1)
+		a->t0 = t0 - m->first_ts;
+	a->t1 = t1 - m->first_ts;
+	a->idle += idle > 0 ? idle : 0;
 }
 
 static void h_gap(void *x, struct model *m, int p, uint64_t t0, uint64_t t1)
 {
 	struct gaps_ctx *c = x;
-	(void)m, (void)p;
+	(void)p;
 	hist_add(&c->gaps, t1 - t0);
+	if (c->pend && c->pend_ts == m->now) {
+		if (t1 - t0 < c->pend_lat)
+			c->pend_lat = t1 - t0;
+		if (c->pend_node && c->g->want_chain && c->g->nodes[c->pend_node - 1].cost > t1 - t0)
+			c->g->nodes[c->pend_node - 1].cost = t1 - t0;
+	}
 }
 
 /* Put objs[@i] at the head of its object's chain. */
@@ -286,12 +431,30 @@ static void h_wait(void *x, struct model *m, struct mtask *t, int state, uint64_
 		   uint64_t by)
 {
 	struct gaps_ctx *c = x;
-	(void)m, (void)by;
+
 	if (c->g->want_chain && by && state == WEFT_TF_T_BLOCKED)
 		chain_wait(c->g, m, t, t0, by);
+	if (state == WEFT_TF_T_BLOCKED) {
+		struct mtask *w = by && by != t->id ? model_task(m, by) : NULL;
+		tacc(c, t->id, t->fn)->blocked += t1 - t0;
+		if (w) {
+			tacc(c, w->id, w->fn)->wakes++;
+			c->wakes++;
+		}
+	}
 	if (state == WEFT_TF_T_RUNNABLE) {
 		if (t1 > t0 || t->state == WEFT_TF_T_RUNNABLE)
 			hist_add(&c->latency, t1 - t0);
+		/* A start follows (ev_start: the wait, then the run): its hand-off
+		 * cost is this wait, cut by h_gap to the P's gap if it was held. */
+		c->pend = true;
+		c->pend_ts = m->now;
+		c->pend_lat = t1 - t0;
+		c->pend_node = 0;
+		if (t->aux && c->g->want_chain && c->g->nodes[t->aux - 1].start == t0) {
+			c->pend_node = (uint32_t)t->aux;
+			c->g->nodes[t->aux - 1].cost = t1 - t0;
+		}
 		return;
 	}
 	if (c->g->want_blocks)
@@ -315,6 +478,13 @@ static void h_wait(void *x, struct model *m, struct mtask *t, int state, uint64_
 	o->ns += (double)(t1 - t0);
 	if (o->waiters > 0)
 		o->waiters--;
+	/* The waker that ended most waits on it (Boyer-Moore's majority vote). */
+	if (by && o->by == by)
+		o->by_votes++;
+	else if (by && !o->by_votes)
+		o->by = by, o->by_votes = 1;
+	else if (by)
+		o->by_votes--;
 }
 
 static void h_gone(void *x, struct model *m, struct mtask *t, bool ended)
@@ -325,6 +495,18 @@ static void h_gone(void *x, struct model *m, struct mtask *t, bool ended)
 		chain_note(c->g, m, t);
 		node_set(c->g, t, 0);
 	}
+	struct gaps_task *a = u64map_find(&c->tacc, t->id), rec = { 0 };
+	if (a) {
+		rec = *a;
+		u64map_remove(&c->tacc, a);
+	} else {
+		rec.first = m->now - m->first_ts;
+	}
+	rec.id = t->id;
+	rec.fn = t->fn;
+	rec.exec = t->exec;
+	rec.last = m->now - m->first_ts;
+	top_add(c, &rec);
 	if (ended) {
 		hist_add(&c->texec, t->exec);
 		c->fn_tasks = tool_grow_zero(c->fn_tasks, &c->nfn_tasks, t->fn, sizeof(*c->fn_tasks));
@@ -370,6 +552,9 @@ static bool forgive(const struct gaps_ctx *c, uint64_t blip, uint64_t sofar)
 static void h_busy(void *x, struct model *m, int nbusy, uint64_t t0, uint64_t t1, uint64_t only)
 {
 	struct gaps_ctx *c = x;
+
+	if (nbusy > 0)
+		c->busy_int += (double)nbusy * (double)(t1 - t0);
 
 	if (nbusy <= 1) {
 		if (c->in_phase && c->par_since) {
@@ -467,11 +652,20 @@ static int collect(struct gaps_ctx *c, struct tool_trace *tt, struct model *m)
 		net_account(c, m, ev->ts);
 		model_event(m, ev);
 		on_event(c, m, ev);
+		run_mark(c, m, ev);
+		if (c->pend) {
+			hist_add(&c->handoff, c->pend_lat);
+			c->pend = false;
+		}
+		if (c->g->want_mmu)
+			mmu_note(&c->g->mmu, m);
 	}
 	if (r < 0 && !tool_partial(tt))
 		return -1;
 	net_account(c, m, m->end_ts > m->now ? m->end_ts : m->now); /* model_finish's end */
 	model_finish(m);
+	if (c->g->want_mmu)
+		mmu_finish(&c->g->mmu, m);
 	if (c->in_phase)
 		phase_close(c, c->par_since ? c->par_since : m->now);
 	return r < 0 ? 1 : 0;
@@ -566,6 +760,13 @@ static void figures(struct gaps_ctx *c, const struct model *m, const weft_tr_inf
 			f->net_site_ns = (double)c->net_site_ns[i];
 			f->net_site = (uint32_t)i;
 		}
+	f->active = f->dur - f->t0b;
+	f->run_share = f->np > 0 && f->dur > 0 ? f->tp[PC_RUN] / (f->dur * f->np) : 0;
+	f->culprit = -1;
+	/* The long tasks: those within CAP_LONG of the longest (top is sorted). */
+	f->cap = c->ntop && c->top[0].exec ? f->W / (double)c->top[0].exec : 0;
+	for (int i = 0; i < c->ntop && (double)c->top[i].exec >= CAP_LONG * (double)c->top[0].exec; i++)
+		f->nlong = i + 1;
 }
 
 /* ---- verdicts: one function each, on a struct of its inputs ---------------------------- */
@@ -722,26 +923,62 @@ struct critical_path_in {
 	uint64_t task;     /* the task it ends in */
 	const char *fn;    /* its entry function */
 	double waiting_ns; /* all Ps' time idle, searching or in the scheduler */
+	const struct gaps_chain_sum *cs; /* what it is made of, if known */
+	struct names *fns, *sites;
 };
+
+/* "made of link_task (98%, 100 tasks), main_task (2%); it waited most at chan
+ * receive at link_task+0x2b (99 times)": @buf of @n bytes, "" if not known. */
+static void chain_words(const struct critical_path_in *in, char *buf, size_t n)
+{
+	const struct gaps_chain_sum *cs = in->cs;
+	size_t o = 0;
+
+	buf[0] = 0;
+	if (!cs || !cs->known || !cs->ns)
+		return;
+	o += (size_t)snprintf(buf + o, n - o, " It is made of");
+	for (int i = 0; i < cs->nfn && o < n; i++)
+		o += (size_t)snprintf(buf + o, n - o, "%s %s (%.0f%%, %" PRIu64 " task%s)",
+				      i ? "," : "", names_get(in->fns, cs->fn[i].fn),
+				      100.0 * (double)cs->fn[i].ns / (double)cs->ns, cs->fn[i].tasks,
+				      cs->fn[i].tasks == 1 ? "" : "s");
+	if (o < n && cs->task_ns * 2 >= cs->ns)
+		o += (size_t)snprintf(buf + o, n - o, "; %.0f%% of it is one task, %s #%" PRIu64,
+				      100.0 * (double)cs->task_ns / (double)cs->ns,
+				      names_get(in->fns, cs->task_fn), cs->task);
+	for (int i = 0; i < cs->nwait && o < n; i++)
+		o += (size_t)snprintf(buf + o, n - o, "%s %s at %s (%" PRIu64 " time%s)",
+				      i ? " and" : "; it waits at", weft_tr_block_name(cs->wait[i].reason),
+				      names_get(in->sites, cs->wait[i].site), cs->wait[i].n,
+				      cs->wait[i].n == 1 ? "" : "s");
+	if (o < n && cs->creates)
+		o += (size_t)snprintf(buf + o, n - o, "%s %" PRIu64 " of its hand-offs %s",
+				      cs->nwait ? "," : ";", cs->creates,
+				      cs->creates == 1 ? "is a create" : "are creates");
+	if (o < n)
+		snprintf(buf + o, n - o, ".");
+}
 
 static bool critical_path(const struct critical_path_in *in, struct gaps_verdict *v)
 {
-	char a[32], b[32];
+	char a[32], b[32], made[600];
 
 	if (!(in->np >= 2 && in->active > 0 &&
 	      (in->S >= CRIT_SPAN_ALONE * in->active ||
 	       (in->S >= CRIT_SPAN_SHARE * in->active && in->par < CRIT_PARALLELISM))))
 		return false;
 	v->kind = "critical_path";
+	chain_words(in, made, sizeof(made));
 	snprintf(v->text, sizeof(v->text),
 		 "critical path: a chain of %" PRIu32 " hand-offs (creates and unblocks) ending in "
 		 "task %" PRIu64 " (%s) holds %s of work, %.0f%% of the time any P was busy "
 		 "(%.0f%% of the %s run; work/span %.2f): more cores cannot make the run shorter than that chain; the Ps were "
-		 "idle or looking for work %.0f%% of their time. Break the chain: let "
+		 "idle or looking for work %.0f%% of their time.%s Break the chain: let "
 		 "independent steps start without waiting for the previous one.",
 		 in->hops, in->task, in->fn, fmt_dur(a, in->S),
 		 100.0 * in->S / in->active, 100.0 * in->S / in->dur, fmt_dur(b, in->dur), in->par,
-		 in->np > 1 ? 100.0 * in->waiting_ns / (in->dur * in->np) : 0);
+		 in->np > 1 ? 100.0 * in->waiting_ns / (in->dur * in->np) : 0, made);
 	return true;
 }
 
@@ -797,42 +1034,243 @@ static bool network_wait(const struct network_wait_in *in, struct gaps_verdict *
 	return true;
 }
 
-/* Every verdict, each on its inputs, in the order they are printed; the number that hold. */
-static int judge(const struct gaps_ctx *c, struct model *m, const struct gaps_figures *f,
-		 struct gaps_verdict v[GAPS_MAX_VERDICTS])
-{
-	const struct gaps_top *top = &f->top;
-	int nv = 0;
 
+/* The Ps ran tasks nearly all the time: on this many cores the run is as short as it gets. */
+struct at_limit_in {
+	int np;
+	double dur, run_share;
+	double sched_ns, idle_ns; /* all Ps' time in the scheduler; idle, searching, paused */
+	double W, S;              /* work and span: Brent's estimate for more cores */
+};
+
+static bool at_limit(const struct at_limit_in *in, struct gaps_verdict *v)
+{
+	static const int n[] = { 4, 8, 16 };
+	double pt = in->dur * in->np, lo[3], hi[3], par = in->S > 0 ? in->W / in->S : 0;
+
+	if (!(in->np >= 1 && in->dur > 0 && in->run_share >= LIMIT_RUN_SHARE))
+		return false;
+	/* Brent's bound (a greedy scheduler does at least this well) to the
+	 * work/span bound (nothing does better). */
+	for (int i = 0; i < 3; i++) {
+		lo[i] = in->S > 0 ? in->W / (in->W / n[i] + in->S) : n[i];
+		hi[i] = in->S > 0 && par < n[i] ? par : n[i];
+	}
+	v->kind = "at_limit";
+	snprintf(v->text, sizeof(v->text),
+		 "at the limit of %d %s: they ran tasks %.0f%% of the time (%.1f%% in the "
+		 "scheduler, %.1f%% idle, looking for work or paused), so on %d %s the run "
+		 "cannot get more than %.0f%% shorter. Only less work or more cores make it faster: "
+		 "with this work and span, 4 cores would run it %.1fx to %.1fx faster than one "
+		 "core, 8 cores %.1fx to %.1fx, 16 cores %.1fx to %.1fx (Brent's bound to the "
+		 "work/span bound).",
+		 in->np, in->np > 1 ? "Ps" : "P", 100.0 * in->run_share, 100.0 * in->sched_ns / pt,
+		 100.0 * in->idle_ns / pt, in->np, in->np > 1 ? "cores" : "core",
+		 100.0 * (1 - in->run_share), lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]);
+	return true;
+}
+
+/* One task that the others wait on, running most of the time while Ps idle. */
+struct bottleneck_in {
+	const struct gaps_task *t; /* the longest-running task */
+	const char *fn;
+	int np;
+	double active, dur;
+	uint64_t wakes;            /* all waits ended by a task */
+	double chain_share;        /* its share of the critical path; < 0: not known */
+	const char *waited;        /* "chan send at f+0x.." where others waited on it, or NULL */
+	int64_t waiters;           /* ... up to this many at once */
+};
+
+static bool bottleneck(const struct bottleneck_in *in, struct gaps_verdict *v)
+{
+	const struct gaps_task *t = in->t;
+	double idle_ps, life;
+	char path[96] = "", on[400] = "";
+
+	if (!t || in->np < 2 || in->active <= 0 || !t->exec)
+		return false;
+	idle_ps = t->idle / (double)t->exec;
+	life = (double)(t->last - t->first);
+	if (!((double)t->exec >= BOTTLE_RUN_SHARE * in->active && idle_ps >= BOTTLE_IDLE_PS &&
+	      t->wakes >= BOTTLE_MIN_WAKES && (double)t->wakes >= BOTTLE_WAKE_SHARE * (double)in->wakes &&
+	      (double)t->blocked <= BOTTLE_BLOCKED * life &&
+	      (in->chain_share < 0 || in->chain_share >= BOTTLE_CHAIN_SHARE)))
+		return false;
+	if (in->chain_share >= 0)
+		snprintf(path, sizeof(path), " and is %.0f%% of the critical path",
+			 100.0 * in->chain_share);
+	if (in->waited)
+		snprintf(on, sizeof(on), "; up to %" PRId64 " at once waited for it in %s",
+			 in->waiters, in->waited);
+	v->kind = "bottleneck";
+	snprintf(v->text, sizeof(v->text),
+		 "one task (%s #%" PRIu64 ") was the bottleneck: it ran %.0f%% of the time while on "
+		 "average %.1f Ps idled; it ended %" PRIu64 " waits of other tasks (%.0f%% of the "
+		 "wake-ups%s); it was hardly ever blocked itself%s. The others wait for it, and "
+		 "no number of cores helps one task: split its work (several tasks sharing its job, "
+		 "or its per-item work handed to tasks of their own).",
+		 in->fn, t->id, 100.0 * (double)t->exec / in->dur, idle_ps, t->wakes,
+		 in->wakes ? 100.0 * (double)t->wakes / (double)in->wakes : 0.0, on, path);
+	return true;
+}
+
+/* A few long tasks did nearly all the work: no more cores than tasks can help. */
+struct capped_in {
+	const struct gaps_task *top; /* the longest-running tasks, most first */
+	int nlong;                   /* the long ones: top[0 .. nlong) */
+	struct names *fns;
+	int np;
+	double W, dur, cap;
+	uint64_t fn_tasks;           /* tasks of the longest one's function that ended */
+};
+
+static bool capped(const struct capped_in *in, struct gaps_verdict *v)
+{
+	static const int n[] = { 4, 8, 16 };
+	double lw = 0;
+	char who[300] = "", at[160] = "", a[32], idle[200] = "";
+	size_t o = 0;
+
+	if (in->nlong < 2 || in->W <= 0 || in->dur <= 0)
+		return false;
+	for (int i = 0; i < in->nlong; i++)
+		lw += (double)in->top[i].exec;
+	if (!(lw >= CAP_WORK_SHARE * in->W && in->cap < CAP_MAX &&
+	      (double)in->top[0].exec >= CAP_RUN * in->dur))
+		return false;
+	/* "worker x2, main_task x1": the long tasks by function, in order of first seen. */
+	for (int i = 0; i < in->nlong && o < sizeof(who) - 64; i++) {
+		int k = 0, seen = 0;
+		for (int j = 0; j < in->nlong; j++)
+			k += in->top[j].fn == in->top[i].fn;
+		for (int j = 0; j < i; j++)
+			seen |= in->top[j].fn == in->top[i].fn;
+		if (!seen)
+			o += (size_t)snprintf(who + o, sizeof(who) - o, "%s%s x%d", o ? ", " : "",
+					      names_get(in->fns, in->top[i].fn), k);
+	}
+	o = 0;
+	for (int i = 0; i < 3; i++)
+		o += (size_t)snprintf(at + o, sizeof(at) - o, "%s%.1fx on %d%s",
+				      i ? (i == 2 ? " and " : ", ") : "", in->cap < n[i] ? in->cap : n[i],
+				      n[i], i ? "" : " cores");
+	int same = 0;
+	for (int i = 0; i < in->nlong; i++)
+		same += in->top[i].fn == in->top[0].fn;
+	if (in->fn_tasks > (uint64_t)same)
+		snprintf(idle, sizeof(idle), " (of %" PRIu64 " %s tasks, %d did nearly all of it)",
+			 in->fn_tasks, names_get(in->fns, in->top[0].fn), same);
+	v->kind = "capped";
+	snprintf(v->text, sizeof(v->text),
+		 "parallelism capped by %d long tasks (%s; the longest ran %s): they did %.0f%% of "
+		 "the work%s, and a task runs on one core at a time, so no number of cores runs this "
+		 "more than %.1fx faster than one core: %s on %d %s, at most %s. To use more cores, "
+		 "split the work into more tasks than cores (more workers, or a task per item).",
+		 in->nlong, who, fmt_dur(a, (double)in->top[0].exec), 100.0 * lw / in->W, idle,
+		 in->cap, in->cap >= 0.9 * in->np ? "enough" : "not even enough", in->np,
+		 in->np > 1 ? "Ps" : "P", at);
+	return true;
+}
+
+/* Every verdict, each on its inputs, in the order they are printed; the number that hold. */
+static int judge(struct gaps *g)
+{
+	const struct gaps_ctx *c = &g->c;
+	struct model *m = &g->m;
+	struct gaps_figures *f = &g->f;
+	struct gaps_verdict *v = g->v;
+	const struct gaps_top *top = &f->top;
+	const struct gaps_chain_sum *cs = &g->csum;
+	int nv = 0;
+	bool is_bottleneck = false, is_capped = false, contention_absorbed = false;
+	char waited[300] = "";
+	struct gaps_verdict fine_v, contend_v;
+
+	/* Judged first, said later: runs that are mostly scheduling or hand-offs
+	 * keep the Ps busy without being the work, so then the Ps' being busy
+	 * is no sign of being at the limit. */
 	struct fine_grain_in fine = {
 		.tasks = c->texec.n, .med_exec = f->med_exec, .cost = f->cost,
 		.tick_ns = f->tick_ns, .run_ns = f->tp[PC_RUN], .sched_ns = f->tp[PC_SCHED],
 	};
-	if (fine_grain(&fine, &v[nv]))
-		nv++;
-
+	bool is_fine = fine_grain(&fine, &fine_v);
 	struct contention_in contend = {
 		.top = *top,
 		.site = top->o ? names_get(&m->sites, top->o->site) : NULL,
 		.site2 = top->o2 ? names_get(&m->sites, top->o2->site) : NULL,
 		.runs = m->starts, .dur = f->dur,
 	};
-	if (contention(&contend, &v[nv]))
+	bool is_contended = contention(&contend, &contend_v);
+
+	struct at_limit_in lim = {
+		.np = f->np, .dur = f->dur, .run_share = f->run_share, .sched_ns = f->tp[PC_SCHED],
+		.idle_ns = f->tp[PC_IDLE] + f->tp[PC_SEARCH] + f->tp[PC_STW], .W = f->W, .S = f->S,
+	};
+	if (!is_fine && !is_contended && at_limit(&lim, &v[nv]))
 		nv++;
 
+	/* The longest-running task, if the others waited on it; a contended
+	 * object that it is the one to free is its symptom, said with it. */
+	const struct gaps_task *t = c->ntop ? &c->top[0] : NULL;
+	if (top->o && t && top->o->by == t->id && top->w >= 2) {
+		snprintf(waited, sizeof(waited), "%s at %s", weft_tr_block_name(top->o->reason),
+			 names_get(&m->sites, top->o->site));
+		contention_absorbed = true;
+	}
+	struct bottleneck_in bot = {
+		.t = t, .fn = t ? names_get(&m->fns, t->fn) : NULL, .np = f->np,
+		.active = f->active, .dur = f->dur, .wakes = c->wakes,
+		.chain_share = cs->known && cs->ns ? (t && cs->task == t->id ? (double)cs->task_ns / (double)cs->ns : 0)
+						   : -1,
+		.waited = contention_absorbed ? waited : NULL, .waiters = top->w,
+	};
+	if (bottleneck(&bot, &v[nv])) {
+		nv++;
+		is_bottleneck = true;
+		f->culprit = 0;
+	}
+
+	struct capped_in cap = {
+		.top = c->top, .nlong = f->nlong, .fns = &m->fns, .np = f->np, .W = f->W,
+		.dur = f->dur, .cap = f->cap,
+		.fn_tasks = c->ntop && c->top[0].fn < c->nfn_tasks ? c->fn_tasks[c->top[0].fn] : 0,
+	};
+	if (!is_bottleneck && capped(&cap, &v[nv])) {
+		nv++;
+		is_capped = true;
+	}
+	if (!is_capped)
+		f->nlong = 0;
+
+	if (is_fine)
+		v[nv++] = fine_v;
+	if (is_contended && !(is_bottleneck && contention_absorbed))
+		v[nv++] = contend_v;
+
+	/* A bottleneck's stretches alone are its serial phases and its chain;
+	 * a phase that is mostly a stop-the-world pause is the pause's verdict. */
+	uint64_t in_stw = 0, ph0 = c->best[0].start - m->first_ts, ph1 = c->best[0].end - m->first_ts;
+	for (size_t i = 0; i < g->npauses; i++) {
+		uint64_t a = g->pauses[i][0] > ph0 ? g->pauses[i][0] : ph0;
+		uint64_t b = g->pauses[i][1] < ph1 ? g->pauses[i][1] : ph1;
+		in_stw += b > a ? b - a : 0;
+	}
+	bool stw_phase = ph1 > ph0 && 2 * in_stw >= ph1 - ph0;
 	struct serial_phase_in serial = {
 		.ph = c->best[0], .fn = names_get(&m->fns, c->best[0].fn), .np = f->np,
 		.dur = f->dur, .serial = f->serial,
 	};
-	if (serial_phase(&serial, &v[nv]))
+	if (!is_bottleneck && !stw_phase && serial_phase(&serial, &v[nv]))
 		nv++;
 
 	struct critical_path_in crit = {
-		.np = f->np, .dur = f->dur, .active = f->dur - f->t0b, .S = f->S, .par = f->par,
+		.np = f->np, .dur = f->dur, .active = f->active, .S = f->S, .par = f->par,
 		.hops = m->span_hops, .task = m->span_task, .fn = names_get(&m->fns, m->span_fn),
 		.waiting_ns = f->tp[PC_IDLE] + f->tp[PC_SEARCH] + f->tp[PC_SCHED],
+		.cs = cs, .fns = &m->fns, .sites = &m->sites,
 	};
-	if (critical_path(&crit, &v[nv]))
+	if (!is_bottleneck && !is_capped && critical_path(&crit, &v[nv]))
 		nv++;
 
 	struct stop_the_world_in stw = {
@@ -872,7 +1310,7 @@ static void node_unref(struct gaps *g, uint32_t k)
 /* A new node (one reference, the caller's) for an edge from @src (node @parent,
  * which it refs); 0 when the recording stops (GAPS_CHAIN_MAX_NODES). */
 static uint32_t node_new(struct gaps *g, uint64_t src, uint64_t src_end, uint32_t parent,
-			 uint64_t start)
+			 uint64_t start, uint64_t span0, uint32_t src_fn, uint8_t reason, uint32_t site)
 {
 	uint32_t k = g->free_node;
 
@@ -898,7 +1336,9 @@ static uint32_t node_new(struct gaps *g, uint64_t src, uint64_t src_end, uint32_
 	}
 	if (parent)
 		g->nodes[parent - 1].refs++;
-	g->nodes[k - 1] = (struct gaps_cnode){ src, src_end, start, parent, 1 };
+	g->nodes[k - 1] = (struct gaps_cnode){ .src = src, .src_end = src_end, .start = start,
+					       .span0 = span0, .parent = parent, .refs = 1,
+					       .src_fn = src_fn, .site = site, .reason = reason };
 	return k;
 }
 
@@ -911,13 +1351,16 @@ static void node_set(struct gaps *g, struct mtask *t, uint32_t k)
 
 static void h_new(void *x, struct model *m, struct mtask *t, uint64_t parent, bool created)
 {
-	struct gaps *g = ((struct gaps_ctx *)x)->g;
+	struct gaps_ctx *c = x;
+	struct gaps *g = c->g;
 	struct mtask *pt = created && parent ? model_task(m, parent) : NULL;
 
+	tacc(c, t->id, t->fn); /* its life starts now */
 	t->aux = 0;
 	/* The model: a created task's span is its parent's span now. */
 	if (g->want_chain && pt && pt != t && t->hops == pt->hops + 1)
-		t->aux = node_new(g, pt->id, m->now, (uint32_t)pt->aux, m->now);
+		t->aux = node_new(g, pt->id, m->now, (uint32_t)pt->aux, m->now, t->span, pt->fn,
+				  GAPS_EDGE_CREATE, 0);
 }
 
 /*
@@ -938,10 +1381,12 @@ static void chain_wait(struct gaps *g, struct model *m, struct mtask *t, uint64_
 	if (s != t->span)
 		return;
 	if (t->hops == by->hops + 1) {
-		node_set(g, t, node_new(g, by->id, m->now, (uint32_t)by->aux, m->now));
+		node_set(g, t, node_new(g, by->id, m->now, (uint32_t)by->aux, m->now, t->span, by->fn,
+					t->reason, t->site));
 	} else if (by->hops == t->hops + 1) {
 		/* by's span now equals t's: its run so far is not on the chain. */
-		node_set(g, by, node_new(g, t->id, blocked_at, (uint32_t)t->aux, m->now));
+		node_set(g, by, node_new(g, t->id, blocked_at, (uint32_t)t->aux, m->now, t->span,
+					 t->fn, t->reason, t->site));
 	}
 }
 
@@ -955,6 +1400,7 @@ static void chain_note(struct gaps *g, struct model *m, struct mtask *t)
 	node_unref(g, g->pin);
 	g->pin = (uint32_t)t->aux;
 	g->pin_task = t->id;
+	g->pin_fn = t->fn;
 	g->pin_end = m->now;
 	g->pin_span = m->span;
 }
@@ -963,24 +1409,118 @@ static void chain_note(struct gaps *g, struct model *m, struct mtask *t)
 static void chain_segs(struct gaps *g)
 {
 	size_t cap = 0;
-	uint64_t first = g->m.first_ts, task = g->pin_task, end = g->pin_end;
+	uint64_t first = g->m.first_ts, task = g->pin_task, end = g->pin_end, span = g->pin_span;
+	uint32_t fn = g->pin_fn;
 
 	if (!g->want_chain || !g->pin_task)
 		return;
 	for (uint32_t k = g->pin;; k = g->nodes[k - 1].parent) {
 		const struct gaps_cnode *n = k ? &g->nodes[k - 1] : NULL;
-		uint64_t start = n ? n->start : first;
+		uint64_t start = n ? n->start : first, span0 = n ? n->span0 : 0;
 		if (g->nchain == cap) {
 			cap = cap ? 2 * cap : 64;
 			g->chain = tool_realloc(g->chain, cap, sizeof(*g->chain));
 		}
-		g->chain[g->nchain++] = (struct gaps_seg){ task, start > first ? start - first : 0,
-							   end > first ? end - first : 0 };
+		g->chain[g->nchain++] = (struct gaps_seg){
+			.task = task, .t0 = start > first ? start - first : 0,
+			.t1 = end > first ? end - first : 0, .ns = span > span0 ? span - span0 : 0,
+			.fn = fn
+		};
 		if (!n)
 			break;
 		task = n->src;
 		end = n->src_end;
+		fn = n->src_fn;
+		span = span0;
 	}
+}
+
+static int cmp_u64_desc(uint64_t a, uint64_t b)
+{
+	return a < b ? 1 : a > b ? -1 : 0;
+}
+
+/* What the chain (gaps.chain) is made of: its functions, its main task, its waits. */
+static void chain_sum(struct gaps *g)
+{
+	struct gaps_chain_sum *cs = &g->csum;
+	struct u64map tasks, waits;
+	uint64_t *fn_ns = NULL, *fn_tasks = NULL;
+	size_t nfn = 0, nfn2 = 0;
+
+	memset(cs, 0, sizeof(*cs));
+	if (!g->nchain)
+		return;
+	cs->known = true;
+	u64map_init(&tasks, sizeof(uint64_t), U64MAP_IDS);
+	u64map_init(&waits, sizeof(uint64_t), U64MAP_MIXED);
+	for (size_t k = 0; k < g->nchain; k++) {
+		const struct gaps_seg *sg = &g->chain[k];
+		bool added;
+		uint64_t *tn = u64map_insert(&tasks, sg->task, &added);
+		fn_ns = tool_grow_zero(fn_ns, &nfn, sg->fn, sizeof(*fn_ns));
+		fn_tasks = tool_grow_zero(fn_tasks, &nfn2, sg->fn, sizeof(*fn_tasks));
+		fn_ns[sg->fn] += sg->ns;
+		*tn += sg->ns;
+		if (added) {
+			fn_tasks[sg->fn]++;
+			cs->tasks++;
+		}
+		if (*tn > cs->task_ns) {
+			cs->task_ns = *tn;
+			cs->task = sg->task;
+			cs->task_fn = sg->fn;
+		}
+		cs->ns += sg->ns;
+	}
+	/* The edges: the nodes are gone with the chain's segments, so walk them again. */
+	for (uint32_t k = g->pin; k; k = g->nodes[k - 1].parent) {
+		const struct gaps_cnode *n = &g->nodes[k - 1];
+		cs->cost += n->cost;
+		if (n->reason == GAPS_EDGE_CREATE) {
+			cs->creates++;
+			continue;
+		}
+		cs->waits++;
+		(*(uint64_t *)u64map_insert(&waits, UINT64_C(1) << 63 | (uint64_t)n->reason << 32 | n->site,
+					    NULL))++;
+	}
+	for (size_t i = 0; i < nfn; i++) {
+		int j = cs->nfn < GAPS_CHAIN_TOP ? cs->nfn : GAPS_CHAIN_TOP - 1;
+		if (!fn_ns[i] || (cs->nfn == GAPS_CHAIN_TOP && fn_ns[i] <= cs->fn[j].ns))
+			continue;
+		while (j > 0 && cmp_u64_desc(cs->fn[j - 1].ns, fn_ns[i]) > 0) {
+			cs->fn[j] = cs->fn[j - 1];
+			j--;
+		}
+		cs->fn[j].fn = (uint32_t)i;
+		cs->fn[j].ns = fn_ns[i];
+		cs->fn[j].tasks = fn_tasks[i];
+		if (cs->nfn < GAPS_CHAIN_TOP)
+			cs->nfn++;
+	}
+	for (size_t i = 0; i < waits.cap; i++) {
+		uint64_t key = waits.keys[i], n;
+		if (!key)
+			continue;
+		n = *(uint64_t *)u64map_val(&waits, i);
+		int j = cs->nwait < 2 ? cs->nwait : 1;
+		if (cs->nwait == 2 && n <= cs->wait[1].n)
+			continue;
+		while (j > 0 && cs->wait[j - 1].n < n) {
+			cs->wait[j] = cs->wait[j - 1];
+			j--;
+		}
+		cs->wait[j].reason = (uint8_t)(key >> 32);
+		cs->wait[j].site = (uint32_t)key;
+		cs->wait[j].n = n;
+		if (cs->nwait < 2)
+			cs->nwait++;
+	}
+	free(fn_ns);
+	free(fn_tasks);
+	u64map_free(&tasks);
+	u64map_free(&waits);
 }
 
 /* ---- subjects: what each verdict speaks of ------------------------------------------------ */
@@ -1041,6 +1581,31 @@ static uint32_t fine_fn(const struct gaps *g)
 	return bn ? best : any;
 }
 
+static void subj_task(struct gaps_subject *s, const struct gaps_task *t)
+{
+	if (s->ntask < GAPS_SUBJ_TASKS_MAX)
+		s->tasks[s->ntask++] = t->id;
+	if (s->nrange < GAPS_SUBJ_RANGES_MAX) {
+		s->ranges[s->nrange][0] = t->t0;
+		s->ranges[s->nrange++][1] = t->t1;
+	}
+}
+
+static void subj_range(struct gaps_subject *s, uint64_t t0, uint64_t t1)
+{
+	if (s->nrange < GAPS_SUBJ_RANGES_MAX) {
+		s->ranges[s->nrange][0] = t0;
+		s->ranges[s->nrange++][1] = t1;
+	}
+}
+
+static int cmp_pause_len(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+	uint64_t lx = x[1] - x[0], ly = y[1] - y[0];
+	return lx != ly ? (lx < ly ? 1 : -1) : (x[0] > y[0]) - (x[0] < y[0]);
+}
+
 static void subjects(struct gaps *g)
 {
 	const struct gaps_top *top = &g->f.top;
@@ -1057,6 +1622,8 @@ static void subjects(struct gaps *g)
 		} else if (!strcmp(k, "contention")) {
 			s->kind = GAPS_SUBJ_SITES;
 			s->obj = top->o->obj;
+			if (top->o->by && top->o->by_votes > 0)
+				s->tasks[s->ntask++] = top->o->by; /* the waker of most waits on it */
 			s->reason[0] = top->o->reason;
 			s->site[0] = top->o->site;
 			s->nsite = 1;
@@ -1069,11 +1636,17 @@ static void subjects(struct gaps *g)
 			s->kind = GAPS_SUBJ_RANGE;
 			s->t0 = g->c.best[0].start - first;
 			s->t1 = g->c.best[0].end - first;
+			subj_range(s, s->t0, s->t1);
 		} else if (!strcmp(k, "critical_path")) {
 			s->kind = GAPS_SUBJ_CHAIN;
 			s->task = g->m.span_task;
 			s->span = g->m.span;
 			s->hops = g->m.span_hops;
+			s->tasks[s->ntask++] = s->task;
+			if (g->csum.known && g->csum.task != s->task)
+				s->tasks[s->ntask++] = g->csum.task;
+			if (g->nchain)
+				subj_range(s, g->chain[g->nchain - 1].t0, g->chain[0].t1);
 		} else if (!strcmp(k, "stop_the_world")) {
 			s->kind = GAPS_SUBJ_STW;
 			for (size_t j = 0; j < g->npauses; j++)
@@ -1081,6 +1654,25 @@ static void subjects(struct gaps *g)
 					s->t0 = g->pauses[j][0];
 					s->t1 = g->pauses[j][1];
 				}
+			/* The longest pauses, the longest first. */
+			uint64_t(*p)[2] = tool_calloc(g->npauses ? g->npauses : 1, sizeof(*p));
+			memcpy(p, g->pauses, g->npauses * sizeof(*p));
+			qsort(p, g->npauses, sizeof(*p), cmp_pause_len);
+			for (size_t j = 0; j < g->npauses; j++)
+				subj_range(s, p[j][0], p[j][1]);
+			free(p);
+		} else if (!strcmp(k, "at_limit")) {
+			s->kind = GAPS_SUBJ_RANGE;
+			s->t0 = 0;
+			s->t1 = (uint64_t)g->f.dur;
+			subj_range(s, s->t0, s->t1);
+		} else if (!strcmp(k, "bottleneck")) {
+			s->kind = GAPS_SUBJ_TASKS;
+			subj_task(s, &g->c.top[g->f.culprit]);
+		} else if (!strcmp(k, "capped")) {
+			s->kind = GAPS_SUBJ_TASKS;
+			for (int j = 0; j < g->f.nlong; j++)
+				subj_task(s, &g->c.top[j]);
 		} else if (!strcmp(k, "network_wait")) {
 			s->kind = GAPS_SUBJ_SITES;
 			net_sites(g, s);
@@ -1102,11 +1694,12 @@ void gaps_init(struct gaps *g, struct tool_trace *tt, bool want_blocks, bool wan
 	hist_init(&g->c.gaps);
 	hist_init(&g->c.latency);
 	hist_init(&g->c.texec);
+	hist_init(&g->c.handoff);
 	g->want_blocks = want_blocks;
 	g->want_chain = want_chain;
+	u64map_init(&g->c.tacc, sizeof(struct gaps_task), U64MAP_IDS);
 	struct model_hooks h = { .ctx = &g->c, .run = h_run, .gap = h_gap, .wait = h_wait,
-				 .task_gone = h_gone, .busy = h_busy,
-				 .task_new = want_chain ? h_new : NULL };
+				 .task_gone = h_gone, .busy = h_busy, .task_new = h_new };
 	model_init(&g->m, tt->t, &h);
 }
 
@@ -1118,10 +1711,18 @@ int gaps_collect(struct gaps *g, struct tool_trace *tt)
 void gaps_finish(struct gaps *g, const weft_tr_info *info)
 {
 	figures(&g->c, &g->m, info, &g->f);
-	g->nv = judge(&g->c, &g->m, &g->f, g->v);
-	subjects(g);
-	if (g->want_chain)
+	if (g->want_chain) {
 		chain_segs(g);
+		chain_sum(g);
+	}
+	/* The burdened span: the critical path with its hand-offs' measured
+	 * costs; without its edges, each hop at the median hand-off. */
+	g->f.burden_exact = g->csum.known;
+	g->f.burden = g->csum.known ? (double)g->csum.cost
+				    : (double)g->m.span_hops * (double)hist_quantile(&g->c.handoff, 0.5);
+	g->f.Sb = g->f.S + g->f.burden;
+	g->nv = judge(g);
+	subjects(g);
 }
 
 void gaps_free(struct gaps *g)
@@ -1137,6 +1738,10 @@ void gaps_free(struct gaps *g)
 	u64map_free(&g->bidx);
 	free(g->nodes);
 	free(g->chain);
+	u64map_free(&g->c.tacc);
+	mmu_free(&g->mmu);
+	free(g->c.p_t0);
+	free(g->c.p_b0);
 	model_free(&g->m);
 	memset(g, 0, sizeof(*g));
 }

@@ -363,6 +363,16 @@ static void resolve(struct vanalysis *a, struct gaps *g, const struct vindex *id
 			v->has_range = s->t1 > s->t0;
 			break;
 		}
+		case GAPS_SUBJ_TASKS: {
+			/* The main task's runs (the first: the bottleneck, the longest of the capped). */
+			const struct vtask *vt = s->ntask ? vindex_task(idx, s->tasks[0]) : NULL;
+			if (!vt)
+				break;
+			v->m.kind = VM_TASK;
+			v->m.task = (uint32_t)(vt - idx->vt);
+			v->has_range = match_span(idx, &v->m, &v->r0, &v->r1);
+			break;
+		}
 		case GAPS_SUBJ_NONE:
 			break;
 		}

@@ -20,7 +20,7 @@
 
 struct va_verdict {
 	const char *kind;   /* gaps' kind ("contention", ...): a static string */
-	char text[1024];    /* the text weft-trace gaps prints */
+	char text[1536];    /* the text weft-trace gaps prints */
 	struct vmatch m;    /* what it speaks of, on the index (a chain points into va.chain) */
 	bool has_range;     /* where to zoom: [r0, r1), else the whole trace */
 	uint64_t r0, r1;

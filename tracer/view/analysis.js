@@ -27,6 +27,9 @@
 import { formatDur, formatInt, formatTime } from "./format.js";
 
 const KINDS = {
+  at_limit: "At the limit",
+  bottleneck: "Bottleneck",
+  capped: "Capped by long tasks",
   contention: "Contention",
   serial_phase: "Serial phase",
   critical_path: "Critical path",
