@@ -45,6 +45,29 @@
  * (An owner-only yield queue, tried once, saved half a nanosecond per yield
  * and hid yielded tasks from idle Ps: a task that yielded behind one that
  * never reaches a scheduling point starved while another P sat idle.)
+ * Jobs: the order of arrival between unrelated work. Newest first is what
+ * makes fork-join cheap: a parent's children run while what it handed them
+ * is in cache, the tree is walked depth first so that a few dozen stacks
+ * are alive instead of a level's worth, and a task that ends hands its
+ * stack to the never-run task it spawned (task_exit). Between unrelated
+ * work it is a stack of arrivals: under overload a web service whose
+ * requests spawn a task per row (bench/mandelweb) ran the last request's
+ * rows before the first one's, whose rows got one schedule in
+ * WEFT__FAIR_TICK, and the first requests finished last (traced, in order
+ * of arrival: 8.8 s, 3.3 s, 0.5 s, 1.1 s; bench/RESULTS.md). So each task
+ * carries a job: when the outside event whose work it does arrived - the
+ * poll of the netpoller that readied it, the deadline that fired, the
+ * plain thread that spawned or readied it (weft__nanotime). A task spawned
+ * or readied by a task inherits that task's job. The owner pops the newest
+ * task of its deque, unless the oldest one (top) belongs to an older job
+ * than the newest (bottom): then it takes the oldest (runq_get). So jobs
+ * are served in the order they arrived and each one newest first (the
+ * children a task of the oldest job spawns go to the bottom with its job
+ * and run first, depth first); a thief steals the oldest, so it too works
+ * on the oldest job. A program that is one job - fib, the Mandelbrot
+ * modes, anything spawned from weft_main's task and woken only by its own
+ * tasks - pops exactly as before, for two loads of the deque's ends and
+ * two of descriptors (tests/check_sched, "requests_in_order").
  *
  * Switching. A task that stops (yield, park, exit) switches *directly* to
  * the next local task when there is one; only when the P has no local work
@@ -382,6 +405,49 @@ static struct weft__task *take_oldest(struct weft__p *p)
 	return weft__deque_take_top(&p->rq);
 }
 
+/* ---- jobs (see the essay) ------------------------------------------------ */
+
+/* relaxed: a hint for the order of the deque (internal.h, job) */
+static inline int64_t job_of(struct weft__task *t)
+{
+	return atomic_load_explicit(&t->job, relaxed);
+}
+
+static inline void job_set(struct weft__task *t, int64_t job)
+{
+	atomic_store_explicit(&t->job, job, relaxed);
+}
+
+/*
+ * The running task's input arrived just now without a wait (a read that
+ * found data, an accept): its job starts here, so that an accept loop or a
+ * connection's task that finds one request after another does not make
+ * them one job. A plain thread: nothing.
+ */
+void weft__job_arrived(void)
+{
+	struct weft__m *m = weft__getm();
+
+	if (m && m->curg)
+		job_set(m->curg, weft__nanotime());
+}
+
+/*
+ * Owner of @p: the next task of its deque. The newest (LIFO), unless the
+ * oldest belongs to an older job than the newest: then the oldest, so that
+ * jobs are served in the order they arrived and each one newest first.
+ */
+static inline struct weft__task *runq_get(struct weft__p *p)
+{
+	struct weft__task *oldest, *newest, *t;
+
+	WEFT__ASSERT(weft__owns(p));
+	if (weft__deque_peek_ends(&p->rq, &oldest, &newest) && job_of(oldest) < job_of(newest) &&
+	    (t = take_oldest(p)))
+		return t;
+	return weft__deque_pop(&p->rq);
+}
+
 /* Owner of @p: the next local task, or NULL. */
 static inline struct weft__task *pick_local(struct weft__p *p)
 {
@@ -403,7 +469,7 @@ static inline struct weft__task *pick_local(struct weft__p *p)
 	if (atomic_load_explicit(&p->runnext, relaxed) &&
 	    (t = atomic_exchange_explicit(&p->runnext, NULL, memory_order_acquire)))
 		return t;
-	return weft__deque_pop(&p->rq);
+	return runq_get(p);
 }
 
 bool weft__p_has_work(struct weft__p *p)
@@ -1129,6 +1195,7 @@ void weft__ready_on(struct weft__p *p, struct weft__task *t)
 	WEFT__ASSERT(weft__owns(p));
 	__atomic_store_n(&t->wait_reason, WEFT_TRACE_BLOCK_NONE, __ATOMIC_RELAXED);
 	t->wait_obj = NULL;
+	job_set(t, weft__nanotime()); /* a deadline passed: a new job */
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
 	WEFT__TRACE(p, TASK_UNBLOCK, 3, t->id, 0, weft__trace_seq(t, p));
 	old = atomic_exchange_explicit(&p->runnext, t, memory_order_acq_rel);
@@ -1147,15 +1214,17 @@ void weft__ready_on(struct weft__p *p, struct weft__task *t)
  * injects only the rest), so a lone connection's wake-up does not start a
  * second M that would steal it. The others go to the deque, which wakes an
  * idle P for them. The waker recorded is the running task, if any
- * (weft_close), else none (the network).
+ * (weft_close), else none (the network). @job: when the poll returned (the
+ * tasks of one poll are one job).
  */
-void weft__ready_polled(struct weft__task *t, struct weft__p *p, bool first)
+void weft__ready_polled(struct weft__task *t, struct weft__p *p, bool first, int64_t job)
 {
 	struct weft__m *m = weft__getm();
 
 	WEFT__ASSERT(!p || weft__owns(p));
 	__atomic_store_n(&t->wait_reason, WEFT_TRACE_BLOCK_NONE, __ATOMIC_RELAXED);
 	t->wait_obj = NULL;
+	job_set(t, job);
 	WEFT__TRACE(p, TASK_UNBLOCK, 3, t->id, m && m->curg ? m->curg->id : 0,
 		    weft__trace_seq(t, p));
 	if (!p) {
@@ -1179,6 +1248,8 @@ void weft__ready(struct weft__task *t)
 
 	__atomic_store_n(&t->wait_reason, WEFT_TRACE_BLOCK_NONE, __ATOMIC_RELAXED);
 	t->wait_obj = NULL;
+	/* A task's readier hands on its job; a plain thread starts one. */
+	job_set(t, m && m->curg ? job_of(m->curg) : weft__nanotime());
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
 	WEFT__TRACE(weft__trace_p(m), TASK_UNBLOCK, 3, t->id, m && m->curg ? m->curg->id : 0,
 		    weft__trace_seq(t, weft__trace_p(m)));
@@ -1251,6 +1322,7 @@ WEFT_API int weft_go(weft_fn fn, void *arg)
 		t->arg = arg;
 		t->id = weft__task_newid(p);
 		t->utask = m->curg->utask;
+		job_set(t, job_of(m->curg));
 		WEFT__TRACE_N(p, TASK_CREATE, 4, t->id, m->curg->id, weft__trace_code((void *)fn),
 			      weft__trace_code(__builtin_return_address(0)), 0);
 		t->tlastp = (uint16_t)(p->id + 1); /* its seq 0 is ordered by this stream */
@@ -1294,6 +1366,7 @@ WEFT_API int weft_go(weft_fn fn, void *arg)
 	__atomic_store_n(&t->fn, fn, __ATOMIC_RELAXED); /* racy readers: weft__task_is_system */
 	t->arg = arg;
 	t->id = weft__task_newid(NULL);
+	job_set(t, weft__nanotime()); /* from outside: a new job */
 	WEFT__TRACE_N(NULL, TASK_CREATE, 4, t->id, 0, weft__trace_code((void *)fn),
 		      weft__trace_code(__builtin_return_address(0)), 0);
 	t->tlastp = WEFT__TSTREAM_M;
@@ -1403,6 +1476,7 @@ int weft__sched_start_main(weft_fn fn, void *arg)
 	__atomic_store_n(&t->fn, fn, __ATOMIC_RELAXED); /* racy readers: weft__task_is_system */
 	t->arg = arg;
 	t->id = weft__task_newid(NULL);
+	job_set(t, weft__nanotime());
 	WEFT__TRACE_N(NULL, TASK_CREATE, 4, t->id, 0, weft__trace_code((void *)fn), 0, 0);
 	t->tlastp = WEFT__TSTREAM_M;
 	atomic_store_explicit(&S.main_task, t, relaxed);

@@ -256,6 +256,147 @@ START_TEST(test_no_starvation)
 }
 END_TEST
 
+/* ---- requests served in arrival order (bench/mandelweb's shape) --------- */
+
+/*
+ * Requests arrive one after another from outside the runtime (here a plain
+ * thread's weft_go; in bench/mandelweb a connection's read, readied by the
+ * netpoller), each spawns REQ_KIDS children and waits for them, as a
+ * request of the web service spawns a task per row. Every child takes a
+ * number from one global counter when it runs. The next request arrives
+ * while this one's children are all still queued (the feeder waits until
+ * the request task has spawned them, and the request task holds its P
+ * until the feeder has sent the next): an overloaded server. Under a
+ * run queue popped newest first, a later request's children ran before an
+ * earlier one's, and the first request finished last (sched.c, "Jobs").
+ * Asserted: how many later requests started before request i's last child
+ * ran ("lag"). At one P none may (the old order: 11, request 0 served
+ * last, every time). At two Ps each P serves its own deque oldest job
+ * first, but the two deques are not one queue (nor are Go's): a P whose M
+ * the OS deschedules keeps an older request's children while the other
+ * serves newer ones, so lags of 0-8 are seen; the case asserts only that
+ * no request is overtaken by every later one (the old order did that in
+ * 5 of 30 runs at two Ps).
+ */
+#define REQS 12
+#define REQ_KIDS 256
+
+struct reqs {
+	_Atomic long seq;            /* the order in which children run */
+	long kid_seq[REQS][REQ_KIDS]; /* each written by its child */
+	weft_wg wg[REQS];            /* a request's children */
+	weft_wg done;                /* the requests */
+	_Atomic int spawned;         /* requests whose children are queued */
+	_Atomic int sent;            /* requests the feeder has spawned */
+	int feed_err;
+};
+
+static struct reqs reqs;
+
+struct req_kid {
+	short req, kid;
+};
+
+static struct req_kid req_kids[REQS][REQ_KIDS];
+
+static void req_child(void *arg)
+{
+	struct req_kid *k = arg;
+
+	reqs.kid_seq[k->req][k->kid] = atomic_fetch_add_explicit(&reqs.seq, 1, memory_order_relaxed);
+	weft_wg_done(&reqs.wg[k->req]);
+}
+
+static void request(void *arg)
+{
+	int i = (int)(intptr_t)arg;
+
+	weft_wg_add(&reqs.wg[i], REQ_KIDS);
+	for (int k = 0; k < REQ_KIDS; k++)
+		go_ok(req_child, &req_kids[i][k]);
+	/* pairs with the acquire load in req_feeder */
+	atomic_store_explicit(&reqs.spawned, i + 1, memory_order_release);
+	/* Keep the P (sched_yield is no weft scheduling point) until the next
+	 * request is queued: it arrives while all of ours wait. */
+	while (i + 1 < REQS && atomic_load_explicit(&reqs.sent, memory_order_acquire) < i + 2)
+		sched_yield();
+	weft_wg_wait(&reqs.wg[i]);
+	weft_wg_done(&reqs.done);
+}
+
+static void *req_feeder(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < REQS; i++) {
+		/* pairs with the release store in request */
+		while (atomic_load_explicit(&reqs.spawned, memory_order_acquire) < i)
+			sched_yield();
+		int err = weft_go(request, (void *)(intptr_t)i);
+		if (err) {
+			reqs.feed_err = err;
+			weft_wg_add(&reqs.done, -(REQS - i));
+			atomic_store_explicit(&reqs.sent, REQS + 1, memory_order_release);
+			return NULL;
+		}
+		/* pairs with the acquire load in request */
+		atomic_store_explicit(&reqs.sent, i + 1, memory_order_release);
+	}
+	return NULL;
+}
+
+static void req_main(void *arg)
+{
+	pthread_t th;
+
+	(void)arg;
+	weft_wg_add(&reqs.done, REQS);
+	ck_assert_int_eq(pthread_create(&th, NULL, req_feeder, NULL), 0);
+	weft_wg_wait(&reqs.done);
+	pthread_join(th, NULL); /* every request has run: the feeder is done */
+}
+
+static const int req_procs[] = { 1, 2 };
+static const int req_lag[] = { 0, REQS - 2 };
+
+START_TEST(test_requests_in_order)
+{
+	int procs = req_procs[_i], worst = 0, worst_i = 0;
+
+	memset(&reqs, 0, sizeof(reqs));
+	for (int i = 0; i < REQS; i++)
+		for (int k = 0; k < REQ_KIDS; k++)
+			req_kids[i][k] = (struct req_kid){ (short)i, (short)k };
+	run_main(procs, req_main, NULL);
+	ck_assert_int_eq(reqs.feed_err, 0);
+	ck_assert_int_eq(atomic_load(&reqs.seq), REQS * REQ_KIDS);
+	for (int i = 0; i < REQS; i++) {
+		long last = -1;
+		int lag = 0;
+		for (int k = 0; k < REQ_KIDS; k++)
+			if (reqs.kid_seq[i][k] > last)
+				last = reqs.kid_seq[i][k];
+		for (int j = i + 1; j < REQS; j++) {
+			long first = REQS * REQ_KIDS;
+			for (int k = 0; k < REQ_KIDS; k++)
+				if (reqs.kid_seq[j][k] < first)
+					first = reqs.kid_seq[j][k];
+			lag += first < last;
+		}
+		if (lag > worst) {
+			worst = lag;
+			worst_i = i;
+		}
+	}
+	if (getenv("WEFT_TEST_VERBOSE"))
+		fprintf(stderr, "requests_in_order: P=%d worst lag %d (request %d)\n", procs, worst,
+			worst_i);
+	if (worst > req_lag[_i])
+		ck_abort_msg("at WEFT_PROCS=%d, %d later requests started before request %d's "
+			     "last child ran (at most %d allowed)",
+			     procs, worst, worst_i, req_lag[_i]);
+}
+END_TEST
+
 /* ---- runnext is not starved behind a task that keeps its P --------------- */
 
 /*
@@ -726,6 +867,7 @@ static Suite *sched_suite(void)
 	tcase_add_test(tc, test_yield_alternates);
 	tcase_add_test(tc, test_yield_alone);
 	tcase_add_loop_test(tc, test_no_starvation, 0, 3);
+	tcase_add_loop_test(tc, test_requests_in_order, 0, 2);
 	tcase_add_loop_test(tc, test_runnext_stolen, 0, 2);
 	tcase_add_test(tc, test_spawn_from_thread);
 	tcase_add_test(tc, test_api_edges);
