@@ -282,12 +282,12 @@ END_TEST
 #define REQ_KIDS 256
 
 struct reqs {
-	_Atomic long seq;            /* the order in which children run */
+	_Atomic long seq;             /* the order in which children run */
 	long kid_seq[REQS][REQ_KIDS]; /* each written by its child */
-	weft_wg wg[REQS];            /* a request's children */
-	weft_wg done;                /* the requests */
-	_Atomic int spawned;         /* requests whose children are queued */
-	_Atomic int sent;            /* requests the feeder has spawned */
+	weft_wg wg[REQS];             /* a request's children */
+	weft_wg done;                 /* the requests */
+	_Atomic int spawned;          /* requests whose children are queued */
+	_Atomic int sent;             /* requests the feeder has spawned */
 	int feed_err;
 };
 
@@ -303,7 +303,8 @@ static void req_child(void *arg)
 {
 	struct req_kid *k = arg;
 
-	reqs.kid_seq[k->req][k->kid] = atomic_fetch_add_explicit(&reqs.seq, 1, memory_order_relaxed);
+	reqs.kid_seq[k->req][k->kid] =
+		atomic_fetch_add_explicit(&reqs.seq, 1, memory_order_relaxed);
 	weft_wg_done(&reqs.wg[k->req]);
 }
 
