@@ -64,10 +64,21 @@
  * are served in the order they arrived and each one newest first (the
  * children a task of the oldest job spawns go to the bottom with its job
  * and run first, depth first); a thief steals the oldest, so it too works
- * on the oldest job. A program that is one job - fib, the Mandelbrot
- * modes, anything spawned from weft_main's task and woken only by its own
- * tasks - pops exactly as before, for two loads of the deque's ends and
- * two of descriptors (tests/check_sched, "requests_in_order").
+ * on the oldest job. A read that finds data and an accept start a new job
+ * for the task that made them (weft__job_arrived): an accept loop that
+ * takes five connections without blocking, or a connection's task that
+ * finds its next request waiting, would otherwise make one job of several
+ * arrivals and serve them newest first again (seen: the first five
+ * requests of a mandelweb run finished in reverse order until it did). A
+ * program that is one job - fib, the Mandelbrot modes, anything spawned
+ * from weft_main's task and woken only by its own tasks - pops exactly as
+ * before, for two loads of the deque's ends and two of descriptors.
+ * Measured (bench/mandelweb under hey -c 5 -n 50 -q 5, medians of 3
+ * alternated with Go on a shared 2-core machine, load 4-7): p99 23.6 s ->
+ * 3.4 s at 1 P (Go 3.9), 10.5 s -> 3.1 s at 2 Ps (Go 5.2); p50 0.6 s ->
+ * 2.9 s and 0.6 -> 1.2 s (Go 2.2 and 1.3): served in order, a request
+ * waits for the ones before it, as in Go. tests/check_sched,
+ * "requests_in_order", holds the order at 1 P.
  *
  * Switching. A task that stops (yield, park, exit) switches *directly* to
  * the next local task when there is one; only when the P has no local work
@@ -163,6 +174,19 @@
  *     (ABA) half the time, so the steal it meant to avoid still happens.
  *     Watching schedtick sees every schedule in between and ends the wait
  *     as soon as the victim schedules.
+ *   - FIFO owner pops (Go's runqget takes the head) for the fairness of
+ *     jobs: fork-join is then walked breadth first, and every task of a
+ *     level starts, and takes a stack, before a leaf ends: fib(25) (a task
+ *     per call) took 1.80 s and 296 MB at 1 P against 0.18 s and 13 MB
+ *     newest first. FIFO for spawned tasks and LIFO for readied ones (the
+ *     newest popped only if it has run): the same walk, 2.20 s and 297 MB.
+ *   - A tighter fairness tick (the oldest task every N schedules): it
+ *     gives the oldest request 1/N of the P and the ones between nothing;
+ *     in check_sched's request shape the first request still finished
+ *     last (lag 11 of 11) with N = 8 and N = 2, as with 61. An age limit
+ *     (take the oldest once it waited K schedules) would turn fork-join
+ *     breadth first too: there the oldest task, the root's second child,
+ *     waits for the first subtree by design.
  *   - Not waking anyone for a task readied into an empty runnext (the
  *     readier usually blocks at once): a ping-pong then pays no wake-up at
  *     all, but a producer that readies its consumer and goes on filling a
