@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -356,28 +357,28 @@ static void req_main(void *arg)
 	pthread_join(th, NULL); /* every request has run: the feeder is done */
 }
 
-static const int req_procs[] = { 1, 2 };
-static const int req_lag[] = { 0, REQS - 2 };
-
-START_TEST(test_requests_in_order)
+static void init_req_kids(void)
 {
-	int procs = req_procs[_i], worst = 0, worst_i = 0;
-
-	memset(&reqs, 0, sizeof(reqs));
 	for (int i = 0; i < REQS; i++)
 		for (int k = 0; k < REQ_KIDS; k++)
 			req_kids[i][k] = (struct req_kid){ (short)i, (short)k };
-	run_main(procs, req_main, NULL);
-	ck_assert_int_eq(reqs.feed_err, 0);
-	ck_assert_int_eq(atomic_load(&reqs.seq), REQS * REQ_KIDS);
-	for (int i = 0; i < REQS; i++) {
+}
+
+/* The most later requests (of the first @n) that started before one
+ * request's last child ran; which one in *@worst_i. */
+static int worst_lag(int n, int *worst_i)
+{
+	int worst = 0;
+
+	*worst_i = 0;
+	for (int i = 0; i < n; i++) {
 		long last = -1;
 		int lag = 0;
 		for (int k = 0; k < REQ_KIDS; k++)
 			if (reqs.kid_seq[i][k] > last)
 				last = reqs.kid_seq[i][k];
-		for (int j = i + 1; j < REQS; j++) {
-			long first = REQS * REQ_KIDS;
+		for (int j = i + 1; j < n; j++) {
+			long first = LONG_MAX;
 			for (int k = 0; k < REQ_KIDS; k++)
 				if (reqs.kid_seq[j][k] < first)
 					first = reqs.kid_seq[j][k];
@@ -385,9 +386,25 @@ START_TEST(test_requests_in_order)
 		}
 		if (lag > worst) {
 			worst = lag;
-			worst_i = i;
+			*worst_i = i;
 		}
 	}
+	return worst;
+}
+
+static const int req_procs[] = { 1, 2 };
+static const int req_lag[] = { 0, REQS - 2 };
+
+START_TEST(test_requests_in_order)
+{
+	int procs = req_procs[_i], worst, worst_i;
+
+	memset(&reqs, 0, sizeof(reqs));
+	init_req_kids();
+	run_main(procs, req_main, NULL);
+	ck_assert_int_eq(reqs.feed_err, 0);
+	ck_assert_int_eq(atomic_load(&reqs.seq), REQS * REQ_KIDS);
+	worst = worst_lag(REQS, &worst_i);
 	if (getenv("WEFT_TEST_VERBOSE"))
 		fprintf(stderr, "requests_in_order: P=%d worst lag %d (request %d)\n", procs, worst,
 			worst_i);
@@ -395,6 +412,101 @@ START_TEST(test_requests_in_order)
 		ck_abort_msg("at WEFT_PROCS=%d, %d later requests started before request %d's "
 			     "last child ran (at most %d allowed)",
 			     procs, worst, worst_i, req_lag[_i]);
+}
+END_TEST
+
+/*
+ * The same order when the requests come over connections that all wait
+ * before the server looks (bench/mandelweb's first five requests): the
+ * accept loop takes them without blocking, and each connection's task finds
+ * its request without blocking. Each accept and each read that finds data
+ * starts a job (sched.c, weft__job_arrived); without that the five were
+ * one job, served newest first. At one P, connection i's children all run
+ * before any of connection i+1's.
+ */
+#define CONNS 5
+
+struct conns {
+	char addr[64];
+	_Atomic int ready; /* the clients' connections made and written to */
+	int cfd[CONNS];    /* client ends */
+	int sfd[CONNS];    /* server ends, in the order accepted */
+	int err;
+};
+
+static struct conns conns;
+
+static void *conn_client(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < CONNS; i++) {
+		int fd = weft_net_dial(conns.addr, -1);
+		if (fd < 0 || weft_write(fd, "r", 1, -1) != 1) {
+			conns.err = fd < 0 ? fd : -EIO;
+			break;
+		}
+		conns.cfd[i] = fd;
+	}
+	/* pairs with the acquire load in conn_main */
+	atomic_store_explicit(&conns.ready, 1, memory_order_release);
+	return NULL;
+}
+
+static void conn_task(void *arg)
+{
+	int i = (int)(intptr_t)arg;
+	char c;
+
+	if (weft_read(conns.sfd[i], &c, 1, -1) != 1)
+		ck_abort_msg("connection %d: no request", i);
+	weft_wg_add(&reqs.wg[i], REQ_KIDS);
+	for (int k = 0; k < REQ_KIDS; k++)
+		go_ok(req_child, &req_kids[i][k]);
+	weft_wg_wait(&reqs.wg[i]);
+	weft_close(conns.sfd[i]);
+	weft_wg_done(&reqs.done);
+}
+
+static void conn_main(void *arg)
+{
+	int lfd = weft_net_listen("127.0.0.1:0", 16);
+	pthread_t th;
+
+	(void)arg;
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_gt(weft_net_addr(lfd, conns.addr, sizeof(conns.addr)), 0);
+	weft_wg_add(&reqs.done, CONNS);
+	ck_assert_int_eq(pthread_create(&th, NULL, conn_client, NULL), 0);
+	/* Hold the P (no weft scheduling point) until every client waits. */
+	while (!atomic_load_explicit(&conns.ready, memory_order_acquire))
+		sched_yield();
+	pthread_join(th, NULL);
+	ck_assert_int_eq(conns.err, 0);
+	for (int i = 0; i < CONNS; i++) {
+		conns.sfd[i] = weft_net_accept(lfd, -1);
+		ck_assert_int_ge(conns.sfd[i], 0);
+		go_ok(conn_task, (void *)(intptr_t)i);
+	}
+	weft_wg_wait(&reqs.done);
+	for (int i = 0; i < CONNS; i++)
+		close(conns.cfd[i]);
+	weft_close(lfd);
+}
+
+START_TEST(test_connections_in_order)
+{
+	int worst_i, worst;
+
+	memset(&reqs, 0, sizeof(reqs));
+	memset(&conns, 0, sizeof(conns));
+	init_req_kids();
+	run_main(1, conn_main, NULL);
+	ck_assert_int_eq(atomic_load(&reqs.seq), CONNS * REQ_KIDS);
+	worst = worst_lag(CONNS, &worst_i);
+	if (worst > 0)
+		ck_abort_msg("%d later connections' requests started before connection %d's "
+			     "last child ran",
+			     worst, worst_i);
 }
 END_TEST
 
@@ -869,6 +981,7 @@ static Suite *sched_suite(void)
 	tcase_add_test(tc, test_yield_alone);
 	tcase_add_loop_test(tc, test_no_starvation, 0, 3);
 	tcase_add_loop_test(tc, test_requests_in_order, 0, 2);
+	tcase_add_test(tc, test_connections_in_order);
 	tcase_add_loop_test(tc, test_runnext_stolen, 0, 2);
 	tcase_add_test(tc, test_spawn_from_thread);
 	tcase_add_test(tc, test_api_edges);
