@@ -185,6 +185,8 @@ static int spawn(weft_fn fn, void *arg)
 	__atomic_store_n(&t->fn, fn, __ATOMIC_RELAXED); /* read racily: weft__task_is_system */
 	t->arg = arg;
 	t->id = weft__task_newid(NULL);
+	atomic_store_explicit(&t->job, weft__nanotime(),
+			      memory_order_relaxed); /* sched.c, "Jobs" */
 	WEFT__TRACE_N(NULL, TASK_CREATE, 4, t->id, 0, weft__trace_code((void *)fn),
 		      weft__trace_code(__builtin_return_address(0)), 0);
 	t->tlastp = WEFT__TSTREAM_M;

@@ -19,6 +19,7 @@
  *   push (owner)   |  no  | no  |    no    |  yes  |  yes
  *   pop  (owner)   |  no  | no  |    no    |  yes  |  yes
  *   take_top (own.)|  no  | no  |    no    |  yes  |  yes
+ *   peek_ends (own)|  no  | no  |    no    |  yes  |  yes
  *   steal (any)    |  yes | yes |    yes   |  yes  |  yes
  *
  * Barriers and what they pair with:
@@ -52,6 +53,7 @@
 #define WEFT_DEQUE_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -177,6 +179,31 @@ static inline struct weft__task *weft__deque_take_top(struct weft__deque *q)
 		/* t now holds the thief's new top: try the next one. */
 	}
 	return NULL;
+}
+
+/*
+ * peek_ends: owner only; the oldest (top) and the newest (bottom) task
+ * without taking either, or false when fewer than two are queued. Nothing
+ * is claimed: a thief may take the oldest meanwhile, and with a stale top
+ * the "oldest" may be a task that was queued here and has gone. The slot
+ * holds some task pointer all the same (only the owner overwrites slots),
+ * and descriptors are never unmapped (tasks.c), so the caller may read a
+ * field of either as a hint; it runs a task only once take_top or pop has
+ * claimed it.
+ */
+static inline bool weft__deque_peek_ends(struct weft__deque *q, struct weft__task **oldest,
+					 struct weft__task **newest)
+{
+	int64_t b = atomic_load_explicit(&q->bottom, memory_order_relaxed);
+	int64_t t = atomic_load_explicit(&q->top, memory_order_relaxed);
+	struct weft__deque_array *a;
+
+	if (b - t < 2)
+		return false;
+	a = atomic_load_explicit(&q->array, memory_order_relaxed);
+	*oldest = atomic_load_explicit(&a->slot[t & a->mask], memory_order_relaxed);
+	*newest = atomic_load_explicit(&a->slot[(b - 1) & a->mask], memory_order_relaxed);
+	return true;
 }
 
 /* A racy estimate of the number of elements (>= 0). Any thread. */

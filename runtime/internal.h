@@ -66,7 +66,7 @@ enum weft__tstatus {
  * <weft/trace.h> (one list, names in weft_tf_block_name()). */
 
 /*
- * A task descriptor: 88 bytes, kept small because a million spawned tasks
+ * A task descriptor: 96 bytes, kept small because a million spawned tasks
  * are a million of these and the scheduler touches each when it first runs
  * it. The hot fields (ctx to id) share the first cache line.
  */
@@ -82,6 +82,13 @@ struct weft__task {
 	uint16_t tlastp;           /* trace: stream of its last numbered event
 				    * (P id + 1; WEFT__TSTREAM_M; 0 unknown) */
 	uint32_t utask;            /* current user task (weft_trace_task_begin), inherited */
+	_Atomic int64_t job;       /* when the outside event whose work it does
+				    * arrived (weft__nanotime: the netpoller, a
+				    * timer, a plain thread); inherited from its
+				    * spawner or readier (sched.c, "Jobs"). Set by
+				    * whoever makes it runnable; read racily by the
+				    * owner of a deque it may have been stolen from:
+				    * relaxed, a hint that orders nothing else */
 	const void *wait_obj;      /* what it waits on (for the deadlock report) */
 	union {
 		/* A task is in at most one queue at a time. */
@@ -548,6 +555,7 @@ void weft__sysmon_wake(void); /* any thread */
  *   ready_on                                  owner of @p
  *   ready_polled                              the netpoller: owner of @p, or
  *                                             any thread with @p NULL
+ *   job_arrived                               any thread (a task: its job)
  *   move_p_work_to_global                     STW only
  *   mcall                                     the task running on @m
  *   sched_init, sched_start_main              weft_main's thread
@@ -560,7 +568,8 @@ void weft__pidleput(struct weft__p *p);
 void weft__acquirep(struct weft__m *m, struct weft__p *p);
 void weft__wakep(void);
 void weft__ready_on(struct weft__p *p, struct weft__task *t);
-void weft__ready_polled(struct weft__task *t, struct weft__p *p, bool first);
+void weft__ready_polled(struct weft__task *t, struct weft__p *p, bool first, int64_t job);
+void weft__job_arrived(void);
 void weft__inject(struct weft__task *t);
 bool weft__p_has_work(struct weft__p *p);
 void weft__move_p_work_to_global(struct weft__p *p);

@@ -511,10 +511,11 @@ void weft__netpoll_break(void)
 void weft__netlist_ready(struct weft__netlist *l, struct weft__p *p)
 {
 	struct weft__pwait *w = l->head, *next;
+	int64_t job = w ? weft__nanotime() : 0; /* one job per poll (sched.c, "Jobs") */
 
 	for (bool first = true; w; first = false) {
 		next = w->chain; /* @w's frame may be gone once its task runs */
-		weft__ready_polled(w->t, p, first);
+		weft__ready_polled(w->t, p, first, job);
 		w = next;
 	}
 	l->head = NULL;
@@ -825,11 +826,14 @@ WEFT_API ssize_t weft_read(int fd, void *buf, size_t n, int64_t deadline_ns)
 		return err;
 	if (atomic_load(&pd->state) == PD_FILE)
 		return file_io(fd, buf, n, false, site);
-	for (;;) {
+	for (bool parked = false;; parked = true) {
 		snapshot(pd, &snap);
 		r = read(fd, buf, n);
-		if (r >= 0)
+		if (r >= 0) {
+			if (!parked)
+				weft__job_arrived(); /* parked: the poll that readied us did */
 			return r;
+		}
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -1133,6 +1137,8 @@ WEFT_API int weft_net_accept(int lfd, int64_t deadline_ns)
 				close(fd);
 				return err;
 			}
+			if (pd)
+				weft__job_arrived(); /* each connection is an arrival */
 			return fd;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)

@@ -45,6 +45,40 @@
  * (An owner-only yield queue, tried once, saved half a nanosecond per yield
  * and hid yielded tasks from idle Ps: a task that yielded behind one that
  * never reaches a scheduling point starved while another P sat idle.)
+ * Jobs: the order of arrival between unrelated work. Newest first is what
+ * makes fork-join cheap: a parent's children run while what it handed them
+ * is in cache, the tree is walked depth first so that a few dozen stacks
+ * are alive instead of a level's worth, and a task that ends hands its
+ * stack to the never-run task it spawned (task_exit). Between unrelated
+ * work it is a stack of arrivals: under overload a web service whose
+ * requests spawn a task per row (bench/mandelweb) ran the last request's
+ * rows before the first one's, whose rows got one schedule in
+ * WEFT__FAIR_TICK, and the first requests finished last (traced, in order
+ * of arrival: 8.8 s, 3.3 s, 0.5 s, 1.1 s; bench/RESULTS.md). So each task
+ * carries a job: when the outside event whose work it does arrived - the
+ * poll of the netpoller that readied it, the deadline that fired, the
+ * plain thread that spawned or readied it (weft__nanotime). A task spawned
+ * or readied by a task inherits that task's job. The owner pops the newest
+ * task of its deque, unless the oldest one (top) belongs to an older job
+ * than the newest (bottom): then it takes the oldest (runq_get). So jobs
+ * are served in the order they arrived and each one newest first (the
+ * children a task of the oldest job spawns go to the bottom with its job
+ * and run first, depth first); a thief steals the oldest, so it too works
+ * on the oldest job. A read that finds data and an accept start a new job
+ * for the task that made them (weft__job_arrived): an accept loop that
+ * takes five connections without blocking, or a connection's task that
+ * finds its next request waiting, would otherwise make one job of several
+ * arrivals and serve them newest first again (seen: the first five
+ * requests of a mandelweb run finished in reverse order until it did). A
+ * program that is one job - fib, the Mandelbrot modes, anything spawned
+ * from weft_main's task and woken only by its own tasks - pops exactly as
+ * before, for two loads of the deque's ends and two of descriptors.
+ * Measured (bench/mandelweb under hey -c 5 -n 50 -q 5, medians of 3
+ * alternated with Go on a shared 2-core machine, load 4-7): p99 23.6 s ->
+ * 3.4 s at 1 P (Go 3.9), 10.5 s -> 3.1 s at 2 Ps (Go 5.2); p50 0.6 s ->
+ * 2.9 s and 0.6 -> 1.2 s (Go 2.2 and 1.3): served in order, a request
+ * waits for the ones before it, as in Go. tests/check_sched,
+ * "requests_in_order", holds the order at 1 P.
  *
  * Switching. A task that stops (yield, park, exit) switches *directly* to
  * the next local task when there is one; only when the P has no local work
@@ -150,6 +184,19 @@
  *     (ABA) half the time, so the steal it meant to avoid still happens.
  *     Watching schedtick sees every schedule in between and ends the wait
  *     as soon as the victim schedules.
+ *   - FIFO owner pops (Go's runqget takes the head) for the fairness of
+ *     jobs: fork-join is then walked breadth first, and every task of a
+ *     level starts, and takes a stack, before a leaf ends: fib(25) (a task
+ *     per call) took 1.80 s and 296 MB at 1 P against 0.18 s and 13 MB
+ *     newest first. FIFO for spawned tasks and LIFO for readied ones (the
+ *     newest popped only if it has run): the same walk, 2.20 s and 297 MB.
+ *   - A tighter fairness tick (the oldest task every N schedules): it
+ *     gives the oldest request 1/N of the P and the ones between nothing;
+ *     in check_sched's request shape the first request still finished
+ *     last (lag 11 of 11) with N = 8 and N = 2, as with 61. An age limit
+ *     (take the oldest once it waited K schedules) would turn fork-join
+ *     breadth first too: there the oldest task, the root's second child,
+ *     waits for the first subtree by design.
  *   - Not waking anyone for a task readied into an empty runnext (the
  *     readier usually blocks at once): a ping-pong then pays no wake-up at
  *     all, but a producer that readies its consumer and goes on filling a
@@ -392,6 +439,49 @@ static struct weft__task *take_oldest(struct weft__p *p)
 	return weft__deque_take_top(&p->rq);
 }
 
+/* ---- jobs (see the essay) ------------------------------------------------ */
+
+/* relaxed: a hint for the order of the deque (internal.h, job) */
+static inline int64_t job_of(struct weft__task *t)
+{
+	return atomic_load_explicit(&t->job, relaxed);
+}
+
+static inline void job_set(struct weft__task *t, int64_t job)
+{
+	atomic_store_explicit(&t->job, job, relaxed);
+}
+
+/*
+ * The running task's input arrived just now without a wait (a read that
+ * found data, an accept): its job starts here, so that an accept loop or a
+ * connection's task that finds one request after another does not make
+ * them one job. A plain thread: nothing.
+ */
+void weft__job_arrived(void)
+{
+	struct weft__m *m = weft__getm();
+
+	if (m && m->curg)
+		job_set(m->curg, weft__nanotime());
+}
+
+/*
+ * Owner of @p: the next task of its deque. The newest (LIFO), unless the
+ * oldest belongs to an older job than the newest: then the oldest, so that
+ * jobs are served in the order they arrived and each one newest first.
+ */
+static inline struct weft__task *runq_get(struct weft__p *p)
+{
+	struct weft__task *oldest, *newest, *t;
+
+	WEFT__ASSERT(weft__owns(p));
+	if (weft__deque_peek_ends(&p->rq, &oldest, &newest) && job_of(oldest) < job_of(newest) &&
+	    (t = take_oldest(p)))
+		return t;
+	return weft__deque_pop(&p->rq);
+}
+
 /* Owner of @p: the next local task, or NULL. */
 static inline struct weft__task *pick_local(struct weft__p *p)
 {
@@ -413,7 +503,7 @@ static inline struct weft__task *pick_local(struct weft__p *p)
 	if (atomic_load_explicit(&p->runnext, relaxed) &&
 	    (t = atomic_exchange_explicit(&p->runnext, NULL, memory_order_acquire)))
 		return t;
-	return weft__deque_pop(&p->rq);
+	return runq_get(p);
 }
 
 bool weft__p_has_work(struct weft__p *p)
@@ -1139,6 +1229,7 @@ void weft__ready_on(struct weft__p *p, struct weft__task *t)
 	WEFT__ASSERT(weft__owns(p));
 	__atomic_store_n(&t->wait_reason, WEFT_TRACE_BLOCK_NONE, __ATOMIC_RELAXED);
 	t->wait_obj = NULL;
+	job_set(t, weft__nanotime()); /* a deadline passed: a new job */
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
 	WEFT__TRACE(p, TASK_UNBLOCK, 3, t->id, 0, weft__trace_seq(t, p));
 	old = atomic_exchange_explicit(&p->runnext, t, memory_order_acq_rel);
@@ -1157,15 +1248,17 @@ void weft__ready_on(struct weft__p *p, struct weft__task *t)
  * injects only the rest), so a lone connection's wake-up does not start a
  * second M that would steal it. The others go to the deque, which wakes an
  * idle P for them. The waker recorded is the running task, if any
- * (weft_close), else none (the network).
+ * (weft_close), else none (the network). @job: when the poll returned (the
+ * tasks of one poll are one job).
  */
-void weft__ready_polled(struct weft__task *t, struct weft__p *p, bool first)
+void weft__ready_polled(struct weft__task *t, struct weft__p *p, bool first, int64_t job)
 {
 	struct weft__m *m = weft__getm();
 
 	WEFT__ASSERT(!p || weft__owns(p));
 	__atomic_store_n(&t->wait_reason, WEFT_TRACE_BLOCK_NONE, __ATOMIC_RELAXED);
 	t->wait_obj = NULL;
+	job_set(t, job);
 	WEFT__TRACE(p, TASK_UNBLOCK, 3, t->id, m && m->curg ? m->curg->id : 0,
 		    weft__trace_seq(t, p));
 	if (!p) {
@@ -1189,6 +1282,8 @@ void weft__ready(struct weft__task *t)
 
 	__atomic_store_n(&t->wait_reason, WEFT_TRACE_BLOCK_NONE, __ATOMIC_RELAXED);
 	t->wait_obj = NULL;
+	/* A task's readier hands on its job; a plain thread starts one. */
+	job_set(t, m && m->curg ? job_of(m->curg) : weft__nanotime());
 	atomic_store_explicit(&t->status, WEFT__T_RUNNABLE, relaxed);
 	WEFT__TRACE(weft__trace_p(m), TASK_UNBLOCK, 3, t->id, m && m->curg ? m->curg->id : 0,
 		    weft__trace_seq(t, weft__trace_p(m)));
@@ -1261,6 +1356,7 @@ WEFT_API int weft_go(weft_fn fn, void *arg)
 		t->arg = arg;
 		t->id = weft__task_newid(p);
 		t->utask = m->curg->utask;
+		job_set(t, job_of(m->curg));
 		WEFT__TRACE_N(p, TASK_CREATE, 4, t->id, m->curg->id, weft__trace_code((void *)fn),
 			      weft__trace_code(__builtin_return_address(0)), 0);
 		t->tlastp = (uint16_t)(p->id + 1); /* its seq 0 is ordered by this stream */
@@ -1304,6 +1400,7 @@ WEFT_API int weft_go(weft_fn fn, void *arg)
 	__atomic_store_n(&t->fn, fn, __ATOMIC_RELAXED); /* racy readers: weft__task_is_system */
 	t->arg = arg;
 	t->id = weft__task_newid(NULL);
+	job_set(t, weft__nanotime()); /* from outside: a new job */
 	WEFT__TRACE_N(NULL, TASK_CREATE, 4, t->id, 0, weft__trace_code((void *)fn),
 		      weft__trace_code(__builtin_return_address(0)), 0);
 	t->tlastp = WEFT__TSTREAM_M;
@@ -1413,6 +1510,7 @@ int weft__sched_start_main(weft_fn fn, void *arg)
 	__atomic_store_n(&t->fn, fn, __ATOMIC_RELAXED); /* racy readers: weft__task_is_system */
 	t->arg = arg;
 	t->id = weft__task_newid(NULL);
+	job_set(t, weft__nanotime());
 	WEFT__TRACE_N(NULL, TASK_CREATE, 4, t->id, 0, weft__trace_code((void *)fn), 0, 0);
 	t->tlastp = WEFT__TSTREAM_M;
 	atomic_store_explicit(&S.main_task, t, relaxed);
