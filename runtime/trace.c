@@ -350,11 +350,15 @@ static void snap_task(struct weft__task *t, void *arg)
 	/* A task in a syscall runs on its own thread while the world is
 	 * stopped and may be leaving the syscall now (which clears
 	 * wait_reason): its reason is known without reading it. */
+	/* wait_reason and fn relaxed: sysmon's netpoll may ready a task
+	 * while the world is stopped (weft__ready_polled stores them so;
+	 * ThreadSanitizer in CI rehearsal 30, check_debug's trace start). */
 	weft__trace_ev(m && m->curg == t ? m->p : NULL, WEFT_TEV_TASK_STATE, 5, t->id, (uint64_t)st,
 		       st == WEFT_TRACE_STATE_SYSCALL ? (uint64_t)WEFT_TRACE_BLOCK_SYSCALL
-		       : st == WEFT_TRACE_STATE_BLOCKED ? t->wait_reason
-						     : 0,
-		       weft__trace_code((void *)t->fn), t->tseq);
+		       : st == WEFT_TRACE_STATE_BLOCKED
+			       ? (uint64_t)__atomic_load_n(&t->wait_reason, __ATOMIC_RELAXED)
+			       : 0,
+		       weft__trace_code((void *)__atomic_load_n(&t->fn, __ATOMIC_RELAXED)), t->tseq);
 	t->tlastp = WEFT__TSTREAM_M; /* the next numbered event carries its seq */
 }
 
